@@ -1,0 +1,95 @@
+/* The audit trail's formats, as fixed by docs/audit-format.md: the audit
+ * line and its hash chain, checkpoints as C2SP signed notes, verifier keys,
+ * and the JSON Lines export. Verification here needs only public data, so
+ * vaultctl can check an export offline. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define AUDIT_HASH_SIZE 32
+#define AUDIT_HASH_HEX_SIZE 65
+/* Longest audit line the verifier accepts. */
+#define AUDIT_LINE_MAX 65536
+#define EXPORT_FORMAT "vaultd-audit-export/1"
+
+struct audit_actor {
+        uint32_t uid, gid;
+        int32_t pid;
+        const char *user; /* NULL when unknown */
+        const char *role; /* NULL when the caller holds no role */
+};
+
+struct audit_entry {
+        uint64_t time_us;
+        struct audit_actor actor;
+        const char *op;         /* "records.put", ... */
+        const char *collection; /* NULL when the op has none */
+        const char *id;         /* NULL when the op has none */
+        int64_t version;        /* < 0 when the op has none */
+        const char *result;     /* "ok", "denied" or "error" */
+        const char *error;      /* short error name when result is not ok */
+        json_t *extra;          /* further fields (borrowed), may be NULL */
+};
+
+/* Builds line number seq with the given prev hash. *ret is malloc'd,
+ * NUL-terminated, and *ret_len excludes the NUL. -ENOMEM, -EINVAL. */
+int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE],
+                  char **ret, size_t *ret_len);
+
+/* SHA-256 of the exact line bytes. */
+void auditfmt_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_SIZE]);
+
+/* Incremental chain check: feed lines in order. */
+struct audit_chain {
+        uint64_t next_seq;
+        uint8_t prev[AUDIT_HASH_SIZE]; /* hash of the line before next_seq */
+};
+
+/* Starts a chain at first_seq whose predecessor hashes to prev (all zeros
+ * for seq 0). */
+void audit_chain_init(struct audit_chain *c, uint64_t first_seq, const uint8_t prev[AUDIT_HASH_SIZE]);
+/* Checks one line and advances. -EBADMSG with a reason in why when the line
+ * is not valid JSON, has the wrong seq, or its prev is not the hash of the
+ * line before. */
+int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen);
+
+/* Signed notes (c2sp.org/signed-note), Ed25519 keys (algorithm byte 0x01). */
+
+/* key id = first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
+void note_key_id(const char *name, const uint8_t pk[32], uint8_t ret_id[4]);
+/* "<name>+<hex key id>+<base64(0x01 || pk)>"; caller frees. */
+int note_verifier_key(const char *name, const uint8_t pk[32], char **ret);
+/* Parses a verifier key. -EINVAL when malformed or the key id does not match. */
+int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], uint8_t ret_id[4]);
+
+/* The checkpoint text: origin, size and base64 hash of line size-1, each
+ * followed by a newline. Caller frees. */
+int checkpoint_text(const char *origin, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE], char **ret);
+/* Text, a blank line and "— name base64(id || sig)\n". Caller frees. */
+int checkpoint_note(const char *text, const char *name, const uint8_t id[4], const uint8_t sig[64],
+                    char **ret);
+/* Checks a note's signature by the named key and parses its text.
+ * *ret_origin is malloc'd. -EBADMSG (with why) when unsigned by this key,
+ * the signature fails, or the text is malformed. */
+int checkpoint_verify(const char *note, const char *vkey, char **ret_origin, uint64_t *ret_size,
+                      uint8_t ret_hash[AUDIT_HASH_SIZE], char *why, size_t whylen);
+
+/* Offline verification of an export file. */
+struct export_report {
+        uint64_t first_seq, last_seq; /* audit lines covered */
+        uint64_t lines;               /* audit lines checked */
+        uint64_t checkpoints;         /* checkpoints checked */
+        uint64_t bad_line;            /* 1-based line of the file that failed, 0 if none */
+        int64_t bad_seq;              /* seq of the failing audit line, -1 if none */
+        char why[256];
+};
+
+/* Reads an export from f and checks header, chain, and every checkpoint.
+ * vkey is the verifier key the auditor trusts; NULL means the header's own
+ * (which proves consistency only, not origin). Returns 0 when everything
+ * verifies, -EBADMSG with the report filled in when not, other -errno on
+ * read errors. */
+int export_verify(FILE *f, const char *vkey, struct export_report *ret);

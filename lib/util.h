@@ -1,0 +1,73 @@
+/* Small helpers shared by vaultd and vaultctl: cleanup attributes, byte
+ * order, time stamps, hex, and the syntax rules for collection and id names.
+ * Nothing here holds state. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+
+/* Longest collection name and record id, in bytes. */
+#define NAME_COLLECTION_MAX 64
+#define NAME_ID_MAX 128
+
+/* A collection name is 1..64 of [a-z0-9._-], starting with a letter or digit. */
+bool name_collection_valid(const char *s);
+/* A record id is 1..128 of [A-Za-z0-9._:-], starting with a letter or digit. */
+bool name_id_valid(const char *s);
+
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+        for (int i = 7; i >= 0; i--, v >>= 8)
+                p[i] = (uint8_t)v;
+}
+static inline uint64_t be64_get(const uint8_t *p)
+{
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+                v = (v << 8) | p[i];
+        return v;
+}
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+        for (int i = 3; i >= 0; i--, v >>= 8)
+                p[i] = (uint8_t)v;
+}
+static inline uint32_t be32_get(const uint8_t *p)
+{
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Microseconds since the epoch, from CLOCK_REALTIME. */
+uint64_t now_realtime_us(void);
+/* Microseconds from CLOCK_MONOTONIC. */
+uint64_t now_monotonic_us(void);
+
+#define TIME_STRING_MAX 64
+/* Writes "2026-11-29T14:03:07.123456Z" (UTC) for a microsecond time stamp. */
+void time_format_us(uint64_t us, char buf[static TIME_STRING_MAX]);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+/* Parses exactly 2*len hex digits; -EINVAL on anything else. */
+int hex_decode(const char *in, uint8_t *out, size_t len);
+
+/* Reads a whole small file (at most max bytes) opened O_NOFOLLOW.
+ * Returns the length; *ret is malloc'd and NUL-terminated.
+ * -EFBIG when it is larger than max. */
+int read_file_max(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Writes all of buf, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);

@@ -1,0 +1,288 @@
+#include "varlink.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+#define VL_READ_CHUNK 65536
+
+void vl_reader_init(struct vl_reader *r, size_t max)
+{
+        *r = (struct vl_reader){ .max = max };
+}
+
+void vl_reader_done(struct vl_reader *r)
+{
+        if (r->data) {
+                sodium_memzero(r->data, r->cap);
+                free(r->data);
+        }
+        *r = (struct vl_reader){ .max = r->max };
+}
+
+/* Makes room for want more bytes; the buffer never exceeds max + one chunk. */
+static int reader_reserve(struct vl_reader *r, size_t want)
+{
+        size_t need = r->len + want, cap;
+        char *p;
+
+        if (need <= r->cap)
+                return 0;
+        cap = r->cap ? r->cap : 4096;
+        while (cap < need)
+                cap *= 2;
+        /* Copy instead of realloc so a body never lingers in freed memory. */
+        p = malloc(cap);
+        if (!p)
+                return -ENOMEM;
+        if (r->data) {
+                memcpy(p, r->data, r->len);
+                sodium_memzero(r->data, r->cap);
+                free(r->data);
+        }
+        r->data = p;
+        r->cap = cap;
+        return 0;
+}
+
+int vl_reader_feed(struct vl_reader *r, const void *buf, size_t len)
+{
+        int k = reader_reserve(r, len);
+
+        if (k < 0)
+                return k;
+        memcpy(r->data + r->len, buf, len);
+        r->len += len;
+        return 0;
+}
+
+int vl_reader_fill(struct vl_reader *r, int fd)
+{
+        size_t room = VL_READ_CHUNK;
+        ssize_t n;
+        int k;
+
+        /* Never buffer far beyond one maximal message. */
+        if (r->len > r->max + 1)
+                return -EMSGSIZE;
+        k = reader_reserve(r, room);
+        if (k < 0)
+                return k;
+        n = recv(fd, r->data + r->len, room, MSG_DONTWAIT);
+        if (n < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        r->len += (size_t)n;
+        return (int)n;
+}
+
+int vl_reader_next(struct vl_reader *r, char **ret_msg, size_t *ret_len)
+{
+        char *nul, *msg;
+        size_t mlen;
+
+        nul = r->len > r->scan ? memchr(r->data + r->scan, '\0', r->len - r->scan) : NULL;
+        if (!nul) {
+                r->scan = r->len;
+                return r->len > r->max ? -EMSGSIZE : 0;
+        }
+        mlen = (size_t)(nul - r->data);
+        if (mlen > r->max)
+                return -EMSGSIZE;
+        msg = malloc(mlen + 1);
+        if (!msg)
+                return -ENOMEM;
+        memcpy(msg, r->data, mlen + 1);
+        sodium_memzero(r->data, mlen + 1);
+        memmove(r->data, r->data + mlen + 1, r->len - mlen - 1);
+        r->len -= mlen + 1;
+        r->scan = 0;
+        *ret_msg = msg;
+        *ret_len = mlen;
+        return 1;
+}
+
+bool vl_reader_partial(const struct vl_reader *r)
+{
+        return r->len > 0;
+}
+
+int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, char *err, size_t errlen)
+{
+        json_error_t jerr;
+        json_t *root, *method, *params, *more, *oneway;
+
+        root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                snprintf(err, errlen, "invalid JSON: %s", jerr.text);
+                return -EBADMSG;
+        }
+        method = json_object_get(root, "method");
+        params = json_object_get(root, "parameters");
+        more = json_object_get(root, "more");
+        oneway = json_object_get(root, "oneway");
+        if (!json_is_object(root) || !json_is_string(method)) {
+                snprintf(err, errlen, "a call is an object with a string \"method\"");
+                goto fail;
+        }
+        if (params && !json_is_object(params)) {
+                snprintf(err, errlen, "\"parameters\" must be an object");
+                goto fail;
+        }
+        if ((more && !json_is_boolean(more)) || (oneway && !json_is_boolean(oneway))) {
+                snprintf(err, errlen, "\"more\" and \"oneway\" must be booleans");
+                goto fail;
+        }
+        if (!params) {
+                params = json_object();
+                if (!params || json_object_set_new(root, "parameters", params) < 0)
+                        goto fail;
+        }
+        *ret_call = (struct vl_call){
+                .root = root,
+                .method = json_string_value(method),
+                .parameters = params,
+                .more = json_is_true(more),
+                .oneway = json_is_true(oneway),
+        };
+        return 0;
+fail:
+        json_decref(root);
+        return -EBADMSG;
+}
+
+/* Dumps obj compactly and appends the NUL terminator. */
+static int encode_message(json_t *obj, char **ret, size_t *ret_len)
+{
+        size_t n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+        char *buf;
+
+        if (n == 0)
+                return -ENOMEM;
+        buf = malloc(n + 1);
+        if (!buf)
+                return -ENOMEM;
+        json_dumpb(obj, buf, n, JSON_COMPACT);
+        buf[n] = '\0';
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+int vl_reply_encode(json_t *params, bool continues, char **ret, size_t *ret_len)
+{
+        json_t *obj = json_object();
+        int k;
+
+        if (!obj)
+                return -ENOMEM;
+        if (params)
+                json_object_set(obj, "parameters", params);
+        else
+                json_object_set_new(obj, "parameters", json_object());
+        if (continues)
+                json_object_set_new(obj, "continues", json_true());
+        k = encode_message(obj, ret, ret_len);
+        json_decref(obj);
+        return k;
+}
+
+int vl_error_encode(const char *error, json_t *params, char **ret, size_t *ret_len)
+{
+        json_t *obj = json_pack("{s:s}", "error", error);
+        int k;
+
+        if (!obj)
+                return -ENOMEM;
+        if (params)
+                json_object_set(obj, "parameters", params);
+        else
+                json_object_set_new(obj, "parameters", json_object());
+        k = encode_message(obj, ret, ret_len);
+        json_decref(obj);
+        return k;
+}
+
+int vl_connect(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int k = -errno;
+                close(fd);
+                return k;
+        }
+        return fd;
+}
+
+int vl_send_call(int fd, const char *method, json_t *params, bool more)
+{
+        json_t *obj = json_pack("{s:s}", "method", method);
+        _cleanup_(freep) char *buf = NULL;
+        size_t len;
+        int k;
+
+        if (!obj)
+                return -ENOMEM;
+        if (params)
+                json_object_set(obj, "parameters", params);
+        else
+                json_object_set_new(obj, "parameters", json_object());
+        if (more)
+                json_object_set_new(obj, "more", json_true());
+        k = encode_message(obj, &buf, &len);
+        json_decref(obj);
+        if (k < 0)
+                return k;
+        k = write_all(fd, buf, len + 1);
+        sodium_memzero(buf, len);
+        return k;
+}
+
+int vl_recv(int fd, struct vl_reader *r, json_t **ret)
+{
+        for (;;) {
+                _cleanup_(freep) char *msg = NULL;
+                size_t len;
+                json_t *obj;
+                int k = vl_reader_next(r, &msg, &len);
+
+                if (k < 0)
+                        return k;
+                if (k > 0) {
+                        obj = json_loadb(msg, len, 0, NULL);
+                        sodium_memzero(msg, len);
+                        if (!json_is_object(obj)) {
+                                json_decref(obj);
+                                return -EBADMSG;
+                        }
+                        *ret = obj;
+                        return 0;
+                }
+                ssize_t n;
+                k = reader_reserve(r, VL_READ_CHUNK);
+                if (k < 0)
+                        return k;
+                n = recv(fd, r->data + r->len, VL_READ_CHUNK, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ECONNRESET;
+                r->len += (size_t)n;
+        }
+}

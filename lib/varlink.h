@@ -1,0 +1,64 @@
+/* varlink framing and envelopes: each message is one JSON object followed by
+ * a NUL byte (varlink.org). Used by the daemon (non-blocking) and by vaultctl
+ * and tests (blocking client). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A receive buffer that splits a byte stream into NUL-terminated messages.
+ * It never holds more than max bytes of one unfinished message. */
+struct vl_reader {
+        char *data;
+        size_t len;  /* bytes held */
+        size_t scan; /* bytes already searched for a NUL */
+        size_t cap;
+        size_t max;  /* largest message accepted, without its NUL */
+};
+
+void vl_reader_init(struct vl_reader *r, size_t max);
+/* Frees the buffer (wiping it: messages may carry record bodies). */
+void vl_reader_done(struct vl_reader *r);
+/* Reads once from fd into the buffer. Returns bytes read, 0 at end of file,
+ * -EAGAIN when nothing is ready, other -errno on error. */
+int vl_reader_fill(struct vl_reader *r, int fd);
+/* Appends bytes as if read (for tests and fuzzers). -ENOMEM, or 0. */
+int vl_reader_feed(struct vl_reader *r, const void *buf, size_t len);
+/* Takes the next complete message out of the buffer. Returns 1 and sets
+ * *ret_msg (malloc'd, NUL-terminated, caller frees) and *ret_len; 0 when no
+ * complete message is buffered yet; -EMSGSIZE when the pending message is
+ * longer than max (the stream cannot be resynchronised: drop the peer). */
+int vl_reader_next(struct vl_reader *r, char **ret_msg, size_t *ret_len);
+/* True when part of a message is buffered. */
+bool vl_reader_partial(const struct vl_reader *r);
+
+/* A decoded call. json values are borrowed from root. */
+struct vl_call {
+        json_t *root;
+        const char *method;
+        json_t *parameters; /* always an object */
+        bool more;
+        bool oneway;
+};
+
+/* Parses one message as a varlink call. On failure returns -EBADMSG and
+ * writes a short reason into err (at least 128 bytes). On success the caller
+ * owns call->root (json_decref). */
+int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, char *err, size_t errlen);
+
+/* Serialises a reply (params may be NULL for {}); the caller frees *ret.
+ * The length excludes the trailing NUL, which is part of the buffer. */
+int vl_reply_encode(json_t *params, bool continues, char **ret, size_t *ret_len);
+/* Serialises a named error with parameters (may be NULL). */
+int vl_error_encode(const char *error, json_t *params, char **ret, size_t *ret_len);
+
+/* Blocking client side. */
+
+/* Connects to a Unix stream socket path. Returns the fd or -errno. */
+int vl_connect(const char *path);
+/* Sends one call. params may be NULL. */
+int vl_send_call(int fd, const char *method, json_t *params, bool more);
+/* Waits for the next message on fd. Returns 0 and *ret (caller decrefs);
+ * -ECONNRESET when the peer closed, -EBADMSG on a malformed reply. */
+int vl_recv(int fd, struct vl_reader *r, json_t **ret);

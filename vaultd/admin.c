@@ -1,0 +1,59 @@
+#include "admin.h"
+
+#include <errno.h>
+
+#include "util.h"
+#include "writer.h"
+
+#define IFACE "io.vaultd.Admin"
+
+int admin_status(struct vault *v, struct job *j)
+{
+        struct writer_stats st = { 0 };
+
+        if (v->writer)
+                writer_get_stats(v->writer, &st);
+        j->reply = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "state", "serving", "vault",
+                             v->audit->vault_id, "version", VAULTD_VERSION, "records",
+                             (json_int_t)__atomic_load_n(&v->records_active, __ATOMIC_RELAXED),
+                             "audit_lines", (json_int_t)__atomic_load_n(&v->audit->next_seq, __ATOMIC_RELAXED),
+                             "connections", (json_int_t)v->connections, "uptime_seconds",
+                             (json_int_t)((now_monotonic_us() - v->started_us) / 1000000u), "batches",
+                             (json_int_t)st.batches, "requests", (json_int_t)st.jobs);
+        return j->reply ? 0 : -ENOMEM;
+}
+
+int admin_reload_policy(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        char err[POLICY_ERR_MAX];
+        struct policy *p;
+        json_t *warnings;
+        int r;
+
+        (void)txn;
+        policy_free(j->pending_policy);
+        j->pending_policy = NULL;
+        r = policy_load(v->policy_path, &p, err, sizeof(err));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return job_fail(j, IFACE ".InvalidParameter",
+                                json_pack("{s:s,s:s}", "parameter", "policy", "reason", err));
+        warnings = json_array();
+        for (size_t i = 0; i < p->nwarnings; i++)
+                json_array_append_new(warnings, json_string(p->warnings[i]));
+        j->pending_policy = p;
+        j->reply = json_pack("{s:I,s:o}", "rules", (json_int_t)p->nrules, "warnings", warnings);
+        j->audit.extra = json_pack("{s:I}", "rules", (json_int_t)p->nrules);
+        return 0;
+}
+
+int admin_reload_policy_after(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
+{
+        policy_free(v->policy);
+        v->policy = j->pending_policy;
+        j->pending_policy = NULL;
+        *ret_params = json_incref(j->reply);
+        *ret_continues = false;
+        return 0;
+}

@@ -1,0 +1,374 @@
+#include "audit.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+static int meta_get_string(MDB_txn *txn, struct vault_store *s, const char *name, char **ret)
+{
+        MDB_val v;
+        int k = store_get(txn, s->meta, name, strlen(name), &v);
+
+        if (k < 0)
+                return k;
+        *ret = strndup(v.mv_data, v.mv_size);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int meta_put_string(MDB_txn *txn, struct vault_store *s, const char *name, const char *val)
+{
+        return store_put(txn, s->meta, name, strlen(name), val, strlen(val), 0);
+}
+
+int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
+                     const struct audit_actor *actor, const char *origin)
+{
+        uint8_t id[16], zero[AUDIT_HASH_SIZE] = { 0 }, pk[32];
+        char idhex[33], *default_origin = NULL;
+        _cleanup_(freep) char *vkey = NULL;
+        struct audit_log *log = NULL;
+        json_t *extra;
+        int k;
+
+        randombytes_buf(id, sizeof(id));
+        hex_encode(id, sizeof(id), idhex);
+        if (!origin) {
+                if (asprintf(&default_origin, "vaultd/%s", idhex) < 0)
+                        return -ENOMEM;
+                origin = default_origin;
+        }
+        keys_public(keys, pk);
+        k = note_verifier_key(origin, pk, &vkey);
+        if (k < 0)
+                goto out;
+        if ((k = meta_put_string(txn, s, "vault.id", idhex)) < 0 ||
+            (k = meta_put_string(txn, s, "audit.origin", origin)) < 0 ||
+            (k = store_meta_put_u64(txn, s, "audit.next", 0)) < 0 ||
+            (k = store_put(txn, s->meta, "audit.head", 10, zero, sizeof(zero), 0)) < 0 ||
+            (k = store_meta_put_u64(txn, s, "format", STORE_FORMAT_VERSION)) < 0)
+                goto out;
+        k = audit_log_open(s, keys, txn, &log);
+        if (k < 0)
+                goto out;
+        extra = json_pack("{s:s,s:s,s:s}", "vault", idhex, "origin", origin, "verifier_key", vkey);
+        struct audit_entry e = {
+                .time_us = now_realtime_us(),
+                .actor = *actor,
+                .op = "vault.init",
+                .version = -1,
+                .result = "ok",
+                .extra = extra,
+        };
+        audit_txn_begin(log);
+        k = audit_append(log, txn, &e, NULL);
+        if (k == 0)
+                k = audit_checkpoint(log, txn, e.time_us, true);
+        json_decref(extra);
+out:
+        audit_log_free(log);
+        free(default_origin);
+        return k;
+}
+
+int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
+                   struct audit_log **ret)
+{
+        struct audit_log *log = calloc(1, sizeof(*log));
+        _cleanup_(freep) char *id = NULL;
+        uint8_t pk[32];
+        MDB_val v;
+        int k;
+
+        if (!log)
+                return -ENOMEM;
+        log->store = s;
+        log->keys = keys;
+        if ((k = meta_get_string(txn, s, "vault.id", &id)) < 0 ||
+            (k = meta_get_string(txn, s, "audit.origin", &log->origin)) < 0 ||
+            (k = store_meta_get_u64(txn, s, "audit.next", &log->next_seq)) < 0 ||
+            (k = store_get(txn, s->meta, "audit.head", 10, &v)) < 0)
+                goto fail;
+        if (v.mv_size != AUDIT_HASH_SIZE || strlen(id) != 32) {
+                k = -EIO;
+                goto fail;
+        }
+        memcpy(log->head, v.mv_data, AUDIT_HASH_SIZE);
+        memcpy(log->vault_id, id, 33);
+        if (store_meta_get_u64(txn, s, "audit.cp.size", &log->checkpoint_size) < 0)
+                log->checkpoint_size = 0;
+        log->checkpoint_time_us = now_realtime_us();
+        keys_public(keys, pk);
+        k = note_verifier_key(log->origin, pk, &log->vkey);
+        if (k < 0)
+                goto fail;
+        audit_txn_begin(log);
+        *ret = log;
+        return 0;
+fail:
+        audit_log_free(log);
+        return k;
+}
+
+void audit_log_free(struct audit_log *log)
+{
+        if (!log)
+                return;
+        free(log->origin);
+        free(log->vkey);
+        free(log);
+}
+
+void audit_txn_begin(struct audit_log *log)
+{
+        log->pending_next_seq = log->next_seq;
+        memcpy(log->pending_head, log->head, AUDIT_HASH_SIZE);
+        log->pending_checkpoint_size = log->checkpoint_size;
+}
+
+void audit_txn_commit(struct audit_log *log)
+{
+        log->next_seq = log->pending_next_seq;
+        memcpy(log->head, log->pending_head, AUDIT_HASH_SIZE);
+        if (log->pending_checkpoint_size != log->checkpoint_size) {
+                log->checkpoint_size = log->pending_checkpoint_size;
+                log->checkpoint_time_us = now_realtime_us();
+        }
+}
+
+int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq)
+{
+        _cleanup_(freep) char *line = NULL;
+        uint64_t seq = log->pending_next_seq;
+        uint8_t key[8], hash[AUDIT_HASH_SIZE];
+        size_t len;
+        int k;
+
+        k = auditfmt_line(seq, e, log->pending_head, &line, &len);
+        if (k < 0)
+                return k;
+        be64_put(key, seq);
+        k = store_put(txn, log->store->audit, key, 8, line, len, MDB_NOOVERWRITE | MDB_APPEND);
+        if (k < 0)
+                return k;
+        auditfmt_hash(line, len, hash);
+        if ((k = store_meta_put_u64(txn, log->store, "audit.next", seq + 1)) < 0 ||
+            (k = store_put(txn, log->store->meta, "audit.head", 10, hash, AUDIT_HASH_SIZE, 0)) < 0)
+                return k;
+        log->pending_next_seq = seq + 1;
+        memcpy(log->pending_head, hash, AUDIT_HASH_SIZE);
+        if (ret_seq)
+                *ret_seq = seq;
+        return 0;
+}
+
+int audit_checkpoint(struct audit_log *log, MDB_txn *txn, uint64_t now_us, bool force)
+{
+        _cleanup_(freep) char *text = NULL, *note = NULL;
+        uint64_t size = log->pending_next_seq;
+        uint8_t id[4], pk[32], sig[64], key[8];
+        bool due;
+        int k;
+
+        if (size == log->pending_checkpoint_size)
+                return 0;
+        due = force || size - log->pending_checkpoint_size >= AUDIT_CHECKPOINT_LINES ||
+              now_us - log->checkpoint_time_us >= AUDIT_CHECKPOINT_USEC;
+        if (!due)
+                return 0;
+        k = checkpoint_text(log->origin, size, log->pending_head, &text);
+        if (k < 0)
+                return k;
+        keys_sign(log->keys, text, strlen(text), sig);
+        keys_public(log->keys, pk);
+        note_key_id(log->origin, pk, id);
+        k = checkpoint_note(text, log->origin, id, sig, &note);
+        if (k < 0)
+                return k;
+        be64_put(key, size);
+        k = store_put(txn, log->store->checkpoints, key, 8, note, strlen(note), 0);
+        if (k < 0)
+                return k;
+        k = store_meta_put_u64(txn, log->store, "audit.cp.size", size);
+        if (k < 0)
+                return k;
+        log->pending_checkpoint_size = size;
+        return 0;
+}
+
+int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,
+                     json_t *array, uint64_t *ret_next)
+{
+        MDB_cursor *cur;
+        uint8_t kb[8];
+        MDB_val key = { 8, kb }, val;
+        size_t bytes = 0;
+        uint64_t seq = from;
+        int rc;
+
+        if (from > to) {
+                *ret_next = from;
+                return 0;
+        }
+        rc = mdb_cursor_open(txn, log->store->audit, &cur);
+        if (rc)
+                return store_errno(rc);
+        be64_put(kb, from);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY); rc == 0 && seq <= to && bytes < max_bytes;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                if (key.mv_size != 8 || be64_get(key.mv_data) != seq) {
+                        rc = MDB_CORRUPTED;
+                        break;
+                }
+                json_array_append_new(array, json_stringn(val.mv_data, val.mv_size));
+                bytes += val.mv_size;
+                seq++;
+        }
+        mdb_cursor_close(cur);
+        if (rc && rc != MDB_NOTFOUND)
+                return store_errno(rc);
+        *ret_next = seq;
+        return 0;
+}
+
+int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
+                           json_t *array)
+{
+        MDB_cursor *cur;
+        uint8_t kb[8];
+        MDB_val key = { 8, kb }, val;
+        int rc;
+
+        rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
+        if (rc)
+                return store_errno(rc);
+        be64_put(kb, min_size);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+             rc == 0 && be64_get(key.mv_data) <= max_size;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+                json_array_append_new(array, json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data,
+                                                       val.mv_size));
+        mdb_cursor_close(cur);
+        return rc && rc != MDB_NOTFOUND ? store_errno(rc) : 0;
+}
+
+int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret)
+{
+        MDB_cursor *cur;
+        uint8_t kb[8];
+        MDB_val key = { 8, kb }, val;
+        int rc;
+
+        rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
+        if (rc)
+                return store_errno(rc);
+        be64_put(kb, size);
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+        if (rc == 0)
+                *ret = be64_get(key.mv_data);
+        mdb_cursor_close(cur);
+        return store_errno(rc);
+}
+
+int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t ret[AUDIT_HASH_SIZE])
+{
+        uint8_t kb[8];
+        MDB_val v;
+        int k;
+
+        be64_put(kb, seq);
+        k = store_get(txn, log->store->audit, kb, 8, &v);
+        if (k < 0)
+                return k;
+        auditfmt_hash(v.mv_data, v.mv_size, ret);
+        return 0;
+}
+
+static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t lines, int64_t *bad,
+                              char *why, size_t whylen)
+{
+        MDB_cursor *cur;
+        MDB_val key, val;
+        int rc, k = 0;
+
+        rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
+        if (rc)
+                return store_errno(rc);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && k == 0;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                _cleanup_(freep) char *note = strndup(val.mv_data, val.mv_size), *origin = NULL;
+                uint8_t hash[AUDIT_HASH_SIZE], line_hash[AUDIT_HASH_SIZE];
+                uint64_t size = key.mv_size == 8 ? be64_get(key.mv_data) : 0, nsize;
+
+                *bad = size ? (int64_t)size - 1 : 0;
+                if (!note)
+                        k = -ENOMEM;
+                else if (checkpoint_verify(note, log->vkey, &origin, &nsize, hash, why, whylen) < 0)
+                        k = -EBADMSG;
+                else if (nsize != size || size == 0 || size > lines) {
+                        snprintf(why, whylen, "checkpoint stored as size %" PRIu64 " is for size %"
+                                 PRIu64 " or beyond the trail", size, nsize);
+                        k = -EBADMSG;
+                } else if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
+                           sodium_memcmp(line_hash, hash, AUDIT_HASH_SIZE) != 0) {
+                        snprintf(why, whylen, "signed checkpoint of size %" PRIu64
+                                 " does not match line %" PRIu64, size, size - 1);
+                        k = -EBADMSG;
+                }
+        }
+        mdb_cursor_close(cur);
+        if (k == 0 && rc && rc != MDB_NOTFOUND)
+                k = store_errno(rc);
+        return k;
+}
+
+int audit_verify_store(struct audit_log *log, MDB_txn *txn, uint64_t *ret_lines, int64_t *ret_bad_seq,
+                       char *why, size_t whylen)
+{
+        uint8_t zero[AUDIT_HASH_SIZE] = { 0 }, head[AUDIT_HASH_SIZE];
+        struct audit_chain chain;
+        uint64_t stored_next;
+        MDB_cursor *cur;
+        MDB_val key, val;
+        MDB_val hv;
+        int rc, k = 0;
+
+        if ((k = store_meta_get_u64(txn, log->store, "audit.next", &stored_next)) < 0 ||
+            (k = store_get(txn, log->store->meta, "audit.head", 10, &hv)) < 0)
+                return k;
+        audit_chain_init(&chain, 0, zero);
+        rc = mdb_cursor_open(txn, log->store->audit, &cur);
+        if (rc)
+                return store_errno(rc);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                uint64_t seq = chain.next_seq;
+                if (key.mv_size != 8 || be64_get(key.mv_data) != seq) {
+                        snprintf(why, whylen, "line %" PRIu64 " is missing from the store", seq);
+                        k = -EBADMSG;
+                } else
+                        k = audit_chain_feed(&chain, val.mv_data, val.mv_size, why, whylen);
+                if (k < 0) {
+                        *ret_bad_seq = (int64_t)seq;
+                        break;
+                }
+        }
+        mdb_cursor_close(cur);
+        if (k < 0)
+                return k;
+        memcpy(head, hv.mv_data, hv.mv_size == AUDIT_HASH_SIZE ? AUDIT_HASH_SIZE : 0);
+        if (chain.next_seq != stored_next || hv.mv_size != AUDIT_HASH_SIZE ||
+            sodium_memcmp(head, chain.prev, AUDIT_HASH_SIZE) != 0) {
+                snprintf(why, whylen, "the stored head (%" PRIu64 " lines) does not match the "
+                         "trail (%" PRIu64 " lines): lines were removed or appended", stored_next,
+                         chain.next_seq);
+                *ret_bad_seq = (int64_t)(chain.next_seq < stored_next ? chain.next_seq : stored_next);
+                return -EBADMSG;
+        }
+        *ret_lines = chain.next_seq;
+        return verify_checkpoints(log, txn, chain.next_seq, ret_bad_seq, why, whylen);
+}

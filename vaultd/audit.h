@@ -1,0 +1,68 @@
+/* The daemon's side of the audit trail (DESIGN §7, docs/audit-format.md):
+ * appending lines inside the writer's transaction, signing checkpoints,
+ * and reading the trail back for Export and Verify. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auditfmt.h"
+#include "keys.h"
+#include "store.h"
+
+/* Sign a checkpoint after this many lines or this much time. */
+#define AUDIT_CHECKPOINT_LINES 1000
+#define AUDIT_CHECKPOINT_USEC (60ull * 1000000u)
+
+struct audit_log {
+        struct vault_store *store;
+        struct vault_keys *keys;
+        char *origin;       /* checkpoint origin and signing key name */
+        char *vkey;         /* verifier key */
+        char vault_id[33];
+        /* Committed head, and head inside the open write transaction. */
+        uint64_t next_seq, pending_next_seq;
+        uint8_t head[AUDIT_HASH_SIZE], pending_head[AUDIT_HASH_SIZE];
+        uint64_t checkpoint_size, checkpoint_time_us; /* last signed checkpoint */
+        uint64_t pending_checkpoint_size;
+};
+
+/* At vault creation: writes the vault id, origin and line 0 (op vault.init)
+ * inside txn. keys must already be initialised in txn. */
+int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
+                     const struct audit_actor *actor, const char *origin);
+
+/* Loads the head from the store. The caller owns *ret (audit_log_free). */
+int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
+                   struct audit_log **ret);
+void audit_log_free(struct audit_log *log);
+
+/* Writer side: begin tracks a new write transaction, append adds one line
+ * (returning its seq), checkpoint signs the pending head when due (or when
+ * force is set and lines were added since the last one), and commit/abort
+ * follow the transaction's fate. */
+void audit_txn_begin(struct audit_log *log);
+int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq);
+int audit_checkpoint(struct audit_log *log, MDB_txn *txn, uint64_t now_us, bool force);
+void audit_txn_commit(struct audit_log *log);
+
+/* Reader side (any thread, inside a read transaction). */
+
+/* Appends lines from..to (inclusive) as JSON strings to array, stopping
+ * after max_bytes; *ret_next is the first seq not appended. */
+int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,
+                     json_t *array, uint64_t *ret_next);
+/* Appends {"checkpoint": note} for every checkpoint whose size lies in
+ * [min_size, max_size]. */
+int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
+                           json_t *array);
+/* The smallest checkpoint size >= size. -ENOENT when none. */
+int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret);
+/* Hash of line seq. */
+int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t ret[AUDIT_HASH_SIZE]);
+
+/* Checks the whole stored trail: chain, stored head, every checkpoint.
+ * Returns 0, or -EBADMSG with *ret_bad_seq and why set. */
+int audit_verify_store(struct audit_log *log, MDB_txn *txn, uint64_t *ret_lines, int64_t *ret_bad_seq,
+                       char *why, size_t whylen);

@@ -1,0 +1,181 @@
+#include "auditapi.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util.h"
+
+#define IFACE "io.vaultd.Audit"
+/* Bytes of audit lines per streamed reply. */
+#define EXPORT_CHUNK_BYTES (256u << 10)
+
+enum { EXPORT_HEADER, EXPORT_LINES, EXPORT_CHECKPOINTS, EXPORT_DONE };
+
+static json_t *latest_checkpoint(struct vault *v, MDB_txn *txn)
+{
+        MDB_cursor *cur;
+        MDB_val key, val;
+        json_t *note = NULL;
+
+        if (mdb_cursor_open(txn, v->store->checkpoints, &cur) != 0)
+                return NULL;
+        if (mdb_cursor_get(cur, &key, &val, MDB_LAST) == 0)
+                note = json_stringn(val.mv_data, val.mv_size);
+        mdb_cursor_close(cur);
+        return note;
+}
+
+int auditapi_head(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        char hex[AUDIT_HASH_HEX_SIZE];
+        struct audit_log *log = v->audit;
+
+        hex_encode(log->pending_head, AUDIT_HASH_SIZE, hex);
+        j->reply = json_pack("{s:I,s:s,s:s,s:s}", "lines", (json_int_t)log->pending_next_seq, "hash", hex,
+                             "origin", log->origin, "verifier_key", log->vkey);
+        if (!j->reply)
+                return -ENOMEM;
+        json_object_set_new(j->reply, "checkpoint", latest_checkpoint(v, txn) ?: json_null());
+        return 0;
+}
+
+int auditapi_export(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        uint64_t from = 0, to = INT64_MAX;
+        bool has_to;
+        int r;
+
+        (void)txn;
+        if ((r = param_uint(j, IFACE, "from_seq", false, INT64_MAX, &from, NULL)) != 0 ||
+            (r = param_uint(j, IFACE, "to_seq", false, INT64_MAX, &to, &has_to)) != 0)
+                return r;
+        if (from >= v->audit->pending_next_seq)
+                return job_invalid(j, IFACE, "from_seq", "is beyond the end of the trail");
+        if (has_to && to < from)
+                return job_invalid(j, IFACE, "to_seq", "is before from_seq");
+        j->audit.extra = json_pack("{s:I}", "from_seq", (json_int_t)from);
+        if (has_to)
+                json_object_set_new(j->audit.extra, "to_seq", json_integer((json_int_t)to));
+        j->stream_first = j->stream_next = from;
+        j->stream_end = to;
+        j->stream_phase = EXPORT_HEADER;
+        return 0;
+}
+
+/* Fixes the export's last line: the first checkpoint at or after the line
+ * asked for (the batch that logged this Export signed one at its end). */
+static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *lines)
+{
+        uint8_t prev[AUDIT_HASH_SIZE] = { 0 };
+        char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], *s;
+        uint64_t want = j->stream_end < j->seq ? j->stream_end : j->seq, size;
+        int r;
+
+        r = audit_checkpoint_at_or_after(v->audit, txn, want + 1, &size);
+        if (r < 0)
+                return r;
+        j->stream_end = size - 1;
+        if (j->stream_next > 0 && (r = audit_line_hash(v->audit, txn, j->stream_next - 1, prev)) < 0)
+                return r;
+        hex_encode(prev, AUDIT_HASH_SIZE, hex);
+        time_format_us(now_realtime_us(), tbuf);
+        s = json_dumps(json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault",
+                                 v->audit->vault_id, "origin", v->audit->origin, "verifier_key",
+                                 v->audit->vkey, "first_seq", (json_int_t)j->stream_next, "last_seq",
+                                 (json_int_t)j->stream_end, "prev", hex, "exported", tbuf),
+                       JSON_COMPACT);
+        if (!s)
+                return -ENOMEM;
+        json_array_append_new(lines, json_string(s));
+        free(s);
+        return 0;
+}
+
+int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
+{
+        json_t *lines = json_array();
+        MDB_txn *txn;
+        int r;
+
+        r = store_read_begin(v->store, &txn);
+        if (r < 0) {
+                json_decref(lines);
+                return r;
+        }
+        switch (j->stream_phase) {
+        case EXPORT_HEADER:
+                r = export_header(v, txn, j, lines);
+                j->stream_phase = EXPORT_LINES;
+                break;
+        case EXPORT_LINES:
+                r = audit_read_lines(v->audit, txn, j->stream_next, j->stream_end, EXPORT_CHUNK_BYTES,
+                                     lines, &j->stream_next);
+                if (r == 0 && j->stream_next > j->stream_end)
+                        j->stream_phase = EXPORT_CHECKPOINTS;
+                else if (r == 0 && json_array_size(lines) == 0)
+                        r = -EIO;
+                break;
+        case EXPORT_CHECKPOINTS: {
+                json_t *cps = json_array(), *cp;
+                size_t i;
+
+                r = audit_read_checkpoints(v->audit, txn, j->stream_first + 1, j->stream_end + 1, cps);
+                json_array_foreach(cps, i, cp) {
+                        char *s = json_dumps(cp, JSON_COMPACT);
+                        json_array_append_new(lines, json_string(s));
+                        free(s);
+                }
+                json_decref(cps);
+                j->stream_phase = EXPORT_DONE;
+                break;
+        }
+        }
+        store_read_end(v->store, txn);
+        if (r < 0) {
+                json_decref(lines);
+                return r;
+        }
+        *ret_params = json_pack("{s:o}", "lines", lines);
+        *ret_continues = j->stream_phase != EXPORT_DONE;
+        return 0;
+}
+
+int auditapi_verify(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        (void)v;
+        (void)txn;
+        (void)j;
+        return 0;
+}
+
+int auditapi_verify_after(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
+{
+        char why[256] = "", hex[AUDIT_HASH_HEX_SIZE];
+        uint64_t lines = 0;
+        int64_t bad = -1;
+        MDB_stat st;
+        MDB_txn *txn;
+        int r;
+
+        r = store_read_begin(v->store, &txn);
+        if (r < 0)
+                return r;
+        r = audit_verify_store(v->audit, txn, &lines, &bad, why, sizeof(why));
+        if (r == 0 && (r = mdb_stat(txn, v->store->checkpoints, &st)) != 0)
+                r = store_errno(r);
+        if (r == 0 && lines > 0) {
+                uint8_t h[AUDIT_HASH_SIZE];
+                r = audit_line_hash(v->audit, txn, lines - 1, h);
+                hex_encode(h, AUDIT_HASH_SIZE, hex);
+        }
+        store_read_end(v->store, txn);
+        *ret_continues = false;
+        if (r == -EBADMSG)
+                return job_fail(j, IFACE ".IntegrityError",
+                                json_pack("{s:I,s:s}", "seq", (json_int_t)bad, "reason", why));
+        if (r < 0)
+                return r;
+        *ret_params = json_pack("{s:I,s:I,s:s}", "lines", (json_int_t)lines, "checkpoints",
+                                (json_int_t)st.ms_entries, "hash", hex);
+        return 0;
+}

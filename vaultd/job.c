@@ -1,0 +1,84 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "vault.h"
+
+int job_fail(struct job *j, const char *error, json_t *params)
+{
+        j->error = error;
+        json_decref(j->error_params);
+        j->error_params = params ? params : json_object();
+        return JOB_FAILED;
+}
+
+int job_invalid(struct job *j, const char *iface, const char *parameter, const char *reason)
+{
+        /* Error names are static strings: pick the interface's own. */
+        if (strcmp(iface, "io.vaultd.Records") == 0)
+                j->error = "io.vaultd.Records.InvalidParameter";
+        else if (strcmp(iface, "io.vaultd.Audit") == 0)
+                j->error = "io.vaultd.Audit.InvalidParameter";
+        else
+                j->error = "io.vaultd.Admin.InvalidParameter";
+        json_decref(j->error_params);
+        j->error_params = json_pack("{s:s,s:s}", "parameter", parameter, "reason", reason);
+        return JOB_FAILED;
+}
+
+void job_reset(struct job *j)
+{
+        json_decref(j->reply);
+        json_decref(j->error_params);
+        json_decref(j->audit.extra);
+        j->reply = NULL;
+        j->error = NULL;
+        j->error_params = NULL;
+        j->audit = (struct job_audit){ .version = -1 };
+}
+
+void job_free(struct job *j)
+{
+        if (!j)
+                return;
+        job_reset(j);
+        json_decref(j->call.root);
+        json_decref(j->preset_error_params);
+        free((char *)j->actor.user);
+        if (j->out) {
+                sodium_memzero(j->out, j->out_len);
+                free(j->out);
+        }
+        free(j);
+}
+
+int param_string(struct job *j, const char *iface, const char *name, bool required, const char **ret)
+{
+        json_t *v = json_object_get(j->call.parameters, name);
+
+        if (!v || json_is_null(v)) {
+                *ret = NULL;
+                return required ? job_invalid(j, iface, name, "is required") : 0;
+        }
+        if (!json_is_string(v))
+                return job_invalid(j, iface, name, "must be a string");
+        *ret = json_string_value(v);
+        return 0;
+}
+
+int param_uint(struct job *j, const char *iface, const char *name, bool required, uint64_t max,
+               uint64_t *ret, bool *ret_present)
+{
+        json_t *v = json_object_get(j->call.parameters, name);
+
+        if (ret_present)
+                *ret_present = v && !json_is_null(v);
+        if (!v || json_is_null(v))
+                return required ? job_invalid(j, iface, name, "is required") : 0;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
+                return job_invalid(j, iface, name, "must be a non-negative integer in range");
+        *ret = (uint64_t)json_integer_value(v);
+        return 0;
+}

@@ -1,0 +1,37 @@
+/* The dispatch table: every method the socket answers, with its handler and
+ * the roles allowed to call it (OpenSSH monitor.c's mon_table, in spirit). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "vault.h"
+
+struct method {
+        const char *name;
+        const char *op; /* audit op name ("records.put") */
+        /* Audited methods: runs in the writer thread inside the batch. */
+        int (*run)(struct vault *v, MDB_txn *txn, struct job *j);
+        /* Unaudited methods: answered at once by the event loop. */
+        int (*direct)(struct vault *v, struct job *j);
+        /* After the audit line is durable, produces the reply (or the next
+         * of a stream) in the event loop; *ret_continues asks to be called
+         * again. Returns 0, JOB_FAILED with an error set, or -errno. */
+        int (*after)(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues);
+        unsigned roles;  /* allowed roles; 0: any peer the policy knows */
+        bool scoped;     /* the "collection" parameter must be granted too */
+        bool needs_more; /* must be called with "more": true */
+        bool checkpoint; /* sign a checkpoint in the same batch */
+};
+
+/* Finds a method by its full name. -ENOENT when the interface exists but
+ * not the method, -ESRCH when the interface is unknown. */
+int method_find(const char *name, const struct method **ret);
+/* "<interface of m>.<short>" as a static string (falls back to the
+ * Records interface's error of that name). */
+const char *method_error(const struct method *m, const char *short_name);
+/* Whether name is an interface this service implements. */
+bool interface_known(const char *name);
+
+/* Interface descriptions, embedded from the .varlink files in docs/. */
+const char *interface_description(const char *name);
+extern const char *const interface_names[];

@@ -1,0 +1,453 @@
+#include "records.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+#define IFACE "io.vaultd.Records"
+#define LIST_LIMIT_MAX 1000
+#define LIST_LIMIT_DEFAULT 100
+
+enum { STATE_ACTIVE = 1, STATE_DELETED = 2 };
+enum { KIND_DATA = 1, KIND_TOMBSTONE = 2 };
+
+/* heads value: version(8) state(1) created_us(8) updated_us(8) */
+#define HEAD_SIZE 25
+/* versions value: kind(1) time_us(8) uid(4) size(8), then the envelope */
+#define VERSION_HEADER 21
+
+struct head {
+        uint64_t version;
+        uint8_t state;
+        uint64_t created_us, updated_us;
+};
+
+struct record_key {
+        uint8_t buf[NAME_COLLECTION_MAX + NAME_ID_MAX + 2 + 8];
+        size_t head_len; /* collection NUL id */
+};
+
+static void record_key_init(struct record_key *k, const char *collection, const char *id)
+{
+        size_t cl = strlen(collection) + 1, il = strlen(id);
+
+        memcpy(k->buf, collection, cl);
+        memcpy(k->buf + cl, id, il);
+        k->head_len = cl + il;
+}
+
+/* The versions key: collection NUL id NUL be64(version). */
+static size_t record_key_version(struct record_key *k, uint64_t version)
+{
+        k->buf[k->head_len] = '\0';
+        be64_put(k->buf + k->head_len + 1, version);
+        return k->head_len + 9;
+}
+
+static int head_read(struct vault *v, MDB_txn *txn, struct record_key *k, struct head *ret)
+{
+        MDB_val val;
+        const uint8_t *p;
+        int r = store_get(txn, v->store->heads, k->buf, k->head_len, &val);
+
+        if (r < 0)
+                return r;
+        if (val.mv_size != HEAD_SIZE)
+                return -EIO;
+        p = val.mv_data;
+        *ret = (struct head){ be64_get(p), p[8], be64_get(p + 9), be64_get(p + 17) };
+        return 0;
+}
+
+static int head_write(struct vault *v, MDB_txn *txn, struct record_key *k, const struct head *h)
+{
+        uint8_t b[HEAD_SIZE];
+
+        be64_put(b, h->version);
+        b[8] = h->state;
+        be64_put(b + 9, h->created_us);
+        be64_put(b + 17, h->updated_us);
+        return store_put(txn, v->store->heads, k->buf, k->head_len, b, HEAD_SIZE, 0);
+}
+
+/* Validates collection and id and fills the audit fields. */
+static int record_params(struct job *j, const char **ret_collection, const char **ret_id)
+{
+        int r;
+
+        if ((r = param_string(j, IFACE, "collection", true, ret_collection)) != 0)
+                return r;
+        j->audit.collection = *ret_collection;
+        if (!name_collection_valid(*ret_collection))
+                return job_invalid(j, IFACE, "collection",
+                                   "must be 1-64 characters of a-z 0-9 . _ - starting with a letter or digit");
+        if (!ret_id)
+                return 0;
+        if ((r = param_string(j, IFACE, "id", true, ret_id)) != 0)
+                return r;
+        j->audit.id = *ret_id;
+        if (!name_id_valid(*ret_id))
+                return job_invalid(j, IFACE, "id",
+                                   "must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
+        return 0;
+}
+
+static int not_found(struct job *j, const char *collection, const char *id, int64_t version)
+{
+        json_t *p = json_pack("{s:s,s:s}", "collection", collection, "id", id);
+
+        if (version >= 0)
+                json_object_set_new(p, "version", json_integer(version));
+        return job_fail(j, IFACE ".NotFound", p);
+}
+
+/* Decodes the base64 body into guarded memory, enforcing the size limit
+ * before allocating. */
+static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *ret_len)
+{
+        const char *b64;
+        size_t len, out_len;
+        uint8_t *buf;
+        int r;
+
+        if ((r = param_string(j, IFACE, "data", true, &b64)) != 0)
+                return r;
+        len = strlen(b64);
+        if (len / 4 * 3 > v->body_max + 2)
+                return job_fail(j, IFACE ".TooLarge",
+                                json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
+        buf = sodium_malloc(len / 4 * 3 + 3);
+        if (!buf)
+                return -ENOMEM;
+        if (sodium_base642bin(buf, len / 4 * 3 + 3, b64, len, NULL, &out_len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) < 0) {
+                sodium_free(buf);
+                return job_invalid(j, IFACE, "data", "must be standard base64 with padding");
+        }
+        if (out_len > v->body_max) {
+                sodium_free(buf);
+                return job_fail(j, IFACE ".TooLarge",
+                                json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
+        }
+        *ret = buf;
+        *ret_len = out_len;
+        return 0;
+}
+
+static int write_version(struct vault *v, MDB_txn *txn, struct record_key *k, uint64_t version,
+                         uint8_t kind, uint32_t uid, const uint8_t *env, size_t env_len, size_t size)
+{
+        size_t klen = record_key_version(k, version);
+        MDB_val key = { klen, k->buf }, val = { VERSION_HEADER + env_len, NULL };
+        uint8_t *p;
+        int rc;
+
+        rc = mdb_put(txn, v->store->versions, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
+        if (rc)
+                return store_errno(rc);
+        p = val.mv_data;
+        p[0] = kind;
+        be64_put(p + 1, now_realtime_us());
+        be32_put(p + 9, uid);
+        be64_put(p + 13, size);
+        if (env_len)
+                memcpy(p + VERSION_HEADER, env, env_len);
+        return 0;
+}
+
+/* Loads the head and applies if_version. Fills *h (zeroed when new). */
+static int check_if_version(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
+                            const char *collection, const char *id, struct head *h)
+{
+        uint64_t if_version;
+        bool present;
+        int r;
+
+        r = param_uint(j, IFACE, "if_version", false, INT64_MAX, &if_version, &present);
+        if (r != 0)
+                return r;
+        r = head_read(v, txn, k, h);
+        if (r == -ENOENT)
+                *h = (struct head){ 0 };
+        else if (r < 0)
+                return r;
+        if (present && if_version != h->version)
+                return job_fail(j, IFACE ".Conflict",
+                                json_pack("{s:s,s:s,s:I}", "collection", collection, "id", id,
+                                          "current", (json_int_t)h->version));
+        return 0;
+}
+
+int records_put(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        const char *collection, *id;
+        struct record_key k;
+        struct head h;
+        uint8_t *body = NULL, *env = NULL;
+        size_t body_len = 0, env_len;
+        bool was_active;
+        int r;
+
+        if ((r = record_params(j, &collection, &id)) != 0)
+                return r;
+        record_key_init(&k, collection, id);
+        if ((r = check_if_version(v, txn, j, &k, collection, id, &h)) != 0)
+                return r;
+        if ((r = decode_body(v, j, &body, &body_len)) != 0)
+                return r;
+        was_active = h.state == STATE_ACTIVE;
+        h.version++;
+        struct body_binding b = { collection, id, h.version };
+        r = keys_seal_body(v->keys, &b, body, body_len, &env, &env_len);
+        sodium_free(body);
+        if (r < 0)
+                return r;
+        r = write_version(v, txn, &k, h.version, KIND_DATA, j->actor.uid, env, env_len, body_len);
+        free(env);
+        if (r < 0)
+                return r;
+        h.updated_us = now_realtime_us();
+        if (h.created_us == 0)
+                h.created_us = h.updated_us;
+        h.state = STATE_ACTIVE;
+        if ((r = head_write(v, txn, &k, &h)) < 0)
+                return r;
+        if (!was_active)
+                v->records_active++;
+        j->audit.version = (int64_t)h.version;
+        j->audit.extra = json_pack("{s:I}", "size", (json_int_t)body_len);
+        j->reply = json_pack("{s:I}", "version", (json_int_t)h.version);
+        return 0;
+}
+
+static int reply_body(struct vault *v, struct job *j, struct record_key *k, const char *collection,
+                      const char *id, uint64_t version, const MDB_val *val)
+{
+        const uint8_t *p = val->mv_data;
+        struct body_binding b = { collection, id, version };
+        char tbuf[TIME_STRING_MAX], *b64;
+        uint8_t *plain;
+        size_t len, b64len;
+        int r;
+
+        (void)k;
+        r = keys_open_body(v->keys, &b, p + VERSION_HEADER, val->mv_size - VERSION_HEADER, &plain, &len);
+        if (r == -EBADMSG || r == -ENOKEY)
+                return job_fail(j, IFACE ".IntegrityError",
+                                json_pack("{s:s,s:s,s:I,s:s}", "collection", collection, "id", id,
+                                          "version", (json_int_t)version, "reason",
+                                          r == -ENOKEY ? "the key that sealed this version is missing"
+                                                       : "the stored ciphertext does not authenticate"));
+        if (r < 0)
+                return r;
+        b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+        b64 = sodium_malloc(b64len);
+        if (!b64) {
+                keys_free_plain(plain, len);
+                return -ENOMEM;
+        }
+        sodium_bin2base64(b64, b64len, plain, len, sodium_base64_VARIANT_ORIGINAL);
+        keys_free_plain(plain, len);
+        time_format_us(be64_get(p + 1), tbuf);
+        j->reply = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t)version, "data", b64, "time",
+                             tbuf, "size", (json_int_t)len);
+        sodium_free(b64);
+        return j->reply ? 0 : -ENOMEM;
+}
+
+int records_get(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        const char *collection, *id;
+        struct record_key k;
+        struct head h;
+        uint64_t version;
+        bool present;
+        MDB_val val;
+        size_t klen;
+        int r;
+
+        if ((r = record_params(j, &collection, &id)) != 0)
+                return r;
+        if ((r = param_uint(j, IFACE, "version", false, INT64_MAX, &version, &present)) != 0)
+                return r;
+        record_key_init(&k, collection, id);
+        r = head_read(v, txn, &k, &h);
+        if (r == -ENOENT || (r == 0 && !present && h.state != STATE_ACTIVE))
+                return not_found(j, collection, id, present ? (int64_t)version : -1);
+        if (r < 0)
+                return r;
+        if (!present)
+                version = h.version;
+        j->audit.version = (int64_t)version;
+        klen = record_key_version(&k, version);
+        r = store_get(txn, v->store->versions, k.buf, klen, &val);
+        if (r == -ENOENT || (r == 0 && val.mv_size > 0 && ((uint8_t *)val.mv_data)[0] != KIND_DATA))
+                return not_found(j, collection, id, (int64_t)version);
+        if (r < 0)
+                return r;
+        if (val.mv_size < VERSION_HEADER)
+                return -EIO;
+        return reply_body(v, j, &k, collection, id, version, &val);
+}
+
+int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        const char *collection, *id;
+        struct record_key k;
+        struct head h;
+        int r;
+
+        if ((r = record_params(j, &collection, &id)) != 0)
+                return r;
+        record_key_init(&k, collection, id);
+        if ((r = check_if_version(v, txn, j, &k, collection, id, &h)) != 0)
+                return r;
+        if (h.state != STATE_ACTIVE)
+                return not_found(j, collection, id, -1);
+        h.version++;
+        r = write_version(v, txn, &k, h.version, KIND_TOMBSTONE, j->actor.uid, NULL, 0, 0);
+        if (r < 0)
+                return r;
+        h.state = STATE_DELETED;
+        h.updated_us = now_realtime_us();
+        if ((r = head_write(v, txn, &k, &h)) < 0)
+                return r;
+        v->records_active--;
+        j->audit.version = (int64_t)h.version;
+        j->reply = json_pack("{s:I}", "version", (json_int_t)h.version);
+        return 0;
+}
+
+int records_list(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        const char *collection, *after;
+        uint64_t limit = LIST_LIMIT_DEFAULT;
+        struct record_key k;
+        MDB_cursor *cur;
+        MDB_val key, val;
+        json_t *items;
+        size_t cl;
+        int r, rc;
+
+        if ((r = record_params(j, &collection, NULL)) != 0 ||
+            (r = param_string(j, IFACE, "after", false, &after)) != 0 ||
+            (r = param_uint(j, IFACE, "limit", false, LIST_LIMIT_MAX, &limit, NULL)) != 0)
+                return r;
+        if (after && !name_id_valid(after))
+                return job_invalid(j, IFACE, "after", "must be a record id");
+        if (limit == 0)
+                return job_invalid(j, IFACE, "limit", "must be between 1 and 1000");
+        record_key_init(&k, collection, after ? after : "");
+        cl = strlen(collection) + 1;
+        key = (MDB_val){ k.head_len, k.buf };
+        rc = mdb_cursor_open(txn, v->store->heads, &cur);
+        if (rc)
+                return store_errno(rc);
+        items = json_array();
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+        if (rc == 0 && after && key.mv_size == k.head_len && memcmp(key.mv_data, k.buf, k.head_len) == 0)
+                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+        for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                const uint8_t *hp = val.mv_data;
+                char tbuf[TIME_STRING_MAX];
+
+                if (key.mv_size <= cl || memcmp(key.mv_data, k.buf, cl) != 0)
+                        break;
+                if (val.mv_size != HEAD_SIZE || hp[8] != STATE_ACTIVE)
+                        continue;
+                if (json_array_size(items) == limit)
+                        break;
+                time_format_us(be64_get(hp + 17), tbuf);
+                json_array_append_new(items, json_pack("{s:s%,s:I,s:s}", "id", (char *)key.mv_data + cl,
+                                                       key.mv_size - cl, "version",
+                                                       (json_int_t)be64_get(hp), "updated", tbuf));
+        }
+        /* rc == 0 here means we stopped at a further record of this collection. */
+        bool more = rc == 0 && key.mv_size > cl && memcmp(key.mv_data, k.buf, cl) == 0 &&
+                    json_array_size(items) == limit;
+        mdb_cursor_close(cur);
+        if (rc && rc != MDB_NOTFOUND) {
+                json_decref(items);
+                return store_errno(rc);
+        }
+        j->reply = json_pack("{s:o}", "records", items);
+        if (more)
+                json_object_set(j->reply, "next",
+                                json_object_get(json_array_get(items, json_array_size(items) - 1), "id"));
+        j->audit.extra = json_pack("{s:I}", "count", (json_int_t)json_array_size(items));
+        return 0;
+}
+
+int records_history(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        const char *collection, *id;
+        struct record_key k;
+        struct head h;
+        MDB_cursor *cur;
+        MDB_val key, val;
+        json_t *versions;
+        int r, rc;
+
+        if ((r = record_params(j, &collection, &id)) != 0)
+                return r;
+        record_key_init(&k, collection, id);
+        r = head_read(v, txn, &k, &h);
+        if (r == -ENOENT)
+                return not_found(j, collection, id, -1);
+        if (r < 0)
+                return r;
+        rc = mdb_cursor_open(txn, v->store->versions, &cur);
+        if (rc)
+                return store_errno(rc);
+        versions = json_array();
+        for (uint64_t ver = 1; ver <= h.version; ver++) {
+                size_t klen = record_key_version(&k, ver);
+                const uint8_t *p;
+                char tbuf[TIME_STRING_MAX];
+
+                key = (MDB_val){ klen, k.buf };
+                rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+                if (rc == MDB_NOTFOUND)
+                        continue;
+                if (rc || val.mv_size < VERSION_HEADER)
+                        break;
+                p = val.mv_data;
+                time_format_us(be64_get(p + 1), tbuf);
+                json_array_append_new(versions, json_pack("{s:I,s:s,s:I,s:b,s:I}", "version", (json_int_t)ver,
+                                                          "time", tbuf, "size", (json_int_t)be64_get(p + 13),
+                                                          "deleted", p[0] == KIND_TOMBSTONE, "uid",
+                                                          (json_int_t)be32_get(p + 9)));
+        }
+        mdb_cursor_close(cur);
+        if (rc && rc != MDB_NOTFOUND) {
+                json_decref(versions);
+                return store_errno(rc);
+        }
+        j->audit.version = (int64_t)h.version;
+        j->reply = json_pack("{s:o,s:b}", "versions", versions, "deleted", h.state != STATE_ACTIVE);
+        return 0;
+}
+
+int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
+{
+        MDB_cursor *cur;
+        MDB_val key, val;
+        uint64_t n = 0;
+        int rc;
+
+        rc = mdb_cursor_open(txn, v->store->heads, &cur);
+        if (rc)
+                return store_errno(rc);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+                if (val.mv_size == HEAD_SIZE && ((uint8_t *)val.mv_data)[8] == STATE_ACTIVE)
+                        n++;
+        mdb_cursor_close(cur);
+        if (rc != MDB_NOTFOUND)
+                return store_errno(rc);
+        *ret = n;
+        return 0;
+}

@@ -1,0 +1,16 @@
+/* io.vaultd.Records: versioned, encrypted records (docs/protocol.md).
+ * Each handler runs in the writer thread inside the batch's transaction
+ * (a child transaction of its own) and returns 0 with j->reply set,
+ * JOB_FAILED with a named error set, or -errno for a storage failure. */
+#pragma once
+
+#include "vault.h"
+
+int records_put(struct vault *v, MDB_txn *txn, struct job *j);
+int records_get(struct vault *v, MDB_txn *txn, struct job *j);
+int records_delete(struct vault *v, MDB_txn *txn, struct job *j);
+int records_list(struct vault *v, MDB_txn *txn, struct job *j);
+int records_history(struct vault *v, MDB_txn *txn, struct job *j);
+
+/* Counts active records (at start-up). */
+int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret);

@@ -1,0 +1,707 @@
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "log.h"
+#include "methods.h"
+#include "util.h"
+#include "varlink.h"
+#include "writer.h"
+
+#define CONN_MAX_GROUPS 64
+#define CONN_OUT_HIGH (1u << 20) /* stop reading and streaming past this */
+#define CONN_READS_PER_WAKE 16
+
+struct server;
+
+struct conn {
+        struct server *srv;
+        struct conn *prev, *next;
+        int fd;
+        sd_event_source *src;
+        struct vl_reader in;
+        char *out;
+        size_t out_len, out_off, out_cap;
+        struct job *pend_head, *pend_tail;
+        unsigned npending;
+        unsigned refs; /* jobs inside the writer */
+        struct ucred cred;
+        gid_t groups[CONN_MAX_GROUPS];
+        size_t ngroups;
+        char *user;
+        uint64_t partial_since, last_activity, write_stalled_since;
+        bool closed, closing;
+};
+
+struct server {
+        struct vault *v;
+        const struct server_config *cfg;
+        sd_event *event;
+        int listen_fd, notify_fd;
+        struct writer *writer;
+        struct conn *conns;
+        bool bound_path;
+};
+
+static void conn_flush(struct conn *c);
+static void conn_update_events(struct conn *c);
+
+static void conn_free(struct conn *c)
+{
+        vl_reader_done(&c->in);
+        if (c->out) {
+                sodium_memzero(c->out, c->out_cap);
+                free(c->out);
+        }
+        free(c->user);
+        free(c);
+}
+
+static void conn_close(struct conn *c)
+{
+        struct job *j, *next;
+
+        if (c->closed)
+                return;
+        c->closed = true;
+        c->srv->v->connections--;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                c->srv->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->src = sd_event_source_disable_unref(c->src);
+        close(c->fd);
+        c->fd = -1;
+        /* Jobs still in the writer keep the connection until they return. */
+        for (j = c->pend_head; j; j = next) {
+                next = j->conn_next;
+                if (j->done) {
+                        j->conn = NULL;
+                        job_free(j);
+                }
+        }
+        c->pend_head = c->pend_tail = NULL;
+        if (c->refs == 0)
+                conn_free(c);
+}
+
+static int out_append(struct conn *c, const char *msg, size_t len)
+{
+        if (c->out_off > 0 && c->out_off == c->out_len)
+                c->out_off = c->out_len = 0;
+        if (c->out_len + len > c->out_cap) {
+                size_t cap = c->out_cap ? c->out_cap : 65536;
+                char *p;
+
+                while (cap < c->out_len + len)
+                        cap *= 2;
+                p = malloc(cap);
+                if (!p)
+                        return -ENOMEM;
+                memcpy(p, c->out + c->out_off, c->out_len - c->out_off);
+                if (c->out) {
+                        sodium_memzero(c->out, c->out_cap);
+                        free(c->out);
+                }
+                c->out_len -= c->out_off;
+                c->out_off = 0;
+                c->out = p;
+                c->out_cap = cap;
+        }
+        memcpy(c->out + c->out_len, msg, len);
+        c->out_len += len;
+        return 0;
+}
+
+/* Encodes a job's final message into j->out. */
+static void job_encode(struct job *j)
+{
+        size_t len;
+        int r;
+
+        if (j->error)
+                r = vl_error_encode(j->error, j->error_params, &j->out, &len);
+        else
+                r = vl_reply_encode(j->reply, false, &j->out, &len);
+        j->out_len = r < 0 ? 0 : len + 1;
+}
+
+static void job_attach(struct conn *c, struct job *j)
+{
+        j->conn = c;
+        j->conn_next = NULL;
+        if (c->pend_tail)
+                c->pend_tail->conn_next = j;
+        else
+                c->pend_head = j;
+        c->pend_tail = j;
+        c->npending++;
+}
+
+static struct job *job_new(struct conn *c, const char *user, size_t cost)
+{
+        struct job *j = calloc(1, sizeof(*j));
+
+        if (!j)
+                return NULL;
+        j->audit.version = -1;
+        j->cost = cost;
+        if (c)
+                j->actor = (struct audit_actor){ c->cred.uid, c->cred.gid, c->cred.pid };
+        if (user)
+                j->actor.user = strdup(user);
+        return j;
+}
+
+/* Answers at once with a named error (protocol-level, not audited). */
+static void reply_error_now(struct conn *c, const char *error, json_t *params, size_t cost)
+{
+        struct job *j = job_new(c, NULL, cost);
+
+        if (!j) {
+                json_decref(params);
+                c->closing = true;
+                return;
+        }
+        job_fail(j, error, params);
+        job_encode(j);
+        j->done = true;
+        job_attach(c, j);
+}
+
+static void after_durable(struct server *s, struct job *j)
+{
+        json_t *params = NULL;
+        bool more = false;
+        int r;
+
+        if (j->error || !j->method->after || j->method->needs_more)
+                return;
+        r = j->method->after(s->v, j, &params, &more);
+        if (r < 0)
+                job_fail(j, method_error(j->method, "InternalError"),
+                         json_pack("{s:s}", "reason", strerror(-r)));
+        else if (r == 0) {
+                json_decref(j->reply);
+                j->reply = params;
+        }
+}
+
+/* Decides whether the caller may make this call; fills the actor's role. */
+static bool authorise(struct server *s, struct conn *c, const struct method *m, json_t *params,
+                      struct job *j)
+{
+        struct peer_id peer = { c->cred.uid, c->cred.gid, c->groups, c->ngroups };
+        json_t *coll = json_object_get(params, "collection");
+        const char *role = NULL;
+
+        if (m->roles == 0)
+                return true;
+        if (policy_check(s->v->policy, &peer, m->roles, NULL, &role) == 0 &&
+            (!m->scoped || !json_is_string(coll) ||
+             policy_check(s->v->policy, &peer, m->roles, json_string_value(coll), &role) == 0)) {
+                j->actor.role = role;
+                return true;
+        }
+        j->actor.role = policy_role_name(policy_roles(s->v->policy, &peer));
+        return false;
+}
+
+static void dispatch(struct conn *c, char *msg, size_t len)
+{
+        struct server *s = c->srv;
+        char err[160];
+        struct vl_call call;
+        const struct method *m;
+        struct job *j;
+        int r;
+
+        r = vl_call_parse(msg, len, &call, err, sizeof(err));
+        if (r < 0) {
+                reply_error_now(c, "org.varlink.service.InvalidParameter",
+                                json_pack("{s:s,s:s}", "parameter", "message", "reason", err), len);
+                return;
+        }
+        r = method_find(call.method, &m);
+        if (r < 0) {
+                char iface[128];
+                const char *dot = strrchr(call.method, '.');
+                snprintf(iface, sizeof(iface), "%.*s", dot ? (int)(dot - call.method) : 0, call.method);
+                if (r == -ESRCH)
+                        reply_error_now(c, "org.varlink.service.InterfaceNotFound",
+                                        json_pack("{s:s}", "interface", iface), len);
+                else
+                        reply_error_now(c, "org.varlink.service.MethodNotFound",
+                                        json_pack("{s:s}", "method", call.method), len);
+                json_decref(call.root);
+                return;
+        }
+        if (m->needs_more && !call.more) {
+                reply_error_now(c, "org.varlink.service.ExpectedMore", NULL, len);
+                json_decref(call.root);
+                return;
+        }
+        j = job_new(c, c->user, len);
+        if (!j) {
+                json_decref(call.root);
+                c->closing = true;
+                return;
+        }
+        j->method = m;
+        j->call = (struct vl_call_owned){ call.root, call.parameters, call.more, call.oneway };
+        j->denied = !authorise(s, c, m, call.parameters, j);
+        job_attach(c, j);
+        if (m->direct && !j->denied) {
+                r = m->direct(s->v, j);
+                if (r < 0)
+                        job_fail(j, method_error(m, "InternalError"),
+                                 json_pack("{s:s}", "reason", strerror(-r)));
+                job_encode(j);
+                j->done = true;
+                return;
+        }
+        c->refs++;
+        writer_submit(s->writer, j);
+}
+
+static bool conn_may_read(struct conn *c)
+{
+        return !c->closing && c->npending < c->srv->cfg->max_pending &&
+               c->out_len - c->out_off < CONN_OUT_HIGH;
+}
+
+static void conn_process(struct conn *c)
+{
+        while (conn_may_read(c)) {
+                char *msg;
+                size_t len;
+                int r = vl_reader_next(&c->in, &msg, &len);
+
+                if (r == -EMSGSIZE) {
+                        reply_error_now(c, "org.varlink.service.InvalidParameter",
+                                        json_pack("{s:s,s:s}", "parameter", "message", "reason",
+                                                  "message exceeds the size limit"), 0);
+                        c->closing = true;
+                        break;
+                }
+                if (r <= 0)
+                        break;
+                dispatch(c, msg, len);
+                sodium_memzero(msg, len);
+                free(msg);
+                c->partial_since = vl_reader_partial(&c->in) ? now_monotonic_us() : 0;
+        }
+}
+
+static void conn_read(struct conn *c)
+{
+        for (int i = 0; i < CONN_READS_PER_WAKE && conn_may_read(c); i++) {
+                bool was_empty = !vl_reader_partial(&c->in);
+                int r = vl_reader_fill(&c->in, c->fd);
+
+                if (r == -EAGAIN)
+                        break;
+                if (r == 0 || (r < 0 && r != -EMSGSIZE)) {
+                        /* Peer closed (or failed): answer what is in flight? It cannot read. */
+                        conn_close(c);
+                        return;
+                }
+                if (was_empty && r > 0)
+                        c->partial_since = now_monotonic_us();
+                c->last_activity = now_monotonic_us();
+                conn_process(c);
+        }
+}
+
+static void conn_write(struct conn *c)
+{
+        while (c->out_off < c->out_len) {
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        if (!c->write_stalled_since)
+                                c->write_stalled_since = now_monotonic_us();
+                        return;
+                }
+                if (n < 0) {
+                        conn_close(c);
+                        return;
+                }
+                sodium_memzero(c->out + c->out_off, (size_t)n);
+                c->out_off += (size_t)n;
+                c->write_stalled_since = 0;
+                c->last_activity = now_monotonic_us();
+        }
+        c->out_off = c->out_len = 0;
+}
+
+/* Streams the next parts of a job whose reply continues (Export). Returns
+ * true when the job is finished. */
+static bool conn_stream(struct conn *c, struct job *j)
+{
+        while (c->out_len - c->out_off < CONN_OUT_HIGH) {
+                json_t *params = NULL;
+                bool more = false;
+                char *msg;
+                size_t len;
+                int r = j->method->after(c->srv->v, j, &params, &more);
+
+                if (r < 0)
+                        job_fail(j, method_error(j->method, "InternalError"),
+                                 json_pack("{s:s}", "reason", strerror(-r)));
+                if (r != 0) {
+                        job_encode(j);
+                        return true;
+                }
+                r = vl_reply_encode(params, more, &msg, &len);
+                json_decref(params);
+                if (r < 0 || out_append(c, msg, len + 1) < 0) {
+                        free(msg);
+                        c->closing = true;
+                        return true;
+                }
+                free(msg);
+                if (!more)
+                        return true;
+        }
+        return false;
+}
+
+static void conn_flush(struct conn *c)
+{
+        struct job *j;
+
+        while ((j = c->pend_head) && j->done && !c->closed) {
+                bool streaming = !j->error && j->method && j->method->needs_more && !j->out;
+
+                if (streaming && !conn_stream(c, j))
+                        break;
+                if (j->out && !j->call.oneway && out_append(c, j->out, j->out_len) < 0)
+                        c->closing = true;
+                c->pend_head = j->conn_next;
+                if (!c->pend_head)
+                        c->pend_tail = NULL;
+                c->npending--;
+                j->conn = NULL;
+                job_free(j);
+        }
+        if (c->closed)
+                return;
+        conn_write(c);
+        if (c->closed)
+                return;
+        if (c->closing && !c->pend_head && c->out_len == c->out_off) {
+                conn_close(c);
+                return;
+        }
+        conn_process(c);
+        conn_update_events(c);
+}
+
+static void conn_update_events(struct conn *c)
+{
+        uint32_t ev = 0;
+
+        if (c->closed)
+                return;
+        if (conn_may_read(c))
+                ev |= EPOLLIN;
+        if (c->out_off < c->out_len)
+                ev |= EPOLLOUT;
+        sd_event_source_set_io_events(c->src, ev);
+}
+
+static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        struct conn *c = userdata;
+
+        (void)src;
+        (void)fd;
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                conn_read(c);
+        if (!c->closed)
+                conn_flush(c);
+        return 0;
+}
+
+static void conn_peer(struct conn *c)
+{
+        socklen_t len = sizeof(c->cred);
+        char buf[4096];
+        struct passwd pw, *res = NULL;
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
+                c->cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+        len = sizeof(c->groups);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0)
+                c->ngroups = len / sizeof(gid_t);
+        if (getpwuid_r(c->cred.uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+                c->user = strdup(res->pw_name);
+}
+
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        struct server *s = userdata;
+
+        (void)src;
+        (void)revents;
+        for (;;) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct conn *c;
+
+                if (cfd < 0)
+                        return 0;
+                if (s->v->connections >= s->cfg->max_connections) {
+                        close(cfd);
+                        continue;
+                }
+                c = calloc(1, sizeof(*c));
+                if (!c) {
+                        close(cfd);
+                        continue;
+                }
+                c->srv = s;
+                c->fd = cfd;
+                vl_reader_init(&c->in, s->cfg->max_message);
+                conn_peer(c);
+                c->last_activity = now_monotonic_us();
+                if (sd_event_add_io(s->event, &c->src, cfd, EPOLLIN, on_conn_io, c) < 0) {
+                        close(cfd);
+                        conn_free(c);
+                        continue;
+                }
+                c->next = s->conns;
+                if (s->conns)
+                        s->conns->prev = c;
+                s->conns = c;
+                s->v->connections++;
+        }
+}
+
+static void internal_job_done(struct server *s, struct job *j)
+{
+        after_durable(s, j);
+        if (j->error)
+                log_error("%s from SIGHUP failed: %s", j->method->op,
+                          json_string_value(json_object_get(j->error_params, "reason")) ?: j->error);
+        else
+                log_info("%s from SIGHUP: policy reloaded (audit seq %llu)", j->method->op,
+                         (unsigned long long)j->seq);
+        job_free(j);
+}
+
+static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        struct server *s = userdata;
+        struct job *j, *next;
+        uint64_t count;
+
+        (void)src;
+        (void)revents;
+        if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                log_warning("eventfd read failed: %m");
+        for (j = writer_take_done(s->writer); j; j = next) {
+                struct conn *c = j->conn;
+
+                next = j->next;
+                if (!c) {
+                        internal_job_done(s, j);
+                        continue;
+                }
+                c->refs--;
+                after_durable(s, j);
+                if (!j->method->needs_more || j->error)
+                        job_encode(j);
+                j->done = true;
+                if (c->closed) {
+                        j->conn = NULL;
+                        job_free(j);
+                        if (c->refs == 0)
+                                conn_free(c);
+                        continue;
+                }
+                conn_flush(c);
+        }
+        return 0;
+}
+
+static void sweep(struct server *s)
+{
+        uint64_t now = now_monotonic_us();
+        struct conn *c, *next;
+
+        for (c = s->conns; c; c = next) {
+                next = c->next;
+                if ((c->partial_since && now - c->partial_since > s->cfg->request_timeout_us) ||
+                    (c->write_stalled_since && now - c->write_stalled_since > s->cfg->write_timeout_us) ||
+                    (!c->pend_head && now - c->last_activity > s->cfg->idle_timeout_us))
+                        conn_close(c);
+        }
+}
+
+static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        sweep(userdata);
+        sd_event_source_set_time(src, usec + 1000000u);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct server *s = userdata;
+        const struct method *m;
+        struct job *j;
+
+        (void)src;
+        (void)si;
+        if (method_find("io.vaultd.Admin.ReloadPolicy", &m) < 0 || !(j = job_new(NULL, "SIGHUP", 0)))
+                return 0;
+        j->method = m;
+        j->actor = (struct audit_actor){ getuid(), getgid(), getpid(), j->actor.user, "system" };
+        j->call.root = json_object();
+        j->call.parameters = j->call.root;
+        writer_submit(s->writer, j);
+        return 0;
+}
+
+static int on_stop(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+        (void)userdata;
+        log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+        return sd_event_exit(sd_event_source_get_event(src), 0);
+}
+
+/* Takes the socket from systemd, or binds path (replacing a stale one). */
+static int listen_socket(struct server *s)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = s->cfg->socket_path;
+        mode_t old;
+        int fd, r;
+
+        if (sd_listen_fds(1) == 1) {
+                s->listen_fd = SD_LISTEN_FDS_START;
+                return fcntl(s->listen_fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+        }
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        r = vl_connect(path);
+        if (r >= 0) {
+                close(r);
+                close(fd);
+                return -EADDRINUSE;
+        }
+        (void)unlink(path);
+        /* Access is decided by the policy on peer credentials, so every local
+         * user may connect; and every attempt is audited. */
+        old = umask(0111);
+        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0 || listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        s->listen_fd = fd;
+        s->bound_path = true;
+        return 0;
+}
+
+static int server_setup(struct server *s)
+{
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_default(&s->event)) < 0 ||
+            (r = sd_event_add_signal(s->event, NULL, SIGTERM, on_stop, s)) < 0 ||
+            (r = sd_event_add_signal(s->event, NULL, SIGINT, on_stop, s)) < 0 ||
+            (r = sd_event_add_signal(s->event, NULL, SIGHUP, on_sighup, s)) < 0)
+                return r;
+        s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->notify_fd < 0)
+                return -errno;
+        if ((r = sd_event_add_io(s->event, NULL, s->notify_fd, EPOLLIN, on_jobs_done, s)) < 0 ||
+            (r = sd_event_add_time_relative(s->event, NULL, CLOCK_MONOTONIC, 1000000u, 100000u, on_timer,
+                                            s)) < 0)
+                return r;
+        if ((r = listen_socket(s)) < 0) {
+                log_error("cannot listen on %s: %s", s->cfg->socket_path, strerror(-r));
+                return r;
+        }
+        if ((r = sd_event_add_io(s->event, NULL, s->listen_fd, EPOLLIN, on_accept, s)) < 0)
+                return r;
+        return writer_start(s->v, s->notify_fd, &s->writer);
+}
+
+static void server_teardown(struct server *s)
+{
+        struct job *j, *next;
+
+        /* Connections close first; those with jobs in the writer stay
+         * allocated until the writer hands the jobs back. */
+        while (s->conns)
+                conn_close(s->conns);
+        for (j = writer_stop(s->writer); j; j = next) {
+                struct conn *c = j->conn;
+
+                next = j->next;
+                j->conn = NULL;
+                job_free(j);
+                if (c && --c->refs == 0)
+                        conn_free(c);
+        }
+        s->v->writer = NULL;
+        if (s->listen_fd >= 0)
+                close(s->listen_fd);
+        if (s->bound_path)
+                unlink(s->cfg->socket_path);
+        if (s->notify_fd >= 0)
+                close(s->notify_fd);
+        sd_event_unref(s->event);
+}
+
+int server_run(struct vault *v, const struct server_config *cfg)
+{
+        struct server s = { .v = v, .cfg = cfg, .listen_fd = -1, .notify_fd = -1 };
+        int r;
+
+        r = server_setup(&s);
+        if (r == 0) {
+                v->writer = s.writer;
+                log_info("serving on %s (vault %s, %llu records, %llu audit lines)", cfg->socket_path,
+                         v->audit->vault_id, (unsigned long long)v->records_active,
+                         (unsigned long long)v->audit->next_seq);
+                sd_notify(0, "READY=1\nSTATUS=serving");
+                r = sd_event_loop(s.event);
+                sd_notify(0, "STOPPING=1");
+        }
+        server_teardown(&s);
+        return r;
+}

@@ -1,0 +1,22 @@
+/* The event loop (sd-event): the listening socket, client connections,
+ * varlink framing, authorisation and ordered replies (DESIGN §3, §4). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vault.h"
+
+struct server_config {
+        const char *socket_path;
+        size_t max_message;           /* bytes, one message without its NUL */
+        unsigned max_connections;
+        unsigned max_pending;         /* calls in flight per connection */
+        uint64_t request_timeout_us;  /* to finish sending one message */
+        uint64_t idle_timeout_us;     /* with nothing in flight */
+        uint64_t write_timeout_us;    /* without the peer reading a byte */
+};
+
+/* Binds the socket, starts the writer and serves until SIGTERM or SIGINT.
+ * SIGHUP reloads the policy. Returns 0 on a clean stop, -errno otherwise. */
+int server_run(struct vault *v, const struct server_config *cfg);

@@ -1,0 +1,223 @@
+#include "store.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+#define STORE_MAP_INITIAL (256ull << 20)
+#define STORE_MAP_LIMIT (1ull << 40)
+#define STORE_MAX_READERS 64
+
+int store_errno(int rc)
+{
+        switch (rc) {
+        case MDB_SUCCESS:
+                return 0;
+        case MDB_NOTFOUND:
+                return -ENOENT;
+        case MDB_KEYEXIST:
+                return -EEXIST;
+        case MDB_MAP_FULL:
+                return -ENOBUFS;
+        case MDB_TXN_FULL:
+        case MDB_PAGE_FULL:
+                return -ENOSPC;
+        case MDB_CORRUPTED:
+        case MDB_PAGE_NOTFOUND:
+        case MDB_BAD_TXN:
+        case MDB_INVALID:
+        case MDB_VERSION_MISMATCH:
+                return -EIO;
+        case MDB_READERS_FULL:
+        case MDB_DBS_FULL:
+                return -EBUSY;
+        case MDB_BAD_VALSIZE:
+                return -EINVAL;
+        default:
+                return rc > 0 ? -rc : -EIO;
+        }
+}
+
+static int open_dbs(struct vault_store *s, bool create)
+{
+        static const struct {
+                const char *name;
+                size_t off;
+        } dbs[] = {
+                { "meta", offsetof(struct vault_store, meta) },
+                { "heads", offsetof(struct vault_store, heads) },
+                { "versions", offsetof(struct vault_store, versions) },
+                { "audit", offsetof(struct vault_store, audit) },
+                { "checkpoints", offsetof(struct vault_store, checkpoints) },
+                { "keys", offsetof(struct vault_store, keys) },
+        };
+        MDB_txn *txn;
+        int rc;
+
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc)
+                return store_errno(rc);
+        for (size_t i = 0; i < ELEMENTSOF(dbs); i++) {
+                rc = mdb_dbi_open(txn, dbs[i].name, create ? MDB_CREATE : 0,
+                                  (MDB_dbi *)((char *)s + dbs[i].off));
+                if (rc) {
+                        mdb_txn_abort(txn);
+                        return store_errno(rc);
+                }
+        }
+        return store_errno(mdb_txn_commit(txn));
+}
+
+int store_open(const char *dir, bool create, struct vault_store **ret)
+{
+        struct vault_store *s;
+        MDB_envinfo info;
+        char path[4096];
+        struct stat st;
+        int rc, k;
+
+        if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        k = stat(path, &st) == 0 ? 0 : -errno;
+        if (create && k == 0)
+                return -EEXIST;
+        if (!create && k < 0)
+                return k;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        pthread_rwlock_init(&s->resize_lock, NULL);
+        s->dir = strdup(dir);
+        rc = mdb_env_create(&s->env);
+        if (rc || !s->dir) {
+                k = rc ? store_errno(rc) : -ENOMEM;
+                goto fail;
+        }
+        mdb_env_set_maxdbs(s->env, 8);
+        mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
+        /* NOTLS: read transactions are not tied to threads' TLS slots. */
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+        if (rc) {
+                k = store_errno(rc);
+                goto fail;
+        }
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+        if (s->map_size < STORE_MAP_INITIAL) {
+                s->map_size = STORE_MAP_INITIAL;
+                mdb_env_set_mapsize(s->env, s->map_size);
+        }
+        k = open_dbs(s, create);
+        if (k < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        store_free(s);
+        return k;
+}
+
+void store_free(struct vault_store *s)
+{
+        if (!s)
+                return;
+        if (s->env)
+                mdb_env_close(s->env);
+        pthread_rwlock_destroy(&s->resize_lock);
+        free(s->dir);
+        free(s);
+}
+
+int store_begin(struct vault_store *s, bool write, MDB_txn **ret)
+{
+        return store_errno(mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, ret));
+}
+
+int store_commit(MDB_txn *txn)
+{
+        return store_errno(mdb_txn_commit(txn));
+}
+
+int store_begin_child(MDB_txn *parent, MDB_txn **ret)
+{
+        return store_errno(mdb_txn_begin(mdb_txn_env(parent), parent, 0, ret));
+}
+
+int store_read_begin(struct vault_store *s, MDB_txn **ret)
+{
+        int k;
+
+        pthread_rwlock_rdlock(&s->resize_lock);
+        k = store_begin(s, false, ret);
+        if (k < 0)
+                pthread_rwlock_unlock(&s->resize_lock);
+        return k;
+}
+
+void store_read_end(struct vault_store *s, MDB_txn *txn)
+{
+        mdb_txn_abort(txn);
+        pthread_rwlock_unlock(&s->resize_lock);
+}
+
+int store_grow(struct vault_store *s)
+{
+        int rc;
+
+        if (s->map_size >= STORE_MAP_LIMIT)
+                return -ENOSPC;
+        pthread_rwlock_wrlock(&s->resize_lock);
+        rc = mdb_env_set_mapsize(s->env, s->map_size * 2);
+        if (rc == 0)
+                s->map_size *= 2;
+        pthread_rwlock_unlock(&s->resize_lock);
+        return store_errno(rc);
+}
+
+int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret)
+{
+        MDB_val k = { klen, (void *)key };
+
+        return store_errno(mdb_get(txn, dbi, &k, ret));
+}
+
+int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
+              unsigned flags)
+{
+        MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+
+        return store_errno(mdb_put(txn, dbi, &k, &v, flags));
+}
+
+int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
+{
+        MDB_val k = { klen, (void *)key };
+
+        return store_errno(mdb_del(txn, dbi, &k, NULL));
+}
+
+int store_meta_get_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t *ret)
+{
+        MDB_val v;
+        int k = store_get(txn, s->meta, name, strlen(name), &v);
+
+        if (k < 0)
+                return k;
+        if (v.mv_size != 8)
+                return -EIO;
+        *ret = be64_get(v.mv_data);
+        return 0;
+}
+
+int store_meta_put_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t v)
+{
+        uint8_t b[8];
+
+        be64_put(b, v);
+        return store_put(txn, s->meta, name, strlen(name), b, 8, 0);
+}

@@ -1,0 +1,56 @@
+/* The LMDB environment and its named databases (DESIGN §5). This module is
+ * the only one that sees LMDB error codes: every function returns -errno
+ * (MDB_NOTFOUND -> -ENOENT; MDB_MAP_FULL -> -ENOBUFS, meaning "grow the map
+ * and retry"; a full disk -> -ENOSPC; corruption -> -EIO). */
+#pragma once
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_FORMAT_VERSION 1
+
+struct vault_store {
+        MDB_env *env;
+        MDB_dbi meta, heads, versions, audit, checkpoints, keys;
+        size_t map_size;
+        /* Held shared by readers, exclusively when the map is resized. */
+        pthread_rwlock_t resize_lock;
+        char *dir;
+};
+
+/* Opens (create: creates) the environment in dir. The caller owns *ret and
+ * releases it with store_free. -ENOENT when dir holds no vault and create is
+ * false, -EEXIST when create is true and a vault is there. */
+int store_open(const char *dir, bool create, struct vault_store **ret);
+void store_free(struct vault_store *s);
+
+/* Maps an LMDB return code to -errno. */
+int store_errno(int mdb_rc);
+
+/* Write transactions belong to one thread at a time (the writer). */
+int store_begin(struct vault_store *s, bool write, MDB_txn **ret);
+/* Commits (and syncs). -ENOSPC when the disk is full, -ENOBUFS when the map is. */
+int store_commit(MDB_txn *txn);
+/* Child transaction for one job inside a batch. */
+int store_begin_child(MDB_txn *parent, MDB_txn **ret);
+
+/* Read-only transaction for a thread other than the writer; pair with
+ * store_read_end, which also releases the resize lock. */
+int store_read_begin(struct vault_store *s, MDB_txn **ret);
+void store_read_end(struct vault_store *s, MDB_txn *txn);
+
+/* Doubles the map size. Call with no transaction open in this thread. */
+int store_grow(struct vault_store *s);
+
+/* Simple accessors. The value returned by store_get points into the map and
+ * is valid only until the transaction ends or the key is written. */
+int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret);
+int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
+              unsigned flags);
+int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
+
+/* meta helpers for small named values. */
+int store_meta_get_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t *ret);
+int store_meta_put_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t v);

@@ -1,0 +1,88 @@
+/* The daemon's shared context and the job: one audited request on its way
+ * from the event loop through the writer thread and back (DESIGN §3). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "keys.h"
+#include "policy.h"
+#include "store.h"
+
+#define VAULT_BODY_MAX_DEFAULT (16u << 20)
+
+struct vault {
+        struct vault_store *store;
+        struct vault_keys *keys;
+        struct audit_log *audit;
+        size_t body_max;          /* largest record body, bytes */
+        uint64_t records_active;  /* maintained by the writer; read racily by Status */
+
+        /* Event-loop side. */
+        struct policy *policy;    /* swapped only by the event loop */
+        const char *policy_path;
+        struct writer *writer;
+        unsigned connections;
+        uint64_t started_us;      /* monotonic */
+};
+
+struct conn;
+struct method;
+
+/* What a method handler reports back for its audit line. */
+struct job_audit {
+        const char *collection, *id; /* borrowed from params */
+        int64_t version;
+        json_t *extra; /* owned */
+};
+
+struct job {
+        struct job *next;      /* writer queues */
+        struct job *conn_next; /* the connection's replies, in call order */
+        const struct method *method;
+        struct vl_call_owned {
+                json_t *root;        /* owned */
+                json_t *parameters;  /* borrowed from root */
+                bool more, oneway;
+        } call;
+        struct audit_actor actor; /* user/role strings are owned by the job */
+        size_t cost;  /* request size in bytes, bounds a batch */
+        bool denied;
+        const char *preset_error; /* fail with this error without running (e.g. a rejected reload) */
+        json_t *preset_error_params;
+
+        /* Results, written by the writer thread. */
+        json_t *reply;       /* parameters on success (owned) */
+        const char *error;   /* error name on failure (static) */
+        json_t *error_params;
+        uint64_t seq;        /* this request's audit line */
+        struct job_audit audit;
+
+        /* Event-loop side. */
+        struct conn *conn;   /* holds a reference; NULL for internal jobs */
+        char *out;           /* encoded reply (final message) */
+        size_t out_len;
+        bool done;
+        uint64_t stream_first, stream_next, stream_end; /* for streamed replies */
+        int stream_phase;
+        void *pending_policy; /* ReloadPolicy: parsed, swapped in once durable */
+};
+
+/* Return value of a handler that set a named error on the job. */
+#define JOB_FAILED 1
+
+/* Sets a named error with parameters (stolen) and returns JOB_FAILED. */
+int job_fail(struct job *j, const char *error, json_t *params);
+/* Shorthand for InvalidParameter of interface iface ("io.vaultd.Records"). */
+int job_invalid(struct job *j, const char *iface, const char *parameter, const char *reason);
+void job_free(struct job *j);
+/* Drops results so a batch can be run again. */
+void job_reset(struct job *j);
+
+/* Parameter helpers for handlers: each returns 0, or JOB_FAILED with
+ * InvalidParameter set. *ret is borrowed from the parameters. */
+int param_string(struct job *j, const char *iface, const char *name, bool required, const char **ret);
+int param_uint(struct job *j, const char *iface, const char *name, bool required, uint64_t max,
+               uint64_t *ret, bool *ret_present);

@@ -1,0 +1,283 @@
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "methods.h"
+#include "util.h"
+
+#define WRITER_BATCH_MAX 1024
+#define WRITER_RETRY_MAX 8
+/* A batch stops growing past this many request bytes, so one transaction
+ * stays far below the map size. */
+#define WRITER_BATCH_BYTES (64u << 20)
+
+struct writer {
+        struct vault *v;
+        int notify_fd;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        struct job *queue_head, *queue_tail;
+        struct job *done_head, *done_tail;
+        bool stopping;
+        struct writer_stats stats;
+};
+
+static void list_append(struct job **head, struct job **tail, struct job *j)
+{
+        j->next = NULL;
+        if (*tail)
+                (*tail)->next = j;
+        else
+                *head = j;
+        *tail = j;
+}
+
+/* Runs one job in a child transaction and appends its audit line. */
+static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
+{
+        struct audit_entry e;
+        MDB_txn *child;
+        int r;
+
+        job_reset(j);
+        if (j->denied)
+                r = job_fail(j, method_error(j->method, "AccessDenied"),
+                             json_pack("{s:s}", "method", j->method->name));
+        else if (j->preset_error)
+                r = job_fail(j, j->preset_error, json_incref(j->preset_error_params));
+        else {
+                r = store_begin_child(txn, &child);
+                if (r < 0)
+                        return r;
+                r = j->method->run(w->v, child, j);
+                if (r == 0)
+                        r = store_commit(child);
+                else
+                        mdb_txn_abort(child);
+                if (r == -ENOBUFS)
+                        return r;
+                if (r < 0)
+                        r = job_fail(j, method_error(j->method, r == -EIO ? "IntegrityError" : "InternalError"),
+                                     json_pack("{s:s}", "reason", strerror(-r)));
+        }
+        e = (struct audit_entry){
+                .time_us = now_realtime_us(),
+                .actor = j->actor,
+                .op = j->method->op,
+                .collection = j->audit.collection,
+                .id = j->audit.id,
+                .version = j->audit.version,
+                .result = r == 0 ? "ok" : j->denied ? "denied" : "error",
+                .error = j->error ? strrchr(j->error, '.') + 1 : NULL,
+                .extra = j->audit.extra,
+        };
+        return audit_append(w->v->audit, txn, &e, &j->seq);
+}
+
+/* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */
+static int run_batch_once(struct writer *w, struct job *batch)
+{
+        bool force_checkpoint = false;
+        MDB_txn *txn;
+        int r;
+
+        r = store_begin(w->v->store, true, &txn);
+        if (r < 0)
+                return r;
+        audit_txn_begin(w->v->audit);
+        for (struct job *j = batch; j; j = j->next) {
+                r = run_job(w, txn, j);
+                if (r < 0)
+                        goto abort;
+                force_checkpoint |= j->method->checkpoint;
+        }
+        r = audit_checkpoint(w->v->audit, txn, now_realtime_us(), force_checkpoint);
+        if (r < 0)
+                goto abort;
+        r = store_commit(txn);
+        if (r < 0)
+                return r;
+        audit_txn_commit(w->v->audit);
+        return 0;
+abort:
+        mdb_txn_abort(txn);
+        return r;
+}
+
+static void fail_batch(struct job *batch, int r)
+{
+        for (struct job *j = batch; j; j = j->next) {
+                job_reset(j);
+                job_fail(j, method_error(j->method, r == -ENOSPC ? "StorageFull" : "InternalError"),
+                         json_pack("{s:s}", "reason", strerror(-r)));
+                j->seq = UINT64_MAX;
+        }
+}
+
+static void run_batch(struct writer *w, struct job *batch)
+{
+        uint64_t active = w->v->records_active;
+        int r, tries = 0;
+
+        for (;;) {
+                r = run_batch_once(w, batch);
+                if (r != -ENOBUFS || tries++ == WRITER_RETRY_MAX)
+                        break;
+                w->v->records_active = active;
+                w->stats.retries++;
+                if (store_grow(w->v->store) < 0)
+                        break;
+        }
+        if (r < 0) {
+                /* Nothing was written: no reply may claim otherwise. */
+                w->v->records_active = active;
+                w->stats.storage_failures++;
+                fail_batch(batch, r == -ENOBUFS ? -ENOSPC : r);
+        }
+}
+
+static void notify(struct writer *w)
+{
+        uint64_t one = 1;
+
+        if (write(w->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                fprintf(stderr, "vaultd: cannot wake the event loop: %m\n");
+}
+
+static struct job *take_batch(struct writer *w)
+{
+        struct job *batch = w->queue_head, *last = batch;
+        size_t n = 1, bytes = batch->cost;
+
+        while (last->next && n < WRITER_BATCH_MAX && bytes + last->next->cost <= WRITER_BATCH_BYTES) {
+                last = last->next;
+                bytes += last->cost;
+                n++;
+        }
+        w->queue_head = last->next;
+        if (!w->queue_head)
+                w->queue_tail = NULL;
+        last->next = NULL;
+        w->stats.batches++;
+        w->stats.jobs += n;
+        return batch;
+}
+
+/* Signs a checkpoint when one is due by time (or at shutdown). */
+static void idle_checkpoint(struct writer *w, bool force)
+{
+        MDB_txn *txn;
+
+        if (store_begin(w->v->store, true, &txn) < 0)
+                return;
+        audit_txn_begin(w->v->audit);
+        if (audit_checkpoint(w->v->audit, txn, now_realtime_us(), force) < 0 || store_commit(txn) < 0) {
+                if (w->v->audit->pending_checkpoint_size != w->v->audit->checkpoint_size)
+                        audit_txn_begin(w->v->audit);
+                return;
+        }
+        audit_txn_commit(w->v->audit);
+}
+
+static void *writer_main(void *arg)
+{
+        struct writer *w = arg;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (!w->queue_head && !w->stopping) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_sec += 1;
+                        if (pthread_cond_timedwait(&w->wake, &w->lock, &ts) == ETIMEDOUT) {
+                                pthread_mutex_unlock(&w->lock);
+                                idle_checkpoint(w, false);
+                                pthread_mutex_lock(&w->lock);
+                        }
+                }
+                if (!w->queue_head)
+                        break;
+                struct job *batch = take_batch(w);
+                pthread_mutex_unlock(&w->lock);
+                run_batch(w, batch);
+                pthread_mutex_lock(&w->lock);
+                while (batch) {
+                        struct job *next = batch->next;
+                        list_append(&w->done_head, &w->done_tail, batch);
+                        batch = next;
+                }
+                notify(w);
+        }
+        pthread_mutex_unlock(&w->lock);
+        idle_checkpoint(w, true);
+        return NULL;
+}
+
+int writer_start(struct vault *v, int notify_fd, struct writer **ret)
+{
+        struct writer *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        w->v = v;
+        w->notify_fd = notify_fd;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->wake, NULL);
+        r = pthread_create(&w->thread, NULL, writer_main, w);
+        if (r) {
+                free(w);
+                return -r;
+        }
+        *ret = w;
+        return 0;
+}
+
+void writer_submit(struct writer *w, struct job *j)
+{
+        pthread_mutex_lock(&w->lock);
+        list_append(&w->queue_head, &w->queue_tail, j);
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+}
+
+struct job *writer_take_done(struct writer *w)
+{
+        struct job *done;
+
+        pthread_mutex_lock(&w->lock);
+        done = w->done_head;
+        w->done_head = w->done_tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+        return done;
+}
+
+struct job *writer_stop(struct writer *w)
+{
+        struct job *done;
+
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(&w->lock);
+        w->stopping = true;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        done = w->done_head;
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->wake);
+        free(w);
+        return done;
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *ret)
+{
+        pthread_mutex_lock(&w->lock);
+        *ret = w->stats;
+        pthread_mutex_unlock(&w->lock);
+}

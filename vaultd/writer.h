@@ -1,0 +1,26 @@
+/* The writer thread (DESIGN §3): takes every queued job as one batch, runs
+ * the batch in one LMDB write transaction with one sync (group commit), and
+ * only then hands the jobs back to the event loop for their replies. */
+#pragma once
+
+#include <stdint.h>
+
+#include "vault.h"
+
+struct writer;
+
+struct writer_stats {
+        uint64_t batches, jobs, retries, storage_failures;
+};
+
+/* Starts the thread. notify_fd is written (8 bytes, an eventfd count) when
+ * finished jobs are ready. The caller owns *ret (writer_stop). */
+int writer_start(struct vault *v, int notify_fd, struct writer **ret);
+/* Queues a job; ownership passes to the writer until writer_take_done. */
+void writer_submit(struct writer *w, struct job *j);
+/* Takes all finished jobs, oldest first, as a list linked by ->next. */
+struct job *writer_take_done(struct writer *w);
+/* Runs what is queued, signs a final checkpoint, joins the thread and frees
+ * the writer. Returns the finished jobs not yet taken (the caller's). */
+struct job *writer_stop(struct writer *w);
+void writer_get_stats(struct writer *w, struct writer_stats *ret);
