@@ -1,0 +1,354 @@
+/* Unit tests for vaultd/keys.c: record envelopes, root key files, and the
+ * binding of a vault's wrapped keys to its root key. Each test runs against
+ * a fresh vault in a temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys.h"
+#include "store.h"
+#include "util.h"
+
+struct fixture {
+        char dir[PATH_MAX];
+        char key_path[PATH_MAX];
+        struct vault_store *store;
+        struct vault_keys *keys;
+};
+
+static const struct body_binding binding = { .collection = "people", .id = "alice", .version = 3 };
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)type;
+        (void)ftw;
+        return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void path_join(char *out, const char *dir, const char *name)
+{
+        assert_true(snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX);
+}
+
+/* Makes a vault in dir as `vaultd init` does: root key, store, wrapped keys. */
+static void vault_create(const char *dir, const char *key_path, struct vault_store **ret_store,
+                         struct vault_keys **ret_keys)
+{
+        MDB_txn *txn;
+
+        assert_int_equal(keys_root_create(key_path), 0);
+        assert_int_equal(store_open(dir, true, ret_store), 0);
+        assert_int_equal(keys_load(key_path, ret_keys), 0);
+        assert_int_equal(store_begin(*ret_store, true, &txn), 0);
+        assert_int_equal(keys_store_init(*ret_keys, *ret_store, txn), 0);
+        assert_int_equal(store_commit(txn), 0);
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        strcpy(f->dir, "/tmp/test-keys-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        path_join(f->key_path, f->dir, "root.key");
+        vault_create(f->dir, f->key_path, &f->store, &f->keys);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        keys_free(f->keys);
+        store_free(f->store);
+        rm_rf(f->dir);
+        free(f);
+        return 0;
+}
+
+static void seal(struct fixture *f, const struct body_binding *b, const uint8_t *plain, size_t len,
+                 uint8_t **ret, size_t *ret_len)
+{
+        assert_int_equal(keys_seal_body(f->keys, b, plain, len, ret, ret_len), 0);
+        assert_non_null(*ret);
+}
+
+/* Opens env and returns the error, or checks the plaintext and returns 0. */
+static int open_and_compare(struct vault_keys *k, const struct body_binding *b, const uint8_t *env,
+                            size_t env_len, const uint8_t *want, size_t want_len)
+{
+        uint8_t *plain = NULL;
+        size_t len = 0;
+        int r = keys_open_body(k, b, env, env_len, &plain, &len);
+
+        if (r < 0)
+                return r;
+        assert_non_null(plain);
+        assert_int_equal(len, want_len);
+        if (want_len > 0)
+                assert_memory_equal(plain, want, want_len);
+        keys_free_plain(plain, len);
+        return 0;
+}
+
+static void test_envelope_round_trip(void **state)
+{
+        static const size_t sizes[] = { 0, 1, 1u << 20 };
+        struct fixture *f = *state;
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                uint8_t *body = malloc(sizes[i] ? sizes[i] : 1), *env;
+                size_t env_len;
+
+                assert_non_null(body);
+                randombytes_buf(body, sizes[i]);
+                seal(f, &binding, body, sizes[i], &env, &env_len);
+                assert_true(env_len > sizes[i]);
+                /* The ciphertext must not carry the body in the clear. */
+                if (sizes[i] >= 16)
+                        assert_null(memmem(env, env_len, body, 16));
+                assert_int_equal(keys_envelope_kek(env, env_len), 1);
+                assert_int_equal(open_and_compare(f->keys, &binding, env, env_len, body, sizes[i]), 0);
+                free(env);
+                free(body);
+        }
+}
+
+static void test_envelope_bound_to_record(void **state)
+{
+        static const struct body_binding others[] = {
+                { .collection = "other", .id = "alice", .version = 3 },
+                { .collection = "people", .id = "bob", .version = 3 },
+                { .collection = "people", .id = "alice", .version = 4 },
+                { .collection = "people", .id = "alice", .version = 2 },
+                /* Same bytes split differently between collection and id. */
+                { .collection = "peoplea", .id = "lice", .version = 3 },
+        };
+        static const uint8_t body[] = "a record body";
+        struct fixture *f = *state;
+        uint8_t *env;
+        size_t env_len;
+
+        seal(f, &binding, body, sizeof(body), &env, &env_len);
+        assert_int_equal(open_and_compare(f->keys, &binding, env, env_len, body, sizeof(body)), 0);
+        for (size_t i = 0; i < ELEMENTSOF(others); i++)
+                assert_int_equal(open_and_compare(f->keys, &others[i], env, env_len, body, sizeof(body)),
+                                 -EBADMSG);
+        free(env);
+}
+
+static void test_envelope_altered_byte(void **state)
+{
+        static const uint8_t masks[] = { 0x01, 0x80, 0xff };
+        static const uint8_t body[] = "sixteen bytes!!";
+        struct fixture *f = *state;
+        size_t env_len, wrong = 0;
+        uint8_t *env;
+
+        seal(f, &binding, body, sizeof(body), &env, &env_len);
+        for (size_t off = 0; off < env_len; off++)
+                for (size_t m = 0; m < ELEMENTSOF(masks); m++) {
+                        int r;
+
+                        env[off] ^= masks[m];
+                        r = open_and_compare(f->keys, &binding, env, env_len, body, sizeof(body));
+                        env[off] ^= masks[m];
+                        if (r != -EBADMSG) {
+                                print_error("byte %zu ^ 0x%02x: got %d (%s), want -EBADMSG\n", off,
+                                            masks[m], r, strerror(-r));
+                                wrong++;
+                        }
+                }
+        /* Unaltered, it still opens: the loop restored every byte. */
+        assert_int_equal(open_and_compare(f->keys, &binding, env, env_len, body, sizeof(body)), 0);
+        assert_int_equal(wrong, 0);
+        free(env);
+}
+
+static void test_envelope_truncated_or_extended(void **state)
+{
+        static const uint8_t body[] = "a record body";
+        struct fixture *f = *state;
+        uint8_t *env, *longer;
+        size_t env_len;
+
+        seal(f, &binding, body, sizeof(body), &env, &env_len);
+        for (size_t len = 0; len < env_len; len++)
+                assert_int_equal(open_and_compare(f->keys, &binding, env, len, body, sizeof(body)),
+                                 -EBADMSG);
+        longer = malloc(env_len + 1);
+        assert_non_null(longer);
+        memcpy(longer, env, env_len);
+        longer[env_len] = 0;
+        assert_int_equal(open_and_compare(f->keys, &binding, longer, env_len + 1, body, sizeof(body)),
+                         -EBADMSG);
+        free(longer);
+        free(env);
+}
+
+static void test_root_create_exclusive_0600(void **state)
+{
+        struct fixture *f = *state;
+        _cleanup_(freep) char *before = NULL, *after = NULL;
+        char path[PATH_MAX];
+        struct stat st;
+
+        /* The fixture's key file exists: creating it again must not touch it. */
+        assert_true(read_file_max(f->key_path, 4096, &before, NULL) > 0);
+        assert_int_equal(keys_root_create(f->key_path), -EEXIST);
+        assert_true(read_file_max(f->key_path, 4096, &after, NULL) > 0);
+        assert_string_equal(before, after);
+
+        path_join(path, f->dir, "fresh.key");
+        umask(022);
+        assert_int_equal(keys_root_create(path), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(keys_root_create(path), -EEXIST);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write_all(fd, text, strlen(text)), 0);
+        assert_int_equal(fchmod(fd, mode), 0);
+        close(fd);
+}
+
+static void test_load_rejects_open_mode(void **state)
+{
+        struct fixture *f = *state;
+        struct vault_keys *k = NULL;
+        char path[PATH_MAX];
+
+        path_join(path, f->dir, "shared.key");
+        assert_int_equal(keys_root_create(path), 0);
+        assert_int_equal(keys_load(path, &k), 0);
+        keys_free(k);
+        k = NULL;
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(keys_load(path, &k), -EPERM);
+        assert_null(k);
+        assert_int_equal(chmod(path, 0640), 0);
+        assert_int_equal(keys_load(path, &k), -EPERM);
+        assert_null(k);
+}
+
+static void test_load_rejects_garbage(void **state)
+{
+        static const char *const bad[] = {
+                "this is not a key file\n",
+                "",
+                "vaultd-root-key 1 plain\n",
+                /* 16 bytes of key instead of 32. */
+                "vaultd-root-key 1 plain\nAAAAAAAAAAAAAAAAAAAAAA==\n",
+                /* 33 bytes of key. */
+                "vaultd-root-key 1 plain\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+                "vaultd-root-key 2 plain\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                "vaultd-root-key 1 plain\n!!!!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        };
+        struct fixture *f = *state;
+        struct vault_keys *k = NULL;
+        char path[PATH_MAX], name[32];
+
+        /* A well-formed file of the same shape loads, so the rejections below
+         * are about content. */
+        path_join(path, f->dir, "good.key");
+        write_file(path, "vaultd-root-key 1 plain\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                   0600);
+        assert_int_equal(keys_load(path, &k), 0);
+        keys_free(k);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                k = NULL;
+                snprintf(name, sizeof(name), "bad%zu.key", i);
+                path_join(path, f->dir, name);
+                write_file(path, bad[i], 0600);
+                assert_int_equal(keys_load(path, &k), -EBADMSG);
+                assert_null(k);
+        }
+        path_join(path, f->dir, "missing.key");
+        assert_int_equal(keys_load(path, &k), -ENOENT);
+}
+
+static void test_other_vault_root_key(void **state)
+{
+        static const uint8_t body[] = "a record body";
+        struct fixture *f = *state;
+        char other_dir[PATH_MAX], other_key[PATH_MAX];
+        struct vault_store *other_store;
+        struct vault_keys *other_keys, *again;
+        uint8_t *env;
+        size_t env_len;
+        MDB_txn *txn;
+
+        seal(f, &binding, body, sizeof(body), &env, &env_len);
+
+        path_join(other_dir, f->dir, "other");
+        assert_int_equal(mkdir(other_dir, 0700), 0);
+        path_join(other_key, other_dir, "root.key");
+        vault_create(other_dir, other_key, &other_store, &other_keys);
+
+        /* The other vault's key does not unwrap this vault's keys... */
+        assert_int_equal(store_begin(f->store, false, &txn), 0);
+        assert_int_equal(keys_store_open(other_keys, f->store, txn), -EBADMSG);
+        mdb_txn_abort(txn);
+        /* ...nor do its own keys open this vault's envelopes. */
+        assert_int_equal(open_and_compare(other_keys, &binding, env, env_len, body, sizeof(body)),
+                         -EBADMSG);
+
+        /* This vault's own key, loaded afresh, does. */
+        assert_int_equal(keys_load(f->key_path, &again), 0);
+        assert_int_equal(store_begin(f->store, false, &txn), 0);
+        assert_int_equal(keys_store_open(again, f->store, txn), 0);
+        mdb_txn_abort(txn);
+        assert_int_equal(open_and_compare(again, &binding, env, env_len, body, sizeof(body)), 0);
+
+        keys_free(again);
+        keys_free(other_keys);
+        store_free(other_store);
+        free(env);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_envelope_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_envelope_bound_to_record, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_envelope_altered_byte, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_envelope_truncated_or_extended, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_root_create_exclusive_0600, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_rejects_open_mode, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_rejects_garbage, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_other_vault_root_key, setup, teardown),
+        };
+
+        if (sodium_init() < 0)
+                return 1;
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
