@@ -1,0 +1,180 @@
+"""Fixtures that run the real vaultd and vaultctl in a temporary directory."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("VAULTD_BUILD", os.path.join(REPO, "build")))
+VAULTD = os.path.join(BUILD, "vaultd")
+VAULTCTL = os.path.join(BUILD, "vaultctl")
+
+# Unprivileged accounts the role tests run vaultctl as (Debian's nobody).
+NOBODY = 65534
+
+DEFAULT_POLICY = """\
+allow user root role admin,auditor
+allow user root role service collections *
+"""
+
+
+class Vault:
+    """One vault: its directory, key, policy and (when started) daemon."""
+
+    def __init__(self, root, policy=DEFAULT_POLICY, extra_args=()):
+        self.root = root
+        self.state = os.path.join(root, "state")
+        self.key = os.path.join(root, "root.key")
+        self.policy = os.path.join(root, "vaultd.policy")
+        self.sock = os.path.join(root, "vaultd.sock")
+        self.log = os.path.join(root, "vaultd.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.write_policy(policy)
+        r = self.ctl("init", "--state-dir", self.state, "--key-file", self.key, socket=False)
+        assert r.returncode == 0, r.stderr
+
+    def write_policy(self, text):
+        with open(self.policy, "w") as f:
+            f.write(text)
+
+    def start(self, wait=True):
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [VAULTD, "--state-dir", self.state, "--key-file", self.key,
+             "--policy", self.policy, "--socket", self.sock] + self.extra_args,
+            stdout=logf, stderr=logf)
+        logf.close()
+        if wait:
+            self.wait_ready()
+        return self.proc
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("vaultd exited: " + self.read_log())
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sock)
+                s.close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("vaultd did not start: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=20)
+            self.proc = None
+            return rc
+        self.proc = None
+        return None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=20)
+        self.proc = None
+
+    def ctl(self, *args, uid=None, input=None, socket=True, json_out=False, check=False):
+        cmd = [VAULTCTL]
+        if socket:
+            cmd += ["--socket", self.sock]
+        if json_out:
+            cmd += ["--json"]
+        cmd += list(args)
+        if uid is not None:
+            cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups"] + cmd
+        if isinstance(input, str):
+            input = input.encode()
+        r = subprocess.run(cmd, input=input, capture_output=True, timeout=60)
+        r.stdout_text = r.stdout.decode(errors="replace")
+        r.stderr = r.stderr.decode(errors="replace")
+        if check:
+            assert r.returncode == 0, f"{args}: {r.stderr}"
+        if json_out and r.returncode == 0:
+            r.json = json.loads(r.stdout)
+        return r
+
+    def export(self, *args):
+        path = os.path.join(self.root, "export-%d.jsonl" % time.monotonic_ns())
+        r = self.ctl("audit", "export", "-o", path, *args)
+        assert r.returncode == 0, r.stderr
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def audit_lines(export_bytes):
+    """The audit lines (parsed) of an export, without header and checkpoints."""
+    out = []
+    for raw in export_bytes.split(b"\n")[1:]:
+        if not raw:
+            continue
+        obj = json.loads(raw)
+        if "checkpoint" in obj:
+            continue
+        out.append(obj)
+    return out
+
+
+@pytest.fixture
+def vault_dir():
+    d = tempfile.mkdtemp(prefix="vaultd-test-")
+    os.chmod(d, 0o755)  # other uids must reach the socket
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def vault(vault_dir):
+    v = Vault(vault_dir)
+    v.start()
+    yield v
+    rc = v.stop()
+    assert rc in (0, None), "vaultd did not stop cleanly: " + v.read_log()
+
+
+class Client:
+    """A small varlink client for tests (pipelining, raw access)."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send(self, method, params=None, more=False, raw=None):
+        if raw is not None:
+            self.sock.sendall(raw)
+            return
+        msg = {"method": method, "parameters": params or {}}
+        if more:
+            msg["more"] = True
+        self.sock.sendall(json.dumps(msg).encode() + b"\0")
+
+    def recv(self):
+        while b"\0" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        msg, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method, params=None):
+        self.send(method, params)
+        return self.recv()
+
+    def close(self):
+        self.sock.close()
