@@ -37,6 +37,19 @@ static void list_append(struct job **head, struct job **tail, struct job *j)
         *tail = j;
 }
 
+/* A denied call's audit line names the record it asked for, when the
+ * names are well-formed (never arbitrary client bytes). */
+static void denied_audit_fields(struct job *j)
+{
+        const char *coll = json_string_value(json_object_get(j->call.parameters, "collection"));
+        const char *id = json_string_value(json_object_get(j->call.parameters, "id"));
+
+        if (coll && name_collection_valid(coll))
+                j->audit.collection = coll;
+        if (id && name_id_valid(id))
+                j->audit.id = id;
+}
+
 /* Runs one job in a child transaction and appends its audit line. */
 static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
 {
@@ -45,10 +58,11 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
         int r;
 
         job_reset(j);
-        if (j->denied)
+        if (j->denied) {
+                denied_audit_fields(j);
                 r = job_fail(j, method_error(j->method, "AccessDenied"),
                              json_pack("{s:s}", "method", j->method->name));
-        else if (j->preset_error)
+        } else if (j->preset_error)
                 r = job_fail(j, j->preset_error, json_incref(j->preset_error_params));
         else {
                 r = store_begin_child(txn, &child);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,11 +204,543 @@ static void test_chain_accepts_valid(void **state)
                 assert_int_equal(audit_chain_feed(&c, f->lines[i], f->lens[i], NULL, 0), 0);
 }
 
+/* Replaces line i with a copy whose "op" value differs by one character. */
+static void alter_line(struct fixture *f, size_t i)
+{
+        char *altered = alter_op(f->lines[i]);
+
+        free(f->lines[i]);
+        f->lines[i] = altered;
+        f->lens[i] = strlen(altered);
+}
+
 static void test_chain_altered_line(void **state)
 {
         struct fixture *f = *state;
         char why[256];
 
-        free(f->lines[4]);
-        f->lines[4] = alter_op(f->lines[4 - 0] = make_line(4, "records.put", zero_hash, &f->lens[4]));
+        alter_line(f, 4);
+        /* Line 4 still links to line 3; line 5's prev no longer matches it. */
+        assert_int_equal(chain_first_bad(f->lines, NLINES, why, sizeof(why)), 5);
+        assert_true(strlen(why) > 0);
+}
+
+static void test_chain_removed_line(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES - 1], why[256];
+
+        for (size_t i = 0, j = 0; i < NLINES; i++)
+                if (i != 3)
+                        lines[j++] = f->lines[i];
+        assert_int_equal(chain_first_bad(lines, NLINES - 1, why, sizeof(why)), 3);
+        assert_true(strlen(why) > 0);
+
+        /* Removing the first line is caught too. */
+        assert_int_equal(chain_first_bad(f->lines + 1, NLINES - 1, why, sizeof(why)), 0);
+        assert_true(strlen(why) > 0);
+}
+
+static void test_chain_swapped_lines(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES], why[256];
+
+        memcpy(lines, f->lines, sizeof(lines));
+        lines[5] = f->lines[6];
+        lines[6] = f->lines[5];
+        assert_int_equal(chain_first_bad(lines, NLINES, why, sizeof(why)), 5);
+        assert_true(strlen(why) > 0);
+}
+
+static void test_chain_wrong_seq(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t prev[AUDIT_HASH_SIZE];
+        char *lines[NLINES], why[256];
+        size_t len;
+
+        /* Line 3 as it should be, but numbered 7: prev is right, seq is not. */
+        memcpy(lines, f->lines, sizeof(lines));
+        auditfmt_hash(f->lines[2], f->lens[2], prev);
+        lines[3] = make_line(7, "records.put", prev, &len);
+        assert_int_equal(chain_first_bad(lines, NLINES, why, sizeof(why)), 3);
+        assert_true(strlen(why) > 0);
+        free(lines[3]);
+
+        /* Rebuilt with its own seq it is accepted again (the line is
+         * deterministic), so the failure above was the seq. */
+        lines[3] = make_line(3, "records.put", prev, &len);
+        assert_string_equal(lines[3], f->lines[3]);
+        assert_int_equal(chain_first_bad(lines, NLINES, why, sizeof(why)), -1);
+        free(lines[3]);
+}
+
+static void test_chain_wrong_first_prev(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t prev[AUDIT_HASH_SIZE];
+        char *lines[NLINES], why[256];
+        size_t len;
+
+        memset(prev, 0x11, sizeof(prev));
+        memcpy(lines, f->lines, sizeof(lines));
+        lines[0] = make_line(0, "records.put", prev, &len);
+        assert_int_equal(chain_first_bad(lines, NLINES, why, sizeof(why)), 0);
+        assert_true(strlen(why) > 0);
+        /* There is no line before seq 0; the reason must not name one. */
+        assert_null(strstr(why, "18446744073709551615"));
+        free(lines[0]);
+}
+
+#define ZEROS64 "0000000000000000000000000000000000000000000000000000000000000000"
+
+static void test_chain_rejects_non_lines(void **state)
+{
+        /* Each differs from the minimal valid first line in one way. */
+        static const char *const bad[] = {
+                "",
+                "[]",
+                "{\"seq\":0}",
+                "{\"seq\":\"0\",\"prev\":\"" ZEROS64 "\"}",
+                "{\"seq\":-1,\"prev\":\"" ZEROS64 "\"}",
+                "{\"seq\":0,\"prev\":\"" ZEROS64 "\",\"seq\":0}",
+                "{\"seq\":0,\n\"prev\":\"" ZEROS64 "\"}",
+                "{\"seq\":0,\"prev\":\"" ZEROS64 "\"",
+        };
+        static const char good[] = "{\"seq\":0,\"prev\":\"" ZEROS64 "\"}";
+        struct audit_chain c;
+        char why[256];
+
+        (void)state;
+        audit_chain_init(&c, 0, zero_hash);
+        assert_int_equal(audit_chain_feed(&c, good, strlen(good), why, sizeof(why)), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                why[0] = '\0';
+                audit_chain_init(&c, 0, zero_hash);
+                assert_int_equal(audit_chain_feed(&c, bad[i], strlen(bad[i]), why, sizeof(why)),
+                                 -EBADMSG);
+                assert_true(strlen(why) > 0);
+        }
+}
+
+static void test_line_format(void **state)
+{
+        uint8_t prev[AUDIT_HASH_SIZE];
+        char hex[AUDIT_HASH_HEX_SIZE], *line;
+        json_t *extra, *o, *actor;
+        const char *key, *last = NULL;
+        void *it;
+        size_t len;
+        struct audit_entry e = {
+                .time_us = TIME_US,
+                .actor = { .uid = 1234, .gid = 5678, .pid = 99, .user = "alice", .role = NULL },
+                .op = "records.get",
+                .collection = "people",
+                .id = "p-1",
+                .version = 7,
+                .result = "error",
+                .error = "NotFound",
+        };
+
+        (void)state;
+        memset(prev, 0xab, sizeof(prev));
+        hex_encode(prev, sizeof(prev), hex);
+        /* Extra fields may not replace the chain's own fields. */
+        extra = json_pack("{s:i,s:s,s:s,s:s}", "seq", 99, "prev", "forged", "result", "forged",
+                          "note", "two\nlines");
+        assert_non_null(extra);
+        e.extra = extra;
+        assert_int_equal(auditfmt_line(5, &e, prev, &line, &len), 0);
+        json_decref(extra);
+
+        assert_int_equal(strlen(line), len);
+        assert_null(memchr(line, '\n', len));
+        o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+        assert_true(json_is_object(o));
+
+        it = json_object_iter(o);
+        assert_non_null(it);
+        assert_string_equal(json_object_iter_key(it), "seq");
+        it = json_object_iter_next(o, it);
+        assert_non_null(it);
+        assert_string_equal(json_object_iter_key(it), "time");
+        it = json_object_iter_next(o, it);
+        assert_non_null(it);
+        assert_string_equal(json_object_iter_key(it), "actor");
+        json_object_foreach(o, key, actor)
+                last = key;
+        assert_string_equal(last, "prev");
+
+        assert_int_equal(json_integer_value(json_object_get(o, "seq")), 5);
+        assert_string_equal(json_string_value(json_object_get(o, "time")),
+                            "2025-11-29T14:03:07.123456Z");
+        assert_string_equal(json_string_value(json_object_get(o, "prev")), hex);
+        assert_string_equal(json_string_value(json_object_get(o, "op")), "records.get");
+        assert_string_equal(json_string_value(json_object_get(o, "result")), "error");
+        assert_string_equal(json_string_value(json_object_get(o, "error")), "NotFound");
+        assert_int_equal(json_integer_value(json_object_get(o, "version")), 7);
+        assert_string_equal(json_string_value(json_object_get(o, "note")), "two\nlines");
+        actor = json_object_get(o, "actor");
+        assert_int_equal(json_integer_value(json_object_get(actor, "uid")), 1234);
+        assert_int_equal(json_integer_value(json_object_get(actor, "gid")), 5678);
+        assert_int_equal(json_integer_value(json_object_get(actor, "pid")), 99);
+        assert_string_equal(json_string_value(json_object_get(actor, "user")), "alice");
+        assert_true(json_is_null(json_object_get(actor, "role")));
+        json_decref(o);
+        free(line);
+
+        e.op = NULL;
+        assert_int_equal(auditfmt_line(5, &e, prev, &line, &len), -EINVAL);
+}
+
+static void test_note_key_id_independent(void **state)
+{
+        static const char *const names[] = { ORIGIN, "a", "vaultd/0123456789abcdef" };
+        uint8_t pk[32], id[4], h[crypto_hash_sha256_BYTES], buf[128];
+
+        (void)state;
+        randombytes_buf(pk, sizeof(pk));
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                size_t n = strlen(names[i]);
+
+                memcpy(buf, names[i], n);
+                buf[n] = 0x0a;
+                buf[n + 1] = 0x01;
+                memcpy(buf + n + 2, pk, 32);
+                crypto_hash_sha256(h, buf, n + 2 + 32);
+                note_key_id(names[i], pk, id);
+                assert_memory_equal(id, h, 4);
+        }
+}
+
+/* The example of golang.org/x/mod/sumdb/note (also in c2sp.org/signed-note
+ * implementations): an independent implementation's key and signature. */
+#define GO_NAME "PeterNeumann"
+#define GO_VKEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+#define GO_SEED_B64 "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+#define GO_TEXT                                                                                  \
+        "If you think cryptography is the answer to your problem,\n"                             \
+        "then you don't know what your problem is.\n"
+#define GO_NOTE                                                                                  \
+        GO_TEXT "\n\xe2\x80\x94 PeterNeumann "                                                   \
+                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE" \
+                "6RyyBwJnAM=\n"
+
+static void test_signed_note_go_vector(void **state)
+{
+        uint8_t seed[33], pk[32], sk[64], id[4], pid[4], ppk[32], sig[64];
+        static const uint8_t want_id[4] = { 0xc7, 0x4f, 0x20, 0xa3 };
+        char *vkey, *note, *name;
+        size_t seedlen;
+
+        (void)state;
+        assert_int_equal(sodium_base642bin(seed, sizeof(seed), GO_SEED_B64, strlen(GO_SEED_B64), NULL,
+                                           &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL),
+                         0);
+        assert_int_equal(seedlen, 33);
+        assert_int_equal(seed[0], 0x01);
+        crypto_sign_seed_keypair(pk, sk, seed + 1);
+
+        note_key_id(GO_NAME, pk, id);
+        assert_memory_equal(id, want_id, 4);
+        assert_int_equal(note_verifier_key(GO_NAME, pk, &vkey), 0);
+        assert_string_equal(vkey, GO_VKEY);
+        assert_int_equal(note_verifier_parse(GO_VKEY, &name, ppk, pid), 0);
+        assert_string_equal(name, GO_NAME);
+        assert_memory_equal(ppk, pk, 32);
+        assert_memory_equal(pid, want_id, 4);
+
+        /* Ed25519 is deterministic: the same note, byte for byte. */
+        crypto_sign_detached(sig, NULL, (const unsigned char *)GO_TEXT, strlen(GO_TEXT), sk);
+        assert_int_equal(checkpoint_note(GO_TEXT, GO_NAME, id, sig, &note), 0);
+        assert_string_equal(note, GO_NOTE);
+
+        free(name);
+        free(note);
+        free(vkey);
+}
+
+static void test_checkpoint_verify(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t hash[AUDIT_HASH_SIZE], got_hash[AUDIT_HASH_SIZE];
+        char *note, *origin = NULL, why[256] = "";
+        uint64_t size = 0;
+
+        randombytes_buf(hash, sizeof(hash));
+        note = make_checkpoint(NLINES, hash, f->pk, f->sk);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, got_hash, why, sizeof(why)),
+                         0);
+        assert_string_equal(origin, ORIGIN);
+        assert_int_equal(size, NLINES);
+        assert_memory_equal(got_hash, hash, AUDIT_HASH_SIZE);
+        free(origin);
+        free(note);
+}
+
+static void test_checkpoint_modified_size(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t hash[AUDIT_HASH_SIZE];
+        char *note, *origin = NULL, *digit, why[256] = "";
+        uint64_t size;
+
+        randombytes_buf(hash, sizeof(hash));
+        note = make_checkpoint(12, hash, f->pk, f->sk);
+        digit = strstr(note, "\n12\n");
+        assert_non_null(digit);
+        digit[2] = '3';
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
+                         -EBADMSG);
+        assert_true(strlen(why) > 0);
+        assert_null(origin);
+        /* Restored, it verifies: only the digit made the difference. */
+        digit[2] = '2';
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
+        free(origin);
+        free(note);
+}
+
+static void test_checkpoint_other_key(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t pk2[32], sk2[64], hash[AUDIT_HASH_SIZE], id[4], sig[64];
+        char *text, *note, *both, *origin = NULL, why[256];
+        uint64_t size;
+
+        crypto_sign_keypair(pk2, sk2);
+        randombytes_buf(hash, sizeof(hash));
+        assert_int_equal(checkpoint_text(ORIGIN, NLINES, hash, &text), 0);
+
+        /* Signed by another key of the same name: not signed by the trusted key. */
+        note = sign_note(text, pk2, sk2);
+        why[0] = '\0';
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
+                         -EBADMSG);
+        assert_true(strlen(why) > 0);
+
+        /* Signed by another key that claims the trusted key's id. */
+        free(note);
+        crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sk2);
+        note_key_id(ORIGIN, f->pk, id);
+        assert_int_equal(checkpoint_note(text, ORIGIN, id, sig, &note), 0);
+        why[0] = '\0';
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
+                         -EBADMSG);
+        assert_true(strlen(why) > 0);
+        assert_null(origin);
+
+        /* A note may carry more signatures: an unknown one beside the
+         * trusted one does not matter. */
+        free(note);
+        note = sign_note(text, pk2, sk2);
+        {
+                char *good = sign_note(text, f->pk, f->sk);
+                const char *other_sig = strstr(note, "\n\n") + 2;
+
+                assert_true(asprintf(&both, "%s%s", good, other_sig) > 0);
+                free(good);
+        }
+        assert_int_equal(checkpoint_verify(both, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
+        assert_string_equal(origin, ORIGIN);
+        free(origin);
+        free(both);
+        free(note);
+        free(text);
+}
+
+static void test_verifier_parse(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t pk[32], id[4], want_id[4];
+        char *name = NULL, *bad, *p;
+
+        assert_int_equal(note_verifier_parse(f->vkey, &name, pk, id), 0);
+        assert_string_equal(name, ORIGIN);
+        assert_memory_equal(pk, f->pk, 32);
+        note_key_id(ORIGIN, f->pk, want_id);
+        assert_memory_equal(id, want_id, 4);
+        free(name);
+        name = NULL;
+
+        /* One hex digit of the key id changed. */
+        bad = strdup(f->vkey);
+        assert_non_null(bad);
+        p = strchr(bad, '+') + 1;
+        *p = *p == '0' ? '1' : '0';
+        assert_int_equal(note_verifier_parse(bad, &name, pk, id), -EINVAL);
+        assert_null(name);
+        free(bad);
+
+        /* The name changed: the id no longer matches it. */
+        bad = strdup(f->vkey);
+        assert_non_null(bad);
+        bad[0] = 'E';
+        assert_int_equal(note_verifier_parse(bad, &name, pk, id), -EINVAL);
+        assert_null(name);
+        free(bad);
+
+        assert_int_equal(note_verifier_parse(ORIGIN, &name, pk, id), -EINVAL);
+        assert_int_equal(note_verifier_parse("", &name, pk, id), -EINVAL);
+        assert_null(name);
+}
+
+/* Runs export_verify over lines joined with newlines. */
+static int export_run(char *const *lines, size_t n, const char *vkey, struct export_report *rep)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        int k;
+
+        assert_non_null(f);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s\n", lines[i]);
+        assert_int_equal(fclose(f), 0);
+        f = fmemopen(buf, len, "r");
+        assert_non_null(f);
+        k = export_verify(f, vkey, rep);
+        fclose(f);
+        free(buf);
+        return k;
+}
+
+/* The export file of the fixture: header, NLINES lines, one checkpoint. */
+static size_t export_lines(struct fixture *f, char **out)
+{
+        out[0] = f->header;
+        memcpy(out + 1, f->lines, sizeof(f->lines));
+        out[NLINES + 1] = f->checkpoint;
+        return NLINES + 2;
+}
+
+static void test_export_valid(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES + 2];
+        struct export_report rep;
+        size_t n = export_lines(f, lines);
+
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), 0);
+        assert_int_equal(rep.lines, NLINES);
+        assert_int_equal(rep.checkpoints, 1);
+        assert_int_equal(rep.first_seq, 0);
+        assert_int_equal(rep.last_seq, NLINES - 1);
+        assert_int_equal(rep.bad_line, 0);
+        assert_int_equal(rep.bad_seq, -1);
+
+        /* Without a trusted key the header's own key is used. */
+        assert_int_equal(export_run(lines, n, NULL, &rep), 0);
+        assert_int_equal(rep.checkpoints, 1);
+}
+
+static void test_export_altered_line(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES + 2];
+        struct export_report rep;
+        size_t n;
+
+        /* seq 4 is file line 6; the break shows at seq 5, file line 7. */
+        alter_line(f, 4);
+        n = export_lines(f, lines);
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), -EBADMSG);
+        assert_int_equal(rep.bad_line, 7);
+        assert_int_equal(rep.bad_seq, 5);
+        assert_true(strlen(rep.why) > 0);
+}
+
+static void test_export_altered_last_line(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES + 2];
+        struct export_report rep;
+        size_t n;
+
+        /* No later line links to the last one; the checkpoint (file line
+         * NLINES + 2) catches it. */
+        alter_line(f, NLINES - 1);
+        n = export_lines(f, lines);
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), -EBADMSG);
+        assert_int_equal(rep.lines, NLINES);
+        assert_int_equal(rep.bad_line, NLINES + 2);
+        assert_int_equal(rep.bad_seq, NLINES - 1);
+        assert_true(strlen(rep.why) > 0);
+}
+
+static void test_export_missing_checkpoint(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES + 2];
+        struct export_report rep;
+        size_t n = export_lines(f, lines);
+
+        assert_int_equal(export_run(lines, n - 1, f->vkey, &rep), -EBADMSG);
+        assert_int_equal(rep.checkpoints, 0);
+        assert_true(rep.bad_line > 0);
+        assert_true(strlen(rep.why) > 0);
+}
+
+static void test_export_other_key(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t pk2[32], sk2[64];
+        char *lines[NLINES + 2], *vkey2;
+        struct export_report rep;
+        size_t n = export_lines(f, lines);
+
+        crypto_sign_keypair(pk2, sk2);
+        assert_int_equal(note_verifier_key(ORIGIN, pk2, &vkey2), 0);
+
+        /* The auditor trusts another key than the one that signed. */
+        assert_int_equal(export_run(lines, n, vkey2, &rep), -EBADMSG);
+        assert_int_equal(rep.bad_line, 1);
+        assert_true(strlen(rep.why) > 0);
+
+        /* A forged export that copies the trusted header but is signed by
+         * another key fails at the checkpoint. */
+        free(f->checkpoint);
+        f->checkpoint = export_checkpoint_line(pk2, sk2, f->lines[NLINES - 1]);
+        n = export_lines(f, lines);
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), -EBADMSG);
+        assert_int_equal(rep.bad_line, NLINES + 2);
+        assert_true(strlen(rep.why) > 0);
+
+        /* Naming the forger's key in the header does not help either. */
+        free(f->header);
+        f->header = export_header(vkey2);
+        n = export_lines(f, lines);
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), -EBADMSG);
+        assert_int_equal(rep.bad_line, 1);
+        free(vkey2);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_chain_accepts_valid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_chain_altered_line, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_chain_removed_line, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_chain_swapped_lines, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_chain_wrong_seq, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_chain_wrong_first_prev, setup, teardown),
+                cmocka_unit_test(test_chain_rejects_non_lines),
+                cmocka_unit_test(test_line_format),
+                cmocka_unit_test(test_note_key_id_independent),
+                cmocka_unit_test(test_signed_note_go_vector),
+                cmocka_unit_test_setup_teardown(test_checkpoint_verify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checkpoint_modified_size, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checkpoint_other_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_verifier_parse, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_export_valid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_export_altered_line, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_export_altered_last_line, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_export_missing_checkpoint, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_export_other_key, setup, teardown),
+        };
+
+        if (sodium_init() < 0)
+                return 1;
+        return cmocka_run_group_tests(tests, NULL, NULL);
 }

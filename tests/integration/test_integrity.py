@@ -1,0 +1,97 @@
+"""Tampering with the store on disk is detected (real LMDB file, mdb_dump/mdb_load)."""
+import os
+import subprocess
+
+from conftest import audit_lines
+
+
+def dump(state, db):
+    out = subprocess.run(["mdb_dump", "-s", db, state], capture_output=True, check=True).stdout
+    return out.decode().split("\n")
+
+
+def load(state, db, lines):
+    subprocess.run(["mdb_load", "-s", db, state], input="\n".join(lines).encode(), check=True)
+
+
+def data_pairs(lines):
+    """Indexes of (key line, value line) pairs in an mdb_dump body."""
+    start = lines.index("HEADER=END") + 1
+    end = lines.index("DATA=END")
+    return [(i, i + 1) for i in range(start, end, 2)]
+
+
+def flip_hex(value, pos):
+    b = bytearray(bytes.fromhex(value.strip()))
+    b[pos] ^= 0x01
+    return " " + b.hex()
+
+
+def find_version(lines, coll, rid, version):
+    key = (coll.encode() + b"\0" + rid.encode() + b"\0" + version.to_bytes(8, "big")).hex()
+    for k, v in data_pairs(lines):
+        if lines[k].strip() == key:
+            return k, v
+    raise AssertionError("version not found in dump")
+
+
+def test_flipped_ciphertext_is_integrity_error(vault):
+    vault.ctl("put", "c", "R-1", "-", input=b"a" * 100, check=True)
+    vault.stop()
+    lines = dump(vault.state, "versions")
+    k, v = find_version(lines, "c", "R-1", 1)
+    lines[v] = flip_hex(lines[v], len(bytes.fromhex(lines[v].strip())) - 20)
+    load(vault.state, "versions", lines)
+    vault.start()
+    r = vault.ctl("get", "c", "R-1")
+    assert r.returncode == 1 and "IntegrityError" in r.stderr and r.stdout == b""
+    assert audit_lines(vault.export())[-2]["error"] == "IntegrityError"
+
+
+def test_ciphertext_moved_to_another_version_fails(vault):
+    vault.ctl("put", "c", "R-1", "-", input=b"old allowance", check=True)
+    vault.ctl("put", "c", "R-1", "-", input=b"new allowance", check=True)
+    vault.stop()
+    lines = dump(vault.state, "versions")
+    _, v1 = find_version(lines, "c", "R-1", 1)
+    _, v2 = find_version(lines, "c", "R-1", 2)
+    lines[v2] = lines[v1]  # replay version 1's envelope as version 2
+    load(vault.state, "versions", lines)
+    vault.start()
+    r = vault.ctl("get", "c", "R-1")
+    assert r.returncode == 1 and "IntegrityError" in r.stderr
+    assert vault.ctl("get", "c", "R-1", "--version", "1").stdout == b"old allowance"
+
+
+def test_altered_audit_line_fails_online_verify(vault):
+    for i in range(5):
+        vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
+    vault.stop()
+    lines = dump(vault.state, "audit")
+    k, v = data_pairs(lines)[3]  # seq 3
+    raw = bytes.fromhex(lines[v].strip()).replace(b'"R-2"', b'"R-9"')
+    lines[v] = " " + raw.hex()
+    load(vault.state, "audit", lines)
+    vault.start()
+    r = vault.ctl("audit", "verify")
+    assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=4" in r.stderr
+
+
+def test_removed_audit_line_fails_online_verify(vault):
+    for i in range(3):
+        vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
+    vault.stop()
+    # mdb_load cannot delete: rebuild the whole store without line seq 2.
+    text = subprocess.run(["mdb_dump", "-a", vault.state], capture_output=True,
+                          check=True).stdout.decode().split("\n")
+    key = " " + (2).to_bytes(8, "big").hex()
+    start = text.index("database=audit")
+    i = text.index(key, start)
+    del text[i:i + 2]
+    rebuilt = os.path.join(vault.root, "rebuilt")
+    os.mkdir(rebuilt)
+    subprocess.run(["mdb_load", rebuilt], input="\n".join(text).encode(), check=True)
+    os.replace(os.path.join(rebuilt, "data.mdb"), os.path.join(vault.state, "data.mdb"))
+    vault.start()
+    r = vault.ctl("audit", "verify")
+    assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=2" in r.stderr
