@@ -63,6 +63,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(LIBS) -lcmocka
 
+$(BUILD)/vaultd-bench: bench/bench.c $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
 demo: deps all
 	$(PYTHON) scripts/demo.py --build $(BUILD)
 
@@ -75,7 +78,7 @@ check-unit: all $(UNIT_TESTS)
 check-long: deps all $(UNIT_TESTS)
 	VAULTD_CRASH_ROUNDS=200 $(PYTHON) tests/run.py --build $(BUILD)
 
-bench: deps all
+bench: deps all $(BUILD)/vaultd-bench
 	$(PYTHON) bench/bench.py --build $(BUILD)
 
 lint:

@@ -28,6 +28,9 @@ struct vault_keys {
         uint8_t *kek[KEYS_MAX_KEK];  /* index = version; NULL when absent */
         uint32_t kek_current;
         uint8_t *sign_sk;            /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
+        /* Scratch for one DEK at a time, allocated once: guarded pages cost
+         * an mprotect/munmap each, far too slow per request. */
+        uint8_t *dek;
         uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
 };
 
@@ -115,7 +118,8 @@ int keys_load(const char *key_file, struct vault_keys **ret)
         if (!k)
                 return -ENOMEM;
         k->root = sodium_malloc(KEY_SIZE);
-        if (!k->root) {
+        k->dek = sodium_malloc(KEY_SIZE);
+        if (!k->root || !k->dek) {
                 keys_free(k);
                 return -ENOMEM;
         }
@@ -136,6 +140,7 @@ void keys_free(struct vault_keys *k)
         for (size_t i = 0; i < KEYS_MAX_KEK; i++)
                 sodium_free(k->kek[i]);
         sodium_free(k->sign_sk);
+        sodium_free(k->dek);
         free(k);
 }
 
@@ -288,7 +293,7 @@ static int body_ad(const char *purpose, const struct body_binding *b, uint32_t k
 int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain,
                    size_t len, uint8_t **ret, size_t *ret_len)
 {
-        uint8_t ad[AD_MAX], dad[AD_MAX], *env, *dek;
+        uint8_t ad[AD_MAX], dad[AD_MAX], *env, *dek = k->dek;
         size_t adlen, dadlen;
         uint32_t kv = k->kek_current;
         int r;
@@ -297,12 +302,8 @@ int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uin
             (r = body_ad("vaultd-dek", b, kv, dad, sizeof(dad), &dadlen)) < 0)
                 return r;
         env = malloc(ENV_HEADER + len + TAG);
-        dek = sodium_malloc(KEY_SIZE);
-        if (!env || !dek) {
-                free(env);
-                sodium_free(dek);
+        if (!env)
                 return -ENOMEM;
-        }
         crypto_aead_xchacha20poly1305_ietf_keygen(dek);
         env[0] = ENV_FORMAT;
         be32_put(env + 1, kv);
@@ -310,7 +311,7 @@ int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uin
         randombytes_buf(env + 5 + WRAPPED, NONCE);
         crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENV_HEADER, NULL, plain, len, ad, adlen,
                                                    NULL, env + 5 + WRAPPED, dek);
-        sodium_free(dek);
+        sodium_memzero(dek, KEY_SIZE);
         *ret = env;
         *ret_len = ENV_HEADER + len + TAG;
         return 0;
@@ -326,7 +327,7 @@ int keys_envelope_kek(const uint8_t *env, size_t env_len)
 int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env,
                    size_t env_len, uint8_t **ret, size_t *ret_len)
 {
-        uint8_t ad[AD_MAX], dad[AD_MAX], *dek, *plain;
+        uint8_t ad[AD_MAX], dad[AD_MAX], *dek = k->dek, *plain;
         size_t adlen, dadlen, len;
         int kv = keys_envelope_kek(env, env_len), r;
 
@@ -338,12 +339,9 @@ int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uin
             (r = body_ad("vaultd-dek", b, (uint32_t)kv, dad, sizeof(dad), &dadlen)) < 0)
                 return r;
         len = env_len - ENV_HEADER - TAG;
-        dek = sodium_malloc(KEY_SIZE);
-        plain = sodium_malloc(len ? len : 1);
-        if (!dek || !plain) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        plain = malloc(len ? len : 1);
+        if (!plain)
+                return -ENOMEM;
         r = unwrap(k->kek[kv], dad, dadlen, env + 5, WRAPPED, dek);
         if (r < 0)
                 goto fail;
@@ -353,20 +351,22 @@ int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uin
                 r = -EBADMSG;
                 goto fail;
         }
-        sodium_free(dek);
+        sodium_memzero(dek, KEY_SIZE);
         *ret = plain;
         *ret_len = len;
         return 0;
 fail:
-        sodium_free(dek);
-        sodium_free(plain);
+        sodium_memzero(dek, KEY_SIZE);
+        keys_free_plain(plain, len);
         return r;
 }
 
 void keys_free_plain(uint8_t *plain, size_t len)
 {
-        (void)len;
-        sodium_free(plain);
+        if (!plain)
+                return;
+        sodium_memzero(plain, len);
+        free(plain);
 }
 
 void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64])

@@ -2,7 +2,9 @@
  * key bytes: the root key, the KEKs it wraps, per-version DEKs and the audit
  * signing key. It offers sealing and opening of record bodies, signing, and
  * nothing else, so it could move into a process of its own. All key bytes
- * live in sodium_malloc'd memory and are wiped when freed. */
+ * live in sodium_malloc'd memory and are wiped when freed. Sealing and
+ * opening share one DEK scratch buffer: call them from one thread (the
+ * writer). */
 #pragma once
 
 #include <stddef.h>
@@ -40,7 +42,8 @@ int keys_store_open(struct vault_keys *k, struct vault_store *s, MDB_txn *txn);
  * malloc'd (ciphertext is not secret). */
 int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain,
                    size_t len, uint8_t **ret, size_t *ret_len);
-/* Opens an envelope. *ret is sodium_malloc'd: release with keys_free_plain.
+/* Opens an envelope. *ret is malloc'd: release with keys_free_plain, which
+ * wipes it.
  * -EBADMSG when it was altered or belongs to another record or version,
  * -ENOKEY when its KEK is unknown. */
 int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env,

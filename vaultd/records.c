@@ -104,8 +104,8 @@ static int not_found(struct job *j, const char *collection, const char *id, int6
         return job_fail(j, IFACE ".NotFound", p);
 }
 
-/* Decodes the base64 body into guarded memory, enforcing the size limit
- * before allocating. */
+/* Decodes the base64 body, enforcing the size limit before allocating.
+ * The caller wipes and frees it with keys_free_plain. */
 static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *ret_len)
 {
         const char *b64;
@@ -119,16 +119,16 @@ static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *re
         if (len / 4 * 3 > v->body_max + 2)
                 return job_fail(j, IFACE ".TooLarge",
                                 json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
-        buf = sodium_malloc(len / 4 * 3 + 3);
+        buf = malloc(len / 4 * 3 + 3);
         if (!buf)
                 return -ENOMEM;
         if (sodium_base642bin(buf, len / 4 * 3 + 3, b64, len, NULL, &out_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) < 0) {
-                sodium_free(buf);
+                keys_free_plain(buf, len / 4 * 3 + 3);
                 return job_invalid(j, IFACE, "data", "must be standard base64 with padding");
         }
         if (out_len > v->body_max) {
-                sodium_free(buf);
+                keys_free_plain(buf, out_len);
                 return job_fail(j, IFACE ".TooLarge",
                                 json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
         }
@@ -202,7 +202,7 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         h.version++;
         struct body_binding b = { collection, id, h.version };
         r = keys_seal_body(v->keys, &b, body, body_len, &env, &env_len);
-        sodium_free(body);
+        keys_free_plain(body, body_len);
         if (r < 0)
                 return r;
         r = write_version(v, txn, &k, h.version, KIND_DATA, j->actor.uid, env, env_len, body_len);
@@ -244,7 +244,7 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         if (r < 0)
                 return r;
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-        b64 = sodium_malloc(b64len);
+        b64 = malloc(b64len);
         if (!b64) {
                 keys_free_plain(plain, len);
                 return -ENOMEM;
@@ -254,7 +254,7 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         time_format_us(be64_get(p + 1), tbuf);
         j->reply = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t)version, "data", b64, "time",
                              tbuf, "size", (json_int_t)len);
-        sodium_free(b64);
+        keys_free_plain((uint8_t *)b64, b64len);
         return j->reply ? 0 : -ENOMEM;
 }
 

@@ -183,8 +183,8 @@ static void test_envelope_altered_byte(void **state)
                 }
         /* Unaltered, it still opens: the loop restored every byte. */
         assert_int_equal(open_and_compare(f->keys, &binding, env, env_len, body, sizeof(body)), 0);
-        assert_int_equal(wrong, 0);
         free(env);
+        assert_int_equal(wrong, 0);
 }
 
 static void test_envelope_truncated_or_extended(void **state)

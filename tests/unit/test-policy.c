@@ -89,6 +89,7 @@ static void test_parse_errors(void **state)
                 "allow user 1234 role service collections Bad!Name\n",   /* bad collection */
                 "allow user 1234 role service collections a,B\n",        /* one bad of two */
                 "allow user 1234 role service collections ,\n",          /* empty list */
+                "allow user 1234 role admin collections ,\n",            /* empty list */
                 "allow user 1234 role service collection a\n",           /* 'collections' typo */
                 "allow user 1234 role\n",                                /* too few words */
                 "allow user\n",                                          /* too few words */
@@ -121,6 +122,7 @@ static void test_parse_errors(void **state)
 static void test_uid_rule(void **state)
 {
         struct policy *p = parse_ok("allow user 1234 role admin\n");
+        const struct peer_id peer = { .uid = 1234, .gid = 100 };
         const char *role;
 
         (void)state;
@@ -136,8 +138,6 @@ static void test_uid_rule(void **state)
         /* Another user, and a user whose gid happens to be 1234. */
         assert_null(check(p, 1235, 100, NULL, 0, ROLE_ADMIN, NULL));
         assert_null(check(p, 1000, 1234, (const gid_t[]){ 1234 }, 1, ROLE_ADMIN, NULL));
-
-        const struct peer_id peer = { .uid = 1234, .gid = 100 };
         assert_int_equal(policy_roles(p, &peer), ROLE_ADMIN);
         policy_free(p);
 }

@@ -1,0 +1,411 @@
+/* Unit tests for lib/varlink.c: NUL framing of the byte stream, parsing of
+ * calls, and encoding of replies and errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util.h"
+#include "varlink.h"
+
+/* Two messages in one buffer; the literal's own NUL ends the second. */
+static const char two_messages[] = "{\"a\":1}\0{\"b\":2}";
+#define TWO_MESSAGES_LEN sizeof(two_messages)
+
+/* Takes the next message and checks it is want. */
+static void expect_message(struct vl_reader *r, const char *want)
+{
+        char *msg = NULL;
+        size_t len = 0;
+
+        assert_int_equal(vl_reader_next(r, &msg, &len), 1);
+        assert_non_null(msg);
+        assert_int_equal(len, strlen(want));
+        assert_string_equal(msg, want);
+        free(msg);
+}
+
+static void expect_nothing(struct vl_reader *r)
+{
+        char *msg = NULL;
+        size_t len = 0;
+
+        assert_int_equal(vl_reader_next(r, &msg, &len), 0);
+        assert_null(msg);
+}
+
+static void test_reader_coalesced(void **state)
+{
+        struct vl_reader r;
+
+        (void)state;
+        vl_reader_init(&r, 1024);
+        assert_int_equal(vl_reader_feed(&r, two_messages, TWO_MESSAGES_LEN), 0);
+        expect_message(&r, "{\"a\":1}");
+        expect_message(&r, "{\"b\":2}");
+        expect_nothing(&r);
+        assert_false(vl_reader_partial(&r));
+        vl_reader_done(&r);
+}
+
+static void test_reader_split(void **state)
+{
+        static const char msg[] = "{\"method\":\"x\"}";
+        struct vl_reader r;
+
+        (void)state;
+        vl_reader_init(&r, 1024);
+        for (size_t i = 0; i < sizeof(msg) - 1; i++) {
+                assert_int_equal(vl_reader_feed(&r, msg + i, 1), 0);
+                expect_nothing(&r);
+                assert_true(vl_reader_partial(&r));
+        }
+        /* The NUL arrives with the whole next message. */
+        assert_int_equal(vl_reader_feed(&r, "\0{}", 4), 0);
+        expect_message(&r, msg);
+        expect_message(&r, "{}");
+        expect_nothing(&r);
+
+        /* A message split across the end of another. */
+        assert_int_equal(vl_reader_feed(&r, two_messages, 12), 0);
+        expect_message(&r, "{\"a\":1}");
+        expect_nothing(&r);
+        assert_true(vl_reader_partial(&r));
+        assert_int_equal(vl_reader_feed(&r, two_messages + 12, TWO_MESSAGES_LEN - 12), 0);
+        expect_message(&r, "{\"b\":2}");
+        expect_nothing(&r);
+        vl_reader_done(&r);
+}
+
+static void test_reader_too_large(void **state)
+{
+        char big[64], *msg = NULL;
+        struct vl_reader r;
+        size_t len;
+
+        (void)state;
+        memset(big, 'x', sizeof(big));
+
+        /* max + 1 bytes and no NUL: the message can only be too long. */
+        vl_reader_init(&r, 16);
+        assert_int_equal(vl_reader_feed(&r, big, 17), 0);
+        assert_int_equal(vl_reader_next(&r, &msg, &len), -EMSGSIZE);
+        assert_null(msg);
+        vl_reader_done(&r);
+
+        /* The same, arriving in two pieces. */
+        vl_reader_init(&r, 16);
+        assert_int_equal(vl_reader_feed(&r, big, 10), 0);
+        expect_nothing(&r);
+        assert_int_equal(vl_reader_feed(&r, big, 7), 0);
+        assert_int_equal(vl_reader_next(&r, &msg, &len), -EMSGSIZE);
+        vl_reader_done(&r);
+
+        /* Complete but one byte too long. */
+        vl_reader_init(&r, 16);
+        big[17] = '\0';
+        assert_int_equal(vl_reader_feed(&r, big, 18), 0);
+        assert_int_equal(vl_reader_next(&r, &msg, &len), -EMSGSIZE);
+        assert_null(msg);
+        vl_reader_done(&r);
+
+        /* A small message before an oversized one is still delivered. */
+        vl_reader_init(&r, 16);
+        assert_int_equal(vl_reader_feed(&r, "{}", 3), 0);
+        assert_int_equal(vl_reader_feed(&r, big + 32, 20), 0);
+        expect_message(&r, "{}");
+        assert_int_equal(vl_reader_next(&r, &msg, &len), -EMSGSIZE);
+        vl_reader_done(&r);
+}
+
+static void test_reader_exact_max(void **state)
+{
+        char big[17], want[17];
+        struct vl_reader r;
+
+        (void)state;
+        memset(big, 'x', 16);
+        big[16] = '\0';
+        memcpy(want, big, sizeof(want));
+        vl_reader_init(&r, 16);
+        assert_int_equal(vl_reader_feed(&r, big, 16), 0);
+        /* Exactly max bytes without the NUL yet: wait for more. */
+        expect_nothing(&r);
+        assert_int_equal(vl_reader_feed(&r, big + 16, 1), 0);
+        expect_message(&r, want);
+        vl_reader_done(&r);
+}
+
+static void test_reader_socket(void **state)
+{
+        /* two_messages cut at 5 and 12: inside the first message, and
+         * just after the second one's opening. */
+        struct vl_reader r;
+        int sv[2];
+
+        (void)state;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        vl_reader_init(&r, 1024);
+
+        assert_int_equal(vl_reader_fill(&r, sv[0]), -EAGAIN);
+        assert_int_equal(write_all(sv[1], two_messages, 5), 0);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), 5);
+        expect_nothing(&r);
+        assert_int_equal(write_all(sv[1], two_messages + 5, 7), 0);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), 7);
+        expect_message(&r, "{\"a\":1}");
+        expect_nothing(&r);
+        assert_true(vl_reader_partial(&r));
+        assert_int_equal(write_all(sv[1], two_messages + 12, TWO_MESSAGES_LEN - 12), 0);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), (int)(TWO_MESSAGES_LEN - 12));
+        expect_message(&r, "{\"b\":2}");
+        expect_nothing(&r);
+        assert_false(vl_reader_partial(&r));
+
+        /* Both messages in one write come out as two. */
+        assert_int_equal(write_all(sv[1], two_messages, TWO_MESSAGES_LEN), 0);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), (int)TWO_MESSAGES_LEN);
+        expect_message(&r, "{\"a\":1}");
+        expect_message(&r, "{\"b\":2}");
+        expect_nothing(&r);
+
+        assert_int_equal(vl_reader_fill(&r, sv[0]), -EAGAIN);
+        close(sv[1]);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), 0);
+        close(sv[0]);
+        vl_reader_done(&r);
+}
+
+static void test_reader_socket_too_large(void **state)
+{
+        char big[40], *msg = NULL;
+        struct vl_reader r;
+        size_t len;
+        int sv[2];
+
+        (void)state;
+        memset(big, 'x', sizeof(big));
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        vl_reader_init(&r, 16);
+        assert_int_equal(write_all(sv[1], big, sizeof(big)), 0);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), (int)sizeof(big));
+        assert_int_equal(vl_reader_next(&r, &msg, &len), -EMSGSIZE);
+        /* The reader does not keep buffering for a peer it should drop. */
+        assert_int_equal(write_all(sv[1], big, sizeof(big)), 0);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), -EMSGSIZE);
+        close(sv[0]);
+        close(sv[1]);
+        vl_reader_done(&r);
+}
+
+static int parse(const char *msg, size_t len, struct vl_call *call, char *err)
+{
+        *call = (struct vl_call){ 0 };
+        err[0] = '\0';
+        return vl_call_parse(msg, len, call, err, 128);
+}
+
+static void test_call_parse_valid(void **state)
+{
+        static const char with[] =
+                "{\"method\":\"io.vaultd.Records.Get\",\"parameters\":{\"collection\":\"a\"}}";
+        static const char without[] = "{\"method\":\"io.vaultd.Admin.Status\"}";
+        static const char flags[] = "{\"method\":\"m.x\",\"more\":true,\"oneway\":false}";
+        static const char oneway[] = "{\"oneway\":true,\"method\":\"m.x\",\"more\":false}";
+        struct vl_call call;
+        char err[128];
+
+        (void)state;
+        assert_int_equal(parse(with, strlen(with), &call, err), 0);
+        assert_string_equal(call.method, "io.vaultd.Records.Get");
+        assert_true(json_is_object(call.parameters));
+        assert_string_equal(json_string_value(json_object_get(call.parameters, "collection")), "a");
+        assert_false(call.more);
+        assert_false(call.oneway);
+        json_decref(call.root);
+
+        assert_int_equal(parse(without, strlen(without), &call, err), 0);
+        assert_string_equal(call.method, "io.vaultd.Admin.Status");
+        assert_true(json_is_object(call.parameters));
+        assert_int_equal(json_object_size(call.parameters), 0);
+        /* The empty parameters belong to root, like parsed ones. */
+        assert_ptr_equal(json_object_get(call.root, "parameters"), call.parameters);
+        json_decref(call.root);
+
+        assert_int_equal(parse(flags, strlen(flags), &call, err), 0);
+        assert_true(call.more);
+        assert_false(call.oneway);
+        json_decref(call.root);
+
+        assert_int_equal(parse(oneway, strlen(oneway), &call, err), 0);
+        assert_false(call.more);
+        assert_true(call.oneway);
+        json_decref(call.root);
+
+        /* len bounds the message; what follows is not read. */
+        assert_int_equal(parse("{\"method\":\"m.x\"}garbage", 16, &call, err), 0);
+        assert_string_equal(call.method, "m.x");
+        json_decref(call.root);
+}
+
+static void test_call_parse_rejects(void **state)
+{
+        static const char *const bad[] = {
+                "[]",
+                "[\"method\"]",
+                "\"io.vaultd.Records.Get\"",
+                "42",
+                "{}",
+                "{\"parameters\":{}}",
+                "{\"method\":1}",
+                "{\"method\":null}",
+                "{\"method\":[\"a.b\"]}",
+                "{\"method\":\"a.b\",\"parameters\":[]}",
+                "{\"method\":\"a.b\",\"parameters\":\"x\"}",
+                "{\"method\":\"a.b\",\"parameters\":null}",
+                "{\"method\":\"a.b\",\"more\":\"yes\"}",
+                "{\"method\":\"a.b\",\"oneway\":1}",
+                "{\"method\":",
+                "{\"method\":\"a.b\"} {}",
+                "",
+                "{\"method\":\"\xff\"}",
+                "{\"method\":\"a.b\",\"parameters\":{\"x\":\"\xc3\"}}",
+                "{\"method\":\"a.b\",\"method\":\"c.d\"}",
+                "{\"method\":\"a.b\",\"parameters\":{\"x\":1,\"x\":2}}",
+        };
+        struct vl_call call;
+        char err[128];
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int k = parse(bad[i], strlen(bad[i]), &call, err);
+
+                if (k != -EBADMSG)
+                        fail_msg("vl_call_parse(%s) = %d, want -EBADMSG", bad[i], k);
+                assert_true(strlen(err) > 0);
+                assert_null(call.root);
+        }
+}
+
+/* Checks buf is a NUL-terminated message of len bytes equal to want. */
+static void expect_encoded(char *buf, size_t len, const char *want)
+{
+        json_t *o;
+
+        assert_non_null(buf);
+        assert_int_equal(buf[len], '\0');
+        assert_int_equal(strlen(buf), len);
+        assert_string_equal(buf, want);
+        o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+        assert_true(json_is_object(o));
+        assert_true(json_is_object(json_object_get(o, "parameters")));
+        json_decref(o);
+        free(buf);
+}
+
+static void test_reply_encode(void **state)
+{
+        json_t *params = json_pack("{s:i,s:s}", "x", 1, "s", "a b");
+        char *buf = NULL;
+        size_t len = 0;
+
+        (void)state;
+        assert_non_null(params);
+        assert_int_equal(vl_reply_encode(params, false, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"parameters\":{\"x\":1,\"s\":\"a b\"}}");
+        assert_int_equal(vl_reply_encode(params, true, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"parameters\":{\"x\":1,\"s\":\"a b\"},\"continues\":true}");
+        /* The caller still owns params. */
+        assert_int_equal(params->refcount, 1);
+        json_decref(params);
+
+        assert_int_equal(vl_reply_encode(NULL, false, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"parameters\":{}}");
+        assert_int_equal(vl_reply_encode(NULL, true, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"parameters\":{},\"continues\":true}");
+}
+
+static void test_error_encode(void **state)
+{
+        json_t *params = json_pack("{s:s}", "id", "p-1");
+        char *buf = NULL;
+        size_t len = 0;
+
+        (void)state;
+        assert_non_null(params);
+        assert_int_equal(vl_error_encode("io.vaultd.Records.NotFound", params, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"error\":\"io.vaultd.Records.NotFound\",\"parameters\":{\"id\":\"p-1\"}}");
+        assert_int_equal(params->refcount, 1);
+        json_decref(params);
+
+        assert_int_equal(vl_error_encode("org.varlink.service.MethodNotFound", NULL, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{}}");
+}
+
+/* The client's encoder and the server's parser agree, over a socket. */
+static void test_client_round_trip(void **state)
+{
+        json_t *params = json_pack("{s:s}", "collection", "a"), *reply = NULL;
+        struct vl_reader server, client;
+        struct vl_call call;
+        char *msg, *buf, err[128];
+        size_t len;
+        int sv[2];
+
+        (void)state;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        vl_reader_init(&server, 1024);
+        vl_reader_init(&client, 1024);
+
+        assert_int_equal(vl_send_call(sv[1], "io.vaultd.Records.List", params, true), 0);
+        json_decref(params);
+        assert_true(vl_reader_fill(&server, sv[0]) > 0);
+        assert_int_equal(vl_reader_next(&server, &msg, &len), 1);
+        assert_int_equal(parse(msg, len, &call, err), 0);
+        free(msg);
+        assert_string_equal(call.method, "io.vaultd.Records.List");
+        assert_string_equal(json_string_value(json_object_get(call.parameters, "collection")), "a");
+        assert_true(call.more);
+        json_decref(call.root);
+
+        assert_int_equal(vl_reply_encode(NULL, true, &buf, &len), 0);
+        assert_int_equal(write_all(sv[0], buf, len + 1), 0);
+        free(buf);
+        assert_int_equal(vl_recv(sv[1], &client, &reply), 0);
+        assert_true(json_is_true(json_object_get(reply, "continues")));
+        json_decref(reply);
+
+        close(sv[0]);
+        assert_int_equal(vl_recv(sv[1], &client, &reply), -ECONNRESET);
+        close(sv[1]);
+        vl_reader_done(&server);
+        vl_reader_done(&client);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_reader_coalesced),
+                cmocka_unit_test(test_reader_split),
+                cmocka_unit_test(test_reader_too_large),
+                cmocka_unit_test(test_reader_exact_max),
+                cmocka_unit_test(test_reader_socket),
+                cmocka_unit_test(test_reader_socket_too_large),
+                cmocka_unit_test(test_call_parse_valid),
+                cmocka_unit_test(test_call_parse_rejects),
+                cmocka_unit_test(test_reply_encode),
+                cmocka_unit_test(test_error_encode),
+                cmocka_unit_test(test_client_round_trip),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
