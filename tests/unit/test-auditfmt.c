@@ -42,7 +42,8 @@ static char *make_line(uint64_t seq, const char *op, const uint8_t prev[AUDIT_HA
         char id[32];
         struct audit_entry e = {
                 .time_us = TIME_US + seq,
-                .actor = { .uid = 1000, .gid = 1000, .pid = 4242, .user = "svc", .role = "service" },
+                .actor = { .uid = 1000, .gid = 1000, .pid = 4242, .user = "svc",
+                           .role = "service" },
                 .op = op,
                 .collection = "people",
                 .id = id,
@@ -81,8 +82,8 @@ static char *sign_note(const char *text, const uint8_t pk[32], const uint8_t sk[
         return note;
 }
 
-static char *make_checkpoint(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE], const uint8_t pk[32],
-                             const uint8_t sk[64])
+static char *make_checkpoint(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
+                             const uint8_t pk[32], const uint8_t sk[64])
 {
         char *text, *note;
 
@@ -100,8 +101,8 @@ static char *export_header(const char *vkey)
 
         hex_encode(zero_hash, AUDIT_HASH_SIZE, zeros);
         h = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault", "x",
-                      "origin", ORIGIN, "verifier_key", vkey, "first_seq", (json_int_t)0, "last_seq",
-                      (json_int_t)(NLINES - 1), "prev", zeros, "exported", "t");
+                      "origin", ORIGIN, "verifier_key", vkey, "first_seq", (json_int_t)0,
+                      "last_seq", (json_int_t)(NLINES - 1), "prev", zeros, "exported", "t");
         assert_non_null(h);
         s = json_dumps(h, JSON_COMPACT);
         json_decref(h);
@@ -109,7 +110,8 @@ static char *export_header(const char *vkey)
         return s;
 }
 
-static char *export_checkpoint_line(const uint8_t pk[32], const uint8_t sk[64], const char *last_line)
+static char *export_checkpoint_line(const uint8_t pk[32], const uint8_t sk[64],
+                                    const char *last_line)
 {
         uint8_t hash[AUDIT_HASH_SIZE];
         char *note, *s;
@@ -420,13 +422,13 @@ static void test_note_key_id_independent(void **state)
 #define GO_NAME "PeterNeumann"
 #define GO_VKEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 #define GO_SEED_B64 "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-#define GO_TEXT                                                                                  \
-        "If you think cryptography is the answer to your problem,\n"                             \
+#define GO_TEXT                                                                          \
+        "If you think cryptography is the answer to your problem,\n"                     \
         "then you don't know what your problem is.\n"
-#define GO_NOTE                                                                                  \
-        GO_TEXT "\n\xe2\x80\x94 PeterNeumann "                                                   \
-                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE" \
-                "6RyyBwJnAM=\n"
+#define GO_NOTE                                                                          \
+        GO_TEXT "\n\xe2\x80\x94 PeterNeumann "                                           \
+                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvq" \
+                "fqdngotpRZb6KE6RyyBwJnAM=\n"
 
 static void test_signed_note_go_vector(void **state)
 {
@@ -436,8 +438,8 @@ static void test_signed_note_go_vector(void **state)
         size_t seedlen;
 
         (void)state;
-        assert_int_equal(sodium_base642bin(seed, sizeof(seed), GO_SEED_B64, strlen(GO_SEED_B64), NULL,
-                                           &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL),
+        assert_int_equal(sodium_base642bin(seed, sizeof(seed), GO_SEED_B64, strlen(GO_SEED_B64),
+                                           NULL, &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL),
                          0);
         assert_int_equal(seedlen, 33);
         assert_int_equal(seed[0], 0x01);
@@ -471,8 +473,8 @@ static void test_checkpoint_verify(void **state)
 
         randombytes_buf(hash, sizeof(hash));
         note = make_checkpoint(NLINES, hash, f->pk, f->sk);
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, got_hash, why, sizeof(why)),
-                         0);
+        assert_int_equal(
+                checkpoint_verify(note, f->vkey, &origin, &size, got_hash, why, sizeof(why)), 0);
         assert_string_equal(origin, ORIGIN);
         assert_int_equal(size, NLINES);
         assert_memory_equal(got_hash, hash, AUDIT_HASH_SIZE);
@@ -498,7 +500,8 @@ static void test_checkpoint_modified_size(void **state)
         assert_null(origin);
         /* Restored, it verifies: only the digit made the difference. */
         digit[2] = '2';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
+                         0);
         free(origin);
         free(note);
 }
@@ -543,7 +546,8 @@ static void test_checkpoint_other_key(void **state)
                 assert_true(asprintf(&both, "%s%s", good, other_sig) > 0);
                 free(good);
         }
-        assert_int_equal(checkpoint_verify(both, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
+        assert_int_equal(checkpoint_verify(both, f->vkey, &origin, &size, hash, why, sizeof(why)),
+                         0);
         assert_string_equal(origin, ORIGIN);
         free(origin);
         free(both);

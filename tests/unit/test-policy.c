@@ -32,7 +32,8 @@ static struct policy *parse_ok(const char *text)
 static const char *check(const struct policy *p, uid_t uid, gid_t gid, const gid_t *groups,
                          size_t ngroups, unsigned roles_mask, const char *collection)
 {
-        const struct peer_id peer = { .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups };
+        const struct peer_id peer = { .uid = uid, .gid = gid, .groups = groups,
+                                      .ngroups = ngroups };
         const char *role = NULL;
         int k = policy_check(p, &peer, roles_mask, collection, &role);
 
@@ -94,7 +95,7 @@ static void test_parse_errors(void **state)
                 "allow user 1234 role\n",                                /* too few words */
                 "allow user\n",                                          /* too few words */
                 "allow user 1234 role admin collections\n",              /* six words */
-                "allow uzer 1234 role admin\n",                          /* neither user nor group */
+                "allow uzer 1234 role admin\n",                          /* not user or group */
                 "allow user 1234 role admin # fine\nallow\n",            /* error on line 5 */
                 "allow user 1234 role service collections a b\n",        /* eight words */
                 "deny user 1234 role admin",                             /* no final newline */

@@ -343,12 +343,16 @@ static void test_error_encode(void **state)
         (void)state;
         assert_non_null(params);
         assert_int_equal(vl_error_encode("io.vaultd.Records.NotFound", params, &buf, &len), 0);
-        expect_encoded(buf, len, "{\"error\":\"io.vaultd.Records.NotFound\",\"parameters\":{\"id\":\"p-1\"}}");
+        expect_encoded(buf, len,
+                       "{\"error\":\"io.vaultd.Records.NotFound\","
+                       "\"parameters\":{\"id\":\"p-1\"}}");
         assert_int_equal(params->refcount, 1);
         json_decref(params);
 
-        assert_int_equal(vl_error_encode("org.varlink.service.MethodNotFound", NULL, &buf, &len), 0);
-        expect_encoded(buf, len, "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{}}");
+        assert_int_equal(vl_error_encode("org.varlink.service.MethodNotFound", NULL, &buf, &len),
+                         0);
+        expect_encoded(buf, len,
+                       "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{}}");
 }
 
 /* The client's encoder and the server's parser agree, over a socket. */
