@@ -84,7 +84,9 @@ bench: deps all $(BUILD)/vaultd-bench
 lint:
 	clang-format --dry-run --Werror lib/*.[ch] vaultd/*.[ch] vaultctl/*.[ch] tests/unit/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    -D_GNU_SOURCE -Ilib -Ivaultd lib vaultd vaultctl
+	    -D_GNU_SOURCE -Ilib -Ivaultd \
+	    '-Djson_array_foreach(a,i,v)=for(i=0;i<1;i++)' '-Djson_object_foreach(o,k,v)=for(k=0;k;)' \
+	    lib vaultd vaultctl
 
 clean:
 	rm -rf $(BUILD) demo

@@ -89,7 +89,8 @@ int main(int argc, char **argv)
         int failed = 0;
 
         if (argc != 7) {
-                fprintf(stderr, "usage: vaultd-bench SOCKET put|get CLIENTS REQUESTS_PER_CLIENT DEPTH BODY_BYTES\n");
+                fprintf(stderr,
+                        "usage: vaultd-bench SOCKET put|get CLIENTS REQUESTS_PER_CLIENT DEPTH BODY_BYTES\n");
                 return 2;
         }
         socket_path = argv[1];
@@ -103,8 +104,8 @@ int main(int argc, char **argv)
         body = malloc(body_size + 1);
         body_b64 = malloc(sodium_base64_ENCODED_LEN(body_size, sodium_base64_VARIANT_ORIGINAL));
         randombytes_buf(body, body_size);
-        sodium_bin2base64(body_b64, sodium_base64_ENCODED_LEN(body_size, sodium_base64_VARIANT_ORIGINAL), body,
-                          body_size, sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(body_b64, sodium_base64_ENCODED_LEN(body_size, sodium_base64_VARIANT_ORIGINAL),
+                          body, body_size, sodium_base64_VARIANT_ORIGINAL);
         clients = calloc(nclients, sizeof(*clients));
         start = now_monotonic_us();
         for (size_t i = 0; i < nclients; i++) {

@@ -11,7 +11,7 @@
 
 #define EM_DASH "\xe2\x80\x94"
 
-static void set_why(char *why, size_t whylen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whylen, const char *fmt, ...)
 {
         va_list ap;
 
@@ -22,8 +22,8 @@ static void set_why(char *why, size_t whylen, const char *fmt, ...)
         va_end(ap);
 }
 
-int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE],
-                  char **ret, size_t *ret_len)
+int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE], char **ret,
+                  size_t *ret_len)
 {
         char tbuf[TIME_STRING_MAX], hex[AUDIT_HASH_HEX_SIZE];
         json_t *o, *actor;
@@ -35,10 +35,10 @@ int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[
                 return -EINVAL;
         time_format_us(e->time_us, tbuf);
         hex_encode(prev, AUDIT_HASH_SIZE, hex);
-        actor = json_pack("{s:I,s:I,s:I}", "uid", (json_int_t)e->actor.uid, "gid",
-                          (json_int_t)e->actor.gid, "pid", (json_int_t)e->actor.pid);
-        o = json_pack("{s:I,s:s,s:o,s:s}", "seq", (json_int_t)seq, "time", tbuf, "actor", actor,
-                      "op", e->op);
+        actor = json_pack("{s:I,s:I,s:I}", "uid", (json_int_t)e->actor.uid, "gid", (json_int_t)e->actor.gid,
+                          "pid", (json_int_t)e->actor.pid);
+        o = json_pack("{s:I,s:s,s:o,s:s}", "seq", (json_int_t)seq, "time", tbuf, "actor", actor, "op",
+                      e->op);
         if (!o)
                 return -ENOMEM;
         if (e->actor.user)
@@ -50,9 +50,8 @@ int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[
                 json_object_set_new(o, "id", json_string(e->id));
         if (e->version >= 0)
                 json_object_set_new(o, "version", json_integer(e->version));
-        json_object_foreach(e->extra, k, v)
-                if (!json_object_get(o, k) && strcmp(k, "prev") && strcmp(k, "result"))
-                        json_object_set(o, k, v);
+        json_object_foreach(e->extra, k, v) if (!json_object_get(o, k) && strcmp(k, "prev") &&
+                                                strcmp(k, "result")) json_object_set(o, k, v);
         json_object_set_new(o, "result", json_string(e->result));
         if (e->error)
                 json_object_set_new(o, "error", json_string(e->error));
@@ -100,9 +99,15 @@ int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *
                 goto out;
         }
         hex_encode(c->prev, AUDIT_HASH_SIZE, hex);
+        if (strcmp(json_string_value(prev), hex) != 0 && c->next_seq == 0) {
+                set_why(why, whylen, "prev of line 0 is not 64 zeros");
+                goto out;
+        }
         if (strcmp(json_string_value(prev), hex) != 0) {
-                set_why(why, whylen, "prev does not match the hash of line %" PRIu64
-                        " (a line is missing, altered or out of order)", c->next_seq - 1);
+                set_why(why, whylen,
+                        "prev does not match the hash of line %" PRIu64
+                        " (a line is missing, altered or out of order)",
+                        c->next_seq - 1);
                 goto out;
         }
         auditfmt_hash(line, len, c->prev);
@@ -117,7 +122,7 @@ void note_key_id(const char *name, const uint8_t pk[32], uint8_t ret_id[4])
 {
         crypto_hash_sha256_state st;
         uint8_t h[32];
-        static const uint8_t sep[2] = { 0x0a, 0x01 };
+        static const uint8_t sep[2] = {0x0a, 0x01};
 
         crypto_hash_sha256_init(&st);
         crypto_hash_sha256_update(&st, (const unsigned char *)name, strlen(name));
@@ -231,8 +236,8 @@ static int checkpoint_parse_text(const char *text, size_t len, char **ret_origin
         *ret_size = strtoull(num, &end, 10);
         if (errno || *end)
                 return -EBADMSG;
-        if (sodium_base642bin(ret_hash, AUDIT_HASH_SIZE, l2 + 1, (size_t)(l3 - l2 - 1), NULL, &hlen,
-                              NULL, sodium_base64_VARIANT_ORIGINAL) < 0 ||
+        if (sodium_base642bin(ret_hash, AUDIT_HASH_SIZE, l2 + 1, (size_t)(l3 - l2 - 1), NULL, &hlen, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
             hlen != AUDIT_HASH_SIZE)
                 return -EBADMSG;
         *ret_origin = strndup(text, (size_t)(l1 - text));
@@ -260,7 +265,7 @@ int checkpoint_verify(const char *note, const char *vkey, char **ret_origin, uin
         if (asprintf(&prefix, EM_DASH " %s ", name) < 0)
                 return -ENOMEM;
         plen = strlen(prefix);
-        for (p = sep + 2; *p; ) {
+        for (p = sep + 2; *p;) {
                 const char *eol = strchr(p, '\n');
                 uint8_t blob[68];
                 size_t blen;
@@ -270,8 +275,8 @@ int checkpoint_verify(const char *note, const char *vkey, char **ret_origin, uin
                         return -EBADMSG;
                 }
                 if ((size_t)(eol - p) > plen && strncmp(p, prefix, plen) == 0 &&
-                    sodium_base642bin(blob, sizeof(blob), p + plen, (size_t)(eol - p) - plen, NULL,
-                                      &blen, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+                    sodium_base642bin(blob, sizeof(blob), p + plen, (size_t)(eol - p) - plen, NULL, &blen,
+                                      NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
                     blen == 68 && memcmp(blob, id, 4) == 0) {
                         if (crypto_sign_verify_detached(blob + 4, (const unsigned char *)note, textlen,
                                                         pk) != 0) {

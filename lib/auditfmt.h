@@ -9,11 +9,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define AUDIT_HASH_SIZE 32
+#define AUDIT_HASH_SIZE     32
 #define AUDIT_HASH_HEX_SIZE 65
 /* Longest audit line the verifier accepts. */
 #define AUDIT_LINE_MAX 65536
-#define EXPORT_FORMAT "vaultd-audit-export/1"
+#define EXPORT_FORMAT  "vaultd-audit-export/1"
 
 struct audit_actor {
         uint32_t uid, gid;
@@ -36,8 +36,8 @@ struct audit_entry {
 
 /* Builds line number seq with the given prev hash. *ret is malloc'd,
  * NUL-terminated, and *ret_len excludes the NUL. -ENOMEM, -EINVAL. */
-int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE],
-                  char **ret, size_t *ret_len);
+int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE], char **ret,
+                  size_t *ret_len);
 
 /* SHA-256 of the exact line bytes. */
 void auditfmt_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_SIZE]);

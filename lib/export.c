@@ -19,7 +19,8 @@ struct export_state {
         bool covered; /* a checkpoint covers the last line */
 };
 
-static int fail(struct export_report *rep, uint64_t lineno, int64_t seq, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(struct export_report *rep, uint64_t lineno,
+                                                      int64_t seq, const char *fmt, ...)
 {
         va_list ap;
 
@@ -40,11 +41,9 @@ static int read_header(struct export_state *st, json_t *h, const char **ret_vkey
         uint8_t prevbin[AUDIT_HASH_SIZE];
 
         if (!json_is_string(fmt) || strcmp(json_string_value(fmt), EXPORT_FORMAT) != 0)
-                return fail(st->rep, 1, -1, "not a vaultd audit export (format is not %s)",
-                            EXPORT_FORMAT);
-        if (!origin || !vkey || !json_is_integer(first) || !json_is_integer(last) ||
-            !json_is_string(prev) || json_integer_value(first) < 0 ||
-            json_integer_value(last) < json_integer_value(first) ||
+                return fail(st->rep, 1, -1, "not a vaultd audit export (format is not %s)", EXPORT_FORMAT);
+        if (!origin || !vkey || !json_is_integer(first) || !json_is_integer(last) || !json_is_string(prev) ||
+            json_integer_value(first) < 0 || json_integer_value(last) < json_integer_value(first) ||
             hex_decode(json_string_value(prev), prevbin, AUDIT_HASH_SIZE) < 0)
                 return fail(st->rep, 1, -1, "export header is incomplete or malformed");
         st->rep->first_seq = (uint64_t)json_integer_value(first);
@@ -59,8 +58,7 @@ static int read_header(struct export_state *st, json_t *h, const char **ret_vkey
                 return -ENOMEM;
         *ret_vkey = st->vkey ? st->vkey : vkey;
         if (st->vkey && strcmp(st->vkey, vkey) != 0)
-                return fail(st->rep, 1, -1, "the export names verifier key %s, not the one given",
-                            vkey);
+                return fail(st->rep, 1, -1, "the export names verifier key %s, not the one given", vkey);
         return 0;
 }
 
@@ -76,12 +74,11 @@ static int check_checkpoint(struct export_state *st, uint64_t lineno, const char
         if (strcmp(origin, st->origin) != 0)
                 return fail(st->rep, lineno, -1, "checkpoint origin %s is not the export's", origin);
         if (size == 0 || size - 1 < st->rep->first_seq || size - 1 >= st->chain.next_seq)
-                return fail(st->rep, lineno, -1, "checkpoint of size %" PRIu64
-                            " covers no line of this export", size);
+                return fail(st->rep, lineno, -1,
+                            "checkpoint of size %" PRIu64 " covers no line of this export", size);
         if (sodium_memcmp(hash, st->hashes[size - 1 - st->rep->first_seq], AUDIT_HASH_SIZE) != 0)
                 return fail(st->rep, lineno, (int64_t)size - 1,
-                            "checkpoint of size %" PRIu64 " does not match line %" PRIu64,
-                            size, size - 1);
+                            "checkpoint of size %" PRIu64 " does not match line %" PRIu64, size, size - 1);
         if (size - 1 == st->rep->last_seq)
                 st->covered = true;
         st->rep->checkpoints++;
@@ -113,8 +110,7 @@ static int verify_line(struct export_state *st, uint64_t lineno, const char *lin
                 if (k < 0)
                         k = fail(st->rep, lineno, (int64_t)seq, "%s", why);
                 else {
-                        memcpy(st->hashes[seq - st->rep->first_seq], st->chain.prev,
-                               AUDIT_HASH_SIZE);
+                        memcpy(st->hashes[seq - st->rep->first_seq], st->chain.prev, AUDIT_HASH_SIZE);
                         st->rep->lines++;
                 }
         }
@@ -124,7 +120,7 @@ static int verify_line(struct export_state *st, uint64_t lineno, const char *lin
 
 int export_verify(FILE *f, const char *vkey, struct export_report *ret)
 {
-        struct export_state st = { .rep = ret, .vkey = vkey };
+        struct export_state st = {.rep = ret, .vkey = vkey};
         _cleanup_(freep) char *line = NULL;
         const char *use_vkey = NULL;
         json_t *header_keep = NULL;
@@ -133,7 +129,7 @@ int export_verify(FILE *f, const char *vkey, struct export_report *ret)
         ssize_t n;
         int k = 0;
 
-        *ret = (struct export_report){ .bad_seq = -1 };
+        *ret = (struct export_report){.bad_seq = -1};
         while ((n = getline(&line, &cap, f)) > 0) {
                 lineno++;
                 if (line[n - 1] != '\n') {
@@ -162,8 +158,7 @@ int export_verify(FILE *f, const char *vkey, struct export_report *ret)
                          "export ends at seq %" PRIu64 " but the header announces %" PRIu64,
                          st.chain.next_seq - 1, ret->last_seq);
         if (k == 0 && !st.covered)
-                k = fail(ret, lineno, (int64_t)ret->last_seq,
-                         "no signed checkpoint covers the last line");
+                k = fail(ret, lineno, (int64_t)ret->last_seq, "no signed checkpoint covers the last line");
         free(st.hashes);
         json_decref(header_keep);
         return k;

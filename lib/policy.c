@@ -9,16 +9,16 @@
 
 #include "util.h"
 
-#define POLICY_MAX_RULES 4096
+#define POLICY_MAX_RULES  4096
 #define POLICY_MAX_TOKENS 16
 
 static const struct {
         const char *name;
         unsigned bit;
 } roles[] = {
-        { "admin", ROLE_ADMIN },
-        { "auditor", ROLE_AUDITOR },
-        { "service", ROLE_SERVICE },
+        {"admin", ROLE_ADMIN},
+        {"auditor", ROLE_AUDITOR},
+        {"service", ROLE_SERVICE},
 };
 
 const char *policy_role_name(unsigned mask)
@@ -50,7 +50,8 @@ void policy_free(struct policy *p)
         free(p);
 }
 
-static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, unsigned line,
+                                                      const char *fmt, ...)
 {
         va_list ap;
         int n = snprintf(err, errlen, "line %u: ", line);
@@ -145,8 +146,10 @@ static int add_warning(struct policy *p, unsigned line, const char *what, const 
         if (!n)
                 return -ENOMEM;
         p->warnings = n;
-        if (asprintf(&p->warnings[p->nwarnings], "line %u: no %s named '%s' on this system; the rule "
-                     "grants nothing", line, what, name) < 0)
+        if (asprintf(&p->warnings[p->nwarnings],
+                     "line %u: no %s named '%s' on this system; the rule "
+                     "grants nothing",
+                     line, what, name) < 0)
                 return -ENOMEM;
         p->nwarnings++;
         return 0;
@@ -155,13 +158,14 @@ static int add_warning(struct policy *p, unsigned line, const char *what, const 
 /* One rule: allow (user|group) NAME role ROLES [collections LIST|*] */
 static int parse_rule(struct policy *p, char **tok, size_t ntok, unsigned line, char *err, size_t errlen)
 {
-        struct policy_rule r = { .line = line };
+        struct policy_rule r = {.line = line};
         int k;
 
         if (strcmp(tok[0], "allow") != 0)
                 return fail(err, errlen, line, "unknown keyword '%s' (expected 'allow')", tok[0]);
         if (ntok != 5 && ntok != 7)
-                return fail(err, errlen, line, "expected 'allow user|group NAME role ROLE[,ROLE] "
+                return fail(err, errlen, line,
+                            "expected 'allow user|group NAME role ROLE[,ROLE] "
                             "[collections NAME[,NAME]|*]'");
         if (strcmp(tok[1], "user") != 0 && strcmp(tok[1], "group") != 0)
                 return fail(err, errlen, line, "expected 'user' or 'group', not '%s'", tok[1]);
@@ -182,7 +186,8 @@ static int parse_rule(struct policy *p, char **tok, size_t ntok, unsigned line, 
         }
         if ((r.roles & ROLE_SERVICE) && !r.all_collections && r.ncollections == 0) {
                 rule_clear(&r);
-                return fail(err, errlen, line, "the service role needs 'collections LIST' or "
+                return fail(err, errlen, line,
+                            "the service role needs 'collections LIST' or "
                             "'collections *'");
         }
         if (!(r.name = strdup(tok[2]))) {

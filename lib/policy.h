@@ -15,13 +15,13 @@ enum {
 };
 
 #define POLICY_FILE_MAX (1u << 20)
-#define POLICY_ERR_MAX 256
+#define POLICY_ERR_MAX  256
 
 struct policy_rule {
         bool is_group;
-        uint32_t id;         /* uid or gid */
-        char *name;          /* as written (name or number) */
-        bool resolved;       /* false when the name is unknown here: the rule grants nothing */
+        uint32_t id;   /* uid or gid */
+        char *name;    /* as written (name or number) */
+        bool resolved; /* false when the name is unknown here: the rule grants nothing */
         unsigned roles;
         bool all_collections;
         char **collections;

@@ -22,8 +22,7 @@ bool name_collection_valid(const char *s)
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = s[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                      c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
                         return false;
         }
         return true;
@@ -51,8 +50,14 @@ static uint64_t clock_us(clockid_t id)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-uint64_t now_realtime_us(void) { return clock_us(CLOCK_REALTIME); }
-uint64_t now_monotonic_us(void) { return clock_us(CLOCK_MONOTONIC); }
+uint64_t now_realtime_us(void)
+{
+        return clock_us(CLOCK_REALTIME);
+}
+uint64_t now_monotonic_us(void)
+{
+        return clock_us(CLOCK_MONOTONIC);
+}
 
 void time_format_us(uint64_t us, char buf[static TIME_STRING_MAX])
 {
@@ -61,8 +66,7 @@ void time_format_us(uint64_t us, char buf[static TIME_STRING_MAX])
 
         gmtime_r(&sec, &tm);
         snprintf(buf, TIME_STRING_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (unsigned)(us % 1000000u));
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(us % 1000000u));
 }
 
 void hex_encode(const uint8_t *in, size_t len, char *out)

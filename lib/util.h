@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_(f)  __attribute__((cleanup(f)))
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
-static inline void freep(void *p) { free(*(void **)p); }
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
 static inline void closep(int *fd)
 {
         if (*fd >= 0)
@@ -21,7 +24,7 @@ static inline void closep(int *fd)
 
 /* Longest collection name and record id, in bytes. */
 #define NAME_COLLECTION_MAX 64
-#define NAME_ID_MAX 128
+#define NAME_ID_MAX         128
 
 /* A collection name is 1..64 of [a-z0-9._-], starting with a letter or digit. */
 bool name_collection_valid(const char *s);

@@ -15,7 +15,7 @@
 
 void vl_reader_init(struct vl_reader *r, size_t max)
 {
-        *r = (struct vl_reader){ .max = max };
+        *r = (struct vl_reader){.max = max};
 }
 
 void vl_reader_done(struct vl_reader *r)
@@ -24,7 +24,7 @@ void vl_reader_done(struct vl_reader *r)
                 sodium_memzero(r->data, r->cap);
                 free(r->data);
         }
-        *r = (struct vl_reader){ .max = r->max };
+        *r = (struct vl_reader){.max = r->max};
 }
 
 /* Makes room for want more bytes; the buffer never exceeds max + one chunk. */
@@ -211,7 +211,7 @@ int vl_error_encode(const char *error, json_t *params, char **ret, size_t *ret_l
 
 int vl_connect(const char *path)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int fd;
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -247,7 +247,16 @@ int vl_send_call(int fd, const char *method, json_t *params, bool more)
         json_decref(obj);
         if (k < 0)
                 return k;
-        k = write_all(fd, buf, len + 1);
+        for (size_t off = 0; off < len + 1;) {
+                ssize_t n = send(fd, buf + off, len + 1 - off, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        k = -errno;
+                        break;
+                }
+                off += (size_t)n;
+        }
         sodium_memzero(buf, len);
         return k;
 }

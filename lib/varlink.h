@@ -14,7 +14,7 @@ struct vl_reader {
         size_t len;  /* bytes held */
         size_t scan; /* bytes already searched for a NUL */
         size_t cap;
-        size_t max;  /* largest message accepted, without its NUL */
+        size_t max; /* largest message accepted, without its NUL */
 };
 
 void vl_reader_init(struct vl_reader *r, size_t max);
@@ -57,7 +57,8 @@ int vl_error_encode(const char *error, json_t *params, char **ret, size_t *ret_l
 
 /* Connects to a Unix stream socket path. Returns the fd or -errno. */
 int vl_connect(const char *path);
-/* Sends one call. params may be NULL. */
+/* Sends one call. params may be NULL. -EPIPE when the peer closed (its
+ * last reply, e.g. an error, may still be waiting to be read). */
 int vl_send_call(int fd, const char *method, json_t *params, bool more);
 /* Waits for the next message on fd. Returns 0 and *ret (caller decrefs);
  * -ECONNRESET when the peer closed, -EBADMSG on a malformed reply. */

@@ -31,7 +31,8 @@ void ctl_connect(struct ctl *ctl)
         fd = vl_connect(ctl->socket_path);
         if (fd < 0)
                 die("cannot connect to %s: %s (is vaultd running? use --socket PATH or set "
-                    "VAULTD_SOCKET)", ctl->socket_path, strerror(-fd));
+                    "VAULTD_SOCKET)",
+                    ctl->socket_path, strerror(-fd));
         ctl->fd = fd;
         vl_reader_init(&ctl->reader, CTL_REPLY_MAX);
 }
@@ -43,7 +44,9 @@ void ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more)
         ctl_connect(ctl);
         r = vl_send_call(ctl->fd, method, params, more);
         json_decref(params);
-        if (r < 0)
+        /* vaultd may have answered and closed (message too large): the
+         * reply is read next. */
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 die("cannot send to vaultd: %s", strerror(-r));
 }
 
@@ -64,10 +67,12 @@ static const char *error_hint(const char *name)
         static const struct {
                 const char *name, *hint;
         } hints[] = {
-                { "AccessDenied", "your user holds no role allowing this; an admin grants roles in the policy file" },
-                { "StorageFull", "free disk space on the vault's state directory" },
-                { "IntegrityError", "stored data failed verification; keep the vault as it is and call an admin" },
-                { "TooLarge", "the record is larger than vaultd's --max-body" },
+                {"AccessDenied",
+                 "your user holds no role allowing this; an admin grants roles in the policy file"},
+                {"StorageFull", "free disk space on the vault's state directory"},
+                {"IntegrityError",
+                 "stored data failed verification; keep the vault as it is and call an admin"},
+                {"TooLarge", "the record is larger than vaultd's --max-body"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(hints); i++)
@@ -84,7 +89,8 @@ void ctl_print_error(json_t *msg)
         const char *k, *hint = error_hint(shortname);
 
         fprintf(stderr, "vaultctl: %s", shortname);
-        json_object_foreach(params, k, v) {
+        json_object_foreach(params, k, v)
+        {
                 char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
                 fprintf(stderr, " %s=%s", k, s ? s : json_string_value(v));
                 free(s);
@@ -146,8 +152,10 @@ char *read_input(const char *path, size_t max, size_t *ret_len)
                         if (cap >= max + 1)
                                 die("%s is larger than %zu bytes", path, max);
                         cap *= 2;
-                        if (!(buf = realloc(buf, cap)))
+                        char *bigger = realloc(buf, cap);
+                        if (!bigger)
                                 die("out of memory");
+                        buf = bigger;
                 }
                 n = fread(buf + len, 1, cap - len, f);
                 len += n;
@@ -177,8 +185,8 @@ bool wants_help(int argc, char **argv)
         return false;
 }
 
-int args_parse(const struct command *c, int argc, char **argv, const struct opt *opts,
-               const char **pos, int minpos, int maxpos)
+int args_parse(const struct command *c, int argc, char **argv, const struct opt *opts, const char **pos,
+               int minpos, int maxpos)
 {
         int npos = 0;
 

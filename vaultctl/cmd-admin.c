@@ -16,7 +16,8 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
                 print_json(reply);
         else
                 printf("state:        %s\nvault:        %s\nversion:      %s\nrecords:      %lld\n"
-                       "audit lines:  %lld\nconnections:  %lld\nuptime:       %llds\nrequests:     %lld in %lld batches\n",
+                       "audit lines:  %lld\nconnections:  %lld\nuptime:       %llds\nrequests:     %lld in "
+                       "%lld batches\n",
                        json_string_value(json_object_get(reply, "state")),
                        json_string_value(json_object_get(reply, "vault")),
                        json_string_value(json_object_get(reply, "version")),
@@ -42,8 +43,8 @@ static int policy_check_file(struct ctl *ctl, const char *path)
         for (size_t i = 0; i < p->nwarnings; i++)
                 fprintf(stderr, "vaultctl: %s: warning: %s\n", path, p->warnings[i]);
         if (ctl->json) {
-                json_t *o = json_pack("{s:b,s:I,s:I}", "valid", 1, "rules", (json_int_t)p->nrules, "warnings",
-                                      (json_int_t)p->nwarnings);
+                json_t *o = json_pack("{s:b,s:I,s:I}", "valid", 1, "rules", (json_int_t)p->nrules,
+                                      "warnings", (json_int_t)p->nwarnings);
                 print_json(o);
                 json_decref(o);
         } else

@@ -32,7 +32,7 @@ static int audit_head(struct ctl *ctl, int argc, char **argv)
 static int audit_export(struct ctl *ctl, int argc, char **argv)
 {
         const char *out = NULL, *from = NULL, *to = NULL;
-        const struct opt opts[] = { { "output", &out }, { "from", &from }, { "to", &to }, {} };
+        const struct opt opts[] = {{"output", &out}, {"from", &from}, {"to", &to}, {}};
         json_t *params = json_object(), *msg;
         size_t nlines = 0;
         FILE *f = stdout;
@@ -60,7 +60,8 @@ static int audit_export(struct ctl *ctl, int argc, char **argv)
                                 unlink(out);
                         return EXIT_FAILURE;
                 }
-                json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line) {
+                json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
+                {
                         fwrite(json_string_value(line), 1, json_string_length(line), f);
                         fputc('\n', f);
                         nlines++;
@@ -89,24 +90,28 @@ static int verify_file(struct ctl *ctl, const char *path, const char *vkey)
         fclose(f);
         if (r == -EBADMSG) {
                 if (rep.bad_seq >= 0)
-                        fprintf(stderr, "vaultctl: %s does NOT verify: line %" PRIu64 " of the file (seq %" PRId64 "): %s\n",
+                        fprintf(stderr,
+                                "vaultctl: %s does NOT verify: line %" PRIu64 " of the file (seq %" PRId64
+                                "): %s\n",
                                 path, rep.bad_line, rep.bad_seq, rep.why);
                 else
-                        fprintf(stderr, "vaultctl: %s does NOT verify: line %" PRIu64 " of the file: %s\n", path,
-                                rep.bad_line, rep.why);
+                        fprintf(stderr, "vaultctl: %s does NOT verify: line %" PRIu64 " of the file: %s\n",
+                                path, rep.bad_line, rep.why);
                 return EXIT_FAILURE;
         }
         if (r < 0)
                 die("cannot read %s: %s", path, strerror(-r));
         if (ctl->json) {
-                json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "first_seq", (json_int_t)rep.first_seq,
-                                      "last_seq", (json_int_t)rep.last_seq, "lines", (json_int_t)rep.lines,
-                                      "checkpoints", (json_int_t)rep.checkpoints, "trusted_key", vkey != NULL);
+                json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "first_seq",
+                                      (json_int_t)rep.first_seq, "last_seq", (json_int_t)rep.last_seq,
+                                      "lines", (json_int_t)rep.lines, "checkpoints",
+                                      (json_int_t)rep.checkpoints, "trusted_key", vkey != NULL);
                 print_json(o);
                 json_decref(o);
         } else {
                 printf("OK: %s verifies: %" PRIu64 " lines (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
-                       " signed checkpoints\n", path, rep.lines, rep.first_seq, rep.last_seq, rep.checkpoints);
+                       " signed checkpoints\n",
+                       path, rep.lines, rep.first_seq, rep.last_seq, rep.checkpoints);
                 if (!vkey)
                         printf("note: checked against the key the file itself names; pass --key with the\n"
                                "vault's verifier key (vaultctl audit head) to prove where it came from\n");
@@ -117,7 +122,7 @@ static int verify_file(struct ctl *ctl, const char *path, const char *vkey)
 static int audit_verify(struct ctl *ctl, int argc, char **argv)
 {
         const char *file = NULL, *vkey = NULL;
-        const struct opt opts[] = { { "file", &file }, { "key", &vkey }, {} };
+        const struct opt opts[] = {{"file", &file}, {"key", &vkey}, {}};
         json_t *reply;
 
         args_parse(command_find("audit"), argc, argv, opts, NULL, 0, 0);

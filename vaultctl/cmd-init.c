@@ -19,7 +19,7 @@ static int init_store(const char *dir, const char *key_file, const char *origin,
         struct vault_keys *k = NULL;
         struct audit_log *log = NULL;
         struct passwd *pw = getpwuid(getuid());
-        struct audit_actor actor = { getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "admin" };
+        struct audit_actor actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "admin"};
         MDB_txn *txn;
         int r;
 
@@ -28,8 +28,7 @@ static int init_store(const char *dir, const char *key_file, const char *origin,
                 return r;
         if ((r = keys_load(key_file, &k)) < 0 || (r = store_begin(s, true, &txn)) < 0)
                 goto out;
-        if ((r = keys_store_init(k, s, txn)) < 0 ||
-            (r = audit_store_init(s, k, txn, &actor, origin)) < 0) {
+        if ((r = keys_store_init(k, s, txn)) < 0 || (r = audit_store_init(s, k, txn, &actor, origin)) < 0) {
                 mdb_txn_abort(txn);
                 goto out;
         }
@@ -52,7 +51,10 @@ int cmd_init(struct ctl *ctl, int argc, char **argv)
 {
         const char *dir = NULL, *key_file = NULL, *origin = NULL;
         const struct opt opts[] = {
-                { "state-dir", &dir }, { "key-file", &key_file }, { "origin", &origin }, {},
+                {"state-dir", &dir},
+                {"key-file", &key_file},
+                {"origin", &origin},
+                {},
         };
         _cleanup_(freep) char *vkey = NULL;
         char id[33], path[4096];
@@ -90,6 +92,7 @@ int cmd_init(struct ctl *ctl, int argc, char **argv)
                 json_decref(o);
         } else
                 printf("created vault %s in %s\nroot key: %s (keep it safe and backed up separately)\n"
-                       "audit verifier key: %s\n", id, dir, key_file, vkey ?: "?");
+                       "audit verifier key: %s\n",
+                       id, dir, key_file, vkey ?: "?");
         return 0;
 }

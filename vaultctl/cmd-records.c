@@ -9,8 +9,8 @@
 #include "util.h"
 #include "vaultctl.h"
 
-#define INPUT_MAX (256u << 20)
-#define IMPORT_WINDOW 64
+#define INPUT_MAX       (256u << 20)
+#define IMPORT_WINDOW   64
 #define IMPORT_LINE_MAX (1u << 20)
 
 static json_t *record_params(const char *collection, const char *id)
@@ -34,7 +34,7 @@ static int finish(struct ctl *ctl, json_t *reply, const char *verb, const char *
 int cmd_put(struct ctl *ctl, int argc, char **argv)
 {
         const char *pos[3], *if_version = NULL;
-        const struct opt opts[] = { { "if-version", &if_version }, {} };
+        const struct opt opts[] = {{"if-version", &if_version}, {}};
         int n = args_parse(command_find("put"), argc, argv, opts, pos, 2, 3);
         size_t len, b64len;
         char *body = read_input(n == 3 ? pos[2] : "-", INPUT_MAX, &len), *b64;
@@ -50,9 +50,9 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         json_object_set_new(params, "data", json_string(b64));
         free(b64);
         if (if_version)
-                json_object_set_new(params, "if_version", json_integer(arg_uint("--if-version", if_version)));
-        return finish(ctl, ctl_call(ctl, "io.vaultd.Records.Put", params), "stored",
-                      pos[0], pos[1]);
+                json_object_set_new(params, "if_version",
+                                    json_integer(arg_uint("--if-version", if_version)));
+        return finish(ctl, ctl_call(ctl, "io.vaultd.Records.Put", params), "stored", pos[0], pos[1]);
 }
 
 static void write_body(const char *out, const unsigned char *buf, size_t len)
@@ -70,7 +70,7 @@ static void write_body(const char *out, const unsigned char *buf, size_t len)
 int cmd_get(struct ctl *ctl, int argc, char **argv)
 {
         const char *pos[2], *version = NULL, *out = NULL;
-        const struct opt opts[] = { { "version", &version }, { "output", &out }, {} };
+        const struct opt opts[] = {{"version", &version}, {"output", &out}, {}};
         const char *b64;
         unsigned char *buf;
         size_t len;
@@ -105,22 +105,22 @@ int cmd_get(struct ctl *ctl, int argc, char **argv)
 int cmd_delete(struct ctl *ctl, int argc, char **argv)
 {
         const char *pos[2], *if_version = NULL;
-        const struct opt opts[] = { { "if-version", &if_version }, {} };
+        const struct opt opts[] = {{"if-version", &if_version}, {}};
         json_t *params;
 
         args_parse(command_find("delete"), argc, argv, opts, pos, 2, 2);
         params = record_params(pos[0], pos[1]);
         if (if_version)
-                json_object_set_new(params, "if_version", json_integer(arg_uint("--if-version", if_version)));
-        return finish(ctl, ctl_call(ctl, "io.vaultd.Records.Delete", params), "deleted",
-                      pos[0], pos[1]);
+                json_object_set_new(params, "if_version",
+                                    json_integer(arg_uint("--if-version", if_version)));
+        return finish(ctl, ctl_call(ctl, "io.vaultd.Records.Delete", params), "deleted", pos[0], pos[1]);
 }
 
 int cmd_list(struct ctl *ctl, int argc, char **argv)
 {
         const char *pos[1], *after = NULL, *limit = NULL;
         bool all = false;
-        const struct opt opts[] = { { "after", &after }, { "limit", &limit }, { "all", NULL, &all }, {} };
+        const struct opt opts[] = {{"after", &after}, {"limit", &limit}, {"all", NULL, &all}, {}};
         json_t *collected = json_array();
         _cleanup_(freep) char *next = NULL;
 
@@ -138,7 +138,8 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
                 reply = ctl_call(ctl, "io.vaultd.Records.List", params);
                 if (!reply)
                         return EXIT_FAILURE;
-                json_array_foreach(json_object_get(reply, "records"), i, rec) {
+                json_array_foreach(json_object_get(reply, "records"), i, rec)
+                {
                         json_array_append(collected, rec);
                         if (!ctl->json)
                                 printf("%-40s v%-5lld %s\n", json_string_value(json_object_get(rec, "id")),
@@ -179,10 +180,10 @@ int cmd_history(struct ctl *ctl, int argc, char **argv)
                 print_json(reply);
         else
                 json_array_foreach(json_object_get(reply, "versions"), i, v)
-                        printf("v%-5lld %s  %s  uid %lld\n", (long long)json_integer_value(json_object_get(v, "version")),
+                        printf("v%-5lld %s  %s  uid %lld\n",
+                               (long long)json_integer_value(json_object_get(v, "version")),
                                json_string_value(json_object_get(v, "time")),
-                               json_is_true(json_object_get(v, "deleted")) ? "deleted       "
-                                                                           : "stored",
+                               json_is_true(json_object_get(v, "deleted")) ? "deleted       " : "stored",
                                (long long)json_integer_value(json_object_get(v, "uid")));
         json_decref(reply);
         return 0;

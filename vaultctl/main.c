@@ -7,30 +7,31 @@
 #include "vaultctl.h"
 
 const struct command commands[] = {
-        { "init", cmd_init, "--state-dir DIR --key-file FILE [--origin NAME]",
-          "Creates an empty vault in DIR and a new root key file (mode 0600). Refuses to\n"
-          "overwrite either. Keep the key file safe: without it the vault cannot be opened." },
-        { "status", cmd_status, "", "Shows what the vault is doing (not audited)." },
-        { "put", cmd_put, "COLLECTION ID [FILE|-] [--if-version N]",
-          "Stores FILE (or standard input) as a new version of the record.\n"
-          "--if-version N stores only if the current version is N (0: the record is new)." },
-        { "get", cmd_get, "COLLECTION ID [--version N] [-o FILE]",
-          "Writes the record's latest (or given) version to standard output or FILE." },
-        { "delete", cmd_delete, "COLLECTION ID [--if-version N]",
-          "Deletes the record (a tombstone version; its history stays)." },
-        { "list", cmd_list, "COLLECTION [--after ID] [--limit N] [--all]",
-          "Lists live records in id order; --all follows every page." },
-        { "history", cmd_history, "COLLECTION ID", "Lists every version of a record." },
-        { "import", cmd_import, "COLLECTION FILE|-",
-          "Stores many records from JSON Lines: one {\"id\": ID, \"record\": {...}} per line\n"
-          "(the record object is stored as compact JSON). Calls are pipelined." },
-        { "audit", cmd_audit, "head | export [-o FILE] [--from SEQ] [--to SEQ] | verify [--file EXPORT [--key VKEY]]",
-          "head: the trail's head and verifier key.\n"
-          "export: writes the trail (JSON Lines: header, lines, signed checkpoints).\n"
-          "verify: checks the live trail, or with --file an export offline (with --key,\n"
-          "against the verifier key you trust; without, against the key the file names)." },
-        { "policy", cmd_policy, "check FILE | reload",
-          "check: lints a policy file before you install it.\nreload: makes vaultd re-read its policy." },
+        {"init", cmd_init, "--state-dir DIR --key-file FILE [--origin NAME]",
+         "Creates an empty vault in DIR and a new root key file (mode 0600). Refuses to\n"
+         "overwrite either. Keep the key file safe: without it the vault cannot be opened."},
+        {"status", cmd_status, "", "Shows what the vault is doing (not audited)."},
+        {"put", cmd_put, "COLLECTION ID [FILE|-] [--if-version N]",
+         "Stores FILE (or standard input) as a new version of the record.\n"
+         "--if-version N stores only if the current version is N (0: the record is new)."},
+        {"get", cmd_get, "COLLECTION ID [--version N] [-o FILE]",
+         "Writes the record's latest (or given) version to standard output or FILE."},
+        {"delete", cmd_delete, "COLLECTION ID [--if-version N]",
+         "Deletes the record (a tombstone version; its history stays)."},
+        {"list", cmd_list, "COLLECTION [--after ID] [--limit N] [--all]",
+         "Lists live records in id order; --all follows every page."},
+        {"history", cmd_history, "COLLECTION ID", "Lists every version of a record."},
+        {"import", cmd_import, "COLLECTION FILE|-",
+         "Stores many records from JSON Lines: one {\"id\": ID, \"record\": {...}} per line\n"
+         "(the record object is stored as compact JSON). Calls are pipelined."},
+        {"audit", cmd_audit,
+         "head | export [-o FILE] [--from SEQ] [--to SEQ] | verify [--file EXPORT [--key VKEY]]",
+         "head: the trail's head and verifier key.\n"
+         "export: writes the trail (JSON Lines: header, lines, signed checkpoints).\n"
+         "verify: checks the live trail, or with --file an export offline (with --key,\n"
+         "against the verifier key you trust; without, against the key the file names)."},
+        {"policy", cmd_policy, "check FILE | reload",
+         "check: lints a policy file before you install it.\nreload: makes vaultd re-read its policy."},
         {},
 };
 
@@ -54,7 +55,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-        struct ctl ctl = { .fd = -1, .socket_path = getenv("VAULTD_SOCKET") };
+        struct ctl ctl = {.fd = -1, .socket_path = getenv("VAULTD_SOCKET")};
         const struct command *c;
         int i;
 

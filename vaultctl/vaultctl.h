@@ -74,7 +74,7 @@ struct opt {
 /* Parses argv[1..] into options and positional arguments (at most maxpos).
  * Dies with the command's usage on anything unexpected. Returns the number
  * of positional arguments, which must lie in [minpos, maxpos]. */
-int args_parse(const struct command *c, int argc, char **argv, const struct opt *opts,
-               const char **pos, int minpos, int maxpos);
+int args_parse(const struct command *c, int argc, char **argv, const struct opt *opts, const char **pos,
+               int minpos, int maxpos);
 /* The command table entry by name. */
 const struct command *command_find(const char *name);

@@ -28,7 +28,7 @@ static int meta_put_string(MDB_txn *txn, struct vault_store *s, const char *name
 int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
                      const struct audit_actor *actor, const char *origin)
 {
-        uint8_t id[16], zero[AUDIT_HASH_SIZE] = { 0 }, pk[32];
+        uint8_t id[16], zero[AUDIT_HASH_SIZE] = {0}, pk[32];
         char idhex[33], *default_origin = NULL;
         _cleanup_(freep) char *vkey = NULL;
         struct audit_log *log = NULL;
@@ -75,8 +75,7 @@ out:
         return k;
 }
 
-int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
-                   struct audit_log **ret)
+int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn, struct audit_log **ret)
 {
         struct audit_log *log = calloc(1, sizeof(*log));
         _cleanup_(freep) char *id = NULL;
@@ -205,7 +204,7 @@ int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_
 {
         MDB_cursor *cur;
         uint8_t kb[8];
-        MDB_val key = { 8, kb }, val;
+        MDB_val key = {8, kb}, val;
         size_t bytes = 0;
         uint64_t seq = from;
         int rc;
@@ -240,7 +239,7 @@ int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_siz
 {
         MDB_cursor *cur;
         uint8_t kb[8];
-        MDB_val key = { 8, kb }, val;
+        MDB_val key = {8, kb}, val;
         int rc;
 
         rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
@@ -248,10 +247,9 @@ int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_siz
                 return store_errno(rc);
         be64_put(kb, min_size);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-             rc == 0 && be64_get(key.mv_data) <= max_size;
-             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-                json_array_append_new(array, json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data,
-                                                       val.mv_size));
+             rc == 0 && be64_get(key.mv_data) <= max_size; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+                json_array_append_new(
+                        array, json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data, val.mv_size));
         mdb_cursor_close(cur);
         return rc && rc != MDB_NOTFOUND ? store_errno(rc) : 0;
 }
@@ -260,7 +258,7 @@ int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t s
 {
         MDB_cursor *cur;
         uint8_t kb[8];
-        MDB_val key = { 8, kb }, val;
+        MDB_val key = {8, kb}, val;
         int rc;
 
         rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
@@ -288,8 +286,8 @@ int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t r
         return 0;
 }
 
-static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t lines, int64_t *bad,
-                              char *why, size_t whylen)
+static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t lines, int64_t *bad, char *why,
+                              size_t whylen)
 {
         MDB_cursor *cur;
         MDB_val key, val;
@@ -310,13 +308,16 @@ static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t line
                 else if (checkpoint_verify(note, log->vkey, &origin, &nsize, hash, why, whylen) < 0)
                         k = -EBADMSG;
                 else if (nsize != size || size == 0 || size > lines) {
-                        snprintf(why, whylen, "checkpoint stored as size %" PRIu64 " is for size %"
-                                 PRIu64 " or beyond the trail", size, nsize);
+                        snprintf(why, whylen,
+                                 "checkpoint stored as size %" PRIu64 " is for size %" PRIu64
+                                 " or beyond the trail",
+                                 size, nsize);
                         k = -EBADMSG;
                 } else if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
                            sodium_memcmp(line_hash, hash, AUDIT_HASH_SIZE) != 0) {
-                        snprintf(why, whylen, "signed checkpoint of size %" PRIu64
-                                 " does not match line %" PRIu64, size, size - 1);
+                        snprintf(why, whylen,
+                                 "signed checkpoint of size %" PRIu64 " does not match line %" PRIu64, size,
+                                 size - 1);
                         k = -EBADMSG;
                 }
         }
@@ -329,7 +330,7 @@ static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t line
 int audit_verify_store(struct audit_log *log, MDB_txn *txn, uint64_t *ret_lines, int64_t *ret_bad_seq,
                        char *why, size_t whylen)
 {
-        uint8_t zero[AUDIT_HASH_SIZE] = { 0 }, head[AUDIT_HASH_SIZE];
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, head[AUDIT_HASH_SIZE];
         struct audit_chain chain;
         uint64_t stored_next;
         MDB_cursor *cur;
@@ -363,9 +364,10 @@ int audit_verify_store(struct audit_log *log, MDB_txn *txn, uint64_t *ret_lines,
         memcpy(head, hv.mv_data, hv.mv_size == AUDIT_HASH_SIZE ? AUDIT_HASH_SIZE : 0);
         if (chain.next_seq != stored_next || hv.mv_size != AUDIT_HASH_SIZE ||
             sodium_memcmp(head, chain.prev, AUDIT_HASH_SIZE) != 0) {
-                snprintf(why, whylen, "the stored head (%" PRIu64 " lines) does not match the "
-                         "trail (%" PRIu64 " lines): lines were removed or appended", stored_next,
-                         chain.next_seq);
+                snprintf(why, whylen,
+                         "the stored head (%" PRIu64 " lines) does not match the "
+                         "trail (%" PRIu64 " lines): lines were removed or appended",
+                         stored_next, chain.next_seq);
                 *ret_bad_seq = (int64_t)(chain.next_seq < stored_next ? chain.next_seq : stored_next);
                 return -EBADMSG;
         }

@@ -13,13 +13,13 @@
 
 /* Sign a checkpoint after this many lines or this much time. */
 #define AUDIT_CHECKPOINT_LINES 1000
-#define AUDIT_CHECKPOINT_USEC (60ull * 1000000u)
+#define AUDIT_CHECKPOINT_USEC  (60ull * 1000000u)
 
 struct audit_log {
         struct vault_store *store;
         struct vault_keys *keys;
-        char *origin;       /* checkpoint origin and signing key name */
-        char *vkey;         /* verifier key */
+        char *origin; /* checkpoint origin and signing key name */
+        char *vkey;   /* verifier key */
         char vault_id[33];
         /* Committed head, and head inside the open write transaction. */
         uint64_t next_seq, pending_next_seq;
@@ -34,8 +34,7 @@ int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *tx
                      const struct audit_actor *actor, const char *origin);
 
 /* Loads the head from the store. The caller owns *ret (audit_log_free). */
-int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
-                   struct audit_log **ret);
+int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn, struct audit_log **ret);
 void audit_log_free(struct audit_log *log);
 
 /* Writer side: begin tracks a new write transaction, append adds one line

@@ -66,7 +66,7 @@ int auditapi_export(struct vault *v, MDB_txn *txn, struct job *j)
  * asked for (the batch that logged this Export signed one at its end). */
 static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *lines)
 {
-        uint8_t prev[AUDIT_HASH_SIZE] = { 0 };
+        uint8_t prev[AUDIT_HASH_SIZE] = {0};
         char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], *s;
         uint64_t want = j->stream_end < j->seq ? j->stream_end : j->seq, size;
         int r;
@@ -108,8 +108,8 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
                 j->stream_phase = EXPORT_LINES;
                 break;
         case EXPORT_LINES:
-                r = audit_read_lines(v->audit, txn, j->stream_next, j->stream_end, EXPORT_CHUNK_BYTES,
-                                     lines, &j->stream_next);
+                r = audit_read_lines(v->audit, txn, j->stream_next, j->stream_end, EXPORT_CHUNK_BYTES, lines,
+                                     &j->stream_next);
                 if (r == 0 && j->stream_next > j->stream_end)
                         j->stream_phase = EXPORT_CHECKPOINTS;
                 else if (r == 0 && json_array_size(lines) == 0)
@@ -120,7 +120,8 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
                 size_t i;
 
                 r = audit_read_checkpoints(v->audit, txn, j->stream_first + 1, j->stream_end + 1, cps);
-                json_array_foreach(cps, i, cp) {
+                json_array_foreach(cps, i, cp)
+                {
                         char *s = json_dumps(cp, JSON_COMPACT);
                         json_array_append_new(lines, json_string(s));
                         free(s);

@@ -4,13 +4,13 @@
 
 #include "methods.h"
 
-#define EMBED(sym, file)                                                                 \
-        __asm__(".section .rodata\n"                                                     \
-                ".global " #sym "\n"                                                      \
-                ".type " #sym ", @object\n" #sym ":\n"                                   \
-                ".incbin \"" file "\"\n"                                                 \
-                ".byte 0\n"                                                              \
-                ".previous\n");                                                          \
+#define EMBED(sym, file)                                                                                    \
+        __asm__(".section .rodata\n"                                                                        \
+                ".global " #sym "\n"                                                                        \
+                ".type " #sym ", @object\n" #sym ":\n"                                                      \
+                ".incbin \"" file "\"\n"                                                                    \
+                ".byte 0\n"                                                                                 \
+                ".previous\n");                                                                             \
         extern const char sym[]
 
 EMBED(vaultd_iface_service, "docs/org.varlink.service.varlink");
@@ -24,8 +24,8 @@ const char *const interface_names[] = {
 
 const char *interface_description(const char *name)
 {
-        const char *const texts[] = { vaultd_iface_service, vaultd_iface_records, vaultd_iface_audit,
-                                      vaultd_iface_admin };
+        const char *const texts[] = {vaultd_iface_service, vaultd_iface_records, vaultd_iface_audit,
+                                     vaultd_iface_admin};
 
         for (size_t i = 0; interface_names[i]; i++)
                 if (strcmp(name, interface_names[i]) == 0)

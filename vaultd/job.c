@@ -36,7 +36,7 @@ void job_reset(struct job *j)
         j->reply = NULL;
         j->error = NULL;
         j->error_params = NULL;
-        j->audit = (struct job_audit){ .version = -1 };
+        j->audit = (struct job_audit){.version = -1};
 }
 
 void job_free(struct job *j)

@@ -10,13 +10,13 @@
 
 #include "util.h"
 
-#define KEY_SIZE 32
-#define KEYS_MAX_KEK 256
+#define KEY_SIZE       32
+#define KEYS_MAX_KEK   256
 #define KEY_FILE_MAGIC "vaultd-root-key 1 plain\n"
-#define KEY_FILE_MAX 256
+#define KEY_FILE_MAX   256
 
-#define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define NONCE   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG     crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define WRAPPED (NONCE + KEY_SIZE + TAG)
 
 /* Envelope: format(1) kek_version(4) nonce wrapped-DEK nonce ciphertext. */
@@ -24,10 +24,10 @@
 #define ENV_HEADER (1 + 4 + WRAPPED + NONCE)
 
 struct vault_keys {
-        uint8_t *root;               /* sodium_malloc, KEY_SIZE */
-        uint8_t *kek[KEYS_MAX_KEK];  /* index = version; NULL when absent */
+        uint8_t *root;              /* sodium_malloc, KEY_SIZE */
+        uint8_t *kek[KEYS_MAX_KEK]; /* index = version; NULL when absent */
         uint32_t kek_current;
-        uint8_t *sign_sk;            /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
+        uint8_t *sign_sk; /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
         /* Scratch for one DEK at a time, allocated once: guarded pages cost
          * an mprotect/munmap each, far too slow per request. */
         uint8_t *dek;
@@ -98,9 +98,8 @@ static int read_key_file(const char *path, uint8_t *root)
         }
         buf[len] = '\0';
         if (strncmp(buf, KEY_FILE_MAGIC, strlen(KEY_FILE_MAGIC)) != 0 ||
-            sodium_base642bin(root, KEY_SIZE, buf + strlen(KEY_FILE_MAGIC),
-                              len - strlen(KEY_FILE_MAGIC), "\n", &klen, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
+            sodium_base642bin(root, KEY_SIZE, buf + strlen(KEY_FILE_MAGIC), len - strlen(KEY_FILE_MAGIC),
+                              "\n", &klen, NULL, sodium_base64_VARIANT_ORIGINAL) < 0 ||
             klen != KEY_SIZE)
                 k = -EBADMSG;
 out:
@@ -145,21 +144,21 @@ void keys_free(struct vault_keys *k)
 }
 
 /* Wraps a secret under kek; out receives nonce || ciphertext || tag. */
-static void wrap(const uint8_t *kek, const uint8_t *ad, size_t adlen, const uint8_t *secret,
-                 size_t len, uint8_t *out)
+static void wrap(const uint8_t *kek, const uint8_t *ad, size_t adlen, const uint8_t *secret, size_t len,
+                 uint8_t *out)
 {
         randombytes_buf(out, NONCE);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(out + NONCE, NULL, secret, len, ad, adlen, NULL,
-                                                   out, kek);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(out + NONCE, NULL, secret, len, ad, adlen, NULL, out,
+                                                   kek);
 }
 
-static int unwrap(const uint8_t *kek, const uint8_t *ad, size_t adlen, const uint8_t *in,
-                  size_t inlen, uint8_t *secret)
+static int unwrap(const uint8_t *kek, const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen,
+                  uint8_t *secret)
 {
         if (inlen < NONCE + TAG)
                 return -EBADMSG;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret, NULL, NULL, in + NONCE,
-                                                       inlen - NONCE, ad, adlen, in, kek) != 0)
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret, NULL, NULL, in + NONCE, inlen - NONCE, ad,
+                                                       adlen, in, kek) != 0)
                 return -EBADMSG;
         return 0;
 }
@@ -193,8 +192,7 @@ int keys_store_init(struct vault_keys *k, struct vault_store *s, MDB_txn *txn)
         if (r < 0)
                 goto out;
         crypto_sign_keypair(k->sign_pk, sk);
-        wrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), sk, crypto_sign_SECRETKEYBYTES,
-             wrapped);
+        wrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), sk, crypto_sign_SECRETKEYBYTES, wrapped);
         r = store_put(txn, s->meta, "sign.key", 8, wrapped, sizeof(wrapped), MDB_NOOVERWRITE);
         if (r < 0)
                 goto out;
@@ -263,8 +261,7 @@ int keys_store_open(struct vault_keys *k, struct vault_store *s, MDB_txn *txn)
         r = store_get(txn, s->meta, "sign.key", 8, &v);
         if (r < 0)
                 return r;
-        r = unwrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), v.mv_data, v.mv_size,
-                   k->sign_sk);
+        r = unwrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), v.mv_data, v.mv_size, k->sign_sk);
         if (r < 0)
                 return r;
         crypto_sign_ed25519_sk_to_pk(k->sign_pk, k->sign_sk);
@@ -272,8 +269,8 @@ int keys_store_open(struct vault_keys *k, struct vault_store *s, MDB_txn *txn)
 }
 
 /* Associated data binding a body or its DEK to one record version. */
-static int body_ad(const char *purpose, const struct body_binding *b, uint32_t kek_version,
-                   uint8_t *ad, size_t cap, size_t *ret_len)
+static int body_ad(const char *purpose, const struct body_binding *b, uint32_t kek_version, uint8_t *ad,
+                   size_t cap, size_t *ret_len)
 {
         size_t pl = strlen(purpose) + 1, cl = strlen(b->collection) + 1, il = strlen(b->id) + 1;
 
@@ -290,8 +287,8 @@ static int body_ad(const char *purpose, const struct body_binding *b, uint32_t k
 
 #define AD_MAX 256
 
-int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain,
-                   size_t len, uint8_t **ret, size_t *ret_len)
+int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain, size_t len,
+                   uint8_t **ret, size_t *ret_len)
 {
         uint8_t ad[AD_MAX], dad[AD_MAX], *env, *dek = k->dek;
         size_t adlen, dadlen;
@@ -309,8 +306,8 @@ int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uin
         be32_put(env + 1, kv);
         wrap(k->kek[kv], dad, dadlen, dek, KEY_SIZE, env + 5);
         randombytes_buf(env + 5 + WRAPPED, NONCE);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENV_HEADER, NULL, plain, len, ad, adlen,
-                                                   NULL, env + 5 + WRAPPED, dek);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENV_HEADER, NULL, plain, len, ad, adlen, NULL,
+                                                   env + 5 + WRAPPED, dek);
         sodium_memzero(dek, KEY_SIZE);
         *ret = env;
         *ret_len = ENV_HEADER + len + TAG;
@@ -319,13 +316,18 @@ int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uin
 
 int keys_envelope_kek(const uint8_t *env, size_t env_len)
 {
+        uint32_t v;
+
         if (env_len < ENV_HEADER + TAG || env[0] != ENV_FORMAT)
                 return -EBADMSG;
-        return (int)be32_get(env + 1);
+        v = be32_get(env + 1);
+        if (v == 0 || v >= KEYS_MAX_KEK)
+                return -EBADMSG;
+        return (int)v;
 }
 
-int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env,
-                   size_t env_len, uint8_t **ret, size_t *ret_len)
+int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env, size_t env_len,
+                   uint8_t **ret, size_t *ret_len)
 {
         uint8_t ad[AD_MAX], dad[AD_MAX], *dek = k->dek, *plain;
         size_t adlen, dadlen, len;
@@ -333,7 +335,10 @@ int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uin
 
         if (kv < 0)
                 return kv;
-        if (kv == 0 || kv >= KEYS_MAX_KEK || !k->kek[kv])
+        /* No genuine envelope names a KEK newer than the current one. */
+        if ((uint32_t)kv > k->kek_current)
+                return -EBADMSG;
+        if (!k->kek[kv])
                 return -ENOKEY;
         if ((r = body_ad("vaultd-body", b, (uint32_t)kv, ad, sizeof(ad), &adlen)) < 0 ||
             (r = body_ad("vaultd-dek", b, (uint32_t)kv, dad, sizeof(dad), &dadlen)) < 0)
@@ -345,9 +350,8 @@ int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uin
         r = unwrap(k->kek[kv], dad, dadlen, env + 5, WRAPPED, dek);
         if (r < 0)
                 goto fail;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, env + ENV_HEADER,
-                                                       len + TAG, ad, adlen, env + 5 + WRAPPED,
-                                                       dek) != 0) {
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, env + ENV_HEADER, len + TAG, ad,
+                                                       adlen, env + 5 + WRAPPED, dek) != 0) {
                 r = -EBADMSG;
                 goto fail;
         }

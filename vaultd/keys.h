@@ -40,14 +40,14 @@ int keys_store_open(struct vault_keys *k, struct vault_store *s, MDB_txn *txn);
 
 /* Encrypts a body under a fresh DEK wrapped by the current KEK. *ret is
  * malloc'd (ciphertext is not secret). */
-int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain,
-                   size_t len, uint8_t **ret, size_t *ret_len);
+int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain, size_t len,
+                   uint8_t **ret, size_t *ret_len);
 /* Opens an envelope. *ret is malloc'd: release with keys_free_plain, which
  * wipes it.
  * -EBADMSG when it was altered or belongs to another record or version,
  * -ENOKEY when its KEK is unknown. */
-int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env,
-                   size_t env_len, uint8_t **ret, size_t *ret_len);
+int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env, size_t env_len,
+                   uint8_t **ret, size_t *ret_len);
 void keys_free_plain(uint8_t *plain, size_t len);
 /* The KEK version an envelope was sealed under, or -EBADMSG. */
 int keys_envelope_kek(const uint8_t *env, size_t env_len);

@@ -5,8 +5,8 @@
 
 void log_msg(int priority, const char *fmt, ...)
 {
-        static const char *const names[] = { "emerg", "alert", "crit", "error",
-                                             "warning", "notice", "info", "debug" };
+        static const char *const names[] = {"emerg",   "alert",  "crit", "error",
+                                            "warning", "notice", "info", "debug"};
         va_list ap;
 
         fprintf(stderr, "vaultd: %s: ", names[priority & 7]);

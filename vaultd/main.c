@@ -20,26 +20,24 @@ struct options {
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "Usage: vaultd --state-dir DIR --key-file FILE --policy FILE [--socket PATH] [options]\n"
-                "\n"
-                "Serves the records vault in DIR on a Unix socket (varlink). SIGTERM or SIGINT\n"
-                "stop it cleanly; SIGHUP reloads the policy. Create a vault with 'vaultctl init'.\n"
-                "\n"
-                "  --state-dir DIR         the vault's directory (LMDB store)\n"
-                "  --key-file FILE         root key file (mode 0600); a systemd credential\n"
-                "  --policy FILE           access policy (see policy/vaultd.policy)\n"
-                "  --socket PATH           socket to listen on [/run/vaultd/vaultd.sock]\n"
-                "  --max-body BYTES        largest record body [16777216]\n"
-                "  --max-connections N     concurrent clients [256]\n"
-                "  --max-pending N         calls in flight per client [32]\n"
-                "  --request-timeout SEC   time a client has to send one message [10]\n"
-                "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
-                "  -h, --help              this text\n");
+        fprintf(f, "Usage: vaultd --state-dir DIR --key-file FILE --policy FILE [--socket PATH] [options]\n"
+                   "\n"
+                   "Serves the records vault in DIR on a Unix socket (varlink). SIGTERM or SIGINT\n"
+                   "stop it cleanly; SIGHUP reloads the policy. Create a vault with 'vaultctl init'.\n"
+                   "\n"
+                   "  --state-dir DIR         the vault's directory (LMDB store)\n"
+                   "  --key-file FILE         root key file (mode 0600); a systemd credential\n"
+                   "  --policy FILE           access policy (see policy/vaultd.policy)\n"
+                   "  --socket PATH           socket to listen on [/run/vaultd/vaultd.sock]\n"
+                   "  --max-body BYTES        largest record body [16777216]\n"
+                   "  --max-connections N     concurrent clients [256]\n"
+                   "  --max-pending N         calls in flight per client [32]\n"
+                   "  --request-timeout SEC   time a client has to send one message [10]\n"
+                   "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
+                   "  -h, --help              this text\n");
 }
 
-static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
-                      unsigned long long *ret)
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max, unsigned long long *ret)
 {
         char *end;
         unsigned long long v;
@@ -56,16 +54,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
         enum { O_STATE = 256, O_SOCKET, O_KEY, O_POLICY, O_BODY, O_CONN, O_PEND, O_REQ, O_IDLE };
         static const struct option longopts[] = {
-                { "state-dir", required_argument, NULL, O_STATE },
-                { "socket", required_argument, NULL, O_SOCKET },
-                { "key-file", required_argument, NULL, O_KEY },
-                { "policy", required_argument, NULL, O_POLICY },
-                { "max-body", required_argument, NULL, O_BODY },
-                { "max-connections", required_argument, NULL, O_CONN },
-                { "max-pending", required_argument, NULL, O_PEND },
-                { "request-timeout", required_argument, NULL, O_REQ },
-                { "idle-timeout", required_argument, NULL, O_IDLE },
-                { "help", no_argument, NULL, 'h' },
+                {"state-dir", required_argument, NULL, O_STATE},
+                {"socket", required_argument, NULL, O_SOCKET},
+                {"key-file", required_argument, NULL, O_KEY},
+                {"policy", required_argument, NULL, O_POLICY},
+                {"max-body", required_argument, NULL, O_BODY},
+                {"max-connections", required_argument, NULL, O_CONN},
+                {"max-pending", required_argument, NULL, O_PEND},
+                {"request-timeout", required_argument, NULL, O_REQ},
+                {"idle-timeout", required_argument, NULL, O_IDLE},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         unsigned long long v;
@@ -73,10 +71,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 
         while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
                 switch (c) {
-                case O_STATE: o->state_dir = optarg; break;
-                case O_SOCKET: o->socket_path = optarg; break;
-                case O_KEY: o->key_file = optarg; break;
-                case O_POLICY: o->policy_path = optarg; break;
+                case O_STATE:
+                        o->state_dir = optarg;
+                        break;
+                case O_SOCKET:
+                        o->socket_path = optarg;
+                        break;
+                case O_KEY:
+                        o->key_file = optarg;
+                        break;
+                case O_POLICY:
+                        o->policy_path = optarg;
+                        break;
                 case O_BODY:
                         if (parse_uint(optarg, 1, 256ull << 20, &v) < 0)
                                 goto bad;
@@ -99,8 +105,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                         *(c == O_REQ ? &o->server.request_timeout_us : &o->server.idle_timeout_us) =
                                 v * 1000000u;
                         break;
-                case 'h': usage(stdout); exit(EXIT_SUCCESS);
-                default: usage(stderr); return -EINVAL;
+                case 'h':
+                        usage(stdout);
+                        exit(EXIT_SUCCESS);
+                default:
+                        usage(stderr);
+                        return -EINVAL;
                 }
         }
         if (optind < argc || !o->state_dir || !o->key_file || !o->policy_path) {
@@ -128,8 +138,9 @@ static int vault_open(struct vault *v, const struct options *o)
         r = keys_load(o->key_file, &v->keys);
         if (r < 0) {
                 log_error("cannot load the root key %s: %s", o->key_file,
-                          r == -EPERM ? "the file is readable by others; chmod 600 it" :
-                          r == -EBADMSG ? "not a vaultd root key file" : strerror(-r));
+                          r == -EPERM     ? "the file is readable by others; chmod 600 it"
+                          : r == -EBADMSG ? "not a vaultd root key file"
+                                          : strerror(-r));
                 return r;
         }
         r = store_begin(v->store, false, &txn);
@@ -151,15 +162,16 @@ int main(int argc, char **argv)
         struct options o = {
                 .socket_path = "/run/vaultd/vaultd.sock",
                 .body_max = VAULT_BODY_MAX_DEFAULT,
-                .server = {
-                        .max_connections = 256,
-                        .max_pending = 32,
-                        .request_timeout_us = 10 * 1000000ull,
-                        .idle_timeout_us = 600 * 1000000ull,
-                        .write_timeout_us = 30 * 1000000ull,
-                },
+                .server =
+                        {
+                                .max_connections = 256,
+                                .max_pending = 32,
+                                .request_timeout_us = 10 * 1000000ull,
+                                .idle_timeout_us = 600 * 1000000ull,
+                                .write_timeout_us = 30 * 1000000ull,
+                        },
         };
-        struct vault v = { 0 };
+        struct vault v = {0};
         char err[POLICY_ERR_MAX];
         int r;
 

@@ -14,9 +14,9 @@ static int service_get_info(struct vault *v, struct job *j)
         (void)v;
         for (size_t i = 0; interface_names[i]; i++)
                 json_array_append_new(names, json_string(interface_names[i]));
-        j->reply = json_pack("{s:s,s:s,s:s,s:s,s:o}", "vendor", "vaultd project", "product", "vaultd",
-                             "version", VAULTD_VERSION, "url", "https://vaultd.invalid/", "interfaces",
-                             names);
+        j->reply =
+                json_pack("{s:s,s:s,s:s,s:s,s:o}", "vendor", "vaultd project", "product", "vaultd",
+                          "version", VAULTD_VERSION, "url", "https://vaultd.invalid/", "interfaces", names);
         return j->reply ? 0 : -ENOMEM;
 }
 
@@ -40,22 +40,24 @@ static int service_get_interface_description(struct vault *v, struct job *j)
 #define AUDIT_ROLES (ROLE_AUDITOR | ROLE_ADMIN)
 
 static const struct method methods[] = {
-        { "org.varlink.service.GetInfo", NULL, .direct = service_get_info },
-        { "org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description },
-        { "io.vaultd.Records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true },
-        { "io.vaultd.Records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true },
-        { "io.vaultd.Records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE, .scoped = true },
-        { "io.vaultd.Records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true },
-        { "io.vaultd.Records.History", "records.history", records_history, .roles = ROLE_SERVICE, .scoped = true },
-        { "io.vaultd.Audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES },
-        { "io.vaultd.Audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
-          .roles = AUDIT_ROLES, .needs_more = true, .checkpoint = true },
-        { "io.vaultd.Audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
-          .roles = AUDIT_ROLES },
-        { "io.vaultd.Admin.Status", "admin.status", .direct = admin_status,
-          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE },
-        { "io.vaultd.Admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
-          .after = admin_reload_policy_after, .roles = ROLE_ADMIN },
+        {"org.varlink.service.GetInfo", NULL, .direct = service_get_info},
+        {"org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description},
+        {"io.vaultd.Records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.Records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.Records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE,
+         .scoped = true},
+        {"io.vaultd.Records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.Records.History", "records.history", records_history, .roles = ROLE_SERVICE,
+         .scoped = true},
+        {"io.vaultd.Audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
+        {"io.vaultd.Audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
+         .roles = AUDIT_ROLES, .needs_more = true, .checkpoint = true},
+        {"io.vaultd.Audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
+         .roles = AUDIT_ROLES},
+        {"io.vaultd.Admin.Status", "admin.status", .direct = admin_status,
+         .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
+        {"io.vaultd.Admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
+         .after = admin_reload_policy_after, .roles = ROLE_ADMIN},
 };
 
 int method_find(const char *name, const struct method **ret)
@@ -78,12 +80,12 @@ int method_find(const char *name, const struct method **ret)
 const char *method_error(const struct method *m, const char *short_name)
 {
         static const char *const names[] = {
-                "io.vaultd.Records.AccessDenied", "io.vaultd.Records.InternalError",
+                "io.vaultd.Records.AccessDenied",   "io.vaultd.Records.InternalError",
                 "io.vaultd.Records.IntegrityError", "io.vaultd.Records.StorageFull",
-                "io.vaultd.Audit.AccessDenied", "io.vaultd.Audit.InternalError",
-                "io.vaultd.Audit.IntegrityError", "io.vaultd.Audit.StorageFull",
-                "io.vaultd.Admin.AccessDenied", "io.vaultd.Admin.InternalError",
-                "io.vaultd.Admin.IntegrityError", "io.vaultd.Admin.StorageFull",
+                "io.vaultd.Audit.AccessDenied",     "io.vaultd.Audit.InternalError",
+                "io.vaultd.Audit.IntegrityError",   "io.vaultd.Audit.StorageFull",
+                "io.vaultd.Admin.AccessDenied",     "io.vaultd.Admin.InternalError",
+                "io.vaultd.Admin.IntegrityError",   "io.vaultd.Admin.StorageFull",
         };
         size_t ilen = (size_t)(strrchr(m->name, '.') - m->name);
 

@@ -7,8 +7,8 @@
 
 #include "util.h"
 
-#define IFACE "io.vaultd.Records"
-#define LIST_LIMIT_MAX 1000
+#define IFACE              "io.vaultd.Records"
+#define LIST_LIMIT_MAX     1000
 #define LIST_LIMIT_DEFAULT 100
 
 enum { STATE_ACTIVE = 1, STATE_DELETED = 2 };
@@ -58,7 +58,7 @@ static int head_read(struct vault *v, MDB_txn *txn, struct record_key *k, struct
         if (val.mv_size != HEAD_SIZE)
                 return -EIO;
         p = val.mv_data;
-        *ret = (struct head){ be64_get(p), p[8], be64_get(p + 9), be64_get(p + 17) };
+        *ret = (struct head){be64_get(p), p[8], be64_get(p + 9), be64_get(p + 17)};
         return 0;
 }
 
@@ -82,16 +82,18 @@ static int record_params(struct job *j, const char **ret_collection, const char 
                 return r;
         j->audit.collection = *ret_collection;
         if (!name_collection_valid(*ret_collection))
-                return job_invalid(j, IFACE, "collection",
-                                   "must be 1-64 characters of a-z 0-9 . _ - starting with a letter or digit");
+                return job_invalid(
+                        j, IFACE, "collection",
+                        "must be 1-64 characters of a-z 0-9 . _ - starting with a letter or digit");
         if (!ret_id)
                 return 0;
         if ((r = param_string(j, IFACE, "id", true, ret_id)) != 0)
                 return r;
         j->audit.id = *ret_id;
         if (!name_id_valid(*ret_id))
-                return job_invalid(j, IFACE, "id",
-                                   "must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
+                return job_invalid(
+                        j, IFACE, "id",
+                        "must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
         return 0;
 }
 
@@ -117,8 +119,9 @@ static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *re
                 return r;
         len = strlen(b64);
         if (len / 4 * 3 > v->body_max + 2)
-                return job_fail(j, IFACE ".TooLarge",
-                                json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
+                return job_fail(
+                        j, IFACE ".TooLarge",
+                        json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
         buf = malloc(len / 4 * 3 + 3);
         if (!buf)
                 return -ENOMEM;
@@ -129,19 +132,20 @@ static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *re
         }
         if (out_len > v->body_max) {
                 keys_free_plain(buf, out_len);
-                return job_fail(j, IFACE ".TooLarge",
-                                json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
+                return job_fail(
+                        j, IFACE ".TooLarge",
+                        json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
         }
         *ret = buf;
         *ret_len = out_len;
         return 0;
 }
 
-static int write_version(struct vault *v, MDB_txn *txn, struct record_key *k, uint64_t version,
-                         uint8_t kind, uint32_t uid, const uint8_t *env, size_t env_len, size_t size)
+static int write_version(struct vault *v, MDB_txn *txn, struct record_key *k, uint64_t version, uint8_t kind,
+                         uint32_t uid, const uint8_t *env, size_t env_len, size_t size)
 {
         size_t klen = record_key_version(k, version);
-        MDB_val key = { klen, k->buf }, val = { VERSION_HEADER + env_len, NULL };
+        MDB_val key = {klen, k->buf}, val = {VERSION_HEADER + env_len, NULL};
         uint8_t *p;
         int rc;
 
@@ -171,13 +175,13 @@ static int check_if_version(struct vault *v, MDB_txn *txn, struct job *j, struct
                 return r;
         r = head_read(v, txn, k, h);
         if (r == -ENOENT)
-                *h = (struct head){ 0 };
+                *h = (struct head){0};
         else if (r < 0)
                 return r;
         if (present && if_version != h->version)
                 return job_fail(j, IFACE ".Conflict",
-                                json_pack("{s:s,s:s,s:I}", "collection", collection, "id", id,
-                                          "current", (json_int_t)h->version));
+                                json_pack("{s:s,s:s,s:I}", "collection", collection, "id", id, "current",
+                                          (json_int_t)h->version));
         return 0;
 }
 
@@ -200,7 +204,7 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         was_active = h.state == STATE_ACTIVE;
         h.version++;
-        struct body_binding b = { collection, id, h.version };
+        struct body_binding b = {collection, id, h.version};
         r = keys_seal_body(v->keys, &b, body, body_len, &env, &env_len);
         keys_free_plain(body, body_len);
         if (r < 0)
@@ -227,7 +231,7 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
                       const char *id, uint64_t version, const MDB_val *val)
 {
         const uint8_t *p = val->mv_data;
-        struct body_binding b = { collection, id, version };
+        struct body_binding b = {collection, id, version};
         char tbuf[TIME_STRING_MAX], *b64;
         uint8_t *plain;
         size_t len, b64len;
@@ -237,8 +241,8 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         r = keys_open_body(v->keys, &b, p + VERSION_HEADER, val->mv_size - VERSION_HEADER, &plain, &len);
         if (r == -EBADMSG || r == -ENOKEY)
                 return job_fail(j, IFACE ".IntegrityError",
-                                json_pack("{s:s,s:s,s:I,s:s}", "collection", collection, "id", id,
-                                          "version", (json_int_t)version, "reason",
+                                json_pack("{s:s,s:s,s:I,s:s}", "collection", collection, "id", id, "version",
+                                          (json_int_t)version, "reason",
                                           r == -ENOKEY ? "the key that sealed this version is missing"
                                                        : "the stored ciphertext does not authenticate"));
         if (r < 0)
@@ -252,8 +256,8 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         sodium_bin2base64(b64, b64len, plain, len, sodium_base64_VARIANT_ORIGINAL);
         keys_free_plain(plain, len);
         time_format_us(be64_get(p + 1), tbuf);
-        j->reply = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t)version, "data", b64, "time",
-                             tbuf, "size", (json_int_t)len);
+        j->reply = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t)version, "data", b64, "time", tbuf,
+                             "size", (json_int_t)len);
         keys_free_plain((uint8_t *)b64, b64len);
         return j->reply ? 0 : -ENOMEM;
 }
@@ -342,7 +346,7 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
                 return job_invalid(j, IFACE, "limit", "must be between 1 and 1000");
         record_key_init(&k, collection, after ? after : "");
         cl = strlen(collection) + 1;
-        key = (MDB_val){ k.head_len, k.buf };
+        key = (MDB_val){k.head_len, k.buf};
         rc = mdb_cursor_open(txn, v->store->heads, &cur);
         if (rc)
                 return store_errno(rc);
@@ -362,8 +366,8 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
                         break;
                 time_format_us(be64_get(hp + 17), tbuf);
                 json_array_append_new(items, json_pack("{s:s%,s:I,s:s}", "id", (char *)key.mv_data + cl,
-                                                       key.mv_size - cl, "version",
-                                                       (json_int_t)be64_get(hp), "updated", tbuf));
+                                                       key.mv_size - cl, "version", (json_int_t)be64_get(hp),
+                                                       "updated", tbuf));
         }
         /* rc == 0 here means we stopped at a further record of this collection. */
         bool more = rc == 0 && key.mv_size > cl && memcmp(key.mv_data, k.buf, cl) == 0 &&
@@ -408,7 +412,7 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
                 const uint8_t *p;
                 char tbuf[TIME_STRING_MAX];
 
-                key = (MDB_val){ klen, k.buf };
+                key = (MDB_val){klen, k.buf};
                 rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
                 if (rc == MDB_NOTFOUND)
                         continue;
@@ -416,10 +420,10 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
                         break;
                 p = val.mv_data;
                 time_format_us(be64_get(p + 1), tbuf);
-                json_array_append_new(versions, json_pack("{s:I,s:s,s:I,s:b,s:I}", "version", (json_int_t)ver,
-                                                          "time", tbuf, "size", (json_int_t)be64_get(p + 13),
-                                                          "deleted", p[0] == KIND_TOMBSTONE, "uid",
-                                                          (json_int_t)be32_get(p + 9)));
+                json_array_append_new(versions,
+                                      json_pack("{s:I,s:s,s:I,s:b,s:I}", "version", (json_int_t)ver, "time",
+                                                tbuf, "size", (json_int_t)be64_get(p + 13), "deleted",
+                                                p[0] == KIND_TOMBSTONE, "uid", (json_int_t)be32_get(p + 9)));
         }
         mdb_cursor_close(cur);
         if (rc && rc != MDB_NOTFOUND) {

@@ -21,8 +21,8 @@
 #include "varlink.h"
 #include "writer.h"
 
-#define CONN_MAX_GROUPS 64
-#define CONN_OUT_HIGH (1u << 20) /* stop reading and streaming past this */
+#define CONN_MAX_GROUPS     64
+#define CONN_OUT_HIGH       (1u << 20) /* stop reading and streaming past this */
 #define CONN_READS_PER_WAKE 16
 
 struct server;
@@ -113,8 +113,8 @@ static int out_append(struct conn *c, const char *msg, size_t len)
                 p = malloc(cap);
                 if (!p)
                         return -ENOMEM;
-                memcpy(p, c->out + c->out_off, c->out_len - c->out_off);
                 if (c->out) {
+                        memcpy(p, c->out + c->out_off, c->out_len - c->out_off);
                         sodium_memzero(c->out, c->out_cap);
                         free(c->out);
                 }
@@ -162,7 +162,7 @@ static struct job *job_new(struct conn *c, const char *user, size_t cost)
         j->audit.version = -1;
         j->cost = cost;
         if (c)
-                j->actor = (struct audit_actor){ c->cred.uid, c->cred.gid, c->cred.pid };
+                j->actor = (struct audit_actor){c->cred.uid, c->cred.gid, c->cred.pid};
         if (user)
                 j->actor.user = strdup(user);
         return j;
@@ -206,7 +206,7 @@ static void after_durable(struct server *s, struct job *j)
 static bool authorise(struct server *s, struct conn *c, const struct method *m, json_t *params,
                       struct job *j)
 {
-        struct peer_id peer = { c->cred.uid, c->cred.gid, c->groups, c->ngroups };
+        struct peer_id peer = {c->cred.uid, c->cred.gid, c->groups, c->ngroups};
         json_t *coll = json_object_get(params, "collection");
         const char *role = NULL;
 
@@ -263,7 +263,7 @@ static void dispatch(struct conn *c, char *msg, size_t len)
                 return;
         }
         j->method = m;
-        j->call = (struct vl_call_owned){ call.root, call.parameters, call.more, call.oneway };
+        j->call = (struct vl_call_owned){call.root, call.parameters, call.more, call.oneway};
         j->denied = !authorise(s, c, m, call.parameters, j);
         job_attach(c, j);
         if (m->direct && !j->denied) {
@@ -295,7 +295,8 @@ static void conn_process(struct conn *c)
                 if (r == -EMSGSIZE) {
                         reply_error_now(c, "org.varlink.service.InvalidParameter",
                                         json_pack("{s:s,s:s}", "parameter", "message", "reason",
-                                                  "message exceeds the size limit"), 0);
+                                                  "message exceeds the size limit"),
+                                        0);
                         c->closing = true;
                         break;
                 }
@@ -448,7 +449,7 @@ static void conn_peer(struct conn *c)
         struct passwd pw, *res = NULL;
 
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
-                c->cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+                c->cred = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
         len = sizeof(c->groups);
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0)
                 c->ngroups = len / sizeof(gid_t);
@@ -574,7 +575,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
         if (method_find("io.vaultd.Admin.ReloadPolicy", &m) < 0 || !(j = job_new(NULL, "SIGHUP", 0)))
                 return 0;
         j->method = m;
-        j->actor = (struct audit_actor){ getuid(), getgid(), getpid(), j->actor.user, "system" };
+        j->actor = (struct audit_actor){getuid(), getgid(), getpid(), j->actor.user, "system"};
         j->call.root = json_object();
         j->call.parameters = j->call.root;
         writer_submit(s->writer, j);
@@ -591,7 +592,7 @@ static int on_stop(sd_event_source *src, const struct signalfd_siginfo *si, void
 /* Takes the socket from systemd, or binds path (replacing a stale one). */
 static int listen_socket(struct server *s)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         const char *path = s->cfg->socket_path;
         mode_t old;
         int fd, r;
@@ -689,7 +690,7 @@ static void server_teardown(struct server *s)
 
 int server_run(struct vault *v, const struct server_config *cfg)
 {
-        struct server s = { .v = v, .cfg = cfg, .listen_fd = -1, .notify_fd = -1 };
+        struct server s = {.v = v, .cfg = cfg, .listen_fd = -1, .notify_fd = -1};
         int r;
 
         r = server_setup(&s);

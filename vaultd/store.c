@@ -5,12 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "util.h"
 
 #define STORE_MAP_INITIAL (256ull << 20)
-#define STORE_MAP_LIMIT (1ull << 40)
+#define STORE_MAP_LIMIT   (1ull << 40)
 #define STORE_MAX_READERS 64
 
 int store_errno(int rc)
@@ -49,12 +52,12 @@ static int open_dbs(struct vault_store *s, bool create)
                 const char *name;
                 size_t off;
         } dbs[] = {
-                { "meta", offsetof(struct vault_store, meta) },
-                { "heads", offsetof(struct vault_store, heads) },
-                { "versions", offsetof(struct vault_store, versions) },
-                { "audit", offsetof(struct vault_store, audit) },
-                { "checkpoints", offsetof(struct vault_store, checkpoints) },
-                { "keys", offsetof(struct vault_store, keys) },
+                {"meta", offsetof(struct vault_store, meta)},
+                {"heads", offsetof(struct vault_store, heads)},
+                {"versions", offsetof(struct vault_store, versions)},
+                {"audit", offsetof(struct vault_store, audit)},
+                {"checkpoints", offsetof(struct vault_store, checkpoints)},
+                {"keys", offsetof(struct vault_store, keys)},
         };
         MDB_txn *txn;
         int rc;
@@ -91,8 +94,14 @@ int store_open(const char *dir, bool create, struct vault_store **ret)
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
+        s->dir_fd = -1;
         pthread_rwlock_init(&s->resize_lock, NULL);
         s->dir = strdup(dir);
+        s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->dir_fd < 0) {
+                k = -errno;
+                goto fail;
+        }
         rc = mdb_env_create(&s->env);
         if (rc || !s->dir) {
                 k = rc ? store_errno(rc) : -ENOMEM;
@@ -129,6 +138,8 @@ void store_free(struct vault_store *s)
         if (s->env)
                 mdb_env_close(s->env);
         pthread_rwlock_destroy(&s->resize_lock);
+        if (s->dir_fd >= 0)
+                close(s->dir_fd);
         free(s->dir);
         free(s);
 }
@@ -165,6 +176,17 @@ void store_read_end(struct vault_store *s, MDB_txn *txn)
         pthread_rwlock_unlock(&s->resize_lock);
 }
 
+int store_space_check(struct vault_store *s, uint64_t need)
+{
+        struct statvfs st;
+
+        if (fstatvfs(s->dir_fd, &st) < 0)
+                return -errno;
+        if ((uint64_t)st.f_bavail * st.f_frsize < need + STORE_RESERVE_BYTES)
+                return -ENOSPC;
+        return 0;
+}
+
 int store_grow(struct vault_store *s)
 {
         int rc;
@@ -181,7 +203,7 @@ int store_grow(struct vault_store *s)
 
 int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret)
 {
-        MDB_val k = { klen, (void *)key };
+        MDB_val k = {klen, (void *)key};
 
         return store_errno(mdb_get(txn, dbi, &k, ret));
 }
@@ -189,14 +211,14 @@ int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *
 int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
               unsigned flags)
 {
-        MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+        MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 
         return store_errno(mdb_put(txn, dbi, &k, &v, flags));
 }
 
 int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
 {
-        MDB_val k = { klen, (void *)key };
+        MDB_val k = {klen, (void *)key};
 
         return store_errno(mdb_del(txn, dbi, &k, NULL));
 }

@@ -18,7 +18,12 @@ struct vault_store {
         /* Held shared by readers, exclusively when the map is resized. */
         pthread_rwlock_t resize_lock;
         char *dir;
+        int dir_fd; /* the state directory, for free-space checks */
 };
+
+/* Free space kept in reserve: writes stop (StorageFull) before the disk
+ * is completely full, so LMDB never meets a short write. */
+#define STORE_RESERVE_BYTES (8ull << 20)
 
 /* Opens (create: creates) the environment in dir. The caller owns *ret and
  * releases it with store_free. -ENOENT when dir holds no vault and create is
@@ -40,6 +45,10 @@ int store_begin_child(MDB_txn *parent, MDB_txn **ret);
  * store_read_end, which also releases the resize lock. */
 int store_read_begin(struct vault_store *s, MDB_txn **ret);
 void store_read_end(struct vault_store *s, MDB_txn *txn);
+
+/* -ENOSPC when the state directory's file system has less than need bytes
+ * plus the reserve available; 0 otherwise. */
+int store_space_check(struct vault_store *s, uint64_t need);
 
 /* Doubles the map size. Call with no transaction open in this thread. */
 int store_grow(struct vault_store *s);

@@ -17,15 +17,15 @@ struct vault {
         struct vault_store *store;
         struct vault_keys *keys;
         struct audit_log *audit;
-        size_t body_max;          /* largest record body, bytes */
-        uint64_t records_active;  /* maintained by the writer; read racily by Status */
+        size_t body_max;         /* largest record body, bytes */
+        uint64_t records_active; /* maintained by the writer; read racily by Status */
 
         /* Event-loop side. */
-        struct policy *policy;    /* swapped only by the event loop */
+        struct policy *policy; /* swapped only by the event loop */
         const char *policy_path;
         struct writer *writer;
         unsigned connections;
-        uint64_t started_us;      /* monotonic */
+        uint64_t started_us; /* monotonic */
 };
 
 struct conn;
@@ -43,26 +43,26 @@ struct job {
         struct job *conn_next; /* the connection's replies, in call order */
         const struct method *method;
         struct vl_call_owned {
-                json_t *root;        /* owned */
-                json_t *parameters;  /* borrowed from root */
+                json_t *root;       /* owned */
+                json_t *parameters; /* borrowed from root */
                 bool more, oneway;
         } call;
         struct audit_actor actor; /* user/role strings are owned by the job */
-        size_t cost;  /* request size in bytes, bounds a batch */
+        size_t cost;              /* request size in bytes, bounds a batch */
         bool denied;
         const char *preset_error; /* fail with this error without running (e.g. a rejected reload) */
         json_t *preset_error_params;
 
         /* Results, written by the writer thread. */
-        json_t *reply;       /* parameters on success (owned) */
-        const char *error;   /* error name on failure (static) */
+        json_t *reply;     /* parameters on success (owned) */
+        const char *error; /* error name on failure (static) */
         json_t *error_params;
-        uint64_t seq;        /* this request's audit line */
+        uint64_t seq; /* this request's audit line */
         struct job_audit audit;
 
         /* Event-loop side. */
-        struct conn *conn;   /* holds a reference; NULL for internal jobs */
-        char *out;           /* encoded reply (final message) */
+        struct conn *conn; /* holds a reference; NULL for internal jobs */
+        char *out;         /* encoded reply (final message) */
         size_t out_len;
         bool done;
         uint64_t stream_first, stream_next, stream_end; /* for streamed replies */

@@ -76,7 +76,8 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
                 if (r == -ENOBUFS)
                         return r;
                 if (r < 0)
-                        r = job_fail(j, method_error(j->method, r == -EIO ? "IntegrityError" : "InternalError"),
+                        r = job_fail(j,
+                                     method_error(j->method, r == -EIO ? "IntegrityError" : "InternalError"),
                                      json_pack("{s:s}", "reason", strerror(-r)));
         }
         e = (struct audit_entry){
@@ -86,7 +87,9 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
                 .collection = j->audit.collection,
                 .id = j->audit.id,
                 .version = j->audit.version,
-                .result = r == 0 ? "ok" : j->denied ? "denied" : "error",
+                .result = r == 0      ? "ok"
+                          : j->denied ? "denied"
+                                      : "error",
                 .error = j->error ? strrchr(j->error, '.') + 1 : NULL,
                 .extra = j->audit.extra,
         };
@@ -97,9 +100,17 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
 static int run_batch_once(struct writer *w, struct job *batch)
 {
         bool force_checkpoint = false;
+        uint64_t bytes = 0;
         MDB_txn *txn;
         int r;
 
+        for (struct job *j = batch; j; j = j->next)
+                bytes += j->cost;
+        /* Twice the request bytes bounds what the batch writes (bodies are
+         * base64 on the wire, slightly larger sealed on disk). */
+        r = store_space_check(w->v->store, 2 * bytes);
+        if (r < 0)
+                return r;
         r = store_begin(w->v->store, true, &txn);
         if (r < 0)
                 return r;
@@ -114,6 +125,9 @@ static int run_batch_once(struct writer *w, struct job *batch)
         if (r < 0)
                 goto abort;
         r = store_commit(txn);
+        /* LMDB reports a short write on a full disk as EIO. */
+        if (r == -EIO && store_space_check(w->v->store, 2 * bytes) == -ENOSPC)
+                r = -ENOSPC;
         if (r < 0)
                 return r;
         audit_txn_commit(w->v->audit);

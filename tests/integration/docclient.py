@@ -95,7 +95,7 @@ class Connection:
             end = self._buf.find(b"\0")
             if end >= 0:
                 raw = bytes(self._buf[:end])
-                del self._buf[:]
+                del self._buf[:end + 1]
                 break
             chunk = self.sock.recv(self.recv_size)
             if not chunk:

@@ -50,6 +50,7 @@ def audit_entries(export_bytes):
 def test_reader_keeps_bytes_after_nul_and_joins_split_messages():
     """Several messages in one recv(), and one message over many recv()s."""
     server, client = socket.socketpair()
+    client.settimeout(5)
     with server:
         conn = Connection.from_socket(client, recv_size=4096)
         first = b'{"parameters":{"version":1}}\0{"parameters":{"version":2}}\0{"param'
@@ -249,7 +250,7 @@ def test_export_stream_framing(conn):
     lines = [line for m in messages for line in m["parameters"]["lines"]]
     assert json.loads(lines[0])["format"] == docclient.EXPORT_FORMAT
     assert "checkpoint" in json.loads(lines[-1])
-    assert all("\n" not in line for line in lines[:-1] if "checkpoint" not in line)
+    assert all("\n" not in line for line in lines)  # lines come without newlines
 
 
 def test_export_verifies_and_records_our_puts(conn):
@@ -340,7 +341,7 @@ def test_tampered_export_fails_chain(conn):
         conn.put("tamper", "T", b"%d" % n)
     export = conn.audit_export()
     lines = export_raw_lines(export)
-    audit_count = sum(1 for raw in lines[1:] if b'"checkpoint"' not in raw[:15])
+    audit_count = len(docclient.verify_export_chain(export).lines)
     middle = 1 + audit_count // 2
     seq = json.loads(lines[middle])["seq"]
 
@@ -358,8 +359,13 @@ def test_tampered_export_fails_chain(conn):
         docclient.verify_export_chain(removed)
     assert info.value.seq == seq + 1
 
-    # A changed last line breaks no prev; only the checkpoint catches it.
+    # A dropped last line keeps seq and prev in order; the count catches it.
     last = audit_count
+    truncated = b"\n".join(lines[:last] + lines[last + 1:]) + b"\n"
+    with pytest.raises(ExportError, match="audit lines"):
+        docclient.verify_export_chain(truncated)
+
+    # A changed last line breaks no prev; only the checkpoint catches it.
     raw = bytearray(lines[last])
     pos = raw.index(b'"time":"') + len(b'"time":"') + 3
     raw[pos] = ord("1") if raw[pos] != ord("1") else ord("2")

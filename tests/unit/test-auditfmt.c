@@ -36,14 +36,12 @@ struct fixture {
 
 static const uint8_t zero_hash[AUDIT_HASH_SIZE];
 
-static char *make_line(uint64_t seq, const char *op, const uint8_t prev[AUDIT_HASH_SIZE],
-                       size_t *ret_len)
+static char *make_line(uint64_t seq, const char *op, const uint8_t prev[AUDIT_HASH_SIZE], size_t *ret_len)
 {
         char id[32];
         struct audit_entry e = {
                 .time_us = TIME_US + seq,
-                .actor = { .uid = 1000, .gid = 1000, .pid = 4242, .user = "svc",
-                           .role = "service" },
+                .actor = {.uid = 1000, .gid = 1000, .pid = 4242, .user = "svc", .role = "service"},
                 .op = op,
                 .collection = "people",
                 .id = id,
@@ -82,8 +80,8 @@ static char *sign_note(const char *text, const uint8_t pk[32], const uint8_t sk[
         return note;
 }
 
-static char *make_checkpoint(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
-                             const uint8_t pk[32], const uint8_t sk[64])
+static char *make_checkpoint(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE], const uint8_t pk[32],
+                             const uint8_t sk[64])
 {
         char *text, *note;
 
@@ -100,9 +98,9 @@ static char *export_header(const char *vkey)
         char *s;
 
         hex_encode(zero_hash, AUDIT_HASH_SIZE, zeros);
-        h = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault", "x",
-                      "origin", ORIGIN, "verifier_key", vkey, "first_seq", (json_int_t)0,
-                      "last_seq", (json_int_t)(NLINES - 1), "prev", zeros, "exported", "t");
+        h = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault", "x", "origin",
+                      ORIGIN, "verifier_key", vkey, "first_seq", (json_int_t)0, "last_seq",
+                      (json_int_t)(NLINES - 1), "prev", zeros, "exported", "t");
         assert_non_null(h);
         s = json_dumps(h, JSON_COMPACT);
         json_decref(h);
@@ -110,8 +108,7 @@ static char *export_header(const char *vkey)
         return s;
 }
 
-static char *export_checkpoint_line(const uint8_t pk[32], const uint8_t sk[64],
-                                    const char *last_line)
+static char *export_checkpoint_line(const uint8_t pk[32], const uint8_t sk[64], const char *last_line)
 {
         uint8_t hash[AUDIT_HASH_SIZE];
         char *note, *s;
@@ -321,8 +318,7 @@ static void test_chain_rejects_non_lines(void **state)
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 why[0] = '\0';
                 audit_chain_init(&c, 0, zero_hash);
-                assert_int_equal(audit_chain_feed(&c, bad[i], strlen(bad[i]), why, sizeof(why)),
-                                 -EBADMSG);
+                assert_int_equal(audit_chain_feed(&c, bad[i], strlen(bad[i]), why, sizeof(why)), -EBADMSG);
                 assert_true(strlen(why) > 0);
         }
 }
@@ -337,7 +333,7 @@ static void test_line_format(void **state)
         size_t len;
         struct audit_entry e = {
                 .time_us = TIME_US,
-                .actor = { .uid = 1234, .gid = 5678, .pid = 99, .user = "alice", .role = NULL },
+                .actor = {.uid = 1234, .gid = 5678, .pid = 99, .user = "alice", .role = NULL},
                 .op = "records.get",
                 .collection = "people",
                 .id = "p-1",
@@ -350,8 +346,8 @@ static void test_line_format(void **state)
         memset(prev, 0xab, sizeof(prev));
         hex_encode(prev, sizeof(prev), hex);
         /* Extra fields may not replace the chain's own fields. */
-        extra = json_pack("{s:i,s:s,s:s,s:s}", "seq", 99, "prev", "forged", "result", "forged",
-                          "note", "two\nlines");
+        extra = json_pack("{s:i,s:s,s:s,s:s}", "seq", 99, "prev", "forged", "result", "forged", "note",
+                          "two\nlines");
         assert_non_null(extra);
         e.extra = extra;
         assert_int_equal(auditfmt_line(5, &e, prev, &line, &len), 0);
@@ -371,13 +367,11 @@ static void test_line_format(void **state)
         it = json_object_iter_next(o, it);
         assert_non_null(it);
         assert_string_equal(json_object_iter_key(it), "actor");
-        json_object_foreach(o, key, actor)
-                last = key;
+        json_object_foreach(o, key, actor) last = key;
         assert_string_equal(last, "prev");
 
         assert_int_equal(json_integer_value(json_object_get(o, "seq")), 5);
-        assert_string_equal(json_string_value(json_object_get(o, "time")),
-                            "2025-11-29T14:03:07.123456Z");
+        assert_string_equal(json_string_value(json_object_get(o, "time")), "2025-11-29T14:03:07.123456Z");
         assert_string_equal(json_string_value(json_object_get(o, "prev")), hex);
         assert_string_equal(json_string_value(json_object_get(o, "op")), "records.get");
         assert_string_equal(json_string_value(json_object_get(o, "result")), "error");
@@ -399,7 +393,7 @@ static void test_line_format(void **state)
 
 static void test_note_key_id_independent(void **state)
 {
-        static const char *const names[] = { ORIGIN, "a", "vaultd/0123456789abcdef" };
+        static const char *const names[] = {ORIGIN, "a", "vaultd/0123456789abcdef"};
         uint8_t pk[32], id[4], h[crypto_hash_sha256_BYTES], buf[128];
 
         (void)state;
@@ -419,27 +413,27 @@ static void test_note_key_id_independent(void **state)
 
 /* The example of golang.org/x/mod/sumdb/note (also in c2sp.org/signed-note
  * implementations): an independent implementation's key and signature. */
-#define GO_NAME "PeterNeumann"
-#define GO_VKEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+#define GO_NAME     "PeterNeumann"
+#define GO_VKEY     "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 #define GO_SEED_B64 "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-#define GO_TEXT                                                                          \
-        "If you think cryptography is the answer to your problem,\n"                     \
+#define GO_TEXT                                                                                             \
+        "If you think cryptography is the answer to your problem,\n"                                        \
         "then you don't know what your problem is.\n"
-#define GO_NOTE                                                                          \
-        GO_TEXT "\n\xe2\x80\x94 PeterNeumann "                                           \
-                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvq" \
+#define GO_NOTE                                                                                             \
+        GO_TEXT "\n\xe2\x80\x94 PeterNeumann "                                                              \
+                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvq"                       \
                 "fqdngotpRZb6KE6RyyBwJnAM=\n"
 
 static void test_signed_note_go_vector(void **state)
 {
         uint8_t seed[33], pk[32], sk[64], id[4], pid[4], ppk[32], sig[64];
-        static const uint8_t want_id[4] = { 0xc7, 0x4f, 0x20, 0xa3 };
+        static const uint8_t want_id[4] = {0xc7, 0x4f, 0x20, 0xa3};
         char *vkey, *note, *name;
         size_t seedlen;
 
         (void)state;
-        assert_int_equal(sodium_base642bin(seed, sizeof(seed), GO_SEED_B64, strlen(GO_SEED_B64),
-                                           NULL, &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL),
+        assert_int_equal(sodium_base642bin(seed, sizeof(seed), GO_SEED_B64, strlen(GO_SEED_B64), NULL,
+                                           &seedlen, NULL, sodium_base64_VARIANT_ORIGINAL),
                          0);
         assert_int_equal(seedlen, 33);
         assert_int_equal(seed[0], 0x01);
@@ -473,8 +467,7 @@ static void test_checkpoint_verify(void **state)
 
         randombytes_buf(hash, sizeof(hash));
         note = make_checkpoint(NLINES, hash, f->pk, f->sk);
-        assert_int_equal(
-                checkpoint_verify(note, f->vkey, &origin, &size, got_hash, why, sizeof(why)), 0);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, got_hash, why, sizeof(why)), 0);
         assert_string_equal(origin, ORIGIN);
         assert_int_equal(size, NLINES);
         assert_memory_equal(got_hash, hash, AUDIT_HASH_SIZE);
@@ -494,14 +487,12 @@ static void test_checkpoint_modified_size(void **state)
         digit = strstr(note, "\n12\n");
         assert_non_null(digit);
         digit[2] = '3';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
-                         -EBADMSG);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), -EBADMSG);
         assert_true(strlen(why) > 0);
         assert_null(origin);
         /* Restored, it verifies: only the digit made the difference. */
         digit[2] = '2';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
-                         0);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
         free(origin);
         free(note);
 }
@@ -520,8 +511,7 @@ static void test_checkpoint_other_key(void **state)
         /* Signed by another key of the same name: not signed by the trusted key. */
         note = sign_note(text, pk2, sk2);
         why[0] = '\0';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
-                         -EBADMSG);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), -EBADMSG);
         assert_true(strlen(why) > 0);
 
         /* Signed by another key that claims the trusted key's id. */
@@ -530,8 +520,7 @@ static void test_checkpoint_other_key(void **state)
         note_key_id(ORIGIN, f->pk, id);
         assert_int_equal(checkpoint_note(text, ORIGIN, id, sig, &note), 0);
         why[0] = '\0';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)),
-                         -EBADMSG);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), -EBADMSG);
         assert_true(strlen(why) > 0);
         assert_null(origin);
 
@@ -546,8 +535,7 @@ static void test_checkpoint_other_key(void **state)
                 assert_true(asprintf(&both, "%s%s", good, other_sig) > 0);
                 free(good);
         }
-        assert_int_equal(checkpoint_verify(both, f->vkey, &origin, &size, hash, why, sizeof(why)),
-                         0);
+        assert_int_equal(checkpoint_verify(both, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
         assert_string_equal(origin, ORIGIN);
         free(origin);
         free(both);

@@ -29,11 +29,10 @@ static struct policy *parse_ok(const char *text)
 }
 
 /* The role policy_check grants, or NULL when it denies. */
-static const char *check(const struct policy *p, uid_t uid, gid_t gid, const gid_t *groups,
-                         size_t ngroups, unsigned roles_mask, const char *collection)
+static const char *check(const struct policy *p, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+                         unsigned roles_mask, const char *collection)
 {
-        const struct peer_id peer = { .uid = uid, .gid = gid, .groups = groups,
-                                      .ngroups = ngroups };
+        const struct peer_id peer = {.uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups};
         const char *role = NULL;
         int k = policy_check(p, &peer, roles_mask, collection, &role);
 
@@ -82,23 +81,23 @@ static void test_parse_errors(void **state)
         /* The broken line comes after three good ones, so it is line 4. */
         static const char prefix[] = "# a comment\n\nallow user 1234 role admin\n";
         static const char *const bad[] = {
-                "deny user 1234 role admin\n",                           /* unknown keyword */
-                "allow user 1234 role superuser\n",                      /* unknown role */
-                "allow user 1234 role admin,root\n",                     /* one role unknown */
-                "allow user 1234 as admin\n",                            /* missing 'role' */
-                "allow user 1234 role service\n",                        /* no collections */
-                "allow user 1234 role service collections Bad!Name\n",   /* bad collection */
-                "allow user 1234 role service collections a,B\n",        /* one bad of two */
-                "allow user 1234 role service collections ,\n",          /* empty list */
-                "allow user 1234 role admin collections ,\n",            /* empty list */
-                "allow user 1234 role service collection a\n",           /* 'collections' typo */
-                "allow user 1234 role\n",                                /* too few words */
-                "allow user\n",                                          /* too few words */
-                "allow user 1234 role admin collections\n",              /* six words */
-                "allow uzer 1234 role admin\n",                          /* not user or group */
-                "allow user 1234 role admin # fine\nallow\n",            /* error on line 5 */
-                "allow user 1234 role service collections a b\n",        /* eight words */
-                "deny user 1234 role admin",                             /* no final newline */
+                "deny user 1234 role admin\n",                         /* unknown keyword */
+                "allow user 1234 role superuser\n",                    /* unknown role */
+                "allow user 1234 role admin,root\n",                   /* one role unknown */
+                "allow user 1234 as admin\n",                          /* missing 'role' */
+                "allow user 1234 role service\n",                      /* no collections */
+                "allow user 1234 role service collections Bad!Name\n", /* bad collection */
+                "allow user 1234 role service collections a,B\n",      /* one bad of two */
+                "allow user 1234 role service collections ,\n",        /* empty list */
+                "allow user 1234 role admin collections ,\n",          /* empty list */
+                "allow user 1234 role service collection a\n",         /* 'collections' typo */
+                "allow user 1234 role\n",                              /* too few words */
+                "allow user\n",                                        /* too few words */
+                "allow user 1234 role admin collections\n",            /* six words */
+                "allow uzer 1234 role admin\n",                        /* not user or group */
+                "allow user 1234 role admin # fine\nallow\n",          /* error on line 5 */
+                "allow user 1234 role service collections a b\n",      /* eight words */
+                "deny user 1234 role admin",                           /* no final newline */
         };
         char text[512], err[POLICY_ERR_MAX], want[32];
 
@@ -113,8 +112,7 @@ static void test_parse_errors(void **state)
                 assert_null(p);
                 snprintf(want, sizeof(want), "line %u: ", line);
                 if (strncmp(err, want, strlen(want)) != 0)
-                        fail_msg("for %s: error \"%s\" does not start with \"%s\"", bad[i], err,
-                                 want);
+                        fail_msg("for %s: error \"%s\" does not start with \"%s\"", bad[i], err, want);
                 /* Something is said after the line number. */
                 assert_true(strlen(err) > strlen(want));
         }
@@ -123,7 +121,7 @@ static void test_parse_errors(void **state)
 static void test_uid_rule(void **state)
 {
         struct policy *p = parse_ok("allow user 1234 role admin\n");
-        const struct peer_id peer = { .uid = 1234, .gid = 100 };
+        const struct peer_id peer = {.uid = 1234, .gid = 100};
         const char *role;
 
         (void)state;
@@ -138,7 +136,7 @@ static void test_uid_rule(void **state)
         assert_null(check(p, 1234, 100, NULL, 0, ROLE_AUDITOR, NULL));
         /* Another user, and a user whose gid happens to be 1234. */
         assert_null(check(p, 1235, 100, NULL, 0, ROLE_ADMIN, NULL));
-        assert_null(check(p, 1000, 1234, (const gid_t[]){ 1234 }, 1, ROLE_ADMIN, NULL));
+        assert_null(check(p, 1000, 1234, (const gid_t[]){1234}, 1, ROLE_ADMIN, NULL));
         assert_int_equal(policy_roles(p, &peer), ROLE_ADMIN);
         policy_free(p);
 }
@@ -152,10 +150,10 @@ static void test_group_rule(void **state)
         role = check(p, 1000, 2000, NULL, 0, ROLE_AUDITOR, NULL);
         assert_non_null(role);
         assert_string_equal(role, "auditor");
-        role = check(p, 1000, 100, (const gid_t[]){ 10, 2000, 30 }, 3, ROLE_AUDITOR, NULL);
+        role = check(p, 1000, 100, (const gid_t[]){10, 2000, 30}, 3, ROLE_AUDITOR, NULL);
         assert_non_null(role);
         assert_string_equal(role, "auditor");
-        assert_null(check(p, 1000, 100, (const gid_t[]){ 10, 30 }, 2, ROLE_AUDITOR, NULL));
+        assert_null(check(p, 1000, 100, (const gid_t[]){10, 30}, 2, ROLE_AUDITOR, NULL));
         assert_null(check(p, 1000, 2000, NULL, 0, ROLE_ADMIN, NULL));
         /* A uid equal to the gid is not membership. */
         assert_null(check(p, 2000, 100, NULL, 0, ROLE_AUDITOR, NULL));
@@ -211,7 +209,7 @@ static void test_unknown_name_warns(void **state)
         assert_false(p->rules[0].resolved);
         /* It grants nothing, to anyone (the id field is left at 0: not root). */
         for (uid_t uid = 0; uid < 3; uid++) {
-                const struct peer_id peer = { .uid = uid, .gid = uid };
+                const struct peer_id peer = {.uid = uid, .gid = uid};
 
                 assert_null(check(p, uid, uid, NULL, 0, ROLE_ADMIN | ROLE_AUDITOR, NULL));
                 assert_int_equal(policy_roles(p, &peer), 0);

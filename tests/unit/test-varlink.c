@@ -209,7 +209,7 @@ static void test_reader_socket_too_large(void **state)
 
 static int parse(const char *msg, size_t len, struct vl_call *call, char *err)
 {
-        *call = (struct vl_call){ 0 };
+        *call = (struct vl_call){0};
         err[0] = '\0';
         return vl_call_parse(msg, len, call, err, 128);
 }
@@ -349,10 +349,8 @@ static void test_error_encode(void **state)
         assert_int_equal(params->refcount, 1);
         json_decref(params);
 
-        assert_int_equal(vl_error_encode("org.varlink.service.MethodNotFound", NULL, &buf, &len),
-                         0);
-        expect_encoded(buf, len,
-                       "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{}}");
+        assert_int_equal(vl_error_encode("org.varlink.service.MethodNotFound", NULL, &buf, &len), 0);
+        expect_encoded(buf, len, "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{}}");
 }
 
 /* The client's encoder and the server's parser agree, over a socket. */
@@ -398,16 +396,11 @@ static void test_client_round_trip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_reader_coalesced),
-                cmocka_unit_test(test_reader_split),
-                cmocka_unit_test(test_reader_too_large),
-                cmocka_unit_test(test_reader_exact_max),
-                cmocka_unit_test(test_reader_socket),
-                cmocka_unit_test(test_reader_socket_too_large),
-                cmocka_unit_test(test_call_parse_valid),
-                cmocka_unit_test(test_call_parse_rejects),
-                cmocka_unit_test(test_reply_encode),
-                cmocka_unit_test(test_error_encode),
+                cmocka_unit_test(test_reader_coalesced),  cmocka_unit_test(test_reader_split),
+                cmocka_unit_test(test_reader_too_large),  cmocka_unit_test(test_reader_exact_max),
+                cmocka_unit_test(test_reader_socket),     cmocka_unit_test(test_reader_socket_too_large),
+                cmocka_unit_test(test_call_parse_valid),  cmocka_unit_test(test_call_parse_rejects),
+                cmocka_unit_test(test_reply_encode),      cmocka_unit_test(test_error_encode),
                 cmocka_unit_test(test_client_round_trip),
         };
 

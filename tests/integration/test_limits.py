@@ -1,0 +1,116 @@
+"""Resource limits and a full disk, against the real daemon."""
+import base64
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import Client, Vault, audit_lines
+
+
+def test_full_disk_is_storage_full_not_corruption(vault_dir):
+    mnt = os.path.join(vault_dir, "small")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=755", "tmpfs", mnt], check=True)
+    try:
+        v = Vault(mnt)
+        v.start()
+        c = Client(v.sock)
+        ok = full = 0
+        blob = base64.b64encode(os.urandom(256 * 1024)).decode()
+        for i in range(80):
+            r = c.call("io.vaultd.Records.Put", {"collection": "c", "id": "S-%d" % i, "data": blob})
+            if "error" in r:
+                assert r["error"] == "io.vaultd.Records.StorageFull", r
+                full += 1
+            else:
+                ok += 1
+        assert ok > 0 and full > 0
+        # Still serving, nothing lost, the trail intact.
+        r = c.call("io.vaultd.Records.Get", {"collection": "c", "id": "S-0"})
+        assert "error" not in r and r["parameters"]["data"] == blob
+        c.close()
+        assert v.stop() == 0
+        v.start()
+        assert v.ctl("audit", "verify").returncode == 0
+        assert v.ctl("get", "c", "S-%d" % (ok - 1)).returncode == 0
+        v.stop()
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
+def test_slow_sender_is_cut_off_others_served(vault_dir):
+    v = Vault(vault_dir, extra_args=["--request-timeout", "1"])
+    v.start()
+    try:
+        slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        slow.connect(v.sock)
+        slow.sendall(b'{"method":"io.vaultd.Admin.Status","param')
+        good = Client(v.sock)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            assert good.call("io.vaultd.Admin.Status")["parameters"]["state"] == "serving"
+            time.sleep(0.2)
+        slow.settimeout(2)
+        assert slow.recv(100) == b""  # disconnected
+    finally:
+        assert v.stop() == 0
+
+
+def test_connection_limit(vault_dir):
+    v = Vault(vault_dir, extra_args=["--max-connections", "5"])
+    v.start()
+    try:
+        time.sleep(0.2)  # let the start-up probe connection close
+        held = [Client(v.sock) for _ in range(5)]
+        for c in held:
+            assert "error" not in c.call("io.vaultd.Admin.Status")
+        extra = Client(v.sock, timeout=5)
+        with pytest.raises((ConnectionError, OSError)):
+            extra.call("io.vaultd.Admin.Status")
+        held[0].close()
+        time.sleep(0.2)
+        again = Client(v.sock)
+        assert "error" not in again.call("io.vaultd.Admin.Status")
+    finally:
+        assert v.stop() == 0
+
+
+def test_pipelined_replies_in_order(vault):
+    c = Client(vault.sock)
+    for i in range(200):
+        if i % 3 == 0:
+            c.send("org.varlink.service.GetInfo")
+        else:
+            c.send("io.vaultd.Records.Put", {"collection": "p", "id": "P-%d" % (i % 7), "data": ""})
+    versions = {}
+    for i in range(200):
+        r = c.recv()
+        if i % 3 == 0:
+            assert r["parameters"]["product"] == "vaultd"
+        else:
+            rid = "P-%d" % (i % 7)
+            versions[rid] = versions.get(rid, 0) + 1
+            assert r["parameters"]["version"] == versions[rid]
+
+
+def test_bad_messages_answered_connection_kept(vault):
+    c = Client(vault.sock)
+    for raw, err in [(b"not json\0", "org.varlink.service.InvalidParameter"),
+                     (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"\xff"}}\0',
+                      "org.varlink.service.InvalidParameter"),
+                     (b"[1,2]\0", "org.varlink.service.InvalidParameter"),
+                     (b'{"method":"io.nothing.X"}\0', "org.varlink.service.InterfaceNotFound"),
+                     (b'{"method":"io.vaultd.Records.Nope"}\0', "org.varlink.service.MethodNotFound"),
+                     (b'{"method":"io.vaultd.Audit.Export"}\0', "org.varlink.service.ExpectedMore"),
+                     (b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"X","data":"%%%"}}\0',
+                      "io.vaultd.Records.InvalidParameter"),
+                     (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":7,"id":"X"}}\0',
+                      "io.vaultd.Records.InvalidParameter")]:
+        c.send(None, raw=raw)
+        assert c.recv()["error"] == err, raw
+    assert c.call("io.vaultd.Admin.Status")["parameters"]["state"] == "serving"
+    errors = [e.get("error") for e in audit_lines(vault.export()) if e["op"].startswith("records.")]
+    assert errors == ["InvalidParameter", "InvalidParameter"]
