@@ -77,8 +77,12 @@ int param_uint(struct job *j, const char *iface, const char *name, bool required
                 *ret_present = v && !json_is_null(v);
         if (!v || json_is_null(v))
                 return required ? job_invalid(j, iface, name, "is required") : 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
-                return job_invalid(j, iface, name, "must be a non-negative integer in range");
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
+                char reason[64];
+                snprintf(reason, sizeof(reason), "must be an integer from 0 to %llu",
+                         (unsigned long long)max);
+                return job_invalid(j, iface, name, reason);
+        }
         *ret = (uint64_t)json_integer_value(v);
         return 0;
 }

@@ -343,7 +343,7 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
         if (after && !name_id_valid(after))
                 return job_invalid(j, IFACE, "after", "must be a record id");
         if (limit == 0)
-                return job_invalid(j, IFACE, "limit", "must be between 1 and 1000");
+                return job_invalid(j, IFACE, "limit", "must be an integer from 1 to 1000");
         record_key_init(&k, collection, after ? after : "");
         cl = strlen(collection) + 1;
         key = (MDB_val){k.head_len, k.buf};
