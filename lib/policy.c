@@ -1,8 +1,6 @@
 #include "policy.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +9,8 @@
 
 #define POLICY_MAX_RULES  4096
 #define POLICY_MAX_TOKENS 16
+#define ACCOUNTS_FILE_MAX (4u << 20)
+#define ACCOUNTS_MAX      65536
 
 static const struct {
         const char *name;
@@ -37,6 +37,13 @@ static void rule_clear(struct policy_rule *r)
         free(r->collections);
 }
 
+static void id_names_free(struct id_name *t, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(t[i].name);
+        free(t);
+}
+
 void policy_free(struct policy *p)
 {
         if (!p)
@@ -47,6 +54,8 @@ void policy_free(struct policy *p)
         for (size_t i = 0; i < p->nwarnings; i++)
                 free(p->warnings[i]);
         free(p->warnings);
+        id_names_free(p->users, p->nusers);
+        id_names_free(p->groups, p->ngroups);
         free(p);
 }
 
@@ -117,26 +126,71 @@ static int parse_collections(struct policy_rule *r, char *s)
         return r->ncollections ? 0 : -EINVAL;
 }
 
-/* Resolves a user or group name (or number) to its id. */
-static void resolve(struct policy_rule *r)
+/* Reads "name:x:id:..." lines (the passwd and group format). A missing
+ * file is an empty table. */
+static int id_names_load(const char *path, struct id_name **ret, size_t *ret_n)
 {
+        _cleanup_(freep) char *text = NULL;
+        struct id_name *t = NULL;
+        size_t n = 0, len;
+        char *line, *save = NULL;
+        int k = read_file_max(path, ACCOUNTS_FILE_MAX, &text, &len);
+
+        if (k == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (k < 0)
+                return k;
+        for (line = strtok_r(text, "\n", &save); line && n < ACCOUNTS_MAX;
+             line = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *c3;
+                uint32_t id;
+                struct id_name *bigger;
+
+                if (!c2 || !(c3 = strchr(c2 + 1, ':')) || c1 == line)
+                        continue;
+                *c1 = *c3 = '\0';
+                if (parse_number(c2 + 1, &id) < 0)
+                        continue;
+                bigger = realloc(t, (n + 1) * sizeof(*t));
+                if (!bigger || !(bigger[n].name = strdup(line))) {
+                        id_names_free(bigger ? bigger : t, n);
+                        return -ENOMEM;
+                }
+                t = bigger;
+                t[n++].id = id;
+        }
+        *ret = t;
+        *ret_n = n;
+        return 0;
+}
+
+/* Resolves a user or group name (or number) to its id. */
+static void resolve(const struct policy *p, struct policy_rule *r)
+{
+        const struct id_name *t = r->is_group ? p->groups : p->users;
+        size_t n = r->is_group ? p->ngroups : p->nusers;
+
         if (parse_number(r->name, &r->id) == 0) {
                 r->resolved = true;
                 return;
         }
-        if (r->is_group) {
-                struct group *g = getgrnam(r->name);
-                if (g) {
-                        r->id = g->gr_gid;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(t[i].name, r->name) == 0) {
+                        r->id = t[i].id;
                         r->resolved = true;
+                        return;
                 }
-        } else {
-                struct passwd *pw = getpwnam(r->name);
-                if (pw) {
-                        r->id = pw->pw_uid;
-                        r->resolved = true;
-                }
-        }
+}
+
+const char *policy_user_name(const struct policy *p, uid_t uid)
+{
+        for (size_t i = 0; p && i < p->nusers; i++)
+                if (p->users[i].id == uid)
+                        return p->users[i].name;
+        return NULL;
 }
 
 static int add_warning(struct policy *p, unsigned line, const char *what, const char *name)
@@ -194,7 +248,7 @@ static int parse_rule(struct policy *p, char **tok, size_t ntok, unsigned line, 
                 rule_clear(&r);
                 return -ENOMEM;
         }
-        resolve(&r);
+        resolve(p, &r);
         if (!r.resolved && (k = add_warning(p, line, r.is_group ? "group" : "user", r.name)) < 0) {
                 rule_clear(&r);
                 return k;
@@ -239,6 +293,12 @@ int policy_parse(const char *text, size_t len, struct policy **ret, char *err, s
         if (!copy || !p || !(p->rules = calloc(POLICY_MAX_RULES, sizeof(*p->rules)))) {
                 policy_free(p);
                 return -ENOMEM;
+        }
+        if ((k = id_names_load("/etc/passwd", &p->users, &p->nusers)) < 0 ||
+            (k = id_names_load("/etc/group", &p->groups, &p->ngroups)) < 0) {
+                snprintf(err, errlen, "cannot read /etc/passwd or /etc/group: %s", strerror(-k));
+                policy_free(p);
+                return k;
         }
         for (s = copy; s && k == 0; s = nl) {
                 nl = strchr(s, '\n');

@@ -29,11 +29,22 @@ struct policy_rule {
         unsigned line;
 };
 
+/* One entry of /etc/passwd or /etc/group. */
+struct id_name {
+        uint32_t id;
+        char *name;
+};
+
 struct policy {
         struct policy_rule *rules;
         size_t nrules;
         char **warnings; /* "line N: …" for rules that grant nothing */
         size_t nwarnings;
+        /* Names come from these files, read when the policy is parsed, not
+         * from NSS: the sandboxed daemon must not load or run NSS modules.
+         * Accounts known only to a directory service are named by number. */
+        struct id_name *users, *groups;
+        size_t nusers, ngroups;
 };
 
 struct peer_id {
@@ -57,5 +68,7 @@ int policy_check(const struct policy *p, const struct peer_id *peer, unsigned ro
                  const char *collection, const char **ret_role);
 /* Any role the peer holds at all (for the audit actor of a denial). */
 unsigned policy_roles(const struct policy *p, const struct peer_id *peer);
+/* The name of uid in /etc/passwd as read with the policy, or NULL. */
+const char *policy_user_name(const struct policy *p, uid_t uid);
 /* Static name of the lowest role bit in mask, or NULL. */
 const char *policy_role_name(unsigned mask);

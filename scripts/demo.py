@@ -48,7 +48,8 @@ class Demo:
         self.proc = subprocess.Popen(
             [self.vaultd, "--state-dir", os.path.join(DEMO, "state"),
              "--key-file", os.path.join(DEMO, "root.key"),
-             "--policy", os.path.join(DEMO, "vaultd.policy"), "--socket", self.sock],
+             "--policy", os.path.join(DEMO, "vaultd.policy"), "--socket", self.sock]
+            + (["--user", "nobody"] if os.geteuid() == 0 else []),
             stdout=log, stderr=log)
         for _ in range(500):
             if self.proc.poll() is not None:

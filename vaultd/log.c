@@ -1,17 +1,59 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
-void log_msg(int priority, const char *fmt, ...)
+#include <systemd/sd-journal.h>
+
+static bool use_journal;
+
+void log_open(void)
+{
+        const char *js = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        use_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+                      st.st_dev == dev && st.st_ino == ino;
+}
+
+static void log_vmsg(int priority, const char *fmt, va_list ap)
 {
         static const char *const names[] = {"emerg",   "alert",  "crit", "error",
                                             "warning", "notice", "info", "debug"};
+        char msg[1024];
+
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        if (use_journal) {
+                sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", priority, NULL);
+                return;
+        }
+        fprintf(stderr, "vaultd: %s: %s\n", names[priority & 7], msg);
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
         va_list ap;
 
-        fprintf(stderr, "vaultd: %s: ", names[priority & 7]);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        log_vmsg(priority, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+}
+
+void log_request(int priority, const char *op, uint64_t seq, const char *result, const char *error,
+                 uid_t uid)
+{
+        if (use_journal) {
+                sd_journal_send("MESSAGE=%s %s (%s) for uid %u, audit seq %llu", op, result, error ?: "-",
+                                (unsigned)uid, (unsigned long long)seq, "PRIORITY=%i", priority,
+                                "VAULTD_OP=%s", op, "VAULTD_SEQ=%llu", (unsigned long long)seq,
+                                "VAULTD_RESULT=%s", result, "VAULTD_ERROR=%s", error ?: "", "VAULTD_UID=%u",
+                                (unsigned)uid, NULL);
+                return;
+        }
+        log_msg(priority, "%s %s (%s) for uid %u, audit seq %llu", op, result, error ?: "-", (unsigned)uid,
+                (unsigned long long)seq);
 }

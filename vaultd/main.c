@@ -1,6 +1,7 @@
 /* vaultd: the records vault daemon. Start-up order follows DESIGN §3. */
 #include <errno.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,19 @@
 
 #include "log.h"
 #include "records.h"
+#include "sandbox.h"
 #include "server.h"
 #include "util.h"
 
 struct options {
-        const char *state_dir, *socket_path, *key_file, *policy_path;
+        const char *state_dir, *socket_path, *key_file, *policy_path, *user;
         struct server_config server;
         size_t body_max;
+        bool allow_root, no_sandbox;
 };
+
+/* systemd's LoadCredential=/LoadCredentialEncrypted= puts the key here. */
+#define CREDENTIAL_NAME "vaultd.key"
 
 static void usage(FILE *f)
 {
@@ -26,7 +32,8 @@ static void usage(FILE *f)
                    "stop it cleanly; SIGHUP reloads the policy. Create a vault with 'vaultctl init'.\n"
                    "\n"
                    "  --state-dir DIR         the vault's directory (LMDB store)\n"
-                   "  --key-file FILE         root key file (mode 0600); a systemd credential\n"
+                   "  --key-file FILE         root key file (mode 0600); $CREDENTIALS_DIRECTORY/\n"
+                   "                          vaultd.key, when present, is used instead\n"
                    "  --policy FILE           access policy (see policy/vaultd.policy)\n"
                    "  --socket PATH           socket to listen on [/run/vaultd/vaultd.sock]\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
@@ -34,6 +41,9 @@ static void usage(FILE *f)
                    "  --max-pending N         calls in flight per client [32]\n"
                    "  --request-timeout SEC   time a client has to send one message [10]\n"
                    "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
+                   "  --user NAME             user to switch to when started as root [vaultd]\n"
+                   "  --allow-root            keep running as root (not recommended)\n"
+                   "  --no-sandbox            no seccomp filter or limits (debugging only)\n"
                    "  -h, --help              this text\n");
 }
 
@@ -50,9 +60,33 @@ static int parse_uint(const char *s, unsigned long long min, unsigned long long 
         return 0;
 }
 
+/* A key passed as a systemd credential takes the place of --key-file. */
+static void use_credential(struct options *o)
+{
+        static char path[4096];
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+        if (dir && (size_t)snprintf(path, sizeof(path), "%s/%s", dir, CREDENTIAL_NAME) < sizeof(path) &&
+            access(path, F_OK) == 0)
+                o->key_file = path;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-        enum { O_STATE = 256, O_SOCKET, O_KEY, O_POLICY, O_BODY, O_CONN, O_PEND, O_REQ, O_IDLE };
+        enum {
+                O_STATE = 256,
+                O_SOCKET,
+                O_KEY,
+                O_POLICY,
+                O_BODY,
+                O_CONN,
+                O_PEND,
+                O_REQ,
+                O_IDLE,
+                O_USER,
+                O_ALLOW_ROOT,
+                O_NO_SANDBOX
+        };
         static const struct option longopts[] = {
                 {"state-dir", required_argument, NULL, O_STATE},
                 {"socket", required_argument, NULL, O_SOCKET},
@@ -63,6 +97,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"max-pending", required_argument, NULL, O_PEND},
                 {"request-timeout", required_argument, NULL, O_REQ},
                 {"idle-timeout", required_argument, NULL, O_IDLE},
+                {"user", required_argument, NULL, O_USER},
+                {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
+                {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -105,6 +142,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                         *(c == O_REQ ? &o->server.request_timeout_us : &o->server.idle_timeout_us) =
                                 v * 1000000u;
                         break;
+                case O_USER:
+                        o->user = optarg;
+                        break;
+                case O_ALLOW_ROOT:
+                        o->allow_root = true;
+                        break;
+                case O_NO_SANDBOX:
+                        o->no_sandbox = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(EXIT_SUCCESS);
@@ -113,6 +159,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                         return -EINVAL;
                 }
         }
+        use_credential(o);
         if (optind < argc || !o->state_dir || !o->key_file || !o->policy_path) {
                 fprintf(stderr, "vaultd: --state-dir, --key-file and --policy are required (see --help)\n");
                 return -EINVAL;
@@ -157,10 +204,37 @@ static int vault_open(struct vault *v, const struct options *o)
         return r;
 }
 
+/* Step 4 of DESIGN §3: from here on, nothing new is opened for writing. */
+static int confine(const struct options *o)
+{
+        int r;
+
+        r = sandbox_drop_privileges(o->user, o->allow_root);
+        if (r == -ENOENT)
+                log_error("started as root, but user '%s' does not exist: create it (packaging/sysusers.d), "
+                          "or pass --user NAME",
+                          o->user);
+        else if (r < 0)
+                log_error("cannot drop privileges to '%s': %s", o->user, strerror(-r));
+        if (r < 0)
+                return r;
+        if (o->allow_root && geteuid() == 0)
+                log_warning("running as root (--allow-root): a compromise would own the machine");
+        if (o->no_sandbox) {
+                log_warning("SANDBOX DISABLED (--no-sandbox): no seccomp filter, no limits; debugging only");
+                return 0;
+        }
+        r = sandbox_apply();
+        if (r < 0)
+                log_error("cannot apply the sandbox: %s", strerror(-r));
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         struct options o = {
                 .socket_path = "/run/vaultd/vaultd.sock",
+                .user = "vaultd",
                 .body_max = VAULT_BODY_MAX_DEFAULT,
                 .server =
                         {
@@ -172,9 +246,11 @@ int main(int argc, char **argv)
                         },
         };
         struct vault v = {0};
+        struct server *srv = NULL;
         char err[POLICY_ERR_MAX];
         int r;
 
+        log_open();
         if (parse_args(argc, argv, &o) < 0)
                 return 2;
         if (sodium_init() < 0) {
@@ -196,7 +272,12 @@ int main(int argc, char **argv)
                 log_warning("policy %s: %s", o.policy_path, v.policy->warnings[i]);
         r = vault_open(&v, &o);
         if (r == 0)
-                r = server_run(&v, &o.server);
+                r = server_new(&v, &o.server, &srv);
+        if (r == 0)
+                r = confine(&o);
+        if (r == 0)
+                r = server_run(srv);
+        server_free(srv);
         audit_log_free(v.audit);
         keys_free(v.keys);
         store_free(v.store);

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -53,7 +52,8 @@ struct server {
         int listen_fd, notify_fd;
         struct writer *writer;
         struct conn *conns;
-        bool bound_path;
+        uint64_t status_records, status_lines;
+        unsigned status_connections;
 };
 
 static void conn_flush(struct conn *c);
@@ -445,16 +445,16 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
 static void conn_peer(struct conn *c)
 {
         socklen_t len = sizeof(c->cred);
-        char buf[4096];
-        struct passwd pw, *res = NULL;
+        const char *name;
 
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
                 c->cred = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
         len = sizeof(c->groups);
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0)
                 c->ngroups = len / sizeof(gid_t);
-        if (getpwuid_r(c->cred.uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-                c->user = strdup(res->pw_name);
+        name = policy_user_name(c->srv->v->policy, c->cred.uid);
+        if (name)
+                c->user = strdup(name);
 }
 
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
@@ -508,6 +508,19 @@ static void internal_job_done(struct server *s, struct job *j)
         job_free(j);
 }
 
+/* Denials and storage failures reach the admin's log too (the audit
+ * trail has every request). */
+static void log_outcome(struct job *j)
+{
+        const char *name = j->error ? strrchr(j->error, '.') + 1 : NULL;
+
+        if (j->denied)
+                log_request(LOG_WARNING, j->method->op, j->seq, "denied", name, j->actor.uid);
+        else if (name && (strcmp(name, "StorageFull") == 0 || strcmp(name, "InternalError") == 0 ||
+                          strcmp(name, "IntegrityError") == 0))
+                log_request(LOG_ERR, j->method->op, j->seq, "error", name, j->actor.uid);
+}
+
 static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         struct server *s = userdata;
@@ -528,6 +541,7 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 }
                 c->refs--;
                 after_durable(s, j);
+                log_outcome(j);
                 if (!j->method->needs_more || j->error)
                         job_encode(j);
                 j->done = true;
@@ -557,10 +571,29 @@ static void sweep(struct server *s)
         }
 }
 
+/* Tells systemd what the vault is doing, when that changed. */
+static void update_status(struct server *s)
+{
+        uint64_t records = __atomic_load_n(&s->v->records_active, __ATOMIC_RELAXED);
+        uint64_t lines = __atomic_load_n(&s->v->audit->next_seq, __ATOMIC_RELAXED);
+
+        if (records == s->status_records && lines == s->status_lines &&
+            s->v->connections == s->status_connections)
+                return;
+        s->status_records = records;
+        s->status_lines = lines;
+        s->status_connections = s->v->connections;
+        sd_notifyf(0, "STATUS=serving: %llu records, %llu audit lines, %u clients",
+                   (unsigned long long)records, (unsigned long long)lines, s->v->connections);
+}
+
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
         sweep(userdata);
+        update_status(userdata);
+        /* Time sources are one-shot: re-arm for the next second. */
         sd_event_source_set_time(src, usec + 1000000u);
+        sd_event_source_set_enabled(src, SD_EVENT_ON);
         return 0;
 }
 
@@ -625,7 +658,6 @@ static int listen_socket(struct server *s)
                 return r;
         }
         s->listen_fd = fd;
-        s->bound_path = true;
         return 0;
 }
 
@@ -643,7 +675,8 @@ static int server_setup(struct server *s)
         if ((r = sd_event_default(&s->event)) < 0 ||
             (r = sd_event_add_signal(s->event, NULL, SIGTERM, on_stop, s)) < 0 ||
             (r = sd_event_add_signal(s->event, NULL, SIGINT, on_stop, s)) < 0 ||
-            (r = sd_event_add_signal(s->event, NULL, SIGHUP, on_sighup, s)) < 0)
+            (r = sd_event_add_signal(s->event, NULL, SIGHUP, on_sighup, s)) < 0 ||
+            (r = sd_event_set_watchdog(s->event, true)) < 0)
                 return r;
         s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->notify_fd < 0)
@@ -658,13 +691,48 @@ static int server_setup(struct server *s)
         }
         if ((r = sd_event_add_io(s->event, NULL, s->listen_fd, EPOLLIN, on_accept, s)) < 0)
                 return r;
-        return writer_start(s->v, s->notify_fd, &s->writer);
+        r = writer_start(s->v, s->notify_fd, &s->writer);
+        if (r == 0)
+                s->v->writer = s->writer;
+        return r;
 }
 
-static void server_teardown(struct server *s)
+int server_new(struct vault *v, const struct server_config *cfg, struct server **ret)
+{
+        struct server *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        *s = (struct server){.v = v, .cfg = cfg, .listen_fd = -1, .notify_fd = -1};
+        r = server_setup(s);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int server_run(struct server *s)
+{
+        int r;
+
+        log_info("serving on %s (vault %s, %llu records, %llu audit lines)", s->cfg->socket_path,
+                 s->v->audit->vault_id, (unsigned long long)s->v->records_active,
+                 (unsigned long long)s->v->audit->next_seq);
+        sd_notify(0, "READY=1\nSTATUS=serving");
+        r = sd_event_loop(s->event);
+        sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+        return r;
+}
+
+void server_free(struct server *s)
 {
         struct job *j, *next;
 
+        if (!s)
+                return;
         /* Connections close first; those with jobs in the writer stay
          * allocated until the writer hands the jobs back. */
         while (s->conns)
@@ -679,30 +747,12 @@ static void server_teardown(struct server *s)
                         conn_free(c);
         }
         s->v->writer = NULL;
+        /* The socket file stays: the sandbox allows no unlink, and the next
+         * start replaces a stale one. */
+        sd_event_unref(s->event); /* before the fds its sources watch */
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
-        if (s->bound_path)
-                unlink(s->cfg->socket_path);
         if (s->notify_fd >= 0)
                 close(s->notify_fd);
-        sd_event_unref(s->event);
-}
-
-int server_run(struct vault *v, const struct server_config *cfg)
-{
-        struct server s = {.v = v, .cfg = cfg, .listen_fd = -1, .notify_fd = -1};
-        int r;
-
-        r = server_setup(&s);
-        if (r == 0) {
-                v->writer = s.writer;
-                log_info("serving on %s (vault %s, %llu records, %llu audit lines)", cfg->socket_path,
-                         v->audit->vault_id, (unsigned long long)v->records_active,
-                         (unsigned long long)v->audit->next_seq);
-                sd_notify(0, "READY=1\nSTATUS=serving");
-                r = sd_event_loop(s.event);
-                sd_notify(0, "STOPPING=1");
-        }
-        server_teardown(&s);
-        return r;
+        free(s);
 }

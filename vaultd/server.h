@@ -17,6 +17,14 @@ struct server_config {
         uint64_t write_timeout_us;   /* without the peer reading a byte */
 };
 
-/* Binds the socket, starts the writer and serves until SIGTERM or SIGINT.
- * SIGHUP reloads the policy. Returns 0 on a clean stop, -errno otherwise. */
-int server_run(struct vault *v, const struct server_config *cfg);
+struct server;
+
+/* Binds the socket (or takes it from systemd), sets up the event loop and
+ * starts the writer thread: everything that needs privileges or paths. The
+ * caller owns *ret (server_free). */
+int server_new(struct vault *v, const struct server_config *cfg, struct server **ret);
+/* Tells systemd READY=1 and serves until SIGTERM or SIGINT (SIGHUP reloads
+ * the policy). Returns 0 on a clean stop, -errno otherwise. */
+int server_run(struct server *s);
+/* Stops the writer (committing what is queued), closes everything. */
+void server_free(struct server *s);

@@ -48,12 +48,19 @@ class Vault:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [VAULTD, "--state-dir", self.state, "--key-file", self.key,
-             "--policy", self.policy, "--socket", self.sock] + self.extra_args,
+             "--policy", self.policy, "--socket", self.sock] + self.daemon_user() + self.extra_args,
             stdout=logf, stderr=logf)
         logf.close()
         if wait:
             self.wait_ready()
         return self.proc
+
+    def daemon_user(self):
+        # As root (CI), vaultd must drop privileges: to nobody, as a real
+        # deployment drops to its own account.
+        if os.geteuid() == 0 and not any(a in ("--user", "--allow-root") for a in self.extra_args):
+            return ["--user", "nobody"]
+        return []
 
     def wait_ready(self, timeout=10):
         deadline = time.monotonic() + timeout

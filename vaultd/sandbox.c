@@ -1,0 +1,177 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "util.h"
+
+int sandbox_drop_privileges(const char *user, bool allow_root)
+{
+        struct passwd *pw;
+
+        if (geteuid() != 0)
+                return 0;
+        if (allow_root)
+                return 0;
+        pw = getpwnam(user);
+        if (!pw)
+                return -ENOENT;
+        if (pw->pw_uid == 0)
+                return -EPERM;
+        if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+            setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                return -errno;
+        /* Make sure there is no way back. */
+        if (setuid(0) == 0 || seteuid(0) == 0)
+                return -EPERM;
+        return 0;
+}
+
+/* Every syscall vaultd makes once serving, with why. Keep it short: what is
+ * not here (or among the argument-filtered rules in add_rules) kills the
+ * process. */
+static const struct {
+        int nr;
+        const char *why;
+} allowed[] = {
+        {SCMP_SYS(read), "read the event fd"},
+        {SCMP_SYS(write), "logs to stderr; wake the event loop (eventfd)"},
+        {SCMP_SYS(pread64), "LMDB reads meta pages"},
+        {SCMP_SYS(pwrite64), "LMDB writes pages"},
+        {SCMP_SYS(writev), "stderr logging (stdio)"},
+        {SCMP_SYS(close), "connections end"},
+        {SCMP_SYS(fstat), "stdio, LMDB"},
+        {SCMP_SYS(newfstatat), "glibc fstat"},
+        {SCMP_SYS(lseek), "stdio"},
+        {SCMP_SYS(fcntl), "set O_NONBLOCK on accepted sockets"},
+        {SCMP_SYS(fdatasync), "LMDB commit"},
+        {SCMP_SYS(fsync), "LMDB commit"},
+        {SCMP_SYS(fstatfs), "free-space check before each batch"},
+        {SCMP_SYS(munmap), "free, LMDB map resize"},
+        {SCMP_SYS(madvise), "malloc trims"},
+        {SCMP_SYS(mremap), "malloc grows large buffers"},
+        {SCMP_SYS(brk), "malloc"},
+        {SCMP_SYS(mlock), "sodium_malloc locks key pages"},
+        {SCMP_SYS(munlock), "sodium_free"},
+        {SCMP_SYS(futex), "writer queue, LMDB mutexes"},
+        {SCMP_SYS(epoll_wait), "event loop"},
+        {SCMP_SYS(epoll_pwait), "event loop"},
+        {SCMP_SYS(epoll_ctl), "add/remove connections"},
+        {SCMP_SYS(timerfd_settime), "sd-event timers"},
+        {SCMP_SYS(signalfd4), "sd-event updates its signal mask when sources go"},
+        {SCMP_SYS(accept4), "new clients"},
+        {SCMP_SYS(recvfrom), "read requests"},
+        {SCMP_SYS(sendto), "send replies"},
+        {SCMP_SYS(recvmsg), "signalfd and sd-bus-free helpers"},
+        {SCMP_SYS(sendmsg), "sd_notify, journal"},
+        {SCMP_SYS(getsockopt), "peer credentials (SO_PEERCRED, SO_PEERGROUPS)"},
+        {SCMP_SYS(setsockopt), "sd_notify raises its send buffer"},
+        {SCMP_SYS(clock_gettime), "time stamps (when the vDSO is not used)"},
+        {SCMP_SYS(clock_nanosleep), "libsodium, glibc"},
+        {SCMP_SYS(getrandom), "nonces and DEKs (libsodium)"},
+        {SCMP_SYS(getpid), "audit of internal jobs, sd_notify"},
+        {SCMP_SYS(gettid), "glibc"},
+        {SCMP_SYS(getuid), "sd_notify, audit of internal jobs"},
+        {SCMP_SYS(getgid), "audit of internal jobs"},
+        {SCMP_SYS(geteuid), "glibc"},
+        {SCMP_SYS(getegid), "glibc"},
+        {SCMP_SYS(rt_sigprocmask), "glibc, sd-event"},
+        {SCMP_SYS(rt_sigreturn), "signal return"},
+        {SCMP_SYS(rt_sigaction), "glibc abort"},
+        {SCMP_SYS(sched_yield), "LMDB, glibc locks"},
+        {SCMP_SYS(sched_getaffinity), "glibc malloc arenas"},
+        {SCMP_SYS(tgkill), "abort() on an assertion"},
+        {SCMP_SYS(restart_syscall), "interrupted sleeps"},
+        {SCMP_SYS(exit), "writer thread ends"},
+        {SCMP_SYS(exit_group), "process ends"},
+        {SCMP_SYS(rseq), "glibc thread registration"},
+        {SCMP_SYS(set_robust_list), "glibc threads"},
+};
+
+unsigned sandbox_allowed_count(void)
+{
+        /* The argument-filtered ones: mmap, mprotect, openat, socket, prctl. */
+        return (unsigned)ELEMENTSOF(allowed) + 5;
+}
+
+static int add_rules(scmp_filter_ctx ctx)
+{
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(allowed); i++) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
+                if (r < 0)
+                        return r;
+        }
+        /* Memory may be mapped or re-protected, but never made executable. */
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+            (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0)
+                return r;
+        /* Files are opened read-only (policy reload, /etc/passwd for names):
+         * nothing is ever created or written by path after start-up. */
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC, 0))) <
+            0)
+                return r;
+        /* sd_notify opens one datagram socket per message; no other socket. */
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+                                  SCMP_A1(SCMP_CMP_EQ, SOCK_DGRAM | SOCK_CLOEXEC))) < 0)
+                return r;
+        /* glibc names threads; nothing else of prctl. */
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME))) < 0)
+                return r;
+        /* NSS modules probe for their daemons over AF_UNIX stream sockets:
+         * refuse without killing, they then fall back to files. */
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
+                                  SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM))) < 0)
+                return r;
+        return 0;
+}
+
+int sandbox_load_filter(void)
+{
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+        int r;
+
+        if (!ctx)
+                return -ENOMEM;
+        /* seccomp_init covers the native architecture only, so 32-bit and
+         * x32 entry points hit the default action. TSYNC: every thread. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+        if (r == 0)
+                r = add_rules(ctx);
+        if (r == 0)
+                r = seccomp_load(ctx);
+        seccomp_release(ctx);
+        return r;
+}
+
+int sandbox_apply(void)
+{
+        struct rlimit zero = {0, 0}, fsize = {SANDBOX_FSIZE_MAX, SANDBOX_FSIZE_MAX};
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -errno;
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return -errno;
+        if (setrlimit(RLIMIT_CORE, &zero) < 0 || setrlimit(RLIMIT_NPROC, &zero) < 0 ||
+            setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+                return -errno;
+        umask(077);
+        return sandbox_load_filter();
+}

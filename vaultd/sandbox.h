@@ -1,0 +1,27 @@
+/* The in-process sandbox (DESIGN §3 step 4): privilege drop, process
+ * limits and a seccomp allowlist whose default action kills the process.
+ * Applied once start-up has opened everything vaultd will ever need by
+ * path: the store, the key, the socket, the policy. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Largest file vaultd may write (RLIMIT_FSIZE): the LMDB map limit. */
+#define SANDBOX_FSIZE_MAX (1ull << 40)
+
+/* When running as root: switches to user (and its primary group, no
+ * supplementary groups). Refuses to keep root unless allow_root. Not root:
+ * nothing to do. -ENOENT for an unknown user, -EPERM when root would stay. */
+int sandbox_drop_privileges(const char *user, bool allow_root);
+
+/* No new privileges (fatal if refused), not dumpable, no core files, no
+ * new processes, bounded file size, umask 077, then the seccomp filter for
+ * every thread. Returns -errno on the first step that fails. */
+int sandbox_apply(void);
+
+/* Just the seccomp filter (for tests). */
+int sandbox_load_filter(void);
+
+/* How many syscalls the allowlist names. */
+unsigned sandbox_allowed_count(void);
