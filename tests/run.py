@@ -61,6 +61,11 @@ def main():
     ap.add_argument("--unit-only", action="store_true")
     ap.add_argument("pytest_args", nargs="*")
     args = ap.parse_args()
+    if os.geteuid() != 0:
+        # Role tests switch uids, sandbox tests check the drop from root,
+        # the full-disk test mounts a tmpfs.
+        print("tests/run.py: run as root (make check installs packages as root too)")
+        return 1
     print("== unit tests (cmocka)", flush=True)
     up, uf = run_unit(args.build)
     ip = if_ = 0

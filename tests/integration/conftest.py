@@ -68,11 +68,13 @@ class Vault:
             if self.proc.poll() is not None:
                 raise AssertionError("vaultd exited: " + self.read_log())
             try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(self.sock)
-                s.close()
+                # An answer means the event loop runs: start-up, privilege
+                # drop and sandbox are done.
+                c = Client(self.sock, timeout=5)
+                c.call("org.varlink.service.GetInfo")
+                c.close()
                 return
-            except OSError:
+            except (OSError, ConnectionError):
                 time.sleep(0.02)
         raise AssertionError("vaultd did not start: " + self.read_log())
 
