@@ -30,7 +30,15 @@ CTL_OBJ    := $(call obj,$(CTL_SRC))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
 
-.PHONY: all deps demo check check-unit check-integration check-long bench lint clean help
+SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR ?= /etc
+
+.PHONY: all deps demo check check-unit check-integration check-long bench lint clean help install
 all: $(BUILD)/vaultd $(BUILD)/vaultctl
 
 help:
@@ -40,6 +48,8 @@ help:
 	@echo "make check      every test (unit + integration + crash)"
 	@echo "make bench      throughput benchmark (8 concurrent clients)"
 	@echo "make lint       clang-format check and cppcheck"
+	@echo "make install    binaries, systemd units, sysusers/tmpfiles, policy, man pages"
+	@echo "                (PREFIX=/usr/local, DESTDIR= as usual)"
 
 deps:
 	@sh scripts/deps.sh
@@ -87,6 +97,24 @@ lint:
 	    -D_GNU_SOURCE -Ilib -Ivaultd \
 	    '-Djson_array_foreach(a,i,v)=for(i=0;i<1;i++)' '-Djson_object_foreach(o,k,v)=for(k=0;k;)' \
 	    lib vaultd vaultctl
+
+# DESTDIR and PREFIX as usual. The default policy is installed only when
+# none is there, so an admin's policy is never overwritten.
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/vaultd
+	install -m 0755 $(BUILD)/vaultd $(DESTDIR)$(SBINDIR)/vaultd
+	install -m 0755 $(BUILD)/vaultctl $(DESTDIR)$(BINDIR)/vaultctl
+	sed -e 's|/usr/sbin/vaultd|$(SBINDIR)/vaultd|' -e 's|/etc/vaultd|$(SYSCONFDIR)/vaultd|g' \
+	    packaging/systemd/vaultd.service > $(DESTDIR)$(UNITDIR)/vaultd.service
+	install -m 0644 packaging/systemd/vaultd.socket $(DESTDIR)$(UNITDIR)/vaultd.socket
+	install -m 0644 packaging/sysusers.d/vaultd.conf $(DESTDIR)$(SYSUSERSDIR)/vaultd.conf
+	install -m 0644 packaging/tmpfiles.d/vaultd.conf $(DESTDIR)$(TMPFILESDIR)/vaultd.conf
+	install -m 0644 docs/man/vaultctl.1 $(DESTDIR)$(MANDIR)/man1/vaultctl.1
+	install -m 0644 docs/man/vaultd.8 $(DESTDIR)$(MANDIR)/man8/vaultd.8
+	test -e $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy || \
+	    install -m 0644 policy/vaultd.policy $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy
 
 clean:
 	rm -rf $(BUILD) demo
