@@ -11,7 +11,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-missing-field-initializers
-HARDEN    := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fstack-clash-protection
+HARDEN    := $(if $(HARDEN_OFF),-fPIE,-D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fstack-clash-protection)
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(HARDEN) $(CFLAGS) -D_GNU_SOURCE -DVAULTD_VERSION='"$(VERSION)"' \
              -Ilib -Ivaultd $(PKG_CFLAGS) $(SAN)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(SAN)
@@ -29,6 +29,11 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CTL_OBJ    := $(call obj,$(CTL_SRC))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
+FUZZ_TARGETS := varlink policy audit
+FUZZ_SECONDS ?= 60
+SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The replay drivers run each seed corpus once (make check); any compiler.
+REPLAYS   := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 
 SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
@@ -38,14 +43,16 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR ?= /etc
 
-.PHONY: all deps demo check check-unit check-integration check-long bench lint clean help install
+.PHONY: all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
 all: $(BUILD)/vaultd $(BUILD)/vaultctl
 
 help:
 	@echo "make            build vaultd and vaultctl into $(BUILD)/"
 	@echo "make deps       install missing Debian build/test packages (as root)"
 	@echo "make demo       build, run a throwaway vault under ./demo/ with 1,000 records"
-	@echo "make check      every test (unit + integration + crash)"
+	@echo "make check      every test (unit + integration + crash + fuzz corpora replay)"
+	@echo "make check-sanitize  the suites again under ASan + UBSan"
+	@echo "make fuzz       libFuzzer on each target (FUZZ_SECONDS=60 each)"
 	@echo "make bench      throughput benchmark (8 concurrent clients)"
 	@echo "make lint       clang-format check and cppcheck"
 	@echo "make install    binaries, systemd units, sysusers/tmpfiles, policy, man pages"
@@ -76,16 +83,44 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LINK)
 $(BUILD)/vaultd-bench: bench/bench.c $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< tests/fuzz/replay.c $(LIB_SRC) $(LIBS)
+
+# libFuzzer builds need clang (Debian: clang, libclang-rt-14-dev).
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(filter-out -fstack-clash-protection,$(ALL_CFLAGS)) -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< $(LIB_SRC) $(LIBS)
+
+# make fuzz FUZZ_SECONDS=600: each target in turn; new inputs go to
+# $(BUILD)/fuzz/corpus-*, findings to $(BUILD)/fuzz/ (crash-*, leak-*).
+fuzz: deps $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    echo "== fuzz-$$t for $(FUZZ_SECONDS)s"; \
+	    $(BUILD)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+	        2>&1 | grep -E "stat::|ERROR|SUMMARY|Done" || exit 1; \
+	done
+
 demo: deps all
 	$(PYTHON) scripts/demo.py --build $(BUILD)
 
-check: deps all $(UNIT_TESTS)
+check: deps all $(UNIT_TESTS) $(REPLAYS)
 	$(PYTHON) tests/run.py --build $(BUILD)
+
+# The unit and integration suites again, built with ASan and UBSan.
+check-sanitize: deps
+	$(MAKE) BUILD=$(BUILD)/sanitize CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
+	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS))
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(PYTHON) tests/run.py --build $(BUILD)/sanitize
 
 check-unit: all $(UNIT_TESTS)
 	$(PYTHON) tests/run.py --build $(BUILD) --unit-only
 
-check-long: deps all $(UNIT_TESTS)
+check-long: deps all $(UNIT_TESTS) $(REPLAYS)
 	VAULTD_CRASH_ROUNDS=200 $(PYTHON) tests/run.py --build $(BUILD)
 
 bench: deps all $(BUILD)/vaultd-bench

@@ -273,6 +273,12 @@ static int parse_line(struct policy *p, char *s, unsigned line, char *err, size_
                 return 0;
         if (p->nrules == POLICY_MAX_RULES)
                 return fail(err, errlen, line, "more than %d rules", POLICY_MAX_RULES);
+        if (p->nrules % 64 == 0) {
+                struct policy_rule *bigger = realloc(p->rules, (p->nrules + 64) * sizeof(*p->rules));
+                if (!bigger)
+                        return -ENOMEM;
+                p->rules = bigger;
+        }
         return parse_rule(p, tok, ntok, line, err, errlen);
 }
 
@@ -290,7 +296,7 @@ int policy_parse(const char *text, size_t len, struct policy **ret, char *err, s
                 return fail(err, errlen, 0, "policy contains a NUL byte");
         copy = strndup(text, len);
         p = calloc(1, sizeof(*p));
-        if (!copy || !p || !(p->rules = calloc(POLICY_MAX_RULES, sizeof(*p->rules)))) {
+        if (!copy || !p) {
                 policy_free(p);
                 return -ENOMEM;
         }

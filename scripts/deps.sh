@@ -3,7 +3,8 @@
 # is missing. As root it runs apt-get; otherwise it prints the command.
 set -eu
 pkgs="build-essential pkg-config libsodium-dev liblmdb-dev libsystemd-dev libseccomp-dev
-libjansson-dev libcmocka-dev python3 python3-pytest python3-nacl util-linux lmdb-utils"
+libjansson-dev libcmocka-dev python3 python3-pytest python3-nacl util-linux lmdb-utils
+clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -34,6 +34,21 @@ def run_unit(build):
     return passed, failed
 
 
+def run_replays(build):
+    """Each fuzz target over its seed corpus (sanitizers on): one test each."""
+    passed = failed = 0
+    for target in ("varlink", "policy", "audit"):
+        binary = os.path.join(build, "fuzz", "replay-" + target)
+        corpus = os.path.join(REPO, "tests", "fuzz", "corpus", target)
+        r = subprocess.run([binary, corpus], capture_output=True, text=True)
+        ok = r.returncode == 0
+        print("%s fuzz corpus %s: %s" % ("[  PASSED  ]" if ok else "[  FAILED  ]", target,
+                                         (r.stdout + r.stderr).strip()[-500:]))
+        passed += ok
+        failed += not ok
+    return passed, failed
+
+
 def run_pytest(build, extra):
     env = dict(os.environ, VAULTD_BUILD=os.path.abspath(build))
     cmd = ["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q",
@@ -68,6 +83,8 @@ def main():
         return 1
     print("== unit tests (cmocka)", flush=True)
     up, uf = run_unit(args.build)
+    rp, rf = run_replays(args.build)
+    up, uf = up + rp, uf + rf
     ip = if_ = 0
     if not args.unit_only:
         print("== integration tests (pytest, real vaultd)", flush=True)
