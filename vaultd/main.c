@@ -41,6 +41,7 @@ static void usage(FILE *f)
                    "  --max-pending N         calls in flight per client [32]\n"
                    "  --request-timeout SEC   time a client has to send one message [10]\n"
                    "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
+                   "  --write-timeout SEC     clients not reading replies are cut off after [30]\n"
                    "  --user NAME             user to switch to when started as root [vaultd]\n"
                    "  --allow-root            keep running as root (not recommended)\n"
                    "  --no-sandbox            no seccomp filter or limits (debugging only)\n"
@@ -83,6 +84,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_PEND,
                 O_REQ,
                 O_IDLE,
+                O_WRITE,
                 O_USER,
                 O_ALLOW_ROOT,
                 O_NO_SANDBOX
@@ -97,6 +99,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"max-pending", required_argument, NULL, O_PEND},
                 {"request-timeout", required_argument, NULL, O_REQ},
                 {"idle-timeout", required_argument, NULL, O_IDLE},
+                {"write-timeout", required_argument, NULL, O_WRITE},
                 {"user", required_argument, NULL, O_USER},
                 {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
                 {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
@@ -141,6 +144,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 goto bad;
                         *(c == O_REQ ? &o->server.request_timeout_us : &o->server.idle_timeout_us) =
                                 v * 1000000u;
+                        break;
+                case O_WRITE:
+                        if (parse_uint(optarg, 1, 86400, &v) < 0)
+                                goto bad;
+                        o->server.write_timeout_us = v * 1000000u;
                         break;
                 case O_USER:
                         o->user = optarg;

@@ -36,7 +36,7 @@ struct conn {
         size_t out_len, out_off, out_cap;
         struct job *pend_head, *pend_tail;
         unsigned npending;
-        unsigned refs; /* jobs inside the writer */
+        unsigned refs; /* jobs inside the writer, running handlers */
         struct ucred cred;
         gid_t groups[CONN_MAX_GROUPS];
         size_t ngroups;
@@ -97,6 +97,20 @@ static void conn_close(struct conn *c)
         }
         c->pend_head = c->pend_tail = NULL;
         if (c->refs == 0)
+                conn_free(c);
+}
+
+/* References keep a closed connection's memory alive: one for each job in
+ * the writer, and one for the event handler running on it, so code after
+ * a conn_close() deep in a call chain can still look at c->closed. */
+static void conn_ref(struct conn *c)
+{
+        c->refs++;
+}
+
+static void conn_unref(struct conn *c)
+{
+        if (--c->refs == 0 && c->closed)
                 conn_free(c);
 }
 
@@ -275,7 +289,7 @@ static void dispatch(struct conn *c, char *msg, size_t len)
                 j->done = true;
                 return;
         }
-        c->refs++;
+        conn_ref(c);
         writer_submit(s->writer, j);
 }
 
@@ -435,10 +449,12 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
 
         (void)src;
         (void)fd;
+        conn_ref(c);
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 conn_read(c);
         if (!c->closed)
                 conn_flush(c);
+        conn_unref(c);
         return 0;
 }
 
@@ -539,7 +555,6 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                         internal_job_done(s, j);
                         continue;
                 }
-                c->refs--;
                 after_durable(s, j);
                 log_outcome(j);
                 if (!j->method->needs_more || j->error)
@@ -548,11 +563,9 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 if (c->closed) {
                         j->conn = NULL;
                         job_free(j);
-                        if (c->refs == 0)
-                                conn_free(c);
-                        continue;
-                }
-                conn_flush(c);
+                } else
+                        conn_flush(c);
+                conn_unref(c); /* the job's reference, held through the flush */
         }
         return 0;
 }
@@ -743,8 +756,8 @@ void server_free(struct server *s)
                 next = j->next;
                 j->conn = NULL;
                 job_free(j);
-                if (c && --c->refs == 0)
-                        conn_free(c);
+                if (c)
+                        conn_unref(c);
         }
         s->v->writer = NULL;
         /* The socket file stays: the sandbox allows no unlink, and the next

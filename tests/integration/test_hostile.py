@@ -1,0 +1,219 @@
+"""Hostile clients: each is answered with a named error or cut off, while a
+well-behaved client keeps getting correct answers and the daemon's memory
+stays bounded."""
+import base64
+import os
+import resource
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import Client, Vault
+
+RSS_LIMIT_KB = 256 * 1024
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class GoodClient(threading.Thread):
+    """Puts and reads back its own record over and over; any wrong answer
+    or failure is recorded."""
+
+    def __init__(self, sock):
+        super().__init__(daemon=True)
+        self.client = Client(sock, timeout=20)
+        self.stop = threading.Event()
+        self.errors, self.rounds = [], 0
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                body = os.urandom(64)
+                r = self.client.call("io.vaultd.Records.Put", {"collection": "good", "id": "G-1",
+                                                               "data": base64.b64encode(body).decode()})
+                g = self.client.call("io.vaultd.Records.Get", {"collection": "good", "id": "G-1"})
+                if "error" in r or "error" in g or base64.b64decode(g["parameters"]["data"]) != body:
+                    self.errors.append((r, g))
+                self.rounds += 1
+        except Exception as e:  # noqa: BLE001 - any failure is a finding
+            self.errors.append(repr(e))
+
+    def finish(self):
+        self.stop.set()
+        self.join(timeout=30)
+        assert not self.errors, self.errors[:3]
+        assert self.rounds > 0
+
+
+@pytest.fixture
+def hvault(vault_dir):
+    v = Vault(vault_dir, extra_args=["--request-timeout", "2", "--write-timeout", "2",
+                                     "--max-body", "1048576"])
+    v.start()
+    good = GoodClient(v.sock)
+    good.start()
+    yield v
+    good.finish()
+    assert rss_kb(v.proc.pid) < RSS_LIMIT_KB
+    assert v.stop() == 0
+
+
+def raw(sock_path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sock_path)
+    return s
+
+
+def read_reply_or_close(s):
+    buf = b""
+    try:
+        while b"\0" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None
+            buf += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return None
+    return buf.split(b"\0")[0]
+
+
+def test_oversized_message(hvault):
+    s = raw(hvault.sock)
+    try:
+        s.sendall(b'{"method":"io.vaultd.Records.Put","parameters":{"data":"' + b"A" * (3 << 20))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    reply = read_reply_or_close(s)
+    assert reply is None or b"InvalidParameter" in reply
+
+
+def test_never_terminated_message(hvault):
+    s = raw(hvault.sock)
+    s.sendall(b'{"method":"io.vaultd.Admin.Status"')
+    s.settimeout(6)
+    assert read_reply_or_close(s) is None  # cut off after --request-timeout
+
+
+def test_trickling_sender(hvault):
+    s = raw(hvault.sock)
+    deadline = time.monotonic() + 6
+    closed = False
+    while time.monotonic() < deadline:
+        try:
+            s.sendall(b" ")
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        time.sleep(0.2)
+    assert closed  # a message must be finished in time, however slowly it trickles
+
+
+@pytest.mark.parametrize("payload,error", [
+    (b"{not json", "org.varlink.service.InvalidParameter"),
+    (b'{"method":"io.vaultd.Admin.Status","x":"\xc3\x28"}', "org.varlink.service.InvalidParameter"),
+    (b"[" * 100000 + b"]" * 100000, "org.varlink.service.InvalidParameter"),
+    (b'{"method":' + b'{"a":' * 100000 + b"1" + b"}" * 100001, "org.varlink.service.InvalidParameter"),
+    (b'{"method":42}', "org.varlink.service.InvalidParameter"),
+    (b'{"method":"io.vaultd.Records.Get","parameters":"x"}', "org.varlink.service.InvalidParameter"),
+    (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":["c"],"id":{}}}',
+     "io.vaultd.Records.InvalidParameter"),
+    (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"c","id":"x","version":-1}}',
+     "io.vaultd.Records.InvalidParameter"),
+    (b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"x","data":"@@@@"}}',
+     "io.vaultd.Records.InvalidParameter"),
+    (b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"x","data":"YQ"}}',
+     "io.vaultd.Records.InvalidParameter"),
+    (b'{"method":"io.vaultd.Records.Frobnicate"}', "org.varlink.service.MethodNotFound"),
+    (b'{"method":"com.example.Nope"}', "org.varlink.service.InterfaceNotFound"),
+    (b'{"method":"io.vaultd.Records.Get","more":"yes"}', "org.varlink.service.InvalidParameter"),
+], ids=["not-json", "bad-utf8", "deep-array", "deep-object", "method-not-string", "params-not-object",
+        "wrong-types", "negative-version", "base64-garbage", "base64-unpadded", "unknown-method",
+        "unknown-interface", "more-not-bool"])
+def test_malformed_is_named_error(hvault, payload, error):
+    s = raw(hvault.sock)
+    s.sendall(payload + b"\0")
+    reply = read_reply_or_close(s)
+    assert reply is not None and error.encode() in reply, reply
+    # The connection stays usable.
+    s.sendall(b'{"method":"org.varlink.service.GetInfo"}\0')
+    assert b"vaultd" in read_reply_or_close(s)
+
+
+def test_two_thousand_connections(hvault):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+    socks = []
+    try:
+        for _ in range(2000):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            try:
+                s.connect(hvault.sock)
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+        answered = closed = 0
+        for s in socks:
+            try:
+                s.sendall(b'{"method":"org.varlink.service.GetInfo"}\0')
+                answered += read_reply_or_close(s) is not None
+            except OSError:
+                closed += 1
+        assert 0 < answered <= 256  # the connection limit holds
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_disconnect_mid_reply(hvault):
+    c = Client(hvault.sock)
+    body = base64.b64encode(os.urandom(900 * 1024)).decode()
+    assert "error" not in c.call("io.vaultd.Records.Put", {"collection": "big", "id": "B-1", "data": body})
+    for _ in range(20):
+        s = raw(hvault.sock)
+        s.sendall(b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"big","id":"B-1"}}\0' * 4)
+        s.recv(1000)
+        s.close()
+    assert c.call("io.vaultd.Records.Get", {"collection": "big", "id": "B-1"})["parameters"]["data"] == body
+
+
+def test_client_never_reads(hvault):
+    c = Client(hvault.sock)
+    body = base64.b64encode(os.urandom(900 * 1024)).decode()
+    assert "error" not in c.call("io.vaultd.Records.Put", {"collection": "big", "id": "B-2", "data": body})
+    s = raw(hvault.sock)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    msg = b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"big","id":"B-2"}}\0'
+    sent = 0
+    s.settimeout(1)
+    try:
+        for _ in range(500):
+            s.sendall(msg)
+            sent += 1
+    except (socket.timeout, BrokenPipeError, ConnectionResetError):
+        pass  # vaultd stopped reading from us: back-pressure
+    assert sent < 500
+    assert rss_kb(hvault.proc.pid) < RSS_LIMIT_KB
+    time.sleep(4)  # past --write-timeout: vaultd cuts us off
+    s.settimeout(5)
+    got = 0
+    try:
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+    except (ConnectionResetError, socket.timeout):
+        pass
+    assert got < sent * len(body)  # not everything was delivered: we were dropped
