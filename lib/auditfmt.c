@@ -60,6 +60,10 @@ int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[
         json_decref(o);
         if (!s)
                 return -ENOMEM;
+        if (strlen(s) > AUDIT_LINE_MAX) {
+                free(s);
+                return -E2BIG;
+        }
         *ret_len = strlen(s);
         *ret = s;
         return 0;

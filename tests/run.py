@@ -51,6 +51,12 @@ def run_replays(build):
 
 def run_pytest(build, extra):
     env = dict(os.environ, VAULTD_BUILD=os.path.abspath(build))
+    if "ASAN_OPTIONS" in env:
+        # Processes of the integration suite run without LeakSanitizer: its
+        # exit-time scan needs ptrace, which vaultd's seccomp filter kills,
+        # and vaultctl exits on purpose without freeing after an error. The
+        # unit tests and fuzz replays keep leak checking.
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
     cmd = ["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q",
            "-o", "console_output_style=classic", os.path.join(REPO, "tests", "integration")] + extra
     p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -136,8 +136,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
                 if (limit)
                         json_object_set_new(params, "limit", json_integer(arg_uint("--limit", limit)));
                 reply = ctl_call(ctl, "io.vaultd.Records.List", params);
-                if (!reply)
+                if (!reply) {
+                        json_decref(collected);
                         return EXIT_FAILURE;
+                }
                 json_array_foreach(json_object_get(reply, "records"), i, rec)
                 {
                         json_array_append(collected, rec);

@@ -1,6 +1,7 @@
 /* vaultctl: talks to vaultd over its socket; `vaultctl init` creates a vault. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
 {
         struct ctl ctl = {.fd = -1, .socket_path = getenv("VAULTD_SOCKET")};
         const struct command *c;
-        int i;
+        int i, r;
 
         if (!ctl.socket_path || !*ctl.socket_path)
                 ctl.socket_path = "/run/vaultd/vaultd.sock";
@@ -86,5 +87,10 @@ int main(int argc, char **argv)
         }
         if (sodium_init() < 0)
                 die("libsodium failed to initialise");
-        return c->run(&ctl, argc - i, argv + i);
+        r = c->run(&ctl, argc - i, argv + i);
+        if (ctl.fd >= 0) {
+                close(ctl.fd);
+                vl_reader_done(&ctl.reader);
+        }
+        return r;
 }

@@ -131,7 +131,7 @@ void audit_txn_begin(struct audit_log *log)
 
 void audit_txn_commit(struct audit_log *log)
 {
-        log->next_seq = log->pending_next_seq;
+        __atomic_store_n(&log->next_seq, log->pending_next_seq, __ATOMIC_RELAXED); /* Status reads it */
         memcpy(log->head, log->pending_head, AUDIT_HASH_SIZE);
         if (log->pending_checkpoint_size != log->checkpoint_size) {
                 log->checkpoint_size = log->pending_checkpoint_size;
@@ -235,11 +235,12 @@ int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_
 }
 
 int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
-                           json_t *array)
+                           size_t max_count, json_t *array, uint64_t *ret_next)
 {
         MDB_cursor *cur;
         uint8_t kb[8];
         MDB_val key = {8, kb}, val;
+        uint64_t next = max_size + 1;
         int rc;
 
         rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
@@ -247,11 +248,19 @@ int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_siz
                 return store_errno(rc);
         be64_put(kb, min_size);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-             rc == 0 && be64_get(key.mv_data) <= max_size; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+             rc == 0 && be64_get(key.mv_data) <= max_size; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                if (json_array_size(array) == max_count) {
+                        next = be64_get(key.mv_data);
+                        break;
+                }
                 json_array_append_new(
                         array, json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data, val.mv_size));
+        }
         mdb_cursor_close(cur);
-        return rc && rc != MDB_NOTFOUND ? store_errno(rc) : 0;
+        if (rc && rc != MDB_NOTFOUND)
+                return store_errno(rc);
+        *ret_next = next;
+        return 0;
 }
 
 int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret)

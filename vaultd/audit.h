@@ -52,10 +52,11 @@ void audit_txn_commit(struct audit_log *log);
  * after max_bytes; *ret_next is the first seq not appended. */
 int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,
                      json_t *array, uint64_t *ret_next);
-/* Appends {"checkpoint": note} for every checkpoint whose size lies in
- * [min_size, max_size]. */
+/* Appends {"checkpoint": note} for the checkpoints whose size lies in
+ * [min_size, max_size], at most max_count; *ret_next is the size to start
+ * from next time (max_size + 1 when all were appended). */
 int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
-                           json_t *array);
+                           size_t max_count, json_t *array, uint64_t *ret_next);
 /* The smallest checkpoint size >= size. -ENOENT when none. */
 int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret);
 /* Hash of line seq. */

@@ -7,7 +7,8 @@
 
 #define IFACE "io.vaultd.Audit"
 /* Bytes of audit lines per streamed reply. */
-#define EXPORT_CHUNK_BYTES (256u << 10)
+#define EXPORT_CHUNK_BYTES           (256u << 10)
+#define EXPORT_CHECKPOINTS_PER_REPLY 256
 
 enum { EXPORT_HEADER, EXPORT_LINES, EXPORT_CHECKPOINTS, EXPORT_DONE };
 
@@ -68,6 +69,7 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
 {
         uint8_t prev[AUDIT_HASH_SIZE] = {0};
         char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], *s;
+        json_t *header;
         uint64_t want = j->stream_end < j->seq ? j->stream_end : j->seq, size;
         int r;
 
@@ -79,11 +81,12 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
                 return r;
         hex_encode(prev, AUDIT_HASH_SIZE, hex);
         time_format_us(now_realtime_us(), tbuf);
-        s = json_dumps(json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault",
-                                 v->audit->vault_id, "origin", v->audit->origin, "verifier_key",
-                                 v->audit->vkey, "first_seq", (json_int_t)j->stream_next, "last_seq",
-                                 (json_int_t)j->stream_end, "prev", hex, "exported", tbuf),
-                       JSON_COMPACT);
+        header = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault",
+                           v->audit->vault_id, "origin", v->audit->origin, "verifier_key", v->audit->vkey,
+                           "first_seq", (json_int_t)j->stream_next, "last_seq", (json_int_t)j->stream_end,
+                           "prev", hex, "exported", tbuf);
+        s = json_dumps(header, JSON_COMPACT);
+        json_decref(header);
         if (!s)
                 return -ENOMEM;
         json_array_append_new(lines, json_string(s));
@@ -110,16 +113,19 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
         case EXPORT_LINES:
                 r = audit_read_lines(v->audit, txn, j->stream_next, j->stream_end, EXPORT_CHUNK_BYTES, lines,
                                      &j->stream_next);
-                if (r == 0 && j->stream_next > j->stream_end)
+                if (r == 0 && j->stream_next > j->stream_end) {
                         j->stream_phase = EXPORT_CHECKPOINTS;
-                else if (r == 0 && json_array_size(lines) == 0)
+                        j->stream_next = j->stream_first + 1;
+                } else if (r == 0 && json_array_size(lines) == 0)
                         r = -EIO;
                 break;
         case EXPORT_CHECKPOINTS: {
                 json_t *cps = json_array(), *cp;
                 size_t i;
 
-                r = audit_read_checkpoints(v->audit, txn, j->stream_first + 1, j->stream_end + 1, cps);
+                /* stream_next now walks checkpoint sizes, a chunk per reply. */
+                r = audit_read_checkpoints(v->audit, txn, j->stream_next, j->stream_end + 1,
+                                           EXPORT_CHECKPOINTS_PER_REPLY, cps, &j->stream_next);
                 json_array_foreach(cps, i, cp)
                 {
                         char *s = json_dumps(cp, JSON_COMPACT);
@@ -127,7 +133,8 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
                         free(s);
                 }
                 json_decref(cps);
-                j->stream_phase = EXPORT_DONE;
+                if (r == 0 && j->stream_next > j->stream_end + 1)
+                        j->stream_phase = EXPORT_DONE;
                 break;
         }
         }

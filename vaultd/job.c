@@ -46,6 +46,7 @@ void job_free(struct job *j)
         job_reset(j);
         json_decref(j->call.root);
         json_decref(j->preset_error_params);
+        policy_free(j->pending_policy);
         free((char *)j->actor.user);
         if (j->out) {
                 sodium_memzero(j->out, j->out_len);

@@ -1,6 +1,7 @@
 /* vaultd: the records vault daemon. Start-up order follows DESIGN §3. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static void usage(FILE *f)
                    "  --socket PATH           socket to listen on [/run/vaultd/vaultd.sock]\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
+                   "  --max-connections-per-user N  per peer uid [64]\n"
                    "  --max-pending N         calls in flight per client [32]\n"
                    "  --request-timeout SEC   time a client has to send one message [10]\n"
                    "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
@@ -85,6 +87,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_REQ,
                 O_IDLE,
                 O_WRITE,
+                O_CONN_USER,
                 O_USER,
                 O_ALLOW_ROOT,
                 O_NO_SANDBOX
@@ -100,6 +103,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"request-timeout", required_argument, NULL, O_REQ},
                 {"idle-timeout", required_argument, NULL, O_IDLE},
                 {"write-timeout", required_argument, NULL, O_WRITE},
+                {"max-connections-per-user", required_argument, NULL, O_CONN_USER},
                 {"user", required_argument, NULL, O_USER},
                 {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
                 {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
@@ -149,6 +153,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                         if (parse_uint(optarg, 1, 86400, &v) < 0)
                                 goto bad;
                         o->server.write_timeout_us = v * 1000000u;
+                        break;
+                case O_CONN_USER:
+                        if (parse_uint(optarg, 1, 65536, &v) < 0)
+                                goto bad;
+                        o->server.max_connections_per_user = (unsigned)v;
                         break;
                 case O_USER:
                         o->user = optarg;
@@ -238,6 +247,16 @@ static int confine(const struct options *o)
         return r;
 }
 
+/* jansson holds copies of record bodies (requests, Get replies): wipe
+ * every block it frees, so no body lingers in freed heap memory. */
+static void wiping_free(void *p)
+{
+        if (!p)
+                return;
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
+}
+
 int main(int argc, char **argv)
 {
         struct options o = {
@@ -247,6 +266,7 @@ int main(int argc, char **argv)
                 .server =
                         {
                                 .max_connections = 256,
+                                .max_connections_per_user = 64,
                                 .max_pending = 32,
                                 .request_timeout_us = 10 * 1000000ull,
                                 .idle_timeout_us = 600 * 1000000ull,
@@ -259,6 +279,7 @@ int main(int argc, char **argv)
         int r;
 
         log_open();
+        json_set_alloc_funcs(malloc, wiping_free);
         if (parse_args(argc, argv, &o) < 0)
                 return 2;
         if (sodium_init() < 0) {

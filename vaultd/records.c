@@ -80,20 +80,21 @@ static int record_params(struct job *j, const char **ret_collection, const char 
 
         if ((r = param_string(j, IFACE, "collection", true, ret_collection)) != 0)
                 return r;
-        j->audit.collection = *ret_collection;
+        /* Only well-formed names reach the audit line: never client bytes. */
         if (!name_collection_valid(*ret_collection))
                 return job_invalid(
                         j, IFACE, "collection",
                         "must be 1-64 characters of a-z 0-9 . _ - starting with a letter or digit");
+        j->audit.collection = *ret_collection;
         if (!ret_id)
                 return 0;
         if ((r = param_string(j, IFACE, "id", true, ret_id)) != 0)
                 return r;
-        j->audit.id = *ret_id;
         if (!name_id_valid(*ret_id))
                 return job_invalid(
                         j, IFACE, "id",
                         "must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
+        j->audit.id = *ret_id;
         return 0;
 }
 
@@ -220,7 +221,7 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         if ((r = head_write(v, txn, &k, &h)) < 0)
                 return r;
         if (!was_active)
-                v->records_active++;
+                __atomic_add_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.version = (int64_t)h.version;
         j->audit.extra = json_pack("{s:I}", "size", (json_int_t)body_len);
         j->reply = json_pack("{s:I}", "version", (json_int_t)h.version);
@@ -319,7 +320,7 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
         h.updated_us = now_realtime_us();
         if ((r = head_write(v, txn, &k, &h)) < 0)
                 return r;
-        v->records_active--;
+        __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.version = (int64_t)h.version;
         j->reply = json_pack("{s:I}", "version", (json_int_t)h.version);
         return 0;

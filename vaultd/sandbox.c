@@ -105,9 +105,24 @@ unsigned sandbox_allowed_count(void)
         return (unsigned)ELEMENTSOF(allowed) + 5;
 }
 
+/* The sanitizer runtime of `make check-sanitize` builds needs a few more
+ * (never compiled into a release build). */
+static const int sanitizer_extra[] = {
+#if defined(__SANITIZE_ADDRESS__)
+        SCMP_SYS(sigaltstack),
+        SCMP_SYS(readlink),
+        SCMP_SYS(getppid),
+#endif
+        -1,
+};
+
 static int add_rules(scmp_filter_ctx ctx)
 {
         int r;
+
+        for (size_t i = 0; sanitizer_extra[i] >= 0; i++)
+                if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_extra[i], 0)) < 0)
+                        return r;
 
         for (size_t i = 0; i < ELEMENTSOF(allowed); i++) {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);

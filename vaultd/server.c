@@ -153,6 +153,8 @@ static void job_encode(struct job *j)
         else
                 r = vl_reply_encode(j->reply, false, &j->out, &len);
         j->out_len = r < 0 ? 0 : len + 1;
+        if (r < 0 && j->conn)
+                j->conn->closing = true; /* cannot answer: do not leave the client waiting */
 }
 
 static void job_attach(struct conn *c, struct job *j)
@@ -331,8 +333,12 @@ static void conn_read(struct conn *c)
 
                 if (r == -EAGAIN)
                         break;
+                if (r == 0 && c->pend_head) {
+                        /* Half-closed: answer what is in flight, then close. */
+                        c->closing = true;
+                        return;
+                }
                 if (r == 0 || (r < 0 && r != -EMSGSIZE)) {
-                        /* Peer closed (or failed): answer what is in flight? It cannot read. */
                         conn_close(c);
                         return;
                 }
@@ -438,7 +444,9 @@ static void conn_update_events(struct conn *c)
                 return;
         if (conn_may_read(c))
                 ev |= EPOLLIN;
-        if (c->out_off < c->out_len)
+        /* Also when a finished reply (or a stream) waits at the head and the
+         * buffer is empty: writability brings us back to flush it. */
+        if (c->out_off < c->out_len || (c->pend_head && c->pend_head->done))
                 ev |= EPOLLOUT;
         sd_event_source_set_io_events(c->src, ev);
 }
@@ -473,6 +481,25 @@ static void conn_peer(struct conn *c)
                 c->user = strdup(name);
 }
 
+/* Limits for what a caller controls before it is authorised: how many
+ * connections one uid may hold, and how large a message a caller without
+ * any role may send (its calls can only be denied). */
+#define CONN_ROLELESS_MESSAGE_MAX (64u << 10)
+
+static bool conn_admit(struct server *s, struct conn *c)
+{
+        struct peer_id peer = {c->cred.uid, c->cred.gid, c->groups, c->ngroups};
+        unsigned same_uid = 0;
+
+        for (struct conn *o = s->conns; o; o = o->next)
+                same_uid += o->cred.uid == c->cred.uid;
+        if (same_uid >= s->cfg->max_connections_per_user)
+                return false;
+        if (policy_roles(s->v->policy, &peer) == 0 && c->in.max > CONN_ROLELESS_MESSAGE_MAX)
+                c->in.max = CONN_ROLELESS_MESSAGE_MAX;
+        return true;
+}
+
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         struct server *s = userdata;
@@ -498,6 +525,11 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
                 c->fd = cfd;
                 vl_reader_init(&c->in, s->cfg->max_message);
                 conn_peer(c);
+                if (!conn_admit(s, c)) {
+                        close(cfd);
+                        conn_free(c);
+                        continue;
+                }
                 c->last_activity = now_monotonic_us();
                 if (sd_event_add_io(s->event, &c->src, cfd, EPOLLIN, on_conn_io, c) < 0) {
                         close(cfd);

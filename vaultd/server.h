@@ -11,10 +11,11 @@ struct server_config {
         const char *socket_path;
         size_t max_message; /* bytes, one message without its NUL */
         unsigned max_connections;
-        unsigned max_pending;        /* calls in flight per connection */
-        uint64_t request_timeout_us; /* to finish sending one message */
-        uint64_t idle_timeout_us;    /* with nothing in flight */
-        uint64_t write_timeout_us;   /* without the peer reading a byte */
+        unsigned max_connections_per_user; /* per peer uid */
+        unsigned max_pending;              /* calls in flight per connection */
+        uint64_t request_timeout_us;       /* to finish sending one message */
+        uint64_t idle_timeout_us;          /* with nothing in flight */
+        uint64_t write_timeout_us;         /* without the peer reading a byte */
 };
 
 struct server;

@@ -149,22 +149,26 @@ static void fail_batch(struct job *batch, int r)
 
 static void run_batch(struct writer *w, struct job *batch)
 {
-        uint64_t active = w->v->records_active;
+        uint64_t active = __atomic_load_n(&w->v->records_active, __ATOMIC_RELAXED);
         int r, tries = 0;
 
         for (;;) {
                 r = run_batch_once(w, batch);
                 if (r != -ENOBUFS || tries++ == WRITER_RETRY_MAX)
                         break;
-                w->v->records_active = active;
+                __atomic_store_n(&w->v->records_active, active, __ATOMIC_RELAXED);
+                pthread_mutex_lock(&w->lock);
                 w->stats.retries++;
+                pthread_mutex_unlock(&w->lock);
                 if (store_grow(w->v->store) < 0)
                         break;
         }
         if (r < 0) {
                 /* Nothing was written: no reply may claim otherwise. */
-                w->v->records_active = active;
+                __atomic_store_n(&w->v->records_active, active, __ATOMIC_RELAXED);
+                pthread_mutex_lock(&w->lock);
                 w->stats.storage_failures++;
+                pthread_mutex_unlock(&w->lock);
                 fail_batch(batch, r == -ENOBUFS ? -ENOSPC : r);
         }
 }

@@ -17,7 +17,7 @@ static char *vkey;
 
 static void init(void)
 {
-        uint8_t seed[32] = { 0 }, pk[32], sk[64];
+        uint8_t seed[32] = {0}, pk[32], sk[64];
 
         if (vkey || sodium_init() < 0)
                 return;
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct export_report rep;
         struct audit_chain chain;
-        uint8_t zero[AUDIT_HASH_SIZE] = { 0 }, hash[AUDIT_HASH_SIZE];
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, hash[AUDIT_HASH_SIZE];
         char why[256], *note, *origin = NULL, *name = NULL;
         uint8_t pk[32], id[4];
         uint64_t csize;

@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct policy *p;
         char err[POLICY_ERR_MAX];
         const char *role;
-        gid_t groups[2] = { 100, 1000 };
-        struct peer_id peer = { 1000, 1000, groups, 2 };
+        gid_t groups[2] = {100, 1000};
+        struct peer_id peer = {1000, 1000, groups, 2};
 
         if (policy_parse((const char *)data, size, &p, err, sizeof(err)) < 0)
                 return 0;

@@ -85,7 +85,8 @@ static int setup(void **state)
                 free(f);
                 return -1;
         }
-        snprintf(f->key_path, sizeof(f->key_path), "%s/root.key", f->dir);
+        if (snprintf(f->key_path, sizeof(f->key_path), "%s/root.key", f->dir) >= (int)sizeof(f->key_path))
+                return -1;
         *state = f;
         r = vault_create(f->dir, f->key_path, &f->store, &f->keys);
         if (r < 0) {

@@ -1,0 +1,109 @@
+"""Regression tests for defects found in review; each failed before its fix."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+from conftest import Client, Vault, audit_lines
+
+
+def test_many_pipelined_direct_calls_all_answered(vault):
+    # Replies queued behind a full pipeline used to wait forever.
+    c = Client(vault.sock)
+    for _ in range(100):
+        c.send("org.varlink.service.GetInfo")
+    for _ in range(100):
+        assert c.recv()["parameters"]["product"] == "vaultd"
+
+
+def test_export_stream_completes_with_a_fast_reader(vault):
+    c = Client(vault.sock)
+    for i in range(3000):
+        c.send("io.vaultd.Records.Put", {"collection": "e", "id": "E-%d" % (i % 50), "data": ""})
+    for _ in range(3000):
+        assert "error" not in c.recv()
+    for _ in range(3):
+        data = vault.export()
+        header = json.loads(data.split(b"\n")[0])
+        assert len(audit_lines(data)) == header["last_seq"] + 1
+
+
+def test_overlong_id_never_reaches_the_audit_line(vault):
+    c = Client(vault.sock)
+    r = c.call("io.vaultd.Records.Put", {"collection": "c", "id": "x" * 70000, "data": ""})
+    assert r["error"] == "io.vaultd.Records.InvalidParameter"
+    r = c.call("io.vaultd.Records.Put", {"collection": "Ä" * 10, "id": "ok", "data": ""})
+    assert r["error"] == "io.vaultd.Records.InvalidParameter"
+    assert vault.ctl("audit", "verify").returncode == 0
+    bad = [e for e in audit_lines(vault.export()) if e.get("error") == "InvalidParameter"]
+    assert len(bad) == 2
+    assert bad[0]["collection"] == "c" and "id" not in bad[0]
+    assert "collection" not in bad[1] and "id" not in bad[1]
+
+
+def test_connections_closing_mid_message_do_not_crash(vault):
+    for _ in range(5):
+        socks = []
+        for _ in range(48):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(vault.sock)
+            try:
+                s.sendall(b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c"')
+            except BrokenPipeError:
+                pass  # over the per-user connection limit: closed at once
+            socks.append(s)
+        for s in socks:
+            s.close()
+    time.sleep(0.5)  # let vaultd see the closes (they count against the per-user limit)
+    assert Client(vault.sock).call("io.vaultd.Admin.Status")["parameters"]["state"] == "serving"
+    assert vault.proc.poll() is None
+
+
+def test_half_closed_client_gets_its_replies(vault):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(vault.sock)
+    s.sendall(b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"H-1","data":"aGk="}}\0')
+    s.shutdown(socket.SHUT_WR)
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    assert json.loads(buf.split(b"\0")[0])["parameters"]["version"] == 1
+
+
+def test_roleless_peer_gets_small_messages_and_few_connections(vault_dir):
+    v = Vault(vault_dir, extra_args=["--max-connections-per-user", "4"])
+    v.start()
+    try:
+        big = json.dumps({"method": "io.vaultd.Admin.Status",
+                          "parameters": {"pad": "x" * (100 << 10)}}).encode() + b"\0"
+        code = ("import socket,sys\n"
+                "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);s.settimeout(5)\n"
+                "try:\n s.sendall(sys.stdin.buffer.read())\nexcept OSError: pass\n"
+                "b=b''\n"
+                "while True:\n"
+                " try: c=s.recv(65536)\n"
+                " except OSError: break\n"
+                " if not c: break\n"
+                " b+=c\n"
+                "print(b.split(b'\\0')[0].decode())\n")
+        r = subprocess.run(["setpriv", "--reuid", "4343", "--regid", "4343", "--clear-groups",
+                            "/usr/bin/python3", "-c", code, v.sock], input=big, capture_output=True,
+                           timeout=30)
+        assert b"message exceeds the size limit" in r.stdout, r.stdout + r.stderr
+        # Root may hold only 4 connections at once.
+        held = [Client(v.sock) for _ in range(4)]
+        for c in held:
+            assert "error" not in c.call("org.varlink.service.GetInfo")
+        extra = Client(v.sock, timeout=5)
+        try:
+            extra.call("org.varlink.service.GetInfo")
+            raise AssertionError("a fifth connection was served")
+        except (ConnectionError, OSError):
+            pass
+    finally:
+        assert v.stop() == 0
