@@ -375,7 +375,24 @@ void keys_free_plain(uint8_t *plain, size_t len)
 
 void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64])
 {
+        sodium_mprotect_readonly(k->sign_sk);
         crypto_sign_detached(sig, NULL, msg, len, k->sign_sk);
+        sodium_mprotect_noaccess(k->sign_sk);
+}
+
+void keys_seal_idle(struct vault_keys *k)
+{
+        /* Between uses the root and signing keys are not even readable: a
+         * stray read (a bug, an exploit's info leak) faults instead. */
+        sodium_mprotect_noaccess(k->root);
+        if (k->sign_sk)
+                sodium_mprotect_noaccess(k->sign_sk);
+}
+
+bool keys_memory_locked(struct vault_keys *k)
+{
+        /* sodium_malloc tries mlock silently; ask again to learn the answer. */
+        return sodium_mlock(k->dek, KEY_SIZE) == 0;
 }
 
 void keys_public(struct vault_keys *k, uint8_t pk[32])

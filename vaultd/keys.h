@@ -7,6 +7,7 @@
  * writer). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,5 +55,11 @@ int keys_envelope_kek(const uint8_t *env, size_t env_len);
 
 /* Ed25519 signature of msg by the audit key. */
 void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64]);
+/* Makes the root and signing key pages inaccessible until needed (the
+ * signing key is opened for each signature). Call once start-up is done. */
+void keys_seal_idle(struct vault_keys *k);
+/* Whether key pages can be locked in RAM (else they may reach swap). */
+bool keys_memory_locked(struct vault_keys *k);
+
 /* The audit key's public half. */
 void keys_public(struct vault_keys *k, uint8_t pk[32]);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,11 +214,20 @@ static int vault_open(struct vault *v, const struct options *o)
         r = keys_store_open(v->keys, v->store, txn);
         if (r == -EBADMSG)
                 log_error("the root key %s does not open this vault (wrong key file?)", o->key_file);
+        if (r == 0 && !keys_memory_locked(v->keys)) {
+                struct rlimit rl = {0, 0};
+                getrlimit(RLIMIT_MEMLOCK, &rl);
+                log_warning("cannot lock key memory in RAM (RLIMIT_MEMLOCK is %llu bytes): keys may be "
+                            "written to swap; raise LimitMEMLOCK= or use encrypted swap",
+                            (unsigned long long)rl.rlim_cur);
+        }
         if (r == 0 && (r = audit_log_open(v->store, v->keys, txn, &v->audit)) < 0)
                 log_error("cannot read the audit head: %s", strerror(-r));
         if (r == 0 && (r = records_count_active(v, txn, &v->records_active)) < 0)
                 log_error("cannot count records: %s", strerror(-r));
         mdb_txn_abort(txn);
+        if (r == 0)
+                keys_seal_idle(v->keys);
         return r;
 }
 

@@ -1,0 +1,95 @@
+"""systemd integration without systemd as PID 1: socket activation through
+systemd-socket-activate, the key as a credential, notify messages, and
+logs that never carry a secret."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import VAULTD, Client, Vault
+
+
+def wait_for_socket(path, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "daemon exited"
+        try:
+            c = Client(path, timeout=5)
+            c.call("org.varlink.service.GetInfo")
+            return c
+        except (OSError, ConnectionError):
+            time.sleep(0.05)
+    raise AssertionError("no answer on " + path)
+
+
+def test_socket_activation_and_credential(vault_dir):
+    v = Vault(vault_dir)
+    creds = os.path.join(vault_dir, "creds")
+    os.mkdir(creds, 0o700)
+    shutil.copy(v.key, os.path.join(creds, "vaultd.key"))
+    os.chmod(os.path.join(creds, "vaultd.key"), 0o400)
+    activated = os.path.join(vault_dir, "activated.sock")
+    # No --key-file and a --socket that is never bound: both come from "systemd".
+    env = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
+    p = subprocess.Popen(["systemd-socket-activate", "-E", "CREDENTIALS_DIRECTORY", "-l", activated, VAULTD, "--state-dir", v.state,
+                          "--policy", v.policy, "--socket", os.path.join(vault_dir, "unused.sock"),
+                          "--user", "nobody"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        c = wait_for_socket(activated, p)
+        r = c.call("io.vaultd.Records.Put", {"collection": "c", "id": "S-1", "data": "aGk="})
+        assert r["parameters"]["version"] == 1
+        assert not os.path.exists(os.path.join(vault_dir, "unused.sock"))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=20)[0].decode()
+    assert p.returncode == 0, out
+
+
+def test_notify_messages(vault_dir):
+    v = Vault(vault_dir)
+    notify = os.path.join(vault_dir, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(notify)
+    os.chmod(notify, 0o666)  # vaultd sends as nobody
+    ns.settimeout(10)
+    env = dict(os.environ, NOTIFY_SOCKET=notify)
+    p = subprocess.Popen([VAULTD, "--state-dir", v.state, "--key-file", v.key, "--policy", v.policy,
+                          "--socket", v.sock, "--user", "nobody"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    messages = []
+    try:
+        wait_for_socket(v.sock, p)
+        deadline = time.monotonic() + 10
+        while not any(m.startswith("STATUS=serving:") for m in messages) and time.monotonic() < deadline:
+            messages += ns.recv(4096).decode().split("\n")
+        p.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in messages:
+            messages += ns.recv(4096).decode().split("\n")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=20)
+    assert "READY=1" in messages
+    assert any(m.startswith("STATUS=serving:") and "records" in m for m in messages)
+    assert "STOPPING=1" in messages
+
+
+def test_logs_carry_no_secrets(vault_dir):
+    v = Vault(vault_dir, policy="allow user root role admin,auditor\n")
+    v.start()
+    secret = b"CCCD 001190012345 So tai khoan 0123456789"
+    v.ctl("put", "c", "L-1", "-", input=secret)           # denied: root is no service here
+    v.write_policy("allow user root role admin,auditor\nallow user root role service collections *\n")
+    v.ctl("policy", "reload", check=True)
+    v.ctl("put", "c", "L-1", "-", input=secret, check=True)
+    v.ctl("get", "c", "L-1", check=True)
+    v.ctl("put", "bad name", "L-1", "-", input=secret)
+    assert v.stop() == 0
+    log = open(v.log, "rb").read()
+    key = open(v.key, "rb").read().split(b"\n")[1]
+    assert b"denied" in log  # the denial is logged...
+    for needle in (secret, b"001190012345", b"0123456789", key):
+        assert needle not in log  # ...but never a body or a key
