@@ -52,6 +52,7 @@ struct server {
         int listen_fd, notify_fd;
         struct writer *writer;
         struct conn *conns;
+        bool activated; /* the socket came from systemd */
         uint64_t status_records, status_lines;
         unsigned status_connections;
 };
@@ -677,6 +678,7 @@ static int listen_socket(struct server *s)
 
         if (sd_listen_fds(1) == 1) {
                 s->listen_fd = SD_LISTEN_FDS_START;
+                s->activated = true;
                 return fcntl(s->listen_fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
         }
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -763,9 +765,9 @@ int server_run(struct server *s)
 {
         int r;
 
-        log_info("serving on %s (vault %s, %llu records, %llu audit lines)", s->cfg->socket_path,
-                 s->v->audit->vault_id, (unsigned long long)s->v->records_active,
-                 (unsigned long long)s->v->audit->next_seq);
+        log_info("serving on %s (vault %s, %llu records, %llu audit lines)",
+                 s->activated ? "the socket systemd passed" : s->cfg->socket_path, s->v->audit->vault_id,
+                 (unsigned long long)s->v->records_active, (unsigned long long)s->v->audit->next_seq);
         sd_notify(0, "READY=1\nSTATUS=serving");
         r = sd_event_loop(s->event);
         sd_notify(0, "STOPPING=1\nSTATUS=stopping");

@@ -33,7 +33,9 @@ def test_socket_activation_and_credential(vault_dir):
     activated = os.path.join(vault_dir, "activated.sock")
     # No --key-file and a --socket that is never bound: both come from "systemd".
     env = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
-    p = subprocess.Popen(["systemd-socket-activate", "-E", "CREDENTIALS_DIRECTORY", "-l", activated, VAULTD, "--state-dir", v.state,
+    # systemd-socket-activate passes on only the variables named with -E.
+    passed = ["-E", "CREDENTIALS_DIRECTORY"] + (["-E", "ASAN_OPTIONS"] if "ASAN_OPTIONS" in env else [])
+    p = subprocess.Popen(["systemd-socket-activate"] + passed + ["-l", activated, VAULTD, "--state-dir", v.state,
                           "--policy", v.policy, "--socket", os.path.join(vault_dir, "unused.sock"),
                           "--user", "nobody"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
