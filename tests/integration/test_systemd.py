@@ -57,7 +57,7 @@ def test_notify_messages(vault_dir):
     ns.bind(notify)
     os.chmod(notify, 0o666)  # vaultd sends as nobody
     ns.settimeout(10)
-    env = dict(os.environ, NOTIFY_SOCKET=notify)
+    env = dict(os.environ, NOTIFY_SOCKET=notify, WATCHDOG_USEC="400000")
     p = subprocess.Popen([VAULTD, "--state-dir", v.state, "--key-file", v.key, "--policy", v.policy,
                           "--socket", v.sock, "--user", "nobody"], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,7 +65,8 @@ def test_notify_messages(vault_dir):
     try:
         wait_for_socket(v.sock, p)
         deadline = time.monotonic() + 10
-        while not any(m.startswith("STATUS=serving:") for m in messages) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+                any(m.startswith("STATUS=serving:") for m in messages) and messages.count("WATCHDOG=1") >= 2):
             messages += ns.recv(4096).decode().split("\n")
         p.send_signal(signal.SIGTERM)
         while "STOPPING=1" not in messages:
@@ -77,6 +78,7 @@ def test_notify_messages(vault_dir):
     assert "READY=1" in messages
     assert any(m.startswith("STATUS=serving:") and "records" in m for m in messages)
     assert "STOPPING=1" in messages
+    assert messages.count("WATCHDOG=1") >= 2  # the event loop pings the watchdog
 
 
 def test_logs_carry_no_secrets(vault_dir):
