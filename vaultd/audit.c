@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -295,91 +296,146 @@ int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t r
         return 0;
 }
 
-static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t lines, int64_t *bad, char *why,
-                              size_t whylen)
+void audit_verify_init(struct audit_verify *st)
 {
+        uint8_t zero[AUDIT_HASH_SIZE] = {0};
+
+        *st = (struct audit_verify){.bad_seq = -1, .next_checkpoint = 1};
+        audit_chain_init(&st->chain, 0, zero);
+}
+
+static int verify_fail(struct audit_verify *st, int64_t seq, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int verify_fail(struct audit_verify *st, int64_t seq, const char *fmt, ...)
+{
+        va_list ap;
+
+        st->bad_seq = seq;
+        va_start(ap, fmt);
+        vsnprintf(st->why, sizeof(st->why), fmt, ap);
+        va_end(ap);
+        return -EBADMSG;
+}
+
+/* At the end of the lines in this snapshot, the stored head must be the
+ * hash of the last one. */
+static int verify_head(struct audit_log *log, MDB_txn *txn, struct audit_verify *st)
+{
+        uint64_t stored_next;
+        MDB_val hv;
+        int k;
+
+        if ((k = store_meta_get_u64(txn, log->store, "audit.next", &stored_next)) < 0 ||
+            (k = store_get(txn, log->store->meta, "audit.head", 10, &hv)) < 0)
+                return k;
+        if (stored_next != st->chain.next_seq || hv.mv_size != AUDIT_HASH_SIZE ||
+            sodium_memcmp(hv.mv_data, st->chain.prev, AUDIT_HASH_SIZE) != 0)
+                return verify_fail(
+                        st, (int64_t)(st->chain.next_seq < stored_next ? st->chain.next_seq : stored_next),
+                        "the stored head (%" PRIu64 " lines) does not match the trail (%" PRIu64
+                        " lines): lines were removed or appended",
+                        stored_next, st->chain.next_seq);
+        st->lines = st->chain.next_seq;
+        st->lines_done = true;
+        return 0;
+}
+
+static int verify_lines(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, size_t max)
+{
+        uint8_t kb[8];
+        MDB_val key = {8, kb}, val;
         MDB_cursor *cur;
-        MDB_val key, val;
+        size_t n = 0;
+        int rc, k = 0;
+
+        rc = mdb_cursor_open(txn, log->store->audit, &cur);
+        if (rc)
+                return store_errno(rc);
+        be64_put(kb, st->chain.next_seq);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && n < max;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), n++) {
+                uint64_t seq = st->chain.next_seq;
+
+                char why[sizeof(st->why)];
+
+                if (key.mv_size != 8 || be64_get(key.mv_data) != seq)
+                        k = verify_fail(st, (int64_t)seq, "line %" PRIu64 " is missing from the store", seq);
+                else if (audit_chain_feed(&st->chain, val.mv_data, val.mv_size, why, sizeof(why)) < 0)
+                        k = verify_fail(st, (int64_t)seq, "%s", why);
+                if (k < 0)
+                        break;
+        }
+        mdb_cursor_close(cur);
+        if (k < 0)
+                return k;
+        if (rc == MDB_NOTFOUND)
+                return verify_head(log, txn, st);
+        return rc && n < max ? store_errno(rc) : 0;
+}
+
+static int verify_one_checkpoint(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, uint64_t size,
+                                 const MDB_val *val)
+{
+        _cleanup_(freep) char *note = strndup(val->mv_data, val->mv_size), *origin = NULL;
+        uint8_t hash[AUDIT_HASH_SIZE], line_hash[AUDIT_HASH_SIZE];
+        char why[sizeof(st->why)];
+        uint64_t nsize;
+
+        if (!note)
+                return -ENOMEM;
+        if (checkpoint_verify(note, log->vkey, &origin, &nsize, hash, why, sizeof(why)) < 0)
+                return verify_fail(st, (int64_t)size - 1, "%s", why);
+        if (nsize != size || size == 0)
+                return verify_fail(st, (int64_t)size - 1,
+                                   "checkpoint stored as size %" PRIu64 " is for size %" PRIu64, size,
+                                   nsize);
+        if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
+            sodium_memcmp(line_hash, hash, AUDIT_HASH_SIZE) != 0)
+                return verify_fail(st, (int64_t)size - 1,
+                                   "signed checkpoint of size %" PRIu64 " does not match line %" PRIu64,
+                                   size, size - 1);
+        st->checkpoints++;
+        return 0;
+}
+
+/* Checkpoints up to the lines verified; newer ones were signed after the
+ * snapshot that ended the line check and are left for the next Verify. */
+static int verify_checkpoints(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, size_t max)
+{
+        uint8_t kb[8];
+        MDB_val key = {8, kb}, val;
+        MDB_cursor *cur;
+        size_t n = 0;
         int rc, k = 0;
 
         rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
         if (rc)
                 return store_errno(rc);
-        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && k == 0;
-             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                _cleanup_(freep) char *note = strndup(val.mv_data, val.mv_size), *origin = NULL;
-                uint8_t hash[AUDIT_HASH_SIZE], line_hash[AUDIT_HASH_SIZE];
-                uint64_t size = key.mv_size == 8 ? be64_get(key.mv_data) : 0, nsize;
+        be64_put(kb, st->next_checkpoint);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && n < max;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), n++) {
+                uint64_t size = key.mv_size == 8 ? be64_get(key.mv_data) : 0;
 
-                *bad = size ? (int64_t)size - 1 : 0;
-                if (!note)
-                        k = -ENOMEM;
-                else if (checkpoint_verify(note, log->vkey, &origin, &nsize, hash, why, whylen) < 0)
-                        k = -EBADMSG;
-                else if (nsize != size || size == 0 || size > lines) {
-                        snprintf(why, whylen,
-                                 "checkpoint stored as size %" PRIu64 " is for size %" PRIu64
-                                 " or beyond the trail",
-                                 size, nsize);
-                        k = -EBADMSG;
-                } else if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
-                           sodium_memcmp(line_hash, hash, AUDIT_HASH_SIZE) != 0) {
-                        snprintf(why, whylen,
-                                 "signed checkpoint of size %" PRIu64 " does not match line %" PRIu64, size,
-                                 size - 1);
-                        k = -EBADMSG;
-                }
-        }
-        mdb_cursor_close(cur);
-        if (k == 0 && rc && rc != MDB_NOTFOUND)
-                k = store_errno(rc);
-        return k;
-}
-
-int audit_verify_store(struct audit_log *log, MDB_txn *txn, uint64_t *ret_lines, int64_t *ret_bad_seq,
-                       char *why, size_t whylen)
-{
-        uint8_t zero[AUDIT_HASH_SIZE] = {0}, head[AUDIT_HASH_SIZE];
-        struct audit_chain chain;
-        uint64_t stored_next;
-        MDB_cursor *cur;
-        MDB_val key, val;
-        MDB_val hv;
-        int rc, k = 0;
-
-        if ((k = store_meta_get_u64(txn, log->store, "audit.next", &stored_next)) < 0 ||
-            (k = store_get(txn, log->store->meta, "audit.head", 10, &hv)) < 0)
-                return k;
-        audit_chain_init(&chain, 0, zero);
-        rc = mdb_cursor_open(txn, log->store->audit, &cur);
-        if (rc)
-                return store_errno(rc);
-        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                uint64_t seq = chain.next_seq;
-                if (key.mv_size != 8 || be64_get(key.mv_data) != seq) {
-                        snprintf(why, whylen, "line %" PRIu64 " is missing from the store", seq);
-                        k = -EBADMSG;
-                } else
-                        k = audit_chain_feed(&chain, val.mv_data, val.mv_size, why, whylen);
-                if (k < 0) {
-                        *ret_bad_seq = (int64_t)seq;
+                if (size > st->lines) {
+                        rc = MDB_NOTFOUND;
                         break;
                 }
+                k = verify_one_checkpoint(log, txn, st, size, &val);
+                if (k < 0)
+                        break;
+                st->next_checkpoint = size + 1;
         }
         mdb_cursor_close(cur);
         if (k < 0)
                 return k;
-        memcpy(head, hv.mv_data, hv.mv_size == AUDIT_HASH_SIZE ? AUDIT_HASH_SIZE : 0);
-        if (chain.next_seq != stored_next || hv.mv_size != AUDIT_HASH_SIZE ||
-            sodium_memcmp(head, chain.prev, AUDIT_HASH_SIZE) != 0) {
-                snprintf(why, whylen,
-                         "the stored head (%" PRIu64 " lines) does not match the "
-                         "trail (%" PRIu64 " lines): lines were removed or appended",
-                         stored_next, chain.next_seq);
-                *ret_bad_seq = (int64_t)(chain.next_seq < stored_next ? chain.next_seq : stored_next);
-                return -EBADMSG;
-        }
-        *ret_lines = chain.next_seq;
-        return verify_checkpoints(log, txn, chain.next_seq, ret_bad_seq, why, whylen);
+        if (rc == MDB_NOTFOUND)
+                return 1;
+        return rc && n < max ? store_errno(rc) : 0;
+}
+
+int audit_verify_step(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, size_t max_items)
+{
+        if (!st->lines_done)
+                return verify_lines(log, txn, st, max_items);
+        return verify_checkpoints(log, txn, st, max_items);
 }

@@ -62,7 +62,21 @@ int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t s
 /* Hash of line seq. */
 int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t ret[AUDIT_HASH_SIZE]);
 
-/* Checks the whole stored trail: chain, stored head, every checkpoint.
- * Returns 0, or -EBADMSG with *ret_bad_seq and why set. */
-int audit_verify_store(struct audit_log *log, MDB_txn *txn, uint64_t *ret_lines, int64_t *ret_bad_seq,
-                       char *why, size_t whylen);
+/* Checks the whole stored trail — chain, stored head, every checkpoint — a
+ * bounded step at a time, so that a long trail does not stall the event
+ * loop. Each step runs in a read transaction of its own. */
+struct audit_verify {
+        struct audit_chain chain;
+        bool lines_done;
+        uint64_t lines;           /* lines verified, once lines_done */
+        uint64_t checkpoints;     /* checkpoints verified */
+        uint64_t next_checkpoint; /* size to resume from */
+        int64_t bad_seq;
+        char why[256];
+};
+
+void audit_verify_init(struct audit_verify *st);
+/* Checks up to max_items lines or checkpoints. Returns 0 when there is more
+ * to do, 1 when the trail verifies, -EBADMSG with bad_seq and why set when
+ * it does not, other -errno on storage errors. */
+int audit_verify_step(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, size_t max_items);

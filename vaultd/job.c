@@ -47,6 +47,7 @@ void job_free(struct job *j)
         json_decref(j->call.root);
         json_decref(j->preset_error_params);
         policy_free(j->pending_policy);
+        free(j->verify);
         free((char *)j->actor.user);
         if (j->out) {
                 sodium_memzero(j->out, j->out_len);

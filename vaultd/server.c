@@ -207,7 +207,7 @@ static void after_durable(struct server *s, struct job *j)
         bool more = false;
         int r;
 
-        if (j->error || !j->method->after || j->method->needs_more)
+        if (j->error || !j->method->after || j->method->incremental)
                 return;
         r = j->method->after(s->v, j, &params, &more);
         if (r < 0)
@@ -374,7 +374,7 @@ static void conn_write(struct conn *c)
         c->out_off = c->out_len = 0;
 }
 
-/* Streams the next parts of a job whose reply continues (Export). Returns
+/* Runs the next turn of an incremental job (Export, Verify). Returns
  * true when the job is finished. */
 static bool conn_stream(struct conn *c, struct job *j)
 {
@@ -392,6 +392,8 @@ static bool conn_stream(struct conn *c, struct job *j)
                         job_encode(j);
                         return true;
                 }
+                if (!params)
+                        return false; /* nothing to send this turn: yield to others */
                 r = vl_reply_encode(params, more, &msg, &len);
                 json_decref(params);
                 if (r < 0 || out_append(c, msg, len + 1) < 0) {
@@ -411,7 +413,7 @@ static void conn_flush(struct conn *c)
         struct job *j;
 
         while ((j = c->pend_head) && j->done && !c->closed) {
-                bool streaming = !j->error && j->method && j->method->needs_more && !j->out;
+                bool streaming = !j->error && j->method && j->method->incremental && !j->out;
 
                 if (streaming && !conn_stream(c, j))
                         break;
@@ -590,7 +592,7 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 }
                 after_durable(s, j);
                 log_outcome(j);
-                if (!j->method->needs_more || j->error)
+                if (!j->method->incremental || j->error)
                         job_encode(j);
                 j->done = true;
                 if (c->closed) {

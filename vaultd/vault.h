@@ -67,7 +67,8 @@ struct job {
         bool done;
         uint64_t stream_first, stream_next, stream_end; /* for streamed replies */
         int stream_phase;
-        void *pending_policy; /* ReloadPolicy: parsed, swapped in once durable */
+        void *pending_policy;        /* ReloadPolicy: parsed, swapped in once durable */
+        struct audit_verify *verify; /* Verify: progress between turns */
 };
 
 /* Return value of a handler that set a named error on the job. */

@@ -95,3 +95,23 @@ def test_removed_audit_line_fails_online_verify(vault):
     vault.start()
     r = vault.ctl("audit", "verify")
     assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=2" in r.stderr
+
+
+def test_altered_line_deep_in_a_long_trail(vault):
+    # Past the first verification turn (5,000 lines).
+    from conftest import Client
+    c = Client(vault.sock)
+    for i in range(7000):
+        c.send("io.vaultd.Records.Put", {"collection": "c", "id": "R-%d" % (i % 10), "data": ""})
+    for _ in range(7000):
+        assert "error" not in c.recv()
+    c.close()
+    vault.stop()
+    lines = dump(vault.state, "audit")
+    k, v = data_pairs(lines)[6500]
+    raw = bytes.fromhex(lines[v].strip()).replace(b'"records.put"', b'"records.get"')
+    lines[v] = " " + raw.hex()
+    load(vault.state, "audit", lines)
+    vault.start()
+    r = vault.ctl("audit", "verify")
+    assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=6501" in r.stderr

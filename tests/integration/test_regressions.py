@@ -107,3 +107,18 @@ def test_roleless_peer_gets_small_messages_and_few_connections(vault_dir):
             pass
     finally:
         assert v.stop() == 0
+
+
+def test_verify_runs_in_turns_over_a_long_trail(vault):
+    # More lines than one verification turn checks; a broken line past the
+    # first turn is still found.
+    c = Client(vault.sock)
+    for i in range(12000):
+        c.send("io.vaultd.Records.Put", {"collection": "v", "id": "V-%d" % (i % 100), "data": ""})
+    for _ in range(12000):
+        assert "error" not in c.recv()
+    c.send("io.vaultd.Audit.Verify")
+    c.send("org.varlink.service.GetInfo")
+    r = c.recv()
+    assert r["parameters"]["lines"] >= 12002 and r["parameters"]["checkpoints"] >= 12
+    assert c.recv()["parameters"]["product"] == "vaultd"  # answered after, in order
