@@ -43,7 +43,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR ?= /etc
 
-.PHONY: all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
+.PHONY: fuzz-deps all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
 all: $(BUILD)/vaultd $(BUILD)/vaultctl
 
 help:
@@ -95,7 +95,10 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
 
 # make fuzz FUZZ_SECONDS=600: each target in turn; new inputs go to
 # $(BUILD)/fuzz/corpus-*, findings to $(BUILD)/fuzz/ (crash-*, leak-*).
-fuzz: deps $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+fuzz-deps:
+	@sh scripts/deps.sh fuzz
+
+fuzz: fuzz-deps $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	    echo "== fuzz-$$t for $(FUZZ_SECONDS)s"; \
