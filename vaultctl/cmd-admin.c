@@ -16,14 +16,15 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
                 print_json(reply);
         else
                 printf("state:        %s\nvault:        %s\nversion:      %s\nrecords:      %lld\n"
-                       "audit lines:  %lld\nconnections:  %lld\nuptime:       %llds\nrequests:     %lld in "
-                       "%lld batches\n",
+                       "audit lines:  %lld\nconnections:  %lld\nsandbox:      %s\nuptime:       %llds\n"
+                       "requests:     %lld in %lld batches\n",
                        json_string_value(json_object_get(reply, "state")),
                        json_string_value(json_object_get(reply, "vault")),
                        json_string_value(json_object_get(reply, "version")),
                        (long long)json_integer_value(json_object_get(reply, "records")),
                        (long long)json_integer_value(json_object_get(reply, "audit_lines")),
                        (long long)json_integer_value(json_object_get(reply, "connections")),
+                       json_string_value(json_object_get(reply, "sandbox")),
                        (long long)json_integer_value(json_object_get(reply, "uptime_seconds")),
                        (long long)json_integer_value(json_object_get(reply, "requests")),
                        (long long)json_integer_value(json_object_get(reply, "batches")));

@@ -14,11 +14,11 @@ int admin_status(struct vault *v, struct job *j)
         if (v->writer)
                 writer_get_stats(v->writer, &st);
         j->reply =
-                json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "state", "serving", "vault",
+                json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:I,s:I,s:I}", "state", "serving", "vault",
                           v->audit->vault_id, "version", VAULTD_VERSION, "records",
                           (json_int_t)__atomic_load_n(&v->records_active, __ATOMIC_RELAXED), "audit_lines",
                           (json_int_t)__atomic_load_n(&v->audit->next_seq, __ATOMIC_RELAXED), "connections",
-                          (json_int_t)v->connections, "uptime_seconds",
+                          (json_int_t)v->connections, "sandbox", v->sandbox ?: "off", "uptime_seconds",
                           (json_int_t)((now_monotonic_us() - v->started_us) / 1000000u), "batches",
                           (json_int_t)st.batches, "requests", (json_int_t)st.jobs);
         return j->reply ? 0 : -ENOMEM;

@@ -232,7 +232,7 @@ static int vault_open(struct vault *v, const struct options *o)
 }
 
 /* Step 4 of DESIGN §3: from here on, nothing new is opened for writing. */
-static int confine(const struct options *o)
+static int confine(const struct options *o, struct vault *v)
 {
         int r;
 
@@ -247,13 +247,22 @@ static int confine(const struct options *o)
                 return r;
         if (o->allow_root && geteuid() == 0)
                 log_warning("running as root (--allow-root): a compromise would own the machine");
+        v->sandbox = "off";
         if (o->no_sandbox) {
                 log_warning("SANDBOX DISABLED (--no-sandbox): no seccomp filter, no limits; debugging only");
                 return 0;
         }
-        r = sandbox_apply();
+        const char *const readable[] = {o->policy_path, "/etc/passwd", "/etc/group", NULL};
+        bool landlock = false;
+
+        r = sandbox_apply(readable, &landlock);
         if (r < 0)
                 log_error("cannot apply the sandbox: %s", strerror(-r));
+        else
+                v->sandbox = landlock ? "seccomp+landlock" : "seccomp";
+        if (r == 0 && !landlock)
+                log_warning("this kernel has no Landlock: files may still be opened for reading by path "
+                            "(seccomp still forbids writing, executing and network access)");
         return r;
 }
 
@@ -313,7 +322,7 @@ int main(int argc, char **argv)
         if (r == 0)
                 r = server_new(&v, &o.server, &srv);
         if (r == 0)
-                r = confine(&o);
+                r = confine(&o, &v);
         if (r == 0)
                 r = server_run(srv);
         server_free(srv);

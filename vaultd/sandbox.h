@@ -16,9 +16,12 @@
 int sandbox_drop_privileges(const char *user, bool allow_root);
 
 /* No new privileges (fatal if refused), not dumpable, no core files, no
- * new processes, bounded file size, umask 077, then the seccomp filter for
- * every thread. Returns -errno on the first step that fails. */
-int sandbox_apply(void);
+ * new processes, bounded file size, umask 077; then Landlock, where the
+ * kernel has it, so that no file but those in readable (a NULL-terminated
+ * list) can be opened at all, and only for reading; then the seccomp filter
+ * for every thread. Returns -errno on the first step that fails;
+ * *ret_landlock tells whether the kernel enforced the path rules. */
+int sandbox_apply(const char *const *readable, bool *ret_landlock);
 
 /* Just the seccomp filter (for tests). */
 int sandbox_load_filter(void);

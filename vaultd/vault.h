@@ -25,6 +25,7 @@ struct vault {
         const char *policy_path;
         struct writer *writer;
         unsigned connections;
+        const char *sandbox; /* "off", "seccomp" or "seccomp+landlock" */
         uint64_t started_us; /* monotonic */
 };
 

@@ -28,6 +28,7 @@ def test_daemon_is_confined(vault):
     with open("/proc/%d/limits" % vault.proc.pid) as f:
         limits = f.read()
     assert "Max core file size        0" in limits
+    assert vault.ctl("status", json_out=True).json["sandbox"] == "seccomp+landlock"
     # Still serving every kind of request under the filter.
     assert vault.ctl("put", "c", "A-1", "-", input=b"x").returncode == 0
     assert vault.ctl("audit", "verify").returncode == 0
@@ -38,6 +39,7 @@ def test_no_sandbox_is_loud_and_off(vault_dir):
     v.start()
     try:
         assert proc_status(v.proc.pid)["Seccomp"] == "0"
+        assert v.ctl("status", json_out=True).json["sandbox"] == "off"
         assert "SANDBOX DISABLED" in v.read_log()
     finally:
         assert v.stop() == 0

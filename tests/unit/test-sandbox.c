@@ -22,6 +22,8 @@
 
 #include "sandbox.h"
 
+static const char *const readable[] = {"/etc/hostname", NULL};
+
 /* Runs fn in a child after sandbox_apply(); returns the wait status. */
 static int confined(int (*fn)(void))
 {
@@ -30,7 +32,7 @@ static int confined(int (*fn)(void))
 
         assert_true(pid >= 0);
         if (pid == 0) {
-                if (sandbox_apply() < 0)
+                if (sandbox_apply(readable, NULL) < 0)
                         _exit(100);
                 _exit(fn());
         }
@@ -99,6 +101,36 @@ static int do_allowed_work(void)
         return write(STDOUT_FILENO, "", 0) == 0 ? 0 : 4;
 }
 
+/* Exit 0: the unlisted file is out of reach (Landlock); 1: readable. */
+static int try_read_unlisted(void)
+{
+        int fd = open("/etc/os-release", O_RDONLY | O_CLOEXEC);
+
+        return fd < 0 && errno == EACCES ? 0 : 1;
+}
+
+static void test_only_listed_files_open(void **state)
+{
+        bool landlock = false;
+        pid_t pid;
+        int status;
+
+        (void)state;
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (sandbox_apply(readable, &landlock) < 0)
+                        _exit(100);
+                /* Without Landlock in the kernel there is nothing to test. */
+                _exit(landlock ? try_read_unlisted() : 42);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 42)
+                fail_msg("this kernel has no Landlock (the check cannot run here)");
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_forbidden_calls_kill(void **state)
 {
         int (*const forbidden[])(void) = {try_execve,       try_socket_inet,      try_ptrace, try_io_uring,
@@ -163,9 +195,8 @@ static void test_privilege_drop(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_forbidden_calls_kill),
-                cmocka_unit_test(test_allowed_work_survives),
-                cmocka_unit_test(test_allowlist_is_small),
+                cmocka_unit_test(test_forbidden_calls_kill),   cmocka_unit_test(test_allowed_work_survives),
+                cmocka_unit_test(test_only_listed_files_open), cmocka_unit_test(test_allowlist_is_small),
                 cmocka_unit_test(test_privilege_drop),
         };
 
