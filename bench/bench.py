@@ -32,6 +32,7 @@ def main():
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     tmp = tempfile.mkdtemp(prefix="vaultd-bench-")
+    os.chmod(tmp, 0o755)  # vaultd drops to nobody, who reads the policy here
     state, key, sock = os.path.join(tmp, "state"), os.path.join(tmp, "root.key"), os.path.join(tmp, "s.sock")
     pol = os.path.join(tmp, "policy")
     with open(pol, "w") as f:
@@ -40,7 +41,7 @@ def main():
                    check=True, capture_output=True)
     d = subprocess.Popen([os.path.join(build, "vaultd"), "--state-dir", state, "--key-file", key,
                           "--policy", pol, "--socket", sock]
-                         + (["--user", "nobody"] if os.geteuid() == 0 else []), stderr=subprocess.DEVNULL)
+                         + (["--user", "nobody"] if os.geteuid() == 0 else []))
     try:
         for _ in range(500):
             try:

@@ -77,7 +77,8 @@ def main():
     d = Demo(os.path.abspath(args.build))
 
     shutil.rmtree(DEMO, ignore_errors=True)
-    os.makedirs(DEMO, mode=0o700)
+    os.makedirs(DEMO)
+    os.chmod(DEMO, 0o711)  # vaultd, running as nobody, must reach its policy file
     step("1. create a vault (store, root key, audit line 0)")
     print(d.ctl("init", "--state-dir", os.path.join(DEMO, "state"),
                 "--key-file", os.path.join(DEMO, "root.key"), show=True), end="")

@@ -247,6 +247,10 @@ static int confine(const struct options *o, struct vault *v)
                 return r;
         if (o->allow_root && geteuid() == 0)
                 log_warning("running as root (--allow-root): a compromise would own the machine");
+        if (access(o->policy_path, R_OK) < 0)
+                log_warning("user '%s' cannot read the policy %s (%m): SIGHUP and ReloadPolicy will fail "
+                            "until it can",
+                            o->user, o->policy_path);
         v->sandbox = "off";
         if (o->no_sandbox) {
                 log_warning("SANDBOX DISABLED (--no-sandbox): no seccomp filter, no limits; debugging only");

@@ -200,7 +200,8 @@ static int landlock_allow_read(int ruleset, const char *path)
 
         rule.parent_fd = open(path, O_PATH | O_CLOEXEC);
         if (rule.parent_fd < 0)
-                return errno == ENOENT ? 0 : -errno; /* a missing file stays missing */
+                /* What cannot be opened now stays out of reach anyway. */
+                return errno == ENOENT || errno == EACCES ? 0 : -errno;
         if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
                 r = -errno;
         close(rule.parent_fd);
