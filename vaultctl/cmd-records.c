@@ -171,22 +171,39 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 int cmd_history(struct ctl *ctl, int argc, char **argv)
 {
         const char *pos[2];
-        json_t *reply, *v;
+        json_t *all = json_array(), *reply = NULL, *v;
+        json_int_t after = 0;
         size_t i;
 
         args_parse(command_find("history"), argc, argv, NULL, pos, 2, 2);
-        reply = ctl_call(ctl, "io.vaultd.Records.History", record_params(pos[0], pos[1]));
-        if (!reply)
-                return EXIT_FAILURE;
+        /* Every page: a history is read whole. */
+        for (;;) {
+                json_t *params = record_params(pos[0], pos[1]);
+
+                json_object_set_new(params, "after_version", json_integer(after));
+                json_decref(reply);
+                reply = ctl_call(ctl, "io.vaultd.Records.History", params);
+                if (!reply) {
+                        json_decref(all);
+                        return EXIT_FAILURE;
+                }
+                json_array_extend(all, json_object_get(reply, "versions"));
+                if (!json_is_integer(json_object_get(reply, "next")))
+                        break;
+                after = json_integer_value(json_object_get(reply, "next"));
+        }
+        json_object_set(reply, "versions", all);
+        json_object_del(reply, "next");
         if (ctl->json)
                 print_json(reply);
         else
-                json_array_foreach(json_object_get(reply, "versions"), i, v)
+                json_array_foreach(all, i, v)
                         printf("v%-5lld %s  %s  uid %lld\n",
                                (long long)json_integer_value(json_object_get(v, "version")),
                                json_string_value(json_object_get(v, "time")),
                                json_is_true(json_object_get(v, "deleted")) ? "deleted       " : "stored",
                                (long long)json_integer_value(json_object_get(v, "uid")));
+        json_decref(all);
         json_decref(reply);
         return 0;
 }

@@ -394,10 +394,15 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
         MDB_cursor *cur;
         MDB_val key, val;
         json_t *versions;
-        int r, rc;
+        uint64_t after = 0, limit = LIST_LIMIT_MAX, last;
+        int r, rc = 0;
 
-        if ((r = record_params(j, &collection, &id)) != 0)
+        if ((r = record_params(j, &collection, &id)) != 0 ||
+            (r = param_uint(j, IFACE, "after_version", false, INT64_MAX, &after, NULL)) != 0 ||
+            (r = param_uint(j, IFACE, "limit", false, LIST_LIMIT_MAX, &limit, NULL)) != 0)
                 return r;
+        if (limit == 0)
+                return job_invalid(j, IFACE, "limit", "must be an integer from 1 to 1000");
         record_key_init(&k, collection, id);
         r = head_read(v, txn, &k, &h);
         if (r == -ENOENT)
@@ -408,7 +413,9 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
         if (rc)
                 return store_errno(rc);
         versions = json_array();
-        for (uint64_t ver = 1; ver <= h.version; ver++) {
+        /* One page, so a record with a long life cannot make one huge reply. */
+        last = h.version - after > limit ? after + limit : h.version;
+        for (uint64_t ver = after + 1; ver <= last; ver++) {
                 size_t klen = record_key_version(&k, ver);
                 const uint8_t *p;
                 char tbuf[TIME_STRING_MAX];
@@ -417,8 +424,12 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
                 rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
                 if (rc == MDB_NOTFOUND)
                         continue;
-                if (rc || val.mv_size < VERSION_HEADER)
+                if (rc)
                         break;
+                if (val.mv_size < VERSION_HEADER) {
+                        rc = MDB_CORRUPTED;
+                        break;
+                }
                 p = val.mv_data;
                 time_format_us(be64_get(p + 1), tbuf);
                 json_array_append_new(versions,
@@ -433,6 +444,8 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
         }
         j->audit.version = (int64_t)h.version;
         j->reply = json_pack("{s:o,s:b}", "versions", versions, "deleted", h.state != STATE_ACTIVE);
+        if (last < h.version)
+                json_object_set_new(j->reply, "next", json_integer((json_int_t)last));
         return 0;
 }
 

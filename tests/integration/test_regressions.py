@@ -122,3 +122,18 @@ def test_verify_runs_in_turns_over_a_long_trail(vault):
     r = c.recv()
     assert r["parameters"]["lines"] >= 12002 and r["parameters"]["checkpoints"] >= 12
     assert c.recv()["parameters"]["product"] == "vaultd"  # answered after, in order
+
+
+def test_history_is_paged(vault):
+    c = Client(vault.sock)
+    for _ in range(1205):
+        c.send("io.vaultd.Records.Put", {"collection": "h", "id": "H-1", "data": ""})
+    for _ in range(1205):
+        assert "error" not in c.recv()
+    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "H-1"})["parameters"]
+    assert len(page["versions"]) == 1000 and page["next"] == 1000
+    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "H-1", "after_version": 1000,
+                                                  "limit": 100})["parameters"]
+    assert [v["version"] for v in page["versions"]] == list(range(1001, 1101)) and page["next"] == 1100
+    whole = vault.ctl("history", "h", "H-1", json_out=True).json
+    assert [v["version"] for v in whole["versions"]] == list(range(1, 1206)) and "next" not in whole
