@@ -117,7 +117,7 @@ check: deps all $(UNIT_TESTS) $(REPLAYS)
 check-sanitize: deps
 	$(MAKE) BUILD=$(BUILD)/sanitize CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
 	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS))
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PYTHON) tests/run.py --build $(BUILD)/sanitize
 
 check-unit: all $(UNIT_TESTS)
