@@ -18,11 +18,7 @@ def test_many_pipelined_direct_calls_all_answered(vault):
 
 
 def test_export_stream_completes_with_a_fast_reader(vault):
-    c = Client(vault.sock)
-    for i in range(3000):
-        c.send("io.vaultd.Records.Put", {"collection": "e", "id": "E-%d" % (i % 50), "data": ""})
-    for _ in range(3000):
-        assert "error" not in c.recv()
+    Client(vault.sock).put_many("e", 3000, records=50)
     for _ in range(3):
         data = vault.export()
         header = json.loads(data.split(b"\n")[0])
@@ -113,10 +109,7 @@ def test_verify_runs_in_turns_over_a_long_trail(vault):
     # More lines than one verification turn checks; a broken line past the
     # first turn is still found.
     c = Client(vault.sock)
-    for i in range(12000):
-        c.send("io.vaultd.Records.Put", {"collection": "v", "id": "V-%d" % (i % 100), "data": ""})
-    for _ in range(12000):
-        assert "error" not in c.recv()
+    c.put_many("v", 12000, records=100)
     c.send("io.vaultd.Audit.Verify")
     c.send("org.varlink.service.GetInfo")
     r = c.recv()
@@ -126,14 +119,11 @@ def test_verify_runs_in_turns_over_a_long_trail(vault):
 
 def test_history_is_paged(vault):
     c = Client(vault.sock)
-    for _ in range(1205):
-        c.send("io.vaultd.Records.Put", {"collection": "h", "id": "H-1", "data": ""})
-    for _ in range(1205):
-        assert "error" not in c.recv()
-    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "H-1"})["parameters"]
+    c.put_many("h", 1205, records=1)
+    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "R-0"})["parameters"]
     assert len(page["versions"]) == 1000 and page["next"] == 1000
-    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "H-1", "after_version": 1000,
+    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "R-0", "after_version": 1000,
                                                   "limit": 100})["parameters"]
     assert [v["version"] for v in page["versions"]] == list(range(1001, 1101)) and page["next"] == 1100
-    whole = vault.ctl("history", "h", "H-1", json_out=True).json
+    whole = vault.ctl("history", "h", "R-0", json_out=True).json
     assert [v["version"] for v in whole["versions"]] == list(range(1, 1206)) and "next" not in whole
