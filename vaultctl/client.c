@@ -116,6 +116,20 @@ json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params)
         return out ? out : json_object();
 }
 
+int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply))
+{
+        json_t *reply = ctl_call(ctl, method, params);
+
+        if (!reply)
+                return EXIT_FAILURE;
+        if (ctl->json)
+                print_json(reply);
+        else
+                human(reply);
+        json_decref(reply);
+        return 0;
+}
+
 void print_json(json_t *params)
 {
         json_dumpf(params, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

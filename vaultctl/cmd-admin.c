@@ -4,32 +4,33 @@
 #include "policy.h"
 #include "vaultctl.h"
 
+static void show_status(json_t *reply)
+{
+        printf("state:        %s\nvault:        %s\nversion:      %s\nrecords:      %lld\n"
+               "audit lines:  %lld\nconnections:  %lld\nsandbox:      %s\nuptime:       %llds\n"
+               "requests:     %lld in %lld batches\n",
+               json_string_value(json_object_get(reply, "state")),
+               json_string_value(json_object_get(reply, "vault")),
+               json_string_value(json_object_get(reply, "version")),
+               (long long)json_integer_value(json_object_get(reply, "records")),
+               (long long)json_integer_value(json_object_get(reply, "audit_lines")),
+               (long long)json_integer_value(json_object_get(reply, "connections")),
+               json_string_value(json_object_get(reply, "sandbox")),
+               (long long)json_integer_value(json_object_get(reply, "uptime_seconds")),
+               (long long)json_integer_value(json_object_get(reply, "requests")),
+               (long long)json_integer_value(json_object_get(reply, "batches")));
+}
+
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-        json_t *reply;
-
         args_parse(command_find("status"), argc, argv, NULL, NULL, 0, 0);
-        reply = ctl_call(ctl, "io.vaultd.Admin.Status", NULL);
-        if (!reply)
-                return EXIT_FAILURE;
-        if (ctl->json)
-                print_json(reply);
-        else
-                printf("state:        %s\nvault:        %s\nversion:      %s\nrecords:      %lld\n"
-                       "audit lines:  %lld\nconnections:  %lld\nsandbox:      %s\nuptime:       %llds\n"
-                       "requests:     %lld in %lld batches\n",
-                       json_string_value(json_object_get(reply, "state")),
-                       json_string_value(json_object_get(reply, "vault")),
-                       json_string_value(json_object_get(reply, "version")),
-                       (long long)json_integer_value(json_object_get(reply, "records")),
-                       (long long)json_integer_value(json_object_get(reply, "audit_lines")),
-                       (long long)json_integer_value(json_object_get(reply, "connections")),
-                       json_string_value(json_object_get(reply, "sandbox")),
-                       (long long)json_integer_value(json_object_get(reply, "uptime_seconds")),
-                       (long long)json_integer_value(json_object_get(reply, "requests")),
-                       (long long)json_integer_value(json_object_get(reply, "batches")));
-        json_decref(reply);
-        return 0;
+        return ctl_show(ctl, "io.vaultd.Admin.Status", NULL, show_status);
+}
+
+static void show_reload(json_t *reply)
+{
+        printf("policy reloaded: %lld rules\n",
+               (long long)json_integer_value(json_object_get(reply, "rules")));
 }
 
 static int policy_check_file(struct ctl *ctl, const char *path)
@@ -57,7 +58,6 @@ static int policy_check_file(struct ctl *ctl, const char *path)
 int cmd_policy(struct ctl *ctl, int argc, char **argv)
 {
         const char *pos[1];
-        json_t *reply;
 
         if (argc >= 2 && strcmp(argv[1], "check") == 0) {
                 args_parse(command_find("policy"), argc - 1, argv + 1, NULL, pos, 1, 1);
@@ -65,16 +65,7 @@ int cmd_policy(struct ctl *ctl, int argc, char **argv)
         }
         if (argc >= 2 && strcmp(argv[1], "reload") == 0) {
                 args_parse(command_find("policy"), argc - 1, argv + 1, NULL, NULL, 0, 0);
-                reply = ctl_call(ctl, "io.vaultd.Admin.ReloadPolicy", NULL);
-                if (!reply)
-                        return EXIT_FAILURE;
-                if (ctl->json)
-                        print_json(reply);
-                else
-                        printf("policy reloaded: %lld rules\n",
-                               (long long)json_integer_value(json_object_get(reply, "rules")));
-                json_decref(reply);
-                return 0;
+                return ctl_show(ctl, "io.vaultd.Admin.ReloadPolicy", NULL, show_reload);
         }
         command_usage(command_find("policy"), wants_help(argc, argv) ? stdout : stderr);
         return wants_help(argc, argv) ? 0 : EXIT_USAGE;

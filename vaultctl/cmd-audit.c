@@ -9,24 +9,19 @@
 #include "util.h"
 #include "vaultctl.h"
 
+static void show_head(json_t *reply)
+{
+        printf("lines:        %lld\nhead hash:    %s\norigin:       %s\nverifier key: %s\n",
+               (long long)json_integer_value(json_object_get(reply, "lines")),
+               json_string_value(json_object_get(reply, "hash")),
+               json_string_value(json_object_get(reply, "origin")),
+               json_string_value(json_object_get(reply, "verifier_key")));
+}
+
 static int audit_head(struct ctl *ctl, int argc, char **argv)
 {
-        json_t *reply;
-
         args_parse(command_find("audit"), argc, argv, NULL, NULL, 0, 0);
-        reply = ctl_call(ctl, "io.vaultd.Audit.Head", NULL);
-        if (!reply)
-                return EXIT_FAILURE;
-        if (ctl->json)
-                print_json(reply);
-        else
-                printf("lines:        %lld\nhead hash:    %s\norigin:       %s\nverifier key: %s\n",
-                       (long long)json_integer_value(json_object_get(reply, "lines")),
-                       json_string_value(json_object_get(reply, "hash")),
-                       json_string_value(json_object_get(reply, "origin")),
-                       json_string_value(json_object_get(reply, "verifier_key")));
-        json_decref(reply);
-        return 0;
+        return ctl_show(ctl, "io.vaultd.Audit.Head", NULL, show_head);
 }
 
 static int audit_export(struct ctl *ctl, int argc, char **argv)
@@ -119,27 +114,23 @@ static int verify_file(struct ctl *ctl, const char *path, const char *vkey)
         return 0;
 }
 
+static void show_verified(json_t *reply)
+{
+        printf("OK: the audit trail verifies: %lld lines, %lld signed checkpoints, head %s\n",
+               (long long)json_integer_value(json_object_get(reply, "lines")),
+               (long long)json_integer_value(json_object_get(reply, "checkpoints")),
+               json_string_value(json_object_get(reply, "hash")));
+}
+
 static int audit_verify(struct ctl *ctl, int argc, char **argv)
 {
         const char *file = NULL, *vkey = NULL;
         const struct opt opts[] = {{"file", &file}, {"key", &vkey}, {}};
-        json_t *reply;
 
         args_parse(command_find("audit"), argc, argv, opts, NULL, 0, 0);
         if (file)
                 return verify_file(ctl, file, vkey);
-        reply = ctl_call(ctl, "io.vaultd.Audit.Verify", NULL);
-        if (!reply)
-                return EXIT_FAILURE;
-        if (ctl->json)
-                print_json(reply);
-        else
-                printf("OK: the audit trail verifies: %lld lines, %lld signed checkpoints, head %s\n",
-                       (long long)json_integer_value(json_object_get(reply, "lines")),
-                       (long long)json_integer_value(json_object_get(reply, "checkpoints")),
-                       json_string_value(json_object_get(reply, "hash")));
-        json_decref(reply);
-        return 0;
+        return ctl_show(ctl, "io.vaultd.Audit.Verify", NULL, show_verified);
 }
 
 int cmd_audit(struct ctl *ctl, int argc, char **argv)

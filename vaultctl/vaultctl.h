@@ -32,6 +32,9 @@ void ctl_connect(struct ctl *ctl);
  * Returns the reply parameters (caller decrefs), or prints the error in one
  * line and returns NULL. */
 json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params);
+/* Calls a method and prints the reply: as JSON with --json, else through
+ * human(). Returns the exit status. */
+int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply));
 /* Sends a call without waiting (pipelining). */
 void ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more);
 /* Receives the next message (a reply or an error object, caller decrefs). */
