@@ -1,6 +1,7 @@
 /* vaultd: the records vault daemon. Start-up order follows DESIGN §3. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -232,8 +233,10 @@ static int vault_open(struct vault *v, const struct options *o)
 }
 
 /* Step 4 of DESIGN §3: from here on, nothing new is opened for writing. */
-static int confine(const struct options *o, struct vault *v)
+static int confine(const struct options *o, struct vault *v, struct server *srv)
 {
+        _cleanup_(freep) char *policy_dir = strdup(o->policy_path);
+        bool landlock = false;
         int r;
 
         r = sandbox_drop_privileges(o->user, o->allow_root);
@@ -254,20 +257,24 @@ static int confine(const struct options *o, struct vault *v)
         v->sandbox = "off";
         if (o->no_sandbox) {
                 log_warning("SANDBOX DISABLED (--no-sandbox): no seccomp filter, no limits; debugging only");
-                return 0;
+                return server_start_writer(srv);
         }
-        const char *const readable[] = {o->policy_path, "/etc/passwd", "/etc/group", NULL};
-        bool landlock = false;
+        if (!policy_dir)
+                return -ENOMEM;
+        /* Directories, not files: an edited policy or account list is
+         * usually a new file renamed into place. */
+        const char *const readable[] = {dirname(policy_dir), "/etc", NULL};
 
-        r = sandbox_apply(readable, &landlock);
-        if (r < 0)
+        if ((r = sandbox_begin(readable, &landlock)) < 0 || (r = server_start_writer(srv)) < 0 ||
+            (r = sandbox_finish()) < 0) {
                 log_error("cannot apply the sandbox: %s", strerror(-r));
-        else
-                v->sandbox = landlock ? "seccomp+landlock" : "seccomp";
-        if (r == 0 && !landlock)
+                return r;
+        }
+        v->sandbox = landlock ? "seccomp+landlock" : "seccomp";
+        if (!landlock)
                 log_warning("this kernel has no Landlock: files may still be opened for reading by path "
                             "(seccomp still forbids writing, executing and network access)");
-        return r;
+        return 0;
 }
 
 /* jansson holds copies of record bodies (requests, Get replies): wipe
@@ -326,7 +333,7 @@ int main(int argc, char **argv)
         if (r == 0)
                 r = server_new(&v, &o.server, &srv);
         if (r == 0)
-                r = confine(&o, &v);
+                r = confine(&o, &v, srv);
         if (r == 0)
                 r = server_run(srv);
         server_free(srv);

@@ -234,9 +234,8 @@ static int restrict_paths(const char *const *readable, bool *ret_enforced)
         return r;
 }
 
-int sandbox_apply(const char *const *readable, bool *ret_landlock)
+int sandbox_begin(const char *const *readable, bool *ret_landlock)
 {
-        struct rlimit zero = {0, 0}, fsize = {SANDBOX_FSIZE_MAX, SANDBOX_FSIZE_MAX};
         bool landlock;
         int r;
 
@@ -244,14 +243,28 @@ int sandbox_apply(const char *const *readable, bool *ret_landlock)
                 return -errno;
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return -errno;
-        if (setrlimit(RLIMIT_CORE, &zero) < 0 || setrlimit(RLIMIT_NPROC, &zero) < 0 ||
-            setrlimit(RLIMIT_FSIZE, &fsize) < 0)
-                return -errno;
         umask(077);
         r = restrict_paths(readable, &landlock);
         if (r < 0)
                 return r;
         if (ret_landlock)
                 *ret_landlock = landlock;
+        return 0;
+}
+
+int sandbox_finish(void)
+{
+        struct rlimit zero = {0, 0}, fsize = {SANDBOX_FSIZE_MAX, SANDBOX_FSIZE_MAX};
+
+        if (setrlimit(RLIMIT_CORE, &zero) < 0 || setrlimit(RLIMIT_NPROC, &zero) < 0 ||
+            setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+                return -errno;
         return sandbox_load_filter();
+}
+
+int sandbox_apply(const char *const *readable, bool *ret_landlock)
+{
+        int r = sandbox_begin(readable, ret_landlock);
+
+        return r < 0 ? r : sandbox_finish();
 }

@@ -17,11 +17,20 @@ int sandbox_drop_privileges(const char *user, bool allow_root);
 
 /* No new privileges (fatal if refused), not dumpable, no core files, no
  * new processes, bounded file size, umask 077; then Landlock, where the
- * kernel has it, so that no file but those in readable (a NULL-terminated
- * list) can be opened at all, and only for reading; then the seccomp filter
+ * kernel has it, so that no file but those in or beneath the paths in
+ * readable (a NULL-terminated list) can be opened at all, and only for
+ * reading; then the seccomp filter
  * for every thread. Returns -errno on the first step that fails;
  * *ret_landlock tells whether the kernel enforced the path rules. */
 int sandbox_apply(const char *const *readable, bool *ret_landlock);
+
+/* sandbox_apply in two halves, for a process that starts threads in
+ * between: Landlock binds only the calling thread and those it creates
+ * later, so begin (no new privileges, not dumpable, umask, Landlock) comes
+ * before any thread is started; finish (process limits, and the seccomp
+ * filter, synchronised to every thread) after the last one. */
+int sandbox_begin(const char *const *readable, bool *ret_landlock);
+int sandbox_finish(void);
 
 /* Just the seccomp filter (for tests). */
 int sandbox_load_filter(void);

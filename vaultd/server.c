@@ -31,6 +31,7 @@ struct conn {
         struct conn *prev, *next;
         int fd;
         sd_event_source *src;
+        sd_event_source *defer; /* an incremental job's next turn */
         struct vl_reader in;
         char *out;
         size_t out_len, out_off, out_cap;
@@ -86,6 +87,7 @@ static void conn_close(struct conn *c)
         if (c->next)
                 c->next->prev = c->prev;
         c->src = sd_event_source_disable_unref(c->src);
+        c->defer = sd_event_source_disable_unref(c->defer);
         close(c->fd);
         c->fd = -1;
         /* Jobs still in the writer keep the connection until they return. */
@@ -334,7 +336,7 @@ static void conn_read(struct conn *c)
 
                 if (r == -EAGAIN)
                         break;
-                if (r == 0 && c->pend_head) {
+                if (r == 0 && (c->pend_head || c->out_off < c->out_len)) {
                         /* Half-closed: answer what is in flight, then close. */
                         c->closing = true;
                         return;
@@ -374,6 +376,28 @@ static void conn_write(struct conn *c)
         c->out_off = c->out_len = 0;
 }
 
+static int on_conn_defer(sd_event_source *src, void *userdata)
+{
+        struct conn *c = userdata;
+
+        (void)src;
+        c->defer = sd_event_source_disable_unref(c->defer);
+        conn_ref(c);
+        if (!c->closed)
+                conn_flush(c);
+        conn_unref(c);
+        return 0;
+}
+
+/* Comes back for the next turn on the next loop iteration, whether or not
+ * the peer reads: waiting for writability would stall a job (and escape
+ * every timeout) while the peer's queue is full. */
+static void conn_yield(struct conn *c)
+{
+        if (!c->defer && sd_event_add_defer(c->srv->event, &c->defer, on_conn_defer, c) < 0)
+                c->closing = true;
+}
+
 /* Runs the next turn of an incremental job (Export, Verify). Returns
  * true when the job is finished. */
 static bool conn_stream(struct conn *c, struct job *j)
@@ -392,8 +416,10 @@ static bool conn_stream(struct conn *c, struct job *j)
                         job_encode(j);
                         return true;
                 }
-                if (!params)
-                        return false; /* nothing to send this turn: yield to others */
+                if (!params) {
+                        conn_yield(c); /* nothing to send this turn: let others run */
+                        return false;
+                }
                 r = vl_reply_encode(params, more, &msg, &len);
                 json_decref(params);
                 if (r < 0 || out_append(c, msg, len + 1) < 0) {
@@ -461,6 +487,14 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         (void)src;
         (void)fd;
         conn_ref(c);
+        if ((revents & (EPOLLHUP | EPOLLERR)) && (c->closing || !(revents & EPOLLIN))) {
+                /* Gone both ways and nothing left to read: nothing can be
+                 * sent either (jobs in the writer keep the memory until
+                 * they return). Waiting would spin: HUP is always reported. */
+                conn_close(c);
+                conn_unref(c);
+                return 0;
+        }
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 conn_read(c);
         if (!c->closed)
@@ -738,9 +772,13 @@ static int server_setup(struct server *s)
                 log_error("cannot listen on %s: %s", s->cfg->socket_path, strerror(-r));
                 return r;
         }
-        if ((r = sd_event_add_io(s->event, NULL, s->listen_fd, EPOLLIN, on_accept, s)) < 0)
-                return r;
-        r = writer_start(s->v, s->notify_fd, &s->writer);
+        return sd_event_add_io(s->event, NULL, s->listen_fd, EPOLLIN, on_accept, s);
+}
+
+int server_start_writer(struct server *s)
+{
+        int r = writer_start(s->v, s->notify_fd, &s->writer);
+
         if (r == 0)
                 s->v->writer = s->writer;
         return r;

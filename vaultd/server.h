@@ -20,10 +20,12 @@ struct server_config {
 
 struct server;
 
-/* Binds the socket (or takes it from systemd), sets up the event loop and
- * starts the writer thread: everything that needs privileges or paths. The
- * caller owns *ret (server_free). */
+/* Binds the socket (or takes it from systemd) and sets up the event loop:
+ * everything that needs privileges or paths. The caller owns *ret
+ * (server_free). */
 int server_new(struct vault *v, const struct server_config *cfg, struct server **ret);
+/* Starts the writer thread (between sandbox_begin and sandbox_finish). */
+int server_start_writer(struct server *s);
 /* Tells systemd READY=1 and serves until SIGTERM or SIGINT (SIGHUP reloads
  * the policy). Returns 0 on a clean stop, -errno otherwise. */
 int server_run(struct server *s);

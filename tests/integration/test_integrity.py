@@ -112,3 +112,35 @@ def test_altered_line_deep_in_a_long_trail(vault):
     vault.start()
     r = vault.ctl("audit", "verify")
     assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=6501" in r.stderr
+
+
+def test_truncated_trail_with_rewritten_head_is_caught(vault):
+    # Cut the last lines and rewrite the stored head to match: the signed
+    # checkpoint beyond the new end still gives it away.
+    import hashlib
+    for i in range(5):
+        vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
+    vault.stop()  # signs a checkpoint covering every line
+    text = subprocess.run(["mdb_dump", "-a", vault.state], capture_output=True,
+                          check=True).stdout.decode().split("\n")
+    start = text.index("database=audit")
+    end = text.index("DATA=END", start)
+    pairs = [(i, i + 1) for i in range(text.index("HEADER=END", start) + 1, end, 2)]
+    keep = len(pairs) - 3
+    last_line = bytes.fromhex(text[pairs[keep - 1][1]].strip())
+    for k, v in reversed(pairs[keep:]):
+        del text[k:v + 1]
+    meta = text.index("database=meta")
+    for i in range(text.index("HEADER=END", meta) + 1, text.index("DATA=END", meta), 2):
+        key = bytes.fromhex(text[i].strip())
+        if key == b"audit.next":
+            text[i + 1] = " " + keep.to_bytes(8, "big").hex()
+        elif key == b"audit.head":
+            text[i + 1] = " " + hashlib.sha256(last_line).hexdigest()
+    rebuilt = os.path.join(vault.root, "rebuilt")
+    os.mkdir(rebuilt)
+    subprocess.run(["mdb_load", rebuilt], input="\n".join(text).encode(), check=True)
+    os.replace(os.path.join(rebuilt, "data.mdb"), os.path.join(vault.state, "data.mdb"))
+    vault.start()
+    r = vault.ctl("audit", "verify")
+    assert r.returncode == 1 and "IntegrityError" in r.stderr and "removed" in r.stderr, r.stderr

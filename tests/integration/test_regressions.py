@@ -1,4 +1,5 @@
 """Regression tests for defects found in review; each failed before its fix."""
+import base64
 import json
 import os
 import socket
@@ -127,3 +128,23 @@ def test_history_is_paged(vault):
     assert [v["version"] for v in page["versions"]] == list(range(1001, 1101)) and page["next"] == 1100
     whole = vault.ctl("history", "h", "R-0", json_out=True).json
     assert [v["version"] for v in whole["versions"]] == list(range(1, 1206)) and "next" not in whole
+
+
+def test_half_close_after_reply_started_gets_all_of_it(vault):
+    c = Client(vault.sock)
+    body = base64.b64encode(os.urandom(500 * 1024)).decode()
+    assert "error" not in c.call("io.vaultd.Records.Put", {"collection": "b", "id": "B-1", "data": body})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(vault.sock)
+    s.sendall(b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"b","id":"B-1"}}\0')
+    time.sleep(0.5)  # the reply is in vaultd's buffer, part-sent
+    s.shutdown(socket.SHUT_WR)
+    buf = b""
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        buf += chunk
+    assert json.loads(buf.split(b"\0")[0])["parameters"]["data"] == body
