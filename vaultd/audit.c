@@ -166,19 +166,24 @@ int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *
         return 0;
 }
 
+bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force)
+{
+        uint64_t size = log->pending_next_seq;
+
+        if (size == log->pending_checkpoint_size)
+                return false;
+        return force || size - log->pending_checkpoint_size >= AUDIT_CHECKPOINT_LINES ||
+               now_us - log->checkpoint_time_us >= AUDIT_CHECKPOINT_USEC;
+}
+
 int audit_checkpoint(struct audit_log *log, MDB_txn *txn, uint64_t now_us, bool force)
 {
         _cleanup_(freep) char *text = NULL, *note = NULL;
         uint64_t size = log->pending_next_seq;
         uint8_t id[4], pk[32], sig[64], key[8];
-        bool due;
         int k;
 
-        if (size == log->pending_checkpoint_size)
-                return 0;
-        due = force || size - log->pending_checkpoint_size >= AUDIT_CHECKPOINT_LINES ||
-              now_us - log->checkpoint_time_us >= AUDIT_CHECKPOINT_USEC;
-        if (!due)
+        if (!audit_checkpoint_due(log, now_us, force))
                 return 0;
         k = checkpoint_text(log->origin, size, log->pending_head, &text);
         if (k < 0)

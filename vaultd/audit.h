@@ -42,6 +42,9 @@ void audit_log_free(struct audit_log *log);
  * force is set and lines were added since the last one), and commit/abort
  * follow the transaction's fate. */
 void audit_txn_begin(struct audit_log *log);
+/* Whether audit_checkpoint would sign now (lines since the last one, and
+ * enough of them or enough time, or force). */
+bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force);
 int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq);
 int audit_checkpoint(struct audit_log *log, MDB_txn *txn, uint64_t now_us, bool force);
 void audit_txn_commit(struct audit_log *log);

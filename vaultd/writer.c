@@ -203,14 +203,20 @@ static struct job *take_batch(struct writer *w)
 /* Signs a checkpoint when one is due by time (or at shutdown). */
 static void idle_checkpoint(struct writer *w, bool force)
 {
+        uint64_t now = now_realtime_us();
         MDB_txn *txn;
 
-        if (store_begin(w->v->store, true, &txn) < 0)
-                return;
         audit_txn_begin(w->v->audit);
-        if (audit_checkpoint(w->v->audit, txn, now_realtime_us(), force) < 0 || store_commit(txn) < 0) {
-                if (w->v->audit->pending_checkpoint_size != w->v->audit->checkpoint_size)
-                        audit_txn_begin(w->v->audit);
+        /* Most idle seconds have nothing to sign: no write transaction. */
+        if (!audit_checkpoint_due(w->v->audit, now, force) || store_begin(w->v->store, true, &txn) < 0)
+                return;
+        if (audit_checkpoint(w->v->audit, txn, now, force) < 0) {
+                mdb_txn_abort(txn);
+                audit_txn_begin(w->v->audit); /* forget the unsigned checkpoint */
+                return;
+        }
+        if (store_commit(txn) < 0) {
+                audit_txn_begin(w->v->audit);
                 return;
         }
         audit_txn_commit(w->v->audit);
