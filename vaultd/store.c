@@ -216,13 +216,6 @@ int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const voi
         return store_errno(mdb_put(txn, dbi, &k, &v, flags));
 }
 
-int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
-{
-        MDB_val k = {klen, (void *)key};
-
-        return store_errno(mdb_del(txn, dbi, &k, NULL));
-}
-
 int store_meta_get_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t *ret)
 {
         MDB_val v;

@@ -58,7 +58,6 @@ int store_grow(struct vault_store *s);
 int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret);
 int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
               unsigned flags);
-int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
 
 /* meta helpers for small named values. */
 int store_meta_get_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t *ret);

@@ -1,8 +1,9 @@
 """Tampering with the store on disk is detected (real LMDB file, mdb_dump/mdb_load)."""
+import hashlib
 import os
 import subprocess
 
-from conftest import audit_lines
+from conftest import Client, audit_lines
 
 
 def dump(state, db):
@@ -19,6 +20,27 @@ def data_pairs(lines):
     start = lines.index("HEADER=END") + 1
     end = lines.index("DATA=END")
     return [(i, i + 1) for i in range(start, end, 2)]
+
+
+def alter_audit_line(vault, seq, old, new):
+    """Replaces old by new inside stored audit line seq (daemon stopped)."""
+    lines = dump(vault.state, "audit")
+    _, v = data_pairs(lines)[seq]
+    lines[v] = " " + bytes.fromhex(lines[v].strip()).replace(old, new).hex()
+    load(vault.state, "audit", lines)
+
+
+def dump_all(state):
+    return subprocess.run(["mdb_dump", "-a", state], capture_output=True,
+                          check=True).stdout.decode().split("\n")
+
+
+def load_all(vault, text):
+    """mdb_load cannot delete: replaces the store by one built from text."""
+    rebuilt = os.path.join(vault.root, "rebuilt")
+    os.mkdir(rebuilt)
+    subprocess.run(["mdb_load", rebuilt], input="\n".join(text).encode(), check=True)
+    os.replace(os.path.join(rebuilt, "data.mdb"), os.path.join(vault.state, "data.mdb"))
 
 
 def flip_hex(value, pos):
@@ -67,11 +89,7 @@ def test_altered_audit_line_fails_online_verify(vault):
     for i in range(5):
         vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
     vault.stop()
-    lines = dump(vault.state, "audit")
-    k, v = data_pairs(lines)[3]  # seq 3
-    raw = bytes.fromhex(lines[v].strip()).replace(b'"R-2"', b'"R-9"')
-    lines[v] = " " + raw.hex()
-    load(vault.state, "audit", lines)
+    alter_audit_line(vault, 3, b'"R-2"', b'"R-9"')
     vault.start()
     r = vault.ctl("audit", "verify")
     assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=4" in r.stderr
@@ -81,17 +99,10 @@ def test_removed_audit_line_fails_online_verify(vault):
     for i in range(3):
         vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
     vault.stop()
-    # mdb_load cannot delete: rebuild the whole store without line seq 2.
-    text = subprocess.run(["mdb_dump", "-a", vault.state], capture_output=True,
-                          check=True).stdout.decode().split("\n")
-    key = " " + (2).to_bytes(8, "big").hex()
-    start = text.index("database=audit")
-    i = text.index(key, start)
-    del text[i:i + 2]
-    rebuilt = os.path.join(vault.root, "rebuilt")
-    os.mkdir(rebuilt)
-    subprocess.run(["mdb_load", rebuilt], input="\n".join(text).encode(), check=True)
-    os.replace(os.path.join(rebuilt, "data.mdb"), os.path.join(vault.state, "data.mdb"))
+    text = dump_all(vault.state)
+    i = text.index(" " + (2).to_bytes(8, "big").hex(), text.index("database=audit"))
+    del text[i:i + 2]  # line seq 2
+    load_all(vault, text)
     vault.start()
     r = vault.ctl("audit", "verify")
     assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=2" in r.stderr
@@ -99,16 +110,11 @@ def test_removed_audit_line_fails_online_verify(vault):
 
 def test_altered_line_deep_in_a_long_trail(vault):
     # Past the first verification turn (5,000 lines).
-    from conftest import Client
     c = Client(vault.sock)
     c.put_many("c", 7000, records=10)
     c.close()
     vault.stop()
-    lines = dump(vault.state, "audit")
-    k, v = data_pairs(lines)[6500]
-    raw = bytes.fromhex(lines[v].strip()).replace(b'"records.put"', b'"records.get"')
-    lines[v] = " " + raw.hex()
-    load(vault.state, "audit", lines)
+    alter_audit_line(vault, 6500, b'"records.put"', b'"records.get"')
     vault.start()
     r = vault.ctl("audit", "verify")
     assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=6501" in r.stderr
@@ -117,12 +123,10 @@ def test_altered_line_deep_in_a_long_trail(vault):
 def test_truncated_trail_with_rewritten_head_is_caught(vault):
     # Cut the last lines and rewrite the stored head to match: the signed
     # checkpoint beyond the new end still gives it away.
-    import hashlib
     for i in range(5):
         vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
     vault.stop()  # signs a checkpoint covering every line
-    text = subprocess.run(["mdb_dump", "-a", vault.state], capture_output=True,
-                          check=True).stdout.decode().split("\n")
+    text = dump_all(vault.state)
     start = text.index("database=audit")
     end = text.index("DATA=END", start)
     pairs = [(i, i + 1) for i in range(text.index("HEADER=END", start) + 1, end, 2)]
@@ -137,10 +141,7 @@ def test_truncated_trail_with_rewritten_head_is_caught(vault):
             text[i + 1] = " " + keep.to_bytes(8, "big").hex()
         elif key == b"audit.head":
             text[i + 1] = " " + hashlib.sha256(last_line).hexdigest()
-    rebuilt = os.path.join(vault.root, "rebuilt")
-    os.mkdir(rebuilt)
-    subprocess.run(["mdb_load", rebuilt], input="\n".join(text).encode(), check=True)
-    os.replace(os.path.join(rebuilt, "data.mdb"), os.path.join(vault.state, "data.mdb"))
+    load_all(vault, text)
     vault.start()
     r = vault.ctl("audit", "verify")
     assert r.returncode == 1 and "IntegrityError" in r.stderr and "removed" in r.stderr, r.stderr
