@@ -6,8 +6,11 @@ BUILD     ?= build
 PREFIX    ?= /usr/local
 PKGS      := libsodium lmdb libsystemd libseccomp jansson
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Asked of pkg-config when a recipe first needs them, not when the Makefile
+# is read: on a fresh machine `deps` installs pkg-config and the -dev
+# packages first. Each is computed once (the eval caches it).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 
 CFLAGS    ?= -O2 -g
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-missing-field-initializers
@@ -15,7 +18,7 @@ HARDEN    := $(if $(HARDEN_OFF),-fPIE,-D_FORTIFY_SOURCE=3 -fstack-protector-stro
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(HARDEN) $(CFLAGS) -D_GNU_SOURCE -DVAULTD_VERSION='"$(VERSION)"' \
              -Ilib -Ivaultd $(PKG_CFLAGS) $(SAN)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(SAN)
-LIBS      := $(PKG_LIBS) -lpthread
+LIBS       = $(PKG_LIBS) -lpthread
 
 LIB_SRC     := $(wildcard lib/*.c)
 CORE_SRC    := vaultd/store.c vaultd/keys.c vaultd/audit.c
@@ -43,7 +46,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR ?= /etc
 
-.PHONY: fuzz-deps all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
+.PHONY: fuzz-deps deps-check deps-lint deps-system all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
 all: $(BUILD)/vaultd $(BUILD)/vaultctl
 
 help:
@@ -58,10 +61,19 @@ help:
 	@echo "make install    binaries, systemd units, sysusers/tmpfiles, policy, man pages"
 	@echo "                (PREFIX=/usr/local, DESTDIR= as usual)"
 
+# What each target needs from Debian (scripts/deps.sh says which packages).
+# Compiling waits for `deps` (order-only), so `make -j` cannot race it, and
+# the sets install one after another (one apt at a time).
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh build $(if $(findstring clang,$(CC)),clang)
+deps-check: deps
+	@sh scripts/deps.sh check
+deps-lint: deps
+	@sh scripts/deps.sh lint
+deps-system: deps-check
+	@sh scripts/deps.sh system
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -76,26 +88,26 @@ $(BUILD)/vaultctl: $(CTL_OBJ) $(CORE_OBJ) $(LIB_OBJ)
 
 # Unit tests link the module under test and its dependencies (no main()).
 TEST_LINK := $(CORE_OBJ) $(LIB_OBJ) $(filter-out $(BUILD)/obj/vaultd/main.o,$(DAEMON_OBJ))
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_LINK)
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LINK) | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(LIBS) -lcmocka
 
-$(BUILD)/vaultd-bench: bench/bench.c $(LIB_OBJ)
+$(BUILD)/vaultd-bench: bench/bench.c $(LIB_OBJ) | deps
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
-$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(LIB_SRC)
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(LIB_SRC) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $< tests/fuzz/replay.c $(LIB_SRC) $(LIBS)
 
 # libFuzzer builds need clang (Debian: clang, libclang-rt-14-dev).
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) | fuzz-deps
 	@mkdir -p $(dir $@)
 	clang $(filter-out -fstack-clash-protection,$(ALL_CFLAGS)) -fsanitize=fuzzer,address,undefined \
 	    -o $@ $< $(LIB_SRC) $(LIBS)
 
 # make fuzz FUZZ_SECONDS=600: each target in turn; new inputs go to
 # $(BUILD)/fuzz/corpus-*, findings to $(BUILD)/fuzz/ (crash-*, leak-*).
-fuzz-deps:
+fuzz-deps: deps
 	@sh scripts/deps.sh fuzz
 
 fuzz: fuzz-deps $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
@@ -110,26 +122,26 @@ fuzz: fuzz-deps $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 demo: deps all
 	$(PYTHON) scripts/demo.py --build $(BUILD)
 
-check: deps all $(UNIT_TESTS) $(REPLAYS)
+check: deps-check all $(UNIT_TESTS) $(REPLAYS)
 	$(PYTHON) tests/run.py --build $(BUILD)
 
 # The unit and integration suites again, built with ASan and UBSan.
-check-sanitize: deps
+check-sanitize: deps-check
 	$(MAKE) BUILD=$(BUILD)/sanitize CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
 	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PYTHON) tests/run.py --build $(BUILD)/sanitize
 
-check-unit: all $(UNIT_TESTS)
+check-unit: deps-check all $(UNIT_TESTS)
 	$(PYTHON) tests/run.py --build $(BUILD) --unit-only
 
-check-long: deps all $(UNIT_TESTS) $(REPLAYS)
+check-long: deps-check all $(UNIT_TESTS) $(REPLAYS)
 	VAULTD_CRASH_ROUNDS=200 $(PYTHON) tests/run.py --build $(BUILD)
 
-bench: deps all $(BUILD)/vaultd-bench
+bench: deps-check all $(BUILD)/vaultd-bench
 	$(PYTHON) bench/bench.py --build $(BUILD)
 
-lint:
+lint: deps-lint
 	clang-format --dry-run --Werror lib/*.[ch] vaultd/*.[ch] vaultctl/*.[ch] tests/unit/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    -D_GNU_SOURCE -Ilib -Ivaultd \

@@ -37,7 +37,7 @@ static json_t *request(struct client *c, size_t i)
 static void *run_client(void *arg)
 {
         struct client *c = arg;
-        const char *method = strcmp(op, "get") == 0 ? "io.vaultd.Records.Get" : "io.vaultd.Records.Put";
+        const char *method = strcmp(op, "get") == 0 ? "io.vaultd.records.Get" : "io.vaultd.records.Put";
         uint64_t *sent = calloc(requests_per_client, sizeof(uint64_t));
         struct vl_reader r;
         size_t next = 0;

@@ -24,7 +24,7 @@ static void show_status(json_t *reply)
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
         args_parse(command_find("status"), argc, argv, NULL, NULL, 0, 0);
-        return ctl_show(ctl, "io.vaultd.Admin.Status", NULL, show_status);
+        return ctl_show(ctl, "io.vaultd.admin.Status", NULL, show_status);
 }
 
 static void show_reload(json_t *reply)
@@ -65,7 +65,7 @@ int cmd_policy(struct ctl *ctl, int argc, char **argv)
         }
         if (argc >= 2 && strcmp(argv[1], "reload") == 0) {
                 args_parse(command_find("policy"), argc - 1, argv + 1, NULL, NULL, 0, 0);
-                return ctl_show(ctl, "io.vaultd.Admin.ReloadPolicy", NULL, show_reload);
+                return ctl_show(ctl, "io.vaultd.admin.ReloadPolicy", NULL, show_reload);
         }
         command_usage(command_find("policy"), wants_help(argc, argv) ? stdout : stderr);
         return wants_help(argc, argv) ? 0 : EXIT_USAGE;

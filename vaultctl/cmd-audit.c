@@ -21,7 +21,7 @@ static void show_head(json_t *reply)
 static int audit_head(struct ctl *ctl, int argc, char **argv)
 {
         args_parse(command_find("audit"), argc, argv, NULL, NULL, 0, 0);
-        return ctl_show(ctl, "io.vaultd.Audit.Head", NULL, show_head);
+        return ctl_show(ctl, "io.vaultd.audit.Head", NULL, show_head);
 }
 
 static int audit_export(struct ctl *ctl, int argc, char **argv)
@@ -43,7 +43,7 @@ static int audit_export(struct ctl *ctl, int argc, char **argv)
                 if (fd < 0 || !(f = fdopen(fd, "w")))
                         die("cannot create %s: %m%s", out, errno == EEXIST ? " (will not overwrite)" : "");
         }
-        ctl_send(ctl, "io.vaultd.Audit.Export", params, true);
+        ctl_send(ctl, "io.vaultd.audit.Export", params, true);
         for (;;) {
                 json_t *line;
                 size_t i;
@@ -130,7 +130,7 @@ static int audit_verify(struct ctl *ctl, int argc, char **argv)
         args_parse(command_find("audit"), argc, argv, opts, NULL, 0, 0);
         if (file)
                 return verify_file(ctl, file, vkey);
-        return ctl_show(ctl, "io.vaultd.Audit.Verify", NULL, show_verified);
+        return ctl_show(ctl, "io.vaultd.audit.Verify", NULL, show_verified);
 }
 
 int cmd_audit(struct ctl *ctl, int argc, char **argv)

@@ -52,7 +52,7 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         if (if_version)
                 json_object_set_new(params, "if_version",
                                     json_integer(arg_uint("--if-version", if_version)));
-        return finish(ctl, ctl_call(ctl, "io.vaultd.Records.Put", params), "stored", pos[0], pos[1]);
+        return finish(ctl, ctl_call(ctl, "io.vaultd.records.Put", params), "stored", pos[0], pos[1]);
 }
 
 static void write_body(const char *out, const unsigned char *buf, size_t len)
@@ -80,7 +80,7 @@ int cmd_get(struct ctl *ctl, int argc, char **argv)
         params = record_params(pos[0], pos[1]);
         if (version)
                 json_object_set_new(params, "version", json_integer(arg_uint("--version", version)));
-        reply = ctl_call(ctl, "io.vaultd.Records.Get", params);
+        reply = ctl_call(ctl, "io.vaultd.records.Get", params);
         if (!reply)
                 return EXIT_FAILURE;
         if (ctl->json && !out) {
@@ -113,7 +113,7 @@ int cmd_delete(struct ctl *ctl, int argc, char **argv)
         if (if_version)
                 json_object_set_new(params, "if_version",
                                     json_integer(arg_uint("--if-version", if_version)));
-        return finish(ctl, ctl_call(ctl, "io.vaultd.Records.Delete", params), "deleted", pos[0], pos[1]);
+        return finish(ctl, ctl_call(ctl, "io.vaultd.records.Delete", params), "deleted", pos[0], pos[1]);
 }
 
 int cmd_list(struct ctl *ctl, int argc, char **argv)
@@ -135,7 +135,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
                         json_object_set_new(params, "after", json_string(next));
                 if (limit)
                         json_object_set_new(params, "limit", json_integer(arg_uint("--limit", limit)));
-                reply = ctl_call(ctl, "io.vaultd.Records.List", params);
+                reply = ctl_call(ctl, "io.vaultd.records.List", params);
                 if (!reply) {
                         json_decref(collected);
                         return EXIT_FAILURE;
@@ -182,7 +182,7 @@ int cmd_history(struct ctl *ctl, int argc, char **argv)
 
                 json_object_set_new(params, "after_version", json_integer(after));
                 json_decref(reply);
-                reply = ctl_call(ctl, "io.vaultd.Records.History", params);
+                reply = ctl_call(ctl, "io.vaultd.records.History", params);
                 if (!reply) {
                         json_decref(all);
                         return EXIT_FAILURE;
@@ -261,7 +261,7 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
                                 failed++;
                                 continue;
                         }
-                        ctl_send(ctl, "io.vaultd.Records.Put", params, false);
+                        ctl_send(ctl, "io.vaultd.records.Put", params, false);
                         inflight++;
                 }
                 /* Keep a window of calls in flight; drain at the end. */

@@ -5,7 +5,7 @@
 #include "util.h"
 #include "writer.h"
 
-#define IFACE "io.vaultd.Admin"
+#define IFACE "io.vaultd.admin"
 
 int admin_status(struct vault *v, struct job *j)
 {

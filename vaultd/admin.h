@@ -1,4 +1,4 @@
-/* io.vaultd.Admin (docs/io.vaultd.Admin.varlink). */
+/* io.vaultd.admin (docs/io.vaultd.admin.varlink). */
 #pragma once
 
 #include "vault.h"

@@ -5,7 +5,7 @@
 
 #include "util.h"
 
-#define IFACE "io.vaultd.Audit"
+#define IFACE "io.vaultd.audit"
 /* Bytes of audit lines per streamed reply. */
 #define EXPORT_CHUNK_BYTES           (256u << 10)
 #define EXPORT_CHECKPOINTS_PER_REPLY 256

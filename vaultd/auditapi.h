@@ -1,4 +1,4 @@
-/* io.vaultd.Audit: Head, Export, Verify (docs/io.vaultd.Audit.varlink). */
+/* io.vaultd.audit: Head, Export, Verify (docs/io.vaultd.audit.varlink). */
 #pragma once
 
 #include "vault.h"

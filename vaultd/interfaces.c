@@ -14,12 +14,12 @@
         extern const char sym[]
 
 EMBED(vaultd_iface_service, "docs/org.varlink.service.varlink");
-EMBED(vaultd_iface_records, "docs/io.vaultd.Records.varlink");
-EMBED(vaultd_iface_audit, "docs/io.vaultd.Audit.varlink");
-EMBED(vaultd_iface_admin, "docs/io.vaultd.Admin.varlink");
+EMBED(vaultd_iface_records, "docs/io.vaultd.records.varlink");
+EMBED(vaultd_iface_audit, "docs/io.vaultd.audit.varlink");
+EMBED(vaultd_iface_admin, "docs/io.vaultd.admin.varlink");
 
 const char *const interface_names[] = {
-        "org.varlink.service", "io.vaultd.Records", "io.vaultd.Audit", "io.vaultd.Admin", NULL,
+        "org.varlink.service", "io.vaultd.records", "io.vaultd.audit", "io.vaultd.admin", NULL,
 };
 
 const char *interface_description(const char *name)

@@ -17,12 +17,12 @@ int job_fail(struct job *j, const char *error, json_t *params)
 int job_invalid(struct job *j, const char *iface, const char *parameter, const char *reason)
 {
         /* Error names are static strings: pick the interface's own. */
-        if (strcmp(iface, "io.vaultd.Records") == 0)
-                j->error = "io.vaultd.Records.InvalidParameter";
-        else if (strcmp(iface, "io.vaultd.Audit") == 0)
-                j->error = "io.vaultd.Audit.InvalidParameter";
+        if (strcmp(iface, "io.vaultd.records") == 0)
+                j->error = "io.vaultd.records.InvalidParameter";
+        else if (strcmp(iface, "io.vaultd.audit") == 0)
+                j->error = "io.vaultd.audit.InvalidParameter";
         else
-                j->error = "io.vaultd.Admin.InvalidParameter";
+                j->error = "io.vaultd.admin.InvalidParameter";
         json_decref(j->error_params);
         j->error_params = json_pack("{s:s,s:s}", "parameter", parameter, "reason", reason);
         return JOB_FAILED;

@@ -42,21 +42,21 @@ static int service_get_interface_description(struct vault *v, struct job *j)
 static const struct method methods[] = {
         {"org.varlink.service.GetInfo", NULL, .direct = service_get_info},
         {"org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description},
-        {"io.vaultd.Records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true},
-        {"io.vaultd.Records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true},
-        {"io.vaultd.Records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE,
+        {"io.vaultd.records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE,
          .scoped = true},
-        {"io.vaultd.Records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true},
-        {"io.vaultd.Records.History", "records.history", records_history, .roles = ROLE_SERVICE,
+        {"io.vaultd.records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.records.History", "records.history", records_history, .roles = ROLE_SERVICE,
          .scoped = true},
-        {"io.vaultd.Audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
-        {"io.vaultd.Audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
+        {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
+        {"io.vaultd.audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
-        {"io.vaultd.Audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
+        {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
          .roles = AUDIT_ROLES, .incremental = true},
-        {"io.vaultd.Admin.Status", "admin.status", .direct = admin_status,
+        {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
-        {"io.vaultd.Admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
+        {"io.vaultd.admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
          .after = admin_reload_policy_after, .roles = ROLE_ADMIN},
 };
 
@@ -80,12 +80,12 @@ int method_find(const char *name, const struct method **ret)
 const char *method_error(const struct method *m, const char *short_name)
 {
         static const char *const names[] = {
-                "io.vaultd.Records.AccessDenied",   "io.vaultd.Records.InternalError",
-                "io.vaultd.Records.IntegrityError", "io.vaultd.Records.StorageFull",
-                "io.vaultd.Audit.AccessDenied",     "io.vaultd.Audit.InternalError",
-                "io.vaultd.Audit.IntegrityError",   "io.vaultd.Audit.StorageFull",
-                "io.vaultd.Admin.AccessDenied",     "io.vaultd.Admin.InternalError",
-                "io.vaultd.Admin.IntegrityError",   "io.vaultd.Admin.StorageFull",
+                "io.vaultd.records.AccessDenied",   "io.vaultd.records.InternalError",
+                "io.vaultd.records.IntegrityError", "io.vaultd.records.StorageFull",
+                "io.vaultd.audit.AccessDenied",     "io.vaultd.audit.InternalError",
+                "io.vaultd.audit.IntegrityError",   "io.vaultd.audit.StorageFull",
+                "io.vaultd.admin.AccessDenied",     "io.vaultd.admin.InternalError",
+                "io.vaultd.admin.IntegrityError",   "io.vaultd.admin.StorageFull",
         };
         size_t ilen = (size_t)(strrchr(m->name, '.') - m->name);
 
@@ -93,5 +93,5 @@ const char *method_error(const struct method *m, const char *short_name)
                 if (strncmp(names[i], m->name, ilen) == 0 && names[i][ilen] == '.' &&
                     strcmp(names[i] + ilen + 1, short_name) == 0)
                         return names[i];
-        return "io.vaultd.Records.InternalError";
+        return "io.vaultd.records.InternalError";
 }

@@ -7,7 +7,7 @@
 
 #include "util.h"
 
-#define IFACE              "io.vaultd.Records"
+#define IFACE              "io.vaultd.records"
 #define LIST_LIMIT_MAX     1000
 #define LIST_LIMIT_DEFAULT 100
 

@@ -1,4 +1,4 @@
-/* io.vaultd.Records: versioned, encrypted records (docs/protocol.md).
+/* io.vaultd.records: versioned, encrypted records (docs/protocol.md).
  * Each handler runs in the writer thread inside the batch's transaction
  * (a child transaction of its own) and returns 0 with j->reply set,
  * JOB_FAILED with a named error set, or -errno for a storage failure. */

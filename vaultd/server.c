@@ -687,7 +687,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
 
         (void)src;
         (void)si;
-        if (method_find("io.vaultd.Admin.ReloadPolicy", &m) < 0 || !(j = job_new(NULL, "SIGHUP", 0)))
+        if (method_find("io.vaultd.admin.ReloadPolicy", &m) < 0 || !(j = job_new(NULL, "SIGHUP", 0)))
                 return 0;
         j->method = m;
         j->actor = (struct audit_actor){getuid(), getgid(), getpid(), j->actor.user, "system"};

@@ -77,7 +77,7 @@ struct job {
 
 /* Sets a named error with parameters (stolen) and returns JOB_FAILED. */
 int job_fail(struct job *j, const char *error, json_t *params);
-/* Shorthand for InvalidParameter of interface iface ("io.vaultd.Records"). */
+/* Shorthand for InvalidParameter of interface iface ("io.vaultd.records"). */
 int job_invalid(struct job *j, const char *iface, const char *parameter, const char *reason);
 void job_free(struct job *j);
 /* Drops results so a batch can be run again. */

@@ -189,7 +189,7 @@ class Client:
         """Pipelines count empty-bodied Puts spread over `records` ids, then
         reads every reply and checks none failed."""
         for i in range(count):
-            self.send("io.vaultd.Records.Put",
+            self.send("io.vaultd.records.Put",
                       {"collection": collection, "id": "R-%d" % (i % records), "data": ""})
         for _ in range(count):
             r = self.recv()

@@ -13,9 +13,9 @@ import hashlib
 import json
 import socket
 
-RECORDS = "io.vaultd.Records"
-AUDIT = "io.vaultd.Audit"
-ADMIN = "io.vaultd.Admin"
+RECORDS = "io.vaultd.records"
+AUDIT = "io.vaultd.audit"
+ADMIN = "io.vaultd.admin"
 SERVICE = "org.varlink.service"
 
 EXPORT_FORMAT = "vaultd-audit-export/1"
@@ -141,7 +141,7 @@ class Connection:
         self.send(method, parameters, more=True)
         return list(self.stream())
 
-    # -- io.vaultd.Records ------------------------------------------------
+    # -- io.vaultd.records ------------------------------------------------
 
     def put(self, collection, id, data, if_version=None):
         """Store `data` (bytes); the new version number."""
@@ -188,7 +188,7 @@ class Connection:
     def history(self, collection, id):
         return self.call(RECORDS + ".History", {"collection": collection, "id": id})
 
-    # -- io.vaultd.Audit ---------------------------------------------------
+    # -- io.vaultd.audit ---------------------------------------------------
 
     def audit_head(self):
         return self.call(AUDIT + ".Head")
@@ -209,7 +209,7 @@ class Connection:
     def audit_verify(self):
         return self.call(AUDIT + ".Verify")
 
-    # -- io.vaultd.Admin and org.varlink.service --------------------------
+    # -- io.vaultd.admin and org.varlink.service --------------------------
 
     def status(self):
         return self.call(ADMIN + ".Status")

@@ -46,7 +46,7 @@ def writer(sock, ledger, n, stop, rng):
         while not stop.is_set():
             rid = "W%d-%d" % (n, rng.randrange(20))
             body = os.urandom(rng.randrange(1, 2000))
-            r = c.call("io.vaultd.Records.Put", {"collection": COLL, "id": rid,
+            r = c.call("io.vaultd.records.Put", {"collection": COLL, "id": rid,
                                                  "data": base64.b64encode(body).decode()})
             if "error" in r:
                 ledger.errors.append(r)
@@ -64,7 +64,7 @@ def reader(sock, ledger, stop, rng):
             if rid is None:
                 time.sleep(0.005)
                 continue
-            r = c.call("io.vaultd.Records.Get", {"collection": COLL, "id": rid})
+            r = c.call("io.vaultd.records.Get", {"collection": COLL, "id": rid})
             if "error" in r:
                 ledger.errors.append(r)
                 return
@@ -78,7 +78,7 @@ def check(vault, ledger, from_seq):
     # Pipeline the checks: one Get per acknowledged record version.
     items = sorted(ledger.acked.items())
     for rid, (version, _) in items:
-        c.send("io.vaultd.Records.Get", {"collection": COLL, "id": rid, "version": version})
+        c.send("io.vaultd.records.Get", {"collection": COLL, "id": rid, "version": version})
     for rid, (version, body) in items:
         r = c.recv()
         assert "error" not in r, (rid, version, r)

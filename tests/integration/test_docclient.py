@@ -15,7 +15,7 @@ import docclient
 from docclient import Connection, ExportError, VarlinkError
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs")
-INTERFACES = ["org.varlink.service", "io.vaultd.Records", "io.vaultd.Audit", "io.vaultd.Admin"]
+INTERFACES = ["org.varlink.service", "io.vaultd.records", "io.vaultd.audit", "io.vaultd.admin"]
 VIETNAMESE = "Nguyễn Văn Ánh, Bà mẹ Việt Nam anh hùng — hồ sơ người có công, Hà Nội, Đà Nẵng".encode()
 
 
@@ -62,8 +62,8 @@ def test_reader_keeps_bytes_after_nul_and_joins_split_messages():
         assert conn.reply() == {"text": "Việt"}
 
         conn.recv_size = 1  # every byte its own recv()
-        server.sendall(b'{"error":"io.vaultd.Records.NotFound","parameters":{"id":"A"}}\0')
-        params = raises("io.vaultd.Records.NotFound", conn.reply)
+        server.sendall(b'{"error":"io.vaultd.records.NotFound","parameters":{"id":"A"}}\0')
+        params = raises("io.vaultd.records.NotFound", conn.reply)
         assert params == {"id": "A"}
 
         server.sendall(b'{"parameters":{"n":1},"continues":true}\0{"parameters":{"n":2}}\0')
@@ -77,7 +77,7 @@ def test_reader_keeps_bytes_after_nul_and_joins_split_messages():
 def test_tiny_recv_size_against_daemon(vault):
     with Connection(vault.sock, recv_size=3) as c:
         for i in range(5):
-            c.send("io.vaultd.Records.Put", {"collection": "tiny", "id": "t%d" % i,
+            c.send("io.vaultd.records.Put", {"collection": "tiny", "id": "t%d" % i,
                                              "data": base64.b64encode(b"x" * i).decode()})
         assert [c.reply()["version"] for _ in range(5)] == [1] * 5
         assert c.get("tiny", "t4")["data"] == b"xxxx"
@@ -112,12 +112,12 @@ def test_versions_increment_and_old_versions_stay(conn):
 
 def test_if_version(conn):
     assert conn.put("c", "cond", b"v1", if_version=0) == 1
-    params = raises("io.vaultd.Records.Conflict", conn.put, "c", "cond", b"x", if_version=0)
+    params = raises("io.vaultd.records.Conflict", conn.put, "c", "cond", b"x", if_version=0)
     assert params == {"collection": "c", "id": "cond", "current": 1}
     assert conn.put("c", "cond", b"v2", if_version=1) == 2
-    params = raises("io.vaultd.Records.Conflict", conn.put, "c", "cond", b"x", if_version=1)
+    params = raises("io.vaultd.records.Conflict", conn.put, "c", "cond", b"x", if_version=1)
     assert params["current"] == 2
-    params = raises("io.vaultd.Records.Conflict", conn.delete, "c", "cond", if_version=1)
+    params = raises("io.vaultd.records.Conflict", conn.delete, "c", "cond", if_version=1)
     assert params["current"] == 2
     assert conn.get("c", "cond")["data"] == b"v2"  # the conflicts wrote nothing
 
@@ -126,13 +126,13 @@ def test_delete_then_get(conn):
     conn.put("c", "gone", b"first")
     conn.put("c", "gone", b"second")
     assert conn.delete("c", "gone") == 3
-    params = raises("io.vaultd.Records.NotFound", conn.get, "c", "gone")
+    params = raises("io.vaultd.records.NotFound", conn.get, "c", "gone")
     assert params["collection"] == "c" and params["id"] == "gone"
     assert conn.get("c", "gone", version=1)["data"] == b"first"
     assert conn.get("c", "gone", version=2)["data"] == b"second"
-    params = raises("io.vaultd.Records.NotFound", conn.get, "c", "gone", version=9)
+    params = raises("io.vaultd.records.NotFound", conn.get, "c", "gone", version=9)
     assert params["version"] == 9
-    raises("io.vaultd.Records.NotFound", conn.delete, "c", "gone")
+    raises("io.vaultd.records.NotFound", conn.delete, "c", "gone")
 
 
 def test_history_shows_tombstone(conn):
@@ -172,7 +172,7 @@ def test_list_pagination(conn):
 
 def test_pipelined_puts_answered_in_order(conn):
     for n in range(1, 51):
-        conn.send("io.vaultd.Records.Put", {
+        conn.send("io.vaultd.records.Put", {
             "collection": "pipe", "id": "P-1",
             "data": base64.b64encode(b"put %d" % n).decode()})
     assert [conn.reply()["version"] for _ in range(50)] == list(range(1, 51))
@@ -181,21 +181,21 @@ def test_pipelined_puts_answered_in_order(conn):
 
 
 def test_oneway_call_is_executed_without_reply(conn):
-    conn.send("io.vaultd.Records.Put", {"collection": "ow", "id": "O-1", "data": "eA=="},
+    conn.send("io.vaultd.records.Put", {"collection": "ow", "id": "O-1", "data": "eA=="},
               oneway=True)
     # The next reply on the connection belongs to the next call.
     assert conn.get("ow", "O-1")["data"] == b"x"
 
 
 def test_invalid_names(conn):
-    params = raises("io.vaultd.Records.InvalidParameter", conn.put, "Bad Name!", "A", b"x")
+    params = raises("io.vaultd.records.InvalidParameter", conn.put, "Bad Name!", "A", b"x")
     assert params["parameter"] == "collection" and params["reason"]
-    params = raises("io.vaultd.Records.InvalidParameter", conn.put, "c", "-starts-with-dash", b"x")
+    params = raises("io.vaultd.records.InvalidParameter", conn.put, "c", "-starts-with-dash", b"x")
     assert params["parameter"] == "id" and params["reason"]
-    params = raises("io.vaultd.Records.InvalidParameter", conn.put, "c", "x" * 129, b"x")
+    params = raises("io.vaultd.records.InvalidParameter", conn.put, "c", "x" * 129, b"x")
     assert params["parameter"] == "id"
     assert conn.put("c" * 64, "X" * 128, b"longest names") == 1
-    params = raises("io.vaultd.Records.InvalidParameter", conn.call, "io.vaultd.Records.Put",
+    params = raises("io.vaultd.records.InvalidParameter", conn.call, "io.vaultd.records.Put",
                     {"collection": "c", "id": "A", "data": "not base64!"})
     assert params["parameter"] == "data"
 
@@ -212,7 +212,7 @@ def test_malformed_message_keeps_connection(conn):
 
 def test_get_info_lists_interfaces(conn):
     info = conn.get_info()
-    for iface in ("io.vaultd.Records", "io.vaultd.Audit", "io.vaultd.Admin"):
+    for iface in ("io.vaultd.records", "io.vaultd.audit", "io.vaultd.admin"):
         assert iface in info["interfaces"]
     assert {"vendor", "product", "version", "url"} <= info.keys()
 
@@ -226,7 +226,7 @@ def test_interface_description_is_the_documented_text(conn, interface):
 
 
 def test_unknown_method_and_interface(conn):
-    params = raises("org.varlink.service.MethodNotFound", conn.call, "io.vaultd.Records.Frobnicate")
+    params = raises("org.varlink.service.MethodNotFound", conn.call, "io.vaultd.records.Frobnicate")
     assert "Frobnicate" in params["method"]
     params = raises("org.varlink.service.InterfaceNotFound", conn.call, "io.vaultd.Nope.Get")
     assert params["interface"] == "io.vaultd.Nope"
@@ -235,14 +235,14 @@ def test_unknown_method_and_interface(conn):
 
 
 def test_export_without_more_is_expected_more(conn):
-    raises("org.varlink.service.ExpectedMore", conn.call, "io.vaultd.Audit.Export")
+    raises("org.varlink.service.ExpectedMore", conn.call, "io.vaultd.audit.Export")
 
 
 # -- audit ----------------------------------------------------------------
 
 
 def test_export_stream_framing(conn):
-    conn.send("io.vaultd.Audit.Export", more=True)
+    conn.send("io.vaultd.audit.Export", more=True)
     messages = [conn.receive()]
     while messages[-1].get("continues"):
         messages.append(conn.receive())
@@ -286,7 +286,7 @@ def test_export_verifies_and_records_our_puts(conn):
 
 
 def test_export_records_failures(conn):
-    raises("io.vaultd.Records.NotFound", conn.get, "failures", "MISSING")
+    raises("io.vaultd.records.NotFound", conn.get, "failures", "MISSING")
     entry = [e for e in audit_entries(conn.audit_export()) if e.get("collection") == "failures"]
     assert len(entry) == 1
     assert entry[0]["op"] == "records.get"
@@ -323,7 +323,7 @@ def test_status_and_introspection_are_not_audited(conn):
     before = conn.audit_head()["lines"]
     conn.status()
     conn.get_info()
-    conn.get_interface_description("io.vaultd.Records")
+    conn.get_interface_description("io.vaultd.records")
     after = conn.audit_head()["lines"]
     assert after == before + 1  # only the first Head's own line
 

@@ -37,9 +37,9 @@ class GoodClient(threading.Thread):
         try:
             while not self.stop.is_set():
                 body = os.urandom(64)
-                r = self.client.call("io.vaultd.Records.Put", {"collection": "good", "id": "G-1",
+                r = self.client.call("io.vaultd.records.Put", {"collection": "good", "id": "G-1",
                                                                "data": base64.b64encode(body).decode()})
-                g = self.client.call("io.vaultd.Records.Get", {"collection": "good", "id": "G-1"})
+                g = self.client.call("io.vaultd.records.Get", {"collection": "good", "id": "G-1"})
                 if "error" in r or "error" in g or base64.b64decode(g["parameters"]["data"]) != body:
                     self.errors.append((r, g))
                 self.rounds += 1
@@ -89,7 +89,7 @@ def read_reply_or_close(s):
 def test_oversized_message(hvault):
     s = raw(hvault.sock)
     try:
-        s.sendall(b'{"method":"io.vaultd.Records.Put","parameters":{"data":"' + b"A" * (3 << 20))
+        s.sendall(b'{"method":"io.vaultd.records.Put","parameters":{"data":"' + b"A" * (3 << 20))
     except (BrokenPipeError, ConnectionResetError):
         pass
     reply = read_reply_or_close(s)
@@ -98,7 +98,7 @@ def test_oversized_message(hvault):
 
 def test_never_terminated_message(hvault):
     s = raw(hvault.sock)
-    s.sendall(b'{"method":"io.vaultd.Admin.Status"')
+    s.sendall(b'{"method":"io.vaultd.admin.Status"')
     s.settimeout(6)
     assert read_reply_or_close(s) is None  # cut off after --request-timeout
 
@@ -119,22 +119,22 @@ def test_trickling_sender(hvault):
 
 @pytest.mark.parametrize("payload,error", [
     (b"{not json", "org.varlink.service.InvalidParameter"),
-    (b'{"method":"io.vaultd.Admin.Status","x":"\xc3\x28"}', "org.varlink.service.InvalidParameter"),
+    (b'{"method":"io.vaultd.admin.Status","x":"\xc3\x28"}', "org.varlink.service.InvalidParameter"),
     (b"[" * 100000 + b"]" * 100000, "org.varlink.service.InvalidParameter"),
     (b'{"method":' + b'{"a":' * 100000 + b"1" + b"}" * 100001, "org.varlink.service.InvalidParameter"),
     (b'{"method":42}', "org.varlink.service.InvalidParameter"),
-    (b'{"method":"io.vaultd.Records.Get","parameters":"x"}', "org.varlink.service.InvalidParameter"),
-    (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":["c"],"id":{}}}',
-     "io.vaultd.Records.InvalidParameter"),
-    (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"c","id":"x","version":-1}}',
-     "io.vaultd.Records.InvalidParameter"),
-    (b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"x","data":"@@@@"}}',
-     "io.vaultd.Records.InvalidParameter"),
-    (b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"x","data":"YQ"}}',
-     "io.vaultd.Records.InvalidParameter"),
-    (b'{"method":"io.vaultd.Records.Frobnicate"}', "org.varlink.service.MethodNotFound"),
+    (b'{"method":"io.vaultd.records.Get","parameters":"x"}', "org.varlink.service.InvalidParameter"),
+    (b'{"method":"io.vaultd.records.Get","parameters":{"collection":["c"],"id":{}}}',
+     "io.vaultd.records.InvalidParameter"),
+    (b'{"method":"io.vaultd.records.Get","parameters":{"collection":"c","id":"x","version":-1}}',
+     "io.vaultd.records.InvalidParameter"),
+    (b'{"method":"io.vaultd.records.Put","parameters":{"collection":"c","id":"x","data":"@@@@"}}',
+     "io.vaultd.records.InvalidParameter"),
+    (b'{"method":"io.vaultd.records.Put","parameters":{"collection":"c","id":"x","data":"YQ"}}',
+     "io.vaultd.records.InvalidParameter"),
+    (b'{"method":"io.vaultd.records.Frobnicate"}', "org.varlink.service.MethodNotFound"),
     (b'{"method":"com.example.Nope"}', "org.varlink.service.InterfaceNotFound"),
-    (b'{"method":"io.vaultd.Records.Get","more":"yes"}', "org.varlink.service.InvalidParameter"),
+    (b'{"method":"io.vaultd.records.Get","more":"yes"}', "org.varlink.service.InvalidParameter"),
 ], ids=["not-json", "bad-utf8", "deep-array", "deep-object", "method-not-string", "params-not-object",
         "wrong-types", "negative-version", "base64-garbage", "base64-unpadded", "unknown-method",
         "unknown-interface", "more-not-bool"])
@@ -179,22 +179,22 @@ def test_two_thousand_connections(hvault):
 def test_disconnect_mid_reply(hvault):
     c = Client(hvault.sock)
     body = base64.b64encode(os.urandom(900 * 1024)).decode()
-    assert "error" not in c.call("io.vaultd.Records.Put", {"collection": "big", "id": "B-1", "data": body})
+    assert "error" not in c.call("io.vaultd.records.Put", {"collection": "big", "id": "B-1", "data": body})
     for _ in range(20):
         s = raw(hvault.sock)
-        s.sendall(b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"big","id":"B-1"}}\0' * 4)
+        s.sendall(b'{"method":"io.vaultd.records.Get","parameters":{"collection":"big","id":"B-1"}}\0' * 4)
         s.recv(1000)
         s.close()
-    assert c.call("io.vaultd.Records.Get", {"collection": "big", "id": "B-1"})["parameters"]["data"] == body
+    assert c.call("io.vaultd.records.Get", {"collection": "big", "id": "B-1"})["parameters"]["data"] == body
 
 
 def test_client_never_reads(hvault):
     c = Client(hvault.sock)
     body = base64.b64encode(os.urandom(900 * 1024)).decode()
-    assert "error" not in c.call("io.vaultd.Records.Put", {"collection": "big", "id": "B-2", "data": body})
+    assert "error" not in c.call("io.vaultd.records.Put", {"collection": "big", "id": "B-2", "data": body})
     s = raw(hvault.sock)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    msg = b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"big","id":"B-2"}}\0'
+    msg = b'{"method":"io.vaultd.records.Get","parameters":{"collection":"big","id":"B-2"}}\0'
     sent = 0
     s.settimeout(1)
     try:

@@ -21,15 +21,15 @@ def test_full_disk_is_storage_full_not_corruption(vault_dir):
         ok = full = 0
         blob = base64.b64encode(os.urandom(256 * 1024)).decode()
         for i in range(80):
-            r = c.call("io.vaultd.Records.Put", {"collection": "c", "id": "S-%d" % i, "data": blob})
+            r = c.call("io.vaultd.records.Put", {"collection": "c", "id": "S-%d" % i, "data": blob})
             if "error" in r:
-                assert r["error"] == "io.vaultd.Records.StorageFull", r
+                assert r["error"] == "io.vaultd.records.StorageFull", r
                 full += 1
             else:
                 ok += 1
         assert ok > 0 and full > 0
         # Still serving, nothing lost, the trail intact.
-        r = c.call("io.vaultd.Records.Get", {"collection": "c", "id": "S-0"})
+        r = c.call("io.vaultd.records.Get", {"collection": "c", "id": "S-0"})
         assert "error" not in r and r["parameters"]["data"] == blob
         c.close()
         assert v.stop() == 0
@@ -47,11 +47,11 @@ def test_slow_sender_is_cut_off_others_served(vault_dir):
     try:
         slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         slow.connect(v.sock)
-        slow.sendall(b'{"method":"io.vaultd.Admin.Status","param')
+        slow.sendall(b'{"method":"io.vaultd.admin.Status","param')
         good = Client(v.sock)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            assert good.call("io.vaultd.Admin.Status")["parameters"]["state"] == "serving"
+            assert good.call("io.vaultd.admin.Status")["parameters"]["state"] == "serving"
             time.sleep(0.2)
         slow.settimeout(2)
         assert slow.recv(100) == b""  # disconnected
@@ -66,14 +66,14 @@ def test_connection_limit(vault_dir):
         time.sleep(0.2)  # let the start-up probe connection close
         held = [Client(v.sock) for _ in range(5)]
         for c in held:
-            assert "error" not in c.call("io.vaultd.Admin.Status")
+            assert "error" not in c.call("io.vaultd.admin.Status")
         extra = Client(v.sock, timeout=5)
         with pytest.raises((ConnectionError, OSError)):
-            extra.call("io.vaultd.Admin.Status")
+            extra.call("io.vaultd.admin.Status")
         held[0].close()
         time.sleep(0.2)
         again = Client(v.sock)
-        assert "error" not in again.call("io.vaultd.Admin.Status")
+        assert "error" not in again.call("io.vaultd.admin.Status")
     finally:
         assert v.stop() == 0
 
@@ -84,7 +84,7 @@ def test_pipelined_replies_in_order(vault):
         if i % 3 == 0:
             c.send("org.varlink.service.GetInfo")
         else:
-            c.send("io.vaultd.Records.Put", {"collection": "p", "id": "P-%d" % (i % 7), "data": ""})
+            c.send("io.vaultd.records.Put", {"collection": "p", "id": "P-%d" % (i % 7), "data": ""})
     versions = {}
     for i in range(200):
         r = c.recv()
@@ -99,18 +99,18 @@ def test_pipelined_replies_in_order(vault):
 def test_bad_messages_answered_connection_kept(vault):
     c = Client(vault.sock)
     for raw, err in [(b"not json\0", "org.varlink.service.InvalidParameter"),
-                     (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"\xff"}}\0',
+                     (b'{"method":"io.vaultd.records.Get","parameters":{"collection":"\xff"}}\0',
                       "org.varlink.service.InvalidParameter"),
                      (b"[1,2]\0", "org.varlink.service.InvalidParameter"),
                      (b'{"method":"io.nothing.X"}\0', "org.varlink.service.InterfaceNotFound"),
-                     (b'{"method":"io.vaultd.Records.Nope"}\0', "org.varlink.service.MethodNotFound"),
-                     (b'{"method":"io.vaultd.Audit.Export"}\0', "org.varlink.service.ExpectedMore"),
-                     (b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"X","data":"%%%"}}\0',
-                      "io.vaultd.Records.InvalidParameter"),
-                     (b'{"method":"io.vaultd.Records.Get","parameters":{"collection":7,"id":"X"}}\0',
-                      "io.vaultd.Records.InvalidParameter")]:
+                     (b'{"method":"io.vaultd.records.Nope"}\0', "org.varlink.service.MethodNotFound"),
+                     (b'{"method":"io.vaultd.audit.Export"}\0', "org.varlink.service.ExpectedMore"),
+                     (b'{"method":"io.vaultd.records.Put","parameters":{"collection":"c","id":"X","data":"%%%"}}\0',
+                      "io.vaultd.records.InvalidParameter"),
+                     (b'{"method":"io.vaultd.records.Get","parameters":{"collection":7,"id":"X"}}\0',
+                      "io.vaultd.records.InvalidParameter")]:
         c.send(None, raw=raw)
         assert c.recv()["error"] == err, raw
-    assert c.call("io.vaultd.Admin.Status")["parameters"]["state"] == "serving"
+    assert c.call("io.vaultd.admin.Status")["parameters"]["state"] == "serving"
     errors = [e.get("error") for e in audit_lines(vault.export()) if e["op"].startswith("records.")]
     assert errors == ["InvalidParameter", "InvalidParameter"]

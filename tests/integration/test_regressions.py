@@ -28,10 +28,10 @@ def test_export_stream_completes_with_a_fast_reader(vault):
 
 def test_overlong_id_never_reaches_the_audit_line(vault):
     c = Client(vault.sock)
-    r = c.call("io.vaultd.Records.Put", {"collection": "c", "id": "x" * 70000, "data": ""})
-    assert r["error"] == "io.vaultd.Records.InvalidParameter"
-    r = c.call("io.vaultd.Records.Put", {"collection": "Ä" * 10, "id": "ok", "data": ""})
-    assert r["error"] == "io.vaultd.Records.InvalidParameter"
+    r = c.call("io.vaultd.records.Put", {"collection": "c", "id": "x" * 70000, "data": ""})
+    assert r["error"] == "io.vaultd.records.InvalidParameter"
+    r = c.call("io.vaultd.records.Put", {"collection": "Ä" * 10, "id": "ok", "data": ""})
+    assert r["error"] == "io.vaultd.records.InvalidParameter"
     assert vault.ctl("audit", "verify").returncode == 0
     bad = [e for e in audit_lines(vault.export()) if e.get("error") == "InvalidParameter"]
     assert len(bad) == 2
@@ -46,14 +46,14 @@ def test_connections_closing_mid_message_do_not_crash(vault):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(vault.sock)
             try:
-                s.sendall(b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c"')
+                s.sendall(b'{"method":"io.vaultd.records.Put","parameters":{"collection":"c"')
             except BrokenPipeError:
                 pass  # over the per-user connection limit: closed at once
             socks.append(s)
         for s in socks:
             s.close()
     time.sleep(0.5)  # let vaultd see the closes (they count against the per-user limit)
-    assert Client(vault.sock).call("io.vaultd.Admin.Status")["parameters"]["state"] == "serving"
+    assert Client(vault.sock).call("io.vaultd.admin.Status")["parameters"]["state"] == "serving"
     assert vault.proc.poll() is None
 
 
@@ -61,7 +61,7 @@ def test_half_closed_client_gets_its_replies(vault):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(vault.sock)
-    s.sendall(b'{"method":"io.vaultd.Records.Put","parameters":{"collection":"c","id":"H-1","data":"aGk="}}\0')
+    s.sendall(b'{"method":"io.vaultd.records.Put","parameters":{"collection":"c","id":"H-1","data":"aGk="}}\0')
     s.shutdown(socket.SHUT_WR)
     buf = b""
     while True:
@@ -76,7 +76,7 @@ def test_roleless_peer_gets_small_messages_and_few_connections(vault_dir):
     v = Vault(vault_dir, extra_args=["--max-connections-per-user", "4"])
     v.start()
     try:
-        big = json.dumps({"method": "io.vaultd.Admin.Status",
+        big = json.dumps({"method": "io.vaultd.admin.Status",
                           "parameters": {"pad": "x" * (100 << 10)}}).encode() + b"\0"
         code = ("import socket,sys\n"
                 "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);s.settimeout(5)\n"
@@ -111,7 +111,7 @@ def test_verify_runs_in_turns_over_a_long_trail(vault):
     # first turn is still found.
     c = Client(vault.sock)
     c.put_many("v", 12000, records=100)
-    c.send("io.vaultd.Audit.Verify")
+    c.send("io.vaultd.audit.Verify")
     c.send("org.varlink.service.GetInfo")
     r = c.recv()
     assert r["parameters"]["lines"] >= 12002 and r["parameters"]["checkpoints"] >= 12
@@ -121,9 +121,9 @@ def test_verify_runs_in_turns_over_a_long_trail(vault):
 def test_history_is_paged(vault):
     c = Client(vault.sock)
     c.put_many("h", 1205, records=1)
-    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "R-0"})["parameters"]
+    page = c.call("io.vaultd.records.History", {"collection": "h", "id": "R-0"})["parameters"]
     assert len(page["versions"]) == 1000 and page["next"] == 1000
-    page = c.call("io.vaultd.Records.History", {"collection": "h", "id": "R-0", "after_version": 1000,
+    page = c.call("io.vaultd.records.History", {"collection": "h", "id": "R-0", "after_version": 1000,
                                                   "limit": 100})["parameters"]
     assert [v["version"] for v in page["versions"]] == list(range(1001, 1101)) and page["next"] == 1100
     whole = vault.ctl("history", "h", "R-0", json_out=True).json
@@ -133,12 +133,12 @@ def test_history_is_paged(vault):
 def test_half_close_after_reply_started_gets_all_of_it(vault):
     c = Client(vault.sock)
     body = base64.b64encode(os.urandom(500 * 1024)).decode()
-    assert "error" not in c.call("io.vaultd.Records.Put", {"collection": "b", "id": "B-1", "data": body})
+    assert "error" not in c.call("io.vaultd.records.Put", {"collection": "b", "id": "B-1", "data": body})
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(10)
     s.connect(vault.sock)
-    s.sendall(b'{"method":"io.vaultd.Records.Get","parameters":{"collection":"b","id":"B-1"}}\0')
+    s.sendall(b'{"method":"io.vaultd.records.Get","parameters":{"collection":"b","id":"B-1"}}\0')
     time.sleep(0.5)  # the reply is in vaultd's buffer, part-sent
     s.shutdown(socket.SHUT_WR)
     buf = b""

@@ -41,7 +41,7 @@ def test_socket_activation_and_credential(vault_dir):
                          stderr=subprocess.STDOUT)
     try:
         c = wait_for_socket(activated, p)
-        r = c.call("io.vaultd.Records.Put", {"collection": "c", "id": "S-1", "data": "aGk="})
+        r = c.call("io.vaultd.records.Put", {"collection": "c", "id": "S-1", "data": "aGk="})
         assert r["parameters"]["version"] == 1
         assert not os.path.exists(os.path.join(vault_dir, "unused.sock"))
     finally:

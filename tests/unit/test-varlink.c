@@ -217,8 +217,8 @@ static int parse(const char *msg, size_t len, struct vl_call *call, char *err)
 static void test_call_parse_valid(void **state)
 {
         static const char with[] =
-                "{\"method\":\"io.vaultd.Records.Get\",\"parameters\":{\"collection\":\"a\"}}";
-        static const char without[] = "{\"method\":\"io.vaultd.Admin.Status\"}";
+                "{\"method\":\"io.vaultd.records.Get\",\"parameters\":{\"collection\":\"a\"}}";
+        static const char without[] = "{\"method\":\"io.vaultd.admin.Status\"}";
         static const char flags[] = "{\"method\":\"m.x\",\"more\":true,\"oneway\":false}";
         static const char oneway[] = "{\"oneway\":true,\"method\":\"m.x\",\"more\":false}";
         struct vl_call call;
@@ -226,7 +226,7 @@ static void test_call_parse_valid(void **state)
 
         (void)state;
         assert_int_equal(parse(with, strlen(with), &call, err), 0);
-        assert_string_equal(call.method, "io.vaultd.Records.Get");
+        assert_string_equal(call.method, "io.vaultd.records.Get");
         assert_true(json_is_object(call.parameters));
         assert_string_equal(json_string_value(json_object_get(call.parameters, "collection")), "a");
         assert_false(call.more);
@@ -234,7 +234,7 @@ static void test_call_parse_valid(void **state)
         json_decref(call.root);
 
         assert_int_equal(parse(without, strlen(without), &call, err), 0);
-        assert_string_equal(call.method, "io.vaultd.Admin.Status");
+        assert_string_equal(call.method, "io.vaultd.admin.Status");
         assert_true(json_is_object(call.parameters));
         assert_int_equal(json_object_size(call.parameters), 0);
         /* The empty parameters belong to root, like parsed ones. */
@@ -262,7 +262,7 @@ static void test_call_parse_rejects(void **state)
         static const char *const bad[] = {
                 "[]",
                 "[\"method\"]",
-                "\"io.vaultd.Records.Get\"",
+                "\"io.vaultd.records.Get\"",
                 "42",
                 "{}",
                 "{\"parameters\":{}}",
@@ -342,9 +342,9 @@ static void test_error_encode(void **state)
 
         (void)state;
         assert_non_null(params);
-        assert_int_equal(vl_error_encode("io.vaultd.Records.NotFound", params, &buf, &len), 0);
+        assert_int_equal(vl_error_encode("io.vaultd.records.NotFound", params, &buf, &len), 0);
         expect_encoded(buf, len,
-                       "{\"error\":\"io.vaultd.Records.NotFound\","
+                       "{\"error\":\"io.vaultd.records.NotFound\","
                        "\"parameters\":{\"id\":\"p-1\"}}");
         assert_int_equal(params->refcount, 1);
         json_decref(params);
@@ -368,13 +368,13 @@ static void test_client_round_trip(void **state)
         vl_reader_init(&server, 1024);
         vl_reader_init(&client, 1024);
 
-        assert_int_equal(vl_send_call(sv[1], "io.vaultd.Records.List", params, true), 0);
+        assert_int_equal(vl_send_call(sv[1], "io.vaultd.records.List", params, true), 0);
         json_decref(params);
         assert_true(vl_reader_fill(&server, sv[0]) > 0);
         assert_int_equal(vl_reader_next(&server, &msg, &len), 1);
         assert_int_equal(parse(msg, len, &call, err), 0);
         free(msg);
-        assert_string_equal(call.method, "io.vaultd.Records.List");
+        assert_string_equal(call.method, "io.vaultd.records.List");
         assert_string_equal(json_string_value(json_object_get(call.parameters, "collection")), "a");
         assert_true(call.more);
         json_decref(call.root);
