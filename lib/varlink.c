@@ -113,33 +113,39 @@ bool vl_reader_partial(const struct vl_reader *r)
         return r->len > 0;
 }
 
-int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, char *err, size_t errlen)
+/* Envelope fields a call may carry; each is optional. */
+static bool flag_ok(json_t *v)
 {
-        json_error_t jerr;
-        json_t *root, *method, *params, *more, *oneway;
+        return !v || json_is_boolean(v);
+}
 
-        root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                snprintf(err, errlen, "invalid JSON: %s", jerr.text);
+int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, const char **ret_field)
+{
+        json_t *root, *method, *params, *more, *oneway, *upgrade;
+
+        *ret_field = "message";
+        root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, NULL);
+        if (!root)
                 return -EBADMSG;
-        }
         method = json_object_get(root, "method");
         params = json_object_get(root, "parameters");
         more = json_object_get(root, "more");
         oneway = json_object_get(root, "oneway");
-        if (!json_is_object(root) || !json_is_string(method)) {
-                snprintf(err, errlen, "a call is an object with a string \"method\"");
+        upgrade = json_object_get(root, "upgrade");
+        if (!json_is_object(root))
                 goto fail;
-        }
-        if (params && !json_is_object(params)) {
-                snprintf(err, errlen, "\"parameters\" must be an object");
+        *ret_field = "method";
+        if (!json_is_string(method))
                 goto fail;
-        }
-        if ((more && !json_is_boolean(more)) || (oneway && !json_is_boolean(oneway))) {
-                snprintf(err, errlen, "\"more\" and \"oneway\" must be booleans");
+        /* The call type is parameters: ?object, and the reference client
+         * sends null for a method without input. */
+        *ret_field = "parameters";
+        if (params && !json_is_object(params) && !json_is_null(params))
                 goto fail;
-        }
-        if (!params) {
+        *ret_field = !flag_ok(more) ? "more" : !flag_ok(oneway) ? "oneway" : "upgrade";
+        if (!flag_ok(more) || !flag_ok(oneway) || !flag_ok(upgrade))
+                goto fail;
+        if (!json_is_object(params)) {
                 params = json_object();
                 if (!params || json_object_set_new(root, "parameters", params) < 0)
                         goto fail;
@@ -150,6 +156,7 @@ int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, char *e
                 .parameters = params,
                 .more = json_is_true(more),
                 .oneway = json_is_true(oneway),
+                .upgrade = json_is_true(upgrade),
         };
         return 0;
 fail:

@@ -39,13 +39,16 @@ struct vl_call {
         const char *method;
         json_t *parameters; /* always an object */
         bool more;
-        bool oneway;
+        bool oneway;  /* the caller wants no reply, not even an error */
+        bool upgrade; /* the caller asks to leave varlink after the reply */
 };
 
-/* Parses one message as a varlink call. On failure returns -EBADMSG and
- * writes a short reason into err (at least 128 bytes). On success the caller
- * owns call->root (json_decref). */
-int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, char *err, size_t errlen);
+/* Parses one message as a varlink call ("parameters": null counts as {}).
+ * On failure returns -EBADMSG and points *ret_field at the name of the
+ * envelope field at fault ("message" when it is not a JSON object at all),
+ * for org.varlink.service.InvalidParameter. On success the caller owns
+ * call->root (json_decref). */
+int vl_call_parse(const char *msg, size_t len, struct vl_call *ret_call, const char **ret_field);
 
 /* Serialises a reply (params may be NULL for {}); the caller frees *ret.
  * The length excludes the trailing NUL, which is part of the buffer. */

@@ -20,7 +20,7 @@ void log_open(void)
                       st.st_dev == dev && st.st_ino == ino;
 }
 
-static void log_vmsg(int priority, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_vmsg(int priority, const char *fmt, va_list ap)
 {
         static const char *const names[] = {"emerg",   "alert",  "crit", "error",
                                             "warning", "notice", "info", "debug"};

@@ -77,21 +77,48 @@ int method_find(const char *name, const struct method **ret)
         return interface_known(iface) ? -ENOENT : -ESRCH;
 }
 
+/* The generic errors each interface declares (docs/io.vaultd.*.varlink);
+ * org.varlink.service declares none of them. */
+static const char *const generic_errors[] = {
+        "io.vaultd.records.AccessDenied",   "io.vaultd.records.InternalError",
+        "io.vaultd.records.IntegrityError", "io.vaultd.records.StorageFull",
+        "io.vaultd.audit.AccessDenied",     "io.vaultd.audit.InternalError",
+        "io.vaultd.audit.IntegrityError",   "io.vaultd.audit.StorageFull",
+        "io.vaultd.admin.AccessDenied",     "io.vaultd.admin.InternalError",
+        "io.vaultd.admin.StorageFull",
+};
+
 const char *method_error(const struct method *m, const char *short_name)
 {
-        static const char *const names[] = {
-                "io.vaultd.records.AccessDenied",   "io.vaultd.records.InternalError",
-                "io.vaultd.records.IntegrityError", "io.vaultd.records.StorageFull",
-                "io.vaultd.audit.AccessDenied",     "io.vaultd.audit.InternalError",
-                "io.vaultd.audit.IntegrityError",   "io.vaultd.audit.StorageFull",
-                "io.vaultd.admin.AccessDenied",     "io.vaultd.admin.InternalError",
-                "io.vaultd.admin.IntegrityError",   "io.vaultd.admin.StorageFull",
-        };
         size_t ilen = (size_t)(strrchr(m->name, '.') - m->name);
 
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                if (strncmp(names[i], m->name, ilen) == 0 && names[i][ilen] == '.' &&
-                    strcmp(names[i] + ilen + 1, short_name) == 0)
-                        return names[i];
-        return "io.vaultd.records.InternalError";
+        for (size_t i = 0; i < sizeof(generic_errors) / sizeof(generic_errors[0]); i++)
+                if (strncmp(generic_errors[i], m->name, ilen) == 0 && generic_errors[i][ilen] == '.' &&
+                    strcmp(generic_errors[i] + ilen + 1, short_name) == 0)
+                        return generic_errors[i];
+        return NULL;
+}
+
+int job_fail_errno(struct job *j, int r)
+{
+        const char *name;
+
+        if (r == -ENOSPC && (name = method_error(j->method, "StorageFull")))
+                return job_fail(j, name, json_pack("{s:s}", "reason", "the disk is full"));
+        /* Damaged stored data. A record's IntegrityError names the record;
+         * elsewhere the damaged item has no declared name: InternalError. */
+        if (r == -EIO && j->audit.collection && j->audit.id &&
+            (name = method_error(j->method, "IntegrityError")) && strstr(name, ".records."))
+                return job_fail(j, name,
+                                json_pack("{s:s,s:s,s:I,s:s}", "collection", j->audit.collection, "id",
+                                          j->audit.id, "version",
+                                          (json_int_t)(j->audit.version > 0 ? j->audit.version : 0),
+                                          "reason", "stored data is damaged"));
+        name = method_error(j->method, "InternalError");
+        if (!name)
+                return r;
+        return job_fail(j, name,
+                        json_pack("{s:s}", "reason",
+                                  r == -EIO ? "stored data is damaged (run 'vaultctl audit verify')"
+                                            : strerror(-r)));
 }

@@ -27,9 +27,15 @@ struct method {
 /* Finds a method by its full name. -ENOENT when the interface exists but
  * not the method, -ESRCH when the interface is unknown. */
 int method_find(const char *name, const struct method **ret);
-/* "<interface of m>.<short>" as a static string (falls back to the
- * Records interface's error of that name). */
+/* "<interface of m>.<short>" as a static string, for the generic errors
+ * (AccessDenied, InternalError, IntegrityError, StorageFull); NULL when m's
+ * interface does not declare that error. */
 const char *method_error(const struct method *m, const char *short_name);
+/* Sets the declared error that stands for -errno r on j (StorageFull for
+ * -ENOSPC, IntegrityError or InternalError for -EIO, else InternalError)
+ * and returns JOB_FAILED; returns r itself when j's interface declares no
+ * such error (org.varlink.service): the caller cannot answer. */
+int job_fail_errno(struct job *j, int r);
 /* Whether name is an interface this service implements. */
 bool interface_known(const char *name);
 

@@ -213,8 +213,7 @@ static void after_durable(struct server *s, struct job *j)
                 return;
         r = j->method->after(s->v, j, &params, &more);
         if (r < 0)
-                job_fail(j, method_error(j->method, "InternalError"),
-                         json_pack("{s:s}", "reason", strerror(-r)));
+                job_fail_errno(j, r);
         else if (r == 0) {
                 json_decref(j->reply);
                 j->reply = params;
@@ -241,37 +240,72 @@ static bool authorise(struct server *s, struct conn *c, const struct method *m, 
         return false;
 }
 
+/* Answers a call that never reaches a method: a protocol error, unless
+ * the caller asked for no reply at all (oneway). */
+static void reply_protocol_error(struct conn *c, const struct vl_call *call, const char *error,
+                                 json_t *params, size_t cost)
+{
+        if (call->oneway)
+                json_decref(params);
+        else
+                reply_error_now(c, error, params, cost);
+}
+
+/* Checks the envelope and finds the method; answers (or, oneway, drops)
+ * what cannot be dispatched. Returns the method, or NULL when handled. */
+static const struct method *dispatch_find(struct conn *c, const struct vl_call *call, size_t len)
+{
+        const char *dot = strrchr(call->method, '.');
+        const struct method *m;
+        int r = method_find(call->method, &m);
+
+        if (r == -ESRCH)
+                reply_protocol_error(c, call, "org.varlink.service.InterfaceNotFound",
+                                     json_pack("{s:s%}", "interface", call->method,
+                                               dot ? (size_t)(dot - call->method) : 0),
+                                     len);
+        else if (r < 0)
+                reply_protocol_error(c, call, "org.varlink.service.MethodNotFound",
+                                     json_pack("{s:s}", "method", call->method), len);
+        else if (call->upgrade) /* no method of ours switches protocols */
+                reply_protocol_error(c, call, "org.varlink.service.InvalidParameter",
+                                     json_pack("{s:s}", "parameter", "upgrade"), len);
+        else if (m->needs_more && !call->more)
+                reply_protocol_error(c, call, "org.varlink.service.ExpectedMore", NULL, len);
+        else
+                return m;
+        return NULL;
+}
+
+/* Runs a method the event loop answers itself (not audited). */
+static void dispatch_direct(struct server *s, struct conn *c, struct job *j)
+{
+        int r = j->method->direct(s->v, j);
+
+        if (r < 0 && job_fail_errno(j, r) < 0) {
+                c->closing = true; /* no declared error fits: do not answer wrongly */
+                j->done = true;
+                return;
+        }
+        job_encode(j);
+        j->done = true;
+}
+
 static void dispatch(struct conn *c, char *msg, size_t len)
 {
         struct server *s = c->srv;
-        char err[160];
+        const char *field;
         struct vl_call call;
         const struct method *m;
         struct job *j;
-        int r;
 
-        r = vl_call_parse(msg, len, &call, err, sizeof(err));
-        if (r < 0) {
+        if (vl_call_parse(msg, len, &call, &field) < 0) {
                 reply_error_now(c, "org.varlink.service.InvalidParameter",
-                                json_pack("{s:s,s:s}", "parameter", "message", "reason", err), len);
+                                json_pack("{s:s}", "parameter", field), len);
                 return;
         }
-        r = method_find(call.method, &m);
-        if (r < 0) {
-                char iface[128];
-                const char *dot = strrchr(call.method, '.');
-                snprintf(iface, sizeof(iface), "%.*s", dot ? (int)(dot - call.method) : 0, call.method);
-                if (r == -ESRCH)
-                        reply_error_now(c, "org.varlink.service.InterfaceNotFound",
-                                        json_pack("{s:s}", "interface", iface), len);
-                else
-                        reply_error_now(c, "org.varlink.service.MethodNotFound",
-                                        json_pack("{s:s}", "method", call.method), len);
-                json_decref(call.root);
-                return;
-        }
-        if (m->needs_more && !call.more) {
-                reply_error_now(c, "org.varlink.service.ExpectedMore", NULL, len);
+        m = dispatch_find(c, &call, len);
+        if (!m) {
                 json_decref(call.root);
                 return;
         }
@@ -286,12 +320,7 @@ static void dispatch(struct conn *c, char *msg, size_t len)
         j->denied = !authorise(s, c, m, call.parameters, j);
         job_attach(c, j);
         if (m->direct && !j->denied) {
-                r = m->direct(s->v, j);
-                if (r < 0)
-                        job_fail(j, method_error(m, "InternalError"),
-                                 json_pack("{s:s}", "reason", strerror(-r)));
-                job_encode(j);
-                j->done = true;
+                dispatch_direct(s, c, j);
                 return;
         }
         conn_ref(c);
@@ -313,9 +342,7 @@ static void conn_process(struct conn *c)
 
                 if (r == -EMSGSIZE) {
                         reply_error_now(c, "org.varlink.service.InvalidParameter",
-                                        json_pack("{s:s,s:s}", "parameter", "message", "reason",
-                                                  "message exceeds the size limit"),
-                                        0);
+                                        json_pack("{s:s}", "parameter", "message"), 0);
                         c->closing = true;
                         break;
                 }
@@ -410,14 +437,20 @@ static bool conn_stream(struct conn *c, struct job *j)
                 int r = j->method->after(c->srv->v, j, &params, &more);
 
                 if (r < 0)
-                        job_fail(j, method_error(j->method, "InternalError"),
-                                 json_pack("{s:s}", "reason", strerror(-r)));
+                        job_fail_errno(j, r);
                 if (r != 0) {
                         job_encode(j);
                         return true;
                 }
                 if (!params) {
                         conn_yield(c); /* nothing to send this turn: let others run */
+                        return false;
+                }
+                if (j->call.oneway) { /* the work is done (and audited), nothing is sent */
+                        json_decref(params);
+                        if (!more)
+                                return true;
+                        conn_yield(c); /* one turn at a time, as if it were sent */
                         return false;
                 }
                 r = vl_reply_encode(params, more, &msg, &len);

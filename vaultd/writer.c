@@ -76,9 +76,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
                 if (r == -ENOBUFS)
                         return r;
                 if (r < 0)
-                        r = job_fail(j,
-                                     method_error(j->method, r == -EIO ? "IntegrityError" : "InternalError"),
-                                     json_pack("{s:s}", "reason", strerror(-r)));
+                        r = job_fail_errno(j, r);
         }
         e = (struct audit_entry){
                 .time_us = now_realtime_us(),
@@ -141,8 +139,7 @@ static void fail_batch(struct job *batch, int r)
 {
         for (struct job *j = batch; j; j = j->next) {
                 job_reset(j);
-                job_fail(j, method_error(j->method, r == -ENOSPC ? "StorageFull" : "InternalError"),
-                         json_pack("{s:s}", "reason", strerror(-r)));
+                job_fail_errno(j, r);
                 j->seq = UINT64_MAX;
         }
 }

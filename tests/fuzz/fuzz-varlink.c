@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 off += n;
                 while ((k = vl_reader_next(&r, &msg, &len)) > 0) {
                         struct vl_call call;
-                        char err[160];
+                        const char *field;
 
-                        if (vl_call_parse(msg, len, &call, err, sizeof(err)) == 0) {
+                        if (vl_call_parse(msg, len, &call, &field) == 0) {
                                 char *out;
                                 size_t olen;
 

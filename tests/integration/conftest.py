@@ -185,14 +185,23 @@ class Client:
         self.send(method, params)
         return self.recv()
 
+    # Calls in flight at once for put_many: enough to fill group-commit
+    # batches, few enough that the replies never fill the socket while the
+    # client is still sending (a slow, sanitized daemon would otherwise
+    # cut it off at its write timeout), as vaultctl import does.
+    PIPELINE_WINDOW = 64
+
     def put_many(self, collection, count, records):
-        """Pipelines count empty-bodied Puts spread over `records` ids, then
-        reads every reply and checks none failed."""
-        for i in range(count):
-            self.send("io.vaultd.records.Put",
-                      {"collection": collection, "id": "R-%d" % (i % records), "data": ""})
-        for _ in range(count):
+        """Pipelines count empty-bodied Puts spread over `records` ids, at
+        most PIPELINE_WINDOW in flight, and checks that none failed."""
+        sent = received = 0
+        while received < count:
+            while sent < count and sent - received < self.PIPELINE_WINDOW:
+                self.send("io.vaultd.records.Put",
+                          {"collection": collection, "id": "R-%d" % (sent % records), "data": ""})
+                sent += 1
             r = self.recv()
+            received += 1
             assert "error" not in r, r
 
     def close(self):

@@ -91,7 +91,8 @@ def test_roleless_peer_gets_small_messages_and_few_connections(vault_dir):
         r = subprocess.run(["setpriv", "--reuid", "4343", "--regid", "4343", "--clear-groups",
                             "/usr/bin/python3", "-c", code, v.sock], input=big, capture_output=True,
                            timeout=30)
-        assert b"message exceeds the size limit" in r.stdout, r.stdout + r.stderr
+        assert json.loads(r.stdout) == {"error": "org.varlink.service.InvalidParameter",
+                                        "parameters": {"parameter": "message"}}, r.stdout + r.stderr
         # Root may hold only 4 connections at once.
         held = [Client(v.sock) for _ in range(4)]
         for c in held:

@@ -207,11 +207,11 @@ static void test_reader_socket_too_large(void **state)
         vl_reader_done(&r);
 }
 
-static int parse(const char *msg, size_t len, struct vl_call *call, char *err)
+static int parse(const char *msg, size_t len, struct vl_call *call, const char **field)
 {
         *call = (struct vl_call){0};
-        err[0] = '\0';
-        return vl_call_parse(msg, len, call, err, 128);
+        *field = NULL;
+        return vl_call_parse(msg, len, call, field);
 }
 
 static void test_call_parse_valid(void **state)
@@ -221,11 +221,12 @@ static void test_call_parse_valid(void **state)
         static const char without[] = "{\"method\":\"io.vaultd.admin.Status\"}";
         static const char flags[] = "{\"method\":\"m.x\",\"more\":true,\"oneway\":false}";
         static const char oneway[] = "{\"oneway\":true,\"method\":\"m.x\",\"more\":false}";
+        static const char null_params[] = "{\"method\":\"m.x\",\"parameters\":null,\"upgrade\":true}";
         struct vl_call call;
-        char err[128];
+        const char *err;
 
         (void)state;
-        assert_int_equal(parse(with, strlen(with), &call, err), 0);
+        assert_int_equal(parse(with, strlen(with), &call, &err), 0);
         assert_string_equal(call.method, "io.vaultd.records.Get");
         assert_true(json_is_object(call.parameters));
         assert_string_equal(json_string_value(json_object_get(call.parameters, "collection")), "a");
@@ -233,7 +234,7 @@ static void test_call_parse_valid(void **state)
         assert_false(call.oneway);
         json_decref(call.root);
 
-        assert_int_equal(parse(without, strlen(without), &call, err), 0);
+        assert_int_equal(parse(without, strlen(without), &call, &err), 0);
         assert_string_equal(call.method, "io.vaultd.admin.Status");
         assert_true(json_is_object(call.parameters));
         assert_int_equal(json_object_size(call.parameters), 0);
@@ -241,57 +242,71 @@ static void test_call_parse_valid(void **state)
         assert_ptr_equal(json_object_get(call.root, "parameters"), call.parameters);
         json_decref(call.root);
 
-        assert_int_equal(parse(flags, strlen(flags), &call, err), 0);
+        assert_int_equal(parse(flags, strlen(flags), &call, &err), 0);
         assert_true(call.more);
         assert_false(call.oneway);
         json_decref(call.root);
 
-        assert_int_equal(parse(oneway, strlen(oneway), &call, err), 0);
+        assert_int_equal(parse(oneway, strlen(oneway), &call, &err), 0);
         assert_false(call.more);
         assert_true(call.oneway);
+        assert_false(call.upgrade);
+        json_decref(call.root);
+
+        /* The reference Go client sends null for a method without input. */
+        assert_int_equal(parse(null_params, strlen(null_params), &call, &err), 0);
+        assert_true(json_is_object(call.parameters));
+        assert_int_equal(json_object_size(call.parameters), 0);
+        assert_ptr_equal(json_object_get(call.root, "parameters"), call.parameters);
+        assert_true(call.upgrade);
         json_decref(call.root);
 
         /* len bounds the message; what follows is not read. */
-        assert_int_equal(parse("{\"method\":\"m.x\"}garbage", 16, &call, err), 0);
+        assert_int_equal(parse("{\"method\":\"m.x\"}garbage", 16, &call, &err), 0);
         assert_string_equal(call.method, "m.x");
         json_decref(call.root);
 }
 
 static void test_call_parse_rejects(void **state)
 {
-        static const char *const bad[] = {
-                "[]",
-                "[\"method\"]",
-                "\"io.vaultd.records.Get\"",
-                "42",
-                "{}",
-                "{\"parameters\":{}}",
-                "{\"method\":1}",
-                "{\"method\":null}",
-                "{\"method\":[\"a.b\"]}",
-                "{\"method\":\"a.b\",\"parameters\":[]}",
-                "{\"method\":\"a.b\",\"parameters\":\"x\"}",
-                "{\"method\":\"a.b\",\"parameters\":null}",
-                "{\"method\":\"a.b\",\"more\":\"yes\"}",
-                "{\"method\":\"a.b\",\"oneway\":1}",
-                "{\"method\":",
-                "{\"method\":\"a.b\"} {}",
-                "",
-                "{\"method\":\"\xff\"}",
-                "{\"method\":\"a.b\",\"parameters\":{\"x\":\"\xc3\"}}",
-                "{\"method\":\"a.b\",\"method\":\"c.d\"}",
-                "{\"method\":\"a.b\",\"parameters\":{\"x\":1,\"x\":2}}",
+        /* Each malformed call, and the envelope field the error names. */
+        static const struct {
+                const char *msg, *field;
+        } bad[] = {
+                {"[]", "message"},
+                {"[\"method\"]", "message"},
+                {"\"io.vaultd.records.Get\"", "message"},
+                {"42", "message"},
+                {"{}", "method"},
+                {"{\"parameters\":{}}", "method"},
+                {"{\"method\":1}", "method"},
+                {"{\"method\":null}", "method"},
+                {"{\"method\":[\"a.b\"]}", "method"},
+                {"{\"method\":\"a.b\",\"parameters\":[]}", "parameters"},
+                {"{\"method\":\"a.b\",\"parameters\":\"x\"}", "parameters"},
+                {"{\"method\":\"a.b\",\"parameters\":0}", "parameters"},
+                {"{\"method\":\"a.b\",\"more\":\"yes\"}", "more"},
+                {"{\"method\":\"a.b\",\"oneway\":1}", "oneway"},
+                {"{\"method\":\"a.b\",\"upgrade\":null}", "upgrade"},
+                {"{\"method\":", "message"},
+                {"{\"method\":\"a.b\"} {}", "message"},
+                {"", "message"},
+                {"{\"method\":\"\xff\"}", "message"},
+                {"{\"method\":\"a.b\",\"parameters\":{\"x\":\"\xc3\"}}", "message"},
+                {"{\"method\":\"a.b\",\"method\":\"c.d\"}", "message"},
+                {"{\"method\":\"a.b\",\"parameters\":{\"x\":1,\"x\":2}}", "message"},
         };
         struct vl_call call;
-        char err[128];
+        const char *field;
 
         (void)state;
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                int k = parse(bad[i], strlen(bad[i]), &call, err);
+                int k = parse(bad[i].msg, strlen(bad[i].msg), &call, &field);
 
                 if (k != -EBADMSG)
-                        fail_msg("vl_call_parse(%s) = %d, want -EBADMSG", bad[i], k);
-                assert_true(strlen(err) > 0);
+                        fail_msg("vl_call_parse(%s) = %d, want -EBADMSG", bad[i].msg, k);
+                assert_non_null(field);
+                assert_string_equal(field, bad[i].field);
                 assert_null(call.root);
         }
 }
@@ -359,7 +374,8 @@ static void test_client_round_trip(void **state)
         json_t *params = json_pack("{s:s}", "collection", "a"), *reply = NULL;
         struct vl_reader server, client;
         struct vl_call call;
-        char *msg, *buf, err[128];
+        char *msg, *buf;
+        const char *err;
         size_t len;
         int sv[2];
 
@@ -372,7 +388,7 @@ static void test_client_round_trip(void **state)
         json_decref(params);
         assert_true(vl_reader_fill(&server, sv[0]) > 0);
         assert_int_equal(vl_reader_next(&server, &msg, &len), 1);
-        assert_int_equal(parse(msg, len, &call, err), 0);
+        assert_int_equal(parse(msg, len, &call, &err), 0);
         free(msg);
         assert_string_equal(call.method, "io.vaultd.records.List");
         assert_string_equal(json_string_value(json_object_get(call.parameters, "collection")), "a");
