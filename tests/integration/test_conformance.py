@@ -1,0 +1,415 @@
+"""Generic varlink clients work unchanged against vaultd (issue #6 §2).
+
+The client is the reference Go implementation as Debian ships it
+(golang-github-varlink-go-dev): its varlink.Connection, its IDL parser, and
+bindings its generator makes from docs/*.varlink at test time. The Go
+program lives in tests/conformance/ (README.md there); it is built once per
+session, offline, into a temporary directory, then run in groups against
+real daemons set up here. Every reply it receives passes its validator,
+which checks it against the interface descriptions the daemon serves.
+
+Each test below asserts on the lines ("ok NAME" / "FAIL NAME: why") of the
+checks it stands for. A missing Go toolchain or varlink package is a
+failure, not a skip.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import REPO, Vault
+from test_integrity import alter_audit_line, dump, find_version, flip_hex, load
+
+CONFORMANCE = os.path.join(REPO, "tests", "conformance")
+MAX_BODY = 65536
+SERVICE, STRANGER = 65534, 4343
+
+ROLES_POLICY = """\
+allow user root role admin,auditor
+allow user root role service collections *
+allow user %d role service collections conf-svc
+""" % SERVICE
+
+
+class Build:
+    def __init__(self, out):
+        self.out = out
+        self.path = None
+        self.error = None
+
+    def require(self):
+        if self.error:
+            pytest.fail(self.error, pytrace=False)
+        return self.path
+
+
+@pytest.fixture(scope="session")
+def conformance_build():
+    """tests/conformance/build.sh, once per session, into a temporary
+    directory other uids can read (the role checks run the program as them)."""
+    out = tempfile.mkdtemp(prefix="vaultd-conformance-")
+    os.chmod(out, 0o755)
+    b = Build(out)
+    try:
+        r = subprocess.run(["sh", os.path.join(CONFORMANCE, "build.sh"), out],
+                           capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        b.error = "building the Go conformance client failed: %s" % e
+    else:
+        path = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        if r.returncode != 0 or not os.access(path, os.X_OK):
+            b.error = ("building the Go conformance client (tests/conformance/build.sh) failed, "
+                       "exit %d:\n%s%s" % (r.returncode, r.stdout, r.stderr))
+        else:
+            b.path = path
+    yield b
+    shutil.rmtree(out, ignore_errors=True)
+
+
+class Result:
+    """One run of the Go program: its checks by name."""
+
+    def __init__(self, group, cmd, proc=None, error=None, notes=()):
+        self.group = group
+        self.output = (proc.stdout + proc.stderr) if proc else ""
+        self.returncode = proc.returncode if proc else None
+        self.error = error
+        self.notes = list(notes)
+        self.checks = {}
+        current = None
+        for line in self.output.splitlines():
+            m = re.match(r"(ok|FAIL) (\S+?)(?::|$)", line)
+            if m:
+                current = m.group(2)
+                self.checks[current] = [m.group(1) == "ok", line]
+            elif line.startswith("#   ") and current:
+                self.checks[current].append(line)
+        self.seen_errors = set(re.findall(r"^# seen-error (\S+)$", self.output, re.M))
+        self.cmd = " ".join(cmd)
+
+    def report(self, names):
+        """Failure text for the named checks, or "" when all passed."""
+        bad = []
+        if self.error:
+            bad.append(self.error)
+        for n in names:
+            c = self.checks.get(n)
+            if c is None:
+                bad.append("check %s did not run (%s, exit %s); output ends:\n%s"
+                           % (n, self.cmd, self.returncode, "\n".join(self.output.splitlines()[-30:])))
+            elif not c[0]:
+                bad.append("\n".join(c[1:]))
+        if bad:
+            bad += self.notes
+        return "\n".join(bad)
+
+
+def run_go(binary, group, vault, uid=None, extra=()):
+    cmd = [binary, "-socket", vault.sock, "-group", group, "-max-body", str(MAX_BODY)] + list(extra)
+    if uid is not None:
+        cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups"] + cmd
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired as e:
+        return Result(group, cmd, error="%s timed out: %s" % (" ".join(cmd), e.stdout))
+    return Result(group, cmd, proc)
+
+
+def stopped(vault, results):
+    rc = vault.stop()
+    if rc not in (0, None):
+        for r in results:
+            r.error = (r.error or "") + "vaultd did not stop cleanly (exit %s): %s" % (rc, vault.read_log()[-2000:])
+
+
+def setup_main(binary, root):
+    v = Vault(root, extra_args=["--max-body", str(MAX_BODY)])
+    v.start()
+    r = run_go(binary, "main", v, extra=["-policy", v.policy])
+    stopped(v, [r])
+    return {"main": r}
+
+
+def setup_roles(binary, root):
+    v = Vault(root, policy=ROLES_POLICY)
+    v.start()
+    rs = {"denied-service": run_go(binary, "denied-service", v, uid=SERVICE),
+          "denied-stranger": run_go(binary, "denied-stranger", v, uid=STRANGER)}
+    stopped(v, rs.values())
+    return rs
+
+
+def setup_integrity(binary, root):
+    # As tests/integration/test_integrity.py: alter the stopped vault's
+    # LMDB with mdb_dump/mdb_load, then start it again.
+    v = Vault(root)
+    v.start()
+    for i in range(1, 5):
+        v.ctl("put", "integ", "INTEG-%d" % i, "-", input=b"a" * 100, check=True)
+    v.stop()
+    lines = dump(v.state, "versions")
+    _, val = find_version(lines, "integ", "INTEG-1", 1)
+    lines[val] = flip_hex(lines[val], len(bytes.fromhex(lines[val].strip())) - 20)
+    load(v.state, "versions", lines)
+    alter_audit_line(v, 3, b'"INTEG-3"', b'"INTEG-9"')  # seq 3 is the third put
+    v.start()
+    r = run_go(binary, "integrity", v)
+    stopped(v, [r])
+    return {"integrity": r}
+
+
+def setup_storage_full(binary, root):
+    # As test_limits.py's full-disk test: the vault on a 24 MiB tmpfs.
+    mnt = os.path.join(root, "small")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=755", "tmpfs", mnt], check=True)
+    try:
+        v = Vault(mnt)
+        v.start()
+        r = run_go(binary, "storage-full", v)
+        stopped(v, [r])
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+    return {"storage-full": r}
+
+
+SETUPS = {"main": setup_main, "denied-service": setup_roles, "denied-stranger": setup_roles,
+          "integrity": setup_integrity, "storage-full": setup_storage_full}
+
+
+class Runs:
+    """Each group's run, made on first use and kept for the module."""
+
+    def __init__(self, build):
+        self.build = build
+        self.results = {}
+
+    def group(self, name):
+        binary = self.build.require()
+        if name not in self.results:
+            root = tempfile.mkdtemp(prefix="vaultd-conf-")
+            os.chmod(root, 0o755)  # other uids must reach the socket
+            try:
+                self.results.update(SETUPS[name](binary, root))
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+        return self.results[name]
+
+    def check(self, group, *names):
+        text = self.group(group).report(names)
+        if text:
+            pytest.fail(text, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def runs(conformance_build):
+    return Runs(conformance_build)
+
+
+# Which Go checks each test stands for (test_go_every_check_asserted keeps
+# this complete).
+CHECKS = {
+    "validator": ("main", ["validator_rejects_bad_replies"]),
+    "null_parameters": ("main", ["getinfo_null_parameters", "null_parameters_methods_without_input",
+                                 "null_parameters_with_input"]),
+    "idl": ("main", ["idl_docs_parse", "idl_served_parse", "served_descriptions_match_docs",
+                     "getinterfacedescription_errors"]),
+    "records": ("main", ["bindings_records_put_get", "bindings_records_delete", "bindings_records_list",
+                         "bindings_records_history"]),
+    "audit_admin": ("main", ["bindings_audit_head", "bindings_audit_verify", "bindings_admin_status",
+                             "bindings_admin_reload_policy"]),
+    "records_errors": ("main", ["records_not_found", "records_conflict", "records_invalid_parameter",
+                                "records_too_large"]),
+    "audit_admin_errors": ("main", ["audit_invalid_parameter", "admin_invalid_parameter"]),
+    "protocol_errors": ("main", ["protocol_method_not_found", "protocol_interface_not_found",
+                                 "protocol_expected_more", "protocol_malformed_messages"]),
+    "service_invalid_parameter": ("main", ["varlink_invalid_parameter_only_parameter"]),
+    "oneway_calls": ("main", ["oneway_call_executed_no_reply", "oneway_method_errors"]),
+    "oneway_protocol": ("main", ["oneway_protocol_errors", "oneway_with_upgrade"]),
+    "oneway_streamed": ("main", ["oneway_streamed_methods"]),
+    "upgrade": ("main", ["upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed"]),
+    "streaming": ("main", ["stream_export", "stream_export_range", "more_on_plain_methods"]),
+    "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
+    "coverage": ("main", ["every_method_replied"]),
+    "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
+                                          "denied_admin_reload", "service_allowed_calls"]),
+    "oneway_denied": ("denied-service", ["oneway_denied"]),
+    "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
+    "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
+    "oneway_integrity": ("integrity", ["oneway_integrity"]),
+    "storage_full": ("storage-full", ["storage_full"]),
+}
+
+
+def check(runs, key):
+    group, names = CHECKS[key]
+    runs.check(group, *names)
+
+
+def test_go_client_builds_offline(conformance_build):
+    """The generator builds from Debian's source, makes bindings of every
+    docs/*.varlink, and the program builds against them (GOPATH mode,
+    GOPROXY=off)."""
+    path = conformance_build.require()
+    gen = os.path.join(conformance_build.out, "gopath", "src", "vaultdconformance", "gen")
+    for f in os.listdir(os.path.join(REPO, "docs")):
+        if f.endswith(".varlink"):
+            pkg = f[:-len(".varlink")].replace(".", "")
+            assert os.path.exists(os.path.join(gen, pkg, pkg + ".go")), "no bindings for " + f
+    assert os.access(path, os.X_OK)
+
+
+def test_go_validator_rejects_bad_replies(runs):
+    """The Go side's reply validator is not a rubber stamp."""
+    check(runs, "validator")
+
+
+def test_go_getinfo_null_parameters(runs):
+    """Item 1: "parameters": null (what the Go client sends for methods
+    without input) is {}."""
+    check(runs, "null_parameters")
+
+
+def test_go_idl_parses_every_description(runs):
+    """Item 2: docs/*.varlink and every served description parse with the
+    Go IDL parser, and they are the same text."""
+    check(runs, "idl")
+
+
+def test_go_bindings_records(runs):
+    check(runs, "records")
+
+
+def test_go_bindings_audit_admin(runs):
+    check(runs, "audit_admin")
+
+
+def test_go_records_declared_errors(runs):
+    """Item 5: NotFound, Conflict, InvalidParameter, TooLarge with exactly
+    their declared parameters."""
+    check(runs, "records_errors")
+
+
+def test_go_audit_admin_invalid_parameter(runs):
+    check(runs, "audit_admin_errors")
+
+
+def test_go_protocol_errors(runs):
+    """MethodNotFound, InterfaceNotFound, ExpectedMore, malformed messages."""
+    check(runs, "protocol_errors")
+
+
+def test_go_service_invalid_parameter_only_parameter(runs):
+    """Item 5: org.varlink.service.InvalidParameter carries only `parameter`."""
+    check(runs, "service_invalid_parameter")
+
+
+def test_go_oneway_executed_no_reply(runs):
+    """Item 3: a oneway call is executed; neither it nor a method error of
+    it is answered."""
+    check(runs, "oneway_calls")
+
+
+def test_go_oneway_protocol_errors(runs):
+    """Item 3: oneway calls get no MethodNotFound, InterfaceNotFound,
+    ExpectedMore or upgrade error."""
+    check(runs, "oneway_protocol")
+
+
+def test_go_oneway_streamed_methods(runs):
+    """Item 3: oneway Verify and Export (even with more) send nothing."""
+    check(runs, "oneway_streamed")
+
+
+def test_go_upgrade_rejected(runs):
+    """Item 4: upgrade is InvalidParameter "upgrade", never accepted or run."""
+    check(runs, "upgrade")
+
+
+def test_go_streaming_export(runs):
+    """Item 6: Export streams several replies with continues."""
+    check(runs, "streaming")
+
+
+def test_go_pipelining(runs):
+    """Item 6: calls sent before any reply is read are answered in order."""
+    check(runs, "pipelining")
+
+
+def test_go_every_method_replied(runs):
+    """Every method of every served interface gave a reply that validates."""
+    check(runs, "coverage")
+
+
+def test_go_access_denied_service(runs):
+    check(runs, "denied_service")
+
+
+def test_go_oneway_access_denied(runs):
+    check(runs, "oneway_denied")
+
+
+def test_go_access_denied_stranger(runs):
+    check(runs, "denied_stranger")
+
+
+def test_go_integrity_errors(runs):
+    """records.IntegrityError and audit.IntegrityError with their declared
+    fields, after tampering with the stored data."""
+    check(runs, "integrity")
+
+
+def test_go_oneway_integrity(runs):
+    check(runs, "oneway_integrity")
+
+
+def test_go_storage_full(runs):
+    check(runs, "storage_full")
+
+
+# Declared errors no test can provoke on purpose:
+# - InternalError (each io.vaultd interface): an unexpected failure, by
+#   definition not reachable from the socket; its shape is still checked
+#   by the validator should one ever come.
+# - org.varlink.service.MethodNotImplemented: vaultd implements every
+#   method it declares.
+# - org.varlink.service.PermissionDenied: vaultd answers its interfaces'
+#   own AccessDenied instead, and org.varlink.service answers anyone.
+UNPROVOKABLE = {"io.vaultd.records.InternalError", "io.vaultd.audit.InternalError",
+                "io.vaultd.admin.InternalError", "org.varlink.service.MethodNotImplemented",
+                "org.varlink.service.PermissionDenied"}
+
+
+def declared_errors():
+    names = set()
+    for f in os.listdir(os.path.join(REPO, "docs")):
+        if f.endswith(".varlink"):
+            with open(os.path.join(REPO, "docs", f)) as fh:
+                text = fh.read()
+            iface = re.search(r"^interface (\S+)", text, re.M).group(1)
+            names |= {iface + "." + e for e in re.findall(r"^error (\w+)", text, re.M)}
+    return names
+
+
+def test_go_every_declared_error_provoked(runs):
+    """Across the groups, every declared error that can be provoked came
+    back (and validated) at least once."""
+    seen = set()
+    for group in ("main", "denied-service", "denied-stranger", "integrity", "storage-full"):
+        seen |= runs.group(group).seen_errors
+    missing = sorted(declared_errors() - UNPROVOKABLE - seen)
+    assert not missing, "never provoked (or never valid): %s" % missing
+
+
+def test_go_every_check_asserted(conformance_build):
+    """Every check the Go program has is asserted by one test here."""
+    r = subprocess.run([conformance_build.require(), "-list"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    listed = set(re.findall(r"^  (\S+)", r.stdout, re.M))
+    asserted = {n for _, names in CHECKS.values() for n in names}
+    assert listed == asserted, "checks not asserted: %s; asserted but not listed: %s" % (
+        sorted(listed - asserted), sorted(asserted - listed))
