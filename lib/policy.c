@@ -326,10 +326,13 @@ int policy_load(const char *path, struct policy **ret, char *err, size_t errlen)
         size_t len;
         int k = read_file_max(path, POLICY_FILE_MAX, &text, &len);
 
-        if (k < 0) {
+        if (k == -EINVAL)
+                snprintf(err, errlen, "cannot read %s: not a regular file (replace it with the policy file)",
+                         path);
+        else if (k < 0)
                 snprintf(err, errlen, "cannot read %s: %s", path, strerror(-k));
+        if (k < 0)
                 return k;
-        }
         return policy_parse(text, len, ret, err, errlen);
 }
 

@@ -106,7 +106,9 @@ int hex_decode(const char *in, uint8_t *out, size_t len)
 
 int read_file_max(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: opening a FIFO planted at path must not wait for a
+         * writer (it would hang the caller); it is refused below. */
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         _cleanup_(freep) char *buf = NULL;
         size_t len = 0;
         struct stat st;

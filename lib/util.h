@@ -69,7 +69,8 @@ int hex_decode(const char *in, uint8_t *out, size_t len);
 
 /* Reads a whole small file (at most max bytes) opened O_NOFOLLOW.
  * Returns the length; *ret is malloc'd and NUL-terminated.
- * -EFBIG when it is larger than max. */
+ * -EFBIG when it is larger than max, -EINVAL when it is not a regular
+ * file (a FIFO is refused at once, without waiting for a writer). */
 int read_file_max(const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Writes all of buf, retrying on EINTR and short writes. */

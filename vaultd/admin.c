@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include "log.h"
 #include "util.h"
 #include "writer.h"
 
@@ -11,17 +12,26 @@ int admin_status(struct vault *v, struct job *j)
 {
         struct writer_stats st = {0};
 
+        j->reply = json_pack("{s:s,s:s}", "state", "serving", "version", VAULTD_VERSION);
+        if (!j->reply)
+                return -ENOMEM;
+        /* Counters show every tenant's activity: a service sees only the
+         * state, so it cannot watch another service's records grow. */
+        if (!(policy_roles(v->policy, &j->peer) & (ROLE_ADMIN | ROLE_AUDITOR)))
+                return 0;
         if (v->writer)
                 writer_get_stats(v->writer, &st);
-        j->reply =
-                json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:I,s:I,s:I}", "state", "serving", "vault",
-                          v->audit->vault_id, "version", VAULTD_VERSION, "records",
-                          (json_int_t)__atomic_load_n(&v->records_active, __ATOMIC_RELAXED), "audit_lines",
-                          (json_int_t)__atomic_load_n(&v->audit->next_seq, __ATOMIC_RELAXED), "connections",
-                          (json_int_t)v->connections, "sandbox", v->sandbox ?: "off", "uptime_seconds",
-                          (json_int_t)((now_monotonic_us() - v->started_us) / 1000000u), "batches",
-                          (json_int_t)st.batches, "requests", (json_int_t)st.jobs);
-        return j->reply ? 0 : -ENOMEM;
+        if (json_object_update_new(
+                    j->reply,
+                    json_pack(
+                            "{s:s,s:I,s:I,s:I,s:s,s:I,s:I,s:I}", "vault", v->audit->vault_id, "records",
+                            (json_int_t)__atomic_load_n(&v->records_active, __ATOMIC_RELAXED), "audit_lines",
+                            (json_int_t)__atomic_load_n(&v->audit->next_seq, __ATOMIC_RELAXED),
+                            "connections", (json_int_t)v->connections, "sandbox", v->sandbox ?: "off",
+                            "uptime_seconds", (json_int_t)((now_monotonic_us() - v->started_us) / 1000000u),
+                            "batches", (json_int_t)st.batches, "requests", (json_int_t)st.jobs)) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
 int admin_reload_policy(struct vault *v, MDB_txn *txn, struct job *j)
@@ -49,8 +59,15 @@ int admin_reload_policy(struct vault *v, MDB_txn *txn, struct job *j)
         return 0;
 }
 
+void admin_log_policy_warnings(const struct policy *p, const char *path)
+{
+        for (size_t i = 0; i < p->nwarnings; i++)
+                log_warning("policy %s: %s", path, p->warnings[i]);
+}
+
 int admin_reload_policy_after(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
 {
+        admin_log_policy_warnings(j->pending_policy, v->policy_path);
         policy_free(v->policy);
         v->policy = j->pending_policy;
         j->pending_policy = NULL;

@@ -60,6 +60,24 @@ static const struct method methods[] = {
          .after = admin_reload_policy_after, .roles = ROLE_ADMIN},
 };
 
+bool method_authorise(const struct policy *p, struct job *j)
+{
+        const struct method *m = j->method;
+        json_t *coll = json_object_get(j->call.parameters, "collection");
+        const char *role = NULL;
+
+        if (m->roles == 0)
+                return true;
+        if (policy_check(p, &j->peer, m->roles, NULL, &role) == 0 &&
+            (!m->scoped || !json_is_string(coll) ||
+             policy_check(p, &j->peer, m->roles, json_string_value(coll), &role) == 0)) {
+                j->actor.role = role;
+                return true;
+        }
+        j->actor.role = policy_role_name(policy_roles(p, &j->peer));
+        return false;
+}
+
 int method_find(const char *name, const struct method **ret)
 {
         const char *dot = strrchr(name, '.');

@@ -36,6 +36,10 @@ const char *method_error(const struct method *m, const char *short_name);
  * and returns JOB_FAILED; returns r itself when j's interface declares no
  * such error (org.varlink.service): the caller cannot answer. */
 int job_fail_errno(struct job *j, int r);
+/* Decides under policy p whether j's caller may make j's call (its method,
+ * and the collection it names for a scoped method), and sets the audit
+ * actor's role: the role that allows it, or any role the caller holds. */
+bool method_authorise(const struct policy *p, struct job *j);
 /* Whether name is an interface this service implements. */
 bool interface_known(const char *name);
 

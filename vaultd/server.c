@@ -14,13 +14,13 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "admin.h"
 #include "log.h"
 #include "methods.h"
 #include "util.h"
 #include "varlink.h"
 #include "writer.h"
 
-#define CONN_MAX_GROUPS     64
 #define CONN_OUT_HIGH       (1u << 20) /* stop reading and streaming past this */
 #define CONN_READS_PER_WAKE 16
 
@@ -39,7 +39,7 @@ struct conn {
         unsigned npending;
         unsigned refs; /* jobs inside the writer, running handlers */
         struct ucred cred;
-        gid_t groups[CONN_MAX_GROUPS];
+        gid_t *groups; /* supplementary groups (SO_PEERGROUPS) */
         size_t ngroups;
         char *user;
         uint64_t partial_since, last_activity, write_stalled_since;
@@ -53,7 +53,9 @@ struct server {
         int listen_fd, notify_fd;
         struct writer *writer;
         struct conn *conns;
-        bool activated; /* the socket came from systemd */
+        bool activated;       /* the socket came from systemd */
+        uint64_t watchdog_us; /* systemd's WatchdogSec, 0 when off */
+        bool writer_stuck;    /* logged once per stall */
         uint64_t status_records, status_lines;
         unsigned status_connections;
 };
@@ -69,6 +71,7 @@ static void conn_free(struct conn *c)
                 free(c->out);
         }
         free(c->user);
+        free(c->groups);
         free(c);
 }
 
@@ -180,8 +183,10 @@ static struct job *job_new(struct conn *c, const char *user, size_t cost)
                 return NULL;
         j->audit.version = -1;
         j->cost = cost;
-        if (c)
+        if (c) {
                 j->actor = (struct audit_actor){c->cred.uid, c->cred.gid, c->cred.pid};
+                j->peer = (struct peer_id){c->cred.uid, c->cred.gid, c->groups, c->ngroups};
+        }
         if (user)
                 j->actor.user = strdup(user);
         return j;
@@ -218,26 +223,6 @@ static void after_durable(struct server *s, struct job *j)
                 json_decref(j->reply);
                 j->reply = params;
         }
-}
-
-/* Decides whether the caller may make this call; fills the actor's role. */
-static bool authorise(struct server *s, struct conn *c, const struct method *m, json_t *params,
-                      struct job *j)
-{
-        struct peer_id peer = {c->cred.uid, c->cred.gid, c->groups, c->ngroups};
-        json_t *coll = json_object_get(params, "collection");
-        const char *role = NULL;
-
-        if (m->roles == 0)
-                return true;
-        if (policy_check(s->v->policy, &peer, m->roles, NULL, &role) == 0 &&
-            (!m->scoped || !json_is_string(coll) ||
-             policy_check(s->v->policy, &peer, m->roles, json_string_value(coll), &role) == 0)) {
-                j->actor.role = role;
-                return true;
-        }
-        j->actor.role = policy_role_name(policy_roles(s->v->policy, &peer));
-        return false;
 }
 
 /* Answers a call that never reaches a method: a protocol error, unless
@@ -317,7 +302,7 @@ static void dispatch(struct conn *c, char *msg, size_t len)
         }
         j->method = m;
         j->call = (struct vl_call_owned){call.root, call.parameters, call.more, call.oneway};
-        j->denied = !authorise(s, c, m, call.parameters, j);
+        j->denied = !method_authorise(s->v->policy, j);
         job_attach(c, j);
         if (m->direct && !j->denied) {
                 dispatch_direct(s, c, j);
@@ -536,16 +521,45 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         return 0;
 }
 
+/* The peer's supplementary groups. A peer may be in more than any fixed
+ * buffer holds: the kernel says how much room it needs (ERANGE). */
+static int peer_groups(int fd, gid_t **ret, size_t *ret_n)
+{
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (int attempt = 0; attempt < 3; attempt++) {
+                gid_t *groups = malloc(len ? len : 1);
+                socklen_t got = len;
+
+                if (!groups)
+                        return -ENOMEM;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &got) == 0) {
+                        *ret = groups;
+                        *ret_n = got / sizeof(gid_t);
+                        return 0;
+                }
+                int saved = errno;
+
+                free(groups);
+                if (saved != ERANGE || got <= len)
+                        return -saved;
+                len = got; /* the size the kernel asked for; the peer may gain groups meanwhile */
+        }
+        return -ERANGE;
+}
+
 static void conn_peer(struct conn *c)
 {
         socklen_t len = sizeof(c->cred);
         const char *name;
+        int r;
 
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
                 c->cred = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
-        len = sizeof(c->groups);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0)
-                c->ngroups = len / sizeof(gid_t);
+        r = peer_groups(c->fd, &c->groups, &c->ngroups);
+        if (r < 0)
+                log_warning("cannot read the groups of uid %u (pid %d): %s; group rules will not match it",
+                            c->cred.uid, c->cred.pid, strerror(-r));
         name = policy_user_name(c->srv->v->policy, c->cred.uid);
         if (name)
                 c->user = strdup(name);
@@ -618,11 +632,11 @@ static void internal_job_done(struct server *s, struct job *j)
 {
         after_durable(s, j);
         if (j->error)
-                log_error("%s from SIGHUP failed: %s", j->method->op,
+                log_error("%s from SIGHUP (uid %u) failed: %s", j->method->op, j->actor.uid,
                           json_string_value(json_object_get(j->error_params, "reason")) ?: j->error);
         else
-                log_info("%s from SIGHUP: policy reloaded (audit seq %llu)", j->method->op,
-                         (unsigned long long)j->seq);
+                log_info("%s from SIGHUP (uid %u): policy reloaded (audit seq %llu)", j->method->op,
+                         j->actor.uid, (unsigned long long)j->seq);
         job_free(j);
 }
 
@@ -719,15 +733,52 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
         struct job *j;
 
         (void)src;
-        (void)si;
-        if (method_find("io.vaultd.admin.ReloadPolicy", &m) < 0 || !(j = job_new(NULL, "SIGHUP", 0)))
+        if (method_find("io.vaultd.admin.ReloadPolicy", &m) < 0 ||
+            !(j = job_new(NULL, policy_user_name(s->v->policy, si->ssi_uid), 0)))
                 return 0;
         j->method = m;
-        j->actor = (struct audit_actor){getuid(), getgid(), getpid(), j->actor.user, "system"};
+        j->internal = true;
+        /* The audit line names who sent the signal; a signal carries no
+         * group, hence gid -1. */
+        j->actor = (struct audit_actor){si->ssi_uid, (uint32_t)-1, (int32_t)si->ssi_pid, j->actor.user,
+                                        "system"};
         j->call.root = json_object();
         j->call.parameters = j->call.root;
         writer_submit(s->writer, j);
         return 0;
+}
+
+/* Feeds systemd's watchdog from the loop, but only while the writer makes
+ * progress: a writer stuck in one batch (a hung disk, a bug) would leave
+ * every request unanswered while the loop itself looks healthy. */
+static int on_watchdog(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        struct server *s = userdata;
+        uint64_t busy = s->writer ? writer_busy_us(s->writer) : 0;
+
+        if (busy > s->watchdog_us / 2) {
+                if (!s->writer_stuck)
+                        log_error(
+                                "the writer has not finished a batch for %llu ms: not feeding the watchdog",
+                                (unsigned long long)(busy / 1000));
+                s->writer_stuck = true;
+        } else {
+                s->writer_stuck = false;
+                sd_notify(0, "WATCHDOG=1");
+        }
+        sd_event_source_set_time(src, usec + s->watchdog_us / 4);
+        sd_event_source_set_enabled(src, SD_EVENT_ON);
+        return 0;
+}
+
+static int watchdog_setup(struct server *s)
+{
+        if (sd_watchdog_enabled(0, &s->watchdog_us) <= 0) {
+                s->watchdog_us = 0;
+                return 0;
+        }
+        return sd_event_add_time_relative(s->event, NULL, CLOCK_MONOTONIC, s->watchdog_us / 4, 0,
+                                          on_watchdog, s);
 }
 
 static int on_stop(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
@@ -792,7 +843,7 @@ static int server_setup(struct server *s)
             (r = sd_event_add_signal(s->event, NULL, SIGTERM, on_stop, s)) < 0 ||
             (r = sd_event_add_signal(s->event, NULL, SIGINT, on_stop, s)) < 0 ||
             (r = sd_event_add_signal(s->event, NULL, SIGHUP, on_sighup, s)) < 0 ||
-            (r = sd_event_set_watchdog(s->event, true)) < 0)
+            (r = watchdog_setup(s)) < 0)
                 return r;
         s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->notify_fd < 0)
@@ -841,6 +892,7 @@ int server_run(struct server *s)
         log_info("serving on %s (vault %s, %llu records, %llu audit lines)",
                  s->activated ? "the socket systemd passed" : s->cfg->socket_path, s->v->audit->vault_id,
                  (unsigned long long)s->v->records_active, (unsigned long long)s->v->audit->next_seq);
+        admin_log_policy_warnings(s->v->policy, s->v->policy_path);
         sd_notify(0, "READY=1\nSTATUS=serving");
         r = sd_event_loop(s->event);
         sd_notify(0, "STOPPING=1\nSTATUS=stopping");

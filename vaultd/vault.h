@@ -49,8 +49,12 @@ struct job {
                 bool more, oneway;
         } call;
         struct audit_actor actor; /* user/role strings are owned by the job */
+        /* Who called, as the policy sees it; groups are borrowed from the
+         * connection, which outlives its jobs. */
+        struct peer_id peer;
         size_t cost;              /* request size in bytes, bounds a batch */
         bool denied;
+        bool internal; /* the daemon's own (SIGHUP): the policy is not asked */
         const char *preset_error; /* fail with this error without running (e.g. a rejected reload) */
         json_t *preset_error_params;
 

@@ -25,7 +25,25 @@ struct writer {
         struct job *done_head, *done_tail;
         bool stopping;
         struct writer_stats stats;
+        uint64_t busy_since; /* monotonic µs, 0 when idle; atomic */
+        /* The policy in force at commit: calls are authorised again against
+         * it, so nothing a reload revoked commits after the reload's line.
+         * It is swapped here when a reload commits; the event loop frees a
+         * policy only after that (DESIGN §8). */
+        const struct policy *policy;
 };
+
+static void set_busy(struct writer *w, bool busy)
+{
+        __atomic_store_n(&w->busy_since, busy ? now_monotonic_us() : 0, __ATOMIC_RELAXED);
+}
+
+uint64_t writer_busy_us(struct writer *w)
+{
+        uint64_t since = __atomic_load_n(&w->busy_since, __ATOMIC_RELAXED);
+
+        return since ? now_monotonic_us() - since : 0;
+}
 
 static void list_append(struct job **head, struct job **tail, struct job *j)
 {
@@ -50,14 +68,17 @@ static void denied_audit_fields(struct job *j)
                 j->audit.id = id;
 }
 
-/* Runs one job in a child transaction and appends its audit line. */
-static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
+/* Runs one job in a child transaction and appends its audit line. *policy
+ * is the policy in force at this point of the batch; a reload moves it. */
+static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct policy **policy)
 {
         struct audit_entry e;
         MDB_txn *child;
         int r;
 
         job_reset(j);
+        if (!j->denied && !j->internal && j->method->roles && !method_authorise(*policy, j))
+                j->denied = true; /* revoked since the event loop let it through */
         if (j->denied) {
                 denied_audit_fields(j);
                 r = job_fail(j, method_error(j->method, "AccessDenied"),
@@ -73,6 +94,8 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
                         r = store_commit(child);
                 else
                         mdb_txn_abort(child);
+                if (r == 0 && j->pending_policy)
+                        *policy = j->pending_policy; /* a reload: in force for the rest */
                 if (r == -ENOBUFS)
                         return r;
                 if (r < 0)
@@ -97,6 +120,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j)
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */
 static int run_batch_once(struct writer *w, struct job *batch)
 {
+        const struct policy *policy = w->policy;
         bool force_checkpoint = false;
         uint64_t bytes = 0;
         MDB_txn *txn;
@@ -114,7 +138,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 return r;
         audit_txn_begin(w->v->audit);
         for (struct job *j = batch; j; j = j->next) {
-                r = run_job(w, txn, j);
+                r = run_job(w, txn, j, &policy);
                 if (r < 0)
                         goto abort;
                 force_checkpoint |= j->method->checkpoint;
@@ -129,6 +153,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
         if (r < 0)
                 return r;
         audit_txn_commit(w->v->audit);
+        w->policy = policy;
         return 0;
 abort:
         mdb_txn_abort(txn);
@@ -231,7 +256,9 @@ static void *writer_main(void *arg)
                         ts.tv_sec += 1;
                         if (pthread_cond_timedwait(&w->wake, &w->lock, &ts) == ETIMEDOUT) {
                                 pthread_mutex_unlock(&w->lock);
+                                set_busy(w, true);
                                 idle_checkpoint(w, false);
+                                set_busy(w, false);
                                 pthread_mutex_lock(&w->lock);
                         }
                 }
@@ -239,7 +266,9 @@ static void *writer_main(void *arg)
                         break;
                 struct job *batch = take_batch(w);
                 pthread_mutex_unlock(&w->lock);
+                set_busy(w, true);
                 run_batch(w, batch);
+                set_busy(w, false);
                 pthread_mutex_lock(&w->lock);
                 while (batch) {
                         struct job *next = batch->next;
@@ -261,6 +290,7 @@ int writer_start(struct vault *v, int notify_fd, struct writer **ret)
         if (!w)
                 return -ENOMEM;
         w->v = v;
+        w->policy = v->policy;
         w->notify_fd = notify_fd;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->wake, NULL);

@@ -24,3 +24,7 @@ struct job *writer_take_done(struct writer *w);
  * the writer. Returns the finished jobs not yet taken (the caller's). */
 struct job *writer_stop(struct writer *w);
 void writer_get_stats(struct writer *w, struct writer_stats *ret);
+/* How long the writer has been inside one batch or checkpoint (monotonic
+ * microseconds), 0 while it waits for work. The watchdog is fed only while
+ * this stays short: a stuck writer must get the service restarted. */
+uint64_t writer_busy_us(struct writer *w);

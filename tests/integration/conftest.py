@@ -206,3 +206,24 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+_AS_UID = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from conftest import Client
+c = Client(sys.argv[2])
+for method, params in json.loads(sys.stdin.read()):
+    print(json.dumps(c.call(method, params)), flush=True)
+"""
+
+
+def calls_as(sock, uid, calls, groups=()):
+    """Makes each (method, params) call over one connection as another uid
+    (with these supplementary groups) and returns the replies."""
+    cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid)]
+    cmd += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+    r = subprocess.run(cmd + ["/usr/bin/python3", "-c", _AS_UID, os.path.dirname(__file__), sock],
+                       input=json.dumps(calls), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines()]

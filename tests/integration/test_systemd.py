@@ -97,3 +97,53 @@ def test_logs_carry_no_secrets(vault_dir):
     assert b"denied" in log  # the denial is logged...
     for needle in (secret, b"001190012345", b"0123456789", key):
         assert needle not in log  # ...but never a body or a key
+
+
+def test_watchdog_starves_while_the_writer_is_stuck(vault_dir):
+    """The loop feeds the watchdog only while the writer makes progress:
+    here another process holds LMDB's write lock, so the writer blocks."""
+    v = Vault(vault_dir)
+    notify = os.path.join(vault_dir, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(notify)
+    os.chmod(notify, 0o666)
+    env = dict(os.environ, NOTIFY_SOCKET=notify, WATCHDOG_USEC="400000")
+    p = subprocess.Popen([VAULTD, "--state-dir", v.state, "--key-file", v.key, "--policy", v.policy,
+                          "--socket", v.sock, "--user", "nobody"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def pings(seconds):
+        n, deadline = 0, time.monotonic() + seconds
+        ns.settimeout(0.05)
+        while time.monotonic() < deadline:
+            try:
+                n += ns.recv(4096).decode().split("\n").count("WATCHDOG=1")
+            except socket.timeout:
+                pass
+        return n
+
+    holder = None
+    try:
+        wait_for_socket(v.sock, p)
+        assert pings(1) >= 2
+        # mdb_load takes the write lock after the header and keeps it while
+        # it waits for data on its standard input.
+        holder = subprocess.Popen(["mdb_load", "-s", "meta", v.state], stdin=subprocess.PIPE)
+        holder.stdin.write(b"VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n")
+        holder.stdin.flush()
+        time.sleep(0.3)
+        c = Client(v.sock, timeout=30)
+        c.send("io.vaultd.records.Put", {"collection": "c", "id": "W-1", "data": ""})
+        pings(0.5)  # the writer blocks; pings already due may still arrive
+        assert pings(1.5) == 0, "watchdog fed while the writer was stuck"
+        holder.stdin.write(b"DATA=END\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        assert c.recv()["parameters"]["version"] == 1  # nothing lost
+        assert pings(1) >= 2  # progress again: fed again
+    finally:
+        if holder and holder.poll() is None:
+            holder.kill()
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=20)[1].decode()
+    assert "not feeding the watchdog" in err

@@ -1,0 +1,122 @@
+"""Local attackers against the real daemon (issue: unauthenticated floods,
+stale policy, leaking status): each test reproduces the attack."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import Client, Vault, audit_lines, calls_as
+
+SERVICE, OTHER, ADMIN_VIA_GROUP = 4501, 4502, 4503
+
+POLICY = """\
+allow user root role admin,auditor
+allow user root role service collections *
+allow user %d role service collections mine
+allow user %d role service collections theirs
+allow group 5070 role admin
+""" % (SERVICE, OTHER)
+
+
+def test_status_shows_a_service_no_other_tenants_activity(vault_dir):
+    v = Vault(vault_dir, policy=POLICY)
+    v.start()
+    try:
+        calls_as(v.sock, OTHER, [("io.vaultd.records.Put", {"collection": "theirs", "id": "T-1", "data": ""})])
+        svc = calls_as(v.sock, SERVICE, [("io.vaultd.admin.Status", {})])[0]["parameters"]
+        assert svc == {"state": "serving", "version": svc["version"]}, svc
+        admin = Client(v.sock).call("io.vaultd.admin.Status")["parameters"]
+        assert admin["records"] == 1 and admin["audit_lines"] > 1
+    finally:
+        assert v.stop() == 0
+
+
+def test_more_than_64_groups_still_match_group_rules(vault_dir):
+    v = Vault(vault_dir, policy=POLICY)
+    v.start()
+    try:
+        groups = list(range(5001, 5071))  # 70 groups; the rule names the last
+        r = calls_as(v.sock, ADMIN_VIA_GROUP, [("io.vaultd.admin.Status", {})], groups=groups)[0]
+        assert "records" in r["parameters"], r  # the admin's view: the group rule matched
+        r = calls_as(v.sock, ADMIN_VIA_GROUP, [("io.vaultd.admin.Status", {})], groups=groups[:-1])[0]
+        assert r["error"] == "io.vaultd.admin.AccessDenied"
+    finally:
+        assert v.stop() == 0
+
+
+def test_reload_cuts_off_calls_already_dispatched(vault_dir):
+    """Nothing the reload revoked commits after the reload's audit line."""
+    v = Vault(vault_dir, policy=POLICY)
+    v.start()
+    code = ("import json,sys\nsys.path.insert(0,sys.argv[1])\nfrom conftest import Client\n"
+            "c=Client(sys.argv[2])\n"
+            "put=lambda k: c.send('io.vaultd.records.Put',{'collection':'mine','id':'R-%d'%(k%64),'data':''})\n"
+            "for k in range(64): put(k)\n"
+            "k=64\n"
+            "while True:\n"  # a sliding window: calls always in flight
+            "    c.recv(); put(k); k+=1\n")
+    flood = subprocess.Popen(["setpriv", "--reuid", str(SERVICE), "--regid", str(SERVICE), "--clear-groups",
+                              "/usr/bin/python3", "-c", code, os.path.dirname(__file__), v.sock])
+    try:
+        time.sleep(0.5)
+        v.write_policy(POLICY.replace("allow user %d role service collections mine\n" % SERVICE, ""))
+        r = Client(v.sock).call("io.vaultd.admin.ReloadPolicy")
+        assert "error" not in r, r
+        time.sleep(0.5)  # calls keep coming after the reload
+        flood.kill()
+        flood.wait(timeout=20)
+        lines = audit_lines(v.export())
+        reload_seq = next(e["seq"] for e in lines if e["op"] == "admin.reload-policy")
+        after = [e for e in lines if e["seq"] > reload_seq and e["actor"]["uid"] == SERVICE]
+        assert after, "the flood ended before the reload: the test proves nothing"
+        assert all(e["result"] == "denied" for e in after), [e for e in after if e["result"] != "denied"][:3]
+        assert any(e["result"] == "ok" for e in lines if e["actor"]["uid"] == SERVICE)
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+        assert v.stop() == 0
+
+
+def test_fifo_at_policy_path_is_refused_not_hung(vault_dir):
+    v = Vault(vault_dir)
+    v.start()
+    try:
+        os.unlink(v.policy)
+        os.mkfifo(v.policy)
+        c = Client(v.sock, timeout=10)
+        r = c.call("io.vaultd.admin.ReloadPolicy")
+        assert r["error"] == "io.vaultd.admin.InvalidParameter"
+        assert "not a regular file" in r["parameters"]["reason"]
+        # The writer is free: records still go through.
+        r = c.call("io.vaultd.records.Put", {"collection": "c", "id": "F-1", "data": ""})
+        assert r["parameters"]["version"] == 1
+    finally:
+        os.unlink(v.policy)
+        v.write_policy("allow user root role admin,auditor\n")
+        assert v.stop() == 0
+
+
+def test_policy_warnings_are_logged_and_returned(vault_dir):
+    policy = "allow user root role admin,auditor\nallow user no-such-account role service collections c\n"
+    v = Vault(vault_dir, policy=policy)
+    v.start()
+    try:
+        assert "no-such-account" in v.read_log()  # at start
+        r = Client(v.sock).call("io.vaultd.admin.ReloadPolicy")["parameters"]
+        assert any("no-such-account" in w for w in r["warnings"]), r
+        assert v.read_log().count("no-such-account") >= 2  # and at every load
+    finally:
+        assert v.stop() == 0
+
+
+def test_sighup_reload_names_who_sent_the_signal(vault):
+    os.kill(vault.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "policy reloaded" not in vault.read_log():
+        assert time.monotonic() < deadline, vault.read_log()
+        time.sleep(0.05)
+    line = [e for e in audit_lines(vault.export()) if e["op"] == "admin.reload-policy"][-1]
+    # The test runs as root and sent the signal itself; the daemon runs as
+    # nobody, whose uid the line used to carry.
+    assert line["actor"]["uid"] == os.getuid() and line["actor"]["pid"] == os.getpid(), line
+    assert line["actor"]["role"] == "system" and line["result"] == "ok"
