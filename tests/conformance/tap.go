@@ -16,8 +16,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 type Tap struct {
@@ -84,10 +86,15 @@ func (t *Tap) accept() {
 	}
 }
 
+// short cuts a message for the transcript, on a character boundary.
 func short(b []byte) string {
-	s := string(b)
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
 	if len(s) > 400 {
-		s = s[:400] + fmt.Sprintf("…(%d bytes)", len(b))
+		cut := 400
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + fmt.Sprintf("…(%d bytes)", len(b))
 	}
 	return s
 }

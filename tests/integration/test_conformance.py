@@ -54,8 +54,8 @@ def conformance_build():
     os.chmod(out, 0o755)
     b = Build(out)
     try:
-        r = subprocess.run(["sh", os.path.join(CONFORMANCE, "build.sh"), out],
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(["sh", os.path.join(CONFORMANCE, "build.sh"), out], capture_output=True,
+                           text=True, encoding="utf-8", errors="replace", timeout=600)
     except (OSError, subprocess.TimeoutExpired) as e:
         b.error = "building the Go conformance client failed: %s" % e
     else:
@@ -112,7 +112,8 @@ def run_go(binary, group, vault, uid=None, extra=()):
     if uid is not None:
         cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups"] + cmd
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8",
+                              errors="replace", timeout=600)
     except subprocess.TimeoutExpired as e:
         return Result(group, cmd, error="%s timed out: %s" % (" ".join(cmd), e.stdout))
     return Result(group, cmd, proc)
@@ -407,7 +408,7 @@ def test_go_every_declared_error_provoked(runs):
 def test_go_every_check_asserted(conformance_build):
     """Every check the Go program has is asserted by one test here."""
     r = subprocess.run([conformance_build.require(), "-list"], capture_output=True, text=True,
-                       timeout=60)
+                       encoding="utf-8", errors="replace", timeout=60)
     assert r.returncode == 0, r.stderr
     listed = set(re.findall(r"^  (\S+)", r.stdout, re.M))
     asserted = {n for _, names in CHECKS.values() for n in names}
