@@ -33,6 +33,11 @@ func init() {
 			{put, `{"error":"io.vaultd.audit.AccessDenied","parameters":{"method":"m"}}`, "not from the interface of the method called"},
 			{put, `{"error":"org.varlink.service.InvalidParameter","parameters":{"parameter":"p","reason":"r"}}`, `field "reason" is not declared`},
 			{put, `{"error":"org.varlink.service.ExpectedMore","parameters":{}}`, ""},
+			{put, `{"error":"org.varlink.service.InvalidParameter","parameters":{"parameter":"collection"}}`, "its failures are io.vaultd.records's own errors"},
+			{put, `{"error":"org.varlink.service.PermissionDenied","parameters":{}}`, "its failures are io.vaultd.records's own errors"},
+			{CallInfo{Method: "io.vaultd.records.Put", Upgrade: true}, `{"error":"org.varlink.service.InvalidParameter","parameters":{"parameter":"upgrade"}}`, ""},
+			{CallInfo{Method: "io.vaultd.records.Put", Upgrade: true}, `{"parameters":{"version":1}}`, "accepts no upgrade"},
+			{CallInfo{Method: "io.vaultd.records.Nope"}, `{"error":"org.varlink.service.MethodNotFound","parameters":{"method":"io.vaultd.records.Nope"}}`, ""},
 			{CallInfo{Malformed: "not JSON"}, `{"parameters":{}}`, "non-error reply to a malformed call"},
 			{CallInfo{Method: "io.vaultd.records.Nope"}, `{"parameters":{}}`, "which no known interface declares"},
 		} {

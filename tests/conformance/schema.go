@@ -324,6 +324,15 @@ func (s *Schema) CheckReply(call CallInfo, msg []byte) (*Reply, []string) {
 		if eiface != ciface && eiface != "org.varlink.service" {
 			bad("error %s is not from the interface of the method called (%s) nor org.varlink.service", name, call.Method)
 		}
+		// A well-formed call of a declared method fails with its own
+		// interface's errors; of org.varlink.service's, only ExpectedMore
+		// is about the call rather than the envelope.
+		if eiface == "org.varlink.service" && ciface != eiface && call.Malformed == "" && !call.Upgrade &&
+			name != "org.varlink.service.ExpectedMore" {
+			if _, m := s.Method(call.Method); m != nil {
+				bad("error %s to %s, a declared method: its failures are %s's own errors", name, call.Method, ciface)
+			}
+		}
 		d, decl := s.Error(name)
 		if d == nil {
 			bad("error %s: interface %s is not known", name, eiface)
@@ -341,6 +350,9 @@ func (s *Schema) CheckReply(call CallInfo, msg []byte) (*Reply, []string) {
 	if call.Malformed != "" {
 		bad("a non-error reply to a malformed call (%s)", call.Malformed)
 		return r, probs
+	}
+	if call.Upgrade {
+		bad("a non-error reply to an \"upgrade\":true call: vaultd accepts no upgrade")
 	}
 	if r.Continues && !call.More {
 		bad("continues:true in a reply to a call without more:true")
