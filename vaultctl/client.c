@@ -1,116 +1,231 @@
-/* The connection to vaultd and the output helpers every command uses. */
+/* The connection to vaultd. vaultctl never waits forever: the connect and
+ * every send are bounded by SO_SNDTIMEO, and every reply by a deadline
+ * (poll() before vl_recv() on a non-blocking socket). */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util.h"
 #include "vaultctl.h"
 
 #define CTL_REPLY_MAX (64u << 20)
+#define USEC_PER_SEC  1000000ull
+#define LOGS_HINT     "see 'systemctl status vaultd' and 'journalctl -u vaultd'"
 
-void die(const char *fmt, ...)
+/* A Unix socket connect waits only while the listener's backlog is full;
+ * SO_SNDTIMEO bounds that wait (and later every blocking send). */
+static int connect_socket(const char *path, unsigned timeout_s, int *ret_fd)
 {
-        va_list ap;
-
-        fputs("vaultctl: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        exit(EXIT_FAILURE);
-}
-
-void ctl_connect(struct ctl *ctl)
-{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct timeval tv = {.tv_sec = timeout_s};
         int fd;
 
-        if (ctl->fd >= 0)
-                return;
-        fd = vl_connect(ctl->socket_path);
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                die("cannot connect to %s: %s (is vaultd running? use --socket PATH or set "
-                    "VAULTD_SOCKET)",
-                    ctl->socket_path, strerror(-fd));
-        ctl->fd = fd;
-        vl_reader_init(&ctl->reader, CTL_REPLY_MAX);
+                return -errno;
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
 }
 
-void ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more)
+static int ctl_connect(struct ctl *ctl)
 {
         int r;
 
-        ctl_connect(ctl);
-        r = vl_send_call(ctl->fd, method, params, more);
-        json_decref(params);
-        /* vaultd may have answered and closed (message too large): the
-         * reply is read next. */
-        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
-                die("cannot send to vaultd: %s", strerror(-r));
-}
-
-json_t *ctl_recv(struct ctl *ctl)
-{
-        json_t *msg;
-        int r = vl_recv(ctl->fd, &ctl->reader, &msg);
-
-        if (r == -ECONNRESET)
-                die("vaultd closed the connection (see its log)");
-        if (r < 0)
-                die("cannot read the reply from vaultd: %s", strerror(-r));
-        return msg;
-}
-
-static const char *error_hint(const char *name)
-{
-        static const struct {
-                const char *name, *hint;
-        } hints[] = {
-                {"AccessDenied",
-                 "your user holds no role allowing this; an admin grants roles in the policy file"},
-                {"StorageFull", "free disk space on the vault's state directory"},
-                {"IntegrityError",
-                 "stored data failed verification; keep the vault as it is and call an admin"},
-                {"TooLarge", "the record is larger than vaultd's --max-body"},
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(hints); i++)
-                if (strcmp(name, hints[i].name) == 0)
-                        return hints[i].hint;
-        return NULL;
-}
-
-void ctl_print_error(json_t *msg)
-{
-        const char *error = json_string_value(json_object_get(msg, "error")) ?: "UnknownError";
-        const char *shortname = strrchr(error, '.') ? strrchr(error, '.') + 1 : error;
-        json_t *params = json_object_get(msg, "parameters"), *v;
-        const char *k, *hint = error_hint(shortname);
-
-        fprintf(stderr, "vaultctl: %s", shortname);
-        json_object_foreach(params, k, v)
-        {
-                char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-                fprintf(stderr, " %s=%s", k, s ? s : json_string_value(v));
-                free(s);
+        if (ctl->fd >= 0)
+                return 0;
+        r = connect_socket(ctl->socket_path, ctl->timeout_s, &ctl->fd);
+        if (r < 0) {
+                ctl->phase = CTL_CONNECT;
+                return r;
         }
-        if (hint)
-                fprintf(stderr, " (%s)", hint);
-        fputc('\n', stderr);
+        ctl->nonblocking = false;
+        vl_reader_init(&ctl->reader, CTL_REPLY_MAX);
+        return 0;
+}
+
+/* Sends block (bounded by SO_SNDTIMEO) so a call is never cut in half;
+ * receives do not, so that poll() can keep the deadline. */
+static int set_nonblocking(struct ctl *ctl, bool on)
+{
+        int flags;
+
+        if (ctl->nonblocking == on)
+                return 0;
+        flags = fcntl(ctl->fd, F_GETFL);
+        if (flags < 0 || fcntl(ctl->fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) < 0)
+                return -errno;
+        ctl->nonblocking = on;
+        return 0;
+}
+
+int ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more)
+{
+        int r = ctl_connect(ctl);
+
+        if (r >= 0)
+                r = set_nonblocking(ctl, false);
+        if (r >= 0)
+                r = vl_send_call(ctl->fd, method, params, more);
+        json_decref(params);
+        if (r == -EAGAIN)
+                r = -ETIMEDOUT;
+        /* vaultd may have answered and closed (message too large): the reply
+         * is read next. */
+        if (r == -EPIPE || r == -ECONNRESET)
+                r = 0;
+        if (r < 0 && ctl->fd >= 0)
+                ctl->phase = CTL_SEND;
+        return r;
+}
+
+/* Waits until fd is readable or the deadline (0: none) passes. */
+static int wait_readable(int fd, uint64_t deadline_us)
+{
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+        for (;;) {
+                uint64_t now = now_monotonic_us();
+                int timeout_ms = -1, n;
+
+                if (deadline_us) {
+                        if (now >= deadline_us)
+                                return -ETIMEDOUT;
+                        timeout_ms = (int)((deadline_us - now + 999) / 1000);
+                }
+                n = poll(&pfd, 1, timeout_ms);
+                if (n > 0)
+                        return 0;
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+int ctl_recv(struct ctl *ctl, json_t **ret)
+{
+        uint64_t deadline = ctl->timeout_s ? now_monotonic_us() + ctl->timeout_s * USEC_PER_SEC : 0;
+        int r;
+
+        ctl->phase = CTL_RECV;
+        r = set_nonblocking(ctl, true);
+        while (r >= 0) {
+                r = vl_recv(ctl->fd, &ctl->reader, ret);
+                if (r != -EAGAIN)
+                        break;
+                r = wait_readable(ctl->fd, deadline);
+        }
+        return r;
+}
+
+int ctl_recv_ready(struct ctl *ctl, json_t **ret)
+{
+        int r;
+
+        ctl->phase = CTL_RECV;
+        r = set_nonblocking(ctl, true);
+        if (r >= 0)
+                r = vl_recv(ctl->fd, &ctl->reader, ret);
+        return r;
+}
+
+static void timeout_failure(const struct ctl *ctl, struct ctl_failure *f)
+{
+        f->name = ERR_TIMEOUT;
+        f->params = json_pack("{s:s,s:I}", "socket", ctl->socket_path, "timeout_seconds",
+                              (json_int_t)ctl->timeout_s);
+        if (ctl->phase == CTL_CONNECT)
+                snprintf(f->message, sizeof(f->message),
+                         "vaultd did not accept the connection within %u s on %s (is it overloaded or "
+                         "stuck? %s)",
+                         ctl->timeout_s, ctl->socket_path, LOGS_HINT);
+        else
+                snprintf(f->message, sizeof(f->message),
+                         "no %s vaultd within %u s on %s (is it running? %s; for a long export or "
+                         "verify, use --timeout 0)",
+                         ctl->phase == CTL_SEND ? "room to send the request to" : "reply from",
+                         ctl->timeout_s, ctl->socket_path, LOGS_HINT);
+}
+
+static void connect_failure(const struct ctl *ctl, int r, struct ctl_failure *f)
+{
+        const char *why = strerror(-r), *hint = "is vaultd running? " LOGS_HINT;
+
+        if (r == -ENOENT) {
+                why = "no such socket";
+                hint = "is vaultd running? " LOGS_HINT "; or name its socket with --socket PATH or "
+                       "$VAULTD_SOCKET";
+        } else if (r == -ECONNREFUSED)
+                hint = "nothing listens there: vaultd is not running; " LOGS_HINT;
+        else if (r == -EACCES)
+                hint = "the socket or its directory keeps this user out; ask an admin";
+        f->name = ERR_CONNECTION_FAILED;
+        f->params = json_pack("{s:s,s:s}", "socket", ctl->socket_path, "reason", strerror(-r));
+        snprintf(f->message, sizeof(f->message), "cannot connect to %s: %s (%s)", ctl->socket_path, why,
+                 hint);
+}
+
+void ctl_io_failure(const struct ctl *ctl, int r, struct ctl_failure *f)
+{
+        if (r == -ETIMEDOUT) {
+                timeout_failure(ctl, f);
+                return;
+        }
+        if (ctl->phase == CTL_CONNECT) {
+                connect_failure(ctl, r, f);
+                return;
+        }
+        f->params = json_pack("{s:s,s:s}", "socket", ctl->socket_path, "reason", strerror(-r));
+        if (r == -EBADMSG || r == -EMSGSIZE) {
+                f->name = ERR_FAILED;
+                snprintf(f->message, sizeof(f->message),
+                         "vaultd sent a %s reply on %s (is this vaultd's socket?)",
+                         r == -EBADMSG ? "malformed" : "too large a", ctl->socket_path);
+        } else if (r == -ECONNRESET || r == -EPIPE) {
+                f->name = ERR_CONNECTION_CLOSED;
+                snprintf(f->message, sizeof(f->message),
+                         "vaultd closed the connection on %s before it answered (it may have stopped or "
+                         "cut this client off; %s)",
+                         ctl->socket_path, LOGS_HINT);
+        } else {
+                f->name = ERR_CONNECTION_CLOSED;
+                snprintf(f->message, sizeof(f->message), "cannot talk to vaultd on %s: %s (%s)",
+                         ctl->socket_path, strerror(-r), LOGS_HINT);
+        }
+}
+
+void ctl_die_io(const struct ctl *ctl, int r)
+{
+        struct ctl_failure f;
+
+        ctl_io_failure(ctl, r, &f);
+        die_error(f.name, f.params, "%s", f.message);
 }
 
 json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params)
 {
         json_t *msg, *out;
+        int r;
 
-        ctl_send(ctl, method, params, false);
-        msg = ctl_recv(ctl);
-        if (json_object_get(msg, "error")) {
-                ctl_print_error(msg);
-                json_decref(msg);
-                return NULL;
-        }
+        r = ctl_send(ctl, method, params, false);
+        if (r >= 0)
+                r = ctl_recv(ctl, &msg);
+        if (r < 0)
+                ctl_die_io(ctl, r);
+        if (json_object_get(msg, "error"))
+                die_reply(msg);
         out = json_incref(json_object_get(msg, "parameters"));
         json_decref(msg);
         return out ? out : json_object();
@@ -120,126 +235,19 @@ int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(
 {
         json_t *reply = ctl_call(ctl, method, params);
 
-        if (!reply)
-                return EXIT_FAILURE;
         if (ctl->json)
                 print_json(reply);
         else
                 human(reply);
         json_decref(reply);
-        return 0;
+        return EXIT_SUCCESS;
 }
 
-void print_json(json_t *params)
+void ctl_close(struct ctl *ctl)
 {
-        json_dumpf(params, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-}
-
-long long arg_uint(const char *what, const char *s)
-{
-        char *end;
-        long long v;
-
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno || *end || !*s || v < 0) {
-                fprintf(stderr, "vaultctl: %s must be a non-negative integer, not '%s'\n", what, s);
-                exit(EXIT_USAGE);
-        }
-        return v;
-}
-
-char *read_input(const char *path, size_t max, size_t *ret_len)
-{
-        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rbe");
-        size_t len = 0, cap = 65536;
-        char *buf = malloc(cap);
-
-        if (!f)
-                die("cannot open %s: %m", path);
-        if (!buf)
-                die("out of memory");
-        for (;;) {
-                size_t n;
-                if (len == cap) {
-                        if (cap >= max + 1)
-                                die("%s is larger than %zu bytes", path, max);
-                        cap *= 2;
-                        char *bigger = realloc(buf, cap);
-                        if (!bigger)
-                                die("out of memory");
-                        buf = bigger;
-                }
-                n = fread(buf + len, 1, cap - len, f);
-                len += n;
-                if (n == 0)
-                        break;
-        }
-        if (ferror(f))
-                die("cannot read %s: %m", path);
-        if (len > max)
-                die("%s is larger than %zu bytes", path, max);
-        if (f != stdin)
-                fclose(f);
-        *ret_len = len;
-        return buf;
-}
-
-void command_usage(const struct command *c, FILE *f)
-{
-        fprintf(f, "usage: vaultctl %s %s\n\n%s\n", c->name, c->usage, c->help);
-}
-
-bool wants_help(int argc, char **argv)
-{
-        for (int i = 1; i < argc; i++)
-                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-                        return true;
-        return false;
-}
-
-int args_parse(const struct command *c, int argc, char **argv, const struct opt *opts, const char **pos,
-               int minpos, int maxpos)
-{
-        int npos = 0;
-
-        if (wants_help(argc, argv)) {
-                command_usage(c, stdout);
-                exit(EXIT_SUCCESS);
-        }
-        for (int i = 1; i < argc; i++) {
-                const struct opt *o = NULL;
-
-                if (argv[i][0] == '-' && argv[i][1] == '-') {
-                        for (o = opts; o && o->name && strcmp(o->name, argv[i] + 2); o++)
-                                ;
-                        if (!o || !o->name)
-                                goto bad;
-                        if (o->flag)
-                                *o->flag = true;
-                        else if (i + 1 < argc)
-                                *o->value = argv[++i];
-                        else
-                                goto bad;
-                        continue;
-                }
-                if (argv[i][0] == '-' && argv[i][1] == 'o' && argv[i][2] == '\0') {
-                        for (o = opts; o && o->name && strcmp(o->name, "output"); o++)
-                                ;
-                        if (!o || !o->name || i + 1 >= argc)
-                                goto bad;
-                        *o->value = argv[++i];
-                        continue;
-                }
-                if (npos == maxpos)
-                        goto bad;
-                pos[npos++] = argv[i];
-        }
-        if (npos < minpos)
-                goto bad;
-        return npos;
-bad:
-        command_usage(c, stderr);
-        exit(EXIT_USAGE);
+        if (ctl->fd < 0)
+                return;
+        close(ctl->fd);
+        ctl->fd = -1;
+        vl_reader_done(&ctl->reader);
 }

@@ -2,71 +2,118 @@
 #include <string.h>
 
 #include "policy.h"
+#include "util.h"
 #include "vaultctl.h"
+
+/* Status fields in the order shown; all but state and version are only
+ * sent to admins and auditors. */
+static const struct {
+        const char *label, *key, *unit;
+} status_fields[] = {
+        {"state", "state", ""},
+        {"vault", "vault", ""},
+        {"version", "version", ""},
+        {"records", "records", ""},
+        {"audit lines", "audit_lines", ""},
+        {"connections", "connections", ""},
+        {"sandbox", "sandbox", ""},
+        {"uptime", "uptime_seconds", "s"},
+};
 
 static void show_status(json_t *reply)
 {
-        printf("state:        %s\nvault:        %s\nversion:      %s\nrecords:      %lld\n"
-               "audit lines:  %lld\nconnections:  %lld\nsandbox:      %s\nuptime:       %llds\n"
-               "requests:     %lld in %lld batches\n",
-               json_string_value(json_object_get(reply, "state")),
-               json_string_value(json_object_get(reply, "vault")),
-               json_string_value(json_object_get(reply, "version")),
-               (long long)json_integer_value(json_object_get(reply, "records")),
-               (long long)json_integer_value(json_object_get(reply, "audit_lines")),
-               (long long)json_integer_value(json_object_get(reply, "connections")),
-               json_string_value(json_object_get(reply, "sandbox")),
-               (long long)json_integer_value(json_object_get(reply, "uptime_seconds")),
-               (long long)json_integer_value(json_object_get(reply, "requests")),
-               (long long)json_integer_value(json_object_get(reply, "batches")));
+        json_t *requests = json_object_get(reply, "requests"), *batches = json_object_get(reply, "batches");
+        bool partial = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(status_fields); i++) {
+                json_t *v = json_object_get(reply, status_fields[i].key);
+                char label[32];
+
+                snprintf(label, sizeof(label), "%s:", status_fields[i].label);
+                if (json_is_string(v))
+                        printf("%-13s %s%s\n", label, json_string_value(v), status_fields[i].unit);
+                else if (json_is_integer(v))
+                        printf("%-13s %lld%s\n", label, (long long)json_integer_value(v),
+                               status_fields[i].unit);
+                else
+                        partial = true;
+        }
+        if (json_is_integer(requests) && json_is_integer(batches))
+                printf("%-13s %lld in %lld %s\n", "requests:", (long long)json_integer_value(requests),
+                       (long long)json_integer_value(batches),
+                       plural((uint64_t)json_integer_value(batches), "batch", "batches"));
+        if (partial)
+                printf("(the counters are shown to admins and auditors only)\n");
+}
+
+/* Commands without options or arguments of their own. */
+static void no_arguments(struct ctl *ctl, int argc, char **argv)
+{
+        while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
+                ;
+        ctl_positional(ctl, argc, argv, 0, 0);
 }
 
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-        args_parse(command_find("status"), argc, argv, NULL, NULL, 0, 0);
+        no_arguments(ctl, argc, argv);
         return ctl_show(ctl, "io.vaultd.admin.Status", NULL, show_status);
 }
 
 static void show_reload(json_t *reply)
 {
-        printf("policy reloaded: %lld rules\n",
-               (long long)json_integer_value(json_object_get(reply, "rules")));
+        json_t *warnings = json_object_get(reply, "warnings"), *w;
+        uint64_t rules = (uint64_t)json_integer_value(json_object_get(reply, "rules"));
+        size_t i, n = json_array_size(warnings);
+
+        json_array_foreach(warnings, i, w)
+                fprintf(stderr, "vaultctl: policy warning: %s\n", json_string_value(w));
+        printf("policy reloaded: %llu %s, %zu %s\n", (unsigned long long)rules,
+               plural(rules, "rule", "rules"), n, plural(n, "warning", "warnings"));
 }
 
-static int policy_check_file(struct ctl *ctl, const char *path)
+int cmd_policy_reload(struct ctl *ctl, int argc, char **argv)
+{
+        no_arguments(ctl, argc, argv);
+        return ctl_show(ctl, "io.vaultd.admin.ReloadPolicy", NULL, show_reload);
+}
+
+static void show_checked(const char *path, const struct policy *p, bool json)
+{
+        json_t *o, *warnings;
+
+        if (!json) {
+                for (size_t i = 0; i < p->nwarnings; i++)
+                        fprintf(stderr, "vaultctl: %s: warning: %s\n", path, p->warnings[i]);
+                printf("%s: OK, %zu %s, %zu %s\n", path, p->nrules, plural(p->nrules, "rule", "rules"),
+                       p->nwarnings, plural(p->nwarnings, "warning", "warnings"));
+                return;
+        }
+        warnings = json_array();
+        for (size_t i = 0; i < p->nwarnings; i++)
+                json_array_append_new(warnings, json_string(p->warnings[i]));
+        o = json_pack("{s:b,s:I,s:o}", "valid", 1, "rules", (json_int_t)p->nrules, "warnings", warnings);
+        print_json(o);
+        json_decref(o);
+}
+
+int cmd_policy_check(struct ctl *ctl, int argc, char **argv)
 {
         char err[POLICY_ERR_MAX];
         struct policy *p;
+        char **pos;
+        int r;
 
-        if (policy_load(path, &p, err, sizeof(err)) < 0) {
-                fprintf(stderr, "vaultctl: %s: %s\n", path, err);
-                return EXIT_FAILURE;
-        }
-        for (size_t i = 0; i < p->nwarnings; i++)
-                fprintf(stderr, "vaultctl: %s: warning: %s\n", path, p->warnings[i]);
-        if (ctl->json) {
-                json_t *o = json_pack("{s:b,s:I,s:I}", "valid", 1, "rules", (json_int_t)p->nrules,
-                                      "warnings", (json_int_t)p->nwarnings);
-                print_json(o);
-                json_decref(o);
-        } else
-                printf("%s: OK, %zu rules, %zu warnings\n", path, p->nrules, p->nwarnings);
+        while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
+                ;
+        pos = ctl_positional(ctl, argc, argv, 1, 1);
+        r = policy_load(pos[0], &p, err, sizeof(err));
+        if (r < 0 && strncmp(err, "cannot read ", 12) == 0)
+                die("%s", err);
+        if (r < 0)
+                die_error(ERR_INVALID_POLICY, json_pack("{s:s,s:s}", "file", pos[0], "reason", err),
+                          "%s: %s (fix it before installing; vaultd would refuse it)", pos[0], err);
+        show_checked(pos[0], p, ctl->json);
         policy_free(p);
-        return 0;
-}
-
-int cmd_policy(struct ctl *ctl, int argc, char **argv)
-{
-        const char *pos[1];
-
-        if (argc >= 2 && strcmp(argv[1], "check") == 0) {
-                args_parse(command_find("policy"), argc - 1, argv + 1, NULL, pos, 1, 1);
-                return policy_check_file(ctl, pos[0]);
-        }
-        if (argc >= 2 && strcmp(argv[1], "reload") == 0) {
-                args_parse(command_find("policy"), argc - 1, argv + 1, NULL, NULL, 0, 0);
-                return ctl_show(ctl, "io.vaultd.admin.ReloadPolicy", NULL, show_reload);
-        }
-        command_usage(command_find("policy"), wants_help(argc, argv) ? stdout : stderr);
-        return wants_help(argc, argv) ? 0 : EXIT_USAGE;
+        return EXIT_SUCCESS;
 }

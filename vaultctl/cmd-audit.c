@@ -1,4 +1,6 @@
-/* Auditor commands: audit head, audit export, audit verify. */
+/* Auditor commands: audit head, audit export, audit verify. Export and
+ * verify count the same things (audit lines, signed checkpoints), so their
+ * numbers for one file agree. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,6 +11,16 @@
 #include "util.h"
 #include "vaultctl.h"
 
+/* How a checkpoint line of an export starts (docs/audit-format.md). */
+#define CHECKPOINT_PREFIX "{\"checkpoint\":"
+
+enum {
+        OPT_FROM = OPT_COMMAND,
+        OPT_TO,
+        OPT_FILE,
+        OPT_KEY,
+};
+
 static void show_head(json_t *reply)
 {
         printf("lines:        %lld\nhead hash:    %s\norigin:       %s\nverifier key: %s\n",
@@ -18,129 +30,234 @@ static void show_head(json_t *reply)
                json_string_value(json_object_get(reply, "verifier_key")));
 }
 
-static int audit_head(struct ctl *ctl, int argc, char **argv)
+int cmd_audit_head(struct ctl *ctl, int argc, char **argv)
 {
-        args_parse(command_find("audit"), argc, argv, NULL, NULL, 0, 0);
+        while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
+                ;
+        ctl_positional(ctl, argc, argv, 0, 0);
         return ctl_show(ctl, "io.vaultd.audit.Head", NULL, show_head);
 }
 
-static int audit_export(struct ctl *ctl, int argc, char **argv)
+/* What an export holds, counted as `audit verify --file` counts it. */
+struct export_count {
+        bool header_seen;
+        uint64_t first_seq, last_seq;
+        uint64_t lines, checkpoints;
+};
+
+static void count_line(struct export_count *n, const char *line, size_t len)
 {
-        const char *out = NULL, *from = NULL, *to = NULL;
-        const struct opt opts[] = {{"output", &out}, {"from", &from}, {"to", &to}, {}};
-        json_t *params = json_object(), *msg;
-        size_t nlines = 0;
-        FILE *f = stdout;
-        int fd;
+        if (!n->header_seen) {
+                json_t *h = json_loadb(line, len, 0, NULL);
 
-        args_parse(command_find("audit"), argc, argv, opts, NULL, 0, 0);
-        if (from)
-                json_object_set_new(params, "from_seq", json_integer(arg_uint("--from", from)));
-        if (to)
-                json_object_set_new(params, "to_seq", json_integer(arg_uint("--to", to)));
-        if (out) {
-                fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-                if (fd < 0 || !(f = fdopen(fd, "w")))
-                        die("cannot create %s: %m%s", out, errno == EEXIST ? " (will not overwrite)" : "");
+                n->header_seen = true;
+                n->first_seq = (uint64_t)json_integer_value(json_object_get(h, "first_seq"));
+                n->last_seq = (uint64_t)json_integer_value(json_object_get(h, "last_seq"));
+                json_decref(h);
+        } else if (len >= strlen(CHECKPOINT_PREFIX) &&
+                   memcmp(line, CHECKPOINT_PREFIX, strlen(CHECKPOINT_PREFIX)) == 0)
+                n->checkpoints++;
+        else
+                n->lines++;
+}
+
+struct export_args {
+        const char *out;
+        json_t *params;
+};
+
+static void export_parse(struct ctl *ctl, int argc, char **argv, struct export_args *a)
+{
+        static const struct option opts[] = {
+                {"output", required_argument, NULL, 'o'},
+                {"from", required_argument, NULL, OPT_FROM},
+                {"to", required_argument, NULL, OPT_TO},
+                {},
+        };
+        int c;
+
+        while ((c = ctl_getopt(ctl, argc, argv, "o:", opts)) != -1) {
+                if (c == 'o')
+                        a->out = optarg;
+                else
+                        json_object_set_new(
+                                a->params, c == OPT_FROM ? "from_seq" : "to_seq",
+                                json_integer((json_int_t)arg_uint(ctl, c == OPT_FROM ? "--from" : "--to",
+                                                                  optarg, INT64_MAX)));
         }
-        ctl_send(ctl, "io.vaultd.audit.Export", params, true);
-        for (;;) {
-                json_t *line;
-                size_t i;
+        ctl_positional(ctl, argc, argv, 0, 0);
+}
 
-                msg = ctl_recv(ctl);
-                if (json_object_get(msg, "error")) {
-                        ctl_print_error(msg);
-                        if (out)
-                                unlink(out);
-                        return EXIT_FAILURE;
-                }
-                json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
-                {
-                        fwrite(json_string_value(line), 1, json_string_length(line), f);
-                        fputc('\n', f);
-                        nlines++;
-                }
-                if (!json_is_true(json_object_get(msg, "continues")))
+static FILE *export_create(const char *out)
+{
+        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        FILE *f;
+
+        if (fd < 0)
+                die("cannot create %s: %m%s", out,
+                    errno == EEXIST ? " (will not overwrite an export; choose another name)" : "");
+        f = fdopen(fd, "w");
+        if (!f)
+                die("cannot create %s: %m", out);
+        return f;
+}
+
+/* Writes one reply's lines; returns whether more replies follow. */
+static bool export_write(json_t *msg, FILE *f, struct export_count *n)
+{
+        json_t *line;
+        size_t i;
+
+        json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
+        {
+                fwrite(json_string_value(line), 1, json_string_length(line), f);
+                fputc('\n', f);
+                count_line(n, json_string_value(line), json_string_length(line));
+        }
+        return json_is_true(json_object_get(msg, "continues"));
+}
+
+static void export_summary(struct ctl *ctl, const char *out, const struct export_count *n)
+{
+        json_t *o;
+
+        if (!ctl->json) {
+                printf("exported %" PRIu64 " audit %s (seq %" PRIu64 "..%" PRIu64 ") and %" PRIu64
+                       " signed %s to %s\n",
+                       n->lines, plural(n->lines, "line", "lines"), n->first_seq, n->last_seq,
+                       n->checkpoints, plural(n->checkpoints, "checkpoint", "checkpoints"), out);
+                return;
+        }
+        o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "file", out, "first_seq", (json_int_t)n->first_seq,
+                      "last_seq", (json_int_t)n->last_seq, "lines", (json_int_t)n->lines, "checkpoints",
+                      (json_int_t)n->checkpoints);
+        print_json(o);
+        json_decref(o);
+}
+
+int cmd_audit_export(struct ctl *ctl, int argc, char **argv)
+{
+        struct export_args a = {.params = json_object()};
+        struct export_count n = {0};
+        FILE *f = stdout;
+        bool more = true;
+        json_t *msg;
+        int r;
+
+        export_parse(ctl, argc, argv, &a);
+        if (a.out)
+                f = export_create(a.out);
+        r = ctl_send(ctl, "io.vaultd.audit.Export", a.params, true);
+        while (r >= 0 && more) {
+                r = ctl_recv(ctl, &msg);
+                if (r < 0)
                         break;
+                if (json_object_get(msg, "error")) {
+                        if (a.out)
+                                unlink(a.out);
+                        die_reply(msg);
+                }
+                more = export_write(msg, f, &n);
                 json_decref(msg);
         }
-        json_decref(msg);
-        if (fflush(f) != 0 || (out && (fsync(fileno(f)) < 0 || fclose(f) != 0)))
-                die("cannot write %s: %m", out ? out : "standard output");
-        if (out)
-                fprintf(stderr, "exported %zu lines to %s\n", nlines, out);
-        return 0;
+        if (r < 0) {
+                if (a.out)
+                        unlink(a.out);
+                ctl_die_io(ctl, r);
+        }
+        if (fflush(f) != 0 || (a.out && (fsync(fileno(f)) < 0 || fclose(f) != 0)))
+                die("cannot write %s: %m", a.out ? a.out : "standard output");
+        if (a.out)
+                export_summary(ctl, a.out, &n);
+        return EXIT_SUCCESS;
+}
+
+__attribute__((noreturn)) static void die_not_verified(const char *path, const struct export_report *rep)
+{
+        json_t *params = json_pack("{s:s,s:I,s:s}", "file", path, "line", (json_int_t)rep->bad_line,
+                                   "reason", rep->why);
+        char seq[48] = "";
+
+        if (rep->bad_seq >= 0) {
+                json_object_set_new(params, "seq", json_integer(rep->bad_seq));
+                snprintf(seq, sizeof(seq), " (seq %" PRId64 ")", rep->bad_seq);
+        }
+        die_error(ERR_NOT_VERIFIED, params,
+                  "%s does NOT verify: line %" PRIu64 " of the file%s: %s (keep the file as it is and "
+                  "compare it with a fresh export)",
+                  path, rep->bad_line, seq, rep->why);
+}
+
+static void show_file_verified(const char *path, const char *vkey, const struct export_report *rep)
+{
+        printf("OK: %s verifies: %" PRIu64 " audit %s (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
+               " signed %s\n",
+               path, rep->lines, plural(rep->lines, "line", "lines"), rep->first_seq, rep->last_seq,
+               rep->checkpoints, plural(rep->checkpoints, "checkpoint", "checkpoints"));
+        if (!vkey)
+                printf("note: checked against the key the file itself names; pass --key with the\n"
+                       "vault's verifier key (vaultctl audit head) to prove where it came from\n");
 }
 
 static int verify_file(struct ctl *ctl, const char *path, const char *vkey)
 {
         struct export_report rep;
         FILE *f = fopen(path, "re");
+        json_t *o;
         int r;
 
         if (!f)
                 die("cannot open %s: %m", path);
         r = export_verify(f, vkey, &rep);
         fclose(f);
-        if (r == -EBADMSG) {
-                if (rep.bad_seq >= 0)
-                        fprintf(stderr,
-                                "vaultctl: %s does NOT verify: line %" PRIu64 " of the file (seq %" PRId64
-                                "): %s\n",
-                                path, rep.bad_line, rep.bad_seq, rep.why);
-                else
-                        fprintf(stderr, "vaultctl: %s does NOT verify: line %" PRIu64 " of the file: %s\n",
-                                path, rep.bad_line, rep.why);
-                return EXIT_FAILURE;
-        }
+        if (r == -EBADMSG)
+                die_not_verified(path, &rep);
         if (r < 0)
                 die("cannot read %s: %s", path, strerror(-r));
-        if (ctl->json) {
-                json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "first_seq",
-                                      (json_int_t)rep.first_seq, "last_seq", (json_int_t)rep.last_seq,
-                                      "lines", (json_int_t)rep.lines, "checkpoints",
-                                      (json_int_t)rep.checkpoints, "trusted_key", vkey != NULL);
-                print_json(o);
-                json_decref(o);
-        } else {
-                printf("OK: %s verifies: %" PRIu64 " lines (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
-                       " signed checkpoints\n",
-                       path, rep.lines, rep.first_seq, rep.last_seq, rep.checkpoints);
-                if (!vkey)
-                        printf("note: checked against the key the file itself names; pass --key with the\n"
-                               "vault's verifier key (vaultctl audit head) to prove where it came from\n");
+        if (!ctl->json) {
+                show_file_verified(path, vkey, &rep);
+                return EXIT_SUCCESS;
         }
-        return 0;
+        o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "file", path, "first_seq",
+                      (json_int_t)rep.first_seq, "last_seq", (json_int_t)rep.last_seq, "lines",
+                      (json_int_t)rep.lines, "checkpoints", (json_int_t)rep.checkpoints, "trusted_key",
+                      vkey != NULL);
+        print_json(o);
+        json_decref(o);
+        return EXIT_SUCCESS;
 }
 
 static void show_verified(json_t *reply)
 {
-        printf("OK: the audit trail verifies: %lld lines, %lld signed checkpoints, head %s\n",
-               (long long)json_integer_value(json_object_get(reply, "lines")),
-               (long long)json_integer_value(json_object_get(reply, "checkpoints")),
+        int64_t lines = json_integer_value(json_object_get(reply, "lines")),
+                checkpoints = json_integer_value(json_object_get(reply, "checkpoints"));
+
+        printf("OK: the audit trail verifies: %" PRId64 " audit %s, %" PRId64 " signed %s, head %s\n", lines,
+               plural((uint64_t)lines, "line", "lines"), checkpoints,
+               plural((uint64_t)checkpoints, "checkpoint", "checkpoints"),
                json_string_value(json_object_get(reply, "hash")));
 }
 
-static int audit_verify(struct ctl *ctl, int argc, char **argv)
+int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
 {
+        static const struct option opts[] = {
+                {"file", required_argument, NULL, OPT_FILE},
+                {"key", required_argument, NULL, OPT_KEY},
+                {},
+        };
         const char *file = NULL, *vkey = NULL;
-        const struct opt opts[] = {{"file", &file}, {"key", &vkey}, {}};
+        int c;
 
-        args_parse(command_find("audit"), argc, argv, opts, NULL, 0, 0);
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+                if (c == OPT_FILE)
+                        file = optarg;
+                else
+                        vkey = optarg;
+        }
+        ctl_positional(ctl, argc, argv, 0, 0);
+        if (vkey && !file)
+                die_usage(ctl, "--key checks an export file: give it with --file EXPORT");
         if (file)
                 return verify_file(ctl, file, vkey);
         return ctl_show(ctl, "io.vaultd.audit.Verify", NULL, show_verified);
-}
-
-int cmd_audit(struct ctl *ctl, int argc, char **argv)
-{
-        if (argc >= 2 && strcmp(argv[1], "head") == 0)
-                return audit_head(ctl, argc - 1, argv + 1);
-        if (argc >= 2 && strcmp(argv[1], "export") == 0)
-                return audit_export(ctl, argc - 1, argv + 1);
-        if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-                return audit_verify(ctl, argc - 1, argv + 1);
-        command_usage(command_find("audit"), wants_help(argc, argv) ? stdout : stderr);
-        return wants_help(argc, argv) ? 0 : EXIT_USAGE;
 }

@@ -47,52 +47,92 @@ out:
         return r;
 }
 
-int cmd_init(struct ctl *ctl, int argc, char **argv)
+enum {
+        OPT_STATE_DIR = OPT_COMMAND,
+        OPT_KEY_FILE,
+        OPT_ORIGIN,
+};
+
+struct init_args {
+        const char *dir, *key_file, *origin;
+};
+
+static void init_parse(struct ctl *ctl, int argc, char **argv, struct init_args *a)
 {
-        const char *dir = NULL, *key_file = NULL, *origin = NULL;
-        const struct opt opts[] = {
-                {"state-dir", &dir},
-                {"key-file", &key_file},
-                {"origin", &origin},
+        static const struct option opts[] = {
+                {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+                {"key-file", required_argument, NULL, OPT_KEY_FILE},
+                {"origin", required_argument, NULL, OPT_ORIGIN},
                 {},
         };
-        _cleanup_(freep) char *vkey = NULL;
-        char id[33], path[4096];
+        int c;
+
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+                if (c == OPT_STATE_DIR)
+                        a->dir = optarg;
+                else if (c == OPT_KEY_FILE)
+                        a->key_file = optarg;
+                else
+                        a->origin = optarg;
+        }
+        ctl_positional(ctl, argc, argv, 0, 0);
+        if (!a->dir || !a->key_file)
+                die_usage(ctl, "init needs --state-dir DIR and --key-file FILE");
+}
+
+/* Refuses to overwrite a root key or a vault. */
+static void init_check(const struct init_args *a)
+{
+        char path[4096];
         struct stat st;
+
+        if (lstat(a->key_file, &st) == 0)
+                die("%s already exists; refusing to overwrite a root key (choose another --key-file)",
+                    a->key_file);
+        if (mkdir(a->dir, 0700) < 0 && errno != EEXIST)
+                die("cannot create %s: %m", a->dir);
+        snprintf(path, sizeof(path), "%s/data.mdb", a->dir);
+        if (lstat(path, &st) == 0)
+                die("%s already holds a vault; refusing to overwrite it (choose another --state-dir)",
+                    a->dir);
+}
+
+static void init_undo(const struct init_args *a)
+{
+        char path[4096];
+
+        unlink(a->key_file);
+        snprintf(path, sizeof(path), "%s/data.mdb", a->dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/lock.mdb", a->dir);
+        unlink(path);
+}
+
+int cmd_init(struct ctl *ctl, int argc, char **argv)
+{
+        struct init_args a = {0};
+        _cleanup_(freep) char *vkey = NULL;
+        char id[33];
         int r;
 
-        args_parse(command_find("init"), argc, argv, opts, NULL, 0, 0);
-        if (!dir || !key_file) {
-                command_usage(command_find("init"), stderr);
-                return EXIT_USAGE;
-        }
-        if (lstat(key_file, &st) == 0)
-                die("%s already exists; refusing to overwrite a root key", key_file);
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                die("cannot create %s: %m", dir);
-        snprintf(path, sizeof(path), "%s/data.mdb", dir);
-        if (lstat(path, &st) == 0)
-                die("%s already holds a vault; refusing to overwrite it", dir);
-        r = keys_root_create(key_file);
+        init_parse(ctl, argc, argv, &a);
+        init_check(&a);
+        r = keys_root_create(a.key_file);
         if (r < 0)
-                die("cannot create the root key %s: %s", key_file, strerror(-r));
-        r = init_store(dir, key_file, origin, &vkey, id);
+                die("cannot create the root key %s: %s", a.key_file, strerror(-r));
+        r = init_store(a.dir, a.key_file, a.origin, &vkey, id);
         if (r < 0) {
-                unlink(key_file);
-                snprintf(path, sizeof(path), "%s/data.mdb", dir);
-                unlink(path);
-                snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-                unlink(path);
-                die("cannot create the vault in %s: %s", dir, strerror(-r));
+                init_undo(&a);
+                die("cannot create the vault in %s: %s", a.dir, strerror(-r));
         }
         if (ctl->json) {
-                json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "vault", id, "state_dir", dir, "key_file",
-                                      key_file, "verifier_key", vkey ?: "");
+                json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "vault", id, "state_dir", a.dir, "key_file",
+                                      a.key_file, "verifier_key", vkey ?: "");
                 print_json(o);
                 json_decref(o);
         } else
                 printf("created vault %s in %s\nroot key: %s (keep it safe and backed up separately)\n"
                        "audit verifier key: %s\n",
-                       id, dir, key_file, vkey ?: "?");
-        return 0;
+                       id, a.dir, a.key_file, vkey ?: "?");
+        return EXIT_SUCCESS;
 }

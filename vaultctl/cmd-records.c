@@ -1,4 +1,5 @@
-/* Record commands: put, get, delete, list, history, import. */
+/* Record commands: put, get, delete, list, history. (import has its own
+ * file.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -9,9 +10,17 @@
 #include "util.h"
 #include "vaultctl.h"
 
-#define INPUT_MAX       (256u << 20)
-#define IMPORT_WINDOW   64
-#define IMPORT_LINE_MAX (1u << 20)
+#define INPUT_MAX   (256u << 20)
+#define VERSION_MAX (UINT64_C(1) << 53) /* exact in every JSON reader */
+#define LIMIT_MAX   1000u
+
+enum {
+        OPT_IF_VERSION = OPT_COMMAND,
+        OPT_VERSION_OF_RECORD,
+        OPT_AFTER,
+        OPT_LIMIT,
+        OPT_ALL,
+};
 
 static json_t *record_params(const char *collection, const char *id)
 {
@@ -20,26 +29,69 @@ static json_t *record_params(const char *collection, const char *id)
 
 static int finish(struct ctl *ctl, json_t *reply, const char *verb, const char *a, const char *b)
 {
-        if (!reply)
-                return EXIT_FAILURE;
         if (ctl->json)
                 print_json(reply);
         else
                 printf("%s %s/%s, version %lld\n", verb, a, b,
                        (long long)json_integer_value(json_object_get(reply, "version")));
         json_decref(reply);
-        return 0;
+        return EXIT_SUCCESS;
+}
+
+/* Reads a whole file ("-" for stdin) up to max bytes, or dies. */
+static char *read_input(const char *path, size_t max, size_t *ret_len)
+{
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rbe");
+        size_t len = 0, cap = 65536;
+        char *buf = malloc(cap);
+
+        if (!f)
+                die("cannot open %s: %m", path);
+        if (!buf)
+                die("out of memory");
+        for (;;) {
+                size_t n;
+                if (len == cap) {
+                        if (cap >= max + 1)
+                                die("%s is larger than %zu bytes, the most vaultctl sends", path, max);
+                        cap *= 2;
+                        char *bigger = realloc(buf, cap);
+                        if (!bigger)
+                                die("out of memory");
+                        buf = bigger;
+                }
+                n = fread(buf + len, 1, cap - len, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        if (ferror(f))
+                die("cannot read %s: %m", path);
+        if (len > max)
+                die("%s is larger than %zu bytes, the most vaultctl sends", path, max);
+        if (f != stdin)
+                fclose(f);
+        *ret_len = len;
+        return buf;
+}
+
+static json_int_t if_version_arg(struct ctl *ctl)
+{
+        return (json_int_t)arg_uint(ctl, "--if-version", optarg, VERSION_MAX);
 }
 
 int cmd_put(struct ctl *ctl, int argc, char **argv)
 {
-        const char *pos[3], *if_version = NULL;
-        const struct opt opts[] = {{"if-version", &if_version}, {}};
-        int n = args_parse(command_find("put"), argc, argv, opts, pos, 2, 3);
+        static const struct option opts[] = {{"if-version", required_argument, NULL, OPT_IF_VERSION}, {}};
+        json_int_t if_version = -1;
         size_t len, b64len;
-        char *body = read_input(n == 3 ? pos[2] : "-", INPUT_MAX, &len), *b64;
-        json_t *params = record_params(pos[0], pos[1]);
+        char **pos, *body, *b64;
+        json_t *params;
 
+        while (ctl_getopt(ctl, argc, argv, "", opts) != -1)
+                if_version = if_version_arg(ctl);
+        pos = ctl_positional(ctl, argc, argv, 2, 3);
+        body = read_input(argc - optind == 3 ? pos[2] : "-", INPUT_MAX, &len);
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
         b64 = malloc(b64len);
         if (!b64)
@@ -47,14 +99,18 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         sodium_bin2base64(b64, b64len, (unsigned char *)body, len, sodium_base64_VARIANT_ORIGINAL);
         sodium_memzero(body, len);
         free(body);
+        params = record_params(pos[0], pos[1]);
         json_object_set_new(params, "data", json_string(b64));
+        sodium_memzero(b64, b64len);
         free(b64);
-        if (if_version)
-                json_object_set_new(params, "if_version",
-                                    json_integer(arg_uint("--if-version", if_version)));
+        if (if_version >= 0)
+                json_object_set_new(params, "if_version", json_integer(if_version));
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Put", params), "stored", pos[0], pos[1]);
 }
 
+/* Writes a body exactly, to FILE or stdout. On a terminal only, a final
+ * newline is added when the body lacks one: a pipe or a file gets the bytes
+ * as stored, so binary bodies are never altered. */
 static void write_body(const char *out, const unsigned char *buf, size_t len)
 {
         int fd = STDOUT_FILENO;
@@ -63,119 +119,216 @@ static void write_body(const char *out, const unsigned char *buf, size_t len)
                 die("cannot create %s: %m", out);
         if (write_all(fd, buf, len) < 0)
                 die("cannot write %s: %m", out ? out : "standard output");
+        if (!out && len > 0 && buf[len - 1] != '\n' && isatty(fd))
+                (void)write_all(fd, "\n", 1);
         if (out && close(fd) < 0)
                 die("cannot write %s: %m", out);
 }
 
-int cmd_get(struct ctl *ctl, int argc, char **argv)
+static void print_body(json_t *reply, const char *out)
 {
-        const char *pos[2], *version = NULL, *out = NULL;
-        const struct opt opts[] = {{"version", &version}, {"output", &out}, {}};
-        const char *b64;
+        const char *b64 = json_string_value(json_object_get(reply, "data"));
+        size_t len, b64len, cap;
         unsigned char *buf;
-        size_t len;
-        json_t *params, *reply;
 
-        args_parse(command_find("get"), argc, argv, opts, pos, 2, 2);
-        params = record_params(pos[0], pos[1]);
-        if (version)
-                json_object_set_new(params, "version", json_integer(arg_uint("--version", version)));
-        reply = ctl_call(ctl, "io.vaultd.records.Get", params);
-        if (!reply)
-                return EXIT_FAILURE;
-        if (ctl->json && !out) {
-                print_json(reply);
-                json_decref(reply);
-                return 0;
-        }
-        b64 = json_string_value(json_object_get(reply, "data"));
         if (!b64)
-                die("vaultd sent a reply without data");
-        buf = malloc(strlen(b64) / 4 * 3 + 3);
-        if (!buf || sodium_base642bin(buf, strlen(b64) / 4 * 3 + 3, b64, strlen(b64), NULL, &len, NULL,
-                                      sodium_base64_VARIANT_ORIGINAL) < 0)
-                die("vaultd sent data that is not base64");
+                die("vaultd sent a reply without data (is this vaultd's socket?)");
+        b64len = strlen(b64);
+        cap = b64len / 4 * 3 + 3;
+        buf = malloc(cap);
+        if (!buf ||
+            sodium_base642bin(buf, cap, b64, b64len, NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0)
+                die("vaultd sent data that is not base64 (is this vaultd's socket?)");
         write_body(out, buf, len);
         sodium_memzero(buf, len);
         free(buf);
+}
+
+int cmd_get(struct ctl *ctl, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"version", required_argument, NULL, OPT_VERSION_OF_RECORD},
+                {"output", required_argument, NULL, 'o'},
+                {},
+        };
+        const char *out = NULL;
+        json_int_t version = -1;
+        json_t *params, *reply;
+        char **pos;
+        int c;
+
+        while ((c = ctl_getopt(ctl, argc, argv, "o:", opts)) != -1) {
+                if (c == 'o')
+                        out = optarg;
+                else
+                        version = (json_int_t)arg_uint(ctl, "--version", optarg, VERSION_MAX);
+        }
+        pos = ctl_positional(ctl, argc, argv, 2, 2);
+        params = record_params(pos[0], pos[1]);
+        if (version >= 0)
+                json_object_set_new(params, "version", json_integer(version));
+        reply = ctl_call(ctl, "io.vaultd.records.Get", params);
+        if (ctl->json && !out)
+                print_json(reply);
+        else
+                print_body(reply, out);
         json_decref(reply);
-        return 0;
+        return EXIT_SUCCESS;
 }
 
 int cmd_delete(struct ctl *ctl, int argc, char **argv)
 {
-        const char *pos[2], *if_version = NULL;
-        const struct opt opts[] = {{"if-version", &if_version}, {}};
+        static const struct option opts[] = {{"if-version", required_argument, NULL, OPT_IF_VERSION}, {}};
+        json_int_t if_version = -1;
         json_t *params;
+        char **pos;
 
-        args_parse(command_find("delete"), argc, argv, opts, pos, 2, 2);
+        while (ctl_getopt(ctl, argc, argv, "", opts) != -1)
+                if_version = if_version_arg(ctl);
+        pos = ctl_positional(ctl, argc, argv, 2, 2);
         params = record_params(pos[0], pos[1]);
-        if (if_version)
-                json_object_set_new(params, "if_version",
-                                    json_integer(arg_uint("--if-version", if_version)));
+        if (if_version >= 0)
+                json_object_set_new(params, "if_version", json_integer(if_version));
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Delete", params), "deleted", pos[0], pos[1]);
+}
+
+/* Width of the widest member named key (a string, or an integer in
+ * decimal) among the objects, at least min. */
+static int column_width(json_t *objects, const char *key, int min)
+{
+        json_t *o, *v;
+        size_t i;
+        int w = min;
+
+        json_array_foreach(objects, i, o)
+        {
+                char buf[32];
+                int n;
+
+                v = json_object_get(o, key);
+                if (json_is_string(v))
+                        n = (int)json_string_length(v);
+                else
+                        n = snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+                if (n > w)
+                        w = n;
+        }
+        return w;
+}
+
+static void print_records(json_t *records, const char *collection, const char *next)
+{
+        /* Each column at least as wide as its heading. */
+        int idw = column_width(records, "id", 2), vw = column_width(records, "version", 7);
+        json_t *rec;
+        size_t i;
+
+        if (json_array_size(records) == 0 && !next) {
+                printf("no live records in %s\n", collection);
+                return;
+        }
+        printf("%-*s  %*s  %s\n", idw, "ID", vw, "VERSION", "UPDATED");
+        json_array_foreach(records, i, rec)
+                printf("%-*s  %*lld  %s\n", idw, json_string_value(json_object_get(rec, "id")), vw,
+                       (long long)json_integer_value(json_object_get(rec, "version")),
+                       json_string_value(json_object_get(rec, "updated")));
+        if (next)
+                printf("(%zu %s shown; more: --after %s, or --all)\n", json_array_size(records),
+                       plural(json_array_size(records), "record", "records"), next);
+}
+
+struct list_args {
+        const char *after;
+        json_int_t limit; /* < 0: vaultd's default */
+        bool all;
+};
+
+static void list_parse(struct ctl *ctl, int argc, char **argv, struct list_args *a)
+{
+        static const struct option opts[] = {
+                {"after", required_argument, NULL, OPT_AFTER},
+                {"limit", required_argument, NULL, OPT_LIMIT},
+                {"all", no_argument, NULL, OPT_ALL},
+                {},
+        };
+        int c;
+
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+                if (c == OPT_AFTER)
+                        a->after = optarg;
+                else if (c == OPT_LIMIT)
+                        a->limit = (json_int_t)arg_uint(ctl, "--limit", optarg, VERSION_MAX);
+                else
+                        a->all = true;
+        }
 }
 
 int cmd_list(struct ctl *ctl, int argc, char **argv)
 {
-        const char *pos[1], *after = NULL, *limit = NULL;
-        bool all = false;
-        const struct opt opts[] = {{"after", &after}, {"limit", &limit}, {"all", NULL, &all}, {}};
-        json_t *collected = json_array();
+        struct list_args a = {.limit = -1};
+        json_t *collected = json_array(), *reply, *o;
         _cleanup_(freep) char *next = NULL;
+        char **pos;
 
-        args_parse(command_find("list"), argc, argv, opts, pos, 1, 1);
-        if (after)
-                next = strdup(after);
+        list_parse(ctl, argc, argv, &a);
+        pos = ctl_positional(ctl, argc, argv, 1, 1);
+        if (a.after && !(next = strdup(a.after)))
+                die("out of memory");
         do {
-                json_t *params = json_pack("{s:s}", "collection", pos[0]), *reply, *rec;
-                size_t i;
+                json_t *params = json_pack("{s:s}", "collection", pos[0]);
+                const char *n;
 
                 if (next)
                         json_object_set_new(params, "after", json_string(next));
-                if (limit)
-                        json_object_set_new(params, "limit", json_integer(arg_uint("--limit", limit)));
+                if (a.limit >= 0)
+                        json_object_set_new(params, "limit", json_integer(a.limit));
                 reply = ctl_call(ctl, "io.vaultd.records.List", params);
-                if (!reply) {
-                        json_decref(collected);
-                        return EXIT_FAILURE;
-                }
-                json_array_foreach(json_object_get(reply, "records"), i, rec)
-                {
-                        json_array_append(collected, rec);
-                        if (!ctl->json)
-                                printf("%-40s v%-5lld %s\n", json_string_value(json_object_get(rec, "id")),
-                                       (long long)json_integer_value(json_object_get(rec, "version")),
-                                       json_string_value(json_object_get(rec, "updated")));
-                }
+                json_array_extend(collected, json_object_get(reply, "records"));
                 free(next);
-                next = json_string_value(json_object_get(reply, "next"))
-                               ? strdup(json_string_value(json_object_get(reply, "next")))
-                               : NULL;
+                n = json_string_value(json_object_get(reply, "next"));
+                next = n ? strdup(n) : NULL;
                 json_decref(reply);
-        } while (all && next);
-        if (ctl->json) {
-                json_t *o = json_pack("{s:o}", "records", collected);
-                if (next)
-                        json_object_set_new(o, "next", json_string(next));
-                print_json(o);
-                json_decref(o);
-        } else {
-                if (next)
-                        printf("(more: --after %s, or --all)\n", next);
+        } while (a.all && next);
+        if (!ctl->json) {
+                print_records(collected, pos[0], next);
                 json_decref(collected);
+                return EXIT_SUCCESS;
         }
-        return 0;
+        o = json_pack("{s:o}", "records", collected);
+        if (next)
+                json_object_set_new(o, "next", json_string(next));
+        print_json(o);
+        json_decref(o);
+        return EXIT_SUCCESS;
+}
+
+static void print_history(json_t *versions)
+{
+        /* Each column at least as wide as its heading. */
+        int vw = column_width(versions, "version", 7), tw = column_width(versions, "time", 4),
+            sw = column_width(versions, "size", 4), uw = column_width(versions, "uid", 3);
+        json_t *v;
+        size_t i;
+
+        printf("%*s  %-*s  %-7s  %*s  %*s\n", vw, "VERSION", tw, "TIME", "STATE", sw, "SIZE", uw, "UID");
+        json_array_foreach(versions, i, v)
+                printf("%*lld  %-*s  %-7s  %*lld  %*lld\n", vw,
+                       (long long)json_integer_value(json_object_get(v, "version")), tw,
+                       json_string_value(json_object_get(v, "time")),
+                       json_is_true(json_object_get(v, "deleted")) ? "deleted" : "stored", sw,
+                       (long long)json_integer_value(json_object_get(v, "size")), uw,
+                       (long long)json_integer_value(json_object_get(v, "uid")));
 }
 
 int cmd_history(struct ctl *ctl, int argc, char **argv)
 {
-        const char *pos[2];
-        json_t *all = json_array(), *reply = NULL, *v;
+        json_t *all = json_array(), *reply = NULL;
         json_int_t after = 0;
-        size_t i;
+        char **pos;
 
-        args_parse(command_find("history"), argc, argv, NULL, pos, 2, 2);
+        while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
+                ;
+        pos = ctl_positional(ctl, argc, argv, 2, 2);
         /* Every page: a history is read whole. */
         for (;;) {
                 json_t *params = record_params(pos[0], pos[1]);
@@ -183,10 +336,6 @@ int cmd_history(struct ctl *ctl, int argc, char **argv)
                 json_object_set_new(params, "after_version", json_integer(after));
                 json_decref(reply);
                 reply = ctl_call(ctl, "io.vaultd.records.History", params);
-                if (!reply) {
-                        json_decref(all);
-                        return EXIT_FAILURE;
-                }
                 json_array_extend(all, json_object_get(reply, "versions"));
                 if (!json_is_integer(json_object_get(reply, "next")))
                         break;
@@ -197,95 +346,8 @@ int cmd_history(struct ctl *ctl, int argc, char **argv)
         if (ctl->json)
                 print_json(reply);
         else
-                json_array_foreach(all, i, v)
-                        printf("v%-5lld %s  %s  uid %lld\n",
-                               (long long)json_integer_value(json_object_get(v, "version")),
-                               json_string_value(json_object_get(v, "time")),
-                               json_is_true(json_object_get(v, "deleted")) ? "deleted       " : "stored",
-                               (long long)json_integer_value(json_object_get(v, "uid")));
+                print_history(all);
         json_decref(all);
         json_decref(reply);
-        return 0;
-}
-
-/* Turns one import line into Put parameters, or NULL (with a message). */
-static json_t *import_params(const char *collection, const char *line, size_t len, size_t lineno)
-{
-        json_t *o = json_loadb(line, len, 0, NULL), *params = NULL;
-        const char *id = json_string_value(json_object_get(o, "id"));
-        json_t *rec = json_object_get(o, "record");
-        char *body, *b64;
-        size_t blen;
-
-        if (!id || !json_is_object(rec)) {
-                fprintf(stderr, "vaultctl: line %zu: expected {\"id\": ID, \"record\": {...}}\n", lineno);
-                json_decref(o);
-                return NULL;
-        }
-        body = json_dumps(rec, JSON_COMPACT);
-        blen = sodium_base64_ENCODED_LEN(strlen(body), sodium_base64_VARIANT_ORIGINAL);
-        b64 = malloc(blen);
-        if (!body || !b64)
-                die("out of memory");
-        sodium_bin2base64(b64, blen, (unsigned char *)body, strlen(body), sodium_base64_VARIANT_ORIGINAL);
-        params = json_pack("{s:s,s:s,s:s}", "collection", collection, "id", id, "data", b64);
-        sodium_memzero(body, strlen(body));
-        free(body);
-        free(b64);
-        json_decref(o);
-        return params;
-}
-
-int cmd_import(struct ctl *ctl, int argc, char **argv)
-{
-        const char *pos[2];
-        FILE *f;
-        char *line = NULL;
-        size_t cap = 0, lineno = 0, inflight = 0, ok = 0, failed = 0;
-        ssize_t n;
-
-        args_parse(command_find("import"), argc, argv, NULL, pos, 2, 2);
-        f = strcmp(pos[1], "-") == 0 ? stdin : fopen(pos[1], "re");
-        if (!f)
-                die("cannot open %s: %m", pos[1]);
-        for (;;) {
-                json_t *params = NULL;
-
-                n = getline(&line, &cap, f);
-                if (n > 0) {
-                        lineno++;
-                        if ((size_t)n > IMPORT_LINE_MAX)
-                                die("line %zu is longer than %u bytes", lineno, IMPORT_LINE_MAX);
-                        params = import_params(pos[0], line, (size_t)n, lineno);
-                        if (!params) {
-                                failed++;
-                                continue;
-                        }
-                        ctl_send(ctl, "io.vaultd.records.Put", params, false);
-                        inflight++;
-                }
-                /* Keep a window of calls in flight; drain at the end. */
-                while (inflight > 0 && (inflight >= IMPORT_WINDOW || n <= 0)) {
-                        json_t *msg = ctl_recv(ctl);
-                        if (json_object_get(msg, "error")) {
-                                ctl_print_error(msg);
-                                failed++;
-                        } else
-                                ok++;
-                        json_decref(msg);
-                        inflight--;
-                }
-                if (n <= 0)
-                        break;
-        }
-        free(line);
-        if (f != stdin)
-                fclose(f);
-        if (ctl->json) {
-                json_t *o = json_pack("{s:I,s:I}", "stored", (json_int_t)ok, "failed", (json_int_t)failed);
-                print_json(o);
-                json_decref(o);
-        } else
-                printf("imported %zu records into %s (%zu failed)\n", ok, pos[0], failed);
-        return failed ? EXIT_FAILURE : 0;
+        return EXIT_SUCCESS;
 }

@@ -1,60 +1,191 @@
-/* vaultctl: the control CLI. One file per command group; this header is
- * what they share: options, the connection, and output helpers. vaultctl is
- * a one-shot tool, so helpers here may print and exit (signify, minisign). */
+/* vaultctl: the control CLI. One file per concern: main.c (global options
+ * and dispatch), commands.c (the command table and its help), options.c
+ * (per-command getopt_long), report.c (errors, exit codes, JSON output),
+ * client.c (the connection, with deadlines), and one file per command
+ * group. vaultctl is a one-shot tool, so helpers here may print and exit
+ * (signify, minisign); they exit with the code of the table below. */
 #pragma once
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "varlink.h"
 
-#define EXIT_USAGE 2
+/* Exit codes: the one table, documented in vaultctl(1) and README.md. */
+/* EXIT_SUCCESS (0): the command did what was asked. */
+/* EXIT_FAILURE (1): any other failure (Conflict, StorageFull, a file that
+ * cannot be read, an import with failed lines, ...). */
+#define EXIT_USAGE 2 /* bad command line: unknown option, missing argument */
+/* The evidence does not verify: an export fails `audit verify --file`
+ * (tampered, incomplete, other key), or vaultd answers IntegrityError. */
+#define EXIT_NOT_VERIFIED 3
+/* vaultd cannot be reached: no socket, refused, closed, or no answer within
+ * --timeout. */
+#define EXIT_UNREACHABLE 4
+#define EXIT_DENIED      5 /* vaultd answered AccessDenied */
+#define EXIT_NOT_FOUND   6 /* vaultd answered NotFound */
+
+/* vaultctl's own error names (--json prints them like vaultd's). */
+#define ERR_USAGE             "vaultctl.UsageError"       /* exit 2 */
+#define ERR_NOT_VERIFIED      "vaultctl.NotVerified"      /* exit 3 */
+#define ERR_CONNECTION_FAILED "vaultctl.ConnectionFailed" /* exit 4 */
+#define ERR_CONNECTION_CLOSED "vaultctl.ConnectionClosed" /* exit 4 */
+#define ERR_TIMEOUT           "vaultctl.Timeout"          /* exit 4 */
+#define ERR_INVALID_POLICY    "vaultctl.InvalidPolicy"    /* exit 1 */
+#define ERR_IMPORT_INCOMPLETE "vaultctl.ImportIncomplete" /* exit 1 */
+#define ERR_INTERRUPTED       "vaultctl.Interrupted"      /* exit 1 */
+#define ERR_FAILED            "vaultctl.Failed"           /* exit 1 */
+
+#define DEFAULT_SOCKET          "/run/vaultd/vaultd.sock"
+#define DEFAULT_TIMEOUT_SECONDS 30u
+
+/* What the failed I/O was doing, for the message that explains it. */
+enum ctl_phase {
+        CTL_CONNECT,
+        CTL_SEND,
+        CTL_RECV,
+};
 
 struct ctl {
         const char *socket_path;
         bool json;
+        unsigned timeout_s;        /* 0: wait as long as it takes */
+        const struct command *cmd; /* the command being parsed or run */
         int fd;
+        bool nonblocking;
+        enum ctl_phase phase; /* of the last I/O error */
         struct vl_reader reader;
 };
 
 struct command {
-        const char *name;
-        int (*run)(struct ctl *ctl, int argc, char **argv);
-        const char *usage; /* one line of arguments */
-        const char *help;  /* what it does */
+        const char *name;                                   /* "export" */
+        const char *group;                                  /* "audit" for a subcommand, else NULL */
+        int (*run)(struct ctl *ctl, int argc, char **argv); /* NULL for a group */
+        const char *usage;                                  /* arguments, one line */
+        const char *summary;                                /* one line for the command list */
+        const char *help;                                   /* what it does, its options */
+        const char *example;
+        const char *needs; /* who may run it */
+        const struct command *subcommands;
 };
 
-/* Connects on first use; dies with a clear message when the daemon is not
- * there. */
-void ctl_connect(struct ctl *ctl);
-/* Calls a method (params stolen, may be NULL) and waits for its reply.
- * Returns the reply parameters (caller decrefs), or prints the error in one
- * line and returns NULL. */
+/* commands.c */
+
+/* The top of the tree: vaultctl itself, whose subcommands are the
+ * commands. */
+extern const struct command vaultctl_command;
+/* The entry of a group by name, or NULL. */
+const struct command *command_find(const struct command *group, const char *name);
+/* Prints a command's (or group's) help: usage, what it does, options,
+ * example, the role it needs. */
+void command_help(const struct command *c, FILE *f);
+/* Writes "audit export" (or "vaultctl" for the top) into buf. */
+const char *command_title(const struct command *c, char *buf, size_t size);
+
+/* options.c: command lines, GNU style, through getopt_long. */
+
+/* Command options take values from here up; below are the global ones. */
+#define OPT_COMMAND 0x200
+
+/* Sets up a fresh parse of argv (argv[0] is the command's name). */
+void ctl_getopt_begin(struct ctl *ctl, const struct command *c);
+/* Returns the next of the command's own options (its val) and leaves its
+ * value in optarg, or -1 when none is left (positional arguments then start
+ * at argv[optind]). Handles the global options (--socket, --json,
+ * --timeout, --help, --version) wherever they are. shortopts may start with
+ * '+' to stop at the first non-option (for a group: its subcommand). Dies
+ * with a usage error that names an unknown option or a missing value. */
+int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* Checks there are min..max positional arguments left and returns them. */
+char **ctl_positional(struct ctl *ctl, int argc, char **argv, int min, int max);
+/* Parses a non-negative integer at most max, or dies with a usage error. */
+uint64_t arg_uint(struct ctl *ctl, const char *what, const char *s, uint64_t max);
+/* Dies with a usage error: "vaultctl: MESSAGE" and "Try 'vaultctl CMD
+ * --help'." (exit 2). */
+__attribute__((noreturn, format(printf, 2, 3))) void die_usage(const struct ctl *ctl, const char *fmt, ...);
+
+/* report.c: errors, exit codes and JSON output. */
+
+/* Makes errors and results print as JSON (--json). */
+void report_set_json(bool json);
+/* The exit code for an error name: vaultd's (by the part after the last
+ * dot) or vaultctl's own. */
+int error_exit_code(const char *name);
+/* Prints an error: one line "vaultctl: MESSAGE" on stderr, or under --json
+ * one object {"error", "parameters", "message"} on stdout, with the members
+ * of extra (may be NULL) added. params and extra are borrowed. */
+void report_error(const char *name, json_t *params, json_t *extra, const char *message);
+/* Reports the error name (a vaultctl.* name) and exits with its code.
+ * params (may be NULL) is stolen. */
+__attribute__((noreturn, format(printf, 3, 4))) void die_error(const char *name, json_t *params,
+                                                               const char *fmt, ...);
+#define die(...) die_error(ERR_FAILED, NULL, __VA_ARGS__)
+/* The text of an error reply from vaultd: "Name: k=v ... (what to do)".
+ * Caller frees. */
+char *reply_error_text(json_t *msg);
+/* Prints an error reply from vaultd, prefixed (may be "") and with extra
+ * members under --json (may be NULL). */
+void report_reply_error(json_t *msg, const char *prefix, json_t *extra);
+/* Reports an error reply from vaultd and exits with its code. */
+__attribute__((noreturn)) void die_reply(json_t *msg);
+/* Prints params as JSON on stdout (results under --json). */
+void print_json(json_t *params);
+/* "1 record", "2 records": n and the word for it. */
+const char *plural(uint64_t n, const char *one, const char *many);
+
+/* client.c: the connection to vaultd. */
+
+/* Sends a call (params stolen, may be NULL), connecting first if needed.
+ * Returns 0, or -errno with ctl->phase set (-ETIMEDOUT when vaultd took
+ * neither the connection nor the call within the timeout). */
+int ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more);
+/* Waits at most the timeout for the next message (a reply or an error
+ * object; caller decrefs). Returns 0, or -ETIMEDOUT, -ECONNRESET (closed),
+ * -EBADMSG (not varlink), other -errno. */
+int ctl_recv(struct ctl *ctl, json_t **ret);
+/* Like ctl_recv() but does not wait: -EAGAIN when no whole message is
+ * there yet. */
+int ctl_recv_ready(struct ctl *ctl, json_t **ret);
+/* Why a ctl_send()/ctl_recv() failed, and what to do, as an error. */
+struct ctl_failure {
+        const char *name; /* ERR_TIMEOUT, ERR_CONNECTION_FAILED, ... */
+        json_t *params;   /* owned by the caller */
+        char message[1024];
+};
+void ctl_io_failure(const struct ctl *ctl, int r, struct ctl_failure *ret);
+/* Explains a failed ctl_send()/ctl_recv() and exits with code 4 (or 1 for a
+ * malformed reply). */
+__attribute__((noreturn)) void ctl_die_io(const struct ctl *ctl, int r);
+/* Calls a method and returns its reply parameters (caller decrefs). Dies on
+ * an error reply, with its exit code, or when vaultd cannot be reached. */
 json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params);
 /* Calls a method and prints the reply: as JSON with --json, else through
  * human(). Returns the exit status. */
 int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply));
-/* Sends a call without waiting (pipelining). */
-void ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more);
-/* Receives the next message (a reply or an error object, caller decrefs). */
-json_t *ctl_recv(struct ctl *ctl);
-/* Prints an error message object in one line: "vaultctl: Name: k=v ...". */
-void ctl_print_error(json_t *msg);
+/* Closes the connection, if any. */
+void ctl_close(struct ctl *ctl);
 
-/* Prints params as JSON (for --json). */
-void print_json(json_t *params);
-/* Parses a non-negative integer argument or dies with usage. */
-long long arg_uint(const char *what, const char *s);
-/* Reads a whole file ("-" for stdin) up to max bytes, or dies. */
-char *read_input(const char *path, size_t max, size_t *ret_len);
-/* Prints "usage: vaultctl NAME USAGE" and HELP. */
-void command_usage(const struct command *c, FILE *f);
-/* True when argv has -h or --help. */
-bool wants_help(int argc, char **argv);
+/* progress.c: a progress line on a terminal (import). */
+struct progress {
+        bool on;           /* stderr is a terminal */
+        bool shown;        /* a line is on screen */
+        int64_t total;     /* input bytes, or -1 when unknown */
+        uint64_t start_us; /* monotonic */
+        uint64_t last_us;  /* of the last redraw */
+};
 
-__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+/* Starts a meter; it draws only when on (stderr is a terminal). */
+void progress_begin(struct progress *p, bool on, int64_t total);
+/* Redraws "N records, R records/s[, P%, ETA M:SS]" at most a few times a
+ * second; pos is the input offset reached. */
+void progress_update(struct progress *p, uint64_t done, int64_t pos);
+/* Erases the line, so that a message or the summary can take its place. */
+void progress_clear(struct progress *p);
 
+/* The commands. argv[0] is the command's own name. */
 int cmd_init(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_put(struct ctl *ctl, int argc, char **argv);
@@ -63,21 +194,8 @@ int cmd_delete(struct ctl *ctl, int argc, char **argv);
 int cmd_list(struct ctl *ctl, int argc, char **argv);
 int cmd_history(struct ctl *ctl, int argc, char **argv);
 int cmd_import(struct ctl *ctl, int argc, char **argv);
-int cmd_audit(struct ctl *ctl, int argc, char **argv);
-int cmd_policy(struct ctl *ctl, int argc, char **argv);
-
-extern const struct command commands[];
-
-/* A command's options: "--name VALUE" (value != NULL) or "--name" (flag). */
-struct opt {
-        const char *name;
-        const char **value; /* set for options taking a value */
-        bool *flag;         /* set for flags */
-};
-/* Parses argv[1..] into options and positional arguments (at most maxpos).
- * Dies with the command's usage on anything unexpected. Returns the number
- * of positional arguments, which must lie in [minpos, maxpos]. */
-int args_parse(const struct command *c, int argc, char **argv, const struct opt *opts, const char **pos,
-               int minpos, int maxpos);
-/* The command table entry by name. */
-const struct command *command_find(const char *name);
+int cmd_audit_head(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_export(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
+int cmd_policy_check(struct ctl *ctl, int argc, char **argv);
+int cmd_policy_reload(struct ctl *ctl, int argc, char **argv);

@@ -1,0 +1,197 @@
+/* The command table and the help it prints: for each command its usage,
+ * what it does, an example, and the role it needs. */
+#include <string.h>
+
+#include "vaultctl.h"
+
+#define GLOBAL_OPTIONS_HELP                                                                                 \
+        "Options (before or after the command):\n"                                                          \
+        "  --socket PATH      vaultd's socket [$VAULTD_SOCKET, else " DEFAULT_SOCKET "]\n"                  \
+        "  --json             print results and errors as JSON, for scripts\n"                              \
+        "  --timeout SECONDS  give up when vaultd does not answer in time [30; 0: no limit]\n"              \
+        "  -h, --help         this text; 'vaultctl COMMAND --help' for a command\n"                         \
+        "  --version          print vaultctl's version\n"
+
+#define EXIT_STATUS_HELP                                                                                    \
+        "Exit status: 0 success, 1 other failure, 2 usage error, 3 the evidence does not\n"                 \
+        "verify, 4 cannot reach vaultd, 5 access denied, 6 not found.\n"
+
+static const struct command audit_commands[] = {
+        {"head", "audit", cmd_audit_head, "", "the trail's head and the verifier key",
+         "Shows the number of lines in the audit trail, the hash of the last one, the\n"
+         "origin, and the verifier key that signs checkpoints. Write the verifier key\n"
+         "down once, from the vault's own host: offline checks trust it.",
+         "vaultctl audit head", "the auditor or admin role"},
+        {"export", "audit", cmd_audit_export, "[-o FILE] [--from SEQ] [--to SEQ]",
+         "write the trail as JSON Lines with signed checkpoints",
+         "Writes the audit trail as JSON Lines: a header, the audit lines exactly as\n"
+         "stored, and the signed checkpoints that cover them (docs/audit-format.md).\n"
+         "With -o, reports how many audit lines and checkpoints it wrote; the same\n"
+         "numbers 'vaultctl audit verify --file' reports for that file.\n"
+         "\n"
+         "  -o, --output FILE  write to FILE (created, never overwritten), not stdout\n"
+         "  --from SEQ         first audit line [0]\n"
+         "  --to SEQ           last audit line; the export runs on to the next checkpoint\n"
+         "\n"
+         "A long export may need --timeout 0.",
+         "vaultctl audit export -o audit-2026-11.jsonl --from 1200", "the auditor or admin role"},
+        {"verify", "audit", cmd_audit_verify, "[--file EXPORT [--key VKEY]]",
+         "check the live trail, or an export file offline",
+         "Without --file, makes vaultd check its whole stored trail: every line's hash\n"
+         "chain and every checkpoint signature. With --file, checks an export offline,\n"
+         "here, without vaultd.\n"
+         "\n"
+         "  --file EXPORT  the export to check\n"
+         "  --key VKEY     the verifier key you trust ('vaultctl audit head'); without\n"
+         "                 it the file is checked against the key it names itself,\n"
+         "                 which proves it is consistent, not where it came from\n"
+         "\n"
+         "Exits with 3 when the evidence does not verify; names the first bad line.",
+         "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...'",
+         "the auditor or admin role (with --file: nothing, no daemon)"},
+        {},
+};
+
+static const struct command policy_commands[] = {
+        {"check", "policy", cmd_policy_check, "FILE", "lint a policy file before installing it",
+         "Reads a policy file the way vaultd does and reports its errors (naming the\n"
+         "line) and warnings (users or groups this host does not know). Nothing is\n"
+         "changed.",
+         "vaultctl policy check new.policy", "nothing (no daemon; any user who can read FILE)"},
+        {"reload", "policy", cmd_policy_reload, "", "make vaultd re-read its policy file",
+         "Makes vaultd re-read its policy file. A file that does not parse is rejected\n"
+         "and the old policy stays. Prints the number of rules and any warnings.",
+         "vaultctl policy reload", "the admin role"},
+        {},
+};
+
+static const struct command top_commands[] = {
+        {"init", NULL, cmd_init, "--state-dir DIR --key-file FILE [--origin NAME]",
+         "create an empty vault and its root key",
+         "Creates an empty vault in DIR and a new root key file (mode 0600). Refuses to\n"
+         "overwrite either. Keep the key file safe: without it the vault cannot be\n"
+         "opened.\n"
+         "\n"
+         "  --state-dir DIR  the vault's directory (created when missing)\n"
+         "  --key-file FILE  the root key file to create\n"
+         "  --origin NAME    checkpoint origin [vaultd/VAULT-ID]",
+         "vaultctl init --state-dir /var/lib/vaultd --key-file /etc/vaultd/root.key",
+         "root on the state directory; no daemon (it must not be running)"},
+        {"status", NULL, cmd_status, "", "what the vault is doing",
+         "Shows vaultd's state, the vault, its record and audit line counts, open\n"
+         "connections, the sandbox, and uptime. Not audited.",
+         "vaultctl status", "any user the policy knows (any role)"},
+        {"put", NULL, cmd_put, "COLLECTION ID [FILE|-] [--if-version N]", "store a new version of a record",
+         "Stores FILE (or standard input) as a new version of the record and prints\n"
+         "the version number.\n"
+         "\n"
+         "  --if-version N  store only if the current version is N (0: the record\n"
+         "                  must be new); otherwise Conflict",
+         "vaultctl put nguoi-co-cong NCC-2024-000123 dossier.json", "the service role for COLLECTION"},
+        {"get", NULL, cmd_get, "COLLECTION ID [--version N] [-o FILE]", "read a record",
+         "Writes the record's latest (or given) version to standard output or FILE,\n"
+         "byte for byte. Only on a terminal is a final newline added when the body\n"
+         "lacks one, so that the prompt starts on a line of its own.\n"
+         "\n"
+         "  --version N        that version (after the command, this is the record's\n"
+         "                     version, not vaultctl's)\n"
+         "  -o, --output FILE  write to FILE (mode 0600), replacing it",
+         "vaultctl get nguoi-co-cong NCC-2024-000123 --version 2 -o v2.json",
+         "the service role for COLLECTION"},
+        {"delete", NULL, cmd_delete, "COLLECTION ID [--if-version N]", "delete a record (history stays)",
+         "Deletes the record by writing a tombstone version; its history stays\n"
+         "readable by version number.\n"
+         "\n"
+         "  --if-version N  delete only if the current version is N; otherwise Conflict",
+         "vaultctl delete nguoi-co-cong NCC-2024-000123", "the service role for COLLECTION"},
+        {"list", NULL, cmd_list, "COLLECTION [--after ID] [--limit N] [--all]", "list live records",
+         "Lists the live records of a collection in id order: id, version, time of\n"
+         "the latest version.\n"
+         "\n"
+         "  --after ID  start after this id\n"
+         "  --limit N   records per page (1-1000) [100]\n"
+         "  --all       follow every page",
+         "vaultctl list nguoi-co-cong --all", "the service role for COLLECTION"},
+        {"history", NULL, cmd_history, "COLLECTION ID", "list every version of a record",
+         "Lists every version of a record, oldest first: version, time, stored or\n"
+         "deleted, size, and the uid that wrote it.",
+         "vaultctl history nguoi-co-cong NCC-2024-000123", "the service role for COLLECTION"},
+        {"import", NULL, cmd_import, "COLLECTION FILE|- [--skip N]", "store many records from JSON Lines",
+         "Stores records from JSON Lines, one {\"id\": ID, \"record\": {...}} per line\n"
+         "(the record object is stored as compact JSON). Calls are pipelined. A line\n"
+         "that fails is reported and the import goes on; AccessDenied, Sealed or\n"
+         "StorageFull stop it at once. On a terminal it shows progress. When it stops\n"
+         "or is interrupted (Ctrl-C) it says how many records were stored and the\n"
+         "--skip N that resumes it.\n"
+         "\n"
+         "  --skip N  skip the first N lines of the input",
+         "vaultctl import ho-ngheo records.jsonl", "the service role for COLLECTION"},
+        {"audit", NULL, NULL, "COMMAND [ARGS]", NULL,
+         "The audit trail: every request to vaultd, hash-chained and signed.", NULL, NULL, audit_commands},
+        {"policy", NULL, NULL, "COMMAND [ARGS]", NULL, "The access policy: who may do what.", NULL, NULL,
+         policy_commands},
+        {},
+};
+
+const struct command vaultctl_command = {
+        NULL,         NULL,
+        NULL,         "[OPTIONS] COMMAND [ARGS]",
+        NULL,         "Controls and audits vaultd, the records vault, over its socket.",
+        NULL,         NULL,
+        top_commands,
+};
+
+const struct command *command_find(const struct command *group, const char *name)
+{
+        for (const struct command *c = group->subcommands; c && c->name; c++)
+                if (strcmp(c->name, name) == 0)
+                        return c;
+        return NULL;
+}
+
+const char *command_title(const struct command *c, char *buf, size_t size)
+{
+        if (!c->name)
+                snprintf(buf, size, "vaultctl");
+        else if (c->group)
+                snprintf(buf, size, "%s %s", c->group, c->name);
+        else
+                snprintf(buf, size, "%s", c->name);
+        return buf;
+}
+
+/* One line per command, subcommands spelled out. */
+static void list_commands(const struct command *group, FILE *f)
+{
+        char title[64];
+
+        for (const struct command *c = group->subcommands; c->name; c++) {
+                if (c->subcommands) {
+                        list_commands(c, f);
+                        continue;
+                }
+                fprintf(f, "  %-15s %s\n", command_title(c, title, sizeof(title)), c->summary);
+        }
+}
+
+void command_help(const struct command *c, FILE *f)
+{
+        char title[64];
+
+        command_title(c, title, sizeof(title));
+        fprintf(f, "usage: %s%s %s\n\n%s\n", c->name ? "vaultctl " : "", title, c->usage, c->help);
+        if (c->subcommands) {
+                fprintf(f, "\nCommands:\n");
+                list_commands(c, f);
+        }
+        if (c->example)
+                fprintf(f, "\nExample:\n  %s\n", c->example);
+        if (c->needs)
+                fprintf(f, "\nNeeds: %s.\n", c->needs);
+        if (!c->name)
+                fprintf(f, "\n" GLOBAL_OPTIONS_HELP "\n" EXIT_STATUS_HELP);
+        else if (c->subcommands)
+                fprintf(f, "\n'vaultctl %s COMMAND --help' for more.\n", title);
+        else
+                fprintf(f, "\nAlso: --socket PATH, --json, --timeout SECONDS (see 'vaultctl --help').\n");
+}
