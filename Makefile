@@ -148,6 +148,11 @@ lint: deps-lint
 	    '-Djson_array_foreach(a,i,v)=for(i=0;i<1;i++)' '-Djson_object_foreach(o,k,v)=for(k=0;k;)' \
 	    lib vaultd vaultctl
 
+# The man pages render as written: mandoc's warnings fail the check.
+.PHONY: check-man
+check-man:
+	mandoc -T lint -W warning docs/man/*
+
 # DESTDIR and PREFIX as usual. The default policy is installed only when
 # none is there, so an admin's policy is never overwritten.
 install: all
@@ -163,6 +168,7 @@ install: all
 	install -m 0644 packaging/tmpfiles.d/vaultd.conf $(DESTDIR)$(TMPFILESDIR)/vaultd.conf
 	install -m 0644 docs/man/vaultctl.1 $(DESTDIR)$(MANDIR)/man1/vaultctl.1
 	install -m 0644 docs/man/vaultd.8 $(DESTDIR)$(MANDIR)/man8/vaultd.8
+	install -D -m 0644 packaging/bash-completion/vaultctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vaultctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy || \
 	    install -m 0644 policy/vaultd.policy $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy
 
