@@ -302,6 +302,9 @@ func init() {
 			{"io.vaultd.admin.ReloadPolicy", nil},
 		} {
 			c := t.Dial()
+			if m.params == nil {
+				m.params = map[string]interface{}{} // this check is about upgrade, not null
+			}
 			receive, err := c.Upgrade(t.Ctx(), m.method, m.params)
 			if err != nil {
 				t.Errorf("%s: send: %v", m.method, err)
