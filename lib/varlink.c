@@ -113,6 +113,36 @@ bool vl_reader_partial(const struct vl_reader *r)
         return r->len > 0;
 }
 
+int vl_scan(const char *msg, size_t len, unsigned max_depth, unsigned max_values)
+{
+        unsigned depth = 0, values = 1;
+
+        for (size_t i = 0; i < len; i++)
+                switch (msg[i]) {
+                case '"': /* skip the string, escapes included */
+                        for (i++; i < len && msg[i] != '"'; i++)
+                                if (msg[i] == '\\')
+                                        i++;
+                        break;
+                case '[':
+                case '{':
+                        if (++depth > max_depth)
+                                return -E2BIG;
+                        break;
+                case ']':
+                case '}':
+                        if (depth > 0)
+                                depth--;
+                        break;
+                case ',':
+                case ':':
+                        if (++values > max_values)
+                                return -E2BIG;
+                        break;
+                }
+        return 0;
+}
+
 /* Envelope fields a call may carry; each is optional. */
 static bool flag_ok(json_t *v)
 {

@@ -33,6 +33,17 @@ int vl_reader_next(struct vl_reader *r, char **ret_msg, size_t *ret_len);
 /* True when part of a message is buffered. */
 bool vl_reader_partial(const struct vl_reader *r);
 
+/* What one call may hold once parsed: a message passes vl_scan before it is
+ * parsed, so no client can make the parser build a huge or deep tree out
+ * of a small message ("[[[[…" or 30,000 "[]"s in 64 KiB). */
+#define VL_DEPTH_MAX  16
+#define VL_VALUES_MAX 1024
+
+/* Checks the JSON structure of msg without building it: at most max_depth
+ * nested arrays/objects and max_values values. Returns 0, or -E2BIG when
+ * over a limit (malformed JSON is left to the parser). Linear, no memory. */
+int vl_scan(const char *msg, size_t len, unsigned max_depth, unsigned max_values);
+
 /* A decoded call. json values are borrowed from root. */
 struct vl_call {
         json_t *root;

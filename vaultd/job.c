@@ -46,6 +46,7 @@ void job_free(struct job *j)
         job_reset(j);
         json_decref(j->call.root);
         json_decref(j->preset_error_params);
+        json_decref(j->denial_summary);
         policy_free(j->pending_policy);
         free(j->verify);
         free((char *)j->actor.user);

@@ -42,7 +42,8 @@ static int service_get_interface_description(struct vault *v, struct job *j)
 static const struct method methods[] = {
         {"org.varlink.service.GetInfo", NULL, .direct = service_get_info},
         {"org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description},
-        {"io.vaultd.records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true,
+         .large_message = true},
         {"io.vaultd.records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true},
         {"io.vaultd.records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE,
          .scoped = true},
@@ -96,14 +97,16 @@ int method_find(const char *name, const struct method **ret)
 }
 
 /* The generic errors each interface declares (docs/io.vaultd.*.varlink);
- * org.varlink.service declares none of them. */
+ * org.varlink.service declares none of them (its InvalidParameter has no
+ * reason field). */
 static const char *const generic_errors[] = {
         "io.vaultd.records.AccessDenied",   "io.vaultd.records.InternalError",
         "io.vaultd.records.IntegrityError", "io.vaultd.records.StorageFull",
         "io.vaultd.audit.AccessDenied",     "io.vaultd.audit.InternalError",
         "io.vaultd.audit.IntegrityError",   "io.vaultd.audit.StorageFull",
         "io.vaultd.admin.AccessDenied",     "io.vaultd.admin.InternalError",
-        "io.vaultd.admin.StorageFull",
+        "io.vaultd.admin.StorageFull",      "io.vaultd.records.InvalidParameter",
+        "io.vaultd.audit.InvalidParameter", "io.vaultd.admin.InvalidParameter",
 };
 
 const char *method_error(const struct method *m, const char *short_name)

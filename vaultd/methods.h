@@ -17,11 +17,12 @@ struct method {
          * of a stream) in the event loop; *ret_continues asks to be called
          * again. Returns 0, JOB_FAILED with an error set, or -errno. */
         int (*after)(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues);
-        unsigned roles;   /* allowed roles; 0: any peer the policy knows */
-        bool scoped;      /* the "collection" parameter must be granted too */
-        bool needs_more;  /* must be called with "more": true */
-        bool incremental; /* after runs in turns, between other clients' work */
-        bool checkpoint;  /* sign a checkpoint in the same batch */
+        unsigned roles;     /* allowed roles; 0: any peer the policy knows */
+        bool scoped;        /* the "collection" parameter must be granted too */
+        bool needs_more;    /* must be called with "more": true */
+        bool incremental;   /* after runs in turns, between other clients' work */
+        bool checkpoint;    /* sign a checkpoint in the same batch */
+        bool large_message; /* may be up to --max-message (a body); others 64 KiB */
 };
 
 /* Finds a method by its full name. -ENOENT when the interface exists but

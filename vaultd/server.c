@@ -15,13 +15,24 @@
 #include <systemd/sd-event.h>
 
 #include "admin.h"
+#include "denials.h"
 #include "log.h"
 #include "methods.h"
 #include "util.h"
 #include "varlink.h"
 #include "writer.h"
 
-#define CONN_OUT_HIGH       (1u << 20) /* stop reading and streaming past this */
+#define CONN_OUT_HIGH (1u << 20) /* stop reading and streaming past this */
+/* What a queued call costs against the memory budget: its bytes, the tree
+ * parsed from them (bounded by vl_scan), and the job around them. */
+#define JOB_MEM(len) (2 * (size_t)(len) + 1024)
+/* Messages of every method but Put (the only one with a body). */
+#define METHOD_MESSAGE_MAX    (64u << 10)
+#define MEMORY_BUDGET_DEFAULT (64ull << 20)
+#define DENIAL_WINDOW_DEFAULT 1000000u
+/* Longest name a denied call keeps for its audit line (which holds only
+ * valid names; longer ones are invalid anyway). */
+#define DENIED_NAME_MAX     256
 #define CONN_READS_PER_WAKE 16
 
 struct server;
@@ -43,6 +54,7 @@ struct conn {
         size_t ngroups;
         char *user;
         uint64_t partial_since, last_activity, write_stalled_since;
+        size_t mem_held; /* queued calls and unsent replies, bytes */
         bool closed, closing;
 };
 
@@ -58,7 +70,38 @@ struct server {
         bool writer_stuck;    /* logged once per stall */
         uint64_t status_records, status_lines;
         unsigned status_connections;
+        struct denials *denials;
+        /* One budget for everything queued and unsent: past it, only
+         * connections that hold nothing may read (back-pressure). */
+        uint64_t mem_used, mem_budget;
+        bool mem_wake; /* fell below the budget: paused connections may read */
 };
+
+static void conn_yield(struct conn *c);
+
+static void mem_charge(struct conn *c, ssize_t delta)
+{
+        struct server *s = c->srv;
+        bool over = s->mem_used >= s->mem_budget;
+
+        if (c->closed)
+                return;
+        c->mem_held += delta;
+        s->mem_used += delta;
+        if (over && s->mem_used < s->mem_budget)
+                s->mem_wake = true;
+}
+
+/* After memory was freed: connections paused by the budget read again
+ * (from what they buffered, too: no new bytes need to arrive). */
+static void mem_wake_paused(struct server *s)
+{
+        if (!s->mem_wake)
+                return;
+        s->mem_wake = false;
+        for (struct conn *c = s->conns; c; c = c->next)
+                conn_yield(c);
+}
 
 static void conn_flush(struct conn *c);
 static void conn_update_events(struct conn *c);
@@ -81,6 +124,10 @@ static void conn_close(struct conn *c)
 
         if (c->closed)
                 return;
+        c->srv->mem_used -= c->mem_held;
+        if (c->srv->mem_used < c->srv->mem_budget)
+                c->srv->mem_wake = true;
+        c->mem_held = 0;
         c->closed = true;
         c->srv->v->connections--;
         if (c->prev)
@@ -145,6 +192,7 @@ static int out_append(struct conn *c, const char *msg, size_t len)
         }
         memcpy(c->out + c->out_len, msg, len);
         c->out_len += len;
+        mem_charge(c, (ssize_t)len);
         return 0;
 }
 
@@ -173,6 +221,7 @@ static void job_attach(struct conn *c, struct job *j)
                 c->pend_head = j;
         c->pend_tail = j;
         c->npending++;
+        mem_charge(c, (ssize_t)JOB_MEM(j->cost));
 }
 
 static struct job *job_new(struct conn *c, const char *user, size_t cost)
@@ -276,20 +325,96 @@ static void dispatch_direct(struct server *s, struct conn *c, struct job *j)
         j->done = true;
 }
 
+/* The largest message a call of m may be: only Put carries a body. */
+static size_t method_message_max(const struct server *s, const struct method *m)
+{
+        return m->large_message ? s->cfg->max_message : METHOD_MESSAGE_MAX;
+}
+
+/* A call over its method's size: the interface's own InvalidParameter
+ * (the service interface's carries no reason). Not audited: it never
+ * reaches the method. */
+static void reply_too_large(struct conn *c, const struct vl_call *call, const struct method *m, size_t len)
+{
+        const char *error = method_error(m, "InvalidParameter");
+
+        if (error)
+                reply_protocol_error(c, call, error,
+                                     json_pack("{s:s,s:s}", "parameter", "parameters", "reason",
+                                               "the call is larger than this method accepts"),
+                                     len);
+        else
+                reply_protocol_error(c, call, "org.varlink.service.InvalidParameter",
+                                     json_pack("{s:s}", "parameter", "parameters"), len);
+}
+
+static void submit_denial_summaries(struct server *s)
+{
+        struct job *due = denials_take_due(s->denials, now_monotonic_us()), *next;
+
+        for (; due; due = next) {
+                next = due->next;
+                writer_submit(s->writer, due);
+        }
+}
+
+/* A denied call needs nothing of its parameters but the names its audit
+ * line may carry: drop the rest at once, so denied calls queued for their
+ * line hold no client-built tree. */
+static int job_shrink_denied(struct job *j)
+{
+        json_t *keep = json_object();
+        const char *names[] = {"collection", "id"};
+
+        if (!keep)
+                return -ENOMEM;
+        for (size_t i = 0; i < 2; i++) {
+                json_t *v = json_object_get(j->call.parameters, names[i]);
+
+                if (json_is_string(v) && json_string_length(v) <= DENIED_NAME_MAX)
+                        json_object_set(keep, names[i], v);
+        }
+        json_decref(j->call.root);
+        j->call.root = keep;
+        j->call.parameters = keep;
+        j->cost = 0;
+        return 0;
+}
+
+/* Queues a denied call of a peer that holds no role for a summary line. */
+static void dispatch_roleless_denial(struct server *s, struct job *j)
+{
+        int r = denials_add(s->denials, j, now_monotonic_us());
+
+        if (r < 0) { /* too many pairs tracked: audited on its own */
+                writer_submit(s->writer, j);
+                return;
+        }
+        if (r > 0)
+                submit_denial_summaries(s);
+}
+
 static void dispatch(struct conn *c, char *msg, size_t len)
 {
         struct server *s = c->srv;
+        struct peer_id peer = {c->cred.uid, c->cred.gid, c->groups, c->ngroups};
         const char *field;
         struct vl_call call;
         const struct method *m;
         struct job *j;
 
-        if (vl_call_parse(msg, len, &call, &field) < 0) {
+        field = "message"; /* over the structure limits: never parsed */
+        if (vl_scan(msg, len, VL_DEPTH_MAX, VL_VALUES_MAX) < 0 ||
+            vl_call_parse(msg, len, &call, &field) < 0) {
                 reply_error_now(c, "org.varlink.service.InvalidParameter",
                                 json_pack("{s:s}", "parameter", field), len);
                 return;
         }
         m = dispatch_find(c, &call, len);
+        if (m && len > method_message_max(s, m)) {
+                reply_too_large(c, &call, m, len);
+                m = NULL;
+        }
         if (!m) {
                 json_decref(call.root);
                 return;
@@ -303,19 +428,28 @@ static void dispatch(struct conn *c, char *msg, size_t len)
         j->method = m;
         j->call = (struct vl_call_owned){call.root, call.parameters, call.more, call.oneway};
         j->denied = !method_authorise(s->v->policy, j);
+        if (j->denied && job_shrink_denied(j) < 0) {
+                job_free(j);
+                c->closing = true;
+                return;
+        }
         job_attach(c, j);
         if (m->direct && !j->denied) {
                 dispatch_direct(s, c, j);
                 return;
         }
         conn_ref(c);
-        writer_submit(s->writer, j);
+        if (j->denied && policy_roles(s->v->policy, &peer) == 0)
+                dispatch_roleless_denial(s, j);
+        else
+                writer_submit(s->writer, j);
 }
 
 static bool conn_may_read(struct conn *c)
 {
         return !c->closing && c->npending < c->srv->cfg->max_pending &&
-               c->out_len - c->out_off < CONN_OUT_HIGH;
+               c->out_len - c->out_off < CONN_OUT_HIGH &&
+               (c->mem_held == 0 || c->srv->mem_used < c->srv->mem_budget);
 }
 
 static void conn_process(struct conn *c)
@@ -382,6 +516,7 @@ static void conn_write(struct conn *c)
                 }
                 sodium_memzero(c->out + c->out_off, (size_t)n);
                 c->out_off += (size_t)n;
+                mem_charge(c, -n);
                 c->write_stalled_since = 0;
                 c->last_activity = now_monotonic_us();
         }
@@ -467,6 +602,7 @@ static void conn_flush(struct conn *c)
                 if (!c->pend_head)
                         c->pend_tail = NULL;
                 c->npending--;
+                mem_charge(c, -(ssize_t)JOB_MEM(j->cost));
                 j->conn = NULL;
                 job_free(j);
         }
@@ -653,6 +789,40 @@ static void log_outcome(struct job *j)
                 log_request(LOG_ERR, j->method->op, j->seq, "error", name, j->actor.uid);
 }
 
+/* A job of a connection is finished: its reply goes out in call order. */
+static void job_finish(struct job *j)
+{
+        struct conn *c = j->conn;
+
+        if (!j->method->incremental || j->error)
+                job_encode(j);
+        j->done = true;
+        if (c->closed) {
+                j->conn = NULL;
+                job_free(j);
+        } else
+                conn_flush(c);
+        conn_unref(c); /* the job's reference, held through the flush */
+}
+
+/* A summary line of role-less denials is durable: every call it counts
+ * gets its answer (AccessDenied, or the batch's failure) with its seq. */
+static void summary_done(struct server *s, struct job *summary)
+{
+        struct job *w = denials_done(s->denials, summary), *next;
+
+        log_warning("denied %lld calls to %s by uid %u, which holds no role (audit seq %llu)",
+                    (long long)json_integer_value(json_object_get(summary->denial_summary, "count")),
+                    summary->method->op, summary->actor.uid, (unsigned long long)summary->seq);
+        for (; w; w = next) {
+                next = w->next;
+                job_fail(w, summary->error, json_incref(summary->error_params));
+                w->seq = summary->seq;
+                job_finish(w);
+        }
+        job_free(summary);
+}
+
 static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         struct server *s = userdata;
@@ -664,25 +834,18 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
         if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
                 log_warning("eventfd read failed: %m");
         for (j = writer_take_done(s->writer); j; j = next) {
-                struct conn *c = j->conn;
-
                 next = j->next;
-                if (!c) {
+                if (j->denial_summary)
+                        summary_done(s, j);
+                else if (!j->conn)
                         internal_job_done(s, j);
-                        continue;
+                else {
+                        after_durable(s, j);
+                        log_outcome(j);
+                        job_finish(j);
                 }
-                after_durable(s, j);
-                log_outcome(j);
-                if (!j->method->incremental || j->error)
-                        job_encode(j);
-                j->done = true;
-                if (c->closed) {
-                        j->conn = NULL;
-                        job_free(j);
-                } else
-                        conn_flush(c);
-                conn_unref(c); /* the job's reference, held through the flush */
         }
+        mem_wake_paused(s);
         return 0;
 }
 
@@ -720,6 +883,8 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
         sweep(userdata);
         update_status(userdata);
+        submit_denial_summaries(userdata);
+        mem_wake_paused(userdata);
         /* Time sources are one-shot: re-arm for the next second. */
         sd_event_source_set_time(src, usec + 1000000u);
         sd_event_source_set_enabled(src, SD_EVENT_ON);
@@ -845,6 +1010,9 @@ static int server_setup(struct server *s)
             (r = sd_event_add_signal(s->event, NULL, SIGHUP, on_sighup, s)) < 0 ||
             (r = watchdog_setup(s)) < 0)
                 return r;
+        s->mem_budget = s->cfg->memory_budget ?: MEMORY_BUDGET_DEFAULT;
+        if ((r = denials_new(s->cfg->denial_window_us ?: DENIAL_WINDOW_DEFAULT, &s->denials)) < 0)
+                return r;
         s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->notify_fd < 0)
                 return -errno;
@@ -899,6 +1067,22 @@ int server_run(struct server *s)
         return r;
 }
 
+/* Frees a list of jobs linked by ->next (at shutdown), with the
+ * connection references they hold. */
+static void free_jobs(struct job *j)
+{
+        for (struct job *next; j; j = next) {
+                struct conn *c = j->conn;
+
+                next = j->next;
+                j->next = NULL;
+                j->conn = NULL;
+                job_free(j);
+                if (c)
+                        conn_unref(c);
+        }
+}
+
 void server_free(struct server *s)
 {
         struct job *j, *next;
@@ -909,14 +1093,13 @@ void server_free(struct server *s)
          * allocated until the writer hands the jobs back. */
         while (s->conns)
                 conn_close(s->conns);
+        free_jobs(denials_free(s->denials));
         for (j = writer_stop(s->writer); j; j = next) {
-                struct conn *c = j->conn;
-
                 next = j->next;
-                j->conn = NULL;
-                job_free(j);
-                if (c)
-                        conn_unref(c);
+                j->next = NULL;
+                free_jobs(j->waiting);
+                j->waiting = NULL;
+                free_jobs(j);
         }
         s->v->writer = NULL;
         /* The socket file stays: the sandbox allows no unlink, and the next

@@ -16,6 +16,8 @@ struct server_config {
         uint64_t request_timeout_us;       /* to finish sending one message */
         uint64_t idle_timeout_us;          /* with nothing in flight */
         uint64_t write_timeout_us;         /* without the peer reading a byte */
+        uint64_t memory_budget;            /* queued calls + unsent replies, bytes; 0: 64 MiB */
+        uint64_t denial_window_us;         /* one summary line per role-less (uid, method); 0: 1 s */
 };
 
 struct server;

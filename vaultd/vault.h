@@ -52,9 +52,14 @@ struct job {
         /* Who called, as the policy sees it; groups are borrowed from the
          * connection, which outlives its jobs. */
         struct peer_id peer;
-        size_t cost;              /* request size in bytes, bounds a batch */
+        size_t cost; /* request size in bytes, bounds a batch */
         bool denied;
-        bool internal; /* the daemon's own (SIGHUP): the policy is not asked */
+        bool internal; /* the daemon's own (SIGHUP, denial summaries): the policy is not asked */
+        /* A summary of denials (vaultd/denials.h): its line's extra fields,
+         * the jobs it answers (linked by ->next), and its tracker entry. */
+        json_t *denial_summary;
+        struct job *waiting;
+        void *denial_pair;
         const char *preset_error; /* fail with this error without running (e.g. a rejected reload) */
         json_t *preset_error_params;
 

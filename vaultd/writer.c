@@ -81,6 +81,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 j->denied = true; /* revoked since the event loop let it through */
         if (j->denied) {
                 denied_audit_fields(j);
+                j->audit.extra = json_incref(j->denial_summary);
                 r = job_fail(j, method_error(j->method, "AccessDenied"),
                              json_pack("{s:s}", "method", j->method->name));
         } else if (j->preset_error)

@@ -120,3 +120,70 @@ def test_sighup_reload_names_who_sent_the_signal(vault):
     # nobody, whose uid the line used to carry.
     assert line["actor"]["uid"] == os.getuid() and line["actor"]["pid"] == os.getpid(), line
     assert line["actor"]["role"] == "system" and line["result"] == "ok"
+
+
+FLOOD = """
+import json, socket, sys, time
+sock, seconds, kind = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_UNIX); s.connect(sock); s.settimeout(30)
+if kind == "put":
+    msg = json.dumps({"method": "io.vaultd.records.Put",
+                      "parameters": {"collection": "c", "id": "X-1", "data": "QUJD"}}).encode() + b"\\0"
+else:  # 64 KiB of "[]": a parse tree far larger than the message
+    msg = (b'{"method":"io.vaultd.records.Put","parameters":{"x":[' + b"[]," * 21000 + b"[]]}}\\0")
+end, sent, got = time.monotonic() + seconds, 0, 0
+while time.monotonic() < end:
+    for _ in range(32):
+        s.sendall(msg); sent += 1
+    while got < sent:
+        got += s.recv(1 << 20).count(b"\\0")
+print(sent)
+"""
+
+
+def flood(v, seconds, kind, conns, uid=4343):
+    return [subprocess.Popen(["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+                              "/usr/bin/python3", "-c", FLOOD, v.sock, str(seconds), kind],
+                             stdout=subprocess.PIPE, text=True) for _ in range(conns)]
+
+
+def small_gets_while(procs, v, pid):
+    """A service's small Gets while the flood runs: latencies and peak RSS."""
+    c = Client(v.sock)
+    assert c.call("io.vaultd.records.Put", {"collection": "c", "id": "G-1", "data": "eA=="})["parameters"]
+    lat, rss = [], 0
+    while any(p.poll() is None for p in procs):
+        t = time.monotonic()
+        r = c.call("io.vaultd.records.Get", {"collection": "c", "id": "G-1"})
+        lat.append(time.monotonic() - t)
+        assert "error" not in r, r
+        with open("/proc/%d/status" % pid) as f:
+            rss = max(rss, int(next(l for l in f if l.startswith("VmRSS:")).split()[1]) * 1024)
+        time.sleep(0.005)
+    lat.sort()
+    return lat[int(len(lat) * 0.99)], rss, sum(int(p.stdout.read() or 0) for p in procs)
+
+
+def test_roleless_denial_flood_adds_a_line_per_second_not_per_call(vault):
+    before = len(audit_lines(vault.export()))
+    size_before = os.path.getsize(os.path.join(vault.state, "data.mdb"))
+    p99, _, sent = small_gets_while(flood(vault, 5, "put", 4), vault, vault.proc.pid)
+    # Each connection gets at most its 32 calls in flight answered per
+    # summary line: the flood is slowed down, not just summed up.
+    assert 4 * 32 <= sent <= 4 * 32 * 8, sent
+    lines = audit_lines(vault.export())
+    mine = [e for e in lines[before:] if e["actor"]["uid"] == 4343]
+    # One line per (uid, method) and second, each counting its calls.
+    assert len(mine) <= 12, len(mine)
+    assert sum(e["count"] for e in mine) == sent
+    assert all(e["result"] == "denied" and e["error"] == "AccessDenied" and e["collections"] == ["c"]
+               for e in mine), mine[0]
+    assert os.path.getsize(os.path.join(vault.state, "data.mdb")) - size_before < (1 << 20)
+    assert p99 < 0.05, "a service's Get p99 %.1f ms during the flood" % (p99 * 1000)
+
+
+def test_roleless_parse_bombs_keep_memory_bounded(vault):
+    p99, rss, sent = small_gets_while(flood(vault, 4, "bomb", 32), vault, vault.proc.pid)
+    assert sent >= 32, sent
+    assert rss < (128 << 20), "vaultd RSS %d MiB" % (rss >> 20)
+    assert p99 < 0.05, "a service's Get p99 %.1f ms during the flood" % (p99 * 1000)

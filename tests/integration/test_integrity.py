@@ -66,7 +66,7 @@ def test_flipped_ciphertext_is_integrity_error(vault):
     load(vault.state, "versions", lines)
     vault.start()
     r = vault.ctl("get", "c", "R-1")
-    assert r.returncode == 1 and "IntegrityError" in r.stderr and r.stdout == b""
+    assert r.returncode == 3 and "IntegrityError" in r.stderr and r.stdout == b""
     assert audit_lines(vault.export())[-2]["error"] == "IntegrityError"
 
 
@@ -81,7 +81,7 @@ def test_ciphertext_moved_to_another_version_fails(vault):
     load(vault.state, "versions", lines)
     vault.start()
     r = vault.ctl("get", "c", "R-1")
-    assert r.returncode == 1 and "IntegrityError" in r.stderr
+    assert r.returncode == 3 and "IntegrityError" in r.stderr
     assert vault.ctl("get", "c", "R-1", "--version", "1").stdout == b"old allowance"
 
 
@@ -92,7 +92,7 @@ def test_altered_audit_line_fails_online_verify(vault):
     alter_audit_line(vault, 3, b'"R-2"', b'"R-9"')
     vault.start()
     r = vault.ctl("audit", "verify")
-    assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=4" in r.stderr
+    assert r.returncode == 3 and "IntegrityError" in r.stderr and "seq=4" in r.stderr
 
 
 def test_removed_audit_line_fails_online_verify(vault):
@@ -105,7 +105,7 @@ def test_removed_audit_line_fails_online_verify(vault):
     load_all(vault, text)
     vault.start()
     r = vault.ctl("audit", "verify")
-    assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=2" in r.stderr
+    assert r.returncode == 3 and "IntegrityError" in r.stderr and "seq=2" in r.stderr
 
 
 def test_altered_line_deep_in_a_long_trail(vault):
@@ -117,7 +117,7 @@ def test_altered_line_deep_in_a_long_trail(vault):
     alter_audit_line(vault, 6500, b'"records.put"', b'"records.get"')
     vault.start()
     r = vault.ctl("audit", "verify")
-    assert r.returncode == 1 and "IntegrityError" in r.stderr and "seq=6501" in r.stderr
+    assert r.returncode == 3 and "IntegrityError" in r.stderr and "seq=6501" in r.stderr
 
 
 def test_truncated_trail_with_rewritten_head_is_caught(vault):
@@ -144,4 +144,4 @@ def test_truncated_trail_with_rewritten_head_is_caught(vault):
     load_all(vault, text)
     vault.start()
     r = vault.ctl("audit", "verify")
-    assert r.returncode == 1 and "IntegrityError" in r.stderr and "removed" in r.stderr, r.stderr
+    assert r.returncode == 3 and "IntegrityError" in r.stderr and "removed" in r.stderr, r.stderr

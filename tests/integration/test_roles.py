@@ -24,7 +24,7 @@ def rvault(vault_dir):
 
 
 def denied(r):
-    return r.returncode == 1 and "AccessDenied" in r.stderr
+    return r.returncode == 5 and "AccessDenied" in r.stderr
 
 
 def test_service_sees_only_its_collections(rvault):

@@ -311,6 +311,31 @@ static void test_call_parse_rejects(void **state)
         }
 }
 
+static void test_scan_bounds_depth_and_values(void **state)
+{
+        static const char ok[] =
+                "{\"method\":\"a.b\",\"parameters\":{\"x\":[1,2,{\"y\":\"[[[[,,,,\\\"]]\"}]}}";
+        char buf[8192];
+        size_t n;
+
+        (void)state;
+        assert_int_equal(vl_scan(ok, strlen(ok), 4, 16), 0);
+        /* Brackets and commas inside strings (escaped quote included) do not count. */
+        assert_int_equal(vl_scan(ok, strlen(ok), 4, 8), 0);
+        assert_int_equal(vl_scan(ok, strlen(ok), 3, 16), -E2BIG);
+        assert_int_equal(vl_scan(ok, strlen(ok), 4, 6), -E2BIG);
+        for (n = 0; n < 100; n++)
+                buf[n] = '[';
+        assert_int_equal(vl_scan(buf, 100, VL_DEPTH_MAX, VL_VALUES_MAX), -E2BIG);
+        assert_int_equal(vl_scan(buf, VL_DEPTH_MAX, VL_DEPTH_MAX, VL_VALUES_MAX), 0);
+        /* 64 KiB of "[]," cannot become thousands of parsed values. */
+        buf[0] = '[';
+        for (n = 1; n + 3 < sizeof(buf); n += 3)
+                memcpy(buf + n, "[],", 3);
+        buf[n - 1] = ']';
+        assert_int_equal(vl_scan(buf, n, VL_DEPTH_MAX, VL_VALUES_MAX), -E2BIG);
+}
+
 /* Checks buf is a NUL-terminated message of len bytes equal to want. */
 static void expect_encoded(char *buf, size_t len, const char *want)
 {
@@ -412,11 +437,17 @@ static void test_client_round_trip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_reader_coalesced),  cmocka_unit_test(test_reader_split),
-                cmocka_unit_test(test_reader_too_large),  cmocka_unit_test(test_reader_exact_max),
-                cmocka_unit_test(test_reader_socket),     cmocka_unit_test(test_reader_socket_too_large),
-                cmocka_unit_test(test_call_parse_valid),  cmocka_unit_test(test_call_parse_rejects),
-                cmocka_unit_test(test_reply_encode),      cmocka_unit_test(test_error_encode),
+                cmocka_unit_test(test_reader_coalesced),
+                cmocka_unit_test(test_reader_split),
+                cmocka_unit_test(test_reader_too_large),
+                cmocka_unit_test(test_reader_exact_max),
+                cmocka_unit_test(test_reader_socket),
+                cmocka_unit_test(test_reader_socket_too_large),
+                cmocka_unit_test(test_call_parse_valid),
+                cmocka_unit_test(test_call_parse_rejects),
+                cmocka_unit_test(test_scan_bounds_depth_and_values),
+                cmocka_unit_test(test_reply_encode),
+                cmocka_unit_test(test_error_encode),
                 cmocka_unit_test(test_client_round_trip),
         };
 
