@@ -75,6 +75,7 @@ struct server {
          * connections that hold nothing may read (back-pressure). */
         uint64_t mem_used, mem_budget;
         bool mem_wake; /* fell below the budget: paused connections may read */
+        bool failing_closed;
 };
 
 static void conn_yield(struct conn *c);
@@ -789,11 +790,33 @@ static void log_outcome(struct job *j)
                 log_request(LOG_ERR, j->method->op, j->seq, "error", name, j->actor.uid);
 }
 
+/* Not even the audit line of a refusal could be written (the disk is
+ * full to the last byte of the reserve): answering would break the rule
+ * that every answer follows its durable line, so vaultd stops (systemd
+ * restarts it; it serves again once there is room). */
+static void fail_closed(struct server *s)
+{
+        if (!s->failing_closed)
+                log_error("cannot write audit lines, not even the refusals' (disk full?): stopping "
+                          "without answering; free space in the state directory's file system");
+        s->failing_closed = true;
+        sd_notify(0, "STATUS=failed: cannot write the audit trail (disk full?)");
+        sd_event_exit(s->event, -ENOSPC);
+}
+
 /* A job of a connection is finished: its reply goes out in call order. */
 static void job_finish(struct job *j)
 {
         struct conn *c = j->conn;
 
+        if (j->unaudited) {
+                fail_closed(c->srv);
+                conn_close(c); /* no answer at all, rather than an unaudited one */
+                j->conn = NULL;
+                job_free(j);
+                conn_unref(c);
+                return;
+        }
         if (!j->method->incremental || j->error)
                 job_encode(j);
         j->done = true;
@@ -818,6 +841,7 @@ static void summary_done(struct server *s, struct job *summary)
                 next = w->next;
                 job_fail(w, summary->error, json_incref(summary->error_params));
                 w->seq = summary->seq;
+                w->unaudited = summary->unaudited;
                 job_finish(w);
         }
         job_free(summary);
@@ -837,7 +861,10 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 next = j->next;
                 if (j->denial_summary)
                         summary_done(s, j);
-                else if (!j->conn)
+                else if (!j->conn && j->unaudited) {
+                        fail_closed(s);
+                        job_free(j);
+                } else if (!j->conn)
                         internal_job_done(s, j);
                 else {
                         after_durable(s, j);

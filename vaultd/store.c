@@ -176,13 +176,13 @@ void store_read_end(struct vault_store *s, MDB_txn *txn)
         pthread_rwlock_unlock(&s->resize_lock);
 }
 
-int store_space_check(struct vault_store *s, uint64_t need)
+int store_space_check(struct vault_store *s, uint64_t need, bool use_reserve)
 {
         struct statvfs st;
 
         if (fstatvfs(s->dir_fd, &st) < 0)
                 return -errno;
-        if ((uint64_t)st.f_bavail * st.f_frsize < need + STORE_RESERVE_BYTES)
+        if ((uint64_t)st.f_bavail * st.f_frsize < need + (use_reserve ? 0 : STORE_RESERVE_BYTES))
                 return -ENOSPC;
         return 0;
 }

@@ -22,7 +22,8 @@ struct vault_store {
 };
 
 /* Free space kept in reserve: writes stop (StorageFull) before the disk
- * is completely full, so LMDB never meets a short write. */
+ * is completely full, so LMDB never meets a short write, and the audit
+ * lines that refuse requests (StorageFull) still have room. */
 #define STORE_RESERVE_BYTES (8ull << 20)
 
 /* Opens (create: creates) the environment in dir. The caller owns *ret and
@@ -47,8 +48,9 @@ int store_read_begin(struct vault_store *s, MDB_txn **ret);
 void store_read_end(struct vault_store *s, MDB_txn *txn);
 
 /* -ENOSPC when the state directory's file system has less than need bytes
- * plus the reserve available; 0 otherwise. */
-int store_space_check(struct vault_store *s, uint64_t need);
+ * available, plus the reserve unless use_reserve; 0 otherwise. Only the
+ * audit lines of refused requests may use the reserve. */
+int store_space_check(struct vault_store *s, uint64_t need, bool use_reserve);
 
 /* Doubles the map size. Call with no transaction open in this thread. */
 int store_grow(struct vault_store *s);

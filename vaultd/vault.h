@@ -67,7 +67,8 @@ struct job {
         json_t *reply;     /* parameters on success (owned) */
         const char *error; /* error name on failure (static) */
         json_t *error_params;
-        uint64_t seq; /* this request's audit line */
+        uint64_t seq;   /* this request's audit line */
+        bool unaudited; /* no line could be written: never answer it */
         struct job_audit audit;
 
         /* Event-loop side. */

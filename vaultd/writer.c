@@ -14,6 +14,9 @@
 /* A batch stops growing past this many request bytes, so one transaction
  * stays far below the map size. */
 #define WRITER_BATCH_BYTES (64u << 20)
+/* What one refusal's audit line may take on disk, for the space check
+ * (names are short; the line, its key and its page share). */
+#define REFUSAL_LINE_BYTES 2048
 
 struct writer {
         struct vault *v;
@@ -68,11 +71,12 @@ static void denied_audit_fields(struct job *j)
                 j->audit.id = id;
 }
 
+static int append_line(struct writer *w, MDB_txn *txn, struct job *j, int r);
+
 /* Runs one job in a child transaction and appends its audit line. *policy
  * is the policy in force at this point of the batch; a reload moves it. */
 static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct policy **policy)
 {
-        struct audit_entry e;
         MDB_txn *child;
         int r;
 
@@ -102,7 +106,13 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 if (r < 0)
                         r = job_fail_errno(j, r);
         }
-        e = (struct audit_entry){
+        return append_line(w, txn, j, r);
+}
+
+/* Appends j's audit line; r is what its run returned (0: ok). */
+static int append_line(struct writer *w, MDB_txn *txn, struct job *j, int r)
+{
+        struct audit_entry e = {
                 .time_us = now_realtime_us(),
                 .actor = j->actor,
                 .op = j->method->op,
@@ -115,6 +125,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 .error = j->error ? strrchr(j->error, '.') + 1 : NULL,
                 .extra = j->audit.extra,
         };
+
         return audit_append(w->v->audit, txn, &e, &j->seq);
 }
 
@@ -131,7 +142,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 bytes += j->cost;
         /* Twice the request bytes bounds what the batch writes (bodies are
          * base64 on the wire, slightly larger sealed on disk). */
-        r = store_space_check(w->v->store, 2 * bytes);
+        r = store_space_check(w->v->store, 2 * bytes, false);
         if (r < 0)
                 return r;
         r = store_begin(w->v->store, true, &txn);
@@ -149,7 +160,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 goto abort;
         r = store_commit(txn);
         /* LMDB reports a short write on a full disk as EIO. */
-        if (r == -EIO && store_space_check(w->v->store, 2 * bytes) == -ENOSPC)
+        if (r == -EIO && store_space_check(w->v->store, 2 * bytes, false) == -ENOSPC)
                 r = -ENOSPC;
         if (r < 0)
                 return r;
@@ -161,11 +172,49 @@ abort:
         return r;
 }
 
-static void fail_batch(struct job *batch, int r)
+/* The batch could not be written (err): every job is refused with its
+ * own audit line, in a transaction of audit lines alone that may use the
+ * store's reserve, so even a StorageFull reply follows its durable line.
+ * Returns 0, or -errno when not even that can be written. */
+static int refuse_batch(struct writer *w, struct job *batch, int err)
+{
+        uint64_t need = 0;
+        MDB_txn *txn;
+        int r;
+
+        for (struct job *j = batch; j; j = j->next)
+                need += REFUSAL_LINE_BYTES;
+        r = store_space_check(w->v->store, need, true);
+        if (r < 0)
+                return r;
+        r = store_begin(w->v->store, true, &txn);
+        if (r < 0)
+                return r;
+        audit_txn_begin(w->v->audit);
+        for (struct job *j = batch; j; j = j->next) {
+                job_reset(j);
+                r = job_fail_errno(j, err);
+                if (r >= 0)
+                        r = append_line(w, txn, j, r);
+                if (r < 0) {
+                        mdb_txn_abort(txn);
+                        return r;
+                }
+        }
+        r = store_commit(txn);
+        if (r < 0)
+                return r;
+        audit_txn_commit(w->v->audit);
+        return 0;
+}
+
+/* Not even a refusal could be written: these jobs must not be answered
+ * (every answer follows its durable line); the event loop fails closed. */
+static void abandon_batch(struct job *batch)
 {
         for (struct job *j = batch; j; j = j->next) {
                 job_reset(j);
-                job_fail_errno(j, r);
+                j->unaudited = true;
                 j->seq = UINT64_MAX;
         }
 }
@@ -192,7 +241,8 @@ static void run_batch(struct writer *w, struct job *batch)
                 pthread_mutex_lock(&w->lock);
                 w->stats.storage_failures++;
                 pthread_mutex_unlock(&w->lock);
-                fail_batch(batch, r == -ENOBUFS ? -ENOSPC : r);
+                if (refuse_batch(w, batch, r == -ENOBUFS ? -ENOSPC : r) < 0)
+                        abandon_batch(batch);
         }
 }
 

@@ -36,7 +36,30 @@ def test_full_disk_is_storage_full_not_corruption(vault_dir):
         v.start()
         assert v.ctl("audit", "verify").returncode == 0
         assert v.ctl("get", "c", "S-%d" % (ok - 1)).returncode == 0
-        v.stop()
+        # Every StorageFull reply followed its own durable audit line.
+        refused = [e for e in audit_lines(v.export()) if e.get("error") == "StorageFull"]
+        assert len(refused) == full and all(e["op"] == "records.put" and e["result"] == "error"
+                                            for e in refused), refused[:2]
+
+        # Now fill the reserve too: not even a refusal can be written, so
+        # vaultd answers nothing and stops, rather than answer unaudited.
+        filler = os.path.join(mnt, "filler")
+        subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=64k"], capture_output=True)
+        c = Client(v.sock, timeout=20)
+        c.send("io.vaultd.records.Put", {"collection": "c", "id": "S-x", "data": blob})
+        try:
+            reply = c.recv()
+        except (ConnectionError, OSError):
+            reply = None
+        assert reply is None, reply
+        assert v.proc.wait(timeout=20) != 0
+        assert "cannot write audit lines" in v.read_log()
+        v.proc = None
+        os.unlink(filler)
+        v.start()  # room again: it serves, and nothing was lost or forged
+        assert v.ctl("audit", "verify").returncode == 0
+        assert v.ctl("get", "c", "S-0").returncode == 0
+        assert v.stop() == 0
     finally:
         subprocess.run(["umount", "-l", mnt])
 
