@@ -46,7 +46,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR ?= /etc
 
-.PHONY: fuzz-deps deps-check deps-lint deps-system all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
+.PHONY: everything fuzz-deps deps-check deps-lint deps-system all deps demo check check-unit check-integration check-long check-sanitize bench fuzz lint clean help install
 all: $(BUILD)/vaultd $(BUILD)/vaultctl
 
 help:
@@ -55,6 +55,7 @@ help:
 	@echo "make demo       build, run a throwaway vault under ./demo/ with 1,000 records"
 	@echo "make check      every test (unit + integration + crash + fuzz corpora replay)"
 	@echo "make check-sanitize  the suites again under ASan + UBSan"
+	@echo "make everything every program and test binary (e.g. CC=clang), nothing run"
 	@echo "make fuzz       libFuzzer on each target (FUZZ_SECONDS=60 each)"
 	@echo "make bench      throughput benchmark (8 concurrent clients)"
 	@echo "make lint       clang-format check and cppcheck"
@@ -121,6 +122,10 @@ fuzz: fuzz-deps $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 
 demo: deps all
 	$(PYTHON) scripts/demo.py --build $(BUILD)
+
+# Every program and test binary, without running anything (CI builds this
+# with CC=clang too).
+everything: all $(UNIT_TESTS) $(REPLAYS) $(BUILD)/vaultd-bench
 
 check: deps-check all $(UNIT_TESTS) $(REPLAYS)
 	$(PYTHON) tests/run.py --build $(BUILD)
