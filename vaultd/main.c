@@ -1,13 +1,16 @@
 /* vaultd: the records vault daemon. Start-up order follows DESIGN §3. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <malloc.h>
-#include <sys/resource.h>
-#include <unistd.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -19,9 +22,10 @@
 
 struct options {
         const char *state_dir, *socket_path, *key_file, *policy_path, *user;
+        const char *generate_key; /* --generate-key FILE: write a key, then exit */
         struct server_config server;
         size_t body_max;
-        bool allow_root, no_sandbox;
+        bool allow_root, no_sandbox, init_if_empty, allow_user_namespace;
 };
 
 /* systemd's LoadCredential=/LoadCredentialEncrypted= puts the key here. */
@@ -30,15 +34,20 @@ struct options {
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: vaultd --state-dir DIR --key-file FILE --policy FILE [--socket PATH] [options]\n"
+                   "       vaultd --generate-key FILE\n"
                    "\n"
                    "Serves the records vault in DIR on a Unix socket (varlink). SIGTERM or SIGINT\n"
-                   "stop it cleanly; SIGHUP reloads the policy. Create a vault with 'vaultctl init'.\n"
+                   "stop it cleanly; SIGHUP reloads the policy. With --init-if-empty, an empty DIR\n"
+                   "gets a new vault under the root key (as the systemd unit does on first start).\n"
                    "\n"
                    "  --state-dir DIR         the vault's directory (LMDB store)\n"
                    "  --key-file FILE         root key file (mode 0600); $CREDENTIALS_DIRECTORY/\n"
                    "                          vaultd.key, when present, is used instead\n"
                    "  --policy FILE           access policy (see policy/vaultd.policy)\n"
                    "  --socket PATH           socket to listen on [/run/vaultd/vaultd.sock]\n"
+                   "  --init-if-empty         create the vault when DIR is empty (first start)\n"
+                   "  --generate-key FILE     write a new random root key to FILE (mode 0600,\n"
+                   "                          never overwritten) and exit\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
                    "  --max-connections-per-user N  per peer uid [64]\n"
@@ -48,8 +57,11 @@ static void usage(FILE *f)
                    "  --write-timeout SEC     clients not reading replies are cut off after [30]\n"
                    "  --user NAME             user to switch to when started as root [vaultd]\n"
                    "  --allow-root            keep running as root (not recommended)\n"
+                   "  --allow-user-namespace  serve although uids are remapped (a user namespace):\n"
+                   "                          only when every caller shares vaultd's namespace\n"
                    "  --no-sandbox            no seccomp filter or limits (debugging only)\n"
-                   "  -h, --help              this text\n");
+                   "  -h, --help              this text\n"
+                   "  --version               print the version and exit\n");
 }
 
 static int parse_uint(const char *s, unsigned long long min, unsigned long long max, unsigned long long *ret)
@@ -92,7 +104,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_CONN_USER,
                 O_USER,
                 O_ALLOW_ROOT,
-                O_NO_SANDBOX
+                O_NO_SANDBOX,
+                O_INIT_IF_EMPTY,
+                O_GENERATE_KEY,
+                O_ALLOW_USERNS,
+                O_VERSION
         };
         static const struct option longopts[] = {
                 {"state-dir", required_argument, NULL, O_STATE},
@@ -109,6 +125,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"user", required_argument, NULL, O_USER},
                 {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
                 {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
+                {"init-if-empty", no_argument, NULL, O_INIT_IF_EMPTY},
+                {"generate-key", required_argument, NULL, O_GENERATE_KEY},
+                {"allow-user-namespace", no_argument, NULL, O_ALLOW_USERNS},
+                {"version", no_argument, NULL, O_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -170,6 +190,18 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_NO_SANDBOX:
                         o->no_sandbox = true;
                         break;
+                case O_INIT_IF_EMPTY:
+                        o->init_if_empty = true;
+                        break;
+                case O_GENERATE_KEY:
+                        o->generate_key = optarg;
+                        break;
+                case O_ALLOW_USERNS:
+                        o->allow_user_namespace = true;
+                        break;
+                case O_VERSION:
+                        printf("vaultd %s\n", VAULTD_VERSION);
+                        exit(EXIT_SUCCESS);
                 case 'h':
                         usage(stdout);
                         exit(EXIT_SUCCESS);
@@ -178,8 +210,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                         return -EINVAL;
                 }
         }
+        if (optind < argc) {
+                fprintf(stderr, "vaultd: unexpected argument '%s' (see --help)\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (o->generate_key)
+                return 0;
         use_credential(o);
-        if (optind < argc || !o->state_dir || !o->key_file || !o->policy_path) {
+        if (!o->state_dir || !o->key_file || !o->policy_path) {
                 fprintf(stderr, "vaultd: --state-dir, --key-file and --policy are required (see --help)\n");
                 return -EINVAL;
         }
@@ -189,24 +227,128 @@ bad:
         return -EINVAL;
 }
 
-/* Opens the store and unwraps the keys; the vault is then ready to serve. */
+/* mlock fails with ENOMEM when RLIMIT_MEMLOCK is too low (EPERM when it is
+ * 0), and with EPERM when a system call filter forbids it: say which. */
+static void warn_memlock(int err)
+{
+        struct rlimit rl = {0, 0};
+
+        getrlimit(RLIMIT_MEMLOCK, &rl);
+        if (err == EPERM && rl.rlim_cur > 0)
+                log_warning("cannot lock key memory in RAM: mlock is not permitted (a system call filter "
+                            "around vaultd forbids it; systemd's SystemCallFilter= must allow @memlock): "
+                            "keys may be written to swap");
+        else
+                log_warning("cannot lock key memory in RAM (%s; RLIMIT_MEMLOCK is %llu bytes): keys may be "
+                            "written to swap; raise LimitMEMLOCK= or use encrypted swap",
+                            strerror(err), (unsigned long long)rl.rlim_cur);
+}
+
+static const char *key_error(int r)
+{
+        return r == -EPERM     ? "the file is readable by others; chmod 600 it"
+               : r == -EBADMSG ? "not a vaultd root key file (make one with 'vaultd --generate-key FILE')"
+                               : strerror(-r);
+}
+
+/* 0 when dir exists and holds no entry at all, -ENOTEMPTY when it holds
+ * something, -errno when it cannot be read. */
+static int dir_empty(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d)
+                return -errno;
+        while (r == 0 && (de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        r = -ENOTEMPTY;
+        closedir(d);
+        return r;
+}
+
+/* First start (--init-if-empty): a new vault in the empty state directory,
+ * under the root key vaultd was given; line 0 of its trail names vaultd
+ * itself (role "system"). Only an empty directory qualifies, so that a
+ * directory holding anything else (a half-restored backup, files of
+ * another program) is never taken over. */
+static int vault_create(const struct options *o)
+{
+        struct passwd *pw = getpwuid(getuid());
+        struct audit_actor actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "system"};
+        struct vault_store *s = NULL;
+        struct vault_keys *k = NULL;
+        struct audit_log *log = NULL;
+        MDB_txn *txn = NULL;
+        char path[4096];
+        int r;
+
+        r = dir_empty(o->state_dir);
+        if (r == -ENOENT && mkdir(o->state_dir, 0700) == 0)
+                r = 0;
+        if (r < 0) {
+                log_error("no vault in %s, and %s: not creating one there", o->state_dir,
+                          r == -ENOTEMPTY ? "the directory is not empty" : strerror(-r));
+                return r;
+        }
+        r = keys_load(o->key_file, &k);
+        if (r < 0) {
+                log_error("cannot create a vault: cannot load the root key %s: %s", o->key_file,
+                          key_error(r));
+                return r;
+        }
+        if ((r = store_open(o->state_dir, true, &s)) == 0 && (r = store_begin(s, true, &txn)) == 0) {
+                if ((r = keys_store_init(k, s, txn)) < 0 ||
+                    (r = audit_store_init(s, k, txn, &actor, NULL)) < 0)
+                        mdb_txn_abort(txn);
+                else
+                        r = store_commit(txn);
+        }
+        if (r == 0 && (r = store_begin(s, false, &txn)) == 0) {
+                r = audit_log_open(s, k, txn, &log);
+                mdb_txn_abort(txn);
+        }
+        if (r == 0)
+                log_msg(LOG_NOTICE,
+                        "first start: created vault %s in %s under the root key %s; audit verifier key %s",
+                        log->vault_id, o->state_dir, o->key_file, log->vkey);
+        audit_log_free(log);
+        keys_free(k);
+        store_free(s);
+        if (r < 0) {
+                log_error("cannot create a vault in %s: %s", o->state_dir, strerror(-r));
+                /* Leave the directory empty, so the next start tries again. */
+                snprintf(path, sizeof(path), "%s/data.mdb", o->state_dir);
+                unlink(path);
+                snprintf(path, sizeof(path), "%s/lock.mdb", o->state_dir);
+                unlink(path);
+        }
+        return r;
+}
+
+/* Opens the store (creating it first when allowed) and unwraps the keys;
+ * the vault is then ready to serve. */
 static int vault_open(struct vault *v, const struct options *o)
 {
         MDB_txn *txn;
         int r;
 
         r = store_open(o->state_dir, false, &v->store);
+        if (r == -ENOENT && o->init_if_empty) {
+                r = vault_create(o);
+                if (r < 0)
+                        return r;
+                r = store_open(o->state_dir, false, &v->store);
+        }
         if (r < 0) {
                 log_error("cannot open the vault in %s: %s%s", o->state_dir, strerror(-r),
-                          r == -ENOENT ? " (create one with 'vaultctl init')" : "");
+                          r == -ENOENT ? " (create one with 'vaultctl init', or pass --init-if-empty)" : "");
                 return r;
         }
         r = keys_load(o->key_file, &v->keys);
         if (r < 0) {
-                log_error("cannot load the root key %s: %s", o->key_file,
-                          r == -EPERM     ? "the file is readable by others; chmod 600 it"
-                          : r == -EBADMSG ? "not a vaultd root key file"
-                                          : strerror(-r));
+                log_error("cannot load the root key %s: %s", o->key_file, key_error(r));
                 return r;
         }
         r = store_begin(v->store, false, &txn);
@@ -215,13 +357,8 @@ static int vault_open(struct vault *v, const struct options *o)
         r = keys_store_open(v->keys, v->store, txn);
         if (r == -EBADMSG)
                 log_error("the root key %s does not open this vault (wrong key file?)", o->key_file);
-        if (r == 0 && !keys_memory_locked(v->keys)) {
-                struct rlimit rl = {0, 0};
-                getrlimit(RLIMIT_MEMLOCK, &rl);
-                log_warning("cannot lock key memory in RAM (RLIMIT_MEMLOCK is %llu bytes): keys may be "
-                            "written to swap; raise LimitMEMLOCK= or use encrypted swap",
-                            (unsigned long long)rl.rlim_cur);
-        }
+        if (r == 0 && !keys_memory_locked(v->keys))
+                warn_memlock(errno);
         if (r == 0 && (r = audit_log_open(v->store, v->keys, txn, &v->audit)) < 0)
                 log_error("cannot read the audit head: %s", strerror(-r));
         if (r == 0 && (r = records_count_active(v, txn, &v->records_active)) < 0)
@@ -267,7 +404,11 @@ static int confine(const struct options *o, struct vault *v, struct server *srv)
 
         if ((r = sandbox_begin(readable, &landlock)) < 0 || (r = server_start_writer(srv)) < 0 ||
             (r = sandbox_finish()) < 0) {
-                log_error("cannot apply the sandbox: %s", strerror(-r));
+                log_error("cannot apply the sandbox: %s%s", strerror(-r),
+                          r == -EPERM ? " (a system call filter around vaultd refuses a call the sandbox "
+                                        "makes: systemd's SystemCallFilter= must allow seccomp and "
+                                        "landlock_create_ruleset, landlock_add_rule, landlock_restrict_self)"
+                                      : "");
                 return r;
         }
         v->sandbox = landlock ? "seccomp+landlock" : "seccomp";
@@ -275,6 +416,56 @@ static int confine(const struct options *o, struct vault *v, struct server *srv)
                 log_warning("this kernel has no Landlock: files may still be opened for reading by path "
                             "(seccomp still forbids writing, executing and network access)");
         return 0;
+}
+
+/* --generate-key FILE: the one way to make a root key for a new vault. */
+static int generate_key(const char *path)
+{
+        int r = keys_root_create(path);
+
+        if (r == -EEXIST)
+                log_error("%s already exists; refusing to overwrite a root key", path);
+        else if (r < 0)
+                log_error("cannot create the root key %s: %s", path, strerror(-r));
+        else
+                printf("root key written to %s (mode 0600)\n"
+                       "Keep a copy offline, apart from backups of the state directory: without it the "
+                       "vault cannot be opened.\n",
+                       path);
+        return r;
+}
+
+/* Peer credentials name callers as this process's user namespace sees
+ * them. Anywhere but in the identity map, callers outside the map all
+ * appear as the overflow uid: refuse, unless told every caller is inside. */
+static int check_user_namespace(const struct options *o)
+{
+        char map[256];
+        int r = sandbox_ids_remapped(map, sizeof(map));
+
+        if (r == 0)
+                return 0;
+        if (r < 0) {
+                log_error("cannot tell whether user ids are remapped (reading /proc/self/uid_map: %s): "
+                          "mount /proc, or pass --allow-user-namespace",
+                          strerror(-r));
+                return r;
+        }
+        if (o->allow_user_namespace) {
+                log_warning(
+                        "user ids are remapped (%s) and --allow-user-namespace is given: callers outside "
+                        "this user namespace appear as the overflow uid",
+                        map);
+                return 0;
+        }
+        log_error(
+                "user ids are remapped (%s): vaultd runs in a user namespace (systemd's PrivateUsers=, a "
+                "rootless container), where the kernel reports callers by mapped ids or as the overflow uid "
+                "65534, so the policy would grant nothing and the audit trail would name the wrong users. "
+                "Run vaultd outside it (remove PrivateUsers= from the unit), or pass "
+                "--allow-user-namespace if every caller lives in this namespace too",
+                map);
+        return -EPERM;
 }
 
 /* jansson holds copies of record bodies (requests, Get replies): wipe
@@ -316,6 +507,10 @@ int main(int argc, char **argv)
                 log_error("libsodium failed to initialise");
                 return 1;
         }
+        if (o.generate_key)
+                return generate_key(o.generate_key) < 0 ? 1 : 0;
+        if (check_user_namespace(&o) < 0)
+                return 1;
         o.server.socket_path = o.socket_path;
         /* Base64 grows a body by 4/3; leave room for the JSON around it. */
         o.server.max_message = o.body_max / 3 * 4 + 8 + 65536;

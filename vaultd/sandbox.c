@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <linux/landlock.h>
@@ -38,6 +39,71 @@ int sandbox_drop_privileges(const char *user, bool allow_root)
         /* Make sure there is no way back. */
         if (setuid(0) == 0 || seteuid(0) == 0)
                 return -EPERM;
+        return 0;
+}
+
+/* The map in /proc/self/{uid,gid}_map as one line: its rows' fields
+ * separated by one space, rows by "; " ("0 0 1; 993 993 1"). */
+static int read_id_map(const char *path, char *ret, size_t size)
+{
+        char raw[1024], *line, *save_line = NULL;
+        size_t len = 0;
+        ssize_t n;
+        int fd;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* A map longer than raw is cut, so it cannot read as the identity. */
+        for (;;) {
+                n = read(fd, raw + len, sizeof(raw) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || (len += (size_t)n) == sizeof(raw) - 1)
+                        break;
+        }
+        n = n < 0 ? -errno : 0;
+        close(fd);
+        if (n < 0)
+                return (int)n;
+        raw[len] = '\0';
+        ret[0] = '\0';
+        for (line = strtok_r(raw, "\n", &save_line); line; line = strtok_r(NULL, "\n", &save_line)) {
+                char *field, *save_field = NULL;
+                bool first = true;
+
+                if (ret[0])
+                        strncat(ret, "; ", size - strlen(ret) - 1);
+                for (field = strtok_r(line, " \t", &save_field); field;
+                     field = strtok_r(NULL, " \t", &save_field)) {
+                        if (!first)
+                                strncat(ret, " ", size - strlen(ret) - 1);
+                        strncat(ret, field, size - strlen(ret) - 1);
+                        first = false;
+                }
+        }
+        return 0;
+}
+
+int sandbox_ids_remapped(char *ret_map, size_t size)
+{
+        static const char identity[] = "0 0 4294967295";
+        static const char *const maps[] = {"/proc/self/uid_map", "/proc/self/gid_map"};
+        int r;
+
+        if (size < sizeof(identity))
+                return -ENOBUFS;
+        for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+                r = read_id_map(maps[i], ret_map, size);
+                /* No such file although /proc is there: a kernel without
+                 * user namespaces, so every id is the real one. */
+                if (r == -ENOENT && access("/proc/self/status", F_OK) == 0)
+                        return 0;
+                if (r < 0)
+                        return r;
+                if (strcmp(ret_map, identity) != 0)
+                        return 1;
+        }
         return 0;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Largest file vaultd may write (RLIMIT_FSIZE): the LMDB map limit. */
@@ -14,6 +15,15 @@
  * supplementary groups). Refuses to keep root unless allow_root. Not root:
  * nothing to do. -ENOENT for an unknown user, -EPERM when root would stay. */
 int sandbox_drop_privileges(const char *user, bool allow_root);
+
+/* Whether this process sees other processes' ids remapped, as in a user
+ * namespace (systemd's PrivateUsers=, a rootless container): there, peer
+ * credentials name callers by mapped ids, and every caller outside the map
+ * as the overflow id 65534. Returns 0 when /proc/self/uid_map and gid_map
+ * are both the identity map "0 0 4294967295" (or the kernel has no user
+ * namespaces), 1 when one is not, with that map written to ret_map as one
+ * line ("0 0 1; 993 993 1"); -errno when the maps cannot be read. */
+int sandbox_ids_remapped(char *ret_map, size_t size);
 
 /* No new privileges (fatal if refused), not dumpable, no core files, no
  * new processes, bounded file size, umask 077; then Landlock, where the
