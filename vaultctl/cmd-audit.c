@@ -2,7 +2,6 @@
  * verify count the same things (audit lines, signed checkpoints), so their
  * numbers for one file agree. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@ enum {
         OPT_TO,
         OPT_FILE,
         OPT_KEY,
+        OPT_FORCE,
 };
 
 static void show_head(json_t *reply)
@@ -63,6 +63,7 @@ static void count_line(struct export_count *n, const char *line, size_t len)
 
 struct export_args {
         const char *out;
+        bool force;
         json_t *params;
 };
 
@@ -72,6 +73,7 @@ static void export_parse(struct ctl *ctl, int argc, char **argv, struct export_a
                 {"output", required_argument, NULL, 'o'},
                 {"from", required_argument, NULL, OPT_FROM},
                 {"to", required_argument, NULL, OPT_TO},
+                {"force", no_argument, NULL, OPT_FORCE},
                 {},
         };
         int c;
@@ -79,6 +81,8 @@ static void export_parse(struct ctl *ctl, int argc, char **argv, struct export_a
         while ((c = ctl_getopt(ctl, argc, argv, "o:", opts)) != -1) {
                 if (c == 'o')
                         a->out = optarg;
+                else if (c == OPT_FORCE)
+                        a->force = true;
                 else
                         json_object_set_new(
                                 a->params, c == OPT_FROM ? "from_seq" : "to_seq",
@@ -86,20 +90,35 @@ static void export_parse(struct ctl *ctl, int argc, char **argv, struct export_a
                                                                   optarg, INT64_MAX)));
         }
         ctl_positional(ctl, argc, argv, 0, 0);
+        if (a->force && !a->out)
+                die_usage(ctl, "--force replaces the file given with -o FILE; there is none");
 }
 
-static FILE *export_create(const char *out)
+/* The export's file, made by output_open() (new, 0600, put in place when
+ * complete), or stdout. */
+static FILE *export_create(struct export_args *a, struct output *out)
 {
-        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
         FILE *f;
 
-        if (fd < 0)
-                die("cannot create %s: %m%s", out,
-                    errno == EEXIST ? " (will not overwrite an export; choose another name)" : "");
-        f = fdopen(fd, "w");
+        if (!a->out)
+                return stdout;
+        output_open(out, a->out, a->force);
+        f = fdopen(out->fd, "w");
         if (!f)
-                die("cannot create %s: %m", out);
+                die("cannot create %s: %m", a->out);
         return f;
+}
+
+/* Flushes the export and, for a file, puts it in place. */
+static void export_finish(struct export_args *a, struct output *out, FILE *f)
+{
+        if (fflush(f) != 0)
+                die("cannot write %s: %m", a->out ? a->out : "standard output");
+        if (!a->out)
+                return;
+        output_commit(out);
+        if (fclose(f) != 0)
+                die("cannot write %s: %m", a->out);
 }
 
 /* Writes one reply's lines; returns whether more replies follow. */
@@ -139,34 +158,28 @@ int cmd_audit_export(struct ctl *ctl, int argc, char **argv)
 {
         struct export_args a = {.params = json_object()};
         struct export_count n = {0};
-        FILE *f = stdout;
+        struct output out;
         bool more = true;
         json_t *msg;
+        FILE *f;
         int r;
 
         export_parse(ctl, argc, argv, &a);
-        if (a.out)
-                f = export_create(a.out);
+        f = export_create(&a, &out);
+        /* A failure below exits, and the unfinished file goes with it. */
         r = ctl_send(ctl, "io.vaultd.audit.Export", a.params, true);
         while (r >= 0 && more) {
                 r = ctl_recv(ctl, &msg);
                 if (r < 0)
                         break;
-                if (json_object_get(msg, "error")) {
-                        if (a.out)
-                                unlink(a.out);
+                if (json_object_get(msg, "error"))
                         die_reply(msg);
-                }
                 more = export_write(msg, f, &n);
                 json_decref(msg);
         }
-        if (r < 0) {
-                if (a.out)
-                        unlink(a.out);
+        if (r < 0)
                 ctl_die_io(ctl, r);
-        }
-        if (fflush(f) != 0 || (a.out && (fsync(fileno(f)) < 0 || fclose(f) != 0)))
-                die("cannot write %s: %m", a.out ? a.out : "standard output");
+        export_finish(&a, &out, f);
         if (a.out)
                 export_summary(ctl, a.out, &n);
         return EXIT_SUCCESS;

@@ -1,7 +1,6 @@
 /* Record commands: put, get, delete, list, history. (import has its own
  * file.) */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@ enum {
         OPT_AFTER,
         OPT_LIMIT,
         OPT_ALL,
+        OPT_FORCE,
 };
 
 static json_t *record_params(const char *collection, const char *id)
@@ -108,24 +108,25 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Put", params), "stored", pos[0], pos[1]);
 }
 
-/* Writes a body exactly, to FILE or stdout. On a terminal only, a final
- * newline is added when the body lacks one: a pipe or a file gets the bytes
- * as stored, so binary bodies are never altered. */
-static void write_body(const char *out, const unsigned char *buf, size_t len)
+/* Writes a body exactly, to the -o file or stdout. On a terminal only, a
+ * final newline is added when the body lacks one: a pipe or a file gets the
+ * bytes as stored, so binary bodies are never altered. */
+static void write_body(struct output *out, const unsigned char *buf, size_t len)
 {
-        int fd = STDOUT_FILENO;
+        int fd = out ? out->fd : STDOUT_FILENO;
 
-        if (out && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-                die("cannot create %s: %m", out);
         if (write_all(fd, buf, len) < 0)
-                die("cannot write %s: %m", out ? out : "standard output");
+                die("cannot write %s: %m", out ? out->path : "standard output");
         if (!out && len > 0 && buf[len - 1] != '\n' && isatty(fd))
                 (void)write_all(fd, "\n", 1);
-        if (out && close(fd) < 0)
-                die("cannot write %s: %m", out);
+        if (!out)
+                return;
+        output_commit(out);
+        if (close(out->fd) < 0)
+                die("cannot write %s: %m", out->path);
 }
 
-static void print_body(json_t *reply, const char *out)
+static void print_body(json_t *reply, struct output *out)
 {
         const char *b64 = json_string_value(json_object_get(reply, "data"));
         size_t len, b64len, cap;
@@ -144,34 +145,54 @@ static void print_body(json_t *reply, const char *out)
         free(buf);
 }
 
-int cmd_get(struct ctl *ctl, int argc, char **argv)
+struct get_args {
+        const char *out;
+        bool force;
+        json_int_t version; /* < 0: the latest */
+};
+
+static void get_parse(struct ctl *ctl, int argc, char **argv, struct get_args *a)
 {
         static const struct option opts[] = {
                 {"version", required_argument, NULL, OPT_VERSION_OF_RECORD},
                 {"output", required_argument, NULL, 'o'},
+                {"force", no_argument, NULL, OPT_FORCE},
                 {},
         };
-        const char *out = NULL;
-        json_int_t version = -1;
-        json_t *params, *reply;
-        char **pos;
         int c;
 
         while ((c = ctl_getopt(ctl, argc, argv, "o:", opts)) != -1) {
                 if (c == 'o')
-                        out = optarg;
+                        a->out = optarg;
+                else if (c == OPT_FORCE)
+                        a->force = true;
                 else
-                        version = (json_int_t)arg_uint(ctl, "--version", optarg, VERSION_MAX);
+                        a->version = (json_int_t)arg_uint(ctl, "--version", optarg, VERSION_MAX);
         }
+        if (a->force && !a->out)
+                die_usage(ctl, "--force replaces the file given with -o FILE; there is none");
+}
+
+int cmd_get(struct ctl *ctl, int argc, char **argv)
+{
+        struct get_args a = {.version = -1};
+        struct output out;
+        json_t *params, *reply;
+        char **pos;
+
+        get_parse(ctl, argc, argv, &a);
         pos = ctl_positional(ctl, argc, argv, 2, 2);
+        /* Before the read, so that a refused FILE costs no audited read. */
+        if (a.out)
+                output_open(&out, a.out, a.force);
         params = record_params(pos[0], pos[1]);
-        if (version >= 0)
-                json_object_set_new(params, "version", json_integer(version));
+        if (a.version >= 0)
+                json_object_set_new(params, "version", json_integer(a.version));
         reply = ctl_call(ctl, "io.vaultd.records.Get", params);
-        if (ctl->json && !out)
+        if (ctl->json && !a.out)
                 print_json(reply);
         else
-                print_body(reply, out);
+                print_body(reply, a.out ? &out : NULL);
         json_decref(reply);
         return EXIT_SUCCESS;
 }

@@ -22,14 +22,18 @@ static const struct command audit_commands[] = {
          "origin, and the verifier key that signs checkpoints. Write the verifier key\n"
          "down once, from the vault's own host: offline checks trust it.",
          "vaultctl audit head", "the auditor or admin role"},
-        {"export", "audit", cmd_audit_export, "[-o FILE] [--from SEQ] [--to SEQ]",
+        {"export", "audit", cmd_audit_export, "[-o FILE [--force]] [--from SEQ] [--to SEQ]",
          "write the trail as JSON Lines with signed checkpoints",
          "Writes the audit trail as JSON Lines: a header, the audit lines exactly as\n"
          "stored, and the signed checkpoints that cover them (docs/audit-format.md).\n"
          "With -o, reports how many audit lines and checkpoints it wrote; the same\n"
-         "numbers 'vaultctl audit verify --file' reports for that file.\n"
+         "numbers 'vaultctl audit verify --file' reports for that file. FILE is\n"
+         "written as 'get -o' writes one: a new file of yours, mode 0600 (it names\n"
+         "record ids), put in place when complete.\n"
          "\n"
-         "  -o, --output FILE  write to FILE (created, never overwritten), not stdout\n"
+         "  -o, --output FILE  write to FILE, not stdout; refuses an existing FILE or a\n"
+         "                     symbolic link\n"
+         "  --force            replace an existing regular FILE with the new one\n"
          "  --from SEQ         first audit line [0]\n"
          "  --to SEQ           last audit line; the export runs on to the next checkpoint\n"
          "\n"
@@ -88,14 +92,19 @@ static const struct command top_commands[] = {
          "  --if-version N  store only if the current version is N (0: the record\n"
          "                  must be new); otherwise Conflict",
          "vaultctl put nguoi-co-cong NCC-2024-000123 dossier.json", "the service role for COLLECTION"},
-        {"get", NULL, cmd_get, "COLLECTION ID [--version N] [-o FILE]", "read a record",
+        {"get", NULL, cmd_get, "COLLECTION ID [--version N] [-o FILE [--force]]", "read a record",
          "Writes the record's latest (or given) version to standard output or FILE,\n"
          "byte for byte. Only on a terminal is a final newline added when the body\n"
          "lacks one, so that the prompt starts on a line of its own.\n"
+         "FILE is always a new file of yours, mode 0600: the body goes to a temporary\n"
+         "file beside it, renamed to FILE when complete. A file or link someone else\n"
+         "put at FILE (say in /tmp) is never written to.\n"
          "\n"
          "  --version N        that version (after the command, this is the record's\n"
          "                     version, not vaultctl's)\n"
-         "  -o, --output FILE  write to FILE (mode 0600), replacing it",
+         "  -o, --output FILE  write to FILE; refuses (exit 1) an existing FILE or a\n"
+         "                     symbolic link\n"
+         "  --force            replace an existing regular FILE with the new one",
          "vaultctl get nguoi-co-cong NCC-2024-000123 --version 2 -o v2.json",
          "the service role for COLLECTION"},
         {"delete", NULL, cmd_delete, "COLLECTION ID [--if-version N]", "delete a record (history stays)",

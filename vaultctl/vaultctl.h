@@ -1,13 +1,14 @@
 /* vaultctl: the control CLI. One file per concern: main.c (global options
  * and dispatch), commands.c (the command table and its help), options.c
  * (per-command getopt_long), report.c (errors, exit codes, JSON output),
- * client.c (the connection, with deadlines), and one file per command
- * group. vaultctl is a one-shot tool, so helpers here may print and exit
+ * client.c (the connection, with deadlines), output.c (files written for
+ * the user), and one file per command group. vaultctl is a one-shot tool, so helpers here may print and exit
  * (signify, minisign); they exit with the code of the table below. */
 #pragma once
 
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -167,6 +168,25 @@ json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params);
 int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply));
 /* Closes the connection, if any. */
 void ctl_close(struct ctl *ctl);
+
+/* output.c: files written for the user (get -o, audit export -o). */
+struct output {
+        const char *path;    /* the target, borrowed */
+        bool force;          /* may replace a regular file there */
+        int fd;              /* the temporary file, written by the caller */
+        char temp[PATH_MAX]; /* its name, next to path */
+};
+
+/* Makes a new temporary file for path: mode 0600, O_EXCL, in path's
+ * directory, removed again if vaultctl exits or is killed before
+ * output_commit(). Dies (exit 1) when path is a symbolic link or not a
+ * regular file, or exists and force is false; nothing is created then. */
+void output_open(struct output *o, const char *path, bool force);
+/* Syncs the temporary file and renames it to path: never over an existing
+ * file without force (even one that appeared meanwhile), never through a
+ * link. Dies on failure, removing the temporary file. o->fd stays open for
+ * the caller to close. */
+void output_commit(struct output *o);
 
 /* progress.c: a progress line on a terminal (import). */
 struct progress {

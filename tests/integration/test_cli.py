@@ -175,7 +175,8 @@ def test_command_options_after_arguments(vault):
     out = os.path.join(vault.root, "a1")
     assert run("get", "c", "A-1", "-o", out, "--socket", s).returncode == 0
     assert open(out, "rb").read() == b"one"
-    assert run("get", "--output=" + out, "c", "A-1", "--version=1", "--socket", s).returncode == 0
+    # Replacing an existing FILE takes --force (issue #8), anywhere on the line.
+    assert run("get", "--output=" + out, "c", "A-1", "--version=1", "--socket", s, "--force").returncode == 0
     r = run("list", "c", "--json", "--socket", s, "--limit", "1")
     assert [x["id"] for x in json.loads(r.out)["records"]] == ["A-1"]
     # "--" ends the options: what follows is an argument even if it starts with "-".
@@ -207,7 +208,7 @@ def test_usage_errors_name_the_problem(args, named, hint):
 
 def test_subcommand_help_is_not_taken_for_the_global_one():
     r = run("audit", "export", "--help")
-    assert r.returncode == 0 and r.out.startswith("usage: vaultctl audit export [-o FILE]")
+    assert r.returncode == 0 and r.out.startswith("usage: vaultctl audit export [-o FILE [--force]]")
     r = run("--json", "audit", "verify", "-h")
     assert r.returncode == 0 and r.out.startswith("usage: vaultctl audit verify")
     r = run("--help")
