@@ -1,6 +1,7 @@
 /* Record commands: put, get, delete, list, history. (import has its own
  * file.) */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -237,25 +238,46 @@ static int column_width(json_t *objects, const char *key, int min)
         return w;
 }
 
-static void print_records(json_t *records, const char *collection, const char *next)
+/* A listing shown page by page, as the pages arrive. Column widths only
+ * grow: a later page's longer id widens its own rows, not the heading
+ * already printed. Each starts as wide as its heading. */
+struct list_view {
+        const char *collection;
+        int idw, vw;
+        bool heading; /* printed */
+        uint64_t shown;
+};
+
+static void print_record(const struct list_view *v, json_t *rec)
 {
-        /* Each column at least as wide as its heading. */
-        int idw = column_width(records, "id", 2), vw = column_width(records, "version", 7);
-        json_t *rec;
+        printf("%-*s  %*lld  %s\n", v->idw, json_string_value(json_object_get(rec, "id")), v->vw,
+               (long long)json_integer_value(json_object_get(rec, "version")),
+               json_string_value(json_object_get(rec, "updated")));
+}
+
+static void list_show(void *userdata, json_t *page, bool last)
+{
+        struct list_view *v = userdata;
+        json_t *records = json_object_get(page, "records"), *next = json_object_get(page, "next"), *rec;
+        bool more = last && json_is_string(next); /* one page asked for, and more follow */
         size_t i;
 
-        if (json_array_size(records) == 0 && !next) {
-                printf("no live records in %s\n", collection);
-                return;
+        v->idw = column_width(records, "id", v->idw);
+        v->vw = column_width(records, "version", v->vw);
+        if (!v->heading && (json_array_size(records) > 0 || more)) {
+                printf("%-*s  %*s  %s\n", v->idw, "ID", v->vw, "VERSION", "UPDATED");
+                v->heading = true;
         }
-        printf("%-*s  %*s  %s\n", idw, "ID", vw, "VERSION", "UPDATED");
         json_array_foreach(records, i, rec)
-                printf("%-*s  %*lld  %s\n", idw, json_string_value(json_object_get(rec, "id")), vw,
-                       (long long)json_integer_value(json_object_get(rec, "version")),
-                       json_string_value(json_object_get(rec, "updated")));
-        if (next)
-                printf("(%zu %s shown; more: --after %s, or --all)\n", json_array_size(records),
-                       plural(json_array_size(records), "record", "records"), next);
+        {
+                print_record(v, rec);
+                v->shown++;
+        }
+        if (more)
+                printf("(%" PRIu64 " %s shown; more: --after %s, or --all)\n", v->shown,
+                       plural(v->shown, "record", "records"), json_string_value(next));
+        else if (last && v->shown == 0)
+                printf("no live records in %s\n", v->collection);
 }
 
 struct list_args {
@@ -287,88 +309,90 @@ static void list_parse(struct ctl *ctl, int argc, char **argv, struct list_args 
 int cmd_list(struct ctl *ctl, int argc, char **argv)
 {
         struct list_args a = {.limit = -1};
-        json_t *collected = json_array(), *reply, *o;
-        _cleanup_(freep) char *next = NULL;
+        struct list_view view = {.idw = 2, .vw = 7};
+        struct pager pg = {
+                .method = "io.vaultd.records.List",
+                .cursor_key = "after",
+                .items_key = "records",
+                .resume_option = "--after",
+                .show = list_show,
+                .userdata = &view,
+        };
         char **pos;
+        int r;
 
         list_parse(ctl, argc, argv, &a);
         pos = ctl_positional(ctl, argc, argv, 1, 1);
-        if (a.after && !(next = strdup(a.after)))
-                die("out of memory");
-        do {
-                json_t *params = json_pack("{s:s}", "collection", pos[0]);
-                const char *n;
-
-                if (next)
-                        json_object_set_new(params, "after", json_string(next));
-                if (a.limit >= 0)
-                        json_object_set_new(params, "limit", json_integer(a.limit));
-                reply = ctl_call(ctl, "io.vaultd.records.List", params);
-                json_array_extend(collected, json_object_get(reply, "records"));
-                free(next);
-                n = json_string_value(json_object_get(reply, "next"));
-                next = n ? strdup(n) : NULL;
-                json_decref(reply);
-        } while (a.all && next);
-        if (!ctl->json) {
-                print_records(collected, pos[0], next);
-                json_decref(collected);
-                return EXIT_SUCCESS;
-        }
-        o = json_pack("{s:o}", "records", collected);
-        if (next)
-                json_object_set_new(o, "next", json_string(next));
-        print_json(o);
-        json_decref(o);
-        return EXIT_SUCCESS;
+        view.collection = pos[0];
+        pg.all = a.all;
+        pg.params = json_pack("{s:s}", "collection", pos[0]);
+        if (a.limit >= 0)
+                json_object_set_new(pg.params, "limit", json_integer(a.limit));
+        if (a.after && !(pg.cursor = json_string(a.after)))
+                die_usage(ctl, "--after needs a record id, not '%s'", a.after);
+        r = pager_run(ctl, &pg);
+        json_decref(pg.params);
+        json_decref(pg.cursor);
+        return r;
 }
 
-static void print_history(json_t *versions)
+/* A history shown page by page; widths only grow, as in list_view. */
+struct history_view {
+        int vw, tw, sw, uw;
+        bool heading; /* printed */
+};
+
+static void print_version(const struct history_view *h, json_t *v)
 {
-        /* Each column at least as wide as its heading. */
-        int vw = column_width(versions, "version", 7), tw = column_width(versions, "time", 4),
-            sw = column_width(versions, "size", 4), uw = column_width(versions, "uid", 3);
-        json_t *v;
+        printf("%*lld  %-*s  %-7s  %*lld  %*lld\n", h->vw,
+               (long long)json_integer_value(json_object_get(v, "version")), h->tw,
+               json_string_value(json_object_get(v, "time")),
+               json_is_true(json_object_get(v, "deleted")) ? "deleted" : "stored", h->sw,
+               (long long)json_integer_value(json_object_get(v, "size")), h->uw,
+               (long long)json_integer_value(json_object_get(v, "uid")));
+}
+
+static void history_show(void *userdata, json_t *page, bool last)
+{
+        struct history_view *h = userdata;
+        json_t *versions = json_object_get(page, "versions"), *v;
         size_t i;
 
-        printf("%*s  %-*s  %-7s  %*s  %*s\n", vw, "VERSION", tw, "TIME", "STATE", sw, "SIZE", uw, "UID");
+        (void)last;
+        h->vw = column_width(versions, "version", h->vw);
+        h->tw = column_width(versions, "time", h->tw);
+        h->sw = column_width(versions, "size", h->sw);
+        h->uw = column_width(versions, "uid", h->uw);
+        if (!h->heading) {
+                printf("%*s  %-*s  %-7s  %*s  %*s\n", h->vw, "VERSION", h->tw, "TIME", "STATE", h->sw,
+                       "SIZE", h->uw, "UID");
+                h->heading = true;
+        }
         json_array_foreach(versions, i, v)
-                printf("%*lld  %-*s  %-7s  %*lld  %*lld\n", vw,
-                       (long long)json_integer_value(json_object_get(v, "version")), tw,
-                       json_string_value(json_object_get(v, "time")),
-                       json_is_true(json_object_get(v, "deleted")) ? "deleted" : "stored", sw,
-                       (long long)json_integer_value(json_object_get(v, "size")), uw,
-                       (long long)json_integer_value(json_object_get(v, "uid")));
+        {
+                print_version(h, v);
+        }
 }
 
 int cmd_history(struct ctl *ctl, int argc, char **argv)
 {
-        json_t *all = json_array(), *reply = NULL;
-        json_int_t after = 0;
+        struct history_view view = {.vw = 7, .tw = 4, .sw = 4, .uw = 3};
+        struct pager pg = {
+                .method = "io.vaultd.records.History",
+                .cursor_key = "after_version",
+                .items_key = "versions",
+                .all = true, /* a history is read whole */
+                .show = history_show,
+                .userdata = &view,
+        };
         char **pos;
+        int r;
 
         while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
                 ;
         pos = ctl_positional(ctl, argc, argv, 2, 2);
-        /* Every page: a history is read whole. */
-        for (;;) {
-                json_t *params = record_params(pos[0], pos[1]);
-
-                json_object_set_new(params, "after_version", json_integer(after));
-                json_decref(reply);
-                reply = ctl_call(ctl, "io.vaultd.records.History", params);
-                json_array_extend(all, json_object_get(reply, "versions"));
-                if (!json_is_integer(json_object_get(reply, "next")))
-                        break;
-                after = json_integer_value(json_object_get(reply, "next"));
-        }
-        json_object_set(reply, "versions", all);
-        json_object_del(reply, "next");
-        if (ctl->json)
-                print_json(reply);
-        else
-                print_history(all);
-        json_decref(all);
-        json_decref(reply);
-        return EXIT_SUCCESS;
+        pg.params = record_params(pos[0], pos[1]);
+        r = pager_run(ctl, &pg);
+        json_decref(pg.params);
+        return r;
 }

@@ -115,7 +115,11 @@ static const struct command top_commands[] = {
          "vaultctl delete nguoi-co-cong NCC-2024-000123", "the service role for COLLECTION"},
         {"list", NULL, cmd_list, "COLLECTION [--after ID] [--limit N] [--all]", "list live records",
          "Lists the live records of a collection in id order: id, version, time of\n"
-         "the latest version.\n"
+         "the latest version. With --all, each page is printed as it arrives; with\n"
+         "--json too, as one JSON object whose \"records\" array grows a line per\n"
+         "record (an error on the way ends that object with the error's members).\n"
+         "A listing stops with an error (exit 1) when vaultd's next page would not\n"
+         "start after the last, or after 100,000 pages (then go on with --after ID).\n"
          "\n"
          "  --after ID  start after this id\n"
          "  --limit N   records per page (1-1000) [100]\n"
@@ -123,7 +127,9 @@ static const struct command top_commands[] = {
          "vaultctl list nguoi-co-cong --all", "the service role for COLLECTION"},
         {"history", NULL, cmd_history, "COLLECTION ID", "list every version of a record",
          "Lists every version of a record, oldest first: version, time, stored or\n"
-         "deleted, size, and the uid that wrote it.",
+         "deleted, size, and the uid that wrote it. Pages are printed as they arrive\n"
+         "(under --json as one object, like 'list --all'), and the same limits hold:\n"
+         "each page must start after the last, and 100,000 pages at most.",
          "vaultctl history nguoi-co-cong NCC-2024-000123", "the service role for COLLECTION"},
         {"import", NULL, cmd_import, "COLLECTION FILE|- [--skip N]", "store many records from JSON Lines",
          "Stores records from JSON Lines, one {\"id\": ID, \"record\": {...}} per line\n"

@@ -12,6 +12,15 @@
 
 static bool report_json;
 
+/* The JSON document being streamed to stdout, if any. */
+static struct {
+        bool open;
+        size_t items;
+} stream;
+
+/* Values are printed on one line each, members in the order received. */
+#define STREAM_FLAGS (JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
+
 /* Exit codes and what to do, by error name (vaultd's without their
  * interface). Any name not here exits with 1. */
 static const struct {
@@ -76,7 +85,9 @@ void report_error(const char *name, json_t *params, json_t *extra, const char *m
                       params ? json_incref(params) : json_object(), "message", message);
         if (o && extra)
                 json_object_update(o, extra);
-        if (o)
+        if (o && stream.open)
+                json_stream_end(o);
+        else if (o)
                 print_json(o);
         json_decref(o);
 }
@@ -145,6 +156,44 @@ void print_json(json_t *params)
 {
         json_dumpf(params, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
+}
+
+void json_stream_begin(const char *key)
+{
+        json_t *k = json_string(key);
+
+        fputs("{\n  ", stdout);
+        json_dumpf(k, stdout, JSON_ENCODE_ANY);
+        fputs(": [", stdout);
+        json_decref(k);
+        stream.open = true;
+        stream.items = 0;
+}
+
+void json_stream_item(json_t *item)
+{
+        fputs(stream.items++ ? ",\n    " : "\n    ", stdout);
+        json_dumpf(item, stdout, STREAM_FLAGS);
+}
+
+void json_stream_end(json_t *members)
+{
+        const char *key;
+        json_t *v;
+
+        fputs(stream.items ? "\n  ]" : "]", stdout);
+        json_object_foreach(members, key, v)
+        {
+                json_t *k = json_string(key);
+
+                fputs(",\n  ", stdout);
+                json_dumpf(k, stdout, JSON_ENCODE_ANY);
+                fputs(": ", stdout);
+                json_dumpf(v, stdout, STREAM_FLAGS);
+                json_decref(k);
+        }
+        fputs("\n}\n", stdout);
+        stream.open = false;
 }
 
 const char *plural(uint64_t n, const char *one, const char *many)

@@ -1,8 +1,8 @@
 /* vaultctl: the control CLI. One file per concern: main.c (global options
  * and dispatch), commands.c (the command table and its help), options.c
  * (per-command getopt_long), report.c (errors, exit codes, JSON output),
- * client.c (the connection, with deadlines), output.c (files written for
- * the user), and one file per command group. vaultctl is a one-shot tool, so helpers here may print and exit
+ * client.c (the connection, with deadlines), pages.c (paged listings),
+ * output.c (files written for the user), and one file per command group. vaultctl is a one-shot tool, so helpers here may print and exit
  * (signify, minisign); they exit with the code of the table below. */
 #pragma once
 
@@ -134,6 +134,14 @@ void report_reply_error(json_t *msg, const char *prefix, json_t *extra);
 __attribute__((noreturn)) void die_reply(json_t *msg);
 /* Prints params as JSON on stdout (results under --json). */
 void print_json(json_t *params);
+/* One JSON object streamed to stdout, {"KEY": [ITEM, ...], MEMBER, ...},
+ * for a listing too long to hold: begin, each item as it comes, then end
+ * with the other members (borrowed; may be NULL). An error reported while
+ * it is open ends it with the error's members ("error", "parameters",
+ * "message"), so that stdout still holds exactly one object. */
+void json_stream_begin(const char *key);
+void json_stream_item(json_t *item);
+void json_stream_end(json_t *members);
 /* "1 record", "2 records": n and the word for it. */
 const char *plural(uint64_t n, const char *one, const char *many);
 
@@ -168,6 +176,27 @@ json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params);
 int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply));
 /* Closes the connection, if any. */
 void ctl_close(struct ctl *ctl);
+
+/* pages.c: listings that come in pages (list, history). */
+struct pager {
+        const char *method;        /* "io.vaultd.records.List" */
+        json_t *params;            /* the call's other parameters, borrowed */
+        const char *cursor_key;    /* the parameter "next" is passed back as */
+        json_t *cursor;            /* where to start, borrowed; NULL: the beginning */
+        const char *items_key;     /* the array each page holds: "records" */
+        const char *resume_option; /* how a user starts after a cursor, or NULL */
+        bool all;                  /* follow "next" to the end, else one page */
+        /* Prints a page for people; last is set on the final one. */
+        void (*show)(void *userdata, json_t *page, bool last);
+        void *userdata;
+};
+
+/* Calls the method page after page, printing each as it arrives (as one
+ * JSON document under --json) and keeping none. Dies (exit 1) when a page's
+ * "next" does not come strictly after the previous one, or after 100,000
+ * pages; and, like ctl_call(), on an error reply. Returns the exit
+ * status. */
+int pager_run(struct ctl *ctl, const struct pager *pg);
 
 /* output.c: files written for the user (get -o, audit export -o). */
 struct output {

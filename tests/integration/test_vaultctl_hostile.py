@@ -1,12 +1,14 @@
 """vaultctl against local attackers (issue #8): another user's file or link
-where -o writes. Each test runs the real vaultctl, against the real vaultd or
-a scripted fake one."""
+where -o writes, and a server whose pages never end. Each test runs the real
+vaultctl, against the real vaultd or a scripted fake one."""
 import json
 import os
+import re
 import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -211,3 +213,174 @@ def test_audit_export_killed_midway_leaves_no_file(scripted, vault_dir):
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=10) == -signal.SIGTERM
     assert sorted(os.listdir(vault_dir)) == before
+
+
+# 3. A server whose pages repeat or never end.
+
+def record(i):
+    return {"id": "NCC-2024-%09d" % i, "version": 1, "updated": "2026-11-29T14:03:07.123456Z"}
+
+
+def version(i):
+    return {"version": i, "time": "2026-11-29T14:03:07.123456Z", "deleted": False, "size": 10, "uid": 0}
+
+
+def stuck_list(method, params):
+    """Every page after the first says the next starts after "NCC-...-5":
+    where the previous one did, or before it."""
+    return {"parameters": {"records": [record(1)], "next": record(5)["id"]}}
+
+
+def stuck_history(method, params):
+    return {"parameters": {"versions": [version(7)], "deleted": False, "next": 7}}
+
+
+@pytest.mark.parametrize("args,answer", [
+    (["list", "c", "--all"], stuck_list),
+    (["list", "c", "--all", "--after", "NCC-2024-000000009"], stuck_list),
+    (["history", "c", "X-1"], stuck_history),
+], ids=["list", "list-backwards", "history"])
+def test_next_that_does_not_advance_is_refused(scripted, args, answer):
+    s = scripted(answer)
+    r = ctl(s.path, *args, timeout=10)
+    assert r.returncode == 1
+    assert re.fullmatch(r"vaultctl: io\.vaultd\.records\.\w+ page \d says the next page starts after "
+                        r"\S+, which does not come after \S+: the listing would never end, so vaultctl "
+                        r"stopped \(is this vaultd's socket\? vaultd never does this\)\n",
+                        r.stderr.decode()), r.stderr
+    assert s.calls <= 2
+    # --json: still one object, the pages shown so far and the error.
+    r = ctl(s.path, "--json", *args, timeout=10)
+    obj = json.loads(r.stdout)
+    assert r.returncode == 1 and r.stderr == b"" and obj["error"] == "vaultctl.Failed"
+    assert obj["parameters"]["reason"] == "next does not advance"
+
+
+class EndlessPages:
+    """A server whose listing never ends: it answers the first call with
+    page(0), page(1), ... each next after the last, as fast as vaultctl
+    reads them (not waiting for the calls that ask for them, so that the
+    test takes seconds), and counts the calls it gets."""
+
+    def __init__(self, path, page):
+        self.path, self.page, self.calls = path, page, 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def count_calls(self, conn):
+        try:
+            while chunk := conn.recv(1 << 16):
+                self.calls += chunk.count(b"\0")
+        except OSError:
+            pass
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        threading.Thread(target=self.count_calls, args=(conn,), daemon=True).start()
+        n = 0
+        try:
+            while True:
+                conn.sendall(b"".join(json.dumps(self.page(i)).encode() + b"\0" for i in range(n, n + 100)))
+                n += 100
+        except OSError:
+            pass  # vaultctl stopped reading
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+
+
+@pytest.fixture
+def endless(vault_dir):
+    servers = []
+
+    def make(page):
+        s = EndlessPages(os.path.join(vault_dir, "endless-%d.sock" % len(servers)), page)
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        s.close()
+
+
+def list_page(n, size=5):
+    first = size * n + 1
+    return {"parameters": {"records": [record(i) for i in range(first, first + size)],
+                           "next": record(first + size - 1)["id"]}}
+
+
+def history_page(n, size=4):
+    first = size * n + 1
+    return {"parameters": {"versions": [version(i) for i in range(first, first + size)], "deleted": False,
+                           "next": first + size - 1}}
+
+
+PAGES_MAX = 100000
+# Far below what holding 100,000 pages of 4 or 5 items takes (some 250 MiB),
+# far above what one page takes (some 6 MiB; 75 under ASan).
+RSS_LIMIT_KB = 128 * 1024
+
+# Runs a command as a child of a small process that reports the child's
+# peak RSS (a child of pytest would carry pytest's own peak across exec)
+# and kills it if it outgrows the limit or the time.
+_MEASURE = r"""
+import os, sys, time
+limit_kb, seconds, report = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[4], sys.argv[4:])
+deadline = time.monotonic() + seconds
+while True:
+    done, status, usage = os.wait4(pid, os.WNOHANG)
+    if done:
+        break
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            rss = int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
+    except (OSError, IndexError):
+        rss = 0
+    if rss > limit_kb or time.monotonic() > deadline:
+        os.kill(pid, 9)
+    time.sleep(0.02)
+with open(report, "w") as f:
+    f.write("%d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss))
+"""
+
+
+def run_measured(cmd, seconds=60):
+    """(exit code, stdout, stderr, peak RSS in KiB) of cmd."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = [os.path.join(d, n) for n in ("out", "err", "report")]
+        with open(paths[0], "wb") as out, open(paths[1], "wb") as err:
+            subprocess.run(["/usr/bin/python3", "-I", "-S", "-c", _MEASURE, str(RSS_LIMIT_KB), str(seconds),
+                            paths[2]] + cmd, stdout=out, stderr=err, check=True, timeout=seconds + 10)
+        rc, rss = map(int, open(paths[2]).read().split())
+        return rc, open(paths[0], "rb").read(), open(paths[1], "rb").read(), rss
+
+
+def test_endless_list_stops_at_the_cap_in_bounded_memory(endless):
+    s = endless(list_page)
+    rc, out, err, rss = run_measured([VAULTCTL, "--socket", s.path, "list", "c", "--all"])
+    assert rc == 1 and rss < RSS_LIMIT_KB, (rc, rss, err[-500:])
+    last = record(5 * PAGES_MAX)["id"]
+    assert err.decode() == (
+        "vaultctl: io.vaultd.records.List sent 100000 pages and says more follow; vaultctl stopped there, "
+        "as no listing of a vault should be that long (is this vaultd's socket? to go on from here: "
+        "--after %s)\n" % last)
+    assert s.calls == PAGES_MAX
+    # Streamed: every page shown as it came, each row once, under one heading.
+    lines = out.decode().splitlines()
+    assert lines[0].split() == ["ID", "VERSION", "UPDATED"] and len(lines) == 1 + 5 * PAGES_MAX
+    assert lines[1].split()[0] == record(1)["id"] and lines[-1].split()[0] == last
+
+
+def test_endless_history_under_json_is_one_object_in_bounded_memory(endless):
+    s = endless(history_page)
+    rc, out, err, rss = run_measured([VAULTCTL, "--socket", s.path, "--json", "history", "c", "X-1"])
+    assert rc == 1 and err == b"" and rss < RSS_LIMIT_KB, (rc, rss, err[-500:])
+    obj = json.loads(out)
+    assert obj["error"] == "vaultctl.Failed" and obj["parameters"]["reason"] == "too many pages"
+    assert "sent 100000 pages and says more follow" in obj["message"]
+    assert [v["version"] for v in obj["versions"]] == list(range(1, 4 * PAGES_MAX + 1))
