@@ -20,6 +20,14 @@ static const struct {
         {"uptime", "uptime_seconds", "s"},
 };
 
+/* A status string as vaultd sent it, escaped for the terminal. */
+static void print_field(const char *label, json_t *v, const char *unit)
+{
+        _cleanup_(freep) char *shown = escape_json_string(v);
+
+        printf("%-13s %s%s\n", label, shown, unit);
+}
+
 static void show_status(json_t *reply)
 {
         json_t *requests = json_object_get(reply, "requests"), *batches = json_object_get(reply, "batches");
@@ -31,7 +39,7 @@ static void show_status(json_t *reply)
 
                 snprintf(label, sizeof(label), "%s:", status_fields[i].label);
                 if (json_is_string(v))
-                        printf("%-13s %s%s\n", label, json_string_value(v), status_fields[i].unit);
+                        print_field(label, v, status_fields[i].unit);
                 else if (json_is_integer(v))
                         printf("%-13s %lld%s\n", label, (long long)json_integer_value(v),
                                status_fields[i].unit);
@@ -67,7 +75,9 @@ static void show_reload(json_t *reply)
         size_t i, n = json_array_size(warnings);
 
         json_array_foreach(warnings, i, w)
-                fprintf(stderr, "vaultctl: policy warning: %s\n", json_string_value(w));
+        {
+                report_line("policy warning: %s", json_string_value(w) ?: "");
+        }
         printf("policy reloaded: %llu %s, %zu %s\n", (unsigned long long)rules,
                plural(rules, "rule", "rules"), n, plural(n, "warning", "warnings"));
 }
@@ -84,7 +94,7 @@ static void show_checked(const char *path, const struct policy *p, bool json)
 
         if (!json) {
                 for (size_t i = 0; i < p->nwarnings; i++)
-                        fprintf(stderr, "vaultctl: %s: warning: %s\n", path, p->warnings[i]);
+                        report_line("%s: warning: %s", path, p->warnings[i]);
                 printf("%s: OK, %zu %s, %zu %s\n", path, p->nrules, plural(p->nrules, "rule", "rules"),
                        p->nwarnings, plural(p->nwarnings, "warning", "warnings"));
                 return;

@@ -23,11 +23,12 @@ enum {
 
 static void show_head(json_t *reply)
 {
+        _cleanup_(freep) char *hash = escape_json_string(json_object_get(reply, "hash")),
+                              *origin = escape_json_string(json_object_get(reply, "origin")),
+                              *vkey = escape_json_string(json_object_get(reply, "verifier_key"));
+
         printf("lines:        %lld\nhead hash:    %s\norigin:       %s\nverifier key: %s\n",
-               (long long)json_integer_value(json_object_get(reply, "lines")),
-               json_string_value(json_object_get(reply, "hash")),
-               json_string_value(json_object_get(reply, "origin")),
-               json_string_value(json_object_get(reply, "verifier_key")));
+               (long long)json_integer_value(json_object_get(reply, "lines")), hash, origin, vkey);
 }
 
 int cmd_audit_head(struct ctl *ctl, int argc, char **argv)
@@ -244,11 +245,11 @@ static void show_verified(json_t *reply)
 {
         int64_t lines = json_integer_value(json_object_get(reply, "lines")),
                 checkpoints = json_integer_value(json_object_get(reply, "checkpoints"));
+        _cleanup_(freep) char *hash = escape_json_string(json_object_get(reply, "hash"));
 
         printf("OK: the audit trail verifies: %" PRId64 " audit %s, %" PRId64 " signed %s, head %s\n", lines,
                plural((uint64_t)lines, "line", "lines"), checkpoints,
-               plural((uint64_t)checkpoints, "checkpoint", "checkpoints"),
-               json_string_value(json_object_get(reply, "hash")));
+               plural((uint64_t)checkpoints, "checkpoint", "checkpoints"), hash);
 }
 
 int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)

@@ -120,7 +120,7 @@ static void import_line_failed(struct import *im, uint64_t line, const char *nam
         im->failed++;
         if (!im->ctl->json) {
                 progress_clear(&im->progress);
-                fprintf(stderr, "vaultctl: line %" PRIu64 ": %s\n", line, text);
+                report_line("line %" PRIu64 ": %s", line, text);
                 return;
         }
         if (json_array_size(im->errors) < IMPORT_ERRORS_MAX)

@@ -214,8 +214,8 @@ int cmd_delete(struct ctl *ctl, int argc, char **argv)
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Delete", params), "deleted", pos[0], pos[1]);
 }
 
-/* Width of the widest member named key (a string, or an integer in
- * decimal) among the objects, at least min. */
+/* Width of the widest member named key (a string as shown, escaped, or an
+ * integer in decimal) among the objects, at least min. */
 static int column_width(json_t *objects, const char *key, int min)
 {
         json_t *o, *v;
@@ -228,9 +228,10 @@ static int column_width(json_t *objects, const char *key, int min)
                 int n;
 
                 v = json_object_get(o, key);
-                if (json_is_string(v))
-                        n = (int)json_string_length(v);
-                else
+                if (json_is_string(v)) {
+                        _cleanup_(freep) char *shown = escape_json_string(v);
+                        n = (int)strlen(shown);
+                } else
                         n = snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
                 if (n > w)
                         w = n;
@@ -250,15 +251,18 @@ struct list_view {
 
 static void print_record(const struct list_view *v, json_t *rec)
 {
-        printf("%-*s  %*lld  %s\n", v->idw, json_string_value(json_object_get(rec, "id")), v->vw,
-               (long long)json_integer_value(json_object_get(rec, "version")),
-               json_string_value(json_object_get(rec, "updated")));
+        _cleanup_(freep) char *id = escape_json_string(json_object_get(rec, "id")),
+                              *updated = escape_json_string(json_object_get(rec, "updated"));
+
+        printf("%-*s  %*lld  %s\n", v->idw, id, v->vw,
+               (long long)json_integer_value(json_object_get(rec, "version")), updated);
 }
 
 static void list_show(void *userdata, json_t *page, bool last)
 {
         struct list_view *v = userdata;
         json_t *records = json_object_get(page, "records"), *next = json_object_get(page, "next"), *rec;
+        _cleanup_(freep) char *after = escape_json_string(next);
         bool more = last && json_is_string(next); /* one page asked for, and more follow */
         size_t i;
 
@@ -275,7 +279,7 @@ static void list_show(void *userdata, json_t *page, bool last)
         }
         if (more)
                 printf("(%" PRIu64 " %s shown; more: --after %s, or --all)\n", v->shown,
-                       plural(v->shown, "record", "records"), json_string_value(next));
+                       plural(v->shown, "record", "records"), after);
         else if (last && v->shown == 0)
                 printf("no live records in %s\n", v->collection);
 }
@@ -344,9 +348,10 @@ struct history_view {
 
 static void print_version(const struct history_view *h, json_t *v)
 {
+        _cleanup_(freep) char *when = escape_json_string(json_object_get(v, "time"));
+
         printf("%*lld  %-*s  %-7s  %*lld  %*lld\n", h->vw,
-               (long long)json_integer_value(json_object_get(v, "version")), h->tw,
-               json_string_value(json_object_get(v, "time")),
+               (long long)json_integer_value(json_object_get(v, "version")), h->tw, when,
                json_is_true(json_object_get(v, "deleted")) ? "deleted" : "stored", h->sw,
                (long long)json_integer_value(json_object_get(v, "size")), h->uw,
                (long long)json_integer_value(json_object_get(v, "uid")));

@@ -46,8 +46,8 @@ void die_usage(const struct ctl *ctl, const char *fmt, ...)
                          ctl->cmd->name ? "vaultctl " : "", title);
                 die_error(ERR_USAGE, json_pack("{s:s}", "command", title), "%s", text);
         }
-        fprintf(stderr, "vaultctl: %s\nTry '%s%s --help'.\n", message, ctl->cmd->name ? "vaultctl " : "",
-                title);
+        report_line("%s", message);
+        fprintf(stderr, "Try '%s%s --help'.\n", ctl->cmd->name ? "vaultctl " : "", title);
         exit(EXIT_USAGE);
 }
 

@@ -73,12 +73,25 @@ int error_exit_code(const char *name)
         return k < 0 ? EXIT_FAILURE : error_kinds[k].exit_code;
 }
 
+void report_line(const char *fmt, ...)
+{
+        _cleanup_(freep) char *shown = NULL;
+        char message[MESSAGE_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        shown = escape_string(message);
+        fprintf(stderr, "vaultctl: %s\n", shown);
+}
+
 void report_error(const char *name, json_t *params, json_t *extra, const char *message)
 {
         json_t *o;
 
         if (!report_json) {
-                fprintf(stderr, "vaultctl: %s\n", message);
+                report_line("%s", message);
                 return;
         }
         o = json_pack("{s:s,s:o,s:s}", "error", name, "parameters",

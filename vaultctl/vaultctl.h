@@ -1,8 +1,9 @@
 /* vaultctl: the control CLI. One file per concern: main.c (global options
  * and dispatch), commands.c (the command table and its help), options.c
  * (per-command getopt_long), report.c (errors, exit codes, JSON output),
- * client.c (the connection, with deadlines), pages.c (paged listings),
- * output.c (files written for the user), and one file per command group. vaultctl is a one-shot tool, so helpers here may print and exit
+ * escape.c (foreign text made safe for a terminal), client.c (the
+ * connection, with deadlines), pages.c (paged listings), output.c (files
+ * written for the user), and one file per command group. vaultctl is a one-shot tool, so helpers here may print and exit
  * (signify, minisign); they exit with the code of the table below. */
 #pragma once
 
@@ -108,6 +109,20 @@ uint64_t arg_uint(struct ctl *ctl, const char *what, const char *s, uint64_t max
  * --help'." (exit 2). */
 __attribute__((noreturn, format(printf, 2, 3))) void die_usage(const struct ctl *ctl, const char *fmt, ...);
 
+/* escape.c: text from vaultd or from a file, for a terminal. Every human
+ * line that shows such text shows it through these. */
+
+/* Returns s (len bytes, NULs allowed) with every character a terminal acts
+ * on written as a visible escape: \r, \n, \t, \xNN for other C0
+ * controls, DEL and bytes that are not UTF-8, \uNNNN for C1 controls and
+ * the invisible bidi and line-breaking characters. Printable UTF-8 stays.
+ * Caller frees; dies when out of memory. */
+char *escape_bytes(const char *s, size_t len);
+/* escape_bytes() of a C string; NULL gives "". */
+char *escape_string(const char *s);
+/* escape_bytes() of a JSON string's value; "" when v is not a string. */
+char *escape_json_string(json_t *v);
+
 /* report.c: errors, exit codes and JSON output. */
 
 /* Makes errors and results print as JSON (--json). */
@@ -115,10 +130,14 @@ void report_set_json(bool json);
 /* The exit code for an error name: vaultd's (by the part after the last
  * dot) or vaultctl's own. */
 int error_exit_code(const char *name);
-/* Prints an error: one line "vaultctl: MESSAGE" on stderr, or under --json
- * one object {"error", "parameters", "message"} on stdout, with the members
- * of extra (may be NULL) added. params and extra are borrowed. */
+/* Prints an error: one line "vaultctl: MESSAGE" on stderr (escaped, as it
+ * may quote vaultd or a file), or under --json one object {"error",
+ * "parameters", "message"} on stdout, with the members of extra (may be
+ * NULL) added. params and extra are borrowed. */
 void report_error(const char *name, json_t *params, json_t *extra, const char *message);
+/* Prints "vaultctl: MESSAGE" on stderr, escaped: a warning, or an error that
+ * does not end the command (a failed import line). */
+__attribute__((format(printf, 1, 2))) void report_line(const char *fmt, ...);
 /* Reports the error name (a vaultctl.* name) and exits with its code.
  * params (may be NULL) is stolen. */
 __attribute__((noreturn, format(printf, 3, 4))) void die_error(const char *name, json_t *params,

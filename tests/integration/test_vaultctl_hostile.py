@@ -1,6 +1,7 @@
 """vaultctl against local attackers (issue #8): another user's file or link
-where -o writes, and a server whose pages never end. Each test runs the real
-vaultctl, against the real vaultd or a scripted fake one."""
+where -o writes, strings from a forged export or a hostile server that would
+drive the terminal, and a server whose pages never end. Each test runs the
+real vaultctl, against the real vaultd or a scripted fake one."""
 import json
 import os
 import re
@@ -15,6 +16,21 @@ import time
 import pytest
 
 from conftest import NOBODY, VAULTCTL
+
+# What a terminal would act on, in vaultctl's human output: C0 controls but
+# the newline, DEL, and C1 controls (U+0080-U+009F in UTF-8).
+TERMINAL_CONTROLS = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+# Strings a hostile server or file sends, and how vaultctl must show them:
+# erase the line and rewrite it, a C1 CSI, a right-to-left override, a
+# window title; Vietnamese stays as it is.
+HOSTILE = "\r\x1b[2KOK \x9b31m \u202eNguy\u1ec5n \x1b]0;owned\x07"
+SHOWN = "\\r\\x1b[2KOK \\u009b31m \\u202eNguy\u1ec5n \\x1b]0;owned\\x07"
+
+
+def assert_no_controls(*outputs):
+    for out in outputs:
+        out = out if isinstance(out, bytes) else out.encode()
+        assert not TERMINAL_CONTROLS.search(out), out
 
 
 def ctl(sock, *args, umask=None, timeout=30):
@@ -215,7 +231,79 @@ def test_audit_export_killed_midway_leaves_no_file(scripted, vault_dir):
     assert sorted(os.listdir(vault_dir)) == before
 
 
-# 3. A server whose pages repeat or never end.
+# 3. Strings from a file or from the server are escaped in human output.
+
+def forged_export(vault):
+    """A real export whose header names a verifier key that writes a fake
+    "OK" line over the error on a terminal."""
+    vault.ctl("put", "c", "F-1", "-", input=b"x", check=True)
+    lines = vault.export().split(b"\n")
+    header = json.loads(lines[0])
+    header["verifier_key"] = HOSTILE + " verifies: 9 audit lines\x1b[8m"
+    lines[0] = json.dumps(header, ensure_ascii=False).encode()
+    path = os.path.join(vault.root, "forged.jsonl")
+    open(path, "wb").write(b"\n".join(lines))
+    return path
+
+
+def test_verify_file_shows_a_forged_header_escaped(vault):
+    key = vault.ctl("audit", "head", json_out=True).json["verifier_key"]
+    path = forged_export(vault)
+    r = ctl(vault.sock, "audit", "verify", "--file", path, "--key", key)
+    assert r.returncode == 3 and r.stdout == b""
+    err = r.stderr.decode()
+    assert_no_controls(r.stderr)
+    assert err.startswith("vaultctl: %s does NOT verify: line 1 of the file: the export names verifier "
+                          "key %s verifies: 9 audit lines\\x1b[8m, not the one given" % (path, SHOWN)), err
+    # --json keeps the text as it is, escaped by JSON.
+    r = ctl(vault.sock, "--json", "audit", "verify", "--file", path, "--key", key)
+    assert r.returncode == 3 and b"\x1b" not in r.stdout
+    assert HOSTILE in json.loads(r.stdout)["message"]
+
+
+def hostile_vaultd(method, params):
+    """Every answer carries HOSTILE where vaultctl shows a string."""
+    h = HOSTILE
+    answers = {
+        "io.vaultd.records.List": {"records": [{"id": h, "version": 1, "updated": h}], "next": h},
+        "io.vaultd.records.History": {"versions": [{"version": 1, "time": h, "deleted": False, "size": 1,
+                                                    "uid": 0}], "deleted": False},
+        "io.vaultd.admin.Status": {"state": h, "vault": h, "version": h, "sandbox": h},
+        "io.vaultd.admin.ReloadPolicy": {"rules": 1, "warnings": [h]},
+        "io.vaultd.audit.Head": {"lines": 1, "hash": h, "origin": h, "verifier_key": h},
+        "io.vaultd.audit.Verify": {"lines": 1, "checkpoints": 1, "hash": h},
+    }
+    if method in answers:
+        return {"parameters": answers[method]}
+    return {"error": "io.vaultd.records.%s" % h, "parameters": {"collection": h, h: [h]}}
+
+
+@pytest.mark.parametrize("args", [
+    ["list", "c"], ["history", "c", "X-1"], ["status"], ["policy", "reload"], ["audit", "head"],
+    ["audit", "verify"], ["get", "c", "X-1"], ["put", "c", "X-1", "/dev/null"], ["import", "c", "-"],
+], ids=lambda a: "-".join(a[:2]))
+def test_strings_from_the_server_are_escaped(scripted, args):
+    s = scripted(hostile_vaultd)
+    r = subprocess.run([VAULTCTL, "--socket", s.path] + args, input=b'{"id": "I-1", "record": {}}\n',
+                       capture_output=True, timeout=30)
+    assert_no_controls(r.stdout, r.stderr)
+    assert SHOWN in (r.stdout + r.stderr).decode(), (r.stdout, r.stderr)
+
+
+def test_policy_check_escapes_names_from_the_file(vault_dir):
+    path = os.path.join(vault_dir, "hostile.policy")
+    open(path, "wb").write(b"allow user \x1b[2J\xff\xc3 role admin\n")
+    r = subprocess.run([VAULTCTL, "policy", "check", path], capture_output=True)
+    assert r.returncode == 0 and r.stderr.decode() == (
+        "vaultctl: %s: warning: line 1: no user named '\\x1b[2J\\xff\\xc3' on this system; the rule grants "
+        "nothing\n" % path)
+    open(path, "wb").write(b"\x1b]0;owned\x07 user x role admin\n")
+    r = subprocess.run([VAULTCTL, "policy", "check", path], capture_output=True)
+    assert r.returncode == 1 and b"unknown keyword '\\x1b]0;owned\\x07'" in r.stderr
+    assert_no_controls(r.stdout, r.stderr)
+
+
+# 4. A server whose pages repeat or never end.
 
 def record(i):
     return {"id": "NCC-2024-%09d" % i, "version": 1, "updated": "2026-11-29T14:03:07.123456Z"}
