@@ -181,3 +181,17 @@ clean:
 	rm -rf $(BUILD) demo
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The Debian package and the systemd system test (issue #7).
+# make deb: $(DEB_DIR)/vaultd_$(VERSION)_<arch>.deb from packaging/debian
+# (dpkg-buildpackage in a copy of the tree; no apt, no tests), lintian-clean.
+# make check-system: boots systemd 252 in a container, installs that .deb
+# and checks the service through the real manager (tests/system/).
+DEB_DIR   ?= $(BUILD)/deb
+DEB_FILE   = $(DEB_DIR)/vaultd_$(VERSION)_$(shell dpkg --print-architecture).deb
+.PHONY: deb check-system
+deb: deps-system
+	sh packaging/mkdeb.sh $(DEB_DIR)
+
+check-system: deb
+	$(PYTHON) tests/system/run.py --deb $(DEB_FILE)
