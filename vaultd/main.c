@@ -343,7 +343,7 @@ static int vault_open(struct vault *v, const struct options *o)
         }
         if (r < 0) {
                 log_error("cannot open the vault in %s: %s%s", o->state_dir, strerror(-r),
-                          r == -ENOENT ? " (create one with 'vaultctl init', or pass --init-if-empty)" : "");
+                          r == -ENOENT ? " (start with --init-if-empty to create one)" : "");
                 return r;
         }
         r = keys_load(o->key_file, &v->keys);
