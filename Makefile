@@ -21,13 +21,11 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(SAN)
 LIBS       = $(PKG_LIBS) -lpthread
 
 LIB_SRC     := $(wildcard lib/*.c)
-CORE_SRC    := vaultd/store.c vaultd/keys.c vaultd/audit.c
-DAEMON_SRC  := $(filter-out $(CORE_SRC),$(wildcard vaultd/*.c))
+DAEMON_SRC  := $(wildcard vaultd/*.c)
 CTL_SRC     := $(wildcard vaultctl/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ    := $(call obj,$(LIB_SRC))
-CORE_OBJ   := $(call obj,$(CORE_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CTL_OBJ    := $(call obj,$(CTL_SRC))
 
@@ -81,14 +79,15 @@ $(BUILD)/obj/%.o: %.c | deps
 # The interface descriptions are embedded with .incbin.
 $(BUILD)/obj/vaultd/interfaces.o: $(wildcard docs/*.varlink)
 
-$(BUILD)/vaultd: $(DAEMON_OBJ) $(CORE_OBJ) $(LIB_OBJ)
+$(BUILD)/vaultd: $(DAEMON_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/vaultctl: $(CTL_OBJ) $(CORE_OBJ) $(LIB_OBJ)
+# vaultctl is a pure client of the socket: it links no daemon module.
+$(BUILD)/vaultctl: $(CTL_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Unit tests link the module under test and its dependencies (no main()).
-TEST_LINK := $(CORE_OBJ) $(LIB_OBJ) $(filter-out $(BUILD)/obj/vaultd/main.o,$(DAEMON_OBJ))
+TEST_LINK := $(LIB_OBJ) $(filter-out $(BUILD)/obj/vaultd/main.o,$(DAEMON_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LINK) | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(LIBS) -lcmocka

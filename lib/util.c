@@ -144,6 +144,24 @@ int read_file_max(const char *path, size_t max, char **ret, size_t *ret_len)
         return (int)len;
 }
 
+int read_full(int fd, void *buf, size_t len)
+{
+        char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = read(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EPIPE;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
         const char *p = buf;

@@ -75,3 +75,6 @@ int read_file_max(const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* Reads exactly len bytes, retrying on EINTR and short reads. -EPIPE when
+ * the file ends first. */
+int read_full(int fd, void *buf, size_t len);

@@ -70,17 +70,6 @@ static const struct command policy_commands[] = {
 };
 
 static const struct command top_commands[] = {
-        {"init", NULL, cmd_init, "--state-dir DIR --key-file FILE [--origin NAME]",
-         "create an empty vault and its root key",
-         "Creates an empty vault in DIR and a new root key file (mode 0600). Refuses to\n"
-         "overwrite either. Keep the key file safe: without it the vault cannot be\n"
-         "opened.\n"
-         "\n"
-         "  --state-dir DIR  the vault's directory (created when missing)\n"
-         "  --key-file FILE  the root key file to create\n"
-         "  --origin NAME    checkpoint origin [vaultd/VAULT-ID]",
-         "vaultctl init --state-dir /var/lib/vaultd --key-file /etc/vaultd/root.key",
-         "root on the state directory; no daemon (it must not be running)"},
         {"status", NULL, cmd_status, "", "what the vault is doing",
          "Shows vaultd's state, the vault, its record and audit line counts, open\n"
          "connections, the sandbox, and uptime. Not audited.",

@@ -1,4 +1,5 @@
-/* vaultctl: talks to vaultd over its socket; `vaultctl init` creates a vault.
+/* vaultctl: talks to vaultd over its socket and nothing else (a vault is
+ * created by vaultd --init).
  * main() reads the global options, finds the command (through its group)
  * and runs it. */
 #include <stdlib.h>

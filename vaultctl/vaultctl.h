@@ -254,7 +254,6 @@ void progress_update(struct progress *p, uint64_t done, int64_t pos);
 void progress_clear(struct progress *p);
 
 /* The commands. argv[0] is the command's own name. */
-int cmd_init(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_put(struct ctl *ctl, int argc, char **argv);
 int cmd_get(struct ctl *ctl, int argc, char **argv);

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "keeper.h"
 #include "util.h"
 
 static int meta_get_string(MDB_txn *txn, struct vault_store *s, const char *name, char **ret)
@@ -26,24 +27,18 @@ static int meta_put_string(MDB_txn *txn, struct vault_store *s, const char *name
         return store_put(txn, s->meta, name, strlen(name), val, strlen(val), 0);
 }
 
-int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
-                     const struct audit_actor *actor, const char *origin)
+static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret);
+
+int audit_store_init(struct vault_store *s, struct keeper *kp, MDB_txn *txn, const struct audit_actor *actor,
+                     const char *idhex, const char *origin)
 {
-        uint8_t id[16], zero[AUDIT_HASH_SIZE] = {0}, pk[32];
-        char idhex[33], *default_origin = NULL;
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, pk[32];
         _cleanup_(freep) char *vkey = NULL;
         struct audit_log *log = NULL;
         json_t *extra;
         int k;
 
-        randombytes_buf(id, sizeof(id));
-        hex_encode(id, sizeof(id), idhex);
-        if (!origin) {
-                if (asprintf(&default_origin, "vaultd/%s", idhex) < 0)
-                        return -ENOMEM;
-                origin = default_origin;
-        }
-        keys_public(keys, pk);
+        keeper_public(kp, pk);
         k = note_verifier_key(origin, pk, &vkey);
         if (k < 0)
                 goto out;
@@ -53,7 +48,7 @@ int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *tx
             (k = store_put(txn, s->meta, "audit.head", 10, zero, sizeof(zero), 0)) < 0 ||
             (k = store_meta_put_u64(txn, s, "format", STORE_FORMAT_VERSION)) < 0)
                 goto out;
-        k = audit_log_open(s, keys, txn, &log);
+        k = audit_log_load(s, kp, txn, &log);
         if (k < 0)
                 goto out;
         extra = json_pack("{s:s,s:s,s:s}", "vault", idhex, "origin", origin, "verifier_key", vkey);
@@ -67,16 +62,14 @@ int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *tx
         };
         audit_txn_begin(log);
         k = audit_append(log, txn, &e, NULL);
-        if (k == 0)
-                k = audit_checkpoint(log, txn, e.time_us, true);
         json_decref(extra);
 out:
         audit_log_free(log);
-        free(default_origin);
         return k;
 }
 
-int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn, struct audit_log **ret)
+/* Reads the stored head and origin; tells the keeper nothing. */
+static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
 {
         struct audit_log *log = calloc(1, sizeof(*log));
         _cleanup_(freep) char *id = NULL;
@@ -87,7 +80,7 @@ int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
         if (!log)
                 return -ENOMEM;
         log->store = s;
-        log->keys = keys;
+        log->keeper = kp;
         if ((k = meta_get_string(txn, s, "vault.id", &id)) < 0 ||
             (k = meta_get_string(txn, s, "audit.origin", &log->origin)) < 0 ||
             (k = store_meta_get_u64(txn, s, "audit.next", &log->next_seq)) < 0 ||
@@ -101,8 +94,9 @@ int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
         memcpy(log->vault_id, id, 33);
         if (store_meta_get_u64(txn, s, "audit.cp.size", &log->checkpoint_size) < 0)
                 log->checkpoint_size = 0;
+        log->keeper_size = log->checkpoint_size;
         log->checkpoint_time_us = now_realtime_us();
-        keys_public(keys, pk);
+        keeper_public(kp, pk);
         k = note_verifier_key(log->origin, pk, &log->vkey);
         if (k < 0)
                 goto fail;
@@ -112,6 +106,58 @@ int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
 fail:
         audit_log_free(log);
         return k;
+}
+
+/* The signature in a stored checkpoint note (the last line:
+ * "— name base64(key id || signature)"). */
+static int note_signature(const MDB_val *note, uint8_t sig[64])
+{
+        const char *text = note->mv_data, *end = text + note->mv_size, *b64 = end;
+        uint8_t raw[4 + 64];
+        size_t len;
+
+        if (note->mv_size < 2 || end[-1] != '\n')
+                return -EIO;
+        for (b64 = end - 1; b64 > text && b64[-1] != ' '; b64--)
+                ;
+        if (sodium_base642bin(raw, sizeof(raw), b64, (size_t)(end - 1 - b64), NULL, &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
+            len != sizeof(raw))
+                return -EIO;
+        memcpy(sig, raw + 4, 64);
+        return 0;
+}
+
+int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
+{
+        uint8_t hash[AUDIT_HASH_SIZE] = {0}, sig[64] = {0}, key[8];
+        struct audit_log *log;
+        MDB_val note;
+        int k = audit_log_load(s, kp, txn, &log);
+
+        if (k < 0)
+                return k;
+        /* The keeper signs only extensions of the last checkpoint it
+         * signed: tell it which one that is, before serving anyone. */
+        if (log->checkpoint_size > log->next_seq) {
+                k = -ESTALE; /* a signed checkpoint covers lines the store no longer has */
+                goto fail;
+        }
+        if (log->checkpoint_size > 0) {
+                be64_put(key, log->checkpoint_size);
+                if ((k = audit_line_hash(log, txn, log->checkpoint_size - 1, hash)) < 0 ||
+                    (k = store_get(txn, s->checkpoints, key, 8, &note)) < 0 ||
+                    (k = note_signature(&note, sig)) < 0)
+                        goto fail;
+        }
+        k = keeper_chain(kp, log->checkpoint_size, hash, sig);
+        if (k < 0)
+                goto fail;
+        *ret = log;
+        return 0;
+fail:
+        audit_log_free(log);
+        return k == -ENOENT ? -EIO : k;
 }
 
 void audit_log_free(struct audit_log *log)
@@ -127,17 +173,12 @@ void audit_txn_begin(struct audit_log *log)
 {
         log->pending_next_seq = log->next_seq;
         memcpy(log->pending_head, log->head, AUDIT_HASH_SIZE);
-        log->pending_checkpoint_size = log->checkpoint_size;
 }
 
 void audit_txn_commit(struct audit_log *log)
 {
         __atomic_store_n(&log->next_seq, log->pending_next_seq, __ATOMIC_RELAXED); /* Status reads it */
         memcpy(log->head, log->pending_head, AUDIT_HASH_SIZE);
-        if (log->pending_checkpoint_size != log->checkpoint_size) {
-                log->checkpoint_size = log->pending_checkpoint_size;
-                log->checkpoint_time_us = now_realtime_us();
-        }
 }
 
 int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq)
@@ -168,41 +209,72 @@ int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *
 
 bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force)
 {
-        uint64_t size = log->pending_next_seq;
+        uint64_t size = log->next_seq;
 
-        if (size == log->pending_checkpoint_size)
+        if (size == log->keeper_size)
                 return false;
-        return force || size - log->pending_checkpoint_size >= AUDIT_CHECKPOINT_LINES ||
+        return force || size - log->keeper_size >= AUDIT_CHECKPOINT_LINES ||
                now_us - log->checkpoint_time_us >= AUDIT_CHECKPOINT_USEC;
 }
 
-int audit_checkpoint(struct audit_log *log, MDB_txn *txn, uint64_t now_us, bool force)
+/* Asks the keeper to sign the committed head: it gets every line since the
+ * last size it signed and recomputes the chain itself. */
+static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, uint8_t sig[64])
+{
+        uint64_t n = size - log->keeper_size;
+        const char **lines = calloc(n, sizeof(*lines));
+        size_t *lens = calloc(n, sizeof(*lens));
+        uint8_t key[8];
+        MDB_val v;
+        int k = lines && lens ? 0 : -ENOMEM;
+
+        for (uint64_t i = 0; k == 0 && i < n; i++) {
+                be64_put(key, log->keeper_size + i);
+                k = store_get(txn, log->store->audit, key, 8, &v);
+                lines[i] = v.mv_data;
+                lens[i] = v.mv_size;
+        }
+        if (k == 0)
+                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, sig);
+        free(lines);
+        free(lens);
+        return k;
+}
+
+int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
 {
         _cleanup_(freep) char *text = NULL, *note = NULL;
-        uint64_t size = log->pending_next_seq;
+        uint64_t size = log->next_seq;
         uint8_t id[4], pk[32], sig[64], key[8];
+        MDB_txn *txn;
         int k;
 
         if (!audit_checkpoint_due(log, now_us, force))
                 return 0;
-        k = checkpoint_text(log->origin, size, log->pending_head, &text);
+        k = store_begin(log->store, true, &txn);
         if (k < 0)
                 return k;
-        keys_sign(log->keys, text, strlen(text), sig);
-        keys_public(log->keys, pk);
+        k = checkpoint_sign(log, txn, size, sig);
+        if (k < 0)
+                goto abort;
+        log->keeper_size = size; /* signed: the keeper will not sign it again */
+        log->checkpoint_time_us = now_us;
+        if ((k = checkpoint_text(log->origin, size, log->head, &text)) < 0)
+                goto abort;
+        keeper_public(log->keeper, pk);
         note_key_id(log->origin, pk, id);
-        k = checkpoint_note(text, log->origin, id, sig, &note);
-        if (k < 0)
-                return k;
         be64_put(key, size);
-        k = store_put(txn, log->store->checkpoints, key, 8, note, strlen(note), 0);
-        if (k < 0)
-                return k;
-        k = store_meta_put_u64(txn, log->store, "audit.cp.size", size);
-        if (k < 0)
-                return k;
-        log->pending_checkpoint_size = size;
-        return 0;
+        if ((k = checkpoint_note(text, log->origin, id, sig, &note)) < 0 ||
+            (k = store_put(txn, log->store->checkpoints, key, 8, note, strlen(note), 0)) < 0 ||
+            (k = store_meta_put_u64(txn, log->store, "audit.cp.size", size)) < 0)
+                goto abort;
+        k = store_commit(txn);
+        if (k == 0)
+                log->checkpoint_size = size;
+        return k;
+abort:
+        mdb_txn_abort(txn);
+        return k;
 }
 
 int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "auditfmt.h"
-#include "keys.h"
+#include "keeper.h"
 #include "store.h"
 
 /* Sign a checkpoint after this many lines or this much time. */
@@ -17,37 +17,45 @@
 
 struct audit_log {
         struct vault_store *store;
-        struct vault_keys *keys;
+        struct keeper *keeper;
         char *origin; /* checkpoint origin and signing key name */
         char *vkey;   /* verifier key */
         char vault_id[33];
         /* Committed head, and head inside the open write transaction. */
         uint64_t next_seq, pending_next_seq;
         uint8_t head[AUDIT_HASH_SIZE], pending_head[AUDIT_HASH_SIZE];
-        uint64_t checkpoint_size, checkpoint_time_us; /* last signed checkpoint */
-        uint64_t pending_checkpoint_size;
+        uint64_t checkpoint_size, checkpoint_time_us; /* last stored checkpoint */
+        uint64_t keeper_size; /* last size the keeper signed (stored, unless that failed) */
 };
 
-/* At vault creation: writes the vault id, origin and line 0 (op vault.init)
- * inside txn. keys must already be initialised in txn. */
-int audit_store_init(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn,
-                     const struct audit_actor *actor, const char *origin);
+/* At vault creation: writes the vault id (32 hex digits), the checkpoint
+ * origin and line 0 (op vault.init) inside txn. The keeper must have
+ * created the keys (keystore_create) for that origin. */
+int audit_store_init(struct vault_store *s, struct keeper *kp, MDB_txn *txn, const struct audit_actor *actor,
+                     const char *idhex, const char *origin);
 
-/* Loads the head from the store. The caller owns *ret (audit_log_free). */
-int audit_log_open(struct vault_store *s, struct vault_keys *keys, MDB_txn *txn, struct audit_log **ret);
+/* Loads the head from the store and tells the keeper the last signed
+ * checkpoint (keeper_chain). -ESTALE when that checkpoint covers more
+ * lines than the store holds (lines were removed). The caller owns *ret
+ * (audit_log_free). */
+int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret);
 void audit_log_free(struct audit_log *log);
 
 /* Writer side: begin tracks a new write transaction, append adds one line
- * (returning its seq), checkpoint signs the pending head when due (or when
- * force is set and lines were added since the last one), and commit/abort
- * follow the transaction's fate. */
+ * (returning its seq), and commit follows the transaction's fate (an
+ * aborted one is forgotten by the next begin). */
 void audit_txn_begin(struct audit_log *log);
+int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq);
+void audit_txn_commit(struct audit_log *log);
 /* Whether audit_checkpoint would sign now (lines since the last one, and
  * enough of them or enough time, or force). */
 bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force);
-int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq);
-int audit_checkpoint(struct audit_log *log, MDB_txn *txn, uint64_t now_us, bool force);
-void audit_txn_commit(struct audit_log *log);
+/* Signs the committed head when due, through the keeper, and stores the
+ * note in a write transaction of its own. Only committed lines are ever
+ * signed: the keeper never signs the same size twice, so a signature over
+ * lines that a failed commit then dropped would block every later one.
+ * Call with no write transaction open (the writer, between batches). */
+int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force);
 
 /* Reader side (any thread, inside a read transaction). */
 

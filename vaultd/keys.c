@@ -11,26 +11,18 @@
 #include "util.h"
 
 #define KEY_SIZE       32
-#define KEYS_MAX_KEK   256
 #define KEY_FILE_MAGIC "vaultd-root-key 1 plain\n"
 #define KEY_FILE_MAX   256
 
-#define NONCE   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define TAG     crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define WRAPPED (NONCE + KEY_SIZE + TAG)
-
-/* Envelope: format(1) kek_version(4) nonce wrapped-DEK nonce ciphertext. */
-#define ENV_FORMAT 1
-#define ENV_HEADER (1 + 4 + WRAPPED + NONCE)
+#define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG   crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 struct vault_keys {
         uint8_t *root;              /* sodium_malloc, KEY_SIZE */
         uint8_t *kek[KEYS_MAX_KEK]; /* index = version; NULL when absent */
         uint32_t kek_current;
         uint8_t *sign_sk; /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
-        /* Scratch for one DEK at a time, allocated once: guarded pages cost
-         * an mprotect/munmap each, far too slow per request. */
-        uint8_t *dek;
+        bool idle;        /* key pages are inaccessible between uses */
         uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
 };
 
@@ -117,8 +109,7 @@ int keys_load(const char *key_file, struct vault_keys **ret)
         if (!k)
                 return -ENOMEM;
         k->root = sodium_malloc(KEY_SIZE);
-        k->dek = sodium_malloc(KEY_SIZE);
-        if (!k->root || !k->dek) {
+        if (!k->root) {
                 keys_free(k);
                 return -ENOMEM;
         }
@@ -139,8 +130,22 @@ void keys_free(struct vault_keys *k)
         for (size_t i = 0; i < KEYS_MAX_KEK; i++)
                 sodium_free(k->kek[i]);
         sodium_free(k->sign_sk);
-        sodium_free(k->dek);
         free(k);
+}
+
+/* Between uses (once keys_seal_idle ran) key pages are not even readable:
+ * a stray read (a bug, an exploit's info leak) faults instead. These open
+ * one for a use and close it again. */
+static void key_open(const struct vault_keys *k, void *p, bool write)
+{
+        if (k->idle && p)
+                (void)(write ? sodium_mprotect_readwrite(p) : sodium_mprotect_readonly(p));
+}
+
+static void key_close(const struct vault_keys *k, void *p)
+{
+        if (k->idle && p)
+                sodium_mprotect_noaccess(p);
 }
 
 /* Wraps a secret under kek; out receives nonce || ciphertext || tag. */
@@ -173,104 +178,117 @@ static size_t kek_ad(uint32_t version, uint8_t ad[16])
 
 #define SIGN_AD "vaultd-audit-signing-key"
 
-int keys_store_init(struct vault_keys *k, struct vault_store *s, MDB_txn *txn)
+int keys_create(struct vault_keys *k, struct keys_material *ret)
 {
-        uint8_t vkey[4], ad[16], wrapped[NONCE + crypto_sign_SECRETKEYBYTES + TAG];
-        uint8_t *kek = sodium_malloc(KEY_SIZE);
-        uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-        int r = -ENOMEM;
-
-        if (!kek || !sk)
-                goto out;
-        randombytes_buf(kek, KEY_SIZE);
-        be32_put(vkey, 1);
-        wrap(k->root, ad, kek_ad(1, ad), kek, KEY_SIZE, wrapped);
-        r = store_put(txn, s->keys, vkey, 4, wrapped, WRAPPED, MDB_NOOVERWRITE);
-        if (r < 0)
-                goto out;
-        r = store_meta_put_u64(txn, s, "kek.current", 1);
-        if (r < 0)
-                goto out;
-        crypto_sign_keypair(k->sign_pk, sk);
-        wrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), sk, crypto_sign_SECRETKEYBYTES, wrapped);
-        r = store_put(txn, s->meta, "sign.key", 8, wrapped, sizeof(wrapped), MDB_NOOVERWRITE);
-        if (r < 0)
-                goto out;
-        r = store_put(txn, s->meta, "sign.pub", 8, k->sign_pk, sizeof(k->sign_pk), MDB_NOOVERWRITE);
-        if (r < 0)
-                goto out;
-        r = keys_store_open(k, s, txn);
-out:
-        sodium_free(kek);
-        sodium_free(sk);
-        return r;
-}
-
-static int load_keks(struct vault_keys *k, struct vault_store *s, MDB_txn *txn)
-{
-        MDB_cursor *cur;
-        MDB_val key, val;
         uint8_t ad[16];
-        int rc, r = 0;
-
-        rc = mdb_cursor_open(txn, s->keys, &cur);
-        if (rc)
-                return store_errno(rc);
-        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                uint32_t v;
-
-                if (key.mv_size != 4 || val.mv_size != WRAPPED)
-                        continue;
-                v = be32_get(key.mv_data);
-                if (v == 0 || v >= KEYS_MAX_KEK) {
-                        r = -EIO;
-                        break;
-                }
-                if (!k->kek[v] && !(k->kek[v] = sodium_malloc(KEY_SIZE))) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = unwrap(k->root, ad, kek_ad(v, ad), val.mv_data, val.mv_size, k->kek[v]);
-                if (r < 0)
-                        break;
-        }
-        mdb_cursor_close(cur);
-        if (r == 0 && rc != MDB_NOTFOUND)
-                r = store_errno(rc);
-        return r;
-}
-
-int keys_store_open(struct vault_keys *k, struct vault_store *s, MDB_txn *txn)
-{
-        uint64_t current;
-        MDB_val v;
         int r;
 
-        r = load_keks(k, s, txn);
-        if (r < 0)
+        if ((r = keys_add_kek(k, 1, NULL)) < 0)
                 return r;
-        r = store_meta_get_u64(txn, s, "kek.current", &current);
-        if (r < 0)
-                return r;
-        if (current == 0 || current >= KEYS_MAX_KEK || !k->kek[current])
-                return -EIO;
-        k->kek_current = (uint32_t)current;
         if (!k->sign_sk && !(k->sign_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
                 return -ENOMEM;
-        r = store_get(txn, s->meta, "sign.key", 8, &v);
-        if (r < 0)
-                return r;
-        r = unwrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), v.mv_data, v.mv_size, k->sign_sk);
-        if (r < 0)
-                return r;
-        crypto_sign_ed25519_sk_to_pk(k->sign_pk, k->sign_sk);
+        key_open(k, k->root, false);
+        key_open(k, k->kek[1], false);
+        key_open(k, k->sign_sk, true);
+        wrap(k->root, ad, kek_ad(1, ad), k->kek[1], KEY_SIZE, ret->kek_wrapped);
+        k->kek_current = 1;
+        crypto_sign_keypair(k->sign_pk, k->sign_sk);
+        wrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->sign_sk, crypto_sign_SECRETKEYBYTES,
+             ret->sign_wrapped);
+        key_close(k, k->sign_sk);
+        key_close(k, k->kek[1]);
+        key_close(k, k->root);
+        memcpy(ret->pk, k->sign_pk, sizeof(ret->pk));
         return 0;
 }
 
-/* Associated data binding a body or its DEK to one record version. */
-static int body_ad(const char *purpose, const struct body_binding *b, uint32_t kek_version, uint8_t *ad,
-                   size_t cap, size_t *ret_len)
+int keys_add_kek(struct vault_keys *k, uint32_t version, const uint8_t wrapped[KEYS_WRAPPED])
+{
+        uint8_t ad[16];
+
+        int r = 0;
+
+        if (version == 0 || version >= KEYS_MAX_KEK)
+                return -EINVAL;
+        if (!k->kek[version] && !(k->kek[version] = sodium_malloc(KEY_SIZE)))
+                return -ENOMEM;
+        key_open(k, k->kek[version], true);
+        if (!wrapped)
+                randombytes_buf(k->kek[version], KEY_SIZE);
+        else {
+                key_open(k, k->root, false);
+                r = unwrap(k->root, ad, kek_ad(version, ad), wrapped, KEYS_WRAPPED, k->kek[version]);
+                key_close(k, k->root);
+        }
+        key_close(k, k->kek[version]);
+        return r;
+}
+
+int keys_set_current(struct vault_keys *k, uint32_t version)
+{
+        if (version == 0 || version >= KEYS_MAX_KEK || !k->kek[version])
+                return -ENOKEY;
+        k->kek_current = version;
+        return 0;
+}
+
+int keys_open_signer(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED])
+{
+        int r;
+
+        if (!k->sign_sk && !(k->sign_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+                return -ENOMEM;
+        key_open(k, k->root, false);
+        key_open(k, k->sign_sk, true);
+        r = unwrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), wrapped, KEYS_SIGN_WRAPPED,
+                   k->sign_sk);
+        if (r == 0)
+                crypto_sign_ed25519_sk_to_pk(k->sign_pk, k->sign_sk);
+        key_close(k, k->sign_sk);
+        key_close(k, k->root);
+        return r;
+}
+
+uint32_t keys_kek_current(struct vault_keys *k)
+{
+        return k->kek_current;
+}
+
+uint32_t keys_kek_highest(struct vault_keys *k)
+{
+        for (uint32_t v = KEYS_MAX_KEK - 1; v > 0; v--)
+                if (k->kek[v])
+                        return v;
+        return 0;
+}
+
+int keys_wrap_kek(struct vault_keys *k, uint32_t version, uint8_t wrapped[KEYS_WRAPPED])
+{
+        uint8_t ad[16];
+
+        if (version == 0 || version >= KEYS_MAX_KEK || !k->kek[version])
+                return -ENOKEY;
+        key_open(k, k->root, false);
+        key_open(k, k->kek[version], false);
+        wrap(k->root, ad, kek_ad(version, ad), k->kek[version], KEY_SIZE, wrapped);
+        key_close(k, k->kek[version]);
+        key_close(k, k->root);
+        return 0;
+}
+
+int keys_drop_kek(struct vault_keys *k, uint32_t version)
+{
+        if (version == 0 || version >= KEYS_MAX_KEK || !k->kek[version])
+                return -ENOKEY;
+        if (version == k->kek_current)
+                return -EBUSY;
+        sodium_free(k->kek[version]); /* wipes */
+        k->kek[version] = NULL;
+        return 0;
+}
+
+int keys_binding_ad(const char *purpose, const struct body_binding *b, uint32_t kek_version, uint8_t *ad,
+                    size_t cap, size_t *ret_len)
 {
         size_t pl = strlen(purpose) + 1, cl = strlen(b->collection) + 1, il = strlen(b->id) + 1;
 
@@ -285,114 +303,88 @@ static int body_ad(const char *purpose, const struct body_binding *b, uint32_t k
         return 0;
 }
 
-#define AD_MAX 256
-
-int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain, size_t len,
-                   uint8_t **ret, size_t *ret_len)
+int keys_dek_new(struct vault_keys *k, const struct body_binding *b, uint32_t *ret_kek_version,
+                 uint8_t wrapped[KEYS_WRAPPED], uint8_t dek[KEYS_KEY_SIZE])
 {
-        uint8_t ad[AD_MAX], dad[AD_MAX], *env, *dek = k->dek;
-        size_t adlen, dadlen;
+        uint8_t ad[KEYS_AD_MAX];
+        size_t adlen;
         uint32_t kv = k->kek_current;
         int r;
 
-        if ((r = body_ad("vaultd-body", b, kv, ad, sizeof(ad), &adlen)) < 0 ||
-            (r = body_ad("vaultd-dek", b, kv, dad, sizeof(dad), &dadlen)) < 0)
-                return r;
-        env = malloc(ENV_HEADER + len + TAG);
-        if (!env)
-                return -ENOMEM;
-        crypto_aead_xchacha20poly1305_ietf_keygen(dek);
-        env[0] = ENV_FORMAT;
-        be32_put(env + 1, kv);
-        wrap(k->kek[kv], dad, dadlen, dek, KEY_SIZE, env + 5);
-        randombytes_buf(env + 5 + WRAPPED, NONCE);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENV_HEADER, NULL, plain, len, ad, adlen, NULL,
-                                                   env + 5 + WRAPPED, dek);
-        sodium_memzero(dek, KEY_SIZE);
-        *ret = env;
-        *ret_len = ENV_HEADER + len + TAG;
-        return 0;
-}
-
-int keys_envelope_kek(const uint8_t *env, size_t env_len)
-{
-        uint32_t v;
-
-        if (env_len < ENV_HEADER + TAG || env[0] != ENV_FORMAT)
-                return -EBADMSG;
-        v = be32_get(env + 1);
-        if (v == 0 || v >= KEYS_MAX_KEK)
-                return -EBADMSG;
-        return (int)v;
-}
-
-int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env, size_t env_len,
-                   uint8_t **ret, size_t *ret_len)
-{
-        uint8_t ad[AD_MAX], dad[AD_MAX], *dek = k->dek, *plain;
-        size_t adlen, dadlen, len;
-        int kv = keys_envelope_kek(env, env_len), r;
-
-        if (kv < 0)
-                return kv;
-        /* No genuine envelope names a KEK newer than the current one. */
-        if ((uint32_t)kv > k->kek_current)
-                return -EBADMSG;
-        if (!k->kek[kv])
+        if (!kv)
                 return -ENOKEY;
-        if ((r = body_ad("vaultd-body", b, (uint32_t)kv, ad, sizeof(ad), &adlen)) < 0 ||
-            (r = body_ad("vaultd-dek", b, (uint32_t)kv, dad, sizeof(dad), &dadlen)) < 0)
-                return r;
-        len = env_len - ENV_HEADER - TAG;
-        plain = malloc(len ? len : 1);
-        if (!plain)
-                return -ENOMEM;
-        r = unwrap(k->kek[kv], dad, dadlen, env + 5, WRAPPED, dek);
+        r = keys_binding_ad("vaultd-dek", b, kv, ad, sizeof(ad), &adlen);
         if (r < 0)
-                goto fail;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, env + ENV_HEADER, len + TAG, ad,
-                                                       adlen, env + 5 + WRAPPED, dek) != 0) {
-                r = -EBADMSG;
-                goto fail;
-        }
-        sodium_memzero(dek, KEY_SIZE);
-        *ret = plain;
-        *ret_len = len;
+                return r;
+        crypto_aead_xchacha20poly1305_ietf_keygen(dek);
+        key_open(k, k->kek[kv], false);
+        wrap(k->kek[kv], ad, adlen, dek, KEY_SIZE, wrapped);
+        key_close(k, k->kek[kv]);
+        *ret_kek_version = kv;
         return 0;
-fail:
-        sodium_memzero(dek, KEY_SIZE);
-        keys_free_plain(plain, len);
-        return r;
 }
 
-void keys_free_plain(uint8_t *plain, size_t len)
+int keys_rewrap_dek(struct vault_keys *k, const struct body_binding *b, const uint8_t dek[KEYS_KEY_SIZE],
+                    uint32_t *ret_kek_version, uint8_t wrapped[KEYS_WRAPPED])
 {
-        if (!plain)
-                return;
-        sodium_memzero(plain, len);
-        free(plain);
+        uint8_t ad[KEYS_AD_MAX];
+        size_t adlen;
+        uint32_t kv = k->kek_current;
+        int r;
+
+        if (!kv)
+                return -ENOKEY;
+        r = keys_binding_ad("vaultd-dek", b, kv, ad, sizeof(ad), &adlen);
+        if (r < 0)
+                return r;
+        key_open(k, k->kek[kv], false);
+        wrap(k->kek[kv], ad, adlen, dek, KEY_SIZE, wrapped);
+        key_close(k, k->kek[kv]);
+        *ret_kek_version = kv;
+        return 0;
+}
+
+int keys_dek_open(struct vault_keys *k, const struct body_binding *b, uint32_t kek_version,
+                  const uint8_t wrapped[KEYS_WRAPPED], uint8_t dek[KEYS_KEY_SIZE])
+{
+        uint8_t ad[KEYS_AD_MAX];
+        size_t adlen;
+        int r;
+
+        /* No genuine envelope names a KEK newer than the current one. */
+        if (kek_version == 0 || kek_version >= KEYS_MAX_KEK || kek_version > k->kek_current)
+                return -EBADMSG;
+        if (!k->kek[kek_version])
+                return -ENOKEY;
+        r = keys_binding_ad("vaultd-dek", b, kek_version, ad, sizeof(ad), &adlen);
+        if (r < 0)
+                return r;
+        key_open(k, k->kek[kek_version], false);
+        r = unwrap(k->kek[kek_version], ad, adlen, wrapped, KEYS_WRAPPED, dek);
+        key_close(k, k->kek[kek_version]);
+        return r;
 }
 
 void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64])
 {
-        sodium_mprotect_readonly(k->sign_sk);
+        key_open(k, k->sign_sk, false);
         crypto_sign_detached(sig, NULL, msg, len, k->sign_sk);
-        sodium_mprotect_noaccess(k->sign_sk);
+        key_close(k, k->sign_sk);
 }
 
 void keys_seal_idle(struct vault_keys *k)
 {
-        /* Between uses the root and signing keys are not even readable: a
-         * stray read (a bug, an exploit's info leak) faults instead. */
-        sodium_mprotect_noaccess(k->root);
-        if (k->sign_sk)
-                sodium_mprotect_noaccess(k->sign_sk);
+        k->idle = true;
+        key_close(k, k->root);
+        key_close(k, k->sign_sk);
+        for (size_t i = 0; i < KEYS_MAX_KEK; i++)
+                key_close(k, k->kek[i]);
 }
 
 bool keys_memory_locked(struct vault_keys *k)
 {
         /* sodium_malloc tries mlock silently; ask again to learn the answer. */
-        return sodium_mlock(k->dek, KEY_SIZE) == 0;
+        return sodium_mlock(k->root, KEY_SIZE) == 0;
 }
 
 void keys_public(struct vault_keys *k, uint8_t pk[32])

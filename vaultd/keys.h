@@ -1,17 +1,24 @@
-/* The vault's keys (DESIGN §6). This module is the only code that touches
- * key bytes: the root key, the KEKs it wraps, per-version DEKs and the audit
- * signing key. It offers sealing and opening of record bodies, signing, and
- * nothing else, so it could move into a process of its own. All key bytes
- * live in sodium_malloc'd memory and are wiped when freed. Sealing and
- * opening share one DEK scratch buffer: call them from one thread (the
- * writer). */
+/* The vault's keys (DESIGN §6), as the keeper process holds them: the root
+ * key, the KEKs it wraps and the audit signing key. Only the keeper calls
+ * the functions that touch key bytes (vaultd/keeper.c); the worker stores
+ * their wrapped forms and asks the keeper for data keys and signatures.
+ * All key bytes live in sodium_malloc'd memory and are wiped when freed. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include <sodium.h>
+
+#define KEYS_KEY_SIZE 32
+#define KEYS_MAX_KEK  256
+/* A secret wrapped by XChaCha20-Poly1305: nonce || ciphertext || tag. */
+#define KEYS_WRAP_OVERHEAD                                                                                  \
+        (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define KEYS_WRAPPED      (KEYS_KEY_SIZE + KEYS_WRAP_OVERHEAD)
+#define KEYS_SIGN_WRAPPED (crypto_sign_SECRETKEYBYTES + KEYS_WRAP_OVERHEAD)
+#define KEYS_AD_MAX       512
 
 struct vault_keys;
 
@@ -23,6 +30,13 @@ struct body_binding {
         uint64_t version;
 };
 
+/* The wrapped forms of a new vault's keys, for the worker to store. */
+struct keys_material {
+        uint8_t kek_wrapped[KEYS_WRAPPED]; /* KEK version 1 */
+        uint8_t sign_wrapped[KEYS_SIGN_WRAPPED];
+        uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+};
+
 /* Creates a new random root key file at path: O_EXCL, mode 0600.
  * -EEXIST when the file is already there. */
 int keys_root_create(const char *path);
@@ -32,26 +46,43 @@ int keys_root_create(const char *path);
 int keys_load(const char *key_file, struct vault_keys **ret);
 void keys_free(struct vault_keys *k);
 
-/* At vault creation: makes KEK version 1 and the audit signing key and
- * stores them wrapped by the root key inside txn. */
-int keys_store_init(struct vault_keys *k, struct vault_store *s, MDB_txn *txn);
-/* At start: unwraps every KEK and the signing key. -EBADMSG when the root
- * key is not this vault's. */
-int keys_store_open(struct vault_keys *k, struct vault_store *s, MDB_txn *txn);
+/* A new vault: makes KEK version 1 (current) and the signing key, and
+ * writes their wrapped forms to *ret. */
+int keys_create(struct vault_keys *k, struct keys_material *ret);
+/* Unwraps KEK version (or, wrapped NULL, makes a random one). -EBADMSG
+ * when the root key is not the one that wrapped it. */
+int keys_add_kek(struct vault_keys *k, uint32_t version, const uint8_t wrapped[KEYS_WRAPPED]);
+/* New data keys are wrapped by this version from now on. -ENOKEY when it
+ * is not loaded. */
+int keys_set_current(struct vault_keys *k, uint32_t version);
+/* Unwraps the audit signing key. -EBADMSG as above. */
+int keys_open_signer(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED]);
 
-/* Encrypts a body under a fresh DEK wrapped by the current KEK. *ret is
- * malloc'd (ciphertext is not secret). */
-int keys_seal_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *plain, size_t len,
-                   uint8_t **ret, size_t *ret_len);
-/* Opens an envelope. *ret is malloc'd: release with keys_free_plain, which
- * wipes it.
- * -EBADMSG when it was altered or belongs to another record or version,
- * -ENOKEY when its KEK is unknown. */
-int keys_open_body(struct vault_keys *k, const struct body_binding *b, const uint8_t *env, size_t env_len,
-                   uint8_t **ret, size_t *ret_len);
-void keys_free_plain(uint8_t *plain, size_t len);
-/* The KEK version an envelope was sealed under, or -EBADMSG. */
-int keys_envelope_kek(const uint8_t *env, size_t env_len);
+/* A fresh data key for binding b, and its form wrapped by the current KEK
+ * (bound to b and the KEK version). -ENOKEY before a KEK is current. */
+int keys_dek_new(struct vault_keys *k, const struct body_binding *b, uint32_t *ret_kek_version,
+                 uint8_t wrapped[KEYS_WRAPPED], uint8_t dek[KEYS_KEY_SIZE]);
+/* Wraps an existing data key for b under the current KEK (rewrap). */
+int keys_rewrap_dek(struct vault_keys *k, const struct body_binding *b, const uint8_t dek[KEYS_KEY_SIZE],
+                    uint32_t *ret_kek_version, uint8_t wrapped[KEYS_WRAPPED]);
+/* Unwraps a data key. -EBADMSG when it was altered or belongs to another
+ * record or version, -ENOKEY when its KEK is unknown. */
+int keys_dek_open(struct vault_keys *k, const struct body_binding *b, uint32_t kek_version,
+                  const uint8_t wrapped[KEYS_WRAPPED], uint8_t dek[KEYS_KEY_SIZE]);
+
+/* The current KEK version, and the highest loaded (0 when none). */
+uint32_t keys_kek_current(struct vault_keys *k);
+uint32_t keys_kek_highest(struct vault_keys *k);
+/* Wraps KEK version's bytes under the root key (for storing a new one). */
+int keys_wrap_kek(struct vault_keys *k, uint32_t version, uint8_t wrapped[KEYS_WRAPPED]);
+/* Wipes and forgets KEK version. -EBUSY when it is current. */
+int keys_drop_kek(struct vault_keys *k, uint32_t version);
+
+/* The associated data that binds a body ("vaultd-body") or its data key
+ * ("vaultd-dek") to one record version and KEK version. -EINVAL when the
+ * names do not fit in cap. No key bytes: the worker uses it too. */
+int keys_binding_ad(const char *purpose, const struct body_binding *b, uint32_t kek_version, uint8_t *ad,
+                    size_t cap, size_t *ret_len);
 
 /* Ed25519 signature of msg by the audit key. */
 void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64]);

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "keystore.h"
 #include "log.h"
 #include "records.h"
 #include "sandbox.h"
@@ -25,7 +26,7 @@ struct options {
         const char *generate_key; /* --generate-key FILE: write a key, then exit */
         struct server_config server;
         size_t body_max;
-        bool allow_root, no_sandbox, init_if_empty, allow_user_namespace;
+        bool allow_root, no_sandbox, init_if_empty, init_only, allow_user_namespace;
 };
 
 /* systemd's LoadCredential=/LoadCredentialEncrypted= puts the key here. */
@@ -46,6 +47,8 @@ static void usage(FILE *f)
                    "  --policy FILE           access policy (see policy/vaultd.policy)\n"
                    "  --socket PATH           socket to listen on [/run/vaultd/vaultd.sock]\n"
                    "  --init-if-empty         create the vault when DIR is empty (first start)\n"
+                   "  --init                  create the vault in DIR (empty or missing) and exit;\n"
+                   "                          needs only --state-dir and --key-file\n"
                    "  --generate-key FILE     write a new random root key to FILE (mode 0600,\n"
                    "                          never overwritten) and exit\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
@@ -106,6 +109,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_ALLOW_ROOT,
                 O_NO_SANDBOX,
                 O_INIT_IF_EMPTY,
+                O_INIT,
                 O_GENERATE_KEY,
                 O_ALLOW_USERNS,
                 O_VERSION
@@ -126,6 +130,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
                 {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
                 {"init-if-empty", no_argument, NULL, O_INIT_IF_EMPTY},
+                {"init", no_argument, NULL, O_INIT},
                 {"generate-key", required_argument, NULL, O_GENERATE_KEY},
                 {"allow-user-namespace", no_argument, NULL, O_ALLOW_USERNS},
                 {"version", no_argument, NULL, O_VERSION},
@@ -193,6 +198,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_INIT_IF_EMPTY:
                         o->init_if_empty = true;
                         break;
+                case O_INIT:
+                        o->init_only = true;
+                        break;
                 case O_GENERATE_KEY:
                         o->generate_key = optarg;
                         break;
@@ -217,6 +225,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         if (o->generate_key)
                 return 0;
         use_credential(o);
+        if (o->init_only && o->state_dir && o->key_file)
+                return 0;
         if (!o->state_dir || !o->key_file || !o->policy_path) {
                 fprintf(stderr, "vaultd: --state-dir, --key-file and --policy are required (see --help)\n");
                 return -EINVAL;
@@ -244,10 +254,13 @@ static void warn_memlock(int err)
                             strerror(err), (unsigned long long)rl.rlim_cur);
 }
 
+/* What the keeper's answers about the root key mean, for the admin. */
 static const char *key_error(int r)
 {
-        return r == -EPERM     ? "the file is readable by others; chmod 600 it"
-               : r == -EBADMSG ? "not a vaultd root key file (make one with 'vaultd --generate-key FILE')"
+        return r == -EPERM     ? "the key file is readable by others; chmod 600 it"
+               : r == -ENOEXEC ? "not a vaultd root key file (make one with 'vaultd --generate-key FILE')"
+               : r == -EBADMSG ? "this root key does not open this vault (wrong key file?)"
+               : r == -ENOENT  ? "the key file does not exist"
                                : strerror(-r);
 }
 
@@ -268,20 +281,70 @@ static int dir_empty(const char *dir)
         return r;
 }
 
-/* First start (--init-if-empty): a new vault in the empty state directory,
- * under the root key vaultd was given; line 0 of its trail names vaultd
- * itself (role "system"). Only an empty directory qualifies, so that a
- * directory holding anything else (a half-restored backup, files of
- * another program) is never taken over. */
-static int vault_create(const struct options *o)
+/* Forks the keeper (DESIGN §3) before any thread starts; it drops to the
+ * account the worker drops to, and keeps itself apart by seccomp and by
+ * not being dumpable. It reads the root key file itself. */
+static int keeper_launch(const struct options *o, struct keeper **ret)
+{
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        uint8_t *probe;
+        int r;
+
+        if (geteuid() == 0 && !o->allow_root) {
+                struct passwd *pw = getpwnam(o->user);
+
+                /* An unknown user is the worker's error to report (its drop
+                 * fails); the keeper dies with it. */
+                if (pw) {
+                        uid = pw->pw_uid;
+                        gid = pw->pw_gid;
+                }
+        }
+        /* The keeper locks its key pages under the same limits: ask here,
+         * where a warning can be logged. */
+        probe = sodium_malloc(KEYS_KEY_SIZE);
+        if (probe && sodium_mlock(probe, KEYS_KEY_SIZE) < 0)
+                warn_memlock(errno);
+        sodium_free(probe);
+        r = keeper_start(o->key_file, uid, gid, !o->no_sandbox, ret);
+        if (r < 0)
+                log_error("cannot start the key keeper: %s", strerror(-r));
+        return r;
+}
+
+/* Signs the new vault's first checkpoint (over line 0), so that even an
+ * empty vault's trail can be verified against its key. */
+static int first_checkpoint(struct vault_store *s, struct keeper *kp)
+{
+        struct audit_log *log = NULL;
+        MDB_txn *txn;
+        int r = store_begin(s, false, &txn);
+
+        if (r < 0)
+                return r;
+        r = audit_log_open(s, kp, txn, &log);
+        mdb_txn_abort(txn);
+        if (r == 0)
+                r = audit_checkpoint(log, now_realtime_us(), true);
+        audit_log_free(log);
+        return r;
+}
+
+/* A new vault in the empty state directory (--init, or --init-if-empty at
+ * first start), under the root key the keeper read; line 0 of its trail
+ * names vaultd itself (role "system"). Only an empty directory qualifies,
+ * so that a directory holding anything else (a half-restored backup,
+ * files of another program) is never taken over. */
+static int vault_create(const struct options *o, struct keeper *kp)
 {
         struct passwd *pw = getpwuid(getuid());
         struct audit_actor actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "system"};
+        _cleanup_(freep) char *vkey = NULL, *origin = NULL;
         struct vault_store *s = NULL;
-        struct vault_keys *k = NULL;
-        struct audit_log *log = NULL;
         MDB_txn *txn = NULL;
-        char path[4096];
+        uint8_t id[16], pk[32];
+        char idhex[33], path[4096];
         int r;
 
         r = dir_empty(o->state_dir);
@@ -292,32 +355,29 @@ static int vault_create(const struct options *o)
                           r == -ENOTEMPTY ? "the directory is not empty" : strerror(-r));
                 return r;
         }
-        r = keys_load(o->key_file, &k);
-        if (r < 0) {
-                log_error("cannot create a vault: cannot load the root key %s: %s", o->key_file,
-                          key_error(r));
-                return r;
-        }
+        randombytes_buf(id, sizeof(id));
+        hex_encode(id, sizeof(id), idhex);
+        if (asprintf(&origin, "vaultd/%s", idhex) < 0)
+                return -ENOMEM;
         if ((r = store_open(o->state_dir, true, &s)) == 0 && (r = store_begin(s, true, &txn)) == 0) {
-                if ((r = keys_store_init(k, s, txn)) < 0 ||
-                    (r = audit_store_init(s, k, txn, &actor, NULL)) < 0)
+                if ((r = keystore_create(kp, s, txn, origin)) < 0 ||
+                    (r = audit_store_init(s, kp, txn, &actor, idhex, origin)) < 0)
                         mdb_txn_abort(txn);
                 else
                         r = store_commit(txn);
         }
-        if (r == 0 && (r = store_begin(s, false, &txn)) == 0) {
-                r = audit_log_open(s, k, txn, &log);
-                mdb_txn_abort(txn);
+        if (r == 0)
+                r = first_checkpoint(s, kp);
+        store_free(s);
+        if (r == 0) {
+                keeper_public(kp, pk);
+                r = note_verifier_key(origin, pk, &vkey);
         }
         if (r == 0)
-                log_msg(LOG_NOTICE,
-                        "first start: created vault %s in %s under the root key %s; audit verifier key %s",
-                        log->vault_id, o->state_dir, o->key_file, log->vkey);
-        audit_log_free(log);
-        keys_free(k);
-        store_free(s);
+                log_msg(LOG_NOTICE, "%screated vault %s in %s under the root key %s; audit verifier key %s",
+                        o->init_only ? "" : "first start: ", idhex, o->state_dir, o->key_file, vkey);
         if (r < 0) {
-                log_error("cannot create a vault in %s: %s", o->state_dir, strerror(-r));
+                log_error("cannot create a vault in %s: %s", o->state_dir, key_error(r));
                 /* Leave the directory empty, so the next start tries again. */
                 snprintf(path, sizeof(path), "%s/data.mdb", o->state_dir);
                 unlink(path);
@@ -327,45 +387,45 @@ static int vault_create(const struct options *o)
         return r;
 }
 
-/* Opens the store (creating it first when allowed) and unwraps the keys;
- * the vault is then ready to serve. */
+/* Opens the store (creating it first when allowed), starts the keeper and
+ * hands it the vault's wrapped keys; the vault is then ready to serve. */
 static int vault_open(struct vault *v, const struct options *o)
 {
+        bool created = false;
         MDB_txn *txn;
         int r;
 
+        r = keeper_launch(o, &v->keeper);
+        if (r < 0)
+                return r;
         r = store_open(o->state_dir, false, &v->store);
         if (r == -ENOENT && o->init_if_empty) {
-                r = vault_create(o);
+                r = vault_create(o, v->keeper);
                 if (r < 0)
                         return r;
+                created = true;
                 r = store_open(o->state_dir, false, &v->store);
         }
         if (r < 0) {
                 log_error("cannot open the vault in %s: %s%s", o->state_dir, strerror(-r),
-                          r == -ENOENT ? " (start with --init-if-empty to create one)" : "");
-                return r;
-        }
-        r = keys_load(o->key_file, &v->keys);
-        if (r < 0) {
-                log_error("cannot load the root key %s: %s", o->key_file, key_error(r));
+                          r == -ENOENT ? " (create one with 'vaultd --init', or pass --init-if-empty)" : "");
                 return r;
         }
         r = store_begin(v->store, false, &txn);
         if (r < 0)
                 return r;
-        r = keys_store_open(v->keys, v->store, txn);
-        if (r == -EBADMSG)
-                log_error("the root key %s does not open this vault (wrong key file?)", o->key_file);
-        if (r == 0 && !keys_memory_locked(v->keys))
-                warn_memlock(errno);
-        if (r == 0 && (r = audit_log_open(v->store, v->keys, txn, &v->audit)) < 0)
+        if (!created && (r = keystore_open(v->keeper, v->store, txn)) < 0)
+                log_error("cannot open the vault's keys with %s: %s", o->key_file, key_error(r));
+        if (r == 0 && (r = audit_log_open(v->store, v->keeper, txn, &v->audit)) == -ESTALE)
+                log_error("the audit trail in %s is shorter than its last signed checkpoint: lines were "
+                          "removed from the store (tampering, or an old copy put back). Not serving: "
+                          "restore the store from a good backup, or keep this copy as evidence",
+                          o->state_dir);
+        else if (r < 0)
                 log_error("cannot read the audit head: %s", strerror(-r));
         if (r == 0 && (r = records_count_active(v, txn, &v->records_active)) < 0)
                 log_error("cannot count records: %s", strerror(-r));
         mdb_txn_abort(txn);
-        if (r == 0)
-                keys_seal_idle(v->keys);
         return r;
 }
 
@@ -416,6 +476,18 @@ static int confine(const struct options *o, struct vault *v, struct server *srv)
                 log_warning("this kernel has no Landlock: files may still be opened for reading by path "
                             "(seccomp still forbids writing, executing and network access)");
         return 0;
+}
+
+/* --init: creates the vault and exits. */
+static int init_vault(const struct options *o)
+{
+        struct keeper *kp = NULL;
+        int r = keeper_launch(o, &kp);
+
+        if (r == 0)
+                r = vault_create(o, kp);
+        keeper_free(kp);
+        return r;
 }
 
 /* --generate-key FILE: the one way to make a root key for a new vault. */
@@ -509,6 +581,8 @@ int main(int argc, char **argv)
         }
         if (o.generate_key)
                 return generate_key(o.generate_key) < 0 ? 1 : 0;
+        if (o.init_only)
+                return init_vault(&o) < 0 ? 1 : 0;
         if (check_user_namespace(&o) < 0)
                 return 1;
         o.server.socket_path = o.socket_path;
@@ -533,7 +607,7 @@ int main(int argc, char **argv)
                 r = server_run(srv);
         server_free(srv);
         audit_log_free(v.audit);
-        keys_free(v.keys);
+        keeper_free(v.keeper);
         store_free(v.store);
         policy_free(v.policy);
         return r < 0 ? 1 : 0;

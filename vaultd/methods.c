@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "auditapi.h"
+#include "keyadmin.h"
 #include "records.h"
 
 static int service_get_info(struct vault *v, struct job *j)
@@ -59,6 +60,12 @@ static const struct method methods[] = {
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
         {"io.vaultd.admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
          .after = admin_reload_policy_after, .roles = ROLE_ADMIN},
+        {"io.vaultd.admin.RotateKey", "admin.rotate-key", keyadmin_rotate,
+         .committed = keyadmin_rotate_committed, .roles = ROLE_ADMIN},
+        {"io.vaultd.admin.Rewrap", "admin.rewrap", keyadmin_rewrap, .roles = ROLE_ADMIN},
+        {"io.vaultd.admin.ListKeys", "admin.list-keys", keyadmin_list, .roles = ROLE_ADMIN},
+        {"io.vaultd.admin.RetireKey", "admin.retire-key", keyadmin_retire,
+         .committed = keyadmin_retire_committed, .roles = ROLE_ADMIN},
 };
 
 bool method_authorise(const struct policy *p, struct job *j)

@@ -17,6 +17,9 @@ struct method {
          * of a stream) in the event loop; *ret_continues asks to be called
          * again. Returns 0, JOB_FAILED with an error set, or -errno. */
         int (*after)(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues);
+        /* Audited methods: runs in the writer once the batch is committed
+         * (for work outside the store that must follow it: the keeper's). */
+        void (*committed)(struct vault *v, struct job *j);
         unsigned roles;     /* allowed roles; 0: any peer the policy knows */
         bool scoped;        /* the "collection" parameter must be granted too */
         bool needs_more;    /* must be called with "more": true */

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "envelope.h"
 #include "util.h"
 
 #define IFACE              "io.vaultd.records"
@@ -12,12 +13,11 @@
 #define LIST_LIMIT_DEFAULT 100
 
 enum { STATE_ACTIVE = 1, STATE_DELETED = 2 };
-enum { KIND_DATA = 1, KIND_TOMBSTONE = 2 };
+enum { KIND_DATA = RECORDS_KIND_DATA, KIND_TOMBSTONE = 2 };
 
 /* heads value: version(8) state(1) created_us(8) updated_us(8) */
-#define HEAD_SIZE 25
-/* versions value: kind(1) time_us(8) uid(4) size(8), then the envelope */
-#define VERSION_HEADER 21
+#define HEAD_SIZE      25
+#define VERSION_HEADER RECORDS_VERSION_HEADER
 
 struct head {
         uint64_t version;
@@ -108,7 +108,7 @@ static int not_found(struct job *j, const char *collection, const char *id, int6
 }
 
 /* Decodes the base64 body, enforcing the size limit before allocating.
- * The caller wipes and frees it with keys_free_plain. */
+ * The caller wipes and frees it with envelope_free_plain. */
 static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *ret_len)
 {
         const char *b64;
@@ -128,11 +128,11 @@ static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *re
                 return -ENOMEM;
         if (sodium_base642bin(buf, len / 4 * 3 + 3, b64, len, NULL, &out_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) < 0) {
-                keys_free_plain(buf, len / 4 * 3 + 3);
+                envelope_free_plain(buf, len / 4 * 3 + 3);
                 return job_invalid(j, IFACE, "data", "must be standard base64 with padding");
         }
         if (out_len > v->body_max) {
-                keys_free_plain(buf, out_len);
+                envelope_free_plain(buf, out_len);
                 return job_fail(
                         j, IFACE ".TooLarge",
                         json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
@@ -206,8 +206,8 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         was_active = h.state == STATE_ACTIVE;
         h.version++;
         struct body_binding b = {collection, id, h.version};
-        r = keys_seal_body(v->keys, &b, body, body_len, &env, &env_len);
-        keys_free_plain(body, body_len);
+        r = envelope_seal(v->keeper, &b, body, body_len, &env, &env_len);
+        envelope_free_plain(body, body_len);
         if (r < 0)
                 return r;
         r = write_version(v, txn, &k, h.version, KIND_DATA, j->actor.uid, env, env_len, body_len);
@@ -239,7 +239,7 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         int r;
 
         (void)k;
-        r = keys_open_body(v->keys, &b, p + VERSION_HEADER, val->mv_size - VERSION_HEADER, &plain, &len);
+        r = envelope_open(v->keeper, &b, p + VERSION_HEADER, val->mv_size - VERSION_HEADER, &plain, &len);
         if (r == -EBADMSG || r == -ENOKEY)
                 return job_fail(j, IFACE ".IntegrityError",
                                 json_pack("{s:s,s:s,s:I,s:s}", "collection", collection, "id", id, "version",
@@ -251,15 +251,15 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
         b64 = malloc(b64len);
         if (!b64) {
-                keys_free_plain(plain, len);
+                envelope_free_plain(plain, len);
                 return -ENOMEM;
         }
         sodium_bin2base64(b64, b64len, plain, len, sodium_base64_VARIANT_ORIGINAL);
-        keys_free_plain(plain, len);
+        envelope_free_plain(plain, len);
         time_format_us(be64_get(p + 1), tbuf);
         j->reply = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t)version, "data", b64, "time", tbuf,
                              "size", (json_int_t)len);
-        keys_free_plain((uint8_t *)b64, b64len);
+        envelope_free_plain((uint8_t *)b64, b64len);
         return j->reply ? 0 : -ENOMEM;
 }
 

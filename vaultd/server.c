@@ -973,6 +973,20 @@ static int watchdog_setup(struct server *s)
                                           on_watchdog, s);
 }
 
+/* The keeper holds every key: without it nothing can be sealed, opened or
+ * signed. Stop, and let systemd restart both (DESIGN §3). */
+static int on_keeper_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        struct server *s = userdata;
+
+        (void)src;
+        (void)fd;
+        (void)revents;
+        log_error("the key keeper (pid %d) has exited: stopping (systemd restarts the service)",
+                  (int)keeper_pid(s->v->keeper));
+        return sd_event_exit(s->event, -ECHILD);
+}
+
 static int on_stop(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
         (void)userdata;
@@ -1046,6 +1060,9 @@ static int server_setup(struct server *s)
         if ((r = sd_event_add_io(s->event, NULL, s->notify_fd, EPOLLIN, on_jobs_done, s)) < 0 ||
             (r = sd_event_add_time_relative(s->event, NULL, CLOCK_MONOTONIC, 1000000u, 100000u, on_timer,
                                             s)) < 0)
+                return r;
+        if (s->v->keeper && (r = sd_event_add_io(s->event, NULL, keeper_pidfd(s->v->keeper), EPOLLIN,
+                                                 on_keeper_exit, s)) < 0)
                 return r;
         if ((r = listen_socket(s)) < 0) {
                 log_error("cannot listen on %s: %s", s->cfg->socket_path, strerror(-r));

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "audit.h"
-#include "keys.h"
+#include "keeper.h"
 #include "policy.h"
 #include "store.h"
 
@@ -15,7 +15,7 @@
 
 struct vault {
         struct vault_store *store;
-        struct vault_keys *keys;
+        struct keeper *keeper; /* the key keeper process (vaultd/keeper.h) */
         struct audit_log *audit;
         size_t body_max;         /* largest record body, bytes */
         uint64_t records_active; /* maintained by the writer; read racily by Status */

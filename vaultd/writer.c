@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "methods.h"
 #include "util.h"
 
@@ -129,6 +130,17 @@ static int append_line(struct writer *w, MDB_txn *txn, struct job *j, int r)
         return audit_append(w->v->audit, txn, &e, &j->seq);
 }
 
+/* Signs a checkpoint when one is due (by count or time, or force: an
+ * Export's, or at shutdown). The lines are durable either way: a failure
+ * only delays the checkpoint, and is logged. */
+static void checkpoint(struct writer *w, bool force)
+{
+        int r = audit_checkpoint(w->v->audit, now_realtime_us(), force);
+
+        if (r < 0)
+                log_error("cannot sign an audit checkpoint: %s", strerror(-r));
+}
+
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */
 static int run_batch_once(struct writer *w, struct job *batch)
 {
@@ -155,9 +167,6 @@ static int run_batch_once(struct writer *w, struct job *batch)
                         goto abort;
                 force_checkpoint |= j->method->checkpoint;
         }
-        r = audit_checkpoint(w->v->audit, txn, now_realtime_us(), force_checkpoint);
-        if (r < 0)
-                goto abort;
         r = store_commit(txn);
         /* LMDB reports a short write on a full disk as EIO. */
         if (r == -EIO && store_space_check(w->v->store, 2 * bytes, false) == -ENOSPC)
@@ -166,6 +175,10 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 return r;
         audit_txn_commit(w->v->audit);
         w->policy = policy;
+        for (struct job *j = batch; j; j = j->next)
+                if (!j->error && j->method->committed)
+                        j->method->committed(w->v, j);
+        checkpoint(w, force_checkpoint);
         return 0;
 abort:
         mdb_txn_abort(txn);
@@ -273,28 +286,6 @@ static struct job *take_batch(struct writer *w)
         return batch;
 }
 
-/* Signs a checkpoint when one is due by time (or at shutdown). */
-static void idle_checkpoint(struct writer *w, bool force)
-{
-        uint64_t now = now_realtime_us();
-        MDB_txn *txn;
-
-        audit_txn_begin(w->v->audit);
-        /* Most idle seconds have nothing to sign: no write transaction. */
-        if (!audit_checkpoint_due(w->v->audit, now, force) || store_begin(w->v->store, true, &txn) < 0)
-                return;
-        if (audit_checkpoint(w->v->audit, txn, now, force) < 0) {
-                mdb_txn_abort(txn);
-                audit_txn_begin(w->v->audit); /* forget the unsigned checkpoint */
-                return;
-        }
-        if (store_commit(txn) < 0) {
-                audit_txn_begin(w->v->audit);
-                return;
-        }
-        audit_txn_commit(w->v->audit);
-}
-
 static void *writer_main(void *arg)
 {
         struct writer *w = arg;
@@ -308,7 +299,7 @@ static void *writer_main(void *arg)
                         if (pthread_cond_timedwait(&w->wake, &w->lock, &ts) == ETIMEDOUT) {
                                 pthread_mutex_unlock(&w->lock);
                                 set_busy(w, true);
-                                idle_checkpoint(w, false);
+                                checkpoint(w, false);
                                 set_busy(w, false);
                                 pthread_mutex_lock(&w->lock);
                         }
@@ -329,7 +320,7 @@ static void *writer_main(void *arg)
                 notify(w);
         }
         pthread_mutex_unlock(&w->lock);
-        idle_checkpoint(w, true);
+        checkpoint(w, true);
         return NULL;
 }
 

@@ -24,7 +24,7 @@ COMPLETION = os.path.join(REPO, "packaging", "bash-completion", "vaultctl")
 
 # Every command, and what its --help must say it needs.
 COMMANDS = [
-    (["init"], "root"), (["status"], "any user the policy knows"), (["put"], "service role"),
+    (["status"], "any user the policy knows"), (["put"], "service role"),
     (["get"], "service role"), (["delete"], "service role"), (["list"], "service role"),
     (["history"], "service role"), (["import"], "service role"), (["audit", "head"], "auditor"),
     (["audit", "export"], "auditor"), (["audit", "verify"], "auditor"),
@@ -644,7 +644,7 @@ def complete(*words):
 
 
 def test_bash_completion():
-    assert complete("") == sorted(["init", "status", "put", "get", "delete", "list", "history", "import",
+    assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
                                    "audit", "policy"])
     assert complete("au") == ["audit"]
     assert complete("audit", "") == ["export", "head", "verify"]

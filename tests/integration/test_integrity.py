@@ -142,6 +142,9 @@ def test_truncated_trail_with_rewritten_head_is_caught(vault):
         elif key == b"audit.head":
             text[i + 1] = " " + hashlib.sha256(last_line).hexdigest()
     load_all(vault, text)
-    vault.start()
-    r = vault.ctl("audit", "verify")
-    assert r.returncode == 3 and "IntegrityError" in r.stderr and "removed" in r.stderr, r.stderr
+    # The keeper will only sign extensions of that checkpoint, so vaultd
+    # refuses to serve a store that lost lines, and says why.
+    p = vault.start(wait=False)
+    assert p.wait(timeout=20) == 1
+    assert "shorter than its last signed checkpoint" in vault.read_log(), vault.read_log()
+    vault.proc = None

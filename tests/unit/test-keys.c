@@ -1,6 +1,8 @@
-/* Unit tests for vaultd/keys.c: record envelopes, root key files, and the
- * binding of a vault's wrapped keys to its root key. Each test runs against
- * a fresh vault in a temporary directory. */
+/* Unit tests for the keys as the worker sees them: record envelopes
+ * (vaultd/envelope.c) with data keys from a real keeper process
+ * (vaultd/keeper.c), root key files (vaultd/keys.c), and the binding of a
+ * vault's wrapped keys (vaultd/keystore.c) to its root key. Each test runs
+ * against a fresh vault in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +21,10 @@
 
 #include <sodium.h>
 
+#include "envelope.h"
+#include "keeper.h"
 #include "keys.h"
+#include "keystore.h"
 #include "store.h"
 #include "util.h"
 
@@ -27,7 +32,7 @@ struct fixture {
         char dir[PATH_MAX];
         char key_path[PATH_MAX];
         struct vault_store *store;
-        struct vault_keys *keys;
+        struct keeper *keys;
 };
 
 static const struct body_binding binding = {.collection = "people", .id = "alice", .version = 3};
@@ -50,10 +55,16 @@ static void path_join(char *out, const char *dir, const char *name)
         assert_true(snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX);
 }
 
-/* Makes a vault in dir as `vaultd init` does: root key, store, wrapped keys.
+/* A keeper (unconfined: this test is no daemon) for the root key file. */
+static int keeper_for(const char *key_path, struct keeper **ret)
+{
+        return keeper_start(key_path, getuid(), getgid(), false, ret);
+}
+
+/* Makes a vault in dir as vaultd does: root key, store, wrapped keys.
  * Fills *store and *keys as far as it gets; the caller frees them either way. */
 static int vault_create(const char *dir, const char *key_path, struct vault_store **store,
-                        struct vault_keys **keys)
+                        struct keeper **keys)
 {
         MDB_txn *txn;
         int r;
@@ -61,9 +72,11 @@ static int vault_create(const char *dir, const char *key_path, struct vault_stor
         *store = NULL;
         *keys = NULL;
         if ((r = keys_root_create(key_path)) < 0 || (r = store_open(dir, true, store)) < 0 ||
-            (r = keys_load(key_path, keys)) < 0 || (r = store_begin(*store, true, &txn)) < 0)
+            (r = keeper_for(key_path, keys)) < 0 || (r = store_begin(*store, true, &txn)) < 0)
                 return r;
-        r = keys_store_init(*keys, *store, txn);
+        r = keystore_create(*keys, *store, txn, "test");
+        if (r == 0)
+                r = store_put(txn, (*store)->meta, "audit.origin", 12, "test", 4, 0);
         if (r < 0) {
                 mdb_txn_abort(txn);
                 return r;
@@ -101,7 +114,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
 
-        keys_free(f->keys);
+        keeper_free(f->keys);
         store_free(f->store);
         rm_rf(f->dir);
         free(f);
@@ -111,17 +124,17 @@ static int teardown(void **state)
 static void seal(struct fixture *f, const struct body_binding *b, const uint8_t *plain, size_t len,
                  uint8_t **ret, size_t *ret_len)
 {
-        assert_int_equal(keys_seal_body(f->keys, b, plain, len, ret, ret_len), 0);
+        assert_int_equal(envelope_seal(f->keys, b, plain, len, ret, ret_len), 0);
         assert_non_null(*ret);
 }
 
 /* Opens env and returns the error, or checks the plaintext and returns 0. */
-static int open_and_compare(struct vault_keys *k, const struct body_binding *b, const uint8_t *env,
+static int open_and_compare(struct keeper *k, const struct body_binding *b, const uint8_t *env,
                             size_t env_len, const uint8_t *want, size_t want_len)
 {
         uint8_t *plain = NULL;
         size_t len = 0;
-        int r = keys_open_body(k, b, env, env_len, &plain, &len);
+        int r = envelope_open(k, b, env, env_len, &plain, &len);
 
         if (r < 0)
                 return r;
@@ -129,7 +142,7 @@ static int open_and_compare(struct vault_keys *k, const struct body_binding *b, 
         assert_int_equal(len, want_len);
         if (want_len > 0)
                 assert_memory_equal(plain, want, want_len);
-        keys_free_plain(plain, len);
+        envelope_free_plain(plain, len);
         return 0;
 }
 
@@ -149,7 +162,7 @@ static void test_envelope_round_trip(void **state)
                 /* The ciphertext must not carry the body in the clear. */
                 if (sizes[i] >= 16)
                         assert_null(memmem(env, env_len, body, 16));
-                assert_int_equal(keys_envelope_kek(env, env_len), 1);
+                assert_int_equal(envelope_kek(env, env_len), 1);
                 assert_int_equal(open_and_compare(f->keys, &binding, env, env_len, body, sizes[i]), 0);
                 free(env);
                 free(body);
@@ -327,7 +340,7 @@ static void test_other_vault_root_key(void **state)
         struct fixture *f = *state;
         char other_dir[PATH_MAX], other_key[PATH_MAX];
         struct vault_store *other_store;
-        struct vault_keys *other_keys, *again;
+        struct keeper *other_keys, *again;
         uint8_t *env;
         size_t env_len;
         MDB_txn *txn;
@@ -340,23 +353,61 @@ static void test_other_vault_root_key(void **state)
         assert_int_equal(vault_create(other_dir, other_key, &other_store, &other_keys), 0);
 
         /* The other vault's key does not unwrap this vault's keys... */
+        assert_int_equal(keeper_for(other_key, &again), 0);
         assert_int_equal(store_begin(f->store, false, &txn), 0);
-        assert_int_equal(keys_store_open(other_keys, f->store, txn), -EBADMSG);
+        assert_int_equal(keystore_open(again, f->store, txn), -EBADMSG);
         mdb_txn_abort(txn);
+        keeper_free(again);
         /* ...nor do its own keys open this vault's envelopes. */
         assert_int_equal(open_and_compare(other_keys, &binding, env, env_len, body, sizeof(body)), -EBADMSG);
 
         /* This vault's own key, loaded afresh, does. */
-        assert_int_equal(keys_load(f->key_path, &again), 0);
+        assert_int_equal(keeper_for(f->key_path, &again), 0);
         assert_int_equal(store_begin(f->store, false, &txn), 0);
-        assert_int_equal(keys_store_open(again, f->store, txn), 0);
+        assert_int_equal(keystore_open(again, f->store, txn), 0);
         mdb_txn_abort(txn);
         assert_int_equal(open_and_compare(again, &binding, env, env_len, body, sizeof(body)), 0);
 
-        keys_free(again);
-        keys_free(other_keys);
+        keeper_free(again);
+        keeper_free(other_keys);
         store_free(other_store);
         free(env);
+}
+
+static void test_rotate_rewrap_retire(void **state)
+{
+        static const uint8_t body[] = "an allowance record";
+        struct fixture *f = *state;
+        uint8_t wrapped[KEYS_WRAPPED], *old, *moved, *fresh;
+        size_t old_len, moved_len, fresh_len;
+
+        seal(f, &binding, body, sizeof(body), &old, &old_len);
+        assert_int_equal(envelope_kek(old, old_len), 1);
+        /* A KEK can only be added above the others, never replace one. */
+        assert_int_equal(keeper_kek_new(f->keys, 1, wrapped), -EEXIST);
+        assert_int_equal(keeper_kek_new(f->keys, 2, wrapped), 0);
+        /* Until it is used, new data keys stay under version 1. */
+        seal(f, &binding, body, sizeof(body), &fresh, &fresh_len);
+        assert_int_equal(envelope_kek(fresh, fresh_len), 1);
+        free(fresh);
+        assert_int_equal(keeper_kek_use(f->keys, 2), 0);
+        seal(f, &binding, body, sizeof(body), &fresh, &fresh_len);
+        assert_int_equal(envelope_kek(fresh, fresh_len), 2);
+        /* Rewrap moves the data key, and leaves the body as it was. */
+        assert_int_equal(envelope_rewrap(f->keys, &binding, old, old_len, &moved, &moved_len), 0);
+        assert_int_equal(envelope_kek(moved, moved_len), 2);
+        assert_int_equal(moved_len, old_len);
+        assert_memory_equal(moved + moved_len - sizeof(body) - 16, old + old_len - sizeof(body) - 16,
+                            sizeof(body) + 16);
+        assert_int_equal(open_and_compare(f->keys, &binding, moved, moved_len, body, sizeof(body)), 0);
+        /* The current version cannot be retired; a retired one opens nothing. */
+        assert_int_equal(keeper_kek_drop(f->keys, 2), -EBUSY);
+        assert_int_equal(keeper_kek_drop(f->keys, 1), 0);
+        assert_int_equal(open_and_compare(f->keys, &binding, old, old_len, body, sizeof(body)), -ENOKEY);
+        assert_int_equal(open_and_compare(f->keys, &binding, moved, moved_len, body, sizeof(body)), 0);
+        free(old);
+        free(moved);
+        free(fresh);
 }
 
 int main(void)
@@ -370,6 +421,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_load_rejects_open_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_rejects_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_other_vault_root_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rotate_rewrap_retire, setup, teardown),
         };
 
         if (sodium_init() < 0)

@@ -1,0 +1,203 @@
+/* Unit tests for the keeper's signing rule (vaultd/keeper.c), driving a
+ * real keeper process over its socket as a compromised worker would: it
+ * signs a checkpoint only over a chain it has recomputed itself, and only
+ * above the last size it signed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "auditfmt.h"
+#include "keeper.h"
+#include "keys.h"
+#include "util.h"
+
+#define ORIGIN "vaultd/test"
+#define LINES  12
+
+struct fixture {
+        char dir[PATH_MAX], key_path[PATH_MAX + 16];
+        struct keeper *kp;
+        char *lines[LINES];
+        size_t lens[LINES];
+        uint8_t hash[LINES][AUDIT_HASH_SIZE]; /* hash of line i */
+};
+
+/* A valid chain of LINES audit lines; alt changes line 5's content. */
+static void make_chain(struct fixture *f, bool alt)
+{
+        uint8_t prev[AUDIT_HASH_SIZE] = {0};
+
+        for (int i = 0; i < LINES; i++) {
+                struct audit_entry e = {
+                        .time_us = 1700000000000000ull + (uint64_t)i,
+                        .actor = {1000, 1000, 42, "svc", "service"},
+                        .op = "records.put",
+                        .collection = "c",
+                        .id = alt && i == 5 ? "FORGED" : "R-1",
+                        .version = i,
+                        .result = "ok",
+                };
+                free(f->lines[i]);
+                assert_int_equal(auditfmt_line((uint64_t)i, &e, prev, &f->lines[i], &f->lens[i]), 0);
+                auditfmt_hash(f->lines[i], f->lens[i], f->hash[i]);
+                memcpy(prev, f->hash[i], AUDIT_HASH_SIZE);
+        }
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct keys_material m;
+
+        if (!f)
+                return -1;
+        strcpy(f->dir, "/tmp/test-keeper-XXXXXX");
+        if (!mkdtemp(f->dir))
+                return -1;
+        snprintf(f->key_path, sizeof(f->key_path), "%s/root.key", f->dir);
+        if (keys_root_create(f->key_path) < 0 ||
+            keeper_start(f->key_path, getuid(), getgid(), true, &f->kp) < 0 ||
+            keeper_create(f->kp, ORIGIN, &m) < 0)
+                return -1;
+        *state = f;
+        make_chain(f, false);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        keeper_free(f->kp);
+        for (int i = 0; i < LINES; i++)
+                free(f->lines[i]);
+        unlink(f->key_path);
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+static const char *const *at(struct fixture *f, int first)
+{
+        return (const char *const *)f->lines + first;
+}
+
+/* Checks sig is the keeper's signature of the checkpoint at size. */
+static void assert_signed(struct fixture *f, uint64_t size, const uint8_t sig[64])
+{
+        _cleanup_(freep) char *text = NULL;
+        uint8_t pk[32];
+
+        keeper_public(f->kp, pk);
+        assert_int_equal(checkpoint_text(ORIGIN, size, f->hash[size - 1], &text), 0);
+        assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
+}
+
+static void test_signs_only_what_it_recomputed(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
+
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig), 0);
+        assert_signed(f, 4, sig);
+        /* Extending works, in several chunks too. */
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, sig), 0);
+        assert_signed(f, 8, sig);
+}
+
+static void test_refuses_rewritten_or_shortened_history(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
+
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig), 0);
+        /* The floor is now 8: a signature at or below it could only be for
+         * another history. */
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, sig), -ERANGE);
+        /* A rewritten line 5 with a correctly recomputed chain after it. */
+        make_chain(f, true);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, sig), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, sig), -EBADMSG);
+        /* Lines that skip one, or claim the wrong seq. */
+        make_chain(f, false);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, sig), -EBADMSG);
+        /* The genuine extension still signs. */
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, sig), 0);
+        assert_signed(f, 12, sig);
+}
+
+static void test_floor_is_told_once_and_must_be_signed(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t sig[64], forged[64] = {1}, zero[AUDIT_HASH_SIZE] = {0};
+
+        /* A floor with a signature the keeper did not make is refused... */
+        assert_int_equal(keeper_chain(f->kp, 8, f->hash[7], forged), -EBADMSG);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig), 0);
+        /* ...once set, it cannot be moved back... */
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), -EALREADY);
+        assert_int_equal(keeper_chain(f->kp, 2, f->hash[1], forged), -EALREADY);
+        /* ...and telling it the floor it has changes nothing. */
+        assert_int_equal(keeper_chain(f->kp, 4, f->hash[3], sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, sig), 0);
+}
+
+static void test_data_keys_bound_to_their_record(void **state)
+{
+        static const struct body_binding b = {"people", "alice", 3}, other = {"people", "alice", 4};
+        struct fixture *f = *state;
+        uint8_t wrapped[KEYS_WRAPPED], dek[KEYS_KEY_SIZE], again[KEYS_KEY_SIZE];
+        uint32_t kv;
+
+        assert_int_equal(keeper_dek_new(f->kp, &b, &kv, wrapped, dek), 0);
+        assert_int_equal(kv, 1);
+        assert_int_equal(keeper_dek_open(f->kp, &b, kv, wrapped, again), 0);
+        assert_memory_equal(dek, again, sizeof(dek));
+        assert_int_equal(keeper_dek_open(f->kp, &other, kv, wrapped, again), -EBADMSG);
+        assert_int_equal(keeper_dek_open(f->kp, &b, 2, wrapped, again), -EBADMSG); /* newer than current */
+        wrapped[30] ^= 1;
+        assert_int_equal(keeper_dek_open(f->kp, &b, kv, wrapped, again), -EBADMSG);
+}
+
+static void test_keeper_gone_is_epipe(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t zero[KEYS_WRAPPED] = {0};
+
+        kill(keeper_pid(f->kp), SIGKILL);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), -EPIPE);
+        assert_int_equal(keeper_dek_open(f->kp, &(struct body_binding){"c", "i", 1}, 1, zero, zero), -EPIPE);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_signs_only_what_it_recomputed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refuses_rewritten_or_shortened_history, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_floor_is_told_once_and_must_be_signed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_keeper_gone_is_epipe, setup, teardown),
+        };
+
+        if (sodium_init() < 0)
+                return 1;
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,154 @@
+#include "envelope.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+#define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG   crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+/* Format 1 bound the body to the KEK version as well, so its data key
+ * could not be re-wrapped alone; format 2 binds only the data key to it
+ * (the body stays bound to its record version through the data key). */
+#define ENV_FORMAT_1 1
+#define ENV_FORMAT   2
+#define ENV_HEADER   (1 + 4 + KEYS_WRAPPED + NONCE)
+
+/* The body's associated data for an envelope of format with KEK kv. */
+static int body_ad(int format, const struct body_binding *b, uint32_t kv, uint8_t *ad, size_t *ret_len)
+{
+        return keys_binding_ad("vaultd-body", b, format == ENV_FORMAT_1 ? kv : 0, ad, KEYS_AD_MAX, ret_len);
+}
+
+/* One data key at a time, in a guarded page allocated once (a guarded
+ * allocation per request costs an mmap, mprotect and munmap each). Only
+ * the writer thread seals and opens. */
+static uint8_t *dek_scratch(void)
+{
+        static uint8_t *dek;
+
+        if (!dek)
+                dek = sodium_malloc(KEYS_KEY_SIZE);
+        return dek;
+}
+
+int envelope_seal(struct keeper *kp, const struct body_binding *b, const uint8_t *plain, size_t len,
+                  uint8_t **ret, size_t *ret_len)
+{
+        uint8_t ad[KEYS_AD_MAX], *env, *dek = dek_scratch();
+        uint32_t kv;
+        size_t adlen;
+        int r;
+
+        if (!dek)
+                return -ENOMEM;
+        env = malloc(ENV_HEADER + len + TAG);
+        if (!env)
+                return -ENOMEM;
+        r = keeper_dek_new(kp, b, &kv, env + 5, dek);
+        if (r == 0)
+                r = body_ad(ENV_FORMAT, b, kv, ad, &adlen);
+        if (r < 0) {
+                sodium_memzero(dek, KEYS_KEY_SIZE);
+                free(env);
+                return r;
+        }
+        env[0] = ENV_FORMAT;
+        be32_put(env + 1, kv);
+        randombytes_buf(env + 5 + KEYS_WRAPPED, NONCE);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENV_HEADER, NULL, plain, len, ad, adlen, NULL,
+                                                   env + 5 + KEYS_WRAPPED, dek);
+        sodium_memzero(dek, KEYS_KEY_SIZE);
+        *ret = env;
+        *ret_len = ENV_HEADER + len + TAG;
+        return 0;
+}
+
+int envelope_kek(const uint8_t *env, size_t env_len)
+{
+        uint32_t v;
+
+        if (env_len < ENV_HEADER + TAG || (env[0] != ENV_FORMAT && env[0] != ENV_FORMAT_1))
+                return -EBADMSG;
+        v = be32_get(env + 1);
+        if (v == 0 || v >= KEYS_MAX_KEK)
+                return -EBADMSG;
+        return (int)v;
+}
+
+int envelope_open(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
+                  uint8_t **ret, size_t *ret_len)
+{
+        uint8_t ad[KEYS_AD_MAX], *dek = dek_scratch(), *plain;
+        int kv = envelope_kek(env, env_len), r;
+        size_t adlen, len;
+
+        if (kv < 0)
+                return kv;
+        if (!dek)
+                return -ENOMEM;
+        if ((r = body_ad(env[0], b, (uint32_t)kv, ad, &adlen)) < 0)
+                return r;
+        len = env_len - ENV_HEADER - TAG;
+        plain = malloc(len ? len : 1);
+        if (!plain)
+                return -ENOMEM;
+        r = keeper_dek_open(kp, b, (uint32_t)kv, env + 5, dek);
+        if (r == 0 &&
+            crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, env + ENV_HEADER, len + TAG, ad,
+                                                       adlen, env + 5 + KEYS_WRAPPED, dek) != 0)
+                r = -EBADMSG;
+        sodium_memzero(dek, KEYS_KEY_SIZE);
+        if (r < 0) {
+                envelope_free_plain(plain, len);
+                return r;
+        }
+        *ret = plain;
+        *ret_len = len;
+        return 0;
+}
+
+void envelope_free_plain(uint8_t *plain, size_t len)
+{
+        if (!plain)
+                return;
+        sodium_memzero(plain, len);
+        free(plain);
+}
+
+int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
+                    uint8_t **ret, size_t *ret_len)
+{
+        int kv = envelope_kek(env, env_len), r;
+        uint8_t *plain, *out;
+        uint32_t nkv;
+        size_t len;
+
+        if (kv < 0)
+                return kv;
+        if (env[0] == ENV_FORMAT_1) { /* the body names its KEK: seal it anew */
+                r = envelope_open(kp, b, env, env_len, &plain, &len);
+                if (r < 0)
+                        return r;
+                r = envelope_seal(kp, b, plain, len, ret, ret_len);
+                envelope_free_plain(plain, len);
+                return r;
+        }
+        out = malloc(env_len);
+        if (!out)
+                return -ENOMEM;
+        memcpy(out, env, env_len);
+        r = keeper_rewrap(kp, b, (uint32_t)kv, env + 5, &nkv, out + 5);
+        if (r < 0) {
+                free(out);
+                return r;
+        }
+        be32_put(out + 1, nkv);
+        *ret = out;
+        *ret_len = env_len;
+        return 0;
+}

@@ -1,0 +1,306 @@
+/* The worker's side of the keeper protocol (vaultd/keeper-proto.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "keeper-proto.h"
+#include "keeper.h"
+#include "util.h"
+
+struct keeper {
+        int fd, pidfd;
+        pid_t pid;
+        uint8_t pk[32];
+        uint8_t *buf; /* one request or reply; may hold a data key: wiped */
+        size_t len;
+};
+
+int keeper_start(const char *key_file, uid_t uid, gid_t gid, bool sandbox, struct keeper **ret)
+{
+        struct keeper *kp = calloc(1, sizeof(*kp));
+        int r;
+
+        if (!kp)
+                return -ENOMEM;
+        kp->fd = kp->pidfd = -1;
+        kp->buf = sodium_malloc(KEEPER_MSG_MAX);
+        if (!kp->buf) {
+                free(kp);
+                return -ENOMEM;
+        }
+        r = keeper_fork(key_file, uid, gid, sandbox, &kp->fd, &kp->pid);
+        if (r == 0 && (kp->pidfd = (int)syscall(SYS_pidfd_open, kp->pid, 0)) < 0)
+                r = -errno;
+        if (r < 0) {
+                keeper_free(kp);
+                return r;
+        }
+        *ret = kp;
+        return 0;
+}
+
+void keeper_free(struct keeper *kp)
+{
+        if (!kp)
+                return;
+        if (kp->fd >= 0)
+                close(kp->fd);
+        if (kp->pidfd >= 0)
+                close(kp->pidfd);
+        sodium_free(kp->buf);
+        free(kp);
+}
+
+int keeper_pidfd(struct keeper *kp)
+{
+        return kp->pidfd;
+}
+
+pid_t keeper_pid(struct keeper *kp)
+{
+        return kp->pid;
+}
+
+void keeper_public(struct keeper *kp, uint8_t pk[32])
+{
+        memcpy(pk, kp->pk, 32);
+}
+
+/* Request building: into kp->buf, then one round trip. */
+static void put(struct keeper *kp, const void *p, size_t n)
+{
+        memcpy(kp->buf + kp->len, p, n);
+        kp->len += n;
+}
+
+static void put_u32(struct keeper *kp, uint32_t v)
+{
+        uint8_t b[4];
+
+        be32_put(b, v);
+        put(kp, b, 4);
+}
+
+static void put_u64(struct keeper *kp, uint64_t v)
+{
+        uint8_t b[8];
+
+        be64_put(b, v);
+        put(kp, b, 8);
+}
+
+static int put_name(struct keeper *kp, const char *name)
+{
+        size_t len = strlen(name);
+        uint8_t b[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+
+        if (len > KEEPER_NAME_MAX) {
+                kp->len = 0; /* the request is abandoned */
+                return -ENAMETOOLONG;
+        }
+        put(kp, b, 2);
+        put(kp, name, len);
+        return 0;
+}
+
+static int put_binding(struct keeper *kp, const struct body_binding *b)
+{
+        int r;
+
+        if ((r = put_name(kp, b->collection)) < 0 || (r = put_name(kp, b->id)) < 0)
+                return r;
+        put_u64(kp, b->version);
+        return 0;
+}
+
+/* Writes all of buf; a keeper that is gone is -EPIPE, not SIGPIPE. */
+static int send_all(int fd, const void *buf, size_t len)
+{
+        const uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Sends the request in kp->buf and reads the reply into kp->buf. Returns
+ * the reply's length (want: the length it must have), or -errno. */
+static int call(struct keeper *kp, enum keeper_req type, size_t want)
+{
+        struct keeper_hdr h = {type, (uint32_t)kp->len};
+        int r;
+
+        kp->len = 0;
+        if ((r = send_all(kp->fd, &h, sizeof(h))) < 0 || (r = send_all(kp->fd, kp->buf, h.len)) < 0 ||
+            (r = read_full(kp->fd, &h, sizeof(h))) < 0)
+                return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
+        if (h.type < 0)
+                return h.type;
+        if (h.len != want)
+                return -EPROTO;
+        r = read_full(kp->fd, kp->buf, h.len);
+        return r < 0 ? -EPIPE : (int)h.len;
+}
+
+int keeper_create(struct keeper *kp, const char *origin, struct keys_material *ret)
+{
+        int r = put_name(kp, origin);
+
+        if (r < 0 || (r = call(kp, KEEPER_CREATE, sizeof(*ret))) < 0)
+                return r;
+        memcpy(ret->kek_wrapped, kp->buf, KEYS_WRAPPED);
+        memcpy(ret->sign_wrapped, kp->buf + KEYS_WRAPPED, KEYS_SIGN_WRAPPED);
+        memcpy(ret->pk, kp->buf + KEYS_WRAPPED + KEYS_SIGN_WRAPPED, sizeof(ret->pk));
+        memcpy(kp->pk, ret->pk, sizeof(kp->pk));
+        return 0;
+}
+
+int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
+                const uint8_t sign_wrapped[KEYS_SIGN_WRAPPED], const struct keeper_kek *keks, size_t n)
+{
+        int r = put_name(kp, origin);
+
+        if (r < 0)
+                return r;
+        if (n > KEYS_MAX_KEK) {
+                kp->len = 0;
+                return -E2BIG;
+        }
+        put_u32(kp, kek_current);
+        put(kp, sign_wrapped, KEYS_SIGN_WRAPPED);
+        put_u32(kp, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+                put_u32(kp, keks[i].version);
+                put(kp, keks[i].wrapped, KEYS_WRAPPED);
+        }
+        if ((r = call(kp, KEEPER_OPEN, sizeof(kp->pk))) < 0)
+                return r;
+        memcpy(kp->pk, kp->buf, sizeof(kp->pk));
+        return 0;
+}
+
+int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
+                 const uint8_t sig[64])
+{
+        static const uint8_t none[64];
+        int r;
+
+        put_u64(kp, size);
+        put(kp, hash, AUDIT_HASH_SIZE);
+        put(kp, sig ? sig : none, 64);
+        r = call(kp, KEEPER_CHAIN, 0);
+        return r < 0 ? r : 0;
+}
+
+int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
+                uint8_t ret_sig[64])
+{
+        uint64_t next = first;
+        size_t i = 0;
+        int r;
+
+        /* In chunks that fit a message; each continues where the last one
+         * stopped. */
+        do {
+                put_u64(kp, next);
+                for (; i < n && kp->len + 4 + lens[i] <= KEEPER_MSG_MAX; i++, next++) {
+                        put_u32(kp, (uint32_t)lens[i]);
+                        put(kp, lines[i], lens[i]);
+                }
+                if (kp->len == 8 && i < n) {
+                        kp->len = 0;
+                        return -E2BIG; /* one line larger than a message */
+                }
+                if ((r = call(kp, KEEPER_LINES, 8)) < 0)
+                        return r;
+                if (be64_get(kp->buf) != next)
+                        return -EPROTO;
+        } while (i < n);
+        put_u64(kp, next);
+        if ((r = call(kp, KEEPER_SIGN, 64)) < 0)
+                return r;
+        memcpy(ret_sig, kp->buf, 64);
+        return 0;
+}
+
+int keeper_dek_new(struct keeper *kp, const struct body_binding *b, uint32_t *ret_kek_version,
+                   uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek)
+{
+        int r = put_binding(kp, b);
+
+        if (r < 0 || (r = call(kp, KEEPER_DEK_NEW, 4 + KEYS_WRAPPED + KEYS_KEY_SIZE)) < 0)
+                return r;
+        *ret_kek_version = be32_get(kp->buf);
+        memcpy(wrapped, kp->buf + 4, KEYS_WRAPPED);
+        memcpy(dek, kp->buf + 4 + KEYS_WRAPPED, KEYS_KEY_SIZE);
+        sodium_memzero(kp->buf, 4 + KEYS_WRAPPED + KEYS_KEY_SIZE);
+        return 0;
+}
+
+int keeper_dek_open(struct keeper *kp, const struct body_binding *b, uint32_t kek_version,
+                    const uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek)
+{
+        int r;
+
+        put_u32(kp, kek_version);
+        put(kp, wrapped, KEYS_WRAPPED);
+        if ((r = put_binding(kp, b)) < 0 || (r = call(kp, KEEPER_DEK_OPEN, KEYS_KEY_SIZE)) < 0)
+                return r;
+        memcpy(dek, kp->buf, KEYS_KEY_SIZE);
+        sodium_memzero(kp->buf, KEYS_KEY_SIZE);
+        return 0;
+}
+
+int keeper_kek_new(struct keeper *kp, uint32_t version, uint8_t ret_wrapped[KEYS_WRAPPED])
+{
+        int r;
+
+        put_u32(kp, version);
+        if ((r = call(kp, KEEPER_KEK_NEW, KEYS_WRAPPED)) < 0)
+                return r;
+        memcpy(ret_wrapped, kp->buf, KEYS_WRAPPED);
+        return 0;
+}
+
+int keeper_kek_use(struct keeper *kp, uint32_t version)
+{
+        int r;
+
+        put_u32(kp, version);
+        r = call(kp, KEEPER_KEK_USE, 0);
+        return r < 0 ? r : 0;
+}
+
+int keeper_rewrap(struct keeper *kp, const struct body_binding *b, uint32_t kek_version,
+                  const uint8_t wrapped[KEYS_WRAPPED], uint32_t *ret_kek_version,
+                  uint8_t ret_wrapped[KEYS_WRAPPED])
+{
+        int r;
+
+        put_u32(kp, kek_version);
+        put(kp, wrapped, KEYS_WRAPPED);
+        if ((r = put_binding(kp, b)) < 0 || (r = call(kp, KEEPER_REWRAP, 4 + KEYS_WRAPPED)) < 0)
+                return r;
+        *ret_kek_version = be32_get(kp->buf);
+        memcpy(ret_wrapped, kp->buf + 4, KEYS_WRAPPED);
+        return 0;
+}
+
+int keeper_kek_drop(struct keeper *kp, uint32_t version)
+{
+        int r;
+
+        put_u32(kp, version);
+        r = call(kp, KEEPER_KEK_DROP, 0);
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,59 @@
+/* The keeper's wire protocol (DESIGN §3): small fixed-layout messages over
+ * a socketpair, no JSON. Each message is a header, then len bytes. A reply
+ * has status 0 and the payload, or a negative errno and no payload.
+ * Integers are big-endian. Shared by vaultd/keeper.c (the keeper) and
+ * vaultd/keeper-client.c (the worker). */
+#pragma once
+
+#include <stdint.h>
+
+/* Largest request payload: a chunk of audit lines for a checkpoint. */
+#define KEEPER_MSG_MAX (1u << 20)
+/* Largest reply payload (CREATE's wrapped keys and public key). */
+#define KEEPER_REPLY_MAX 4096
+
+struct keeper_hdr {
+        int32_t type; /* request: enum keeper_req; reply: 0 or -errno */
+        uint32_t len;
+};
+
+enum keeper_req {
+        /* A new vault. → wrapped KEK v1, wrapped signing key, public key. */
+        KEEPER_CREATE = 1,
+        /* An existing vault: origin_len(2) origin kek_current(4)
+         * sign_wrapped, then n(4) and n × (version(4) wrapped KEK).
+         * → public key(32). */
+        KEEPER_OPEN,
+        /* The last signed checkpoint, told once at start: size(8) hash(32)
+         * signature(64; zeros when size is 0). The keeper checks the
+         * signature before it takes that as its floor. → nothing. */
+        KEEPER_CHAIN,
+        /* Audit lines that extend the chain: first_seq(8), then per line
+         * len(4) bytes. first_seq is where the last chunk stopped, or the
+         * floor again (to start over). → pending size(8). */
+        KEEPER_LINES,
+        /* Sign the checkpoint at size(8), which must be the pending size
+         * and above the floor. → signature(64). */
+        KEEPER_SIGN,
+        /* A new data key for a record version: binding. → kek_version(4)
+         * wrapped DEK, DEK(32). */
+        KEEPER_DEK_NEW,
+        /* Opens a wrapped data key: kek_version(4) wrapped, binding.
+         * → DEK(32). */
+        KEEPER_DEK_OPEN,
+        /* Rotation, first half: a new random KEK at version(4), above every
+         * loaded one, loaded but not yet used. → its wrapped form. */
+        KEEPER_KEK_NEW,
+        /* Rotation, second half (once the wrapped KEK is stored): new data
+         * keys are wrapped by version(4) from now on. → nothing. */
+        KEEPER_KEK_USE,
+        /* Re-wraps a data key under the current KEK without showing it:
+         * kek_version(4) wrapped, binding. → kek_version(4) wrapped. */
+        KEEPER_REWRAP,
+        /* Forgets (wipes) KEK version(4), which must not be current. */
+        KEEPER_KEK_DROP,
+};
+
+/* A binding on the wire: collection_len(2) collection id_len(2) id
+ * version(8). */
+#define KEEPER_NAME_MAX 255

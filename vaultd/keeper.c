@@ -1,0 +1,532 @@
+/* The keeper process (DESIGN §3): holds every key and nothing else. It
+ * reads the root key file once, confines itself to its end of a socketpair
+ * (seccomp: a handful of syscalls, no path, no socket, no exec), and
+ * answers fixed-layout requests from the worker, one at a time. */
+#include "keeper.h"
+
+#include <errno.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <grp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auditfmt.h"
+#include "keeper-proto.h"
+#include "keys.h"
+#include "util.h"
+
+#define ORIGIN_MAX 256
+
+struct keeper_state {
+        int fd;
+        struct vault_keys *keys;
+        int load_error; /* the key file could not be read: every request fails so */
+        char origin[ORIGIN_MAX];
+        bool opened;    /* CREATE or OPEN done */
+        bool chain_set; /* CHAIN done (once) */
+        /* The chain: the floor is the last size signed, the pending head
+         * what LINES extended it to since. Signatures only ever go to a
+         * pending head above the floor, so all lie on one history. */
+        uint64_t floor_size, pending_size;
+        uint8_t floor_hash[AUDIT_HASH_SIZE], pending_hash[AUDIT_HASH_SIZE];
+        uint8_t *in, *out; /* message buffers (out may hold data keys: wiped) */
+        size_t out_len;
+};
+
+/* Payload reader: each get fails once the payload is exhausted. */
+struct cursor {
+        const uint8_t *p;
+        size_t left;
+};
+
+static const uint8_t *take(struct cursor *c, size_t n)
+{
+        const uint8_t *p = c->p;
+
+        if (c->left < n)
+                return NULL;
+        c->p += n;
+        c->left -= n;
+        return p;
+}
+
+static int take_u32(struct cursor *c, uint32_t *ret)
+{
+        const uint8_t *p = take(c, 4);
+
+        if (!p)
+                return -EBADMSG;
+        *ret = be32_get(p);
+        return 0;
+}
+
+static int take_u64(struct cursor *c, uint64_t *ret)
+{
+        const uint8_t *p = take(c, 8);
+
+        if (!p)
+                return -EBADMSG;
+        *ret = be64_get(p);
+        return 0;
+}
+
+/* A name: len(2) bytes, copied NUL-terminated into buf. */
+static int take_name(struct cursor *c, char *buf, size_t cap)
+{
+        const uint8_t *p = take(c, 2), *name;
+        size_t len;
+
+        if (!p || (len = (size_t)p[0] << 8 | p[1]) >= cap || !(name = take(c, len)) ||
+            memchr(name, '\0', len))
+                return -EBADMSG;
+        memcpy(buf, name, len);
+        buf[len] = '\0';
+        return 0;
+}
+
+static int take_binding(struct cursor *c, char coll[KEEPER_NAME_MAX + 1], char id[KEEPER_NAME_MAX + 1],
+                        struct body_binding *ret)
+{
+        int r;
+
+        if ((r = take_name(c, coll, KEEPER_NAME_MAX + 1)) < 0 ||
+            (r = take_name(c, id, KEEPER_NAME_MAX + 1)) < 0 || (r = take_u64(c, &ret->version)) < 0)
+                return r;
+        ret->collection = coll;
+        ret->id = id;
+        return 0;
+}
+
+static void put(struct keeper_state *st, const void *p, size_t n)
+{
+        memcpy(st->out + st->out_len, p, n);
+        st->out_len += n;
+}
+
+static int do_create(struct keeper_state *st, struct cursor *c)
+{
+        struct keys_material m;
+        int r;
+
+        if (st->opened)
+                return -EALREADY;
+        if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0)
+                return r;
+        r = keys_create(st->keys, &m);
+        if (r < 0)
+                return r;
+        put(st, m.kek_wrapped, sizeof(m.kek_wrapped));
+        put(st, m.sign_wrapped, sizeof(m.sign_wrapped));
+        put(st, m.pk, sizeof(m.pk));
+        st->opened = true;
+        return 0;
+}
+
+static int do_open(struct keeper_state *st, struct cursor *c)
+{
+        const uint8_t *sign, *wrapped;
+        uint32_t current, n, version;
+        uint8_t pk[32];
+        int r;
+
+        if (st->opened)
+                return -EALREADY;
+        if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0 || (r = take_u32(c, &current)) < 0 ||
+            !(sign = take(c, KEYS_SIGN_WRAPPED)) || (r = take_u32(c, &n)) < 0)
+                return r < 0 ? r : -EBADMSG;
+        for (uint32_t i = 0; i < n; i++) {
+                if ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED)))
+                        return r < 0 ? r : -EBADMSG;
+                r = keys_add_kek(st->keys, version, wrapped);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = keys_set_current(st->keys, current)) < 0 || (r = keys_open_signer(st->keys, sign)) < 0)
+                return r;
+        keys_public(st->keys, pk);
+        put(st, pk, sizeof(pk));
+        st->opened = true;
+        return 0;
+}
+
+/* The checkpoint text (DESIGN §7) for size and hash, in buf. */
+static int checkpoint_text_of(const struct keeper_state *st, uint64_t size,
+                              const uint8_t hash[AUDIT_HASH_SIZE], char *buf, size_t cap)
+{
+        char b64[sodium_base64_ENCODED_LEN(AUDIT_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
+        int n;
+
+        sodium_bin2base64(b64, sizeof(b64), hash, AUDIT_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL);
+        n = snprintf(buf, cap, "%s\n%llu\n%s\n", st->origin, (unsigned long long)size, b64);
+        return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+static int do_chain(struct keeper_state *st, struct cursor *c)
+{
+        const uint8_t *hash, *sig;
+        char text[ORIGIN_MAX + 128];
+        uint8_t pk[32];
+        uint64_t size;
+        int r, n;
+
+        if (!st->opened)
+                return -EPROTO;
+        if ((r = take_u64(c, &size)) < 0 || !(hash = take(c, AUDIT_HASH_SIZE)) || !(sig = take(c, 64)))
+                return r < 0 ? r : -EBADMSG;
+        /* Told once, at start, before the worker has read a byte from any
+         * client: later the worker is not to be trusted with the floor.
+         * Telling the same floor again changes nothing. */
+        if (st->chain_set)
+                return size == st->floor_size && memcmp(hash, st->floor_hash, AUDIT_HASH_SIZE) == 0
+                               ? 0
+                               : -EALREADY;
+        if (size > 0) {
+                n = checkpoint_text_of(st, size, hash, text, sizeof(text));
+                if (n < 0)
+                        return n;
+                keys_public(st->keys, pk);
+                if (crypto_sign_verify_detached(sig, (const uint8_t *)text, (size_t)n, pk) != 0)
+                        return -EBADMSG;
+        }
+        st->floor_size = st->pending_size = size;
+        memcpy(st->floor_hash, hash, AUDIT_HASH_SIZE);
+        memcpy(st->pending_hash, hash, AUDIT_HASH_SIZE);
+        st->chain_set = true;
+        return 0;
+}
+
+/* One line extends the pending head: it must be line seq, and its prev
+ * must be the pending hash. The format is fixed (lib/auditfmt.c): it
+ * starts {"seq":N, and ends ,"prev":"<64 hex>"}. */
+static int extend(struct keeper_state *st, const uint8_t *line, size_t len)
+{
+        char head[40], tail[AUDIT_HASH_SIZE * 2 + 16], hex[AUDIT_HASH_SIZE * 2 + 1];
+        int hl, tl;
+
+        hex_encode(st->pending_hash, AUDIT_HASH_SIZE, hex);
+        hl = snprintf(head, sizeof(head), "{\"seq\":%llu,", (unsigned long long)st->pending_size);
+        tl = snprintf(tail, sizeof(tail), ",\"prev\":\"%s\"}", hex);
+        if (len < (size_t)(hl + tl) || memcmp(line, head, (size_t)hl) != 0 ||
+            memcmp(line + len - (size_t)tl, tail, (size_t)tl) != 0 || memchr(line, '\n', len))
+                return -EBADMSG;
+        crypto_hash_sha256(st->pending_hash, line, len);
+        st->pending_size++;
+        return 0;
+}
+
+static int do_lines(struct keeper_state *st, struct cursor *c)
+{
+        uint64_t first;
+        uint32_t len;
+        const uint8_t *line;
+        uint8_t out[8];
+        int r;
+
+        if (!st->chain_set)
+                return -EPROTO;
+        if ((r = take_u64(c, &first)) < 0)
+                return r;
+        if (first == st->floor_size) { /* start over from the floor */
+                st->pending_size = st->floor_size;
+                memcpy(st->pending_hash, st->floor_hash, AUDIT_HASH_SIZE);
+        } else if (first != st->pending_size)
+                return -ERANGE;
+        while (c->left > 0) {
+                if ((r = take_u32(c, &len)) < 0 || !(line = take(c, len)))
+                        return r < 0 ? r : -EBADMSG;
+                r = extend(st, line, len);
+                if (r < 0) { /* a chain that does not extend: nothing of it stays */
+                        st->pending_size = st->floor_size;
+                        memcpy(st->pending_hash, st->floor_hash, AUDIT_HASH_SIZE);
+                        return r;
+                }
+        }
+        be64_put(out, st->pending_size);
+        put(st, out, sizeof(out));
+        return 0;
+}
+
+static int do_sign(struct keeper_state *st, struct cursor *c)
+{
+        char text[ORIGIN_MAX + 128];
+        uint8_t sig[64];
+        uint64_t size;
+        int r, n;
+
+        if (!st->chain_set)
+                return -EPROTO;
+        if ((r = take_u64(c, &size)) < 0)
+                return r;
+        /* Never at or below what was signed: a signature there could only
+         * be for another history. */
+        if (size != st->pending_size || size <= st->floor_size)
+                return -ERANGE;
+        n = checkpoint_text_of(st, size, st->pending_hash, text, sizeof(text));
+        if (n < 0)
+                return n;
+        keys_sign(st->keys, text, (size_t)n, sig);
+        st->floor_size = size;
+        memcpy(st->floor_hash, st->pending_hash, AUDIT_HASH_SIZE);
+        put(st, sig, sizeof(sig));
+        return 0;
+}
+
+static int do_dek_new(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1], id[KEEPER_NAME_MAX + 1];
+        uint8_t kv[4], wrapped[KEYS_WRAPPED];
+        struct body_binding b;
+        uint32_t version;
+        int r;
+
+        if ((r = take_binding(c, coll, id, &b)) < 0)
+                return r;
+        if (c->left)
+                return -EBADMSG;
+        r = keys_dek_new(st->keys, &b, &version, wrapped, st->out + 4 + KEYS_WRAPPED);
+        if (r < 0)
+                return r;
+        be32_put(kv, version);
+        put(st, kv, 4);
+        put(st, wrapped, KEYS_WRAPPED);
+        st->out_len += KEYS_KEY_SIZE; /* the DEK, written in place */
+        return 0;
+}
+
+static int do_dek_open(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1], id[KEEPER_NAME_MAX + 1];
+        const uint8_t *wrapped;
+        struct body_binding b;
+        uint32_t version;
+        int r;
+
+        if ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED)))
+                return r < 0 ? r : -EBADMSG;
+        if ((r = take_binding(c, coll, id, &b)) < 0)
+                return r;
+        r = keys_dek_open(st->keys, &b, version, wrapped, st->out);
+        if (r < 0)
+                return r;
+        st->out_len = KEYS_KEY_SIZE;
+        return 0;
+}
+
+static int do_kek_new(struct keeper_state *st, struct cursor *c)
+{
+        uint8_t wrapped[KEYS_WRAPPED];
+        uint32_t version;
+        int r;
+
+        if ((r = take_u32(c, &version)) < 0)
+                return r;
+        /* Only above every KEK there is: a compromised worker cannot
+         * replace one that wraps data keys. */
+        if (version <= keys_kek_highest(st->keys))
+                return -EEXIST;
+        if ((r = keys_add_kek(st->keys, version, NULL)) < 0 ||
+            (r = keys_wrap_kek(st->keys, version, wrapped)) < 0)
+                return r;
+        put(st, wrapped, sizeof(wrapped));
+        return 0;
+}
+
+static int do_kek_use(struct keeper_state *st, struct cursor *c)
+{
+        uint32_t version;
+        int r;
+
+        if ((r = take_u32(c, &version)) < 0)
+                return r;
+        return keys_set_current(st->keys, version);
+}
+
+static int do_kek_drop(struct keeper_state *st, struct cursor *c)
+{
+        uint32_t version;
+        int r;
+
+        if ((r = take_u32(c, &version)) < 0)
+                return r;
+        return keys_drop_kek(st->keys, version);
+}
+
+static int do_rewrap(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1], id[KEEPER_NAME_MAX + 1];
+        uint8_t *dek = st->out + 64, kv[4], wrapped[KEYS_WRAPPED];
+        const uint8_t *old;
+        struct body_binding b;
+        uint32_t version, current;
+        int r;
+
+        if ((r = take_u32(c, &version)) < 0 || !(old = take(c, KEYS_WRAPPED)))
+                return r < 0 ? r : -EBADMSG;
+        if ((r = take_binding(c, coll, id, &b)) < 0)
+                return r;
+        /* The data key passes through the (wiped) reply buffer only. */
+        r = keys_dek_open(st->keys, &b, version, old, dek);
+        if (r == 0)
+                r = keys_rewrap_dek(st->keys, &b, dek, &current, wrapped);
+        sodium_memzero(dek, KEYS_KEY_SIZE);
+        if (r < 0)
+                return r;
+        be32_put(kv, current);
+        put(st, kv, 4);
+        put(st, wrapped, sizeof(wrapped));
+        return 0;
+}
+
+static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
+{
+        if (st->load_error)
+                return st->load_error;
+        if (!st->opened && type != KEEPER_CREATE && type != KEEPER_OPEN)
+                return -EPROTO;
+        switch (type) {
+        case KEEPER_CREATE:
+                return do_create(st, c);
+        case KEEPER_OPEN:
+                return do_open(st, c);
+        case KEEPER_CHAIN:
+                return do_chain(st, c);
+        case KEEPER_LINES:
+                return do_lines(st, c);
+        case KEEPER_SIGN:
+                return do_sign(st, c);
+        case KEEPER_DEK_NEW:
+                return do_dek_new(st, c);
+        case KEEPER_DEK_OPEN:
+                return do_dek_open(st, c);
+        case KEEPER_KEK_NEW:
+                return do_kek_new(st, c);
+        case KEEPER_KEK_USE:
+                return do_kek_use(st, c);
+        case KEEPER_REWRAP:
+                return do_rewrap(st, c);
+        case KEEPER_KEK_DROP:
+                return do_kek_drop(st, c);
+        default:
+                return -EOPNOTSUPP;
+        }
+}
+
+static int reply(struct keeper_state *st, int r)
+{
+        struct keeper_hdr h = {r < 0 ? r : 0, r < 0 ? 0 : (uint32_t)st->out_len};
+        int k = write_all(st->fd, &h, sizeof(h));
+
+        if (k == 0 && h.len)
+                k = write_all(st->fd, st->out, h.len);
+        sodium_memzero(st->out, st->out_len);
+        st->out_len = 0;
+        return k;
+}
+
+static _Noreturn void serve(struct keeper_state *st)
+{
+        for (;;) {
+                struct keeper_hdr h;
+                struct cursor c;
+
+                if (read_full(st->fd, &h, sizeof(h)) < 0 || h.len > KEEPER_MSG_MAX ||
+                    read_full(st->fd, st->in, h.len) < 0)
+                        _exit(0); /* the worker is gone (or speaks nonsense): so are we */
+                c = (struct cursor){st->in, h.len};
+                if (reply(st, handle(st, h.type, &c)) < 0)
+                        _exit(0);
+        }
+}
+
+/* Every syscall the keeper makes after start-up, with its reason. */
+static const struct {
+        int nr;
+        const char *why;
+} allowed[] = {
+        {SCMP_SYS(read), "requests"},
+        {SCMP_SYS(write), "replies"},
+        {SCMP_SYS(exit_group), "the worker is gone"},
+        {SCMP_SYS(exit), "thread exit in glibc's _exit path"},
+        {SCMP_SYS(getrandom), "new keys, nonces"},
+        {SCMP_SYS(mprotect), "key pages opened only while used"},
+        {SCMP_SYS(mmap), "sodium_malloc for new keys, malloc"},
+        {SCMP_SYS(munmap), "sodium_free, free"},
+        {SCMP_SYS(mlock), "key pages stay out of swap"},
+        {SCMP_SYS(munlock), "sodium_free"},
+        {SCMP_SYS(madvise), "sodium_malloc (MADV_DONTDUMP), malloc trims"},
+        {SCMP_SYS(brk), "malloc"},
+        {SCMP_SYS(rt_sigreturn), "signal return"},
+};
+
+static int confine(void)
+{
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+        int r = ctx ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
+        if (r == 0)
+                r = seccomp_load(ctx);
+        seccomp_release(ctx);
+        return r;
+}
+
+static _Noreturn void keeper_main(int fd, const char *key_file, uid_t uid, gid_t gid, bool sandbox)
+{
+        struct keeper_state st = {.fd = fd};
+        struct rlimit none = {0, 0};
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Not dumpable: no core file, and no process of the same uid (the
+         * worker included) may ptrace it or read its memory. */
+        prctl(PR_SET_DUMPABLE, 0);
+        setrlimit(RLIMIT_CORE, &none);
+        st.load_error = keys_load(key_file, &st.keys);
+        if (st.load_error == -EBADMSG)
+                st.load_error = -ENOEXEC; /* not a key file; -EBADMSG means the wrong key */
+        st.in = malloc(KEEPER_MSG_MAX);
+        st.out = sodium_malloc(KEEPER_REPLY_MAX);
+        if (!st.in || !st.out)
+                _exit(1);
+        if (st.keys)
+                keys_seal_idle(st.keys);
+        if (sandbox) {
+                if (geteuid() == 0 && (uid || gid) &&
+                    (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0))
+                        _exit(1);
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || confine() < 0)
+                        _exit(1);
+        }
+        serve(&st);
+}
+
+int keeper_fork(const char *key_file, uid_t uid, gid_t gid, bool sandbox, int *ret_fd, pid_t *ret_pid)
+{
+        int sv[2];
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* Nothing of the worker's: its store, its socket, its logs. */
+                if (dup2(sv[1], 3) < 0 || close_range(4, ~0U, 0) < 0)
+                        _exit(1);
+                keeper_main(3, key_file, uid, gid, sandbox);
+        }
+        close(sv[1]);
+        *ret_fd = sv[0];
+        *ret_pid = pid;
+        return 0;
+}

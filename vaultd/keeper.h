@@ -1,0 +1,81 @@
+/* The key keeper (DESIGN §3): a process of its own that alone holds the
+ * root key, the KEKs and the audit signing key. The worker (everything
+ * else) talks to it through this interface, over a socketpair
+ * (vaultd/keeper-proto.h); it never sees a KEK, the root key or the
+ * signing key. Calls are synchronous round trips: make them from one
+ * thread at a time (the writer, or start-up before it runs). Every call
+ * returns -EPIPE once the keeper is gone. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "auditfmt.h"
+#include "keys.h"
+
+struct keeper;
+
+/* Forks the keeper, which reads key_file, then (sandbox) switches to
+ * uid/gid, becomes undumpable and confines itself with seccomp. Call
+ * before any thread starts. A key file that cannot be read fails the first
+ * keeper_create or keeper_open with its -errno. The caller owns *ret. */
+int keeper_start(const char *key_file, uid_t uid, gid_t gid, bool sandbox, struct keeper **ret);
+/* Closes the socket: the keeper exits. Accepts NULL. */
+void keeper_free(struct keeper *kp);
+/* A pidfd of the keeper: readable once it has exited. */
+int keeper_pidfd(struct keeper *kp);
+/* The keeper's process id (for tests and logs). */
+pid_t keeper_pid(struct keeper *kp);
+
+/* A new vault: the keeper makes KEK version 1 and the signing key; *ret
+ * receives their wrapped forms and the public key, to store. */
+int keeper_create(struct keeper *kp, const char *origin, struct keys_material *ret);
+
+/* A stored KEK, for keeper_open. */
+struct keeper_kek {
+        uint32_t version;
+        uint8_t wrapped[KEYS_WRAPPED];
+};
+/* An existing vault: hands the keeper its wrapped keys. -EBADMSG when the
+ * root key is not this vault's. */
+int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
+                const uint8_t sign_wrapped[KEYS_SIGN_WRAPPED], const struct keeper_kek *keks, size_t n);
+/* The audit key's public half (after create or open). */
+void keeper_public(struct keeper *kp, uint8_t pk[32]);
+
+/* Tells the keeper, once at start, the last signed checkpoint: size, the
+ * hash of line size-1 and the signature (size 0: none yet). -EBADMSG when
+ * the signature is not the keeper's. */
+int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
+                 const uint8_t sig[64]);
+/* Sends the lines from seq first on (lines[i] of lens[i] bytes) and asks
+ * for a signature over the checkpoint they end at: size first + n. The
+ * keeper recomputes the chain from the last size it signed and refuses
+ * (-EBADMSG, -ERANGE) lines that do not extend it. */
+int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
+                uint8_t ret_sig[64]);
+
+/* A fresh data key for b (into dek, KEYS_KEY_SIZE bytes the caller wipes)
+ * and its wrapped form under KEK *ret_kek_version. */
+int keeper_dek_new(struct keeper *kp, const struct body_binding *b, uint32_t *ret_kek_version,
+                   uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek);
+/* Unwraps a data key for b. -EBADMSG when it does not belong to b or was
+ * altered, -ENOKEY when its KEK is unknown. */
+int keeper_dek_open(struct keeper *kp, const struct body_binding *b, uint32_t kek_version,
+                    const uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek);
+
+/* Rotation: a new KEK at version (above every existing one), returned
+ * wrapped for storing; then, once stored, keeper_kek_use makes it the one
+ * new data keys are wrapped by. */
+int keeper_kek_new(struct keeper *kp, uint32_t version, uint8_t ret_wrapped[KEYS_WRAPPED]);
+int keeper_kek_use(struct keeper *kp, uint32_t version);
+/* Re-wraps a data key under the current KEK (the worker never sees it). */
+int keeper_rewrap(struct keeper *kp, const struct body_binding *b, uint32_t kek_version,
+                  const uint8_t wrapped[KEYS_WRAPPED], uint32_t *ret_kek_version,
+                  uint8_t ret_wrapped[KEYS_WRAPPED]);
+/* Wipes KEK version from the keeper (retired: it wraps nothing). */
+int keeper_kek_drop(struct keeper *kp, uint32_t version);
+
+/* The keeper process itself (vaultd/keeper.c): forks it. */
+int keeper_fork(const char *key_file, uid_t uid, gid_t gid, bool sandbox, int *ret_fd, pid_t *ret_pid);

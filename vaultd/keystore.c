@@ -1,0 +1,82 @@
+#include "keystore.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keeper-proto.h"
+#include "util.h"
+
+int keystore_create(struct keeper *kp, struct vault_store *s, MDB_txn *txn, const char *origin)
+{
+        struct keys_material m;
+        uint8_t vkey[4];
+        int r;
+
+        r = keeper_create(kp, origin, &m);
+        if (r < 0)
+                return r;
+        be32_put(vkey, 1);
+        if ((r = store_put(txn, s->keys, vkey, 4, m.kek_wrapped, KEYS_WRAPPED, MDB_NOOVERWRITE)) < 0 ||
+            (r = store_meta_put_u64(txn, s, "kek.current", 1)) < 0 ||
+            (r = store_put(txn, s->meta, "sign.key", 8, m.sign_wrapped, KEYS_SIGN_WRAPPED,
+                           MDB_NOOVERWRITE)) < 0)
+                return r;
+        return store_put(txn, s->meta, "sign.pub", 8, m.pk, sizeof(m.pk), MDB_NOOVERWRITE);
+}
+
+/* Reads every stored KEK (at most KEYS_MAX_KEK) into keks. */
+static int read_keks(struct vault_store *s, MDB_txn *txn, struct keeper_kek *keks, size_t *ret_n)
+{
+        MDB_cursor *cur;
+        MDB_val key, val;
+        size_t n = 0;
+        int rc, r = 0;
+
+        rc = mdb_cursor_open(txn, s->keys, &cur);
+        if (rc)
+                return store_errno(rc);
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                if (key.mv_size != 4 || val.mv_size != KEYS_WRAPPED || n == KEYS_MAX_KEK) {
+                        r = -EIO;
+                        break;
+                }
+                keks[n].version = be32_get(key.mv_data);
+                memcpy(keks[n++].wrapped, val.mv_data, KEYS_WRAPPED);
+        }
+        mdb_cursor_close(cur);
+        if (r == 0 && rc != MDB_NOTFOUND)
+                r = store_errno(rc);
+        *ret_n = n;
+        return r;
+}
+
+int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn)
+{
+        struct keeper_kek *keks = calloc(KEYS_MAX_KEK, sizeof(*keks));
+        char origin[KEEPER_NAME_MAX + 1];
+        uint64_t current;
+        size_t n = 0;
+        MDB_val sign, o;
+        int r;
+
+        if (!keks)
+                return -ENOMEM;
+        if ((r = read_keks(s, txn, keks, &n)) < 0 ||
+            (r = store_meta_get_u64(txn, s, "kek.current", &current)) < 0 ||
+            (r = store_get(txn, s->meta, "sign.key", 8, &sign)) < 0 ||
+            (r = store_get(txn, s->meta, "audit.origin", 12, &o)) < 0)
+                goto out;
+        if (current == 0 || current >= KEYS_MAX_KEK || sign.mv_size != KEYS_SIGN_WRAPPED ||
+            o.mv_size > KEEPER_NAME_MAX) {
+                r = -EIO;
+                goto out;
+        }
+        memcpy(origin, o.mv_data, o.mv_size);
+        origin[o.mv_size] = '\0';
+        r = keeper_open(kp, origin, (uint32_t)current, sign.mv_data, keks, n);
+out:
+        free(keks);
+        return r;
+}

@@ -1,0 +1,15 @@
+/* The vault's keys as the worker stores them: wrapped forms only (DESIGN
+ * §5 `keys` and `meta`), made by the keeper at creation and handed back to
+ * it at every start. */
+#pragma once
+
+#include "keeper.h"
+#include "store.h"
+
+/* A new vault: asks the keeper for KEK version 1 and the signing key and
+ * stores their wrapped forms (and the public key) inside txn. */
+int keystore_create(struct keeper *kp, struct vault_store *s, MDB_txn *txn, const char *origin);
+/* At start: hands the stored wrapped keys to the keeper. -EBADMSG when the
+ * keeper's root key does not open them (another vault's key), -EIO when
+ * the records are damaged. */
+int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn);
