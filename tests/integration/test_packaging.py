@@ -38,13 +38,14 @@ def test_units_verify_clean(tmp_path):
 
 # --- The unit's SystemCallFilter= against vaultd's own seccomp allowlist ---
 
-SANDBOX_C = os.path.join(REPO, "vaultd", "sandbox.c")
+DAEMON_DIR = os.path.join(REPO, "vaultd")
 
-# Calls the sandbox makes through libraries while it is being set up, which
-# no SCMP_SYS()/SYS_ name in sandbox.c shows: setrlimit() is prlimit64 in
-# glibc, seccomp_load() is seccomp(), prctl() for no-new-privileges and
-# not-dumpable, and sodium_malloc's mlock for the key pages.
-SANDBOX_SETUP_CALLS = {"prlimit64", "seccomp", "prctl", "mlock", "munlock", "madvise"}
+# Calls the daemon makes through libraries while it confines itself, which
+# no SCMP_SYS()/SYS_ name in its sources shows: setrlimit() is prlimit64 in
+# glibc, seccomp_load() is seccomp(), prctl() for no-new-privileges,
+# not-dumpable and the keeper's death signal, fork() of the keeper is clone,
+# and sodium_malloc's mlock for the key pages.
+SANDBOX_SETUP_CALLS = {"prlimit64", "seccomp", "prctl", "clone", "mlock", "munlock", "madvise"}
 
 
 def _syscall_groups():
@@ -101,44 +102,54 @@ def unit_allowed_syscalls(unit_text):
     return allowed
 
 
-def sandbox_syscalls(source):
-    """Every call vaultd's own filter allows (SCMP_SYS in sandbox.c, except
-    the sanitizer-only extras) and every one sandbox.c makes by number
-    (SYS_landlock_*), plus the library calls of its set-up."""
-    source = re.sub(r"sanitizer_extra\[\] = \{.*?\};", "", source, flags=re.S)
-    names = set(re.findall(r"SCMP_SYS\((\w+)\)", source)) | set(re.findall(r"\bSYS_(\w+)", source))
-    return names | SANDBOX_SETUP_CALLS
+def daemon_sources():
+    """{file name: text} of vaultd's C sources."""
+    return {name: open(os.path.join(DAEMON_DIR, name)).read()
+            for name in sorted(os.listdir(DAEMON_DIR)) if name.endswith(".c")}
 
 
-def filter_gaps(unit_text, source):
+def daemon_syscalls(sources):
+    """Every call one of vaultd's own seccomp filters allows (SCMP_SYS: the
+    worker's in sandbox.c, the keeper's in keeper.c; not the sanitizer-only
+    extras) and every one it makes by number (SYS_landlock_*,
+    SYS_pidfd_open), plus the library calls of its set-up."""
+    names = set(SANDBOX_SETUP_CALLS)
+    for text in sources.values():
+        text = re.sub(r"sanitizer_extra\[\] = \{.*?\};", "", text, flags=re.S)
+        names |= set(re.findall(r"SCMP_SYS\((\w+)\)", text)) | set(re.findall(r"\bSYS_(\w+)", text))
+    return names
+
+
+def filter_gaps(unit_text, sources):
     allowed = unit_allowed_syscalls(unit_text)
     assert allowed is not None, "the unit has no SystemCallFilter= allow-list"
-    return sorted(sandbox_syscalls(source) - allowed)
+    return sorted(daemon_syscalls(sources) - allowed)
 
 
-def test_unit_filter_allows_every_call_of_vaultds_own_filter():
+def test_unit_filter_allows_every_call_of_vaultds_own_filters():
     unit = open(os.path.join(UNITS, "vaultd.service")).read()
-    source = open(SANDBOX_C).read()
-    calls = sandbox_syscalls(source)
-    # The parse found the allowlist, not a handful of stray names.
+    sources = daemon_sources()
+    calls = daemon_syscalls(sources)
+    # The parse found the allowlists, not a handful of stray names.
     assert len(calls) > 50 and {"accept4", "landlock_restrict_self", "openat", "mmap"} <= calls
-    assert filter_gaps(unit, source) == [], "vaultd.service's SystemCallFilter= refuses these"
+    assert filter_gaps(unit, sources) == [], "vaultd.service's SystemCallFilter= refuses these"
 
 
 def test_unit_filter_check_fails_on_a_broken_unit_or_allowlist():
     unit = open(os.path.join(UNITS, "vaultd.service")).read()
-    source = open(SANDBOX_C).read()
+    sources = daemon_sources()
     # The unit as it shipped before issue #7: Landlock missing.
     old_unit = re.sub(r"^SystemCallFilter=@system-service.*$", "SystemCallFilter=@system-service seccomp",
                       unit, flags=re.M)
-    assert filter_gaps(old_unit, source) == ["landlock_add_rule", "landlock_create_ruleset",
-                                             "landlock_restrict_self"]
+    assert filter_gaps(old_unit, sources) == ["landlock_add_rule", "landlock_create_ruleset",
+                                              "landlock_restrict_self"]
     # A deny line added later removes what the allow-list granted.
-    assert filter_gaps(unit + "SystemCallFilter=~@memlock\n", source) == ["mlock", "munlock"]
+    assert filter_gaps(unit + "SystemCallFilter=~@memlock\n", sources) == ["mlock", "munlock"]
     # A call added to vaultd's allowlist that the unit does not allow.
-    grown = source.replace('{SCMP_SYS(read), "read the event fd"},',
-                           '{SCMP_SYS(read), "read the event fd"},\n        {SCMP_SYS(ptrace), "x"},')
-    assert grown != source
+    grown = dict(sources)
+    grown["sandbox.c"] = sources["sandbox.c"].replace(
+        '{SCMP_SYS(read), "read the event fd"},', '{SCMP_SYS(read), "read the event fd"},\n{SCMP_SYS(ptrace), "x"},')
+    assert grown["sandbox.c"] != sources["sandbox.c"]
     assert filter_gaps(unit, grown) == ["ptrace"]
 
 
