@@ -155,6 +155,7 @@ func init() {
 	register("oneway_method_errors", "oneway calls that fail in the method get no error reply", func(t *T) {
 		c := t.Dial()
 		t.put(c, "conf-owe", "E-1", "x")
+		current := t.listKeys(c, "for RetireKey of the current KEK").current
 		big := strings.Repeat("z", int(*flagMaxBody)+1)
 		t.runOneway([]onewayCall{
 			{"Put to a bad collection (InvalidParameter)", func(c *varlink.Connection) error {
@@ -175,6 +176,14 @@ func init() {
 			}},
 			{"List with limit 0 (InvalidParameter)", func(c *varlink.Connection) error {
 				_, err := rec.List().Send(t.Ctx(), c, varlink.Oneway, "conf-owe", nil, i64(0))
+				return err
+			}},
+			{"RetireKey of the current KEK (KeyInUse)", func(c *varlink.Connection) error {
+				_, err := adm.RetireKey().Send(t.Ctx(), c, varlink.Oneway, current)
+				return err
+			}},
+			{"Rewrap with limit 10001 (InvalidParameter)", func(c *varlink.Connection) error {
+				_, err := adm.Rewrap().Send(t.Ctx(), c, varlink.Oneway, i64(10001))
 				return err
 			}},
 		})
@@ -214,6 +223,18 @@ func init() {
 			}},
 			{"ReloadPolicy", func(c *varlink.Connection) error {
 				_, err := adm.ReloadPolicy().Send(t.Ctx(), c, varlink.Oneway)
+				return err
+			}},
+			{"ListKeys", func(c *varlink.Connection) error {
+				_, err := adm.ListKeys().Send(t.Ctx(), c, varlink.Oneway)
+				return err
+			}},
+			{"Rewrap", func(c *varlink.Connection) error {
+				_, err := adm.Rewrap().Send(t.Ctx(), c, varlink.Oneway, nil)
+				return err
+			}},
+			{"RotateKey", func(c *varlink.Connection) error {
+				_, err := adm.RotateKey().Send(t.Ctx(), c, varlink.Oneway)
 				return err
 			}},
 			{"GetInfo", func(c *varlink.Connection) error {
@@ -300,6 +321,10 @@ func init() {
 			{"io.vaultd.audit.Verify", nil},
 			{"io.vaultd.admin.Status", nil},
 			{"io.vaultd.admin.ReloadPolicy", nil},
+			{"io.vaultd.admin.RotateKey", nil},
+			{"io.vaultd.admin.Rewrap", map[string]interface{}{"limit": 1}},
+			{"io.vaultd.admin.ListKeys", nil},
+			{"io.vaultd.admin.RetireKey", map[string]interface{}{"version": 1}},
 		} {
 			c := t.Dial()
 			if m.params == nil {
@@ -337,6 +362,17 @@ func init() {
 		c2 := t.Dial()
 		_, _, _, _, err = rec.Get().Call(t.Ctx(), c2, "conf-up", "U-1", nil)
 		t.wantErr("Get of the record a rejected upgrade Put named", err, "io.vaultd.records.NotFound")
+		// Nor is a RotateKey: no new KEK version.
+		before := t.listKeys(c2, "before RotateKey with upgrade")
+		recvRotate, err := adm.RotateKey().Upgrade(t.Ctx(), c2)
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		_, _, _, _, err = recvRotate(t.Ctx())
+		t.wantErr("RotateKey with upgrade", err, "org.varlink.service.InvalidParameter")
+		if after := t.listKeys(t.Dial(), "after RotateKey with upgrade"); after.String() != before.String() {
+			t.Errorf("a RotateKey rejected for upgrade changed the keys: %v, then %v", before, after)
+		}
 	})
 
 	register("more_on_plain_methods", `"more":true on a method that does not stream gets one ordinary reply`, func(t *T) {

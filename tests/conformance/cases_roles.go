@@ -156,6 +156,10 @@ func init() {
 				_, err := adm.ReloadPolicy().Send(t.Ctx(), c, varlink.Oneway)
 				return err
 			}},
+			{"RotateKey (AccessDenied)", func(c *varlink.Connection) error {
+				_, err := adm.RotateKey().Send(t.Ctx(), c, varlink.Oneway)
+				return err
+			}},
 		})
 		r := t.Raw()
 		msg := `{"method":"io.vaultd.audit.Export","more":true,"oneway":true}`
@@ -175,6 +179,7 @@ func init() {
 		}
 		calls = append(calls, recordsDenied(t, svcCollection)...)
 		calls = append(calls, auditAndAdminDenied(t)...)
+		calls = append(calls, keysDenied(t)...)
 		t.wantDenied(calls)
 	})
 

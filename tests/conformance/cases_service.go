@@ -45,10 +45,11 @@ func init() {
 		})
 
 	register("null_parameters_methods_without_input",
-		`every method without input answers a call with "parameters":null (varlink.Connection.Call(…, nil, …))`, func(t *T) {
+		`every method without (required) input answers a call with "parameters":null (varlink.Connection.Call(…, nil, …))`, func(t *T) {
 			c := t.Dial()
 			for _, m := range []string{"org.varlink.service.GetInfo", "io.vaultd.admin.Status",
-				"io.vaultd.audit.Head", "io.vaultd.audit.Verify", "io.vaultd.admin.ReloadPolicy"} {
+				"io.vaultd.audit.Head", "io.vaultd.audit.Verify", "io.vaultd.admin.ReloadPolicy",
+				"io.vaultd.admin.ListKeys", "io.vaultd.admin.RotateKey", "io.vaultd.admin.Rewrap"} {
 				var out map[string]interface{}
 				if err := c.Call(t.Ctx(), m, nil, &out); err != nil {
 					t.Errorf(`%s with "parameters":null: %s`, m, describe(err))

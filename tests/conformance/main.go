@@ -65,6 +65,8 @@ var groups = []struct {
 		"bindings_audit_head", "bindings_audit_verify", "bindings_admin_status", "bindings_admin_reload_policy",
 		"records_not_found", "records_conflict", "records_invalid_parameter", "records_too_large",
 		"audit_invalid_parameter", "admin_invalid_parameter",
+		"bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap", "bindings_admin_retire_key",
+		"key_in_use", "key_rotation_lifecycle", "rewrap_invalid_limit", "retire_key_invalid_version",
 		"protocol_method_not_found", "protocol_interface_not_found", "protocol_expected_more",
 		"protocol_malformed_messages", "varlink_invalid_parameter_only_parameter",
 		"oneway_call_executed_no_reply", "oneway_method_errors", "oneway_protocol_errors",
@@ -75,8 +77,8 @@ var groups = []struct {
 		"every_method_replied",
 	}},
 	{"denied-service", "caller is a uid with role service for collection conf-svc only", []string{
-		"denied_records_methods", "denied_audit_methods", "denied_admin_reload", "service_allowed_calls",
-		"oneway_denied",
+		"denied_records_methods", "denied_audit_methods", "denied_admin_reload", "denied_admin_keys",
+		"service_allowed_calls", "oneway_denied",
 	}},
 	{"denied-stranger", "caller is a uid the policy does not know", []string{
 		"stranger_denied", "stranger_service_interface",

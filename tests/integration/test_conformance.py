@@ -225,6 +225,11 @@ CHECKS = {
     "records_errors": ("main", ["records_not_found", "records_conflict", "records_invalid_parameter",
                                 "records_too_large"]),
     "audit_admin_errors": ("main", ["audit_invalid_parameter", "admin_invalid_parameter"]),
+    "keys": ("main", ["bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap",
+                      "bindings_admin_retire_key"]),
+    "key_in_use": ("main", ["key_in_use"]),
+    "key_rotation": ("main", ["key_rotation_lifecycle"]),
+    "keys_invalid_parameter": ("main", ["rewrap_invalid_limit", "retire_key_invalid_version"]),
     "protocol_errors": ("main", ["protocol_method_not_found", "protocol_interface_not_found",
                                  "protocol_expected_more", "protocol_malformed_messages"]),
     "service_invalid_parameter": ("main", ["varlink_invalid_parameter_only_parameter"]),
@@ -236,7 +241,7 @@ CHECKS = {
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
-                                          "denied_admin_reload", "service_allowed_calls"]),
+                                          "denied_admin_reload", "denied_admin_keys", "service_allowed_calls"]),
     "oneway_denied": ("denied-service", ["oneway_denied"]),
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
     "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
@@ -296,6 +301,32 @@ def test_go_records_declared_errors(runs):
 
 def test_go_audit_admin_invalid_parameter(runs):
     check(runs, "audit_admin_errors")
+
+
+def test_go_bindings_keys(runs):
+    """ListKeys, RotateKey, Rewrap and RetireKey through the generated
+    bindings, each reply as declared."""
+    check(runs, "keys")
+
+
+def test_go_key_in_use(runs):
+    """RetireKey of the current KEK, and of an old KEK that still wraps data
+    keys (RotateKey without Rewrap), is admin.KeyInUse with its declared
+    fields; the KEK stays."""
+    check(runs, "key_in_use")
+
+
+def test_go_key_rotation_keeps_records(runs):
+    """RotateKey, Put, Rewrap until done, RetireKey of the old KEK: the old
+    KEK wraps nothing before it goes, and every record, old versions
+    included, still reads back."""
+    check(runs, "key_rotation")
+
+
+def test_go_key_admin_invalid_parameter(runs):
+    """Rewrap's limit outside 1-10000 and RetireKey of no such version are
+    admin.InvalidParameter naming the parameter."""
+    check(runs, "keys_invalid_parameter")
 
 
 def test_go_protocol_errors(runs):
