@@ -173,6 +173,8 @@ int keyadmin_rewrap(struct vault *v, MDB_txn *txn, struct job *j)
 
         if ((r = param_uint(j, IFACE, "limit", false, REWRAP_LIMIT_MAX, &limit, NULL)) != 0)
                 return r;
+        if (limit == 0)
+                return job_invalid(j, IFACE, "limit", "must be an integer from 1 to 10000");
         if ((r = kek_current(v, txn, &current)) < 0)
                 return r;
         rc = mdb_cursor_open(txn, v->store->versions, &cur);
@@ -287,15 +289,16 @@ int keyadmin_retire(struct vault *v, MDB_txn *txn, struct job *j)
         if ((r = kek_current(v, txn, &current)) < 0)
                 return r;
         j->audit.extra = json_pack("{s:I}", "kek_version", (json_int_t)version);
-        if (version == current)
-                return job_fail(j, IFACE ".KeyInUse",
-                                json_pack("{s:I,s:I,s:s}", "version", (json_int_t)version, "data_keys",
-                                          (json_int_t)0, "reason", "it is the current KEK: rotate first"));
         counts = calloc(KEYS_MAX_KEK, sizeof(*counts));
         if (!counts)
                 return -ENOMEM;
         r = count_deks(v, txn, counts);
-        if (r == 0 && counts[version] > 0)
+        if (r == 0 && version == current)
+                r = job_fail(j, IFACE ".KeyInUse",
+                             json_pack("{s:I,s:I,s:s}", "version", (json_int_t)version, "data_keys",
+                                       (json_int_t)counts[version], "reason",
+                                       "it is the current KEK: rotate first"));
+        else if (r == 0 && counts[version] > 0)
                 r = job_fail(j, IFACE ".KeyInUse",
                              json_pack("{s:I,s:I,s:s}", "version", (json_int_t)version, "data_keys",
                                        (json_int_t)counts[version], "reason",
