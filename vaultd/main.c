@@ -246,8 +246,8 @@ static void warn_memlock(int err)
         getrlimit(RLIMIT_MEMLOCK, &rl);
         if (err == EPERM && rl.rlim_cur > 0)
                 log_warning("cannot lock key memory in RAM: mlock is not permitted (a system call filter "
-                            "around vaultd forbids it; systemd's SystemCallFilter= must allow @memlock): "
-                            "keys may be written to swap");
+                            "around vaultd forbids it: systemd's SystemCallFilter=, or a container's, must "
+                            "allow @memlock): keys may be written to swap");
         else
                 log_warning("cannot lock key memory in RAM (%s; RLIMIT_MEMLOCK is %llu bytes): keys may be "
                             "written to swap; raise LimitMEMLOCK= or use encrypted swap",
@@ -466,8 +466,9 @@ static int confine(const struct options *o, struct vault *v, struct server *srv)
             (r = sandbox_finish()) < 0) {
                 log_error("cannot apply the sandbox: %s%s", strerror(-r),
                           r == -EPERM ? " (a system call filter around vaultd refuses a call the sandbox "
-                                        "makes: systemd's SystemCallFilter= must allow seccomp and "
-                                        "landlock_create_ruleset, landlock_add_rule, landlock_restrict_self)"
+                                        "makes: systemd's SystemCallFilter=, or a container's, must allow "
+                                        "seccomp and landlock_create_ruleset, landlock_add_rule, "
+                                        "landlock_restrict_self)"
                                       : "");
                 return r;
         }
