@@ -214,14 +214,20 @@ void ctl_die_io(const struct ctl *ctl, int r)
         die_error(f.name, f.params, "%s", f.message);
 }
 
+int ctl_request(struct ctl *ctl, const char *method, json_t *params, json_t **ret)
+{
+        int r = ctl_send(ctl, method, params, false);
+
+        if (r >= 0)
+                r = ctl_recv(ctl, ret);
+        return r;
+}
+
 json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params)
 {
         json_t *msg, *out;
-        int r;
+        int r = ctl_request(ctl, method, params, &msg);
 
-        r = ctl_send(ctl, method, params, false);
-        if (r >= 0)
-                r = ctl_recv(ctl, &msg);
         if (r < 0)
                 ctl_die_io(ctl, r);
         if (json_object_get(msg, "error"))

@@ -5,7 +5,6 @@
  * --skip N that resumes it. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,8 +23,6 @@ enum {
         OPT_SKIP = OPT_COMMAND,
 };
 
-static volatile sig_atomic_t interrupted;
-
 struct import {
         struct ctl *ctl;
         const char *collection, *path;
@@ -42,21 +39,7 @@ struct import {
         struct progress progress;
 };
 
-static void on_sigint(int sig)
-{
-        (void)sig;
-        interrupted = 1;
-}
-
-/* The first Ctrl-C stops the import cleanly; a second one kills it. Without
- * SA_RESTART a read from a pipe or terminal returns at once. */
-static void catch_sigint(void)
-{
-        struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
-
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-}
+static const struct progress_label importing = {"importing", "record", "records"};
 
 static bool is_fatal(json_t *msg)
 {
@@ -232,7 +215,7 @@ static void import_run(struct import *im)
         size_t cap = 0;
         ssize_t n;
 
-        while (!interrupted && !im->fatal) {
+        while (!interrupt_requested() && !im->fatal) {
                 n = getline(&line, &cap, im->f);
                 if (n < 0)
                         break;
@@ -246,7 +229,7 @@ static void import_run(struct import *im)
         }
         if (line)
                 sodium_memzero(line, cap);
-        if (!interrupted && ferror(im->f)) {
+        if (!interrupt_requested() && ferror(im->f)) {
                 char what[512];
 
                 snprintf(what, sizeof(what), "cannot read %s after line %" PRIu64 ": %s", im->path,
@@ -267,7 +250,7 @@ static void import_open(struct import *im)
         im->f = strcmp(im->path, "-") == 0 ? stdin : fopen(im->path, "re");
         if (!im->f)
                 die("cannot open %s: %m", im->path);
-        progress_begin(&im->progress, isatty(STDERR_FILENO) && !im->ctl->json,
+        progress_begin(&im->progress, &importing, isatty(STDERR_FILENO) && !im->ctl->json,
                        fstat(fileno(im->f), &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1);
 }
 
@@ -283,7 +266,7 @@ static int import_report(struct import *im)
                 import_stop(im, json_string_value(json_object_get(im->fatal, "error")),
                             json_object_get(im->fatal, "parameters"), what, im->fatal_line - 1);
         }
-        if (interrupted) {
+        if (interrupt_requested()) {
                 snprintf(what, sizeof(what), "interrupted after line %" PRIu64, im->lineno);
                 import_stop(im, ERR_INTERRUPTED, NULL, what, im->lineno);
         }
@@ -322,7 +305,7 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
         im.collection = pos[0];
         im.path = pos[1];
         import_open(&im);
-        catch_sigint();
+        interrupt_catch();
         import_run(&im);
         if (im.f != stdin)
                 fclose(im.f);

@@ -1,5 +1,5 @@
 /* A progress line for long commands, redrawn in place on a terminal:
- * count, rate and, when the input size is known, percentage and ETA. */
+ * count, rate and, when the amount of work is known, percentage and ETA. */
 #include <inttypes.h>
 
 #include "util.h"
@@ -9,9 +9,9 @@
 #define PROGRESS_INTERVAL_US 250000u
 #define USEC_PER_SEC         1000000.0
 
-void progress_begin(struct progress *p, bool on, int64_t total)
+void progress_begin(struct progress *p, const struct progress_label *label, bool on, int64_t total)
 {
-        *p = (struct progress){.on = on, .total = total, .start_us = now_monotonic_us()};
+        *p = (struct progress){.label = label, .on = on, .total = total, .start_us = now_monotonic_us()};
         p->last_us = p->start_us;
 }
 
@@ -38,8 +38,9 @@ void progress_update(struct progress *p, uint64_t done, int64_t pos)
                                 sizeof(left));
                 snprintf(eta, sizeof(eta), ", %d%%, ETA %s", (int)(pos * 100 / p->total), left);
         }
-        fprintf(stderr, "\r\033[Kimporting: %" PRIu64 " %s, %.0f records/s%s", done,
-                plural(done, "record", "records"), elapsed > 0 ? (double)done / elapsed : 0.0, eta);
+        fprintf(stderr, "\r\033[K%s: %" PRIu64 " %s, %.0f %s/s%s", p->label->doing, done,
+                plural(done, p->label->one, p->label->many), elapsed > 0 ? (double)done / elapsed : 0.0,
+                p->label->many, eta);
         p->shown = true;
 }
 

@@ -3,8 +3,10 @@
  * (per-command getopt_long), report.c (errors, exit codes, JSON output),
  * escape.c (foreign text made safe for a terminal), client.c (the
  * connection, with deadlines), pages.c (paged listings), output.c (files
- * written for the user), and one file per command group. vaultctl is a one-shot tool, so helpers here may print and exit
- * (signify, minisign); they exit with the code of the table below. */
+ * written for the user), progress.c (a progress line), interrupt.c
+ * (Ctrl-C), and one file per command group (cmd-*.c). vaultctl is a
+ * one-shot tool, so helpers here may print and exit (signify, minisign);
+ * they exit with the code of the table below. */
 #pragma once
 
 #include <getopt.h>
@@ -187,6 +189,10 @@ void ctl_io_failure(const struct ctl *ctl, int r, struct ctl_failure *ret);
 /* Explains a failed ctl_send()/ctl_recv() and exits with code 4 (or 1 for a
  * malformed reply). */
 __attribute__((noreturn)) void ctl_die_io(const struct ctl *ctl, int r);
+/* Sends a call (params stolen) and waits for vaultd's answer, a reply or an
+ * error object, left in *ret (caller decrefs). Returns 0, or -errno as
+ * ctl_recv() does, for ctl_io_failure() to explain. */
+int ctl_request(struct ctl *ctl, const char *method, json_t *params, json_t **ret);
 /* Calls a method and returns its reply parameters (caller decrefs). Dies on
  * an error reply, with its exit code, or when vaultd cannot be reached. */
 json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params);
@@ -236,22 +242,39 @@ void output_open(struct output *o, const char *path, bool force);
  * the caller to close. */
 void output_commit(struct output *o);
 
-/* progress.c: a progress line on a terminal (import). */
+/* progress.c: a progress line on a terminal (import, key rewrap). */
+
+/* What is being counted: "importing", "record", "records". */
+struct progress_label {
+        const char *doing;
+        const char *one, *many;
+};
+
 struct progress {
-        bool on;           /* stderr is a terminal */
-        bool shown;        /* a line is on screen */
-        int64_t total;     /* input bytes, or -1 when unknown */
-        uint64_t start_us; /* monotonic */
-        uint64_t last_us;  /* of the last redraw */
+        const struct progress_label *label; /* borrowed, static */
+        bool on;                            /* stderr is a terminal */
+        bool shown;                         /* a line is on screen */
+        int64_t total;                      /* the work to do (input bytes, data keys), or -1 */
+        uint64_t start_us;                  /* monotonic */
+        uint64_t last_us;                   /* of the last redraw */
 };
 
 /* Starts a meter; it draws only when on (stderr is a terminal). */
-void progress_begin(struct progress *p, bool on, int64_t total);
-/* Redraws "N records, R records/s[, P%, ETA M:SS]" at most a few times a
- * second; pos is the input offset reached. */
+void progress_begin(struct progress *p, const struct progress_label *label, bool on, int64_t total);
+/* Redraws "DOING: N things, R things/s[, P%, ETA M:SS]" at most a few times
+ * a second; pos is how far the work has got, in the units of total (the
+ * input offset reached, the data keys done). */
 void progress_update(struct progress *p, uint64_t done, int64_t pos);
 /* Erases the line, so that a message or the summary can take its place. */
 void progress_clear(struct progress *p);
+
+/* interrupt.c: Ctrl-C during a long command (import, key rewrap). */
+
+/* From now on the first SIGINT only sets a flag, for the command to stop
+ * at its next safe point; a second one kills vaultctl. */
+void interrupt_catch(void);
+/* Whether Ctrl-C was pressed since interrupt_catch(). */
+bool interrupt_requested(void);
 
 /* The commands. argv[0] is the command's own name. */
 int cmd_status(struct ctl *ctl, int argc, char **argv);
