@@ -69,6 +69,37 @@ static const struct command policy_commands[] = {
         {},
 };
 
+static const struct command key_commands[] = {
+        {"list", "key", cmd_key_list, "", "the KEK versions and the data keys each wraps",
+         "Lists every key-encryption key (KEK) version in a table: its number,\n"
+         "whether it is current (*: new data keys are wrapped with it), when it was\n"
+         "made (local time; the first one was made with the vault), and how many\n"
+         "stored data keys it wraps. vaultd reads every stored record version to\n"
+         "count them. No key material is shown.",
+         "vaultctl key list", "the admin role"},
+        {"rotate", "key", cmd_key_rotate, "", "make a new KEK version current",
+         "Makes vaultd create a KEK of the next version and wrap every new data key\n"
+         "with it at once. Data keys already stored stay under their older KEK, which\n"
+         "keeps working, until 'vaultctl key rewrap' moves them.",
+         "vaultctl key rotate", "the admin role"},
+        {"rewrap", "key", cmd_key_rewrap, "[--batch N]", "move data keys from older KEKs to the current one",
+         "Makes vaultd re-wrap every data key still under an older KEK with the\n"
+         "current one, N per call, until none is left; services keep reading and\n"
+         "writing meanwhile. Record bodies are not re-encrypted. On a terminal it\n"
+         "shows progress; otherwise it prints a line after each call. Ctrl-C stops it\n"
+         "after the call in flight (exit 1); run it again to go on where it stopped,\n"
+         "as vaultd remembers. Prints how many data keys it re-wrapped.\n"
+         "\n"
+         "  --batch N  data keys re-wrapped per call (1-10000) [1000]",
+         "vaultctl key rewrap --batch 500", "the admin role"},
+        {"retire", "key", cmd_key_retire, "VERSION", "destroy a KEK version no data key needs",
+         "Makes vaultd destroy KEK version VERSION for good. vaultd refuses (KeyInUse,\n"
+         "exit 1, with its reason) while VERSION is current or still wraps data keys:\n"
+         "rotate and rewrap first. 'vaultctl key list' shows each version's data keys.",
+         "vaultctl key retire 1", "the admin role"},
+        {},
+};
+
 static const struct command top_commands[] = {
         {"status", NULL, cmd_status, "", "what the vault is doing",
          "Shows vaultd's state, the vault, its record and audit line counts, open\n"
@@ -134,6 +165,11 @@ static const struct command top_commands[] = {
          "The audit trail: every request to vaultd, hash-chained and signed.", NULL, NULL, audit_commands},
         {"policy", NULL, NULL, "COMMAND [ARGS]", NULL, "The access policy: who may do what.", NULL, NULL,
          policy_commands},
+        {"key", NULL, NULL, "COMMAND [ARGS]", NULL,
+         "The key-encryption keys (KEKs) that wrap each record's data key: list them,\n"
+         "rotate to a new one, re-wrap data keys under it, retire old ones. Key\n"
+         "material never leaves vaultd.",
+         NULL, NULL, key_commands},
         {},
 };
 

@@ -289,3 +289,7 @@ int cmd_audit_export(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_policy_check(struct ctl *ctl, int argc, char **argv);
 int cmd_policy_reload(struct ctl *ctl, int argc, char **argv);
+int cmd_key_list(struct ctl *ctl, int argc, char **argv);
+int cmd_key_rotate(struct ctl *ctl, int argc, char **argv);
+int cmd_key_rewrap(struct ctl *ctl, int argc, char **argv);
+int cmd_key_retire(struct ctl *ctl, int argc, char **argv);
