@@ -29,6 +29,8 @@ COMMANDS = [
     (["history"], "service role"), (["import"], "service role"), (["audit", "head"], "auditor"),
     (["audit", "export"], "auditor"), (["audit", "verify"], "auditor"),
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
+    (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
+    (["key", "retire"], "admin role"),
 ]
 
 
@@ -645,7 +647,7 @@ def complete(*words):
 
 def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
-                                   "audit", "policy"])
+                                   "audit", "policy", "key"])
     assert complete("au") == ["audit"]
     assert complete("audit", "") == ["export", "head", "verify"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]
