@@ -14,7 +14,8 @@ import time
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.path.join(REPO, "..", "shared", "tools", "systemd-container", "systemd-container.sh")
+TOOL = os.environ.get("SYSTEMD_CONTAINER") or os.path.join(
+    REPO, "..", "shared", "tools", "systemd-container", "systemd-container.sh")
 NAME = "vaultd-system-%d" % os.getpid()
 
 # nspawn (systemd 252) puts every process of the container under its own
