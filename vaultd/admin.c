@@ -12,7 +12,9 @@ int admin_status(struct vault *v, struct job *j)
 {
         struct writer_stats st = {0};
 
-        j->reply = json_pack("{s:s,s:s}", "state", "serving", "version", VAULTD_VERSION);
+        j->reply = json_pack("{s:s,s:s}", "state",
+                             __atomic_load_n(&v->sealed, __ATOMIC_RELAXED) ? "sealed" : "serving", "version",
+                             VAULTD_VERSION);
         if (!j->reply)
                 return -ENOMEM;
         /* Counters show every tenant's activity: a service sees only the

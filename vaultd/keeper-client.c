@@ -133,8 +133,12 @@ static int send_all(int fd, const void *buf, size_t len)
         return 0;
 }
 
+/* A reply whose length the caller does not know in advance. */
+#define ANY_LENGTH SIZE_MAX
+
 /* Sends the request in kp->buf and reads the reply into kp->buf. Returns
- * the reply's length (want: the length it must have), or -errno. */
+ * the reply's length (want: the length it must have, or ANY_LENGTH up to
+ * KEEPER_REPLY_MAX), or -errno. */
 static int call(struct keeper *kp, enum keeper_req type, size_t want)
 {
         struct keeper_hdr h = {type, (uint32_t)kp->len};
@@ -146,7 +150,7 @@ static int call(struct keeper *kp, enum keeper_req type, size_t want)
                 return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
         if (h.type < 0)
                 return h.type;
-        if (h.len != want)
+        if (want == ANY_LENGTH ? h.len > KEEPER_REPLY_MAX : h.len != want)
                 return -EPROTO;
         r = read_full(kp->fd, kp->buf, h.len);
         return r < 0 ? -EPIPE : (int)h.len;
@@ -303,4 +307,53 @@ int keeper_kek_drop(struct keeper *kp, uint32_t version)
         put_u32(kp, version);
         r = call(kp, KEEPER_KEK_DROP, 0);
         return r < 0 ? r : 0;
+}
+
+/* The payload is the passphrase itself (no length field: it is the rest). */
+static int call_with_passphrase(struct keeper *kp, enum keeper_req type, const char *pass, size_t len,
+                                size_t want)
+{
+        int r;
+
+        if (len == 0 || len > KEEPER_MSG_MAX)
+                return -EINVAL;
+        put(kp, pass, len);
+        r = call(kp, type, want);
+        /* What the reply did not overwrite of the passphrase. */
+        if ((size_t)(r > 0 ? r : 0) < len)
+                sodium_memzero(kp->buf + (r > 0 ? r : 0), len - (size_t)(r > 0 ? r : 0));
+        return r;
+}
+
+int keeper_unseal(struct keeper *kp, const char *pass, size_t len)
+{
+        int r = call_with_passphrase(kp, KEEPER_UNSEAL, pass, len, 0);
+
+        return r < 0 ? r : 0;
+}
+
+int keeper_seal(struct keeper *kp)
+{
+        int r = call(kp, KEEPER_SEAL, 0);
+
+        return r < 0 ? r : 0;
+}
+
+int keeper_reseal(struct keeper *kp, const char *pass, size_t len, char *ret_text, size_t cap)
+{
+        int r = call_with_passphrase(kp, KEEPER_RESEAL, pass, len, ANY_LENGTH);
+
+        if (r < 0)
+                return r;
+        if ((size_t)r >= cap)
+                return -E2BIG;
+        memcpy(ret_text, kp->buf, (size_t)r);
+        ret_text[r] = '\0';
+        sodium_memzero(kp->buf, (size_t)r);
+        return 0;
+}
+
+void keeper_set_public(struct keeper *kp, const uint8_t pk[32])
+{
+        memcpy(kp->pk, pk, 32);
 }

@@ -9,7 +9,8 @@
 
 /* Largest request payload: a chunk of audit lines for a checkpoint. */
 #define KEEPER_MSG_MAX (1u << 20)
-/* Largest reply payload (CREATE's wrapped keys and public key). */
+/* Largest reply payload (CREATE's wrapped keys and public key, RESEAL's
+ * key file). */
 #define KEEPER_REPLY_MAX 4096
 
 struct keeper_hdr {
@@ -52,6 +53,15 @@ enum keeper_req {
         KEEPER_REWRAP,
         /* Forgets (wipes) KEK version(4), which must not be current. */
         KEEPER_KEK_DROP,
+        /* Opens a sealed root key: the payload is the passphrase. Then the
+         * worker sends OPEN again. -EKEYREJECTED for a wrong passphrase. */
+        KEEPER_UNSEAL,
+        /* Wipes the root key, every KEK and the signing key; a sealed root
+         * key can be opened again with UNSEAL. */
+        KEEPER_SEAL,
+        /* The root key sealed under a new passphrase (the payload): the
+         * text of the new key file. */
+        KEEPER_RESEAL,
 };
 
 /* A binding on the wire: collection_len(2) collection id_len(2) id

@@ -34,7 +34,10 @@ struct keeper_state {
          * pending head above the floor, so all lie on one history. */
         uint64_t floor_size, pending_size;
         uint8_t floor_hash[AUDIT_HASH_SIZE], pending_hash[AUDIT_HASH_SIZE];
-        uint8_t *in, *out; /* message buffers (out may hold data keys: wiped) */
+        uint8_t floor_sig[64];
+        bool floor_unchecked; /* told while sealed: checked when opened */
+        bool floor_bad;       /* it did not check out: nothing is signed */
+        uint8_t *in, *out;    /* message buffers (out may hold data keys: wiped) */
         size_t out_len;
 };
 
@@ -115,6 +118,8 @@ static int do_create(struct keeper_state *st, struct cursor *c)
 
         if (st->opened)
                 return -EALREADY;
+        if (keys_locked(st->keys))
+                return -EKEYREVOKED;
         if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0)
                 return r;
         r = keys_create(st->keys, &m);
@@ -127,6 +132,9 @@ static int do_create(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
+static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash,
+                       const uint8_t *sig);
+
 static int do_open(struct keeper_state *st, struct cursor *c)
 {
         const uint8_t *sign, *wrapped;
@@ -136,8 +144,12 @@ static int do_open(struct keeper_state *st, struct cursor *c)
 
         if (st->opened)
                 return -EALREADY;
-        if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0 || (r = take_u32(c, &current)) < 0 ||
-            !(sign = take(c, KEYS_SIGN_WRAPPED)) || (r = take_u32(c, &n)) < 0)
+        if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0)
+                return r;
+        if (keys_locked(st->keys))
+                return -EKEYREVOKED; /* sealed: the origin is kept, the rest waits for unseal */
+        if ((r = take_u32(c, &current)) < 0 || !(sign = take(c, KEYS_SIGN_WRAPPED)) ||
+            (r = take_u32(c, &n)) < 0)
                 return r < 0 ? r : -EBADMSG;
         for (uint32_t i = 0; i < n; i++) {
                 if ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED)))
@@ -148,9 +160,17 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         }
         if ((r = keys_set_current(st->keys, current)) < 0 || (r = keys_open_signer(st->keys, sign)) < 0)
                 return r;
+        st->opened = true;
+        /* A floor told while sealed is checked now: a wrong one stops
+         * every signature (the store is not what the keeper signed). */
+        if (st->floor_unchecked &&
+            (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_sig)) < 0) {
+                st->floor_bad = true;
+                return r;
+        }
+        st->floor_unchecked = false;
         keys_public(st->keys, pk);
         put(st, pk, sizeof(pk));
-        st->opened = true;
         return 0;
 }
 
@@ -166,15 +186,31 @@ static int checkpoint_text_of(const struct keeper_state *st, uint64_t size,
         return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
 }
 
+/* Whether sig is the keeper's signature of the checkpoint at size. */
+static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash, const uint8_t *sig)
+{
+        char text[ORIGIN_MAX + 128];
+        uint8_t pk[32];
+        int n;
+
+        if (size == 0)
+                return 0;
+        n = checkpoint_text_of(st, size, hash, text, sizeof(text));
+        if (n < 0)
+                return n;
+        keys_public(st->keys, pk);
+        return crypto_sign_verify_detached(sig, (const uint8_t *)text, (size_t)n, pk) == 0 ? 0 : -EBADMSG;
+}
+
 static int do_chain(struct keeper_state *st, struct cursor *c)
 {
         const uint8_t *hash, *sig;
-        char text[ORIGIN_MAX + 128];
-        uint8_t pk[32];
         uint64_t size;
-        int r, n;
+        int r;
 
-        if (!st->opened)
+        /* Sealed, the keeper cannot check the signature yet: it keeps the
+         * floor and checks it when the keys are opened. */
+        if (!st->opened && !keys_locked(st->keys))
                 return -EPROTO;
         if ((r = take_u64(c, &size)) < 0 || !(hash = take(c, AUDIT_HASH_SIZE)) || !(sig = take(c, 64)))
                 return r < 0 ? r : -EBADMSG;
@@ -185,18 +221,44 @@ static int do_chain(struct keeper_state *st, struct cursor *c)
                 return size == st->floor_size && memcmp(hash, st->floor_hash, AUDIT_HASH_SIZE) == 0
                                ? 0
                                : -EALREADY;
-        if (size > 0) {
-                n = checkpoint_text_of(st, size, hash, text, sizeof(text));
-                if (n < 0)
-                        return n;
-                keys_public(st->keys, pk);
-                if (crypto_sign_verify_detached(sig, (const uint8_t *)text, (size_t)n, pk) != 0)
-                        return -EBADMSG;
-        }
+        if (st->opened && (r = floor_check(st, size, hash, sig)) < 0)
+                return r;
         st->floor_size = st->pending_size = size;
         memcpy(st->floor_hash, hash, AUDIT_HASH_SIZE);
         memcpy(st->pending_hash, hash, AUDIT_HASH_SIZE);
+        memcpy(st->floor_sig, sig, 64);
+        st->floor_unchecked = !st->opened;
         st->chain_set = true;
+        return 0;
+}
+
+static int do_unseal(struct keeper_state *st, struct cursor *c)
+{
+        /* The rest of the payload is the passphrase. */
+        int r = keys_unlock(st->keys, (const char *)c->p, c->left);
+
+        sodium_memzero(st->in, c->left + (size_t)(c->p - st->in));
+        return r;
+}
+
+static int do_seal(struct keeper_state *st, struct cursor *c)
+{
+        (void)c;
+        if (!keys_sealable(st->keys))
+                return -EINVAL; /* a plain key file: nothing could open it again */
+        keys_lock(st->keys);
+        st->opened = false;
+        return 0;
+}
+
+static int do_reseal(struct keeper_state *st, struct cursor *c)
+{
+        int r = keys_reseal(st->keys, (const char *)c->p, c->left, (char *)st->out, KEEPER_REPLY_MAX);
+
+        sodium_memzero(st->in, c->left + (size_t)(c->p - st->in));
+        if (r < 0)
+                return r;
+        st->out_len = strlen((char *)st->out);
         return 0;
 }
 
@@ -266,6 +328,8 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
          * be for another history. */
         if (size != st->pending_size || size <= st->floor_size)
                 return -ERANGE;
+        if (st->floor_bad || st->floor_unchecked)
+                return -EBADMSG;
         n = checkpoint_text_of(st, size, st->pending_hash, text, sizeof(text));
         if (n < 0)
                 return n;
@@ -386,8 +450,9 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 {
         if (st->load_error)
                 return st->load_error;
-        if (!st->opened && type != KEEPER_CREATE && type != KEEPER_OPEN)
-                return -EPROTO;
+        if (!st->opened && type != KEEPER_CREATE && type != KEEPER_OPEN && type != KEEPER_CHAIN &&
+            type != KEEPER_UNSEAL && type != KEEPER_SEAL)
+                return keys_locked(st->keys) ? -EKEYREVOKED : -EPROTO;
         switch (type) {
         case KEEPER_CREATE:
                 return do_create(st, c);
@@ -411,6 +476,12 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_rewrap(st, c);
         case KEEPER_KEK_DROP:
                 return do_kek_drop(st, c);
+        case KEEPER_UNSEAL:
+                return do_unseal(st, c);
+        case KEEPER_SEAL:
+                return do_seal(st, c);
+        case KEEPER_RESEAL:
+                return do_reseal(st, c);
         default:
                 return -EOPNOTSUPP;
         }

@@ -77,5 +77,17 @@ int keeper_rewrap(struct keeper *kp, const struct body_binding *b, uint32_t kek_
 /* Wipes KEK version from the keeper (retired: it wraps nothing). */
 int keeper_kek_drop(struct keeper *kp, uint32_t version);
 
+/* Sealed root keys (a key file sealed by a passphrase). keeper_open
+ * answers -EKEYREVOKED while sealed; keeper_unseal opens the root key
+ * (-EKEYREJECTED: wrong passphrase), after which keeper_open is called
+ * again; keeper_seal wipes every key from the keeper; keeper_reseal
+ * returns the text of a new key file sealing the root key under a new
+ * passphrase (into ret_text, cap >= KEYS_FILE_MAX). */
+int keeper_unseal(struct keeper *kp, const char *pass, size_t len);
+int keeper_seal(struct keeper *kp);
+int keeper_reseal(struct keeper *kp, const char *pass, size_t len, char *ret_text, size_t cap);
+/* The public key as stored, while the keeper is sealed and cannot say. */
+void keeper_set_public(struct keeper *kp, const uint8_t pk[32]);
+
 /* The keeper process itself (vaultd/keeper.c): forks it. */
 int keeper_fork(const char *key_file, uid_t uid, gid_t gid, bool sandbox, int *ret_fd, pid_t *ret_pid);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "keystore.h"
 #include "records.h"
 #include "util.h"
 
@@ -326,4 +327,99 @@ void keyadmin_retire_committed(struct vault *v, struct job *j)
 
         if (version > 0)
                 keeper_kek_drop(v->keeper, (uint32_t)version);
+}
+
+/* Unseal: the delay after the n-th wrong passphrase in a row (1 s,
+ * doubling, at most an hour). */
+#define UNSEAL_DELAY_MAX_S 3600
+
+static uint64_t unseal_delay_s(unsigned failures)
+{
+        return failures >= 13 ? UNSEAL_DELAY_MAX_S : 1ull << (failures - 1);
+}
+
+static int passphrase_param(struct job *j, const char **ret, size_t *ret_len)
+{
+        json_t *p = json_object_get(j->call.parameters, "passphrase");
+
+        if (!json_is_string(p) || json_string_length(p) == 0)
+                return job_invalid(j, IFACE, "passphrase", "is required (a non-empty string)");
+        *ret = json_string_value(p);
+        *ret_len = json_string_length(p);
+        return 0;
+}
+
+int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        uint64_t now = now_monotonic_us();
+        const char *pass;
+        size_t len;
+        int r;
+
+        if ((r = passphrase_param(j, &pass, &len)) != 0)
+                return r;
+        if (!__atomic_load_n(&v->sealed, __ATOMIC_RELAXED))
+                goto done;
+        if (now < v->unseal_not_before_us)
+                return job_fail(j, IFACE ".TryLater",
+                                json_pack("{s:I}", "retry_after",
+                                          (json_int_t)((v->unseal_not_before_us - now + 999999) / 1000000)));
+        r = keeper_unseal(v->keeper, pass, len);
+        if (r == -EKEYREJECTED) {
+                uint64_t delay = unseal_delay_s(++v->unseal_failures);
+
+                v->unseal_not_before_us = now + delay * 1000000;
+                j->audit.extra = json_pack("{s:I}", "failures", (json_int_t)v->unseal_failures);
+                return job_fail(j, IFACE ".WrongPassphrase",
+                                json_pack("{s:I}", "retry_after", (json_int_t)delay));
+        }
+        if (r < 0 || (r = keystore_open(v->keeper, v->store, txn)) < 0)
+                return r;
+        v->unseal_failures = 0;
+        __atomic_store_n(&v->sealed, false, __ATOMIC_RELAXED);
+done:
+        j->reply = json_pack("{s:s}", "state", "serving");
+        return j->reply ? 0 : -ENOMEM;
+}
+
+int keyadmin_seal(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        int r;
+
+        (void)txn;
+        if (!__atomic_load_n(&v->sealed, __ATOMIC_RELAXED)) {
+                r = keeper_seal(v->keeper);
+                if (r == -EINVAL)
+                        return job_fail(
+                                j, IFACE ".InvalidParameter",
+                                json_pack("{s:s,s:s}", "parameter", "key", "reason",
+                                          "the root key file is not sealed by a passphrase, so nothing "
+                                          "could unseal the vault again: seal the key file first "
+                                          "(vaultctl passwd), install it, restart vaultd"));
+                if (r < 0)
+                        return r;
+                __atomic_store_n(&v->sealed, true, __ATOMIC_RELAXED);
+        }
+        j->reply = json_pack("{s:s}", "state", "sealed");
+        return j->reply ? 0 : -ENOMEM;
+}
+
+int keyadmin_passwd(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        char text[KEYS_FILE_MAX];
+        const char *pass;
+        size_t len;
+        int r;
+
+        (void)txn;
+        if ((r = passphrase_param(j, &pass, &len)) != 0)
+                return r;
+        r = keeper_reseal(v->keeper, pass, len, text, sizeof(text));
+        if (r < 0)
+                return r;
+        /* The new key file is the root key sealed by the new passphrase:
+         * secret only as far as the passphrase is strong. */
+        j->reply = json_pack("{s:s}", "key_file", text);
+        sodium_memzero(text, sizeof(text));
+        return j->reply ? 0 : -ENOMEM;
 }

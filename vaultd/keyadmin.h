@@ -19,3 +19,11 @@ int keyadmin_list(struct vault *v, MDB_txn *txn, struct job *j);
 /* Destroys a KEK version that is not current and wraps nothing. */
 int keyadmin_retire(struct vault *v, MDB_txn *txn, struct job *j);
 void keyadmin_retire_committed(struct vault *v, struct job *j);
+
+/* A sealed root key (DESIGN §6): Unseal opens it with the passphrase
+ * (wrong ones back off, per vault: 1 s, doubling, at most an hour), Seal
+ * wipes every key from the keeper, Passwd returns the key file sealed
+ * under a new passphrase (the data is not touched). */
+int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j);
+int keyadmin_seal(struct vault *v, MDB_txn *txn, struct job *j);
+int keyadmin_passwd(struct vault *v, MDB_txn *txn, struct job *j);

@@ -10,9 +10,10 @@
 
 #include "util.h"
 
-#define KEY_SIZE       32
-#define KEY_FILE_MAGIC "vaultd-root-key 1 plain\n"
-#define KEY_FILE_MAX   256
+#define KEY_SIZE              32
+#define KEY_FILE_MAGIC        "vaultd-root-key 1 plain\n"
+#define KEY_FILE_MAGIC_SEALED "vaultd-root-key 1 sealed\n"
+#define KEY_FILE_MAX          KEYS_FILE_MAX
 
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG   crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -21,117 +22,12 @@ struct vault_keys {
         uint8_t *root;              /* sodium_malloc, KEY_SIZE */
         uint8_t *kek[KEYS_MAX_KEK]; /* index = version; NULL when absent */
         uint32_t kek_current;
-        uint8_t *sign_sk; /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
-        bool idle;        /* key pages are inaccessible between uses */
+        uint8_t *sign_sk;           /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
+        bool idle;                  /* key pages are inaccessible between uses */
+        struct sealed_root *sealed; /* the key file's sealed root key, or NULL (plain) */
+        bool locked;                /* sealed and not opened by its passphrase (yet, or again) */
         uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
 };
-
-int keys_root_create(const char *path)
-{
-        uint8_t *key = sodium_malloc(KEY_SIZE);
-        char b64[sodium_base64_ENCODED_LEN(KEY_SIZE, sodium_base64_VARIANT_ORIGINAL)];
-        char buf[sizeof(KEY_FILE_MAGIC) + sizeof(b64) + 1];
-        int fd, k;
-
-        if (!key)
-                return -ENOMEM;
-        randombytes_buf(key, KEY_SIZE);
-        sodium_bin2base64(b64, sizeof(b64), key, KEY_SIZE, sodium_base64_VARIANT_ORIGINAL);
-        sodium_free(key);
-        snprintf(buf, sizeof(buf), "%s%s\n", KEY_FILE_MAGIC, b64);
-        sodium_memzero(b64, sizeof(b64));
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-                sodium_memzero(buf, sizeof(buf));
-                return -errno;
-        }
-        k = write_all(fd, buf, strlen(buf));
-        sodium_memzero(buf, sizeof(buf));
-        if (k == 0 && fsync(fd) < 0)
-                k = -errno;
-        close(fd);
-        if (k < 0)
-                unlink(path);
-        return k;
-}
-
-static int read_key_file(const char *path, uint8_t *root)
-{
-        char *buf = sodium_malloc(KEY_FILE_MAX + 1);
-        size_t len = 0, klen;
-        struct stat st;
-        int fd, k = 0;
-
-        if (!buf)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-                k = -errno;
-                goto out;
-        }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                k = -EINVAL;
-                goto out;
-        }
-        if (st.st_mode & 077) {
-                k = -EPERM;
-                goto out;
-        }
-        for (;;) {
-                ssize_t n = read(fd, buf + len, KEY_FILE_MAX - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        k = -errno;
-                        goto out;
-                }
-                if (n == 0 || (len += (size_t)n) == KEY_FILE_MAX)
-                        break;
-        }
-        buf[len] = '\0';
-        if (strncmp(buf, KEY_FILE_MAGIC, strlen(KEY_FILE_MAGIC)) != 0 ||
-            sodium_base642bin(root, KEY_SIZE, buf + strlen(KEY_FILE_MAGIC), len - strlen(KEY_FILE_MAGIC),
-                              "\n", &klen, NULL, sodium_base64_VARIANT_ORIGINAL) < 0 ||
-            klen != KEY_SIZE)
-                k = -EBADMSG;
-out:
-        if (fd >= 0)
-                close(fd);
-        sodium_free(buf);
-        return k;
-}
-
-int keys_load(const char *key_file, struct vault_keys **ret)
-{
-        struct vault_keys *k = calloc(1, sizeof(*k));
-        int r;
-
-        if (!k)
-                return -ENOMEM;
-        k->root = sodium_malloc(KEY_SIZE);
-        if (!k->root) {
-                keys_free(k);
-                return -ENOMEM;
-        }
-        r = read_key_file(key_file, k->root);
-        if (r < 0) {
-                keys_free(k);
-                return r;
-        }
-        *ret = k;
-        return 0;
-}
-
-void keys_free(struct vault_keys *k)
-{
-        if (!k)
-                return;
-        sodium_free(k->root);
-        for (size_t i = 0; i < KEYS_MAX_KEK; i++)
-                sodium_free(k->kek[i]);
-        sodium_free(k->sign_sk);
-        free(k);
-}
 
 /* Between uses (once keys_seal_idle ran) key pages are not even readable:
  * a stray read (a bug, an exploit's info leak) faults instead. These open
@@ -166,6 +62,268 @@ static int unwrap(const uint8_t *kek, const uint8_t *ad, size_t adlen, const uin
                                                        adlen, in, kek) != 0)
                 return -EBADMSG;
         return 0;
+}
+
+/* A sealed root key (format "sealed"): Argon2id parameters and salt, then
+ * the root key under XChaCha20-Poly1305 with the derived key. */
+struct sealed_root {
+        unsigned long long opslimit;
+        size_t memlimit;
+        uint8_t salt[crypto_pwhash_SALTBYTES];
+        uint8_t box[NONCE + KEY_SIZE + TAG];
+};
+
+#define SEALED_AD "vaultd-root-key sealed"
+
+/* Writes text to a new file at path (O_EXCL, 0600), synced. */
+static int write_new_file(const char *path, const char *text)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600), k;
+
+        if (fd < 0)
+                return -errno;
+        k = write_all(fd, text, strlen(text));
+        if (k == 0 && fsync(fd) < 0)
+                k = -errno;
+        close(fd);
+        if (k < 0)
+                unlink(path);
+        return k;
+}
+
+/* The key that seals the root key, from a passphrase. */
+static int derive(const struct sealed_root *s, const char *pass, size_t len, uint8_t *key)
+{
+        if (crypto_pwhash(key, KEY_SIZE, pass, len, s->salt, s->opslimit, s->memlimit,
+                          crypto_pwhash_ALG_ARGON2ID13) != 0)
+                return -ENOMEM; /* libsodium's only failure: it could not get the memory */
+        return 0;
+}
+
+/* Seals root under pass into s (fresh salt and nonce). */
+static int seal_root(const uint8_t *root, const char *pass, size_t len, struct sealed_root *s)
+{
+        uint8_t *key = sodium_malloc(KEY_SIZE);
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        s->opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+        s->memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+        randombytes_buf(s->salt, sizeof(s->salt));
+        r = derive(s, pass, len, key);
+        if (r == 0)
+                wrap(key, (const uint8_t *)SEALED_AD, strlen(SEALED_AD), root, KEY_SIZE, s->box);
+        sodium_free(key);
+        return r;
+}
+
+/* The text of a sealed key file. */
+static void sealed_text(const struct sealed_root *s, char *buf, size_t cap)
+{
+        char salt[sodium_base64_ENCODED_LEN(sizeof(s->salt), sodium_base64_VARIANT_ORIGINAL)];
+        char box[sodium_base64_ENCODED_LEN(sizeof(s->box), sodium_base64_VARIANT_ORIGINAL)];
+
+        sodium_bin2base64(salt, sizeof(salt), s->salt, sizeof(s->salt), sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(box, sizeof(box), s->box, sizeof(s->box), sodium_base64_VARIANT_ORIGINAL);
+        snprintf(buf, cap, "%sargon2id13 %llu %zu %s\n%s\n", KEY_FILE_MAGIC_SEALED, s->opslimit, s->memlimit,
+                 salt, box);
+}
+
+int keys_root_create(const char *path, const char *pass, size_t pass_len)
+{
+        uint8_t *key = sodium_malloc(KEY_SIZE);
+        char b64[sodium_base64_ENCODED_LEN(KEY_SIZE, sodium_base64_VARIANT_ORIGINAL)];
+        char *buf = sodium_malloc(KEY_FILE_MAX);
+        struct sealed_root s;
+        int k = 0;
+
+        if (!key || !buf) {
+                sodium_free(key);
+                sodium_free(buf);
+                return -ENOMEM;
+        }
+        randombytes_buf(key, KEY_SIZE);
+        if (pass) {
+                k = seal_root(key, pass, pass_len, &s);
+                sealed_text(&s, buf, KEY_FILE_MAX);
+        } else {
+                sodium_bin2base64(b64, sizeof(b64), key, KEY_SIZE, sodium_base64_VARIANT_ORIGINAL);
+                snprintf(buf, KEY_FILE_MAX, "%s%s\n", KEY_FILE_MAGIC, b64);
+                sodium_memzero(b64, sizeof(b64));
+        }
+        sodium_free(key);
+        if (k == 0)
+                k = write_new_file(path, buf);
+        sodium_free(buf);
+        return k;
+}
+
+/* Reads a key file (at most KEY_FILE_MAX bytes) into buf, which the caller
+ * wipes. -EPERM when group or others may read it. */
+static int read_key_text(const char *path, char *buf, size_t *ret_len)
+{
+        size_t len = 0;
+        struct stat st;
+        int fd, k = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                k = -EINVAL;
+        else if (st.st_mode & 077)
+                k = -EPERM;
+        while (k == 0) {
+                ssize_t n = read(fd, buf + len, KEY_FILE_MAX - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        k = -errno;
+                if (n <= 0 || (len += (size_t)n) == KEY_FILE_MAX)
+                        break;
+        }
+        close(fd);
+        buf[len] = '\0';
+        *ret_len = len;
+        return k;
+}
+
+static int parse_plain(const char *text, size_t len, uint8_t *root)
+{
+        size_t klen, ml = strlen(KEY_FILE_MAGIC);
+
+        if (sodium_base642bin(root, KEY_SIZE, text + ml, len - ml, "\n", &klen, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
+            klen != KEY_SIZE)
+                return -EBADMSG;
+        return 0;
+}
+
+static int parse_sealed(const char *text, struct sealed_root *s)
+{
+        char salt[64], box[128];
+        size_t n1, n2;
+
+        if (sscanf(text + strlen(KEY_FILE_MAGIC_SEALED), "argon2id13 %llu %zu %63s %127s", &s->opslimit,
+                   &s->memlimit, salt, box) != 4 ||
+            s->opslimit < crypto_pwhash_OPSLIMIT_MIN || s->opslimit > crypto_pwhash_OPSLIMIT_SENSITIVE ||
+            s->memlimit < crypto_pwhash_MEMLIMIT_MIN || s->memlimit > crypto_pwhash_MEMLIMIT_SENSITIVE ||
+            sodium_base642bin(s->salt, sizeof(s->salt), salt, strlen(salt), NULL, &n1, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
+            sodium_base642bin(s->box, sizeof(s->box), box, strlen(box), NULL, &n2, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
+            n1 != sizeof(s->salt) || n2 != sizeof(s->box))
+                return -EBADMSG;
+        return 0;
+}
+
+int keys_load(const char *key_file, struct vault_keys **ret)
+{
+        struct vault_keys *k = calloc(1, sizeof(*k));
+        char *text = sodium_malloc(KEY_FILE_MAX + 1);
+        size_t len = 0;
+        int r = -ENOMEM;
+
+        if (!k || !text || !(k->root = sodium_malloc(KEY_SIZE)))
+                goto fail;
+        r = read_key_text(key_file, text, &len);
+        if (r < 0)
+                goto fail;
+        if (strncmp(text, KEY_FILE_MAGIC, strlen(KEY_FILE_MAGIC)) == 0)
+                r = parse_plain(text, len, k->root);
+        else if (strncmp(text, KEY_FILE_MAGIC_SEALED, strlen(KEY_FILE_MAGIC_SEALED)) == 0) {
+                k->sealed = calloc(1, sizeof(*k->sealed));
+                r = k->sealed ? parse_sealed(text, k->sealed) : -ENOMEM;
+                k->locked = true; /* until a passphrase opens it */
+        } else
+                r = -EBADMSG;
+        if (r < 0)
+                goto fail;
+        sodium_free(text);
+        *ret = k;
+        return 0;
+fail:
+        sodium_free(text);
+        keys_free(k);
+        return r;
+}
+
+bool keys_locked(struct vault_keys *k)
+{
+        return k->locked;
+}
+
+int keys_unlock(struct vault_keys *k, const char *pass, size_t len)
+{
+        uint8_t *key;
+        int r;
+
+        if (!k->sealed)
+                return -EINVAL; /* a plain key file has no passphrase */
+        if (!k->locked)
+                return 0;
+        key = sodium_malloc(KEY_SIZE);
+        if (!key)
+                return -ENOMEM;
+        r = derive(k->sealed, pass, len, key);
+        key_open(k, k->root, true);
+        if (r == 0)
+                r = unwrap(key, (const uint8_t *)SEALED_AD, strlen(SEALED_AD), k->sealed->box,
+                           sizeof(k->sealed->box), k->root);
+        key_close(k, k->root);
+        sodium_free(key);
+        if (r == 0)
+                k->locked = false;
+        return r == -EBADMSG ? -EKEYREJECTED : r;
+}
+
+bool keys_sealable(struct vault_keys *k)
+{
+        return k->sealed != NULL;
+}
+
+void keys_lock(struct vault_keys *k)
+{
+        key_open(k, k->root, true);
+        sodium_memzero(k->root, KEY_SIZE);
+        key_close(k, k->root);
+        for (size_t i = 0; i < KEYS_MAX_KEK; i++) {
+                sodium_free(k->kek[i]); /* wipes */
+                k->kek[i] = NULL;
+        }
+        k->kek_current = 0;
+        sodium_free(k->sign_sk);
+        k->sign_sk = NULL;
+        k->locked = k->sealed != NULL;
+}
+
+int keys_reseal(struct vault_keys *k, const char *pass, size_t len, char *ret_text, size_t cap)
+{
+        struct sealed_root s;
+        int r;
+
+        if (k->locked)
+                return -EKEYREVOKED;
+        key_open(k, k->root, false);
+        r = seal_root(k->root, pass, len, &s);
+        key_close(k, k->root);
+        if (r < 0)
+                return r;
+        sealed_text(&s, ret_text, cap);
+        return 0;
+}
+
+void keys_free(struct vault_keys *k)
+{
+        if (!k)
+                return;
+        sodium_free(k->root);
+        for (size_t i = 0; i < KEYS_MAX_KEK; i++)
+                sodium_free(k->kek[i]);
+        sodium_free(k->sign_sk);
+        free(k->sealed);
+        free(k);
 }
 
 /* Associated data for a wrapped KEK: its purpose and version. */

@@ -37,14 +37,33 @@ struct keys_material {
         uint8_t pk[crypto_sign_PUBLICKEYBYTES];
 };
 
-/* Creates a new random root key file at path: O_EXCL, mode 0600.
- * -EEXIST when the file is already there. */
-int keys_root_create(const char *path);
+/* Creates a new random root key file at path: O_EXCL, mode 0600; sealed
+ * by a passphrase (Argon2id with moderate limits, the parameters kept in
+ * the file, then XChaCha20-Poly1305) unless pass is NULL. -EEXIST when the
+ * file is already there. */
+int keys_root_create(const char *path, const char *pass, size_t pass_len);
+/* Largest key file, and so largest sealed text keys_reseal writes. */
+#define KEYS_FILE_MAX 512
 
-/* Reads a root key file into guarded memory. -EBADMSG when it is not a
- * vaultd key file, -EPERM when it is readable by group or others. */
+/* Reads a root key file into guarded memory. A sealed one stays locked
+ * until keys_unlock. -EBADMSG when it is not a vaultd key file, -EPERM
+ * when it is readable by group or others. */
 int keys_load(const char *key_file, struct vault_keys **ret);
 void keys_free(struct vault_keys *k);
+/* Whether the root key is sealed and not opened (yet, or again). */
+bool keys_locked(struct vault_keys *k);
+/* Opens a sealed root key with its passphrase. -EKEYREJECTED for a wrong
+ * one, -EINVAL for a plain key file. */
+int keys_unlock(struct vault_keys *k, const char *pass, size_t len);
+/* Whether the key file was sealed by a passphrase (so that keys_lock can
+ * be undone). */
+bool keys_sealable(struct vault_keys *k);
+/* Wipes the root key, every KEK and the signing key from memory; a sealed
+ * root key can be opened again with its passphrase. */
+void keys_lock(struct vault_keys *k);
+/* The root key sealed under a new passphrase, as the text of a key file
+ * (into ret_text, cap >= KEYS_FILE_MAX). -EKEYREVOKED while locked. */
+int keys_reseal(struct vault_keys *k, const char *pass, size_t len, char *ret_text, size_t cap);
 
 /* A new vault: makes KEK version 1 (current) and the signing key, and
  * writes their wrapped forms to *ret. */

@@ -56,9 +56,10 @@ int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn)
 {
         struct keeper_kek *keks = calloc(KEYS_MAX_KEK, sizeof(*keks));
         char origin[KEEPER_NAME_MAX + 1];
+        uint8_t pk[32];
         uint64_t current;
         size_t n = 0;
-        MDB_val sign, o;
+        MDB_val sign, o, pub;
         int r;
 
         if (!keks)
@@ -66,16 +67,24 @@ int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn)
         if ((r = read_keks(s, txn, keks, &n)) < 0 ||
             (r = store_meta_get_u64(txn, s, "kek.current", &current)) < 0 ||
             (r = store_get(txn, s->meta, "sign.key", 8, &sign)) < 0 ||
-            (r = store_get(txn, s->meta, "audit.origin", 12, &o)) < 0)
+            (r = store_get(txn, s->meta, "audit.origin", 12, &o)) < 0 ||
+            (r = store_get(txn, s->meta, "sign.pub", 8, &pub)) < 0)
                 goto out;
         if (current == 0 || current >= KEYS_MAX_KEK || sign.mv_size != KEYS_SIGN_WRAPPED ||
-            o.mv_size > KEEPER_NAME_MAX) {
+            o.mv_size > KEEPER_NAME_MAX || pub.mv_size != sizeof(pk)) {
                 r = -EIO;
                 goto out;
         }
         memcpy(origin, o.mv_data, o.mv_size);
         origin[o.mv_size] = '\0';
         r = keeper_open(kp, origin, (uint32_t)current, sign.mv_data, keks, n);
+        if (r == -EKEYREVOKED) /* sealed: the stored public key serves verifiers meanwhile */
+                keeper_set_public(kp, pub.mv_data);
+        if (r == 0) {
+                keeper_public(kp, pk);
+                if (memcmp(pk, pub.mv_data, sizeof(pk)) != 0)
+                        r = -EBADMSG;
+        }
 out:
         free(keks);
         return r;

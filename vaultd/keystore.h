@@ -9,7 +9,9 @@
 /* A new vault: asks the keeper for KEK version 1 and the signing key and
  * stores their wrapped forms (and the public key) inside txn. */
 int keystore_create(struct keeper *kp, struct vault_store *s, MDB_txn *txn, const char *origin);
-/* At start: hands the stored wrapped keys to the keeper. -EBADMSG when the
- * keeper's root key does not open them (another vault's key), -EIO when
- * the records are damaged. */
+/* At start (and after unseal): hands the stored wrapped keys to the
+ * keeper. -EBADMSG when the keeper's root key does not open them (another
+ * vault's key), -EKEYREVOKED when the root key is sealed (the keeper then
+ * knows the public key, from the store), -EIO when the records are
+ * damaged. */
 int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn);

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "keystore.h"
+#include "passphrase.h"
 #include "log.h"
 #include "records.h"
 #include "sandbox.h"
@@ -23,7 +24,9 @@
 
 struct options {
         const char *state_dir, *socket_path, *key_file, *policy_path, *user;
-        const char *generate_key; /* --generate-key FILE: write a key, then exit */
+        const char *generate_key;    /* --generate-key FILE: write a key, then exit */
+        const char *passphrase_file; /* seal the new key by the passphrase in this file */
+        bool passphrase;             /* seal the new key by a passphrase asked for */
         struct server_config server;
         size_t body_max;
         bool allow_root, no_sandbox, init_if_empty, init_only, allow_user_namespace;
@@ -51,6 +54,10 @@ static void usage(FILE *f)
                    "                          needs only --state-dir and --key-file\n"
                    "  --generate-key FILE     write a new random root key to FILE (mode 0600,\n"
                    "                          never overwritten) and exit\n"
+                   "  --passphrase            with --generate-key: seal the key by a passphrase,\n"
+                   "                          asked twice on the terminal (vaultd then starts\n"
+                   "                          sealed, until 'vaultctl unseal')\n"
+                   "  --passphrase-file FILE  the same, with the passphrase in FILE's first line\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
                    "  --max-connections-per-user N  per peer uid [64]\n"
@@ -111,6 +118,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_INIT_IF_EMPTY,
                 O_INIT,
                 O_GENERATE_KEY,
+                O_PASSPHRASE_FILE,
+                O_PASSPHRASE,
                 O_ALLOW_USERNS,
                 O_VERSION
         };
@@ -132,6 +141,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"init-if-empty", no_argument, NULL, O_INIT_IF_EMPTY},
                 {"init", no_argument, NULL, O_INIT},
                 {"generate-key", required_argument, NULL, O_GENERATE_KEY},
+                {"passphrase-file", required_argument, NULL, O_PASSPHRASE_FILE},
+                {"passphrase", no_argument, NULL, O_PASSPHRASE},
                 {"allow-user-namespace", no_argument, NULL, O_ALLOW_USERNS},
                 {"version", no_argument, NULL, O_VERSION},
                 {"help", no_argument, NULL, 'h'},
@@ -204,6 +215,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_GENERATE_KEY:
                         o->generate_key = optarg;
                         break;
+                case O_PASSPHRASE_FILE:
+                        o->passphrase_file = optarg;
+                        break;
+                case O_PASSPHRASE:
+                        o->passphrase = true;
+                        break;
                 case O_ALLOW_USERNS:
                         o->allow_user_namespace = true;
                         break;
@@ -257,6 +274,9 @@ static void warn_memlock(int err)
 /* What the keeper's answers about the root key mean, for the admin. */
 static const char *key_error(int r)
 {
+        if (r == -EKEYREVOKED)
+                return "the root key is sealed by a passphrase: create the vault with 'vaultd --init "
+                       "--passphrase' (or --passphrase-file FILE)";
         return r == -EPERM     ? "the key file is readable by others; chmod 600 it"
                : r == -ENOEXEC ? "not a vaultd root key file (make one with 'vaultd --generate-key FILE')"
                : r == -EBADMSG ? "this root key does not open this vault (wrong key file?)"
@@ -331,6 +351,27 @@ static int first_checkpoint(struct vault_store *s, struct keeper *kp)
         return r;
 }
 
+/* A vault is created under an open root key: a sealed key file needs its
+ * passphrase here (--passphrase or --passphrase-file). */
+static int unseal_for_init(const struct options *o, struct keeper *kp)
+{
+        char *pass = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!o->passphrase && !o->passphrase_file)
+                return 0; /* a plain key file; a sealed one fails with a clear message below */
+        r = o->passphrase_file ? passphrase_from_file(o->passphrase_file, &pass, &len)
+                               : passphrase_prompt("Passphrase of the root key: ", false, &pass, &len);
+        if (r == 0)
+                r = keeper_unseal(kp, pass, len);
+        passphrase_free(pass);
+        if (r < 0)
+                log_error("cannot open the sealed root key %s: %s", o->key_file,
+                          r == -EKEYREJECTED ? "wrong passphrase" : strerror(-r));
+        return r;
+}
+
 /* A new vault in the empty state directory (--init, or --init-if-empty at
  * first start), under the root key the keeper read; line 0 of its trail
  * names vaultd itself (role "system"). Only an empty directory qualifies,
@@ -359,6 +400,8 @@ static int vault_create(const struct options *o, struct keeper *kp)
         hex_encode(id, sizeof(id), idhex);
         if (asprintf(&origin, "vaultd/%s", idhex) < 0)
                 return -ENOMEM;
+        if ((r = unseal_for_init(o, kp)) < 0)
+                return r;
         if ((r = store_open(o->state_dir, true, &s)) == 0 && (r = store_begin(s, true, &txn)) == 0) {
                 if ((r = keystore_create(kp, s, txn, origin)) < 0 ||
                     (r = audit_store_init(s, kp, txn, &actor, idhex, origin)) < 0)
@@ -414,7 +457,14 @@ static int vault_open(struct vault *v, const struct options *o)
         r = store_begin(v->store, false, &txn);
         if (r < 0)
                 return r;
-        if (!created && (r = keystore_open(v->keeper, v->store, txn)) < 0)
+        if (!created && (r = keystore_open(v->keeper, v->store, txn)) == -EKEYREVOKED) {
+                log_msg(LOG_NOTICE,
+                        "the root key %s is sealed by a passphrase: serving sealed (records answer "
+                        "Sealed, the audit trail is readable) until 'vaultctl unseal'",
+                        o->key_file);
+                v->sealed = true;
+                r = 0;
+        } else if (r < 0)
                 log_error("cannot open the vault's keys with %s: %s", o->key_file, key_error(r));
         if (r == 0 && (r = audit_log_open(v->store, v->keeper, txn, &v->audit)) == -ESTALE)
                 log_error("the audit trail in %s is shorter than its last signed checkpoint: lines were "
@@ -492,19 +542,37 @@ static int init_vault(const struct options *o)
 }
 
 /* --generate-key FILE: the one way to make a root key for a new vault. */
-static int generate_key(const char *path)
+static int generate_key(const struct options *o)
 {
-        int r = keys_root_create(path);
+        const char *path = o->generate_key;
+        char *pass = NULL;
+        size_t len = 0;
+        int r = 0;
 
+        if (o->passphrase_file)
+                r = passphrase_from_file(o->passphrase_file, &pass, &len);
+        else if (o->passphrase)
+                r = passphrase_prompt("Passphrase for the new root key: ", true, &pass, &len);
+        if (r < 0) {
+                log_error("cannot read the passphrase: %s",
+                          r == -ENOTTY   ? "no terminal to ask on (use --passphrase-file FILE)"
+                          : r == -EINVAL ? "it is empty, or the two answers differ"
+                                         : strerror(-r));
+                return r;
+        }
+        r = keys_root_create(path, pass, len);
+        passphrase_free(pass);
         if (r == -EEXIST)
                 log_error("%s already exists; refusing to overwrite a root key", path);
         else if (r < 0)
                 log_error("cannot create the root key %s: %s", path, strerror(-r));
         else
-                printf("root key written to %s (mode 0600)\n"
+                printf("root key written to %s (mode 0600%s)\n"
                        "Keep a copy offline, apart from backups of the state directory: without it the "
                        "vault cannot be opened.\n",
-                       path);
+                       path,
+                       len ? ", sealed by the passphrase: vaultd starts sealed until 'vaultctl unseal'"
+                           : "");
         return r;
 }
 
@@ -581,7 +649,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (o.generate_key)
-                return generate_key(o.generate_key) < 0 ? 1 : 0;
+                return generate_key(&o) < 0 ? 1 : 0;
         if (o.init_only)
                 return init_vault(&o) < 0 ? 1 : 0;
         if (check_user_namespace(&o) < 0)

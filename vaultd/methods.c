@@ -44,13 +44,15 @@ static const struct method methods[] = {
         {"org.varlink.service.GetInfo", NULL, .direct = service_get_info},
         {"org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description},
         {"io.vaultd.records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true,
-         .large_message = true},
-        {"io.vaultd.records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true},
-        {"io.vaultd.records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE,
-         .scoped = true},
-        {"io.vaultd.records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true},
+         .needs_keys = true, .large_message = true},
+        {"io.vaultd.records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true,
+         .needs_keys = true},
+        {"io.vaultd.records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE, .scoped = true,
+         .needs_keys = true},
+        {"io.vaultd.records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true,
+         .needs_keys = true},
         {"io.vaultd.records.History", "records.history", records_history, .roles = ROLE_SERVICE,
-         .scoped = true},
+         .scoped = true, .needs_keys = true},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
@@ -61,11 +63,14 @@ static const struct method methods[] = {
         {"io.vaultd.admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
          .after = admin_reload_policy_after, .roles = ROLE_ADMIN},
         {"io.vaultd.admin.RotateKey", "admin.rotate-key", keyadmin_rotate,
-         .committed = keyadmin_rotate_committed, .roles = ROLE_ADMIN},
-        {"io.vaultd.admin.Rewrap", "admin.rewrap", keyadmin_rewrap, .roles = ROLE_ADMIN},
+         .committed = keyadmin_rotate_committed, .roles = ROLE_ADMIN, .needs_keys = true},
+        {"io.vaultd.admin.Rewrap", "admin.rewrap", keyadmin_rewrap, .roles = ROLE_ADMIN, .needs_keys = true},
         {"io.vaultd.admin.ListKeys", "admin.list-keys", keyadmin_list, .roles = ROLE_ADMIN},
         {"io.vaultd.admin.RetireKey", "admin.retire-key", keyadmin_retire,
-         .committed = keyadmin_retire_committed, .roles = ROLE_ADMIN},
+         .committed = keyadmin_retire_committed, .roles = ROLE_ADMIN, .needs_keys = true},
+        {"io.vaultd.admin.Unseal", "admin.unseal", keyadmin_unseal, .roles = ROLE_ADMIN},
+        {"io.vaultd.admin.Seal", "admin.seal", keyadmin_seal, .roles = ROLE_ADMIN},
+        {"io.vaultd.admin.Passwd", "admin.passwd", keyadmin_passwd, .roles = ROLE_ADMIN, .needs_keys = true},
 };
 
 bool method_authorise(const struct policy *p, struct job *j)
@@ -114,6 +119,7 @@ static const char *const generic_errors[] = {
         "io.vaultd.admin.AccessDenied",     "io.vaultd.admin.InternalError",
         "io.vaultd.admin.StorageFull",      "io.vaultd.records.InvalidParameter",
         "io.vaultd.audit.InvalidParameter", "io.vaultd.admin.InvalidParameter",
+        "io.vaultd.records.Sealed",         "io.vaultd.admin.Sealed",
 };
 
 const char *method_error(const struct method *m, const char *short_name)

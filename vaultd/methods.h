@@ -26,6 +26,7 @@ struct method {
         bool incremental;   /* after runs in turns, between other clients' work */
         bool checkpoint;    /* sign a checkpoint in the same batch */
         bool large_message; /* may be up to --max-message (a body); others 64 KiB */
+        bool needs_keys;    /* answers Sealed while the root key is sealed */
 };
 
 /* Finds a method by its full name. -ENOENT when the interface exists but

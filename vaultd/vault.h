@@ -19,6 +19,13 @@ struct vault {
         struct audit_log *audit;
         size_t body_max;         /* largest record body, bytes */
         uint64_t records_active; /* maintained by the writer; read racily by Status */
+        /* The root key is sealed by a passphrase and not opened: records
+         * answer Sealed. Written by the writer (and start-up), read by
+         * Status: atomic. */
+        bool sealed;
+        /* Wrong passphrases back off, per vault (writer only). */
+        unsigned unseal_failures;
+        uint64_t unseal_not_before_us; /* monotonic */
 
         /* Event-loop side. */
         struct policy *policy; /* swapped only by the event loop */

@@ -89,7 +89,9 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 j->audit.extra = json_incref(j->denial_summary);
                 r = job_fail(j, method_error(j->method, "AccessDenied"),
                              json_pack("{s:s}", "method", j->method->name));
-        } else if (j->preset_error)
+        } else if (j->method->needs_keys && __atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
+                r = job_fail(j, method_error(j->method, "Sealed"), NULL);
+        else if (j->preset_error)
                 r = job_fail(j, j->preset_error, json_incref(j->preset_error_params));
         else {
                 r = store_begin_child(txn, &child);
@@ -135,7 +137,13 @@ static int append_line(struct writer *w, MDB_txn *txn, struct job *j, int r)
  * only delays the checkpoint, and is logged. */
 static void checkpoint(struct writer *w, bool force)
 {
-        int r = audit_checkpoint(w->v->audit, now_realtime_us(), force);
+        int r;
+
+        /* Sealed, the keeper has no signing key: the lines wait for the
+         * first checkpoint after unseal, which covers them all. */
+        if (__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
+                return;
+        r = audit_checkpoint(w->v->audit, now_realtime_us(), force);
 
         if (r < 0)
                 log_error("cannot sign an audit checkpoint: %s", strerror(-r));

@@ -27,7 +27,9 @@ allow user root role service collections *
 class Vault:
     """One vault: its directory, key, policy and (when started) daemon."""
 
-    def __init__(self, root, policy=DEFAULT_POLICY, extra_args=()):
+    def __init__(self, root, policy=DEFAULT_POLICY, extra_args=(), key_args=()):
+        """key_args: given to vaultd --generate-key and --init (for example
+        --passphrase-file F, to seal the root key)."""
         self.root = root
         self.state = os.path.join(root, "state")
         self.key = os.path.join(root, "root.key")
@@ -38,7 +40,8 @@ class Vault:
         self.proc = None
         self.write_policy(policy)
         for args in (["--generate-key", self.key], ["--init", "--state-dir", self.state, "--key-file", self.key]):
-            r = subprocess.run([VAULTD] + args + self.daemon_user(), capture_output=True, text=True)
+            r = subprocess.run([VAULTD] + args + list(key_args) + self.daemon_user(), capture_output=True,
+                               text=True)
             assert r.returncode == 0, r.stderr
 
     def write_policy(self, text):

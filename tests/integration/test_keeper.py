@@ -10,6 +10,7 @@ import threading
 import time
 
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as xchacha_decrypt
+from nacl.pwhash import argon2id
 
 from conftest import Client
 
@@ -31,11 +32,22 @@ def dump(state, db):
     return [(bytes.fromhex(body[i].strip()), bytes.fromhex(body[i + 1].strip())) for i in range(0, len(body), 2)]
 
 
-def secrets(vault):
+def root_key(vault, passphrase=None):
+    """The root key from the key file (opening a sealed one with pynacl)."""
+    with open(vault.key) as f:
+        lines = f.read().split("\n")
+    if lines[0] == "vaultd-root-key 1 plain":
+        return base64.b64decode(lines[1])
+    _, ops, mem, salt = lines[1].split()
+    kek = argon2id.kdf(32, passphrase.encode(), base64.b64decode(salt), opslimit=int(ops), memlimit=int(mem))
+    box = base64.b64decode(lines[2])
+    return xchacha_decrypt(box[NONCE:], b"vaultd-root-key sealed", box[:NONCE], kek)
+
+
+def secrets(vault, passphrase=None):
     """The root key, every KEK and the signing key, unwrapped from the
     store with the key file, as the keeper holds them."""
-    with open(vault.key) as f:
-        root = base64.b64decode(f.read().split("\n")[1])
+    root = root_key(vault, passphrase)
     found = {"root key": root}
     for key, wrapped in dump(vault.state, "keys"):
         ad = b"vaultd-kek\0" + key

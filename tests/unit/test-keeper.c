@@ -67,7 +67,7 @@ static int setup(void **state)
         if (!mkdtemp(f->dir))
                 return -1;
         snprintf(f->key_path, sizeof(f->key_path), "%s/root.key", f->dir);
-        if (keys_root_create(f->key_path) < 0 ||
+        if (keys_root_create(f->key_path, NULL, 0) < 0 ||
             keeper_start(f->key_path, getuid(), getgid(), true, &f->kp) < 0 ||
             keeper_create(f->kp, ORIGIN, &m) < 0)
                 return -1;

@@ -71,7 +71,7 @@ static int vault_create(const char *dir, const char *key_path, struct vault_stor
 
         *store = NULL;
         *keys = NULL;
-        if ((r = keys_root_create(key_path)) < 0 || (r = store_open(dir, true, store)) < 0 ||
+        if ((r = keys_root_create(key_path, NULL, 0)) < 0 || (r = store_open(dir, true, store)) < 0 ||
             (r = keeper_for(key_path, keys)) < 0 || (r = store_begin(*store, true, &txn)) < 0)
                 return r;
         r = keystore_create(*keys, *store, txn, "test");
@@ -253,20 +253,20 @@ static void test_root_create_exclusive_0600(void **state)
 
         /* The fixture's key file exists: creating it again must not touch it. */
         assert_true(read_file_max(f->key_path, 4096, &before, NULL) > 0);
-        assert_int_equal(keys_root_create(f->key_path), -EEXIST);
+        assert_int_equal(keys_root_create(f->key_path, NULL, 0), -EEXIST);
         assert_true(read_file_max(f->key_path, 4096, &after, NULL) > 0);
         assert_string_equal(before, after);
 
         /* 0600 comes from the code, not from a restrictive umask. */
         path_join(path, f->dir, "fresh.key");
         old_mask = umask(0);
-        r = keys_root_create(path);
+        r = keys_root_create(path, NULL, 0);
         umask(old_mask);
         assert_int_equal(r, 0);
         assert_int_equal(stat(path, &st), 0);
         assert_true(S_ISREG(st.st_mode));
         assert_int_equal(st.st_mode & 07777, 0600);
-        assert_int_equal(keys_root_create(path), -EEXIST);
+        assert_int_equal(keys_root_create(path, NULL, 0), -EEXIST);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -286,7 +286,7 @@ static void test_load_rejects_open_mode(void **state)
         char path[PATH_MAX];
 
         path_join(path, f->dir, "shared.key");
-        assert_int_equal(keys_root_create(path), 0);
+        assert_int_equal(keys_root_create(path, NULL, 0), 0);
         assert_int_equal(keys_load(path, &k), 0);
         keys_free(k);
         k = NULL;
@@ -374,6 +374,41 @@ static void test_other_vault_root_key(void **state)
         free(env);
 }
 
+static void test_sealed_key_file(void **state)
+{
+        struct fixture *f = *state;
+        char path[PATH_MAX], again[PATH_MAX], text[KEYS_FILE_MAX];
+        struct vault_keys *k = NULL, *k2 = NULL;
+        int fd;
+
+        path_join(path, f->dir, "sealed.key");
+        assert_int_equal(keys_root_create(path, "correct horse", 13), 0);
+        assert_int_equal(keys_load(path, &k), 0);
+        assert_true(keys_locked(k));
+        assert_true(keys_sealable(k));
+        assert_int_equal(keys_unlock(k, "wrong horse", 11), -EKEYREJECTED);
+        assert_true(keys_locked(k));
+        assert_int_equal(keys_unlock(k, "correct horse", 13), 0);
+        assert_false(keys_locked(k));
+        /* Re-sealed under a new passphrase: a new file, the same root key. */
+        assert_int_equal(keys_reseal(k, "battery staple", 14, text, sizeof(text)), 0);
+        path_join(again, f->dir, "resealed.key");
+        fd = open(again, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write_all(fd, text, strlen(text)), 0);
+        close(fd);
+        assert_int_equal(keys_load(again, &k2), 0);
+        assert_int_equal(keys_unlock(k2, "correct horse", 13), -EKEYREJECTED);
+        assert_int_equal(keys_unlock(k2, "battery staple", 14), 0);
+        /* Locked again, nothing but the passphrase opens it. */
+        keys_lock(k);
+        assert_true(keys_locked(k));
+        assert_int_equal(keys_reseal(k, "x", 1, text, sizeof(text)), -EKEYREVOKED);
+        assert_int_equal(keys_unlock(k, "correct horse", 13), 0);
+        keys_free(k);
+        keys_free(k2);
+}
+
 static void test_rotate_rewrap_retire(void **state)
 {
         static const uint8_t body[] = "an allowance record";
@@ -422,6 +457,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_load_rejects_garbage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_other_vault_root_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotate_rewrap_retire, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sealed_key_file, setup, teardown),
         };
 
         if (sodium_init() < 0)
