@@ -54,6 +54,8 @@ help:
 	@echo "make check      every test (unit + integration + crash + fuzz corpora replay)"
 	@echo "make check-sanitize  the suites again under ASan + UBSan"
 	@echo "make everything every program and test binary (e.g. CC=clang), nothing run"
+	@echo "make deb        the Debian package, into build/deb/"
+	@echo "make check-system  the .deb under a real systemd (PID 1 in a container)"
 	@echo "make fuzz       libFuzzer on each target (FUZZ_SECONDS=60 each)"
 	@echo "make bench      throughput benchmark (8 concurrent clients)"
 	@echo "make lint       clang-format check and cppcheck"
