@@ -37,8 +37,9 @@ def main():
     pol = os.path.join(tmp, "policy")
     with open(pol, "w") as f:
         f.write("allow user %d role service collections *\n" % os.getuid())
-    subprocess.run([os.path.join(build, "vaultctl"), "init", "--state-dir", state, "--key-file", key],
-                   check=True, capture_output=True)
+    for cmd in (["--generate-key", key], ["--init", "--state-dir", state, "--key-file", key]):
+        subprocess.run([os.path.join(build, "vaultd")] + cmd
+                       + (["--user", "nobody"] if os.geteuid() == 0 else []), check=True, capture_output=True)
     d = subprocess.Popen([os.path.join(build, "vaultd"), "--state-dir", state, "--key-file", key,
                           "--policy", pol, "--socket", sock]
                          + (["--user", "nobody"] if os.geteuid() == 0 else []))
