@@ -65,6 +65,8 @@ static void usage(FILE *f)
                    "  --request-timeout SEC   time a client has to send one message [10]\n"
                    "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
                    "  --write-timeout SEC     clients not reading replies are cut off after [30]\n"
+                   "  --memory-budget BYTES   queued calls and unsent replies, all clients [67108864]\n"
+                   "  --denial-window SEC     one audit line per role-less uid and method per [1]\n"
                    "  --user NAME             user to switch to when started as root [vaultd]\n"
                    "  --allow-root            keep running as root (not recommended)\n"
                    "  --allow-user-namespace  serve although uids are remapped (a user namespace):\n"
@@ -121,6 +123,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_PASSPHRASE_FILE,
                 O_PASSPHRASE,
                 O_ALLOW_USERNS,
+                O_MEMORY,
+                O_DENIAL_WINDOW,
                 O_VERSION
         };
         static const struct option longopts[] = {
@@ -144,6 +148,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"passphrase-file", required_argument, NULL, O_PASSPHRASE_FILE},
                 {"passphrase", no_argument, NULL, O_PASSPHRASE},
                 {"allow-user-namespace", no_argument, NULL, O_ALLOW_USERNS},
+                {"memory-budget", required_argument, NULL, O_MEMORY},
+                {"denial-window", required_argument, NULL, O_DENIAL_WINDOW},
                 {"version", no_argument, NULL, O_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -191,6 +197,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                         if (parse_uint(optarg, 1, 86400, &v) < 0)
                                 goto bad;
                         o->server.write_timeout_us = v * 1000000u;
+                        break;
+                case O_MEMORY:
+                        if (parse_uint(optarg, 1u << 20, 1ull << 40, &v) < 0)
+                                goto bad;
+                        o->server.memory_budget = v;
+                        break;
+                case O_DENIAL_WINDOW:
+                        if (parse_uint(optarg, 1, 3600, &v) < 0)
+                                goto bad;
+                        o->server.denial_window_us = v * 1000000u;
                         break;
                 case O_CONN_USER:
                         if (parse_uint(optarg, 1, 65536, &v) < 0)
