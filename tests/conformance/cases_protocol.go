@@ -186,6 +186,10 @@ func init() {
 				_, err := adm.Rewrap().Send(t.Ctx(), c, varlink.Oneway, i64(10001))
 				return err
 			}},
+			{"Seal of a plain key file (InvalidParameter)", func(c *varlink.Connection) error {
+				_, err := adm.Seal().Send(t.Ctx(), c, varlink.Oneway)
+				return err
+			}},
 		})
 	})
 
@@ -325,6 +329,9 @@ func init() {
 			{"io.vaultd.admin.Rewrap", map[string]interface{}{"limit": 1}},
 			{"io.vaultd.admin.ListKeys", nil},
 			{"io.vaultd.admin.RetireKey", map[string]interface{}{"version": 1}},
+			{"io.vaultd.admin.Unseal", map[string]interface{}{"passphrase": "not the passphrase"}},
+			{"io.vaultd.admin.Seal", nil},
+			{"io.vaultd.admin.Passwd", map[string]interface{}{"passphrase": "a new passphrase"}},
 		} {
 			c := t.Dial()
 			if m.params == nil {
@@ -562,12 +569,12 @@ func init() {
 		}
 	})
 
-	register("every_method_replied", "every method of every served interface gave a valid reply during this run", func(t *T) {
+	register("every_method_replied", "every method of every served interface gave a valid reply during this run (Unseal and Seal: in the sealed group's)", func(t *T) {
 		replied := t.tap.Replied()
 		var missing []string
 		for _, n := range schema.Names() {
 			for _, m := range schema.Interface(n).Methods {
-				if replied[n+"."+m.Name] == 0 {
+				if replied[n+"."+m.Name] == 0 && !leftToSealedGroup(n+"."+m.Name) {
 					missing = append(missing, n+"."+m.Name)
 				}
 			}

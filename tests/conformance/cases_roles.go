@@ -180,6 +180,7 @@ func init() {
 		calls = append(calls, recordsDenied(t, svcCollection)...)
 		calls = append(calls, auditAndAdminDenied(t)...)
 		calls = append(calls, keysDenied(t)...)
+		calls = append(calls, sealDenied(t)...)
 		t.wantDenied(calls)
 	})
 

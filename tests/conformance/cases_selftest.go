@@ -10,6 +10,7 @@ func init() {
 		put := CallInfo{Method: "io.vaultd.records.Put"}
 		get := CallInfo{Method: "io.vaultd.records.Get"}
 		list := CallInfo{Method: "io.vaultd.records.List"}
+		unseal := CallInfo{Method: "io.vaultd.admin.Unseal"}
 		for _, tc := range []struct {
 			call CallInfo
 			msg  string
@@ -40,6 +41,12 @@ func init() {
 			{CallInfo{Method: "io.vaultd.records.Nope"}, `{"error":"org.varlink.service.MethodNotFound","parameters":{"method":"io.vaultd.records.Nope"}}`, ""},
 			{CallInfo{Malformed: "not JSON"}, `{"parameters":{}}`, "non-error reply to a malformed call"},
 			{CallInfo{Method: "io.vaultd.records.Nope"}, `{"parameters":{}}`, "which no known interface declares"},
+			{get, `{"error":"io.vaultd.records.Sealed","parameters":{}}`, ""},
+			{get, `{"error":"io.vaultd.records.Sealed","parameters":{"reason":"sealed"}}`, `field "reason" is not declared`},
+			{get, `{"error":"io.vaultd.admin.Sealed","parameters":{}}`, "not from the interface of the method called"},
+			{unseal, `{"parameters":{"state":"serving"}}`, ""},
+			{unseal, `{"error":"io.vaultd.admin.WrongPassphrase","parameters":{}}`, `required field "retry_after" missing`},
+			{unseal, `{"error":"io.vaultd.admin.TryLater","parameters":{"retry_after":"1"}}`, "want int"},
 		} {
 			_, probs := schema.CheckReply(tc.call, []byte(tc.msg))
 			all := strings.Join(probs, "; ")

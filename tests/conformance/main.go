@@ -21,13 +21,14 @@ import (
 )
 
 var (
-	flagSocket  = flag.String("socket", "", "vaultd's socket (required)")
-	flagCase    = flag.String("case", "", "run these checks (comma-separated names)")
-	flagGroup   = flag.String("group", "", "run a group of checks (see -list)")
-	flagList    = flag.Bool("list", false, "list groups and checks, then exit")
-	flagMaxBody = flag.Int64("max-body", 65536, "the daemon's --max-body (for TooLarge)")
-	flagPolicy  = flag.String("policy", "", "the daemon's policy file (admin InvalidParameter: it is broken, reloaded, restored)")
-	flagTimeout = flag.Duration("timeout", 20*time.Second, "longest wait for one reply")
+	flagSocket         = flag.String("socket", "", "vaultd's socket (required)")
+	flagCase           = flag.String("case", "", "run these checks (comma-separated names)")
+	flagGroup          = flag.String("group", "", "run a group of checks (see -list)")
+	flagList           = flag.Bool("list", false, "list groups and checks, then exit")
+	flagMaxBody        = flag.Int64("max-body", 65536, "the daemon's --max-body (for TooLarge)")
+	flagPolicy         = flag.String("policy", "", "the daemon's policy file (admin InvalidParameter: it is broken, reloaded, restored)")
+	flagPassphraseFile = flag.String("passphrase-file", "", "the passphrase that seals the daemon's key file (the sealed group)")
+	flagTimeout        = flag.Duration("timeout", 20*time.Second, "longest wait for one reply")
 )
 
 // Case is one check: one output line.
@@ -66,6 +67,7 @@ var groups = []struct {
 		"records_not_found", "records_conflict", "records_invalid_parameter", "records_too_large",
 		"audit_invalid_parameter", "admin_invalid_parameter",
 		"bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap", "bindings_admin_retire_key",
+		"seal_plain_key", "bindings_admin_passwd",
 		"key_in_use", "key_rotation_lifecycle", "rewrap_invalid_limit", "retire_key_invalid_version",
 		"protocol_method_not_found", "protocol_interface_not_found", "protocol_expected_more",
 		"protocol_malformed_messages", "varlink_invalid_parameter_only_parameter",
@@ -78,7 +80,7 @@ var groups = []struct {
 	}},
 	{"denied-service", "caller is a uid with role service for collection conf-svc only", []string{
 		"denied_records_methods", "denied_audit_methods", "denied_admin_reload", "denied_admin_keys",
-		"service_allowed_calls", "oneway_denied",
+		"denied_admin_seal", "service_allowed_calls", "oneway_denied",
 	}},
 	{"denied-stranger", "caller is a uid the policy does not know", []string{
 		"stranger_denied", "stranger_service_interface",
@@ -88,6 +90,12 @@ var groups = []struct {
 	}},
 	{"storage-full", "a fresh vault on a small (24 MiB) file system", []string{
 		"storage_full",
+	}},
+	{"sealed", "a fresh vault whose key file is sealed by the passphrase in -passphrase-file, started sealed; " +
+		"caller with roles admin, auditor and service (collections *); the checks run in this order", []string{
+		"sealed_status", "sealed_records", "sealed_admin_keys", "sealed_audit_head_verify", "sealed_audit_export",
+		"unseal_wrong_passphrase", "unsealed_records_work", "passwd_sealed_key", "seal_again",
+		"sealed_upgrade_rejected", "oneway_unseal_seal", "sealed_methods_replied",
 	}},
 }
 

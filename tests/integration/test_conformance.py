@@ -88,6 +88,7 @@ class Result:
             elif line.startswith("#   ") and current:
                 self.checks[current].append(line)
         self.seen_errors = set(re.findall(r"^# seen-error (\S+)$", self.output, re.M))
+        self.replied = {m for m, n in re.findall(r"^# replied (\S+) (\d+)$", self.output, re.M) if int(n) > 0}
         self.cmd = " ".join(cmd)
 
     def report(self, names):
@@ -177,8 +178,28 @@ def setup_storage_full(binary, root):
     return {"storage-full": r}
 
 
+# The sealed group's passphrase: not ASCII, so that it also travels as
+# UTF-8 JSON.
+PASSPHRASE = "mật khẩu — conformance 2026"
+
+
+def setup_sealed(binary, root):
+    # As test_sealed.py: a key file sealed by a passphrase, so the vault
+    # starts sealed.
+    pf = os.path.join(root, "passphrase")
+    with open(pf, "w", encoding="utf-8") as f:
+        f.write(PASSPHRASE + "\n")
+    os.chmod(pf, 0o600)
+    v = Vault(root, key_args=["--passphrase-file", pf])
+    v.start()
+    r = run_go(binary, "sealed", v, extra=["-passphrase-file", pf])
+    stopped(v, [r])
+    return {"sealed": r}
+
+
 SETUPS = {"main": setup_main, "denied-service": setup_roles, "denied-stranger": setup_roles,
-          "integrity": setup_integrity, "storage-full": setup_storage_full}
+          "integrity": setup_integrity, "storage-full": setup_storage_full, "sealed": setup_sealed}
+GROUPS = ("main", "denied-service", "denied-stranger", "integrity", "storage-full", "sealed")
 
 
 class Runs:
@@ -227,6 +248,8 @@ CHECKS = {
     "audit_admin_errors": ("main", ["audit_invalid_parameter", "admin_invalid_parameter"]),
     "keys": ("main", ["bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap",
                       "bindings_admin_retire_key"]),
+    "seal_plain_key": ("main", ["seal_plain_key"]),
+    "passwd_plain_key": ("main", ["bindings_admin_passwd"]),
     "key_in_use": ("main", ["key_in_use"]),
     "key_rotation": ("main", ["key_rotation_lifecycle"]),
     "keys_invalid_parameter": ("main", ["rewrap_invalid_limit", "retire_key_invalid_version"]),
@@ -241,12 +264,21 @@ CHECKS = {
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
-                                          "denied_admin_reload", "denied_admin_keys", "service_allowed_calls"]),
+                                          "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
+                                          "service_allowed_calls"]),
     "oneway_denied": ("denied-service", ["oneway_denied"]),
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
     "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
     "oneway_integrity": ("integrity", ["oneway_integrity"]),
     "storage_full": ("storage-full", ["storage_full"]),
+    "sealed": ("sealed", ["sealed_status", "sealed_records", "sealed_admin_keys"]),
+    "sealed_audit": ("sealed", ["sealed_audit_head_verify"]),
+    "sealed_audit_export": ("sealed", ["sealed_audit_export"]),
+    "unseal_backoff": ("sealed", ["unseal_wrong_passphrase"]),
+    "unseal_seal": ("sealed", ["unsealed_records_work", "passwd_sealed_key", "seal_again"]),
+    "sealed_upgrade": ("sealed", ["sealed_upgrade_rejected"]),
+    "sealed_oneway": ("sealed", ["oneway_unseal_seal"]),
+    "sealed_coverage": ("sealed", ["sealed_methods_replied"]),
 }
 
 
@@ -307,6 +339,18 @@ def test_go_bindings_keys(runs):
     """ListKeys, RotateKey, Rewrap and RetireKey through the generated
     bindings, each reply as declared."""
     check(runs, "keys")
+
+
+def test_go_seal_plain_key(runs):
+    """Seal with a plain (unsealed) key file is admin.InvalidParameter
+    "key"; the vault keeps serving."""
+    check(runs, "seal_plain_key")
+
+
+def test_go_passwd_plain_key(runs):
+    """Passwd through the generated bindings: the plain root key comes back
+    as a key file sealed by the passphrase; the vault keeps serving."""
+    check(runs, "passwd_plain_key")
 
 
 def test_go_key_in_use(runs):
@@ -371,9 +415,61 @@ def test_go_pipelining(runs):
     check(runs, "pipelining")
 
 
+def test_go_sealed_vault(runs):
+    """A vault whose key file is sealed by a passphrase starts sealed:
+    Status state "sealed"; every records method is records.Sealed and
+    RotateKey, Rewrap, RetireKey, Passwd are admin.Sealed, without
+    parameters; a oneway Put gets no reply and writes nothing."""
+    check(runs, "sealed")
+
+
+def test_go_sealed_audit_trail_readable(runs):
+    """Sealed, Head and Verify answer."""
+    check(runs, "sealed_audit")
+
+
+def test_go_sealed_audit_export(runs):
+    """Sealed, Export streams the trail: up to the first checkpoint, and
+    the whole of it."""
+    check(runs, "sealed_audit_export")
+
+
+def test_go_unseal_backoff(runs):
+    """Unseal with a wrong passphrase is WrongPassphrase with retry_after
+    1, then 2; a retry before then (another connection, the right
+    passphrase) is TryLater; after the wait the right passphrase unseals."""
+    check(runs, "unseal_backoff")
+
+
+def test_go_unseal_seal_passwd(runs):
+    """Unsealed, records work; Passwd returns a sealed key file text; Seal
+    makes records Sealed again; Unseal serves the same records."""
+    check(runs, "unseal_seal")
+
+
+def test_go_sealed_upgrade_rejected(runs):
+    """Unseal, Seal and Passwd with upgrade are InvalidParameter "upgrade"
+    and not executed."""
+    check(runs, "sealed_upgrade")
+
+
+def test_go_oneway_unseal(runs):
+    """Oneway Unseal and Seal get no reply and are executed."""
+    check(runs, "sealed_oneway")
+
+
 def test_go_every_method_replied(runs):
-    """Every method of every served interface gave a reply that validates."""
+    """Every method of every served interface gave a reply that validates:
+    in the main group, but Unseal and Seal, which need a sealed key file,
+    in the sealed group; and, across the groups, every method the docs
+    declare."""
     check(runs, "coverage")
+    check(runs, "sealed_coverage")
+    replied = set()
+    for group in GROUPS:
+        replied |= runs.group(group).replied
+    missing = sorted(declared_methods() - replied)
+    assert not missing, "no valid reply seen from %s" % missing
 
 
 def test_go_access_denied_service(runs):
@@ -415,22 +511,30 @@ UNPROVOKABLE = {"io.vaultd.records.InternalError", "io.vaultd.audit.InternalErro
                 "org.varlink.service.PermissionDenied"}
 
 
-def declared_errors():
+def declared(kind):
     names = set()
     for f in os.listdir(os.path.join(REPO, "docs")):
         if f.endswith(".varlink"):
             with open(os.path.join(REPO, "docs", f)) as fh:
                 text = fh.read()
             iface = re.search(r"^interface (\S+)", text, re.M).group(1)
-            names |= {iface + "." + e for e in re.findall(r"^error (\w+)", text, re.M)}
+            names |= {iface + "." + e for e in re.findall(r"^%s (\w+)" % kind, text, re.M)}
     return names
+
+
+def declared_errors():
+    return declared("error")
+
+
+def declared_methods():
+    return declared("method")
 
 
 def test_go_every_declared_error_provoked(runs):
     """Across the groups, every declared error that can be provoked came
     back (and validated) at least once."""
     seen = set()
-    for group in ("main", "denied-service", "denied-stranger", "integrity", "storage-full"):
+    for group in GROUPS:
         seen |= runs.group(group).seen_errors
     missing = sorted(declared_errors() - UNPROVOKABLE - seen)
     assert not missing, "never provoked (or never valid): %s" % missing
