@@ -275,6 +275,7 @@ func init() {
 		pass := t.passphrase()
 		c := t.Dial()
 		for _, delay := range []int64{1, 2} {
+			sent := time.Now()
 			_, err := adm.Unseal().Call(t.Ctx(), c, pass+" (wrong)")
 			refused := time.Now()
 			if !t.wantErr("Unseal with a wrong passphrase", err, "io.vaultd.admin.WrongPassphrase") {
@@ -284,12 +285,21 @@ func init() {
 				t.Errorf("wrong passphrase number %d: %s, want retry_after %d", delay, describe(err), delay)
 			}
 			// Too soon, even on another connection and with the right
-			// passphrase: the backoff is the vault's.
+			// passphrase: the backoff is the vault's, and it runs from the
+			// refusal ("the next attempt must wait retry_after seconds").
 			_, err = adm.Unseal().Call(t.Ctx(), t.Dial(), pass)
-			if t.wantErr("Unseal right after a wrong passphrase", err, "io.vaultd.admin.TryLater") {
-				if e, ok := err.(*adm.TryLater); !ok || e.Retry_after < 1 || e.Retry_after > delay {
-					t.Errorf("Unseal right after wrong passphrase number %d: %s, want retry_after 1-%d", delay, describe(err), delay)
+			retried := time.Now()
+			if errName(err) != "io.vaultd.admin.TryLater" {
+				t.Errorf("Unseal (the right passphrase) sent right after WrongPassphrase retry_after %d: want "+
+					"io.vaultd.admin.TryLater, got %s; the WrongPassphrase came %.2f s after its call was sent, "+
+					"this reply %.2f s after the WrongPassphrase (the wait seems to run from the wrong attempt's "+
+					"start, not from its refusal)", delay, describe(err), refused.Sub(sent).Seconds(),
+					retried.Sub(refused).Seconds())
+				if state, serr := t.status(c); serr == nil && state == "serving" {
+					t.Fatalf("stopped: the vault is unsealed already")
 				}
+			} else if e, ok := err.(*adm.TryLater); !ok || e.Retry_after < 1 || e.Retry_after > delay {
+				t.Errorf("Unseal right after wrong passphrase number %d: %s, want retry_after 1-%d", delay, describe(err), delay)
 			}
 			t.wantState(c, "after TryLater", "sealed")
 			time.Sleep(time.Until(refused.Add(time.Duration(delay)*time.Second + 150*time.Millisecond)))
