@@ -28,6 +28,11 @@ static void print_field(const char *label, json_t *v, const char *unit)
         printf("%-13s %s%s\n", label, shown, unit);
 }
 
+static bool is_sealed(json_t *state)
+{
+        return strcmp(json_string_value(state) ?: "", "sealed") == 0;
+}
+
 static void show_status(json_t *reply)
 {
         json_t *requests = json_object_get(reply, "requests"), *batches = json_object_get(reply, "batches");
@@ -45,6 +50,9 @@ static void show_status(json_t *reply)
                                status_fields[i].unit);
                 else
                         partial = true;
+                /* Right under the state: what sealed means, and who ends it. */
+                if (strcmp(status_fields[i].key, "state") == 0 && is_sealed(v))
+                        printf("%-13s records answer Sealed until an admin runs 'vaultctl unseal'\n", "");
         }
         if (json_is_integer(requests) && json_is_integer(batches))
                 printf("%-13s %lld in %lld %s\n", "requests:", (long long)json_integer_value(requests),

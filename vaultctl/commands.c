@@ -170,6 +170,42 @@ static const struct command top_commands[] = {
          "rotate to a new one, re-wrap data keys under it, retire old ones. Key\n"
          "material never leaves vaultd.",
          NULL, NULL, key_commands},
+        {"unseal", NULL, cmd_unseal, "[--passphrase-file FILE]", "open a sealed vault with its passphrase",
+         "A root key file sealed by a passphrase starts vaultd sealed: records calls\n"
+         "answer Sealed until this. Asks for the passphrase on the terminal (echo off)\n"
+         "and sends it to vaultd, which opens the root key and serves. A wrong one is\n"
+         "refused and audited, and vaultd takes the next attempt only after a delay\n"
+         "(1 s, doubling with each failure in a row, at most an hour; exit 1 with the\n"
+         "time to wait). Run it after every start of vaultd. Does nothing when the\n"
+         "vault is not sealed. The passphrase is never printed or logged.\n"
+         "\n"
+         "  --passphrase-file FILE  read the passphrase from FILE's first line ('-':\n"
+         "                          standard input) instead of the terminal",
+         "vaultctl unseal", "the admin role"},
+        {"seal", NULL, cmd_seal, "", "wipe the keys from vaultd's memory until unseal",
+         "Makes vaultd wipe the root key, every KEK and the signing key from its\n"
+         "memory: records calls answer Sealed, the audit trail stays readable, until\n"
+         "'vaultctl unseal'. For a vault whose key file is sealed by a passphrase;\n"
+         "vaultd refuses (exit 1, with its reason) when the key file is plain, as\n"
+         "nothing could unseal it again.",
+         "vaultctl seal", "the admin role"},
+        {"passwd", NULL, cmd_passwd, "-o FILE [--force] [--passphrase-file FILE]",
+         "re-seal the root key file under a new passphrase",
+         "Asks twice for a new passphrase (on the terminal, echo off) and makes vaultd\n"
+         "seal the root key it holds open under it: the text of a new key file, which\n"
+         "is written to FILE as 'get -o' writes one (a new file of yours, mode 0600,\n"
+         "put in place when complete); it is never printed. Records are not touched.\n"
+         "Install FILE in place of vaultd's key file (or the systemd credential made\n"
+         "from it); vaultd reads it at its next start. The old key file keeps working\n"
+         "with the old passphrase until replaced, and so does any copy of it. A vault\n"
+         "with a plain key file gets a sealed one this way. The vault must be unsealed.\n"
+         "\n"
+         "  -o, --output FILE       write the new key file to FILE (required); refuses\n"
+         "                          an existing FILE or a symbolic link\n"
+         "  --force                 replace an existing regular FILE with the new one\n"
+         "  --passphrase-file FILE  read the new passphrase from FILE's first line\n"
+         "                          ('-': standard input) instead of the terminal",
+         "vaultctl passwd -o /etc/vaultd/root.key.new", "the admin role"},
         {},
 };
 

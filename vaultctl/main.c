@@ -2,6 +2,7 @@
  * created by vaultd --init).
  * main() reads the global options, finds the command (through its group)
  * and runs it. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,17 @@ static bool json_requested(int argc, char **argv)
                 if (strcmp(argv[i], "--json") == 0)
                         return true;
         return false;
+}
+
+/* jansson holds copies of what vaultctl sends and receives: passphrases
+ * (unseal, passwd), record bodies, key files. Every block it frees is
+ * wiped, as in vaultd, so none lingers in freed heap memory. */
+static void wiping_free(void *p)
+{
+        if (!p)
+                return;
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
 }
 
 /* Names the commands of a group, for "missing command" messages. */
@@ -63,6 +75,7 @@ int main(int argc, char **argv)
         };
         int r;
 
+        json_set_alloc_funcs(malloc, wiping_free);
         if (!ctl.socket_path || !*ctl.socket_path)
                 ctl.socket_path = DEFAULT_SOCKET;
         ctl.json = json_requested(argc, argv);

@@ -36,7 +36,7 @@ static const struct {
          "stored data failed verification; keep the vault as it is and call an admin"},
         {"Conflict", EXIT_FAILURE, "the record changed meanwhile; read it again, then retry"},
         {"StorageFull", EXIT_FAILURE, "free disk space on the vault's state directory"},
-        {"Sealed", EXIT_FAILURE, "vaultd is sealed; an admin must unseal it first"},
+        {"Sealed", EXIT_FAILURE, "the vault is sealed: an admin must run 'vaultctl unseal'"},
         {"TooLarge", EXIT_FAILURE, "the record is larger than vaultd's --max-body"},
         {"InternalError", EXIT_FAILURE, "see vaultd's log: journalctl -u vaultd"},
         {"UsageError", EXIT_USAGE, NULL},
@@ -131,7 +131,9 @@ char *reply_error_text(json_t *msg)
         if (!f)
                 return NULL;
         fputs(short_name(name), f);
-        fputc(':', f);
+        /* "Sealed (hint)", not "Sealed: (hint)", when there is nothing to name. */
+        if (json_object_size(params) > 0)
+                fputc(':', f);
         json_object_foreach(params, key, v)
         {
                 char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);

@@ -145,8 +145,8 @@ __attribute__((format(printf, 1, 2))) void report_line(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 3, 4))) void die_error(const char *name, json_t *params,
                                                                const char *fmt, ...);
 #define die(...) die_error(ERR_FAILED, NULL, __VA_ARGS__)
-/* The text of an error reply from vaultd: "Name: k=v ... (what to do)".
- * Caller frees. */
+/* The text of an error reply from vaultd: "Name: k=v ... (what to do)",
+ * or "Name (what to do)" without parameters. Caller frees. */
 char *reply_error_text(json_t *msg);
 /* Prints an error reply from vaultd, prefixed (may be "") and with extra
  * members under --json (may be NULL). */
@@ -293,3 +293,6 @@ int cmd_key_list(struct ctl *ctl, int argc, char **argv);
 int cmd_key_rotate(struct ctl *ctl, int argc, char **argv);
 int cmd_key_rewrap(struct ctl *ctl, int argc, char **argv);
 int cmd_key_retire(struct ctl *ctl, int argc, char **argv);
+int cmd_unseal(struct ctl *ctl, int argc, char **argv);
+int cmd_seal(struct ctl *ctl, int argc, char **argv);
+int cmd_passwd(struct ctl *ctl, int argc, char **argv);
