@@ -74,6 +74,15 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
         int r;
 
         r = audit_checkpoint_at_or_after(v->audit, txn, want + 1, &size);
+        /* None covers it: the vault is sealed, and the keeper signs nothing
+         * until it is unsealed. Export up to the last checkpoint there is;
+         * the lines after it follow in an export once it is unsealed. */
+        if (r == -ENOENT && (r = store_meta_get_u64(txn, v->store, "audit.cp.size", &size)) == 0 &&
+            size <= j->stream_next)
+                return job_fail(j, IFACE ".InvalidParameter",
+                                json_pack("{s:s,s:s}", "parameter", "from_seq", "reason",
+                                          "the vault is sealed and no signed checkpoint covers these lines yet: "
+                                          "export them once it is unsealed"));
         if (r < 0)
                 return r;
         j->stream_end = size - 1;
@@ -139,7 +148,7 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
         }
         }
         store_read_end(v->store, txn);
-        if (r < 0) {
+        if (r != 0) { /* -errno, or JOB_FAILED with the error set */
                 json_decref(lines);
                 return r;
         }

@@ -368,7 +368,10 @@ int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j)
         if (r == -EKEYREJECTED) {
                 uint64_t delay = unseal_delay_s(++v->unseal_failures);
 
-                v->unseal_not_before_us = now + delay * 1000000;
+                /* From the refusal, not the attempt: the check itself takes
+                 * a while (Argon2id), longer than a short delay on a busy
+                 * machine. */
+                v->unseal_not_before_us = now_monotonic_us() + delay * 1000000;
                 j->audit.extra = json_pack("{s:I}", "failures", (json_int_t)v->unseal_failures);
                 return job_fail(j, IFACE ".WrongPassphrase",
                                 json_pack("{s:I}", "retry_after", (json_int_t)delay));

@@ -153,3 +153,18 @@ def test_keeper_holds_keys_only_while_unsealed(sealed):
     worker = memory(sealed.proc.pid)
     for name, value in keys.items():
         assert value not in worker, "the worker holds the " + name
+
+
+def test_export_while_sealed_ends_at_the_last_checkpoint(sealed):
+    """Sealed, the keeper signs nothing: an export ends at the last signed
+    checkpoint, and verifies; the lines after it follow once unsealed."""
+    call(sealed, "io.vaultd.records.Put", {"collection": "c", "id": "S-6", "data": ""})  # Sealed, audited
+    path = os.path.join(sealed.root, "sealed-export.jsonl")
+    r = sealed.ctl("audit", "export", "-o", path)
+    assert r.returncode == 0, r.stderr
+    assert sealed.ctl("audit", "verify", "--file", path).returncode == 0
+    lines = audit_lines(open(path, "rb").read())
+    assert lines and not any(e["op"] == "records.put" for e in lines)
+    call(sealed, "io.vaultd.admin.Unseal", {"passphrase": PASS})
+    later = audit_lines(sealed.export())
+    assert any(e["op"] == "records.put" and e.get("error") == "Sealed" for e in later)
