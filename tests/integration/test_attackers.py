@@ -122,6 +122,11 @@ def test_sighup_reload_names_who_sent_the_signal(vault):
     assert line["actor"]["role"] == "system" and line["result"] == "ok"
 
 
+# The latency target is for a normal build; ASan makes everything about
+# three times slower (the memory bound holds as it is).
+P99_LIMIT = 0.15 if "ASAN_OPTIONS" in os.environ else 0.05
+
+
 FLOOD = """
 import json, socket, sys, time
 sock, seconds, kind = sys.argv[1], float(sys.argv[2]), sys.argv[3]
@@ -180,7 +185,7 @@ def test_roleless_denial_flood_adds_a_line_per_second_not_per_call(vault):
                for e in mine), mine[0]
     grown = os.path.getsize(os.path.join(vault.state, "data.mdb")) - size_before
     assert grown < (1 << 20)
-    assert p99 < 0.05, "a service's Get p99 %.1f ms during the flood" % (p99 * 1000)
+    assert p99 < P99_LIMIT, "a service's Get p99 %.1f ms during the flood" % (p99 * 1000)
     print("role-less flood, 5 s x 4 connections: %d calls answered, %d lines, store +%d KiB, "
           "service Get p99 %.1f ms" % (sent, len(mine), grown >> 10, p99 * 1000))
 
@@ -202,4 +207,4 @@ def test_roleless_parse_bombs_keep_memory_bounded(vault):
     p99, rss, sent = small_gets_while(flood(vault, 4, "bomb", 32), vault, vault.proc.pid)
     assert sent >= 32, sent
     assert rss < (128 << 20), "vaultd RSS %d MiB" % (rss >> 20)
-    assert p99 < 0.05, "a service's Get p99 %.1f ms during the flood" % (p99 * 1000)
+    assert p99 < P99_LIMIT, "a service's Get p99 %.1f ms during the flood" % (p99 * 1000)

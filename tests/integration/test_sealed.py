@@ -140,19 +140,14 @@ def test_init_with_a_sealed_key_needs_the_passphrase(vault_dir):
 
 
 def test_keeper_holds_keys_only_while_unsealed(sealed):
-    from test_keeper import keeper_pid, memory, secrets
+    from test_keeper import found_in_memory, keeper_pid, secrets
     keys = secrets(sealed, PASS)
     assert call(sealed, "io.vaultd.admin.Unseal", {"passphrase": PASS})["parameters"]["state"] == "serving"
     call(sealed, "io.vaultd.records.Put", {"collection": "c", "id": "S-5", "data": ""})
-    held = memory(keeper_pid(sealed))
-    assert all(value in held for value in keys.values())  # the scan sees them
+    assert found_in_memory(keeper_pid(sealed), keys) == set(keys)  # the scan sees them
     assert call(sealed, "io.vaultd.admin.Seal")["parameters"]["state"] == "sealed"
-    held = memory(keeper_pid(sealed))
-    for name, value in keys.items():
-        assert value not in held, "sealed, the keeper still holds the " + name
-    worker = memory(sealed.proc.pid)
-    for name, value in keys.items():
-        assert value not in worker, "the worker holds the " + name
+    assert not found_in_memory(keeper_pid(sealed), keys), "sealed, the keeper still holds keys"
+    assert not found_in_memory(sealed.proc.pid, keys), "the worker holds keys"
 
 
 def test_export_while_sealed_ends_at_the_last_checkpoint(sealed):
