@@ -7,9 +7,23 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "util.h"
+
+/* Whether s is UTF-8 text that JSON can carry, by the very check the
+ * JSON library applies (vaultctl sends a passphrase as JSON text, so one
+ * that is not could never unseal). */
+static bool json_text(const char *s, size_t len)
+{
+        json_t *t = json_stringn(s, len);
+
+        if (!t)
+                return false;
+        json_decref(t); /* jansson frees it; vaultd and vaultctl wipe what jansson frees */
+        return true;
+}
 
 /* Reads one line from fd into buf (cap bytes, NUL included), without its
  * newline; -E2BIG when it does not fit. */
@@ -34,6 +48,8 @@ static int read_line(int fd, char *buf, size_t cap, size_t *ret_len)
         if (len > 0 && buf[len - 1] == '\r')
                 len--;
         buf[len] = '\0';
+        if (memchr(buf, '\0', len) || !json_text(buf, len))
+                return -EILSEQ;
         *ret_len = len;
         return 0;
 }
@@ -75,8 +91,12 @@ static int ask(int tty, const char *prompt, char *buf, size_t *ret_len)
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
         quiet.c_lflag |= ICANON;
-        if (write_all(tty, prompt, strlen(prompt)) < 0 || tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
+        /* Echo off before the prompt shows, so nothing typed ahead is
+         * echoed (TCSANOW: and nothing typed ahead is thrown away). */
+        if (tcsetattr(tty, TCSANOW, &quiet) < 0 || write_all(tty, prompt, strlen(prompt)) < 0) {
+                tcsetattr(tty, TCSANOW, &old);
                 return -ENOTTY;
+        }
         r = read_line(tty, buf, PASSPHRASE_MAX + 1, ret_len);
         tcsetattr(tty, TCSAFLUSH, &old);
         (void)write_all(tty, "\n", 1);

@@ -10,7 +10,8 @@
 #define PASSPHRASE_MAX 1024
 
 /* The first line of path ("-": standard input), without its newline.
- * -EINVAL when it is empty, -E2BIG when longer than PASSPHRASE_MAX. */
+ * -EINVAL when it is empty, -E2BIG when longer than PASSPHRASE_MAX,
+ * -EILSEQ when it is not UTF-8 text (it travels as JSON). */
 int passphrase_from_file(const char *path, char **ret, size_t *ret_len);
 /* Asks on the controlling terminal with echo off; with confirm, asks
  * twice and fails with -EINVAL when the answers differ. -ENOTTY without a

@@ -573,6 +573,7 @@ static int generate_key(const struct options *o)
                 log_error("cannot read the passphrase: %s",
                           r == -ENOTTY   ? "no terminal to ask on (use --passphrase-file FILE)"
                           : r == -EINVAL ? "it is empty, or the two answers differ"
+                          : r == -EILSEQ ? "it is not UTF-8 text (a NUL byte, or another encoding)"
                                          : strerror(-r));
                 return r;
         }

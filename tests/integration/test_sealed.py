@@ -163,3 +163,15 @@ def test_export_while_sealed_ends_at_the_last_checkpoint(sealed):
     call(sealed, "io.vaultd.admin.Unseal", {"passphrase": PASS})
     later = audit_lines(sealed.export())
     assert any(e["op"] == "records.put" and e.get("error") == "Sealed" for e in later)
+
+
+def test_a_passphrase_that_could_never_be_sent_is_refused(vault_dir):
+    # vaultctl sends the passphrase as JSON text: one that is not UTF-8
+    # would seal a key nothing could ever unseal.
+    for i, raw in enumerate((b"abc\xff\xfe\n", b"x\xed\xa0\x80y\n", b"a\0b\n")):
+        pf = os.path.join(vault_dir, "p%d" % i)
+        open(pf, "wb").write(raw)
+        key = os.path.join(vault_dir, "k%d" % i)
+        r = subprocess.run([VAULTD, "--generate-key", key, "--passphrase-file", pf], capture_output=True, text=True)
+        assert r.returncode == 1 and "not UTF-8 text" in r.stderr, r.stderr
+        assert not os.path.exists(key)
