@@ -43,6 +43,15 @@ class Demo:
             raise SystemExit("demo: 'vaultctl %s' failed" % " ".join(args))
         return r.stdout.decode()
 
+    def vaultd_run(self, *args):
+        """A one-shot vaultd command (--generate-key, --init), shown as typed."""
+        print("$ vaultd " + " ".join(args), flush=True)
+        user = ["--user", "nobody"] if os.geteuid() == 0 else []
+        r = subprocess.run([self.vaultd] + list(args) + user, capture_output=True, text=True)
+        sys.stdout.write(r.stdout + r.stderr)
+        if r.returncode != 0:
+            raise SystemExit("demo: 'vaultd %s' failed" % " ".join(args))
+
     def start(self):
         log = open(os.path.join(DEMO, "vaultd.log"), "wb")
         self.proc = subprocess.Popen(
@@ -79,9 +88,10 @@ def main():
     shutil.rmtree(DEMO, ignore_errors=True)
     os.makedirs(DEMO)
     os.chmod(DEMO, 0o711)  # vaultd, running as nobody, must reach its policy file
-    step("1. create a vault (store, root key, audit line 0)")
-    print(d.ctl("init", "--state-dir", os.path.join(DEMO, "state"),
-                "--key-file", os.path.join(DEMO, "root.key"), show=True), end="")
+    step("1. create a root key and a vault (store, wrapped keys, audit line 0)")
+    key, state = os.path.join(DEMO, "root.key"), os.path.join(DEMO, "state")
+    d.vaultd_run("--generate-key", key)
+    d.vaultd_run("--init", "--state-dir", state, "--key-file", key)
     # The demo user is admin, auditor and a service for every collection.
     with open(os.path.join(DEMO, "vaultd.policy"), "w") as f:
         f.write("allow user %d role admin,auditor\n" % os.getuid())
