@@ -446,6 +446,56 @@ static int do_rewrap(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
+static int do_root_new(struct keeper_state *st, struct cursor *c)
+{
+        uint8_t id[KEYS_CANDIDATE_ID];
+        int r = keys_candidate_new(st->keys, (const char *)c->p, c->left, (char *)st->out + sizeof(id),
+                                   KEEPER_REPLY_MAX - sizeof(id), id);
+
+        sodium_memzero(st->in, c->left + (size_t)(c->p - st->in));
+        if (r < 0)
+                return r;
+        memcpy(st->out, id, sizeof(id));
+        st->out_len = sizeof(id) + strlen((char *)st->out + sizeof(id));
+        return 0;
+}
+
+static int do_root_wrap(struct keeper_state *st, struct cursor *c)
+{
+        static uint32_t versions[KEYS_MAX_KEK];
+        static uint8_t keks[KEYS_MAX_KEK][KEYS_WRAPPED];
+        uint8_t sign[KEYS_SIGN_WRAPPED], n4[4], v4[4];
+        const uint8_t *id = take(c, KEYS_CANDIDATE_ID);
+        size_t n;
+        int r;
+
+        if (!id)
+                return -EBADMSG;
+        r = keys_candidate_wrap(st->keys, id, versions, keks, &n, sign);
+        if (r < 0)
+                return r;
+        put(st, sign, sizeof(sign));
+        be32_put(n4, (uint32_t)n);
+        put(st, n4, 4);
+        for (size_t i = 0; i < n; i++) {
+                be32_put(v4, versions[i]);
+                put(st, v4, 4);
+                put(st, keks[i], KEYS_WRAPPED);
+        }
+        return 0;
+}
+
+static int do_root_use(struct keeper_state *st, struct cursor *c)
+{
+        const uint8_t *id = take(c, KEYS_CANDIDATE_ID);
+        int r;
+
+        if (!id)
+                return -EBADMSG;
+        r = keys_candidate_check(st->keys, id);
+        return r < 0 ? r : keys_candidate_use(st->keys);
+}
+
 static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 {
         if (st->load_error)
@@ -482,6 +532,12 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_seal(st, c);
         case KEEPER_RESEAL:
                 return do_reseal(st, c);
+        case KEEPER_ROOT_NEW:
+                return do_root_new(st, c);
+        case KEEPER_ROOT_WRAP:
+                return do_root_wrap(st, c);
+        case KEEPER_ROOT_USE:
+                return do_root_use(st, c);
         default:
                 return -EOPNOTSUPP;
         }

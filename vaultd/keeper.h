@@ -86,6 +86,16 @@ int keeper_kek_drop(struct keeper *kp, uint32_t version);
 int keeper_unseal(struct keeper *kp, const char *pass, size_t len);
 int keeper_seal(struct keeper *kp);
 int keeper_reseal(struct keeper *kp, const char *pass, size_t len, char *ret_text, size_t cap);
+/* Rotate-root (keys.h explains the steps): a new root key sealed by pass,
+ * as key file text, and the id naming it; every KEK and the signing key
+ * wrapped under it (ret_keks holds KEYS_MAX_KEK); then, once those are
+ * stored, the switch. -ESTALE: id names another candidate. */
+int keeper_root_new(struct keeper *kp, const char *pass, size_t len, uint8_t ret_id[KEYS_CANDIDATE_ID],
+                    char *ret_text, size_t cap);
+int keeper_root_wrap(struct keeper *kp, const uint8_t id[KEYS_CANDIDATE_ID],
+                     uint8_t ret_sign[KEYS_SIGN_WRAPPED], struct keeper_kek *ret_keks, size_t *ret_n);
+int keeper_root_use(struct keeper *kp, const uint8_t id[KEYS_CANDIDATE_ID]);
+
 /* The public key as stored, while the keeper is sealed and cannot say. */
 void keeper_set_public(struct keeper *kp, const uint8_t pk[32]);
 
