@@ -256,8 +256,7 @@ static const char *key_file_text(json_t *reply, size_t *ret_len)
 
         if (!s || len == 0 || len > KEY_FILE_MAX || strlen(s) != len ||
             strncmp(s, KEY_FILE_MAGIC, strlen(KEY_FILE_MAGIC)) != 0)
-                die("vaultd's Passwd reply holds no key file (is this vaultd's socket?); nothing was "
-                    "written");
+                die("vaultd's reply holds no key file (is this vaultd's socket?); nothing was written");
         *ret_len = len;
         return s;
 }
@@ -315,5 +314,66 @@ int cmd_passwd(struct ctl *ctl, int argc, char **argv)
                 die("cannot write %s: %m", a.out);
         json_decref(msg); /* wipes the text (main.c) */
         print_next_steps(ctl, a.out);
+        return EXIT_SUCCESS;
+}
+
+/* Writes the key file text of reply to out (then synced and renamed into
+ * place), so that the admin holds it before anything depends on it. */
+static void write_key_file(json_t *reply, struct output *out, const char *path)
+{
+        size_t len;
+        const char *text = key_file_text(reply, &len);
+        int r = write_all(out->fd, text, len);
+
+        if (r < 0)
+                die("cannot write %s: %s", path, strerror(-r));
+        output_commit(out);
+        if (close(out->fd) < 0)
+                die("cannot write %s: %m", path);
+}
+
+int cmd_key_rotate_root(struct ctl *ctl, int argc, char **argv)
+{
+        _cleanup_(passphrase_freep) char *pass = NULL;
+        _cleanup_(freep) char *shown = NULL;
+        struct passwd_args a = {0};
+        struct output out;
+        json_t *msg, *use;
+        size_t len;
+
+        passwd_parse(ctl, argc, argv, &a);
+        if (vault_sealed(ctl))
+                die_error("io.vaultd.admin.Sealed", NULL, "the vault is sealed: run " UNSEAL_HINT " first");
+        output_open(&out, a.out, a.force);
+        pass = passphrase_get(ctl, a.passphrase_file, "Passphrase for the new root key: ", true, &len);
+        msg = request(ctl, "io.vaultd.admin.NewRoot", passphrase_params(pass, len));
+        passphrase_free(pass);
+        pass = NULL;
+        if (reply_kind(msg))
+                die_reply(msg);
+        /* The new key file is on disk, synced, before vaultd switches. */
+        write_key_file(json_object_get(msg, "parameters"), &out, a.out);
+        use = request(
+                ctl, "io.vaultd.admin.UseRoot",
+                json_pack("{s:O}", "key_id", json_object_get(json_object_get(msg, "parameters"), "key_id")));
+        json_decref(msg);
+        if (reply_kind(use))
+                die_reply_saying(use,
+                                 "%s was written, but vaultd did not switch to it: the old key file still "
+                                 "opens the vault (delete %s)",
+                                 a.out, a.out);
+        if (ctl->json)
+                print_json(json_object_get(use, "parameters"));
+        else {
+                shown = escape_string(a.out);
+                printf("vault now under a new root key: %s (mode 0600, sealed by the passphrase just "
+                       "given)\n"
+                       "Install it in place of vaultd's key file NOW (or re-encrypt it as the systemd\n"
+                       "credential): the old key file no longer opens this vault, and vaultd will need\n"
+                       "the new one at its next start ('vaultctl unseal' with the new passphrase).\n"
+                       "Backups taken before still open with the old key file.\n",
+                       shown);
+        }
+        json_decref(use);
         return EXIT_SUCCESS;
 }

@@ -97,6 +97,21 @@ static const struct command key_commands[] = {
          "exit 1, with its reason) while VERSION is current or still wraps data keys:\n"
          "rotate and rewrap first. 'vaultctl key list' shows each version's data keys.",
          "vaultctl key retire 1", "the admin role"},
+        {"rotate-root", "key", cmd_key_rotate_root, "-o FILE [--force] [--passphrase-file FILE]",
+         "replace the root key itself",
+         "Makes vaultd's key keeper create a new root key and writes its key file to\n"
+         "FILE (a new file, mode 0600), sealed by a passphrase asked twice on the\n"
+         "terminal (or read from --passphrase-file). Only once FILE is written and\n"
+         "synced does vaultd re-wrap every KEK and the signing key under the new root\n"
+         "key and wipe the old one. From then on the old key file no longer opens the\n"
+         "vault: install FILE in its place at once. Neither root key is ever shown\n"
+         "to vaultctl or to vaultd's worker. Backups taken before still open with the\n"
+         "old key file.\n"
+         "\n"
+         "  -o FILE                 where to write the new key file (required)\n"
+         "  --force                 replace FILE if it exists\n"
+         "  --passphrase-file FILE  the new passphrase, from FILE's first line",
+         "vaultctl key rotate-root -o /etc/vaultd/root.key.new", "the admin role"},
         {},
 };
 

@@ -30,7 +30,7 @@ COMMANDS = [
     (["audit", "export"], "auditor"), (["audit", "verify"], "auditor"),
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
     (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
-    (["key", "retire"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
+    (["key", "retire"], "admin role"), (["key", "rotate-root"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
     (["passwd"], "admin role"),
 ]
 

@@ -12,7 +12,7 @@ import time
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as xchacha_decrypt
 from nacl.pwhash import argon2id
 
-from conftest import Client
+from conftest import Client, audit_lines
 
 NONCE = 24
 
@@ -33,8 +33,13 @@ def dump(state, db):
 
 
 def root_key(vault, passphrase=None):
-    """The root key from the key file (opening a sealed one with pynacl)."""
-    with open(vault.key) as f:
+    """The root key from the vault's key file."""
+    return root_key_file(vault.key, passphrase)
+
+
+def root_key_file(path, passphrase=None):
+    """The root key from a key file (opening a sealed one with pynacl)."""
+    with open(path) as f:
         lines = f.read().split("\n")
     if lines[0] == "vaultd-root-key 1 plain":
         return base64.b64decode(lines[1])
@@ -179,3 +184,47 @@ def test_rotate_and_rewrap_under_load_lose_nothing(vault):
     r = c.call("io.vaultd.records.Get", {"collection": "load", "id": rid, "version": version})
     assert base64.b64decode(r["parameters"]["data"]) == body
     assert vault.ctl("audit", "verify").returncode == 0
+
+
+def test_rotate_root_moves_every_key_under_a_new_root(vault):
+    c = Client(vault.sock)
+    body = base64.b64encode(b"dossier under the old root").decode()
+    assert c.call("io.vaultd.records.Put", {"collection": "c", "id": "R-1", "data": body})["parameters"]
+    c.call("io.vaultd.admin.RotateKey")  # two KEKs to carry over
+    old = secrets(vault)
+    new = c.call("io.vaultd.admin.NewRoot", {"passphrase": "gốc mới"})["parameters"]
+    assert new["key_file"].startswith("vaultd-root-key 1 sealed\n") and len(new["key_id"]) == 16
+    # Nothing changed yet: the old key file still opens the store.
+    assert secrets(vault)["KEK v1"] == old["KEK v1"]
+    r = c.call("io.vaultd.admin.UseRoot", {"key_id": new["key_id"]})["parameters"]
+    assert r["keks"] == 2
+    assert c.call("io.vaultd.admin.UseRoot", {"key_id": new["key_id"]})["error"].endswith("InvalidParameter")
+    assert c.call("io.vaultd.records.Get", {"collection": "c", "id": "R-1"})["parameters"]["data"] == body
+    # The worker never held either root key.
+    with open(vault.key + ".new", "w") as f:
+        f.write(new["key_file"])
+    os.chmod(vault.key + ".new", 0o600)
+    leaked = found_in_memory(vault.proc.pid, {"old root": old["root key"],
+                                              "new root": root_key_file(vault.key + ".new", "gốc mới")})
+    assert not leaked, leaked
+    assert vault.stop() == 0
+    # The old key file no longer opens the vault, and says so.
+    p = vault.start(wait=False)
+    assert p.wait(timeout=20) == 1 and "does not open this vault" in vault.read_log()
+    vault.proc = None
+    os.replace(vault.key + ".new", vault.key)
+    vault.start()
+    c = Client(vault.sock)
+    assert c.call("io.vaultd.admin.Status")["parameters"]["state"] == "sealed"
+    assert c.call("io.vaultd.admin.Unseal", {"passphrase": "gốc mới"})["parameters"]["state"] == "serving"
+    assert c.call("io.vaultd.records.Get", {"collection": "c", "id": "R-1"})["parameters"]["data"] == body
+    assert new_secrets_differ(old, secrets(vault, "gốc mới"))
+    assert vault.ctl("audit", "verify").returncode == 0
+    ops = [e["op"] for e in audit_lines(vault.export())]
+    assert "admin.new-root" in ops and "admin.use-root" in ops
+
+
+def new_secrets_differ(old, new):
+    """A new root key; the same KEKs and signing key under it."""
+    return (old["root key"] != new["root key"] and old["KEK v1"] == new["KEK v1"]
+            and old["signing key"] == new["signing key"])
