@@ -262,16 +262,18 @@ CHECKS = {
     "upgrade": ("main", ["upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed"]),
     "streaming": ("main", ["stream_export", "stream_export_range", "more_on_plain_methods"]),
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
+    "root_key": ("main", ["bindings_admin_new_root", "bindings_admin_use_root"]),
+    "root_key_invalid": ("main", ["use_root_invalid_key_id", "use_root_stale_key_id"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
-                                          "service_allowed_calls"]),
+                                          "denied_admin_root", "service_allowed_calls"]),
     "oneway_denied": ("denied-service", ["oneway_denied"]),
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
     "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
     "oneway_integrity": ("integrity", ["oneway_integrity"]),
     "storage_full": ("storage-full", ["storage_full"]),
-    "sealed": ("sealed", ["sealed_status", "sealed_records", "sealed_admin_keys"]),
+    "sealed": ("sealed", ["sealed_status", "sealed_records", "sealed_admin_keys", "sealed_admin_root"]),
     "sealed_audit": ("sealed", ["sealed_audit_head_verify"]),
     "sealed_audit_export": ("sealed", ["sealed_audit_export"]),
     "unseal_backoff": ("sealed", ["unseal_wrong_passphrase"]),
@@ -373,6 +375,22 @@ def test_go_key_admin_invalid_parameter(runs):
     check(runs, "keys_invalid_parameter")
 
 
+def test_go_root_key_rotation(runs):
+    """NewRoot returns a key file sealed by the passphrase and a 16-hex-digit
+    key_id, changing nothing; UseRoot(key_id) re-wraps every KEK (keks) and
+    echoes the key_id; records written before read back, Puts, RotateKey,
+    Rewrap and Verify work after it. Run last in the main group, whose
+    daemon is never restarted with the old key file."""
+    check(runs, "root_key")
+
+
+def test_go_use_root_invalid_key_id(runs):
+    """UseRoot with a malformed key_id, one NewRoot never returned, one
+    already used, or one another NewRoot replaced is admin.InvalidParameter
+    "key_id" and changes nothing."""
+    check(runs, "root_key_invalid")
+
+
 def test_go_protocol_errors(runs):
     """MethodNotFound, InterfaceNotFound, ExpectedMore, malformed messages."""
     check(runs, "protocol_errors")
@@ -418,7 +436,7 @@ def test_go_pipelining(runs):
 def test_go_sealed_vault(runs):
     """A vault whose key file is sealed by a passphrase starts sealed:
     Status state "sealed"; every records method is records.Sealed and
-    RotateKey, Rewrap, RetireKey, Passwd are admin.Sealed, without
+    RotateKey, Rewrap, RetireKey, Passwd, NewRoot, UseRoot are admin.Sealed, without
     parameters; a oneway Put gets no reply and writes nothing."""
     check(runs, "sealed")
 
