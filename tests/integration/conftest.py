@@ -212,11 +212,30 @@ class Client:
         self.sock.close()
 
 
-_AS_UID = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from conftest import Client
-c = Client(sys.argv[2])
+# A varlink client as a script of its own, for other uids: it must not
+# import anything from the tests' folder, which they may not read.
+CLIENT_SCRIPT = """
+import json, socket, sys
+class Client:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX); self.s.settimeout(30); self.s.connect(path); self.buf = b""
+    def send(self, method, params):
+        self.s.sendall(json.dumps({"method": method, "parameters": params}).encode() + b"\\0")
+    def recv(self):
+        while b"\\0" not in self.buf:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        msg, self.buf = self.buf.split(b"\\0", 1)
+        return json.loads(msg)
+    def call(self, method, params):
+        self.send(method, params)
+        return self.recv()
+"""
+
+_AS_UID = CLIENT_SCRIPT + """
+c = Client(sys.argv[1])
 for method, params in json.loads(sys.stdin.read()):
     print(json.dumps(c.call(method, params)), flush=True)
 """
@@ -227,7 +246,7 @@ def calls_as(sock, uid, calls, groups=()):
     (with these supplementary groups) and returns the replies."""
     cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid)]
     cmd += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
-    r = subprocess.run(cmd + ["/usr/bin/python3", "-c", _AS_UID, os.path.dirname(__file__), sock],
+    r = subprocess.run(cmd + ["/usr/bin/python3", "-c", _AS_UID, sock],
                        input=json.dumps(calls), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines()]
