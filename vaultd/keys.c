@@ -468,22 +468,8 @@ int keys_binding_ad(const char *purpose, const struct body_binding *b, uint32_t 
 int keys_dek_new(struct vault_keys *k, const struct body_binding *b, uint32_t *ret_kek_version,
                  uint8_t wrapped[KEYS_WRAPPED], uint8_t dek[KEYS_KEY_SIZE])
 {
-        uint8_t ad[KEYS_AD_MAX];
-        size_t adlen;
-        uint32_t kv = k->kek_current;
-        int r;
-
-        if (!kv)
-                return -ENOKEY;
-        r = keys_binding_ad("vaultd-dek", b, kv, ad, sizeof(ad), &adlen);
-        if (r < 0)
-                return r;
         crypto_aead_xchacha20poly1305_ietf_keygen(dek);
-        key_open(k, k->kek[kv], false);
-        wrap(k->kek[kv], ad, adlen, dek, KEY_SIZE, wrapped);
-        key_close(k, k->kek[kv]);
-        *ret_kek_version = kv;
-        return 0;
+        return keys_rewrap_dek(k, b, dek, ret_kek_version, wrapped);
 }
 
 int keys_rewrap_dek(struct vault_keys *k, const struct body_binding *b, const uint8_t dek[KEYS_KEY_SIZE],
