@@ -346,7 +346,7 @@ def test_passwd_refuses_a_reply_that_is_no_key_file(scripted, vault_dir):
     r = subprocess.run([VAULTCTL, "--socket", s.path, "passwd", "-o", new, "--passphrase-file", pf],
                        capture_output=True, timeout=30)
     assert r.returncode == 1 and r.stdout == b""
-    assert r.stderr.decode().startswith("vaultctl: vaultd's Passwd reply holds no key file")
+    assert r.stderr.decode().startswith("vaultctl: vaultd's reply holds no key file")
     assert os.listdir(out) == []  # no file, no temporary left
 
 
