@@ -97,21 +97,6 @@ static const struct command key_commands[] = {
          "exit 1, with its reason) while VERSION is current or still wraps data keys:\n"
          "rotate and rewrap first. 'vaultctl key list' shows each version's data keys.",
          "vaultctl key retire 1", "the admin role"},
-        {"rotate-root", "key", cmd_key_rotate_root, "-o FILE [--force] [--passphrase-file FILE]",
-         "replace the root key itself",
-         "Makes vaultd's key keeper create a new root key and writes its key file to\n"
-         "FILE (a new file, mode 0600), sealed by a passphrase asked twice on the\n"
-         "terminal (or read from --passphrase-file). Only once FILE is written and\n"
-         "synced does vaultd re-wrap every KEK and the signing key under the new root\n"
-         "key and wipe the old one. From then on the old key file no longer opens the\n"
-         "vault: install FILE in its place at once. Neither root key is ever shown\n"
-         "to vaultctl or to vaultd's worker. Backups taken before still open with the\n"
-         "old key file.\n"
-         "\n"
-         "  -o FILE                 where to write the new key file (required)\n"
-         "  --force                 replace FILE if it exists\n"
-         "  --passphrase-file FILE  the new passphrase, from FILE's first line",
-         "vaultctl key rotate-root -o /etc/vaultd/root.key.new", "the admin role"},
         {},
 };
 
@@ -204,23 +189,6 @@ static const struct command top_commands[] = {
          "vaultd refuses (exit 1, with its reason) when the key file is plain, as\n"
          "nothing could unseal it again.",
          "vaultctl seal", "the admin role"},
-        {"passwd", NULL, cmd_passwd, "-o FILE [--force] [--passphrase-file FILE]",
-         "re-seal the root key file under a new passphrase",
-         "Asks twice for a new passphrase (on the terminal, echo off) and makes vaultd\n"
-         "seal the root key it holds open under it: the text of a new key file, which\n"
-         "is written to FILE as 'get -o' writes one (a new file of yours, mode 0600,\n"
-         "put in place when complete); it is never printed. Records are not touched.\n"
-         "Install FILE in place of vaultd's key file (or the systemd credential made\n"
-         "from it); vaultd reads it at its next start. The old key file keeps working\n"
-         "with the old passphrase until replaced, and so does any copy of it. A vault\n"
-         "with a plain key file gets a sealed one this way. The vault must be unsealed.\n"
-         "\n"
-         "  -o, --output FILE       write the new key file to FILE (required); refuses\n"
-         "                          an existing FILE or a symbolic link\n"
-         "  --force                 replace an existing regular FILE with the new one\n"
-         "  --passphrase-file FILE  read the new passphrase from FILE's first line\n"
-         "                          ('-': standard input) instead of the terminal",
-         "vaultctl passwd -o /etc/vaultd/root.key.new", "the admin role"},
         {},
 };
 

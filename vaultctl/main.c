@@ -22,7 +22,7 @@ static bool json_requested(int argc, char **argv)
 }
 
 /* jansson holds copies of what vaultctl sends and receives: passphrases
- * (unseal, passwd), record bodies, key files. Every block it frees is
+ * (unseal), record bodies, key files. Every block it frees is
  * wiped, as in vaultd, so none lingers in freed heap memory. */
 static void wiping_free(void *p)
 {

@@ -295,5 +295,3 @@ int cmd_key_rewrap(struct ctl *ctl, int argc, char **argv);
 int cmd_key_retire(struct ctl *ctl, int argc, char **argv);
 int cmd_unseal(struct ctl *ctl, int argc, char **argv);
 int cmd_seal(struct ctl *ctl, int argc, char **argv);
-int cmd_passwd(struct ctl *ctl, int argc, char **argv);
-int cmd_key_rotate_root(struct ctl *ctl, int argc, char **argv);

@@ -150,8 +150,12 @@ static int call(struct keeper *kp, enum keeper_req type, size_t want)
                 return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
         if (h.type < 0)
                 return h.type;
-        if (want == ANY_LENGTH ? h.len > KEEPER_REPLY_MAX : h.len != want)
+        if (want == ANY_LENGTH ? h.len > KEEPER_REPLY_MAX : h.len != want) {
+                /* The stream is out of step: no later reply could be read
+                 * right. The keeper sees its socket close and exits. */
+                shutdown(kp->fd, SHUT_RDWR);
                 return -EPROTO;
+        }
         r = read_full(kp->fd, kp->buf, h.len);
         return r < 0 ? -EPIPE : (int)h.len;
 }
@@ -339,72 +343,7 @@ int keeper_seal(struct keeper *kp)
         return r < 0 ? r : 0;
 }
 
-int keeper_reseal(struct keeper *kp, const char *pass, size_t len, char *ret_text, size_t cap)
-{
-        int r = call_with_passphrase(kp, KEEPER_RESEAL, pass, len, ANY_LENGTH);
-
-        if (r < 0)
-                return r;
-        if ((size_t)r >= cap)
-                return -E2BIG;
-        memcpy(ret_text, kp->buf, (size_t)r);
-        ret_text[r] = '\0';
-        sodium_memzero(kp->buf, (size_t)r);
-        return 0;
-}
-
 void keeper_set_public(struct keeper *kp, const uint8_t pk[32])
 {
         memcpy(kp->pk, pk, 32);
-}
-
-int keeper_root_new(struct keeper *kp, const char *pass, size_t len, uint8_t ret_id[KEYS_CANDIDATE_ID],
-                    char *ret_text, size_t cap)
-{
-        int r = call_with_passphrase(kp, KEEPER_ROOT_NEW, pass, len, ANY_LENGTH);
-
-        if (r < 0)
-                return r;
-        if ((size_t)r <= KEYS_CANDIDATE_ID || (size_t)r - KEYS_CANDIDATE_ID >= cap)
-                return -EPROTO;
-        memcpy(ret_id, kp->buf, KEYS_CANDIDATE_ID);
-        memcpy(ret_text, kp->buf + KEYS_CANDIDATE_ID, (size_t)r - KEYS_CANDIDATE_ID);
-        ret_text[r - KEYS_CANDIDATE_ID] = '\0';
-        sodium_memzero(kp->buf, (size_t)r);
-        return 0;
-}
-
-int keeper_root_wrap(struct keeper *kp, const uint8_t id[KEYS_CANDIDATE_ID],
-                     uint8_t ret_sign[KEYS_SIGN_WRAPPED], struct keeper_kek *ret_keks, size_t *ret_n)
-{
-        uint32_t n;
-        int r;
-
-        put(kp, id, KEYS_CANDIDATE_ID);
-        r = call(kp, KEEPER_ROOT_WRAP, ANY_LENGTH);
-        if (r < 0)
-                return r;
-        if ((size_t)r < KEYS_SIGN_WRAPPED + 4)
-                return -EPROTO;
-        n = be32_get(kp->buf + KEYS_SIGN_WRAPPED);
-        if (n > KEYS_MAX_KEK || (size_t)r != KEYS_SIGN_WRAPPED + 4 + n * (4 + KEYS_WRAPPED))
-                return -EPROTO;
-        memcpy(ret_sign, kp->buf, KEYS_SIGN_WRAPPED);
-        for (uint32_t i = 0; i < n; i++) {
-                const uint8_t *p = kp->buf + KEYS_SIGN_WRAPPED + 4 + i * (4 + KEYS_WRAPPED);
-
-                ret_keks[i].version = be32_get(p);
-                memcpy(ret_keks[i].wrapped, p + 4, KEYS_WRAPPED);
-        }
-        *ret_n = n;
-        return 0;
-}
-
-int keeper_root_use(struct keeper *kp, const uint8_t id[KEYS_CANDIDATE_ID])
-{
-        int r;
-
-        put(kp, id, KEYS_CANDIDATE_ID);
-        r = call(kp, KEEPER_ROOT_USE, 0);
-        return r < 0 ? r : 0;
 }

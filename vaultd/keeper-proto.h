@@ -9,8 +9,8 @@
 
 /* Largest request payload: a chunk of audit lines for a checkpoint. */
 #define KEEPER_MSG_MAX (1u << 20)
-/* Largest reply payload (ROOT_WRAP's every wrapped KEK). */
-#define KEEPER_REPLY_MAX (32u << 10)
+/* Largest reply payload (CREATE's wrapped keys and public key). */
+#define KEEPER_REPLY_MAX 4096
 
 struct keeper_hdr {
         int32_t type; /* request: enum keeper_req; reply: 0 or -errno */
@@ -58,18 +58,6 @@ enum keeper_req {
         /* Wipes the root key, every KEK and the signing key; a sealed root
          * key can be opened again with UNSEAL. */
         KEEPER_SEAL,
-        /* The root key sealed under a new passphrase (the payload): the
-         * text of the new key file. */
-        KEEPER_RESEAL,
-        /* Rotate-root, first step: a new root key (the candidate), sealed
-         * under the passphrase (the payload). → id(8) key file text. */
-        KEEPER_ROOT_NEW,
-        /* Second step, id(8): every KEK and the signing key wrapped under
-         * the candidate. → sign_wrapped n(4) n × (version(4) wrapped). */
-        KEEPER_ROOT_WRAP,
-        /* Third step, once those are stored, id(8): the candidate becomes
-         * the root key; the old one is wiped. */
-        KEEPER_ROOT_USE,
 };
 
 /* A binding on the wire: collection_len(2) collection id_len(2) id

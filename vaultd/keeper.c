@@ -29,6 +29,7 @@ struct keeper_state {
         char origin[ORIGIN_MAX];
         bool opened;    /* CREATE or OPEN done */
         bool chain_set; /* CHAIN done (once) */
+        bool created;   /* this keeper made the vault's keys (CREATE) */
         /* The chain: the floor is the last size signed, the pending head
          * what LINES extended it to since. Signatures only ever go to a
          * pending head above the floor, so all lie on one history. */
@@ -111,6 +112,24 @@ static void put(struct keeper_state *st, const void *p, size_t n)
         st->out_len += n;
 }
 
+/* The checkpoint origin: set by the first CREATE or OPEN, the same ever
+ * after, and printable (it is a line of every signed text). */
+static int take_origin(struct keeper_state *st, struct cursor *c)
+{
+        char origin[ORIGIN_MAX];
+        int r = take_name(c, origin, sizeof(origin));
+
+        if (r < 0)
+                return r;
+        for (const char *p = origin; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                        return -EBADMSG;
+        if (st->origin[0] && strcmp(st->origin, origin) != 0)
+                return -EPERM;
+        strcpy(st->origin, origin);
+        return 0;
+}
+
 static int do_create(struct keeper_state *st, struct cursor *c)
 {
         struct keys_material m;
@@ -120,7 +139,7 @@ static int do_create(struct keeper_state *st, struct cursor *c)
                 return -EALREADY;
         if (keys_locked(st->keys))
                 return -EKEYREVOKED;
-        if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0)
+        if ((r = take_origin(st, c)) < 0)
                 return r;
         r = keys_create(st->keys, &m);
         if (r < 0)
@@ -129,6 +148,7 @@ static int do_create(struct keeper_state *st, struct cursor *c)
         put(st, m.sign_wrapped, sizeof(m.sign_wrapped));
         put(st, m.pk, sizeof(m.pk));
         st->opened = true;
+        st->created = true;
         return 0;
 }
 
@@ -144,22 +164,29 @@ static int do_open(struct keeper_state *st, struct cursor *c)
 
         if (st->opened)
                 return -EALREADY;
-        if ((r = take_name(c, st->origin, sizeof(st->origin))) < 0)
+        if ((r = take_origin(st, c)) < 0)
                 return r;
         if (keys_locked(st->keys))
                 return -EKEYREVOKED; /* sealed: the origin is kept, the rest waits for unseal */
         if ((r = take_u32(c, &current)) < 0 || !(sign = take(c, KEYS_SIGN_WRAPPED)) ||
             (r = take_u32(c, &n)) < 0)
                 return r < 0 ? r : -EBADMSG;
-        for (uint32_t i = 0; i < n; i++) {
+        /* All or nothing: a KEK that did not unwrap must not stay loaded
+         * (as zeros), to be made current by a later request. */
+        for (uint32_t i = 0; r == 0 && i < n; i++) {
                 if ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED)))
-                        return r < 0 ? r : -EBADMSG;
-                r = keys_add_kek(st->keys, version, wrapped);
-                if (r < 0)
-                        return r;
+                        r = r < 0 ? r : -EBADMSG;
+                else
+                        r = keys_add_kek(st->keys, version, wrapped);
         }
-        if ((r = keys_set_current(st->keys, current)) < 0 || (r = keys_open_signer(st->keys, sign)) < 0)
+        if (r == 0 && (r = keys_set_current(st->keys, current)) == 0)
+                r = keys_open_signer(st->keys, sign);
+        if (r < 0) {
+                keys_lock(st->keys); /* wipes every KEK and the signing key; a sealed root stays openable */
+                if (!keys_locked(st->keys))
+                        st->load_error = r; /* a plain root key was wiped with them: nothing more to serve */
                 return r;
+        }
         st->opened = true;
         /* A floor told while sealed is checked now: a wrong one stops
          * every signature (the store is not what the keeper signed). */
@@ -221,6 +248,12 @@ static int do_chain(struct keeper_state *st, struct cursor *c)
                 return size == st->floor_size && memcmp(hash, st->floor_hash, AUDIT_HASH_SIZE) == 0
                                ? 0
                                : -EALREADY;
+        /* A floor of 0 needs no signature, so only a vault this keeper just
+         * created may have it: anything else always has a checkpoint
+         * (creation signs one), and a worker that removed it must not get
+         * a rewritten trail signed from line 0. */
+        if (size == 0 && !st->created)
+                return -EPERM;
         if (st->opened && (r = floor_check(st, size, hash, sig)) < 0)
                 return r;
         st->floor_size = st->pending_size = size;
@@ -248,17 +281,6 @@ static int do_seal(struct keeper_state *st, struct cursor *c)
                 return -EINVAL; /* a plain key file: nothing could open it again */
         keys_lock(st->keys);
         st->opened = false;
-        return 0;
-}
-
-static int do_reseal(struct keeper_state *st, struct cursor *c)
-{
-        int r = keys_reseal(st->keys, (const char *)c->p, c->left, (char *)st->out, KEEPER_REPLY_MAX);
-
-        sodium_memzero(st->in, c->left + (size_t)(c->p - st->in));
-        if (r < 0)
-                return r;
-        st->out_len = strlen((char *)st->out);
         return 0;
 }
 
@@ -353,8 +375,10 @@ static int do_dek_new(struct keeper_state *st, struct cursor *c)
         if (c->left)
                 return -EBADMSG;
         r = keys_dek_new(st->keys, &b, &version, wrapped, st->out + 4 + KEYS_WRAPPED);
-        if (r < 0)
+        if (r < 0) {
+                sodium_memzero(st->out + 4 + KEYS_WRAPPED, KEYS_KEY_SIZE);
                 return r;
+        }
         be32_put(kv, version);
         put(st, kv, 4);
         put(st, wrapped, KEYS_WRAPPED);
@@ -389,9 +413,12 @@ static int do_kek_new(struct keeper_state *st, struct cursor *c)
 
         if ((r = take_u32(c, &version)) < 0)
                 return r;
-        /* Only above every KEK there is: a compromised worker cannot
-         * replace one that wraps data keys. */
-        if (version <= keys_kek_highest(st->keys))
+        /* Only above every KEK there is, or the highest one again while it
+         * was never made current (a rotation whose commit failed is
+         * retried): a compromised worker cannot replace one that wraps
+         * data keys. */
+        if (version < keys_kek_highest(st->keys) ||
+            (version == keys_kek_highest(st->keys) && version <= keys_kek_current(st->keys)))
                 return -EEXIST;
         if ((r = keys_add_kek(st->keys, version, NULL)) < 0 ||
             (r = keys_wrap_kek(st->keys, version, wrapped)) < 0)
@@ -407,6 +434,9 @@ static int do_kek_use(struct keeper_state *st, struct cursor *c)
 
         if ((r = take_u32(c, &version)) < 0)
                 return r;
+        /* Never back to an older KEK. */
+        if (version < keys_kek_current(st->keys))
+                return -EPERM;
         return keys_set_current(st->keys, version);
 }
 
@@ -446,56 +476,6 @@ static int do_rewrap(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
-static int do_root_new(struct keeper_state *st, struct cursor *c)
-{
-        uint8_t id[KEYS_CANDIDATE_ID];
-        int r = keys_candidate_new(st->keys, (const char *)c->p, c->left, (char *)st->out + sizeof(id),
-                                   KEEPER_REPLY_MAX - sizeof(id), id);
-
-        sodium_memzero(st->in, c->left + (size_t)(c->p - st->in));
-        if (r < 0)
-                return r;
-        memcpy(st->out, id, sizeof(id));
-        st->out_len = sizeof(id) + strlen((char *)st->out + sizeof(id));
-        return 0;
-}
-
-static int do_root_wrap(struct keeper_state *st, struct cursor *c)
-{
-        static uint32_t versions[KEYS_MAX_KEK];
-        static uint8_t keks[KEYS_MAX_KEK][KEYS_WRAPPED];
-        uint8_t sign[KEYS_SIGN_WRAPPED], n4[4], v4[4];
-        const uint8_t *id = take(c, KEYS_CANDIDATE_ID);
-        size_t n;
-        int r;
-
-        if (!id)
-                return -EBADMSG;
-        r = keys_candidate_wrap(st->keys, id, versions, keks, &n, sign);
-        if (r < 0)
-                return r;
-        put(st, sign, sizeof(sign));
-        be32_put(n4, (uint32_t)n);
-        put(st, n4, 4);
-        for (size_t i = 0; i < n; i++) {
-                be32_put(v4, versions[i]);
-                put(st, v4, 4);
-                put(st, keks[i], KEYS_WRAPPED);
-        }
-        return 0;
-}
-
-static int do_root_use(struct keeper_state *st, struct cursor *c)
-{
-        const uint8_t *id = take(c, KEYS_CANDIDATE_ID);
-        int r;
-
-        if (!id)
-                return -EBADMSG;
-        r = keys_candidate_check(st->keys, id);
-        return r < 0 ? r : keys_candidate_use(st->keys);
-}
-
 static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 {
         if (st->load_error)
@@ -530,14 +510,7 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_unseal(st, c);
         case KEEPER_SEAL:
                 return do_seal(st, c);
-        case KEEPER_RESEAL:
-                return do_reseal(st, c);
-        case KEEPER_ROOT_NEW:
-                return do_root_new(st, c);
-        case KEEPER_ROOT_WRAP:
-                return do_root_wrap(st, c);
-        case KEEPER_ROOT_USE:
-                return do_root_use(st, c);
+
         default:
                 return -EOPNOTSUPP;
         }
@@ -560,12 +533,15 @@ static _Noreturn void serve(struct keeper_state *st)
         for (;;) {
                 struct keeper_hdr h;
                 struct cursor c;
+                int r;
 
                 if (read_full(st->fd, &h, sizeof(h)) < 0 || h.len > KEEPER_MSG_MAX ||
                     read_full(st->fd, st->in, h.len) < 0)
                         _exit(0); /* the worker is gone (or speaks nonsense): so are we */
                 c = (struct cursor){st->in, h.len};
-                if (reply(st, handle(st, h.type, &c)) < 0)
+                r = handle(st, h.type, &c);
+                sodium_memzero(st->in, h.len); /* a passphrase, whatever the handler did */
+                if (reply(st, r) < 0)
                         _exit(0);
         }
 }
@@ -626,7 +602,9 @@ static _Noreturn void keeper_main(int fd, const char *key_file, uid_t uid, gid_t
                 if (geteuid() == 0 && (uid || gid) &&
                     (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0))
                         _exit(1);
-                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || confine() < 0)
+                /* A credential change resets both: set them again. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
+                    getppid() == 1 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || confine() < 0)
                         _exit(1);
         }
         serve(&st);

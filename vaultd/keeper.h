@@ -80,22 +80,11 @@ int keeper_kek_drop(struct keeper *kp, uint32_t version);
 /* Sealed root keys (a key file sealed by a passphrase). keeper_open
  * answers -EKEYREVOKED while sealed; keeper_unseal opens the root key
  * (-EKEYREJECTED: wrong passphrase), after which keeper_open is called
- * again; keeper_seal wipes every key from the keeper; keeper_reseal
- * returns the text of a new key file sealing the root key under a new
- * passphrase (into ret_text, cap >= KEYS_FILE_MAX). */
+ * again; keeper_seal wipes every key from the keeper. Nothing ever takes a
+ * root key out of the keeper, in any form: a compromised worker could ask
+ * for it as well as an admin could. */
 int keeper_unseal(struct keeper *kp, const char *pass, size_t len);
 int keeper_seal(struct keeper *kp);
-int keeper_reseal(struct keeper *kp, const char *pass, size_t len, char *ret_text, size_t cap);
-/* Rotate-root (keys.h explains the steps): a new root key sealed by pass,
- * as key file text, and the id naming it; every KEK and the signing key
- * wrapped under it (ret_keks holds KEYS_MAX_KEK); then, once those are
- * stored, the switch. -ESTALE: id names another candidate. */
-int keeper_root_new(struct keeper *kp, const char *pass, size_t len, uint8_t ret_id[KEYS_CANDIDATE_ID],
-                    char *ret_text, size_t cap);
-int keeper_root_wrap(struct keeper *kp, const uint8_t id[KEYS_CANDIDATE_ID],
-                     uint8_t ret_sign[KEYS_SIGN_WRAPPED], struct keeper_kek *ret_keks, size_t *ret_n);
-int keeper_root_use(struct keeper *kp, const uint8_t id[KEYS_CANDIDATE_ID]);
-
 /* The public key as stored, while the keeper is sealed and cannot say. */
 void keeper_set_public(struct keeper *kp, const uint8_t pk[32]);
 

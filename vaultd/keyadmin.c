@@ -352,8 +352,8 @@ static int passphrase_param(struct job *j, const char **ret, size_t *ret_len)
 int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j)
 {
         uint64_t now = now_monotonic_us();
-        const char *pass;
-        size_t len;
+        const char *pass = NULL;
+        size_t len = 0;
         int r;
 
         if ((r = passphrase_param(j, &pass, &len)) != 0)
@@ -397,113 +397,11 @@ int keyadmin_seal(struct vault *v, MDB_txn *txn, struct job *j)
                                 j, IFACE ".InvalidParameter",
                                 json_pack("{s:s,s:s}", "parameter", "key", "reason",
                                           "the root key file is not sealed by a passphrase, so nothing "
-                                          "could unseal the vault again: seal the key file first "
-                                          "(vaultctl passwd), install it, restart vaultd"));
+                                          "could unseal the vault again"));
                 if (r < 0)
                         return r;
                 __atomic_store_n(&v->sealed, true, __ATOMIC_RELAXED);
         }
         j->reply = json_pack("{s:s}", "state", "sealed");
         return j->reply ? 0 : -ENOMEM;
-}
-
-int keyadmin_passwd(struct vault *v, MDB_txn *txn, struct job *j)
-{
-        char text[KEYS_FILE_MAX];
-        const char *pass;
-        size_t len;
-        int r;
-
-        (void)txn;
-        if ((r = passphrase_param(j, &pass, &len)) != 0)
-                return r;
-        r = keeper_reseal(v->keeper, pass, len, text, sizeof(text));
-        if (r < 0)
-                return r;
-        /* The new key file is the root key sealed by the new passphrase:
-         * secret only as far as the passphrase is strong. */
-        j->reply = json_pack("{s:s}", "key_file", text);
-        sodium_memzero(text, sizeof(text));
-        return j->reply ? 0 : -ENOMEM;
-}
-
-int keyadmin_new_root(struct vault *v, MDB_txn *txn, struct job *j)
-{
-        uint8_t id[KEYS_CANDIDATE_ID];
-        char text[KEYS_FILE_MAX], hex[2 * KEYS_CANDIDATE_ID + 1];
-        const char *pass;
-        size_t len;
-        int r;
-
-        (void)txn;
-        if ((r = passphrase_param(j, &pass, &len)) != 0)
-                return r;
-        r = keeper_root_new(v->keeper, pass, len, id, text, sizeof(text));
-        if (r < 0)
-                return r;
-        hex_encode(id, sizeof(id), hex);
-        j->audit.extra = json_pack("{s:s}", "key_id", hex);
-        /* The new root key sealed by the passphrase: never the key itself. */
-        j->reply = json_pack("{s:s,s:s}", "key_file", text, "key_id", hex);
-        sodium_memzero(text, sizeof(text));
-        return j->reply ? 0 : -ENOMEM;
-}
-
-static int key_id_param(struct job *j, uint8_t id[KEYS_CANDIDATE_ID])
-{
-        const char *hex;
-        int r = param_string(j, IFACE, "key_id", true, &hex);
-
-        if (r != 0)
-                return r;
-        if (strlen(hex) != 2 * KEYS_CANDIDATE_ID || hex_decode(hex, id, KEYS_CANDIDATE_ID) < 0)
-                return job_invalid(j, IFACE, "key_id", "must be the key_id NewRoot returned");
-        return 0;
-}
-
-int keyadmin_use_root(struct vault *v, MDB_txn *txn, struct job *j)
-{
-        struct keeper_kek *keks = NULL;
-        uint8_t id[KEYS_CANDIDATE_ID], sign[KEYS_SIGN_WRAPPED], vkey[4];
-        size_t n = 0;
-        int r;
-
-        if ((r = key_id_param(j, id)) != 0)
-                return r;
-        j->audit.extra = json_pack("{s:s}", "key_id",
-                                   json_string_value(json_object_get(j->call.parameters, "key_id")));
-        keks = calloc(KEYS_MAX_KEK, sizeof(*keks));
-        if (!keks)
-                return -ENOMEM;
-        r = keeper_root_wrap(v->keeper, id, sign, keks, &n);
-        if (r == -ENOENT || r == -ESTALE)
-                r = job_invalid(
-                        j, IFACE, "key_id",
-                        "names no new root key waiting (vaultd restarted, or another NewRoot since): "
-                        "run NewRoot again");
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                be32_put(vkey, keks[i].version);
-                r = store_put(txn, v->store->keys, vkey, 4, keks[i].wrapped, KEYS_WRAPPED, 0);
-        }
-        if (r == 0)
-                r = store_put(txn, v->store->meta, "sign.key", 8, sign, KEYS_SIGN_WRAPPED, 0);
-        free(keks);
-        if (r != 0)
-                return r;
-        j->reply = json_pack("{s:I,s:s}", "keks", (json_int_t)n, "key_id",
-                             json_string_value(json_object_get(j->call.parameters, "key_id")));
-        return j->reply ? 0 : -ENOMEM;
-}
-
-void keyadmin_use_root_committed(struct vault *v, struct job *j)
-{
-        uint8_t id[KEYS_CANDIDATE_ID];
-        const char *hex = json_string_value(json_object_get(j->reply, "key_id"));
-
-        /* Stored: the keeper switches to the new root key, and wipes the old
-         * one. Should it fail, the next start opens the store with the new
-         * key file (which the admin must install; the old one no longer
-         * opens it). */
-        if (hex && hex_decode(hex, id, sizeof(id)) == 0)
-                keeper_root_use(v->keeper, id);
 }

@@ -22,18 +22,6 @@ void keyadmin_retire_committed(struct vault *v, struct job *j);
 
 /* A sealed root key (DESIGN §6): Unseal opens it with the passphrase
  * (wrong ones back off, per vault: 1 s, doubling, at most an hour), Seal
- * wipes every key from the keeper, Passwd returns the key file sealed
- * under a new passphrase (the data is not touched). */
+ * wipes every key from the keeper. */
 int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j);
 int keyadmin_seal(struct vault *v, MDB_txn *txn, struct job *j);
-int keyadmin_passwd(struct vault *v, MDB_txn *txn, struct job *j);
-
-/* Rotate-root in two calls, so that the admin holds the new key file
- * before anything depends on it: NewRoot returns a new root key's file,
- * sealed by the passphrase given, and its key_id; UseRoot(key_id) stores
- * every KEK and the signing key wrapped under it, and once committed the
- * keeper uses it and wipes the old root key. From then on only the new key
- * file opens the vault. */
-int keyadmin_new_root(struct vault *v, MDB_txn *txn, struct job *j);
-int keyadmin_use_root(struct vault *v, MDB_txn *txn, struct job *j);
-void keyadmin_use_root_committed(struct vault *v, struct job *j);

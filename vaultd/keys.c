@@ -22,12 +22,10 @@ struct vault_keys {
         uint8_t *root;              /* sodium_malloc, KEY_SIZE */
         uint8_t *kek[KEYS_MAX_KEK]; /* index = version; NULL when absent */
         uint32_t kek_current;
-        uint8_t *sign_sk;                     /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
-        bool idle;                            /* key pages are inaccessible between uses */
-        struct sealed_root *sealed;           /* the key file's sealed root key, or NULL (plain) */
-        uint8_t *candidate;                   /* rotate-root: the next root key, until used or dropped */
-        struct sealed_root *candidate_sealed; /* ...and its key file's seal */
-        bool locked;                          /* sealed and not opened by its passphrase (yet, or again) */
+        uint8_t *sign_sk;           /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
+        bool idle;                  /* key pages are inaccessible between uses */
+        struct sealed_root *sealed; /* the key file's sealed root key, or NULL (plain) */
+        bool locked;                /* sealed and not opened by its passphrase (yet, or again) */
         uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
 };
 
@@ -300,22 +298,6 @@ void keys_lock(struct vault_keys *k)
         k->locked = k->sealed != NULL;
 }
 
-int keys_reseal(struct vault_keys *k, const char *pass, size_t len, char *ret_text, size_t cap)
-{
-        struct sealed_root s;
-        int r;
-
-        if (k->locked)
-                return -EKEYREVOKED;
-        key_open(k, k->root, false);
-        r = seal_root(k->root, pass, len, &s);
-        key_close(k, k->root);
-        if (r < 0)
-                return r;
-        sealed_text(&s, ret_text, cap);
-        return 0;
-}
-
 void keys_free(struct vault_keys *k)
 {
         if (!k)
@@ -324,8 +306,6 @@ void keys_free(struct vault_keys *k)
         for (size_t i = 0; i < KEYS_MAX_KEK; i++)
                 sodium_free(k->kek[i]);
         sodium_free(k->sign_sk);
-        sodium_free(k->candidate);
-        free(k->candidate_sealed);
         free(k->sealed);
         free(k);
 }
@@ -538,89 +518,4 @@ bool keys_memory_locked(struct vault_keys *k)
 void keys_public(struct vault_keys *k, uint8_t pk[32])
 {
         memcpy(pk, k->sign_pk, 32);
-}
-
-int keys_candidate_new(struct vault_keys *k, const char *pass, size_t len, char *ret_text, size_t cap,
-                       uint8_t ret_id[KEYS_CANDIDATE_ID])
-{
-        struct sealed_root s;
-        uint8_t hash[crypto_hash_sha256_BYTES];
-        int r;
-
-        if (k->locked)
-                return -EKEYREVOKED;
-        if (!k->candidate && !(k->candidate = sodium_malloc(KEY_SIZE)))
-                return -ENOMEM;
-        key_open(k, k->candidate, true);
-        randombytes_buf(k->candidate, KEY_SIZE);
-        r = seal_root(k->candidate, pass, len, &s);
-        /* Names the candidate without revealing it: the hash of a random
-         * key says nothing about the key. */
-        crypto_hash_sha256(hash, k->candidate, KEY_SIZE);
-        key_close(k, k->candidate);
-        if (r < 0)
-                return r;
-        sealed_text(&s, ret_text, cap);
-        memcpy(ret_id, hash, KEYS_CANDIDATE_ID);
-        if (!k->candidate_sealed && !(k->candidate_sealed = malloc(sizeof(*k->candidate_sealed))))
-                return -ENOMEM;
-        *k->candidate_sealed = s; /* what Unseal opens, once it is the root key */
-        return 0;
-}
-
-int keys_candidate_check(struct vault_keys *k, const uint8_t id[KEYS_CANDIDATE_ID])
-{
-        uint8_t hash[crypto_hash_sha256_BYTES];
-
-        if (!k->candidate)
-                return -ENOENT;
-        key_open(k, k->candidate, false);
-        crypto_hash_sha256(hash, k->candidate, KEY_SIZE);
-        key_close(k, k->candidate);
-        /* Another candidate than the one whose key file the admin holds. */
-        return sodium_memcmp(hash, id, KEYS_CANDIDATE_ID) == 0 ? 0 : -ESTALE;
-}
-
-int keys_candidate_wrap(struct vault_keys *k, const uint8_t id[KEYS_CANDIDATE_ID], uint32_t *ret_versions,
-                        uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n,
-                        uint8_t ret_sign[KEYS_SIGN_WRAPPED])
-{
-        uint8_t ad[16];
-        size_t n = 0;
-        int r = keys_candidate_check(k, id);
-
-        if (r < 0)
-                return r;
-        key_open(k, k->candidate, false);
-        for (uint32_t v = 1; v < KEYS_MAX_KEK; v++) {
-                if (!k->kek[v])
-                        continue;
-                key_open(k, k->kek[v], false);
-                wrap(k->candidate, ad, kek_ad(v, ad), k->kek[v], KEY_SIZE, ret_keks[n]);
-                key_close(k, k->kek[v]);
-                ret_versions[n++] = v;
-        }
-        key_open(k, k->sign_sk, false);
-        wrap(k->candidate, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->sign_sk, crypto_sign_SECRETKEYBYTES,
-             ret_sign);
-        key_close(k, k->sign_sk);
-        key_close(k, k->candidate);
-        *ret_n = n;
-        return 0;
-}
-
-int keys_candidate_use(struct vault_keys *k)
-{
-        uint8_t *old = k->root;
-
-        if (!k->candidate)
-                return -ENOENT;
-        k->root = k->candidate; /* the old root is wiped by sodium_free */
-        k->candidate = NULL;
-        sodium_free(old);
-        /* From now on Seal and Unseal go with the new key file. */
-        free(k->sealed);
-        k->sealed = k->candidate_sealed;
-        k->candidate_sealed = NULL;
-        return 0;
 }

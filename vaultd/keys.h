@@ -61,9 +61,6 @@ bool keys_sealable(struct vault_keys *k);
 /* Wipes the root key, every KEK and the signing key from memory; a sealed
  * root key can be opened again with its passphrase. */
 void keys_lock(struct vault_keys *k);
-/* The root key sealed under a new passphrase, as the text of a key file
- * (into ret_text, cap >= KEYS_FILE_MAX). -EKEYREVOKED while locked. */
-int keys_reseal(struct vault_keys *k, const char *pass, size_t len, char *ret_text, size_t cap);
 
 /* A new vault: makes KEK version 1 (current) and the signing key, and
  * writes their wrapped forms to *ret. */
@@ -110,23 +107,6 @@ void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64
 void keys_seal_idle(struct vault_keys *k);
 /* Whether key pages can be locked in RAM (else they may reach swap). */
 bool keys_memory_locked(struct vault_keys *k);
-
-/* Rotate-root, in two steps so that the admin holds the new key file
- * before anything depends on it. keys_candidate_new makes a new random
- * root key (the candidate) and returns the text of its key file, sealed
- * by pass, and an id naming it; keys_candidate_wrap wraps every KEK and
- * the signing key under the candidate named by id (-ESTALE: not the
- * current candidate) for the worker to store; once stored,
- * keys_candidate_use makes it the root key and wipes the old one. */
-#define KEYS_CANDIDATE_ID 8
-int keys_candidate_new(struct vault_keys *k, const char *pass, size_t len, char *ret_text, size_t cap,
-                       uint8_t ret_id[KEYS_CANDIDATE_ID]);
-int keys_candidate_wrap(struct vault_keys *k, const uint8_t id[KEYS_CANDIDATE_ID], uint32_t *ret_versions,
-                        uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n,
-                        uint8_t ret_sign[KEYS_SIGN_WRAPPED]);
-int keys_candidate_use(struct vault_keys *k);
-/* 0 when id names the candidate; -ENOENT with none, -ESTALE for another. */
-int keys_candidate_check(struct vault_keys *k, const uint8_t id[KEYS_CANDIDATE_ID]);
 
 /* The audit key's public half. */
 void keys_public(struct vault_keys *k, uint8_t pk[32]);

@@ -70,11 +70,6 @@ static const struct method methods[] = {
          .committed = keyadmin_retire_committed, .roles = ROLE_ADMIN, .needs_keys = true},
         {"io.vaultd.admin.Unseal", "admin.unseal", keyadmin_unseal, .roles = ROLE_ADMIN},
         {"io.vaultd.admin.Seal", "admin.seal", keyadmin_seal, .roles = ROLE_ADMIN},
-        {"io.vaultd.admin.Passwd", "admin.passwd", keyadmin_passwd, .roles = ROLE_ADMIN, .needs_keys = true},
-        {"io.vaultd.admin.NewRoot", "admin.new-root", keyadmin_new_root, .roles = ROLE_ADMIN,
-         .needs_keys = true},
-        {"io.vaultd.admin.UseRoot", "admin.use-root", keyadmin_use_root,
-         .committed = keyadmin_use_root_committed, .roles = ROLE_ADMIN, .needs_keys = true},
 };
 
 bool method_authorise(const struct policy *p, struct job *j)

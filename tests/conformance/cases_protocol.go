@@ -190,10 +190,6 @@ func init() {
 				_, err := adm.Seal().Send(t.Ctx(), c, varlink.Oneway)
 				return err
 			}},
-			{"UseRoot with a malformed key_id (InvalidParameter)", func(c *varlink.Connection) error {
-				_, err := adm.UseRoot().Send(t.Ctx(), c, varlink.Oneway, "not hex")
-				return err
-			}},
 		})
 	})
 
@@ -335,9 +331,6 @@ func init() {
 			{"io.vaultd.admin.RetireKey", map[string]interface{}{"version": 1}},
 			{"io.vaultd.admin.Unseal", map[string]interface{}{"passphrase": "not the passphrase"}},
 			{"io.vaultd.admin.Seal", nil},
-			{"io.vaultd.admin.Passwd", map[string]interface{}{"passphrase": "a new passphrase"}},
-			{"io.vaultd.admin.NewRoot", map[string]interface{}{"passphrase": "a new root passphrase"}},
-			{"io.vaultd.admin.UseRoot", map[string]interface{}{"key_id": "0123456789abcdef"}},
 		} {
 			c := t.Dial()
 			if m.params == nil {

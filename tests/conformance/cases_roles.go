@@ -181,7 +181,6 @@ func init() {
 		calls = append(calls, auditAndAdminDenied(t)...)
 		calls = append(calls, keysDenied(t)...)
 		calls = append(calls, sealDenied(t)...)
-		calls = append(calls, rootDenied(t)...)
 		t.wantDenied(calls)
 	})
 

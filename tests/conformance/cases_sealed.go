@@ -1,12 +1,12 @@
 package main
 
-// A root key sealed by a passphrase (io.vaultd.admin Unseal, Seal, Passwd;
+// A root key sealed by a passphrase (io.vaultd.admin Unseal, Seal;
 // the Sealed, WrongPassphrase and TryLater errors): the "sealed" group runs
 // against a vault whose key file is sealed by the passphrase in
 // -passphrase-file, started and not yet unsealed. Its checks run in order:
 // sealed, wrong passphrases and their backoff, unsealed, sealed again,
-// unsealed again. The main group (a plain key file) checks what Seal and
-// Passwd do there.
+// unsealed again. The main group (a plain key file) checks that Seal is
+// refused there.
 
 import (
 	"encoding/json"
@@ -21,14 +21,10 @@ import (
 	rec "vaultdconformance/gen/iovaultdrecords"
 )
 
-// sealedKeyFile: how Passwd's key_file starts (a key file sealed by a
-// passphrase).
-const sealedKeyFile = "vaultd-root-key 1 sealed\n"
-
 // Methods whose successful reply needs a key file sealed by a passphrase:
 // the main group's every_method_replied leaves them to the sealed group's
-// sealed_methods_replied (Passwd replies in both).
-var repliedInSealedGroup = []string{"io.vaultd.admin.Unseal", "io.vaultd.admin.Seal", "io.vaultd.admin.Passwd"}
+// sealed_methods_replied.
+var repliedInSealedGroup = []string{"io.vaultd.admin.Unseal", "io.vaultd.admin.Seal"}
 
 func leftToSealedGroup(method string) bool {
 	return method == "io.vaultd.admin.Unseal" || method == "io.vaultd.admin.Seal"
@@ -127,21 +123,6 @@ func (t *T) seal(c *varlink.Connection, what string) bool {
 	return true
 }
 
-// passwd calls Passwd and checks the key file text it returns.
-func (t *T) passwd(c *varlink.Connection, pass string) string {
-	text, err := adm.Passwd().Call(t.Ctx(), c, pass)
-	if !t.noErr("Passwd", err) {
-		return ""
-	}
-	if !strings.HasPrefix(text, sealedKeyFile) {
-		t.Errorf("Passwd: key_file %q does not start with %q", short([]byte(text)), sealedKeyFile)
-	}
-	if strings.Contains(text, pass) {
-		t.Errorf("Passwd: the key file holds the passphrase in clear: %q", short([]byte(text)))
-	}
-	return text
-}
-
 // wantUpgradeRejected checks a reply received for a call sent with
 // "upgrade": true.
 func (t *T) wantUpgradeRejected(what string, conn varlink.ReadWriterContext, err error) {
@@ -155,7 +136,7 @@ func (t *T) wantUpgradeRejected(what string, conn varlink.ReadWriterContext, err
 	}
 }
 
-// sealDenied: Unseal, Seal and Passwd, for callers without the admin role.
+// sealDenied: Unseal and Seal, for callers without the admin role.
 func sealDenied(t *T) []deniedCall {
 	return []deniedCall{
 		{"io.vaultd.admin.Unseal", func(c *varlink.Connection) error {
@@ -164,10 +145,6 @@ func sealDenied(t *T) []deniedCall {
 		}},
 		{"io.vaultd.admin.Seal", func(c *varlink.Connection) error {
 			_, err := adm.Seal().Call(t.Ctx(), c)
-			return err
-		}},
-		{"io.vaultd.admin.Passwd", func(c *varlink.Connection) error {
-			_, err := adm.Passwd().Call(t.Ctx(), c, "a new passphrase")
 			return err
 		}},
 	}
@@ -190,15 +167,7 @@ func init() {
 		t.getBody(c, "conf-seal", "SP-1", nil, "still serving")
 	})
 
-	register("bindings_admin_passwd", "Passwd through the generated bindings: a plain root key comes back sealed by the passphrase; the vault keeps serving", func(t *T) {
-		c := t.Dial()
-		t.passwd(c, "mật khẩu của conformance")
-		t.wantState(c, "after Passwd", "serving")
-		t.put(c, "conf-seal", "SP-2", "after passwd")
-		t.getBody(c, "conf-seal", "SP-2", nil, "after passwd")
-	})
-
-	register("denied_admin_seal", "Unseal, Seal, Passwd without the admin role are admin.AccessDenied", func(t *T) {
+	register("denied_admin_seal", "Unseal and Seal without the admin role are admin.AccessDenied", func(t *T) {
 		t.wantDenied(sealDenied(t))
 	})
 
@@ -228,7 +197,7 @@ func init() {
 		t.wantState(t.Dial(), "after the records calls", "sealed")
 	})
 
-	register("sealed_admin_keys", "sealed, RotateKey, Rewrap, RetireKey and Passwd are admin.Sealed (no parameters)", func(t *T) {
+	register("sealed_admin_keys", "sealed, RotateKey, Rewrap and RetireKey are admin.Sealed (no parameters)", func(t *T) {
 		c := t.Dial()
 		_, _, err := adm.RotateKey().Call(t.Ctx(), c)
 		t.wantSealed("RotateKey while sealed", err, "io.vaultd.admin")
@@ -236,8 +205,6 @@ func init() {
 		t.wantSealed("Rewrap while sealed", err, "io.vaultd.admin")
 		_, err = adm.RetireKey().Call(t.Ctx(), c, 1)
 		t.wantSealed("RetireKey(1) while sealed", err, "io.vaultd.admin")
-		_, err = adm.Passwd().Call(t.Ctx(), c, "a new passphrase")
-		t.wantSealed("Passwd while sealed", err, "io.vaultd.admin")
 		t.wantState(c, "after the key calls", "sealed")
 	})
 
@@ -335,14 +302,7 @@ func init() {
 		t.wantErr("Get of the record a oneway Put named while sealed", err, "io.vaultd.records.NotFound")
 	})
 
-	register("passwd_sealed_key", `Passwd: the root key sealed by a new passphrase ("vaultd-root-key 1 sealed" key file text); the vault keeps serving`, func(t *T) {
-		c := t.Dial()
-		t.passwd(c, "một mật khẩu mới, conformance")
-		t.wantState(c, "after Passwd", "serving")
-		t.getBody(c, sealedCollection, "U-1", nil, "second, unsealed")
-	})
-
-	register("seal_again", `Seal: state "sealed", records answer Sealed again; Unseal (the passphrase Passwd did not replace in the running vault) serves the same records`, func(t *T) {
+	register("seal_again", `Seal: state "sealed", records answer Sealed again; Unseal serves the same records`, func(t *T) {
 		pass := t.passphrase()
 		c := t.Dial()
 		// Not executed when sent with upgrade.
@@ -375,7 +335,7 @@ func init() {
 		}
 	})
 
-	register("sealed_upgrade_rejected", `Unseal and Passwd with "upgrade" are InvalidParameter "upgrade" and not executed (the vault stays sealed)`, func(t *T) {
+	register("sealed_upgrade_rejected", `Unseal with "upgrade" is InvalidParameter "upgrade" and not executed (the vault stays sealed)`, func(t *T) {
 		pass := t.passphrase()
 		c := t.Dial()
 		if !t.seal(c, "for the upgrade calls") {
@@ -389,15 +349,6 @@ func init() {
 		t.wantUpgradeRejected("Unseal", conn, err)
 		if state != "" {
 			t.Errorf("Unseal with upgrade answered state %q", state)
-		}
-		recvPasswd, err := adm.Passwd().Upgrade(t.Ctx(), t.Dial(), "new")
-		if err != nil {
-			t.Fatalf("send: %v", err)
-		}
-		text, _, conn, err := recvPasswd(t.Ctx())
-		t.wantUpgradeRejected("Passwd", conn, err)
-		if text != "" {
-			t.Errorf("Passwd with upgrade answered a key file")
 		}
 		t.wantState(c, "after Unseal with upgrade (the right passphrase)", "sealed")
 		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-4", "", nil)
@@ -428,7 +379,7 @@ func init() {
 		t.unseal(c, "after oneway Seal", pass)
 	})
 
-	register("sealed_methods_replied", "Unseal, Seal and Passwd (which the main group leaves to this one) gave valid replies during this run", func(t *T) {
+	register("sealed_methods_replied", "Unseal and Seal (which the main group leaves to this one) gave valid replies during this run", func(t *T) {
 		replied := t.tap.Replied()
 		for _, m := range repliedInSealedGroup {
 			if replied[m] == 0 {

@@ -67,7 +67,7 @@ var groups = []struct {
 		"records_not_found", "records_conflict", "records_invalid_parameter", "records_too_large",
 		"audit_invalid_parameter", "admin_invalid_parameter",
 		"bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap", "bindings_admin_retire_key",
-		"seal_plain_key", "bindings_admin_passwd",
+		"seal_plain_key",
 		"key_in_use", "key_rotation_lifecycle", "rewrap_invalid_limit", "retire_key_invalid_version",
 		"protocol_method_not_found", "protocol_interface_not_found", "protocol_expected_more",
 		"protocol_malformed_messages", "varlink_invalid_parameter_only_parameter",
@@ -76,13 +76,11 @@ var groups = []struct {
 		"upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed",
 		"stream_export", "stream_export_range", "more_on_plain_methods",
 		"pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write",
-		// Last: after a UseRoot the key file on disk no longer opens the vault.
-		"bindings_admin_new_root", "use_root_invalid_key_id", "bindings_admin_use_root", "use_root_stale_key_id",
 		"every_method_replied",
 	}},
 	{"denied-service", "caller is a uid with role service for collection conf-svc only", []string{
 		"denied_records_methods", "denied_audit_methods", "denied_admin_reload", "denied_admin_keys",
-		"denied_admin_seal", "denied_admin_root", "service_allowed_calls", "oneway_denied",
+		"denied_admin_seal", "service_allowed_calls", "oneway_denied",
 	}},
 	{"denied-stranger", "caller is a uid the policy does not know", []string{
 		"stranger_denied", "stranger_service_interface",
@@ -95,8 +93,8 @@ var groups = []struct {
 	}},
 	{"sealed", "a fresh vault whose key file is sealed by the passphrase in -passphrase-file, started sealed; " +
 		"caller with roles admin, auditor and service (collections *); the checks run in this order", []string{
-		"sealed_status", "sealed_records", "sealed_admin_keys", "sealed_admin_root", "sealed_audit_head_verify", "sealed_audit_export",
-		"unseal_wrong_passphrase", "unsealed_records_work", "passwd_sealed_key", "seal_again",
+		"sealed_status", "sealed_records", "sealed_admin_keys", "sealed_audit_head_verify", "sealed_audit_export",
+		"unseal_wrong_passphrase", "unsealed_records_work", "seal_again",
 		"sealed_upgrade_rejected", "oneway_unseal_seal", "sealed_methods_replied",
 	}},
 }

@@ -30,8 +30,7 @@ COMMANDS = [
     (["audit", "export"], "auditor"), (["audit", "verify"], "auditor"),
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
     (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
-    (["key", "retire"], "admin role"), (["key", "rotate-root"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
-    (["passwd"], "admin role"),
+    (["key", "retire"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
 ]
 
 
@@ -648,7 +647,7 @@ def complete(*words):
 
 def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
-                                   "audit", "policy", "key", "unseal", "seal", "passwd"])
+                                   "audit", "policy", "key", "unseal", "seal"])
     assert complete("au") == ["audit"]
     assert complete("audit", "") == ["export", "head", "verify"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]

@@ -249,7 +249,6 @@ CHECKS = {
     "keys": ("main", ["bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap",
                       "bindings_admin_retire_key"]),
     "seal_plain_key": ("main", ["seal_plain_key"]),
-    "passwd_plain_key": ("main", ["bindings_admin_passwd"]),
     "key_in_use": ("main", ["key_in_use"]),
     "key_rotation": ("main", ["key_rotation_lifecycle"]),
     "keys_invalid_parameter": ("main", ["rewrap_invalid_limit", "retire_key_invalid_version"]),
@@ -262,22 +261,20 @@ CHECKS = {
     "upgrade": ("main", ["upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed"]),
     "streaming": ("main", ["stream_export", "stream_export_range", "more_on_plain_methods"]),
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
-    "root_key": ("main", ["bindings_admin_new_root", "bindings_admin_use_root"]),
-    "root_key_invalid": ("main", ["use_root_invalid_key_id", "use_root_stale_key_id"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
-                                          "denied_admin_root", "service_allowed_calls"]),
+                                          "service_allowed_calls"]),
     "oneway_denied": ("denied-service", ["oneway_denied"]),
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
     "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
     "oneway_integrity": ("integrity", ["oneway_integrity"]),
     "storage_full": ("storage-full", ["storage_full"]),
-    "sealed": ("sealed", ["sealed_status", "sealed_records", "sealed_admin_keys", "sealed_admin_root"]),
+    "sealed": ("sealed", ["sealed_status", "sealed_records", "sealed_admin_keys"]),
     "sealed_audit": ("sealed", ["sealed_audit_head_verify"]),
     "sealed_audit_export": ("sealed", ["sealed_audit_export"]),
     "unseal_backoff": ("sealed", ["unseal_wrong_passphrase"]),
-    "unseal_seal": ("sealed", ["unsealed_records_work", "passwd_sealed_key", "seal_again"]),
+    "unseal_seal": ("sealed", ["unsealed_records_work", "seal_again"]),
     "sealed_upgrade": ("sealed", ["sealed_upgrade_rejected"]),
     "sealed_oneway": ("sealed", ["oneway_unseal_seal"]),
     "sealed_coverage": ("sealed", ["sealed_methods_replied"]),
@@ -349,12 +346,6 @@ def test_go_seal_plain_key(runs):
     check(runs, "seal_plain_key")
 
 
-def test_go_passwd_plain_key(runs):
-    """Passwd through the generated bindings: the plain root key comes back
-    as a key file sealed by the passphrase; the vault keeps serving."""
-    check(runs, "passwd_plain_key")
-
-
 def test_go_key_in_use(runs):
     """RetireKey of the current KEK, and of an old KEK that still wraps data
     keys (RotateKey without Rewrap), is admin.KeyInUse with its declared
@@ -373,22 +364,6 @@ def test_go_key_admin_invalid_parameter(runs):
     """Rewrap's limit outside 1-10000 and RetireKey of no such version are
     admin.InvalidParameter naming the parameter."""
     check(runs, "keys_invalid_parameter")
-
-
-def test_go_root_key_rotation(runs):
-    """NewRoot returns a key file sealed by the passphrase and a 16-hex-digit
-    key_id, changing nothing; UseRoot(key_id) re-wraps every KEK (keks) and
-    echoes the key_id; records written before read back, Puts, RotateKey,
-    Rewrap and Verify work after it. Run last in the main group, whose
-    daemon is never restarted with the old key file."""
-    check(runs, "root_key")
-
-
-def test_go_use_root_invalid_key_id(runs):
-    """UseRoot with a malformed key_id, one NewRoot never returned, one
-    already used, or one another NewRoot replaced is admin.InvalidParameter
-    "key_id" and changes nothing."""
-    check(runs, "root_key_invalid")
 
 
 def test_go_protocol_errors(runs):
@@ -436,7 +411,7 @@ def test_go_pipelining(runs):
 def test_go_sealed_vault(runs):
     """A vault whose key file is sealed by a passphrase starts sealed:
     Status state "sealed"; every records method is records.Sealed and
-    RotateKey, Rewrap, RetireKey, Passwd, NewRoot, UseRoot are admin.Sealed, without
+    RotateKey, Rewrap and RetireKey are admin.Sealed, without
     parameters; a oneway Put gets no reply and writes nothing."""
     check(runs, "sealed")
 
@@ -459,15 +434,15 @@ def test_go_unseal_backoff(runs):
     check(runs, "unseal_backoff")
 
 
-def test_go_unseal_seal_passwd(runs):
-    """Unsealed, records work; Passwd returns a sealed key file text; Seal
-    makes records Sealed again; Unseal serves the same records."""
+def test_go_unseal_seal(runs):
+    """Unsealed, records work; Seal makes records Sealed again; Unseal
+    serves the same records."""
     check(runs, "unseal_seal")
 
 
 def test_go_sealed_upgrade_rejected(runs):
-    """Unseal, Seal and Passwd with upgrade are InvalidParameter "upgrade"
-    and not executed."""
+    """Unseal and Seal with upgrade are InvalidParameter "upgrade" and not
+    executed."""
     check(runs, "sealed_upgrade")
 
 

@@ -274,7 +274,7 @@ def test_rewrap_that_does_not_advance_is_refused(scripted):
 # The command line.
 
 @pytest.mark.parametrize("args,named", [
-    (["key"], "missing command (one of: list, rotate, rewrap, retire, rotate-root)"),
+    (["key"], "missing command (one of: list, rotate, rewrap, retire)"),
     (["key", "rewrap", "--batch", "0"], "--batch must be from 1 to 10000, not '0'"),
     (["key", "rewrap", "--batch", "10001"], "--batch must be a whole number from 0 to 10000"),
     (["key", "rewrap", "--batch"], "option '--batch' needs a value"),
@@ -299,33 +299,10 @@ def test_key_help_lists_its_commands():
 
 def test_bash_completion_knows_the_key_commands():
     assert "key" in complete("")
-    assert complete("key", "") == ["list", "retire", "rewrap", "rotate", "rotate-root"]
-    assert complete("key", "rotate-root", "--p") == ["--passphrase-file"]
+    assert complete("key", "") == ["list", "retire", "rewrap", "rotate"]
     assert complete("key", "re") == ["retire", "rewrap"]
     assert complete("key", "rewrap", "--b") == ["--batch"]
     assert complete("key", "rewrap", "--batch", "") == []
     assert complete("key", "list", "--b") == []
 
 
-def test_rotate_root_writes_the_new_key_file_first_and_switches(vault, tmp_path):
-    put(vault, "RR-1", b"dossier before rotate-root")
-    pf = tmp_path / "pass"
-    pf.write_text("một gốc mới\n")
-    out = tmp_path / "root.key.new"
-    r = vault.ctl("key", "rotate-root", "-o", str(out), "--passphrase-file", str(pf))
-    assert r.returncode == 0, r.stderr
-    assert "no longer opens this vault" in r.stdout_text
-    assert out.stat().st_mode & 0o777 == 0o600
-    assert out.read_text().startswith("vaultd-root-key 1 sealed\n")
-    assert vault.ctl("get", "c", "RR-1").stdout == b"dossier before rotate-root"
-    # An existing FILE is refused before anything happens in vaultd.
-    r = vault.ctl("key", "rotate-root", "-o", str(out), "--passphrase-file", str(pf))
-    assert r.returncode == 1 and "--force" in r.stderr
-    ops = [e["op"] for e in audit_lines(vault.export())]
-    assert ops.count("admin.new-root") == 1 and ops.count("admin.use-root") == 1
-    # The new file is the one that opens the vault now.
-    assert vault.stop() == 0
-    os.replace(str(out), vault.key)
-    vault.start()
-    assert vault.ctl("unseal", "--passphrase-file", str(pf)).returncode == 0
-    assert vault.ctl("get", "c", "RR-1").stdout == b"dossier before rotate-root"

@@ -1,4 +1,4 @@
-"""vaultctl unseal, seal and passwd through the real vaultctl against the real
+"""vaultctl unseal and seal through the real vaultctl against the real
 vaultd (and, for hostile answers, a scripted one): a vault whose root key
 file is sealed by a passphrase, as an admin meets it. What a user sees: the
 messages, exit codes and --json; the prompt on a terminal that does not
@@ -241,7 +241,7 @@ def test_seal_of_a_plain_key_vault_is_refused_with_the_reason(vault):
     assert r.returncode == 1 and r.stdout == b""
     assert r.stderr.startswith("vaultctl: cannot seal: the root key file is not sealed by a passphrase"), \
         r.stderr
-    assert "(vaultctl passwd)" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert len(r.stderr.splitlines()) == 1
     obj = json_error(vault.ctl("seal", json_out=True), "io.vaultd.admin.InvalidParameter", 1)
     assert obj["parameters"]["parameter"] == "key"
     assert obj["message"] == "cannot seal: " + obj["parameters"]["reason"]
@@ -260,95 +260,6 @@ def test_refusal_reasons_from_a_hostile_server_are_escaped(scripted):
     assert r.returncode == 1 and json.loads(r.stdout)["parameters"]["reason"] == HOSTILE
 
 
-# passwd
-
-def test_passwd_writes_a_key_file_that_unseals_after_a_restart(sealed):
-    unseal(sealed, check=True)
-    sealed.ctl("put", "c", "K-1", "-", input=b"kept across passwd", check=True)
-    new = os.path.join(sealed.root, "root.key.new")
-    r = sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"])
-    assert r.returncode == 0 and r.stderr == "", r.stderr
-    lines = r.stdout_text.splitlines()
-    assert lines[0] == ("new key file written to %s (mode 0600): the root key, sealed by the new passphrase"
-                        % new)
-    assert "install it in place of vaultd's key file (or the systemd credential" in r.stdout_text
-    assert "old key file keeps working with the old passphrase until it is replaced" in " ".join(lines)
-    st = os.lstat(new)
-    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.geteuid()
-    text = open(new).read()
-    assert text.startswith("vaultd-root-key 1 sealed\n") and text != open(sealed.key).read()
-    assert text not in r.stdout_text  # never printed
-    # An existing file is refused, untouched; --force replaces it.
-    r = sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"])
-    assert r.returncode == 1 and r.stdout == b""
-    assert ("%s exists; vaultctl will not overwrite it" % new) in r.stderr
-    assert open(new).read() == text
-    r = sealed.ctl("passwd", "-o", new, "--force", "--passphrase-file", sealed.files["new"])
-    assert r.returncode == 0, r.stderr
-    replaced = open(new).read()
-    assert replaced != text and replaced.startswith("vaultd-root-key 1 sealed\n")  # a new salt
-    assert ops(sealed).count("admin.passwd") == 2  # the refused one sent nothing
-    # Installed over the old key file, it opens the vault with the new
-    # passphrase after a restart; the old passphrase no longer does.
-    assert sealed.stop() == 0
-    os.replace(new, sealed.key)
-    sealed.start()
-    assert state(sealed) == "sealed"
-    r = unseal(sealed, "old")
-    assert r.returncode == 1 and re.fullmatch(WRONG_MESSAGE, r.stderr), r.stderr
-    r = unseal_when_allowed(sealed, "new")
-    assert r.returncode == 0 and r.json == {"state": "serving"}, r.stdout
-    assert sealed.ctl("get", "c", "K-1").stdout == b"kept across passwd"
-
-
-def test_passwd_on_a_terminal_asks_twice_without_echo(sealed):
-    unseal(sealed, check=True)
-    prompt, again = b"New passphrase for the root key: ", b"Again: "
-    mismatch = os.path.join(sealed.root, "mismatch.key")
-    rc, shown = on_terminal(["--socket", sealed.sock, "passwd", "-o", mismatch],
-                            [(prompt, NEW_PASS), (again, NEW_PASS + " typo")])
-    assert rc == 1 and b"the passphrase is empty, or the two answers differ; nothing was changed" in shown, shown
-    assert not os.path.exists(mismatch) and not [n for n in os.listdir(sealed.root) if n.startswith(".vaultctl")]
-    new = os.path.join(sealed.root, "typed.key")
-    rc, shown = on_terminal(["--socket", sealed.sock, "passwd", "-o", new],
-                            [(prompt, NEW_PASS), (again, NEW_PASS)])
-    assert rc == 0 and b"new key file written to " + new.encode() in shown, shown
-    assert NEW_PASS.encode() not in shown and os.path.exists(new)
-    assert ops(sealed).count("admin.passwd") == 1
-
-
-def test_passwd_needs_o_and_an_unsealed_vault(sealed):
-    r = run("passwd", "--passphrase-file", sealed.files["new"])
-    assert r.returncode == 2 and r.out == ""
-    assert r.err.startswith("vaultctl: -o FILE is required: the new key file is written to a new file"), r.err
-    new = os.path.join(sealed.root, "root.key.new")
-    r = sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"])
-    assert r.returncode == 1 and r.stdout == b""
-    assert r.stderr == ("vaultctl: the vault is sealed: run 'vaultctl unseal' first (passwd re-seals the root "
-                        "key vaultd holds open)\n")
-    json_error(sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"], json_out=True),
-               "io.vaultd.admin.Sealed", 1)
-    assert not os.path.exists(new)
-    unseal(sealed, check=True)
-    assert ops(sealed) == ["admin.unseal"]  # no Passwd was sent
-
-
-def test_passwd_refuses_a_reply_that_is_no_key_file(scripted, vault_dir):
-    def answer(method, params):
-        if method == "io.vaultd.admin.Status":
-            return {"parameters": {"state": "serving", "version": "0.1.0"}}
-        return {"parameters": {"key_file": "\x1b]0;owned\x07 not a key file"}}
-    s = scripted(answer)
-    out = os.path.join(vault_dir, "out")
-    os.mkdir(out)
-    new = os.path.join(out, "bogus.key")
-    pf = write_file(os.path.join(vault_dir, "p"), NEW_PASS + "\n")
-    r = subprocess.run([VAULTCTL, "--socket", s.path, "passwd", "-o", new, "--passphrase-file", pf],
-                       capture_output=True, timeout=30)
-    assert r.returncode == 1 and r.stdout == b""
-    assert r.stderr.decode().startswith("vaultctl: vaultd's reply holds no key file")
-    assert os.listdir(out) == []  # no file, no temporary left
-
 
 # Roles, --json, and the passphrase nowhere.
 
@@ -361,7 +272,6 @@ def roles_vault(vault_dir):
 
 def test_service_and_auditor_are_denied(roles_vault):
     v = roles_vault
-    out = shared_dir(v)
     for uid in (SERVICE, AUDITOR):
         for args in (["unseal", "--passphrase-file", v.files["old"]], ["seal"]):
             r = v.ctl(*args, uid=uid)
@@ -370,15 +280,9 @@ def test_service_and_auditor_are_denied(roles_vault):
             json_error(v.ctl(*args, uid=uid, json_out=True), "io.vaultd.admin.AccessDenied", 5)
     assert state(v) == "sealed"
     unseal(v, check=True)
-    for uid in (SERVICE, AUDITOR):
-        args = ["passwd", "-o", os.path.join(out, "k-%d" % uid), "--passphrase-file", v.files["new"]]
-        r = v.ctl(*args, uid=uid)
-        assert r.returncode == 5 and r.stdout == b"", (uid, r.stderr)
-        assert r.stderr.startswith("vaultctl: AccessDenied: method=io.vaultd.admin.Passwd"), r.stderr
-    assert os.listdir(out) == []  # no key file, no temporary
     assert v.ctl("seal", uid=SERVICE).returncode == 5 and state(v) == "serving"
     denied = [e for e in audit_lines(v.export()) if e.get("error") == "AccessDenied"]
-    assert {e["op"] for e in denied} == {"admin.unseal", "admin.seal", "admin.passwd"}
+    assert {e["op"] for e in denied} == {"admin.unseal", "admin.seal"}
 
 
 def test_json_outputs_parse(sealed):
@@ -386,33 +290,23 @@ def test_json_outputs_parse(sealed):
     assert r.returncode == 0 and r.stderr == "" and r.json == {"state": "serving"}
     r = unseal(sealed, json_out=True)  # not sealed: the same answer
     assert r.returncode == 0 and r.json == {"state": "serving"}
-    new = os.path.join(sealed.root, "j.key")
-    r = sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"], json_out=True)
-    assert r.returncode == 0 and r.stderr == "" and r.json == {"file": new}
-    obj = json_error(sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"], json_out=True),
-                     "vaultctl.Failed", 1)
-    assert obj["parameters"] == {"file": new, "reason": "exists"}
     r = sealed.ctl("seal", json_out=True)
     assert r.returncode == 0 and r.stderr == "" and r.json == {"state": "sealed"}
-    json_error(run("passwd", "--json"), "vaultctl.UsageError", 2)
+    json_error(run("seal", "--force", "--json"), "vaultctl.UsageError", 2)
 
 
 def test_no_passphrase_in_output_log_or_audit_trail(sealed):
     results = [unseal(sealed, "wrong"), unseal(sealed, "wrong", json_out=True), unseal_when_allowed(sealed, "old")]
-    new = os.path.join(sealed.root, "n.key")
-    results += [sealed.ctl("passwd", "-o", new, "--passphrase-file", sealed.files["new"]),
-                sealed.ctl("seal"), sealed.ctl("status")]
-    assert results[-3].returncode == 0 and results[-1].returncode == 0
+    results += [sealed.ctl("seal"), sealed.ctl("status")]
+    assert results[-2].returncode == 0 and results[-1].returncode == 0
     rc, shown = on_terminal(["--socket", sealed.sock, "unseal"], [(UNSEAL_PROMPT, PASS)])
     assert rc == 0, shown
-    key_file = open(new, "rb").read()
-    assert ops(sealed)[-3:] == ["admin.passwd", "admin.seal", "admin.unseal"]
+    assert ops(sealed)[-2:] == ["admin.seal", "admin.unseal"]
     everything = b"".join(r.stdout + r.stderr.encode() for r in results) + shown + sealed.export() + \
         sealed.read_log().encode()
     for secret in (PASS, NEW_PASS, WRONG):
         assert secret.encode() not in everything, secret
         assert json.dumps(secret).encode() not in everything, secret  # nor JSON-escaped
-    assert key_file not in everything and key_file.split(b"\n")[2] not in everything
 
 
 # The command line.
@@ -421,8 +315,6 @@ def test_no_passphrase_in_output_log_or_audit_trail(sealed):
     (["unseal", "extra"], "unexpected argument 'extra'"),
     (["unseal", "--passphrase-file"], "option '--passphrase-file' needs a value"),
     (["seal", "--force"], "unknown option '--force'"),
-    (["passwd"], "-o FILE is required"),
-    (["passwd", "-o"], "option '-o' needs a value"),
 ])
 def test_usage_errors(args, named):
     r = run(*args)
@@ -433,17 +325,11 @@ def test_usage_errors(args, named):
 
 def test_help_names_the_options():
     assert "--passphrase-file FILE" in run("unseal", "--help").out
-    out = run("passwd", "--help").out
-    assert all(opt in out for opt in ("-o, --output FILE", "--force", "--passphrase-file FILE"))
 
 
 def test_bash_completion_knows_the_seal_commands():
-    assert {"unseal", "seal", "passwd"} <= set(complete(""))
+    assert {"unseal", "seal"} <= set(complete(""))
     assert complete("uns") == ["unseal"]
-    assert complete("pa") == ["passwd"]
     assert complete("unseal", "--p") == ["--passphrase-file"]
-    assert complete("passwd", "--") == sorted(["--output", "--force", "--passphrase-file", "--socket", "--json",
-                                               "--timeout", "--help", "--version"])
     assert "Makefile" in complete("unseal", "--passphrase-file", "Makef")
-    assert "Makefile" in complete("passwd", "-o", "Makef")
     assert complete("seal", "--p") == []

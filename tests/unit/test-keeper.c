@@ -175,6 +175,47 @@ static void test_data_keys_bound_to_their_record(void **state)
         assert_int_equal(keeper_dek_open(f->kp, &b, kv, wrapped, again), -EBADMSG);
 }
 
+/* What a compromised worker might try on a keeper it opens again: a floor
+ * of 0 without the signature creation gives, a KEK that does not unwrap
+ * made current, a current KEK moved back, another origin. */
+static void test_reopened_keeper_refuses_tricks(void **state)
+{
+        struct fixture *f = *state;
+        struct keys_material m;
+        struct keeper *kp;
+        struct keeper_kek keks[2];
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, wrapped[KEYS_WRAPPED];
+
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_create(f->kp, ORIGIN, &m), -EALREADY);
+        /* The fixture's keeper made the keys; read them back as stored. */
+        keeper_free(f->kp);
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &f->kp), 0);
+        assert_int_equal(keeper_create(f->kp, ORIGIN, &m), 0);
+        keks[0].version = 1;
+        memcpy(keks[0].wrapped, m.kek_wrapped, KEYS_WRAPPED);
+        keks[1].version = 2;
+        memset(keks[1].wrapped, 0x5a, KEYS_WRAPPED); /* garbage: does not unwrap */
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, keks, 2), -EBADMSG);
+        /* Nothing of it stays: with a plain root key wiped too, the keeper
+         * serves nothing more (no zero KEK to make current). */
+        assert_int_equal(keeper_open(kp, ORIGIN, 2, m.sign_wrapped, keks, 1), -EBADMSG);
+        keeper_free(kp);
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, "vaultd/other\nline", 1, m.sign_wrapped, keks, 1), -EBADMSG);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, keks, 1), 0);
+        /* Only a keeper that created the vault takes a floor of 0. */
+        assert_int_equal(keeper_chain(kp, 0, zero, NULL), -EPERM);
+        /* Rotation never goes back, and a new KEK never replaces a used one. */
+        assert_int_equal(keeper_kek_new(kp, 1, wrapped), -EEXIST);
+        assert_int_equal(keeper_kek_new(kp, 2, wrapped), 0);
+        assert_int_equal(keeper_kek_new(kp, 2, wrapped), 0); /* a failed commit, retried */
+        assert_int_equal(keeper_kek_use(kp, 2), 0);
+        assert_int_equal(keeper_kek_new(kp, 2, wrapped), -EEXIST);
+        assert_int_equal(keeper_kek_use(kp, 1), -EPERM);
+        keeper_free(kp);
+}
+
 static void test_keeper_gone_is_epipe(void **state)
 {
         struct fixture *f = *state;
@@ -193,6 +234,7 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_floor_is_told_once_and_must_be_signed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reopened_keeper_refuses_tricks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_keeper_gone_is_epipe, setup, teardown),
         };
 
