@@ -96,10 +96,12 @@ static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn
                 log->checkpoint_size = 0;
         log->keeper_size = log->checkpoint_size;
         log->checkpoint_time_us = now_realtime_us();
-        keeper_public(kp, pk);
-        k = note_verifier_key(log->origin, pk, &log->vkey);
-        if (k < 0)
-                goto fail;
+        if (kp) { /* offline (no keeper): no verifier key, only appends */
+                keeper_public(kp, pk);
+                k = note_verifier_key(log->origin, pk, &log->vkey);
+                if (k < 0)
+                        goto fail;
+        }
         audit_txn_begin(log);
         *ret = log;
         return 0;
@@ -158,6 +160,17 @@ int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struc
 fail:
         audit_log_free(log);
         return k == -ENOENT ? -EIO : k;
+}
+
+int audit_append_offline(struct vault_store *s, MDB_txn *txn, const struct audit_entry *e)
+{
+        struct audit_log *log = NULL;
+        int k = audit_log_load(s, NULL, txn, &log);
+
+        if (k == 0)
+                k = audit_append(log, txn, e, NULL);
+        audit_log_free(log);
+        return k;
 }
 
 void audit_log_free(struct audit_log *log)

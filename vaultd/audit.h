@@ -41,6 +41,10 @@ int audit_store_init(struct vault_store *s, struct keeper *kp, MDB_txn *txn, con
 int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret);
 void audit_log_free(struct audit_log *log);
 
+/* Appends one line inside txn with vaultd stopped (an offline operation
+ * such as vaultd --rekey); the next start's first checkpoint covers it. */
+int audit_append_offline(struct vault_store *s, MDB_txn *txn, const struct audit_entry *e);
+
 /* Writer side: begin tracks a new write transaction, append adds one line
  * (returning its seq), and commit follows the transaction's fate (an
  * aborted one is forgotten by the next begin). */

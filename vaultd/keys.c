@@ -519,3 +519,28 @@ void keys_public(struct vault_keys *k, uint8_t pk[32])
 {
         memcpy(pk, k->sign_pk, 32);
 }
+
+int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_versions,
+                    uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n, uint8_t ret_sign[KEYS_SIGN_WRAPPED])
+{
+        uint8_t ad[16];
+        size_t n = 0;
+
+        if (k->locked || to->locked || !k->sign_sk)
+                return -EKEYREVOKED;
+        key_open(to, to->root, false);
+        for (uint32_t v = 1; v < KEYS_MAX_KEK; v++) {
+                if (!k->kek[v])
+                        continue;
+                key_open(k, k->kek[v], false);
+                wrap(to->root, ad, kek_ad(v, ad), k->kek[v], KEY_SIZE, ret_keks[n]);
+                key_close(k, k->kek[v]);
+                ret_versions[n++] = v;
+        }
+        key_open(k, k->sign_sk, false);
+        wrap(to->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->sign_sk, crypto_sign_SECRETKEYBYTES, ret_sign);
+        key_close(k, k->sign_sk);
+        key_close(to, to->root);
+        *ret_n = n;
+        return 0;
+}

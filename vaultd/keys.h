@@ -108,5 +108,12 @@ void keys_seal_idle(struct vault_keys *k);
 /* Whether key pages can be locked in RAM (else they may reach swap). */
 bool keys_memory_locked(struct vault_keys *k);
 
+/* Offline rekey (vaultd --rekey, the daemon stopped): every KEK and the
+ * signing key of k, wrapped under the root key of to, for the store.
+ * ret_versions and ret_keks hold KEYS_MAX_KEK. -EKEYREVOKED while either
+ * is locked. */
+int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_versions,
+                    uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n, uint8_t ret_sign[KEYS_SIGN_WRAPPED]);
+
 /* The audit key's public half. */
 void keys_public(struct vault_keys *k, uint8_t pk[32]);

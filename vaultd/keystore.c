@@ -89,3 +89,40 @@ out:
         free(keks);
         return r;
 }
+
+int keystore_rekey(struct vault_keys *old, struct vault_keys *new, struct vault_store *s, MDB_txn *txn,
+                   size_t *ret_n)
+{
+        struct keeper_kek *keks = calloc(KEYS_MAX_KEK, sizeof(*keks));
+        uint32_t *versions = calloc(KEYS_MAX_KEK, sizeof(*versions));
+        uint8_t (*wrapped)[KEYS_WRAPPED] = calloc(KEYS_MAX_KEK, KEYS_WRAPPED);
+        uint8_t sign_new[KEYS_SIGN_WRAPPED], vkey[4];
+        uint64_t current;
+        size_t n = 0, m = 0;
+        MDB_val sign;
+        int r = keks && versions && wrapped ? 0 : -ENOMEM;
+
+        if (r == 0 && (r = read_keks(s, txn, keks, &n)) == 0 &&
+            (r = store_meta_get_u64(txn, s, "kek.current", &current)) == 0 &&
+            (r = store_get(txn, s->meta, "sign.key", 8, &sign)) == 0 && sign.mv_size != KEYS_SIGN_WRAPPED)
+                r = -EIO;
+        /* Every stored KEK and the signing key must open with the old root. */
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = keys_add_kek(old, keks[i].version, keks[i].wrapped);
+        if (r == 0 && (r = keys_set_current(old, (uint32_t)current)) == 0)
+                r = keys_open_signer(old, sign.mv_data);
+        if (r == 0)
+                r = keys_wrap_under(old, new, versions, wrapped, &m, sign_new);
+        for (size_t i = 0; r == 0 && i < m; i++) {
+                be32_put(vkey, versions[i]);
+                r = store_put(txn, s->keys, vkey, 4, wrapped[i], KEYS_WRAPPED, 0);
+        }
+        if (r == 0)
+                r = store_put(txn, s->meta, "sign.key", 8, sign_new, KEYS_SIGN_WRAPPED, 0);
+        free(keks);
+        free(versions);
+        free(wrapped);
+        if (r == 0)
+                *ret_n = m;
+        return r;
+}

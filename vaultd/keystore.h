@@ -15,3 +15,10 @@ int keystore_create(struct keeper *kp, struct vault_store *s, MDB_txn *txn, cons
  * knows the public key, from the store), -EIO when the records are
  * damaged. */
 int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn);
+
+/* Offline rekey (vaultd --rekey, the daemon stopped): opens every stored
+ * KEK and the signing key with old's root key and stores them wrapped
+ * under new's, inside txn; *ret_n KEKs. -EBADMSG when old's root key does
+ * not open them. */
+int keystore_rekey(struct vault_keys *old, struct vault_keys *new, struct vault_store *s, MDB_txn *txn,
+                   size_t *ret_n);

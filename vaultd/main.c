@@ -24,9 +24,11 @@
 
 struct options {
         const char *state_dir, *socket_path, *key_file, *policy_path, *user;
-        const char *generate_key;    /* --generate-key FILE: write a key, then exit */
-        const char *passphrase_file; /* seal the new key by the passphrase in this file */
-        bool passphrase;             /* seal the new key by a passphrase asked for */
+        const char *generate_key;                       /* --generate-key FILE: write a key, then exit */
+        const char *passphrase_file;                    /* seal the new key by the passphrase in this file */
+        const char *new_key_file, *new_passphrase_file; /* --rekey */
+        bool rekey;
+        bool passphrase; /* seal the new key by a passphrase asked for */
         struct server_config server;
         size_t body_max;
         bool allow_root, no_sandbox, init_if_empty, init_only, allow_user_namespace;
@@ -58,6 +60,11 @@ static void usage(FILE *f)
                    "                          asked twice on the terminal (vaultd then starts\n"
                    "                          sealed, until 'vaultctl unseal')\n"
                    "  --passphrase-file FILE  the same, with the passphrase in FILE's first line\n"
+                   "  --rekey                 with vaultd stopped: put the vault's keys under the\n"
+                   "                          root key of --new-key-file (made with --generate-key),\n"
+                   "                          then exit; the old key file no longer opens it\n"
+                   "  --new-key-file FILE     the new root key file for --rekey\n"
+                   "  --new-passphrase-file FILE  its passphrase, when it is sealed\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
                    "  --max-connections-per-user N  per peer uid [64]\n"
@@ -125,6 +132,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_ALLOW_USERNS,
                 O_MEMORY,
                 O_DENIAL_WINDOW,
+                O_REKEY,
+                O_NEW_KEY,
+                O_NEW_PASSPHRASE_FILE,
                 O_VERSION
         };
         static const struct option longopts[] = {
@@ -150,6 +160,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"allow-user-namespace", no_argument, NULL, O_ALLOW_USERNS},
                 {"memory-budget", required_argument, NULL, O_MEMORY},
                 {"denial-window", required_argument, NULL, O_DENIAL_WINDOW},
+                {"rekey", no_argument, NULL, O_REKEY},
+                {"new-key-file", required_argument, NULL, O_NEW_KEY},
+                {"new-passphrase-file", required_argument, NULL, O_NEW_PASSPHRASE_FILE},
                 {"version", no_argument, NULL, O_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -237,6 +250,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_PASSPHRASE:
                         o->passphrase = true;
                         break;
+                case O_REKEY:
+                        o->rekey = true;
+                        break;
+                case O_NEW_KEY:
+                        o->new_key_file = optarg;
+                        break;
+                case O_NEW_PASSPHRASE_FILE:
+                        o->new_passphrase_file = optarg;
+                        break;
                 case O_ALLOW_USERNS:
                         o->allow_user_namespace = true;
                         break;
@@ -260,6 +282,13 @@ static int parse_args(int argc, char **argv, struct options *o)
         use_credential(o);
         if (o->init_only && o->state_dir && o->key_file)
                 return 0;
+        if (o->rekey) {
+                if (o->state_dir && o->key_file && o->new_key_file)
+                        return 0;
+                fprintf(stderr,
+                        "vaultd: --rekey needs --state-dir, --key-file and --new-key-file (see --help)\n");
+                return -EINVAL;
+        }
         if (!o->state_dir || !o->key_file || !o->policy_path) {
                 fprintf(stderr, "vaultd: --state-dir, --key-file and --policy are required (see --help)\n");
                 return -EINVAL;
@@ -557,6 +586,94 @@ static int init_vault(const struct options *o)
         return r;
 }
 
+/* Loads a key file, opening a sealed one with its passphrase (from
+ * pass_file, else asked on the terminal). */
+static int open_key_file(const char *path, const char *pass_file, const char *prompt,
+                         struct vault_keys **ret)
+{
+        struct vault_keys *k = NULL;
+        char *pass = NULL;
+        size_t len = 0;
+        int r = keys_load(path, &k);
+
+        if (r == 0 && keys_locked(k)) {
+                r = pass_file ? passphrase_from_file(pass_file, &pass, &len)
+                              : passphrase_prompt(prompt, false, &pass, &len);
+                if (r == 0)
+                        r = keys_unlock(k, pass, len);
+                passphrase_free(pass);
+        }
+        if (r < 0) {
+                log_error("cannot open the key file %s: %s", path,
+                          r == -EKEYREJECTED ? "wrong passphrase"
+                          : r == -EBADMSG    ? "not a vaultd root key file"
+                          : r == -ENOTTY     ? "it is sealed: give its passphrase file"
+                                             : key_error(r));
+                keys_free(k);
+                return r;
+        }
+        *ret = k;
+        return 0;
+}
+
+/* --rekey: with vaultd stopped, the vault's KEKs and signing key move
+ * under a new root key (rotate-root, or a new passphrase with a new key
+ * file). Offline on purpose: no root key ever leaves a running keeper,
+ * where a compromised worker could ask for it too. */
+static int rekey(const struct options *o)
+{
+        struct passwd *pw = getpwuid(getuid());
+        struct audit_actor actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "system"};
+        struct vault_keys *old = NULL, *new = NULL;
+        struct vault_store *s = NULL;
+        MDB_txn *txn = NULL;
+        json_t *extra = NULL;
+        size_t n = 0;
+        int r;
+
+        if ((r = open_key_file(o->key_file, o->passphrase_file,
+                               "Passphrase of the current root key: ", &old)) < 0 ||
+            (r = open_key_file(o->new_key_file, o->new_passphrase_file,
+                               "Passphrase of the new root key: ", &new)) < 0)
+                goto out;
+        if ((r = store_open(o->state_dir, false, &s)) < 0 || (r = store_begin(s, true, &txn)) < 0) {
+                log_error("cannot open the vault in %s: %s", o->state_dir, strerror(-r));
+                goto out;
+        }
+        r = keystore_rekey(old, new, s, txn, &n);
+        if (r == -EBADMSG)
+                log_error("the root key %s does not open this vault (wrong key file?)", o->key_file);
+        extra = json_pack("{s:I}", "keks", (json_int_t)n);
+        if (r == 0) {
+                struct audit_entry e = {.time_us = now_realtime_us(),
+                                        .actor = actor,
+                                        .op = "admin.rekey",
+                                        .version = -1,
+                                        .result = "ok",
+                                        .extra = extra};
+                r = audit_append_offline(s, txn, &e);
+        }
+        if (r == 0)
+                r = store_commit(txn);
+        else
+                mdb_txn_abort(txn);
+        if (r == 0)
+                printf("%zu KEKs and the audit signing key are now under the root key of %s.\n"
+                       "Install it as vaultd's key file (or re-encrypt it as the systemd credential) "
+                       "before\n"
+                       "vaultd starts again: %s no longer opens this vault (backups taken before still\n"
+                       "open with it).\n",
+                       n, o->new_key_file, o->key_file);
+        else if (r != -EBADMSG)
+                log_error("cannot rekey the vault in %s: %s", o->state_dir, strerror(-r));
+out:
+        json_decref(extra);
+        store_free(s);
+        keys_free(old);
+        keys_free(new);
+        return r;
+}
+
 /* --generate-key FILE: the one way to make a root key for a new vault. */
 static int generate_key(const struct options *o)
 {
@@ -669,6 +786,8 @@ int main(int argc, char **argv)
                 return generate_key(&o) < 0 ? 1 : 0;
         if (o.init_only)
                 return init_vault(&o) < 0 ? 1 : 0;
+        if (o.rekey)
+                return rekey(&o) < 0 ? 1 : 0;
         if (check_user_namespace(&o) < 0)
                 return 1;
         o.server.socket_path = o.socket_path;

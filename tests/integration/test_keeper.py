@@ -186,3 +186,45 @@ def test_rotate_and_rewrap_under_load_lose_nothing(vault):
     assert vault.ctl("audit", "verify").returncode == 0
 
 
+
+
+def test_rekey_offline_moves_every_key_under_a_new_root(vault):
+    """vaultd --rekey, with vaultd stopped: the root key is replaced (and a
+    plain key file becomes a sealed one) without a root key ever leaving a
+    running keeper."""
+    import subprocess
+    from conftest import VAULTD
+    c = Client(vault.sock)
+    body = base64.b64encode(b"dossier kept across the rekey").decode()
+    assert c.call("io.vaultd.records.Put", {"collection": "c", "id": "K-1", "data": body})["parameters"]
+    c.call("io.vaultd.admin.RotateKey")
+    old = secrets(vault)
+    assert vault.stop() == 0
+    new_key, pf = vault.key + ".new", os.path.join(vault.root, "new-pass")
+    with open(pf, "w") as f:
+        f.write("khóa gốc mới\n")
+    assert subprocess.run([VAULTD, "--generate-key", new_key, "--passphrase-file", pf]).returncode == 0
+    base = [VAULTD, "--rekey", "--state-dir", vault.state, "--key-file", vault.key, "--new-key-file", new_key]
+    # A wrong passphrase for the new key changes nothing.
+    bad = os.path.join(vault.root, "bad-pass")
+    with open(bad, "w") as f:
+        f.write("wrong\n")
+    r = subprocess.run(base + ["--new-passphrase-file", bad], capture_output=True, text=True)
+    assert r.returncode == 1 and "wrong passphrase" in r.stderr
+    r = subprocess.run(base + ["--new-passphrase-file", pf], capture_output=True, text=True)
+    assert r.returncode == 0 and "2 KEKs" in r.stdout, r.stderr
+    # The old key file no longer opens the vault.
+    p = vault.start(wait=False)
+    assert p.wait(timeout=20) == 1 and "does not open this vault" in vault.read_log()
+    vault.proc = None
+    os.replace(new_key, vault.key)
+    vault.start()
+    c = Client(vault.sock)
+    assert c.call("io.vaultd.admin.Unseal", {"passphrase": "khóa gốc mới"})["parameters"]["state"] == "serving"
+    assert c.call("io.vaultd.records.Get", {"collection": "c", "id": "K-1"})["parameters"]["data"] == body
+    new = secrets(vault, "khóa gốc mới")
+    assert new["root key"] != old["root key"]
+    assert (new["KEK v1"], new["KEK v2"], new["signing key"]) == (old["KEK v1"], old["KEK v2"], old["signing key"])
+    assert vault.ctl("audit", "verify").returncode == 0
+    line = [e for e in audit_lines(vault.export()) if e["op"] == "admin.rekey"]
+    assert len(line) == 1 and line[0]["keks"] == 2 and line[0]["actor"]["role"] == "system"
