@@ -538,7 +538,8 @@ int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_v
                 ret_versions[n++] = v;
         }
         key_open(k, k->sign_sk, false);
-        wrap(to->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->sign_sk, crypto_sign_SECRETKEYBYTES, ret_sign);
+        wrap(to->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->sign_sk, crypto_sign_SECRETKEYBYTES,
+             ret_sign);
         key_close(k, k->sign_sk);
         key_close(to, to->root);
         *ret_n = n;

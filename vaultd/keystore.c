@@ -95,7 +95,7 @@ int keystore_rekey(struct vault_keys *old, struct vault_keys *new, struct vault_
 {
         struct keeper_kek *keks = calloc(KEYS_MAX_KEK, sizeof(*keks));
         uint32_t *versions = calloc(KEYS_MAX_KEK, sizeof(*versions));
-        uint8_t (*wrapped)[KEYS_WRAPPED] = calloc(KEYS_MAX_KEK, KEYS_WRAPPED);
+        uint8_t(*wrapped)[KEYS_WRAPPED] = calloc(KEYS_MAX_KEK, KEYS_WRAPPED);
         uint8_t sign_new[KEYS_SIGN_WRAPPED], vkey[4];
         uint64_t current;
         size_t n = 0, m = 0;
