@@ -116,23 +116,6 @@ static int put_binding(struct keeper *kp, const struct body_binding *b)
         return 0;
 }
 
-/* Writes all of buf; a keeper that is gone is -EPIPE, not SIGPIPE. */
-static int send_all(int fd, const void *buf, size_t len)
-{
-        const uint8_t *p = buf;
-
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 /* A reply whose length the caller does not know in advance. */
 #define ANY_LENGTH SIZE_MAX
 
@@ -145,7 +128,8 @@ static int call(struct keeper *kp, enum keeper_req type, size_t want)
         int r;
 
         kp->len = 0;
-        if ((r = send_all(kp->fd, &h, sizeof(h))) < 0 || (r = send_all(kp->fd, kp->buf, h.len)) < 0 ||
+        /* A keeper that is gone is -EPIPE (vaultd ignores SIGPIPE). */
+        if ((r = write_all(kp->fd, &h, sizeof(h))) < 0 || (r = write_all(kp->fd, kp->buf, h.len)) < 0 ||
             (r = read_full(kp->fd, &h, sizeof(h))) < 0)
                 return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
         if (h.type < 0)

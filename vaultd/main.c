@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -775,6 +776,9 @@ int main(int argc, char **argv)
         int r;
 
         log_open();
+        /* A peer that is gone (a client, the keeper) is an error to
+         * handle, not a signal that kills. */
+        signal(SIGPIPE, SIG_IGN);
         json_set_alloc_funcs(malloc, wiping_free);
         if (parse_args(argc, argv, &o) < 0)
                 return 2;
