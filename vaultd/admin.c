@@ -50,8 +50,7 @@ int admin_reload_policy(struct vault *v, MDB_txn *txn, struct job *j)
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return job_fail(j, IFACE ".InvalidParameter",
-                                json_pack("{s:s,s:s}", "parameter", "policy", "reason", err));
+                return job_invalid(j, IFACE, "policy", err);
         warnings = json_array();
         for (size_t i = 0; i < p->nwarnings; i++)
                 json_array_append_new(warnings, json_string(p->warnings[i]));

@@ -79,11 +79,9 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
          * the lines after it follow in an export once it is unsealed. */
         if (r == -ENOENT && (r = store_meta_get_u64(txn, v->store, "audit.cp.size", &size)) == 0 &&
             size <= j->stream_next)
-                return job_fail(
-                        j, IFACE ".InvalidParameter",
-                        json_pack("{s:s,s:s}", "parameter", "from_seq", "reason",
-                                  "the vault is sealed and no signed checkpoint covers these lines yet: "
-                                  "export them once it is unsealed"));
+                return job_invalid(j, IFACE, "from_seq",
+                                   "the vault is sealed and no signed checkpoint covers these lines yet: "
+                                   "export them once it is unsealed");
         if (r < 0)
                 return r;
         j->stream_end = size - 1;

@@ -62,9 +62,7 @@ int keyadmin_rotate(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         next = highest + 1;
         if (next >= KEYS_MAX_KEK)
-                return job_fail(j, IFACE ".InvalidParameter",
-                                json_pack("{s:s,s:s}", "parameter", "version", "reason",
-                                          "every KEK version is used: retire old ones first"));
+                return job_invalid(j, IFACE, "version", "every KEK version is used: retire old ones first");
         r = keeper_kek_new(v->keeper, next, wrapped);
         if (r < 0)
                 return r;
@@ -311,9 +309,7 @@ int keyadmin_retire(struct vault *v, MDB_txn *txn, struct job *j)
         kek_time_name((uint32_t)version, name);
         r = store_errno(mdb_del(txn, v->store->keys, &(MDB_val){4, vkey}, NULL));
         if (r == -ENOENT)
-                return job_fail(
-                        j, IFACE ".InvalidParameter",
-                        json_pack("{s:s,s:s}", "parameter", "version", "reason", "no such KEK version"));
+                return job_invalid(j, IFACE, "version", "no such KEK version");
         if (r < 0)
                 return r;
         mdb_del(txn, v->store->meta, &(MDB_val){strlen(name), name}, NULL);
@@ -393,11 +389,9 @@ int keyadmin_seal(struct vault *v, MDB_txn *txn, struct job *j)
         if (!__atomic_load_n(&v->sealed, __ATOMIC_RELAXED)) {
                 r = keeper_seal(v->keeper);
                 if (r == -EINVAL)
-                        return job_fail(
-                                j, IFACE ".InvalidParameter",
-                                json_pack("{s:s,s:s}", "parameter", "key", "reason",
-                                          "the root key file is not sealed by a passphrase, so nothing "
-                                          "could unseal the vault again"));
+                        return job_invalid(j, IFACE, "key",
+                                           "the root key file is not sealed by a passphrase, so nothing "
+                                           "could unseal the vault again");
                 if (r < 0)
                         return r;
                 __atomic_store_n(&v->sealed, true, __ATOMIC_RELAXED);
