@@ -132,6 +132,18 @@ static int append_line(struct writer *w, MDB_txn *txn, struct job *j, int r)
         return audit_append(w->v->audit, txn, &e, &j->seq);
 }
 
+/* A write transaction for a batch that writes about need bytes (only
+ * refusals may use the store's reserve), with the audit head tracking it. */
+static int txn_begin(struct writer *w, uint64_t need, bool use_reserve, MDB_txn **ret)
+{
+        int r = store_space_check(w->v->store, need, use_reserve);
+
+        if (r < 0 || (r = store_begin(w->v->store, true, ret)) < 0)
+                return r;
+        audit_txn_begin(w->v->audit);
+        return 0;
+}
+
 /* Signs a checkpoint when one is due (by count or time, or force: an
  * Export's, or at shutdown). The lines are durable either way: a failure
  * only delays the checkpoint, and is logged. */
@@ -162,13 +174,9 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 bytes += j->cost;
         /* Twice the request bytes bounds what the batch writes (bodies are
          * base64 on the wire, slightly larger sealed on disk). */
-        r = store_space_check(w->v->store, 2 * bytes, false);
+        r = txn_begin(w, 2 * bytes, false, &txn);
         if (r < 0)
                 return r;
-        r = store_begin(w->v->store, true, &txn);
-        if (r < 0)
-                return r;
-        audit_txn_begin(w->v->audit);
         for (struct job *j = batch; j; j = j->next) {
                 r = run_job(w, txn, j, &policy);
                 if (r < 0)
@@ -205,13 +213,9 @@ static int refuse_batch(struct writer *w, struct job *batch, int err)
 
         for (struct job *j = batch; j; j = j->next)
                 need += REFUSAL_LINE_BYTES;
-        r = store_space_check(w->v->store, need, true);
+        r = txn_begin(w, need, true, &txn);
         if (r < 0)
                 return r;
-        r = store_begin(w->v->store, true, &txn);
-        if (r < 0)
-                return r;
-        audit_txn_begin(w->v->audit);
         for (struct job *j = batch; j; j = j->next) {
                 job_reset(j);
                 r = job_fail_errno(j, err);
