@@ -116,12 +116,8 @@ static int put_binding(struct keeper *kp, const struct body_binding *b)
         return 0;
 }
 
-/* A reply whose length the caller does not know in advance. */
-#define ANY_LENGTH SIZE_MAX
-
 /* Sends the request in kp->buf and reads the reply into kp->buf. Returns
- * the reply's length (want: the length it must have, or ANY_LENGTH up to
- * KEEPER_REPLY_MAX), or -errno. */
+ * the reply's length (want: the length it must have), or -errno. */
 static int call(struct keeper *kp, enum keeper_req type, size_t want)
 {
         struct keeper_hdr h = {type, (uint32_t)kp->len};
@@ -134,7 +130,7 @@ static int call(struct keeper *kp, enum keeper_req type, size_t want)
                 return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
         if (h.type < 0)
                 return h.type;
-        if (want == ANY_LENGTH ? h.len > KEEPER_REPLY_MAX : h.len != want) {
+        if (h.len != want) {
                 /* The stream is out of step: no later reply could be read
                  * right. The keeper sees its socket close and exits. */
                 shutdown(kp->fd, SHUT_RDWR);
@@ -297,26 +293,17 @@ int keeper_kek_drop(struct keeper *kp, uint32_t version)
         return r < 0 ? r : 0;
 }
 
-/* The payload is the passphrase itself (no length field: it is the rest). */
-static int call_with_passphrase(struct keeper *kp, enum keeper_req type, const char *pass, size_t len,
-                                size_t want)
+int keeper_unseal(struct keeper *kp, const char *pass, size_t len)
 {
         int r;
 
         if (len == 0 || len > KEEPER_MSG_MAX)
                 return -EINVAL;
+        /* The payload is the passphrase itself (no length field: it is the
+         * rest); the reply is empty, so the request is wiped here. */
         put(kp, pass, len);
-        r = call(kp, type, want);
-        /* What the reply did not overwrite of the passphrase. */
-        if ((size_t)(r > 0 ? r : 0) < len)
-                sodium_memzero(kp->buf + (r > 0 ? r : 0), len - (size_t)(r > 0 ? r : 0));
-        return r;
-}
-
-int keeper_unseal(struct keeper *kp, const char *pass, size_t len)
-{
-        int r = call_with_passphrase(kp, KEEPER_UNSEAL, pass, len, 0);
-
+        r = call(kp, KEEPER_UNSEAL, 0);
+        sodium_memzero(kp->buf, len);
         return r < 0 ? r : 0;
 }
 
