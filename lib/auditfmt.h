@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "note.h"
+
 #define AUDIT_HASH_SIZE     32
 #define AUDIT_HASH_HEX_SIZE 65
 /* Longest audit line the verifier accepts. */
@@ -56,32 +58,13 @@ void audit_chain_init(struct audit_chain *c, uint64_t first_seq, const uint8_t p
  * line before. */
 int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen);
 
-/* Signed notes (c2sp.org/signed-note), Ed25519 keys (algorithm byte 0x01). */
-
-/* key id = first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
-void note_key_id(const char *name, const uint8_t pk[32], uint8_t ret_id[4]);
-/* "<name>+<hex key id>+<base64(0x01 || pk)>"; caller frees. */
-int note_verifier_key(const char *name, const uint8_t pk[32], char **ret);
-/* Parses a verifier key. -EINVAL when malformed or the key id does not match. */
-int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], uint8_t ret_id[4]);
-
-/* The checkpoint text: origin, size and base64 hash of line size-1, each
- * followed by a newline. Caller frees. */
-int checkpoint_text(const char *origin, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE], char **ret);
-/* Text, a blank line and "— name base64(id || sig)\n". Caller frees. */
-int checkpoint_note(const char *text, const char *name, const uint8_t id[4], const uint8_t sig[64],
-                    char **ret);
-/* Checks a note's signature by the named key and parses its text.
- * *ret_origin is malloc'd. -EBADMSG (with why) when unsigned by this key,
- * the signature fails, or the text is malformed. */
-int checkpoint_verify(const char *note, const char *vkey, char **ret_origin, uint64_t *ret_size,
-                      uint8_t ret_hash[AUDIT_HASH_SIZE], char *why, size_t whylen);
-
 /* Offline verification of an export file. */
 struct export_report {
         uint64_t first_seq, last_seq; /* audit lines covered */
         uint64_t lines;               /* audit lines checked */
         uint64_t checkpoints;         /* checkpoints checked */
+        uint64_t key_changes;         /* co-signed hand-overs to a new signing key */
+        char last_key[512];           /* the key in force at the end (when it verifies) */
         uint64_t bad_line;            /* 1-based line of the file that failed, 0 if none */
         int64_t bad_seq;              /* seq of the failing audit line, -1 if none */
         char why[256];

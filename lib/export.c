@@ -13,10 +13,12 @@ struct export_state {
         struct export_report *rep;
         struct audit_chain chain;
         const char *vkey;
+        char *key; /* the key checkpoints must be signed by now */
         const char *origin;
         uint8_t (*hashes)[AUDIT_HASH_SIZE]; /* hash of each line, by seq - first_seq */
         uint64_t nhashes;
-        bool covered; /* a checkpoint covers the last line */
+        uint64_t last_size; /* of the last checkpoint checked */
+        bool covered;       /* a checkpoint covers the last line */
 };
 
 __attribute__((format(printf, 4, 5))) static int fail(struct export_report *rep, uint64_t lineno,
@@ -32,7 +34,7 @@ __attribute__((format(printf, 4, 5))) static int fail(struct export_report *rep,
         return -EBADMSG;
 }
 
-static int read_header(struct export_state *st, json_t *h, const char **ret_vkey)
+static int read_header(struct export_state *st, json_t *h)
 {
         json_t *fmt = json_object_get(h, "format"), *first = json_object_get(h, "first_seq"),
                *last = json_object_get(h, "last_seq"), *prev = json_object_get(h, "prev");
@@ -56,37 +58,56 @@ static int read_header(struct export_state *st, json_t *h, const char **ret_vkey
         st->hashes = calloc(st->nhashes, AUDIT_HASH_SIZE);
         if (!st->hashes)
                 return -ENOMEM;
-        *ret_vkey = st->vkey ? st->vkey : vkey;
+        /* The header names the key in force at the export's start. */
         if (st->vkey && strcmp(st->vkey, vkey) != 0)
-                return fail(st->rep, 1, -1, "the export names verifier key %s, not the one given", vkey);
-        return 0;
+                return fail(
+                        st->rep, 1, -1,
+                        "the export's checkpoints start with verifier key %s, not the one given (another "
+                        "vault, or an export that starts after a signing-key change)",
+                        vkey);
+        st->key = strdup(vkey);
+        return st->key ? 0 : -ENOMEM;
 }
 
-static int check_checkpoint(struct export_state *st, uint64_t lineno, const char *note, const char *vkey)
+static int check_checkpoint(struct export_state *st, uint64_t lineno, const char *note)
 {
-        _cleanup_(freep) char *origin = NULL;
-        uint8_t hash[AUDIT_HASH_SIZE];
-        uint64_t size;
-        char why[128];
+        struct checkpoint c;
+        char why[sizeof(st->rep->why)];
+        int k;
 
-        if (checkpoint_verify(note, vkey, &origin, &size, hash, why, sizeof(why)) < 0)
+        if (checkpoint_verify(note, st->key, &c, why, sizeof(why)) < 0)
                 return fail(st->rep, lineno, -1, "%s", why);
-        if (strcmp(origin, st->origin) != 0)
-                return fail(st->rep, lineno, -1, "checkpoint origin %s is not the export's", origin);
-        if (size == 0 || size - 1 < st->rep->first_seq || size - 1 >= st->chain.next_seq)
-                return fail(st->rep, lineno, -1,
-                            "checkpoint of size %" PRIu64 " covers no line of this export", size);
-        if (sodium_memcmp(hash, st->hashes[size - 1 - st->rep->first_seq], AUDIT_HASH_SIZE) != 0)
-                return fail(st->rep, lineno, (int64_t)size - 1,
-                            "checkpoint of size %" PRIu64 " does not match line %" PRIu64, size, size - 1);
-        if (size - 1 == st->rep->last_seq)
-                st->covered = true;
-        st->rep->checkpoints++;
-        return 0;
+        if (strcmp(c.origin, st->origin) != 0)
+                k = fail(st->rep, lineno, -1, "checkpoint origin %s is not the export's", c.origin);
+        else if (c.size == 0 || c.size - 1 < st->rep->first_seq || c.size - 1 >= st->chain.next_seq)
+                k = fail(st->rep, lineno, -1, "checkpoint of size %" PRIu64 " covers no line of this export",
+                         c.size);
+        else if (sodium_memcmp(c.hash, st->hashes[c.size - 1 - st->rep->first_seq], AUDIT_HASH_SIZE) != 0)
+                k = fail(st->rep, lineno, (int64_t)c.size - 1,
+                         "checkpoint of size %" PRIu64 " does not match line %" PRIu64, c.size, c.size - 1);
+        else
+                k = 0;
+        if (k == 0 && c.size <= st->last_size)
+                k = fail(st->rep, lineno, -1, "checkpoints are not in order of size");
+        if (k == 0) {
+                if (c.size - 1 == st->rep->last_seq)
+                        st->covered = true;
+                st->last_size = c.size;
+                st->rep->checkpoints++;
+                /* Signed by the key in force and by the next one: from
+                 * here on, the next one alone is trusted. */
+                if (c.next_key && strcmp(c.next_key, st->key) != 0) {
+                        free(st->key);
+                        st->key = c.next_key;
+                        c.next_key = NULL;
+                        st->rep->key_changes++;
+                }
+        }
+        checkpoint_done(&c);
+        return k;
 }
 
-static int verify_line(struct export_state *st, uint64_t lineno, const char *line, size_t len,
-                       const char **vkey)
+static int verify_line(struct export_state *st, uint64_t lineno, const char *line, size_t len)
 {
         json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *cp;
         int k;
@@ -96,7 +117,7 @@ static int verify_line(struct export_state *st, uint64_t lineno, const char *lin
                 return fail(st->rep, lineno, -1, "not a JSON object");
         }
         if ((cp = json_object_get(o, "checkpoint")))
-                k = json_is_string(cp) ? check_checkpoint(st, lineno, json_string_value(cp), *vkey)
+                k = json_is_string(cp) ? check_checkpoint(st, lineno, json_string_value(cp))
                                        : fail(st->rep, lineno, -1, "checkpoint is not a string");
         else if (st->rep->checkpoints > 0)
                 k = fail(st->rep, lineno, -1, "audit line after the checkpoints");
@@ -122,7 +143,6 @@ int export_verify(FILE *f, const char *vkey, struct export_report *ret)
 {
         struct export_state st = {.rep = ret, .vkey = vkey};
         _cleanup_(freep) char *line = NULL;
-        const char *use_vkey = NULL;
         json_t *header_keep = NULL;
         size_t cap = 0;
         uint64_t lineno = 0;
@@ -143,9 +163,9 @@ int export_verify(FILE *f, const char *vkey, struct export_report *ret)
                                 k = fail(ret, 1, -1, "not a JSON object");
                                 break;
                         }
-                        k = read_header(&st, header_keep, &use_vkey);
+                        k = read_header(&st, header_keep);
                 } else
-                        k = verify_line(&st, lineno, line, (size_t)n - 1, &use_vkey);
+                        k = verify_line(&st, lineno, line, (size_t)n - 1);
                 if (k < 0)
                         break;
         }
@@ -159,7 +179,10 @@ int export_verify(FILE *f, const char *vkey, struct export_report *ret)
                          st.chain.next_seq - 1, ret->last_seq);
         if (k == 0 && !st.covered)
                 k = fail(ret, lineno, (int64_t)ret->last_seq, "no signed checkpoint covers the last line");
+        if (k == 0)
+                snprintf(ret->last_key, sizeof(ret->last_key), "%s", st.key);
         free(st.hashes);
+        free(st.key);
         json_decref(header_keep);
         return k;
 }

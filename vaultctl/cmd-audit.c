@@ -208,6 +208,13 @@ static void show_file_verified(const char *path, const char *vkey, const struct 
                " signed %s\n",
                path, rep->lines, plural(rep->lines, "line", "lines"), rep->first_seq, rep->last_seq,
                rep->checkpoints, plural(rep->checkpoints, "checkpoint", "checkpoints"));
+        if (rep->key_changes) {
+                _cleanup_(freep) char *last = escape_string(rep->last_key);
+
+                printf("the signing key changed %" PRIu64 " %s, each through a checkpoint signed by\n"
+                       "the old and the new key; the key in force at the end: %s\n",
+                       rep->key_changes, plural(rep->key_changes, "time", "times"), last);
+        }
         if (!vkey)
                 printf("note: checked against the key the file itself names; pass --key with the\n"
                        "vault's verifier key (vaultctl audit head) to prove where it came from\n");
@@ -232,10 +239,10 @@ static int verify_file(struct ctl *ctl, const char *path, const char *vkey)
                 show_file_verified(path, vkey, &rep);
                 return EXIT_SUCCESS;
         }
-        o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "file", path, "first_seq",
+        o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:s}", "valid", 1, "file", path, "first_seq",
                       (json_int_t)rep.first_seq, "last_seq", (json_int_t)rep.last_seq, "lines",
                       (json_int_t)rep.lines, "checkpoints", (json_int_t)rep.checkpoints, "trusted_key",
-                      vkey != NULL);
+                      vkey != NULL, "key_changes", (json_int_t)rep.key_changes, "last_key", rep.last_key);
         print_json(o);
         json_decref(o);
         return EXIT_SUCCESS;
@@ -274,4 +281,25 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
         if (file)
                 return verify_file(ctl, file, vkey);
         return ctl_show(ctl, "io.vaultd.audit.Verify", NULL, show_verified);
+}
+
+static void show_rotated(json_t *reply)
+{
+        _cleanup_(freep) char *next = escape_json_string(json_object_get(reply, "verifier_key")),
+                              *prev = escape_json_string(json_object_get(reply, "previous"));
+
+        printf("new verifier key: %s\n"
+               "previous key:     %s\n"
+               "The next checkpoint is signed by both keys, and later ones by the new key\n"
+               "alone. Auditors keep verifying with the key they trust; their verifier follows\n"
+               "the hand-over. Give them the new key for exports that start after it.\n",
+               next, prev);
+}
+
+int cmd_audit_rotate_key(struct ctl *ctl, int argc, char **argv)
+{
+        while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
+                ;
+        ctl_positional(ctl, argc, argv, 0, 0);
+        return ctl_show(ctl, "io.vaultd.admin.RotateSigningKey", NULL, show_rotated);
 }

@@ -53,6 +53,14 @@ static const struct command audit_commands[] = {
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...'",
          "the auditor or admin role (with --file: nothing, no daemon)"},
+        {"rotate-key", "audit", cmd_audit_rotate_key, "", "replace the audit signing key",
+         "Makes a new Ed25519 key sign the audit trail's checkpoints. The checkpoint\n"
+         "signed right after is signed by the old and the new key and names the new\n"
+         "one, so a verifier that trusts the old key follows the change; later\n"
+         "checkpoints are signed by the new key alone, and the keeper forgets the old\n"
+         "one. Do it when the old key may have leaked, or by routine. Prints the new\n"
+         "verifier key: give it to auditors for exports that start after the change.",
+         "vaultctl audit rotate-key", "the admin role"},
         {},
 };
 

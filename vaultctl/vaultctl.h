@@ -287,6 +287,7 @@ int cmd_import(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_head(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_export(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_rotate_key(struct ctl *ctl, int argc, char **argv);
 int cmd_policy_check(struct ctl *ctl, int argc, char **argv);
 int cmd_policy_reload(struct ctl *ctl, int argc, char **argv);
 int cmd_key_list(struct ctl *ctl, int argc, char **argv);

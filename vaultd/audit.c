@@ -9,7 +9,13 @@
 #include <sodium.h>
 
 #include "keeper.h"
+#include "keystore.h"
 #include "util.h"
+
+/* meta: the history of signing keys, one "SIZE VKEY\n" per key: VKEY
+ * signs the checkpoints above SIZE (until the next line's). Absent until
+ * the first rotation: then sign.pub alone. */
+#define SIGN_KEYS "sign.keys"
 
 static int meta_get_string(MDB_txn *txn, struct vault_store *s, const char *name, char **ret)
 {
@@ -99,6 +105,8 @@ static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn
         if (kp) { /* offline (no keeper): no verifier key, only appends */
                 keeper_public(kp, pk);
                 k = note_verifier_key(log->origin, pk, &log->vkey);
+                if (k == 0 && keeper_next_public(kp, pk))
+                        k = note_verifier_key(log->origin, pk, &log->next_vkey);
                 if (k < 0)
                         goto fail;
         }
@@ -110,24 +118,27 @@ fail:
         return k;
 }
 
-/* The signature in a stored checkpoint note (the last line:
- * "— name base64(key id || signature)"). */
-static int note_signature(const MDB_val *note, uint8_t sig[64])
+/* The signature by the current signing key in a stored checkpoint note. */
+static int note_signature(struct audit_log *log, const MDB_val *val, uint8_t sig[64])
 {
-        const char *text = note->mv_data, *end = text + note->mv_size, *b64 = end;
-        uint8_t raw[4 + 64];
-        size_t len;
+        uint8_t pk[32], id[4];
+        struct note n;
+        int k = note_parse(val->mv_data, val->mv_size, &n, NULL, 0);
 
-        if (note->mv_size < 2 || end[-1] != '\n')
+        if (k < 0)
                 return -EIO;
-        for (b64 = end - 1; b64 > text && b64[-1] != ' '; b64--)
-                ;
-        if (sodium_base642bin(raw, sizeof(raw), b64, (size_t)(end - 1 - b64), NULL, &len, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) < 0 ||
-            len != sizeof(raw))
-                return -EIO;
-        memcpy(sig, raw + 4, 64);
-        return 0;
+        keeper_public(log->keeper, pk);
+        note_key_id(log->origin, pk, id);
+        k = -EIO;
+        for (size_t i = 0; i < n.nsigs; i++)
+                if (strcmp(n.sigs[i].name, log->origin) == 0 && memcmp(n.sigs[i].id, id, 4) == 0 &&
+                    n.sigs[i].sig_len == 64) {
+                        memcpy(sig, n.sigs[i].sig, 64);
+                        k = 0;
+                        break;
+                }
+        note_done(&n);
+        return k;
 }
 
 int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
@@ -149,7 +160,7 @@ int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struc
                 be64_put(key, log->checkpoint_size);
                 if ((k = audit_line_hash(log, txn, log->checkpoint_size - 1, hash)) < 0 ||
                     (k = store_get(txn, s->checkpoints, key, 8, &note)) < 0 ||
-                    (k = note_signature(&note, sig)) < 0)
+                    (k = note_signature(log, &note, sig)) < 0)
                         goto fail;
         }
         k = keeper_chain(kp, log->checkpoint_size, hash, sig);
@@ -179,6 +190,7 @@ void audit_log_free(struct audit_log *log)
                 return;
         free(log->origin);
         free(log->vkey);
+        free(log->next_vkey);
         free(log);
 }
 
@@ -232,7 +244,8 @@ bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force)
 
 /* Asks the keeper to sign the committed head: it gets every line since the
  * last size it signed and recomputes the chain itself. */
-static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, uint8_t sig[64])
+static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, uint8_t sig[64],
+                           uint8_t next_sig[64])
 {
         uint64_t n = size - log->keeper_size;
         const char **lines = calloc(n, sizeof(*lines));
@@ -248,17 +261,55 @@ static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, u
                 lens[i] = v.mv_size;
         }
         if (k == 0)
-                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, sig);
+                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, sig, next_sig);
         free(lines);
         free(lens);
         return k;
+}
+
+/* Appends "size vkey" to the history of signing keys (starting it with
+ * the vault's first key when this is the first rotation). */
+static int keys_history_add(struct audit_log *log, MDB_txn *txn, uint64_t size, const char *vkey)
+{
+        _cleanup_(freep) char *old = NULL, *text = NULL;
+        int k = meta_get_string(txn, log->store, SIGN_KEYS, &old);
+
+        if (k == -ENOENT)
+                k = asprintf(&old, "0 %s\n", log->vkey) < 0 ? -ENOMEM : 0;
+        if (k < 0)
+                return k;
+        if (asprintf(&text, "%s%" PRIu64 " %s\n", old, size, vkey) < 0)
+                return -ENOMEM;
+        return meta_put_string(txn, log->store, SIGN_KEYS, text);
+}
+
+/* A checkpoint signed by both keys, being stored in txn: the next key
+ * takes the old one's place in the store. */
+static int key_handover(struct audit_log *log, MDB_txn *txn, uint64_t size)
+{
+        uint8_t pk[32];
+        MDB_val next;
+        int k;
+
+        if (!keeper_next_public(log->keeper, pk))
+                return -EPROTO;
+        if ((k = store_get(txn, log->store->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), &next)) <
+                    0 ||
+            (k = keys_history_add(log, txn, size, log->next_vkey)) < 0)
+                return k;
+        if ((k = store_put(txn, log->store->meta, "sign.key", 8, next.mv_data, next.mv_size, 0)) < 0 ||
+            (k = store_put(txn, log->store->meta, "sign.pub", 8, pk, sizeof(pk), 0)) < 0)
+                return k;
+        return store_errno(mdb_del(txn, log->store->meta,
+                                   &(MDB_val){strlen(KEYSTORE_SIGN_NEXT), KEYSTORE_SIGN_NEXT}, NULL));
 }
 
 int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
 {
         _cleanup_(freep) char *text = NULL, *note = NULL;
         uint64_t size = log->next_seq;
-        uint8_t id[4], pk[32], sig[64], key[8];
+        uint8_t ids[2][4], pk[32], sigs[2][64], key[8];
+        bool handover = log->next_vkey != NULL;
         MDB_txn *txn;
         int k;
 
@@ -267,27 +318,96 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
         k = store_begin(log->store, true, &txn);
         if (k < 0)
                 return k;
-        k = checkpoint_sign(log, txn, size, sig);
+        k = checkpoint_sign(log, txn, size, sigs[0], sigs[1]);
         if (k < 0)
                 goto abort;
         log->keeper_size = size; /* signed: the keeper will not sign it again */
         log->checkpoint_time_us = now_us;
-        if ((k = checkpoint_text(log->origin, size, log->head, &text)) < 0)
+        if ((k = checkpoint_text(log->origin, size, log->head, log->next_vkey, &text)) < 0)
                 goto abort;
         keeper_public(log->keeper, pk);
-        note_key_id(log->origin, pk, id);
+        note_key_id(log->origin, pk, ids[0]);
+        if (handover) {
+                keeper_next_public(log->keeper, pk);
+                note_key_id(log->origin, pk, ids[1]);
+        }
         be64_put(key, size);
-        if ((k = checkpoint_note(text, log->origin, id, sig, &note)) < 0 ||
+        if ((k = checkpoint_note(text, log->origin, ids, sigs, handover ? 2 : 1, &note)) < 0 ||
             (k = store_put(txn, log->store->checkpoints, key, 8, note, strlen(note), 0)) < 0 ||
-            (k = store_meta_put_u64(txn, log->store, "audit.cp.size", size)) < 0)
+            (k = store_meta_put_u64(txn, log->store, "audit.cp.size", size)) < 0 ||
+            (handover && (k = key_handover(log, txn, size)) < 0))
                 goto abort;
         k = store_commit(txn);
-        if (k == 0)
-                log->checkpoint_size = size;
+        if (k < 0)
+                return k;
+        log->checkpoint_size = size;
+        if (handover) {
+                /* Stored: the keeper may forget the old key. Should this
+                 * fail, the next start opens the new one from the store. */
+                k = keeper_sign_switch(log->keeper);
+                free(log->vkey);
+                log->vkey = log->next_vkey;
+                log->next_vkey = NULL;
+        }
         return k;
 abort:
         mdb_txn_abort(txn);
         return k;
+}
+
+int audit_key_at(struct audit_log *log, MDB_txn *txn, uint64_t size, char *buf, size_t cap)
+{
+        _cleanup_(freep) char *hist = NULL;
+        const char *best = NULL;
+        size_t best_len = 0;
+        MDB_val pub;
+        int k = meta_get_string(txn, log->store, SIGN_KEYS, &hist);
+
+        if (k == -ENOENT) { /* never rotated: the one key */
+                _cleanup_(freep) char *vkey = NULL;
+
+                if ((k = store_get(txn, log->store->meta, "sign.pub", 8, &pub)) < 0)
+                        return k;
+                if (pub.mv_size != 32)
+                        return -EIO;
+                if ((k = note_verifier_key(log->origin, pub.mv_data, &vkey)) < 0)
+                        return k;
+                return snprintf(buf, cap, "%s", vkey) < (int)cap ? 0 : -ENAMETOOLONG;
+        }
+        if (k < 0)
+                return k;
+        for (char *line = hist, *eol; (eol = strchr(line, '\n')); line = eol + 1) {
+                char *sp = strchr(line, ' ');
+
+                if (!sp || sp > eol)
+                        return -EIO;
+                if (strtoull(line, NULL, 10) >= size)
+                        break;
+                best = sp + 1;
+                best_len = (size_t)(eol - best);
+        }
+        if (!best)
+                return -EIO;
+        return best_len < cap ? (memcpy(buf, best, best_len), buf[best_len] = '\0', 0) : -ENAMETOOLONG;
+}
+
+int audit_key_rotate(struct audit_log *log, MDB_txn *txn, const uint8_t wrapped[KEYS_SIGN_WRAPPED])
+{
+        return store_put(txn, log->store->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), wrapped,
+                         KEYS_SIGN_WRAPPED, 0);
+}
+
+int audit_key_rotate_committed(struct audit_log *log)
+{
+        uint8_t pk[32];
+        int k = keeper_sign_use(log->keeper);
+
+        if (k < 0)
+                return k;
+        keeper_next_public(log->keeper, pk);
+        free(log->next_vkey);
+        log->next_vkey = NULL;
+        return note_verifier_key(log->origin, pk, &log->next_vkey);
 }
 
 int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,
@@ -463,29 +583,57 @@ static int verify_lines(struct audit_log *log, MDB_txn *txn, struct audit_verify
         return rc && n < max ? store_errno(rc) : 0;
 }
 
+/* The key the first checkpoint must be signed by: the first of the
+ * stored history, which must be the one line 0 records. */
+static int verify_first_key(struct audit_log *log, MDB_txn *txn, struct audit_verify *st)
+{
+        uint8_t kb[8] = {0};
+        MDB_val v;
+        json_t *line0;
+        const char *vkey;
+        int k;
+
+        if ((k = audit_key_at(log, txn, 1, st->key, sizeof(st->key))) < 0 ||
+            (k = store_get(txn, log->store->audit, kb, 8, &v)) < 0)
+                return k;
+        line0 = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        vkey = json_string_value(json_object_get(line0, "verifier_key"));
+        k = vkey && strcmp(vkey, st->key) == 0
+                    ? 0
+                    : verify_fail(st, 0, "the vault's first signing key is not the one line 0 records");
+        json_decref(line0);
+        return k;
+}
+
 static int verify_one_checkpoint(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, uint64_t size,
                                  const MDB_val *val)
 {
-        _cleanup_(freep) char *note = strndup(val->mv_data, val->mv_size), *origin = NULL;
-        uint8_t hash[AUDIT_HASH_SIZE], line_hash[AUDIT_HASH_SIZE];
+        _cleanup_(freep) char *note = strndup(val->mv_data, val->mv_size);
+        uint8_t line_hash[AUDIT_HASH_SIZE];
         char why[sizeof(st->why)];
-        uint64_t nsize;
+        struct checkpoint c;
+        int k = 0;
 
         if (!note)
                 return -ENOMEM;
-        if (checkpoint_verify(note, log->vkey, &origin, &nsize, hash, why, sizeof(why)) < 0)
+        if (!st->key[0] && (k = verify_first_key(log, txn, st)) < 0)
+                return k;
+        if (checkpoint_verify(note, st->key, &c, why, sizeof(why)) < 0)
                 return verify_fail(st, (int64_t)size - 1, "%s", why);
-        if (nsize != size || size == 0)
-                return verify_fail(st, (int64_t)size - 1,
-                                   "checkpoint stored as size %" PRIu64 " is for size %" PRIu64, size,
-                                   nsize);
-        if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
-            sodium_memcmp(line_hash, hash, AUDIT_HASH_SIZE) != 0)
-                return verify_fail(st, (int64_t)size - 1,
-                                   "signed checkpoint of size %" PRIu64 " does not match line %" PRIu64,
-                                   size, size - 1);
-        st->checkpoints++;
-        return 0;
+        if (c.size != size || size == 0)
+                k = verify_fail(st, (int64_t)size - 1,
+                                "checkpoint stored as size %" PRIu64 " is for size %" PRIu64, size, c.size);
+        else if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
+                 sodium_memcmp(line_hash, c.hash, AUDIT_HASH_SIZE) != 0)
+                k = verify_fail(st, (int64_t)size - 1,
+                                "signed checkpoint of size %" PRIu64 " does not match line %" PRIu64, size,
+                                size - 1);
+        else if (c.next_key && snprintf(st->key, sizeof(st->key), "%s", c.next_key) >= (int)sizeof(st->key))
+                k = -ENAMETOOLONG; /* the hand-over: later checkpoints are signed by the next key */
+        checkpoint_done(&c);
+        if (k == 0)
+                st->checkpoints++;
+        return k;
 }
 
 /* Checkpoints up to the lines verified; newer ones were signed after the

@@ -18,8 +18,9 @@
 struct audit_log {
         struct vault_store *store;
         struct keeper *keeper;
-        char *origin; /* checkpoint origin and signing key name */
-        char *vkey;   /* verifier key */
+        char *origin;    /* checkpoint origin and signing key name */
+        char *vkey;      /* verifier key (writer thread only: a rotation replaces it) */
+        char *next_vkey; /* the key a signing-key rotation hands over to, while it co-signs */
         char vault_id[33];
         /* Committed head, and head inside the open write transaction. */
         uint64_t next_seq, pending_next_seq;
@@ -74,6 +75,15 @@ int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_siz
                            size_t max_count, json_t *array, uint64_t *ret_next);
 /* The smallest checkpoint size >= size. -ENOENT when none. */
 int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret);
+/* The verifier key that signs the checkpoint of size size (the meta
+ * history of signing keys), into buf. */
+int audit_key_at(struct audit_log *log, MDB_txn *txn, uint64_t size, char *buf, size_t cap);
+/* Signing-key rotation, in the writer's txn: stores the next key (wrapped,
+ * from keeper_sign_new), for keeper_sign_use once committed. The next
+ * checkpoint is signed by both keys and completes the hand-over. */
+int audit_key_rotate(struct audit_log *log, MDB_txn *txn, const uint8_t wrapped[KEYS_SIGN_WRAPPED]);
+/* After that commit: the next key co-signs from now on. */
+int audit_key_rotate_committed(struct audit_log *log);
 /* Hash of line seq. */
 int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t ret[AUDIT_HASH_SIZE]);
 
@@ -88,6 +98,7 @@ struct audit_verify {
         uint64_t next_checkpoint; /* size to resume from */
         int64_t bad_seq;
         char why[256];
+        char key[512]; /* the key checkpoints are signed by at next_checkpoint */
 };
 
 void audit_verify_init(struct audit_verify *st);

@@ -68,7 +68,7 @@ int auditapi_export(struct vault *v, MDB_txn *txn, struct job *j)
 static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *lines)
 {
         uint8_t prev[AUDIT_HASH_SIZE] = {0};
-        char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], *s;
+        char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], vkey[512], *s;
         json_t *header;
         uint64_t want = j->stream_end < j->seq ? j->stream_end : j->seq, size;
         int r;
@@ -87,12 +87,16 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
         j->stream_end = size - 1;
         if (j->stream_next > 0 && (r = audit_line_hash(v->audit, txn, j->stream_next - 1, prev)) < 0)
                 return r;
+        /* The key that signs the export's first checkpoint. */
+        if ((r = audit_checkpoint_at_or_after(v->audit, txn, j->stream_next + 1, &size)) < 0 ||
+            (r = audit_key_at(v->audit, txn, size, vkey, sizeof(vkey))) < 0)
+                return r;
         hex_encode(prev, AUDIT_HASH_SIZE, hex);
         time_format_us(now_realtime_us(), tbuf);
         header = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault",
-                           v->audit->vault_id, "origin", v->audit->origin, "verifier_key", v->audit->vkey,
-                           "first_seq", (json_int_t)j->stream_next, "last_seq", (json_int_t)j->stream_end,
-                           "prev", hex, "exported", tbuf);
+                           v->audit->vault_id, "origin", v->audit->origin, "verifier_key", vkey, "first_seq",
+                           (json_int_t)j->stream_next, "last_seq", (json_int_t)j->stream_end, "prev", hex,
+                           "exported", tbuf);
         s = json_dumps(header, JSON_COMPACT);
         json_decref(header);
         if (!s)

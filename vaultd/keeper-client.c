@@ -14,6 +14,11 @@ struct keeper {
         int fd, pidfd;
         pid_t pid;
         uint8_t pk[32];
+        /* A signing-key rotation: the next key co-signs every checkpoint
+         * (has_next) until keeper_sign_switch; pending is one made by
+         * keeper_sign_new and not yet in use. */
+        bool has_next, has_pending;
+        uint8_t next_pk[32], pending_pk[32];
         uint8_t *buf; /* one request or reply; may hold a data key: wiped */
         size_t len;
 };
@@ -154,7 +159,8 @@ int keeper_create(struct keeper *kp, const char *origin, struct keys_material *r
 }
 
 int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
-                const uint8_t sign_wrapped[KEYS_SIGN_WRAPPED], const struct keeper_kek *keks, size_t n)
+                const uint8_t sign_wrapped[KEYS_SIGN_WRAPPED], const uint8_t *sign_next,
+                const struct keeper_kek *keks, size_t n)
 {
         int r = put_name(kp, origin);
 
@@ -171,9 +177,14 @@ int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
                 put_u32(kp, keks[i].version);
                 put(kp, keks[i].wrapped, KEYS_WRAPPED);
         }
-        if ((r = call(kp, KEEPER_OPEN, sizeof(kp->pk))) < 0)
+        if (sign_next)
+                put(kp, sign_next, KEYS_SIGN_WRAPPED);
+        if ((r = call(kp, KEEPER_OPEN, sign_next ? 64 : 32)) < 0)
                 return r;
         memcpy(kp->pk, kp->buf, sizeof(kp->pk));
+        kp->has_next = sign_next != NULL;
+        if (sign_next)
+                memcpy(kp->next_pk, kp->buf + 32, 32);
         return 0;
 }
 
@@ -191,7 +202,7 @@ int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH
 }
 
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                uint8_t ret_sig[64])
+                uint8_t ret_sig[64], uint8_t ret_next_sig[64])
 {
         uint64_t next = first;
         size_t i = 0;
@@ -215,10 +226,58 @@ int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, con
                         return -EPROTO;
         } while (i < n);
         put_u64(kp, next);
-        if ((r = call(kp, KEEPER_SIGN, 64)) < 0)
+        if ((r = call(kp, KEEPER_SIGN, kp->has_next ? 128 : 64)) < 0)
                 return r;
         memcpy(ret_sig, kp->buf, 64);
+        if (kp->has_next)
+                memcpy(ret_next_sig, kp->buf + 64, 64);
         return 0;
+}
+
+int keeper_sign_new(struct keeper *kp, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED], uint8_t ret_pk[32])
+{
+        int r = call(kp, KEEPER_SIGN_NEW, KEYS_SIGN_WRAPPED + 32);
+
+        if (r < 0)
+                return r;
+        memcpy(ret_wrapped, kp->buf, KEYS_SIGN_WRAPPED);
+        memcpy(kp->pending_pk, kp->buf + KEYS_SIGN_WRAPPED, 32);
+        memcpy(ret_pk, kp->pending_pk, 32);
+        kp->has_pending = true;
+        return 0;
+}
+
+int keeper_sign_use(struct keeper *kp)
+{
+        int r;
+
+        if (!kp->has_pending)
+                return -ENOKEY;
+        r = call(kp, KEEPER_SIGN_USE, 0);
+        if (r < 0)
+                return r;
+        memcpy(kp->next_pk, kp->pending_pk, 32);
+        kp->has_next = true;
+        kp->has_pending = false;
+        return 0;
+}
+
+int keeper_sign_switch(struct keeper *kp)
+{
+        int r = call(kp, KEEPER_SIGN_SWITCH, 0);
+
+        if (r < 0)
+                return r;
+        memcpy(kp->pk, kp->next_pk, 32);
+        kp->has_next = false;
+        return 0;
+}
+
+bool keeper_next_public(struct keeper *kp, uint8_t pk[32])
+{
+        if (kp->has_next)
+                memcpy(pk, kp->next_pk, 32);
+        return kp->has_next;
 }
 
 int keeper_dek_new(struct keeper *kp, const struct body_binding *b, uint32_t *ret_kek_version,

@@ -21,8 +21,9 @@ enum keeper_req {
         /* A new vault. → wrapped KEK v1, wrapped signing key, public key. */
         KEEPER_CREATE = 1,
         /* An existing vault: origin_len(2) origin kek_current(4)
-         * sign_wrapped, then n(4) and n × (version(4) wrapped KEK).
-         * → public key(32). */
+         * sign_wrapped, then n(4) and n × (version(4) wrapped KEK), then
+         * the next signing key's sign_wrapped when a rotation is under way.
+         * → public key(32), and the next one's(32). */
         KEEPER_OPEN,
         /* The last signed checkpoint, told once at start: size(8) hash(32)
          * signature(64; zeros when size is 0). The keeper checks the
@@ -33,7 +34,8 @@ enum keeper_req {
          * floor again (to start over). → pending size(8). */
         KEEPER_LINES,
         /* Sign the checkpoint at size(8), which must be the pending size
-         * and above the floor. → signature(64). */
+         * and above the floor. → signature(64), and while a next signing
+         * key is in use (the text then names it) its signature(64). */
         KEEPER_SIGN,
         /* A new data key for a record version: binding. → kek_version(4)
          * wrapped DEK, DEK(32). */
@@ -58,6 +60,14 @@ enum keeper_req {
         /* Wipes the root key, every KEK and the signing key; a sealed root
          * key can be opened again with UNSEAL. */
         KEEPER_SEAL,
+        /* Signing-key rotation: a new next signing key, not used yet.
+         * → its sign_wrapped, public key(32). -EBUSY while one is in use. */
+        KEEPER_SIGN_NEW,
+        /* The next key (stored by the worker) co-signs from now on. */
+        KEEPER_SIGN_USE,
+        /* After a co-signed checkpoint: the next key becomes the signing
+         * key, the old one is wiped. -EPROTO before one. */
+        KEEPER_SIGN_SWITCH,
 };
 
 /* A binding on the wire: collection_len(2) collection id_len(2) id

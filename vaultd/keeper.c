@@ -21,6 +21,8 @@
 #include "util.h"
 
 #define ORIGIN_MAX 256
+/* A checkpoint text: origin, size, hash, and a next-key line. */
+#define TEXT_MAX (2 * ORIGIN_MAX + 256)
 
 struct keeper_state {
         int fd;
@@ -37,8 +39,11 @@ struct keeper_state {
         uint8_t floor_hash[AUDIT_HASH_SIZE], pending_hash[AUDIT_HASH_SIZE];
         uint8_t floor_sig[64];
         bool floor_unchecked; /* told while sealed: checked when opened */
-        bool floor_bad;       /* it did not check out: nothing is signed */
-        uint8_t *in, *out;    /* message buffers (out may hold data keys: wiped) */
+        /* Signing-key rotation: a next key made (pending), co-signing
+         * (active), and whether it has co-signed a checkpoint yet. */
+        bool next_pending, next_active, cosigned;
+        bool floor_bad;    /* it did not check out: nothing is signed */
+        uint8_t *in, *out; /* message buffers (out may hold data keys: wiped) */
         size_t out_len;
 };
 
@@ -181,6 +186,10 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         }
         if (r == 0 && (r = keys_set_current(st->keys, current)) == 0)
                 r = keys_open_signer(st->keys, sign);
+        /* A rotation under way: the next key the worker stored co-signs. */
+        if (r == 0 && c->left)
+                r = c->left == KEYS_SIGN_WRAPPED ? keys_next_open(st->keys, take(c, KEYS_SIGN_WRAPPED))
+                                                 : -EBADMSG;
         if (r < 0) {
                 keys_lock(st->keys); /* wipes every KEK and the signing key; a sealed root stays openable */
                 if (!keys_locked(st->keys))
@@ -198,35 +207,52 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         st->floor_unchecked = false;
         keys_public(st->keys, pk);
         put(st, pk, sizeof(pk));
+        st->next_pending = st->cosigned = false;
+        st->next_active = keys_next_public(st->keys, pk);
+        if (st->next_active)
+                put(st, pk, sizeof(pk));
         return 0;
 }
 
-/* The checkpoint text (DESIGN §7) for size and hash, in buf. */
+/* The checkpoint text (docs/audit-format.md) for size and hash, in buf;
+ * with pk, it hands over to that key (a vaultd-next-key line). */
 static int checkpoint_text_of(const struct keeper_state *st, uint64_t size,
-                              const uint8_t hash[AUDIT_HASH_SIZE], char *buf, size_t cap)
+                              const uint8_t hash[AUDIT_HASH_SIZE], const uint8_t *pk, char *buf, size_t cap)
 {
-        char b64[sodium_base64_ENCODED_LEN(AUDIT_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
-        int n;
+        _cleanup_(freep) char *text = NULL, *vkey = NULL;
+        size_t n;
+        int r;
 
-        sodium_bin2base64(b64, sizeof(b64), hash, AUDIT_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL);
-        n = snprintf(buf, cap, "%s\n%llu\n%s\n", st->origin, (unsigned long long)size, b64);
-        return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+        if ((pk && (r = note_verifier_key(st->origin, pk, &vkey)) < 0) ||
+            (r = checkpoint_text(st->origin, size, hash, vkey, &text)) < 0)
+                return r;
+        n = strlen(text);
+        if (n >= cap)
+                return -ENAMETOOLONG;
+        memcpy(buf, text, n + 1);
+        return (int)n;
 }
 
-/* Whether sig is the keeper's signature of the checkpoint at size. */
+/* Whether sig is the keeper's signature of the checkpoint at size: as a
+ * plain checkpoint, or as the one that handed the signing role to its
+ * key. */
 static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash, const uint8_t *sig)
 {
-        char text[ORIGIN_MAX + 128];
+        char text[TEXT_MAX];
         uint8_t pk[32];
         int n;
 
         if (size == 0)
                 return 0;
-        n = checkpoint_text_of(st, size, hash, text, sizeof(text));
-        if (n < 0)
-                return n;
         keys_public(st->keys, pk);
-        return crypto_sign_verify_detached(sig, (const uint8_t *)text, (size_t)n, pk) == 0 ? 0 : -EBADMSG;
+        for (int handover = 0; handover < 2; handover++) {
+                n = checkpoint_text_of(st, size, hash, handover ? pk : NULL, text, sizeof(text));
+                if (n < 0)
+                        return n;
+                if (crypto_sign_verify_detached(sig, (const uint8_t *)text, (size_t)n, pk) == 0)
+                        return 0;
+        }
+        return -EBADMSG;
 }
 
 static int do_chain(struct keeper_state *st, struct cursor *c)
@@ -281,6 +307,7 @@ static int do_seal(struct keeper_state *st, struct cursor *c)
                 return -EINVAL; /* a plain key file: nothing could open it again */
         keys_lock(st->keys);
         st->opened = false;
+        st->next_pending = st->next_active = st->cosigned = false;
         return 0;
 }
 
@@ -337,8 +364,8 @@ static int do_lines(struct keeper_state *st, struct cursor *c)
 
 static int do_sign(struct keeper_state *st, struct cursor *c)
 {
-        char text[ORIGIN_MAX + 128];
-        uint8_t sig[64];
+        char text[TEXT_MAX];
+        uint8_t sig[64], next_pk[32];
         uint64_t size;
         int r, n;
 
@@ -352,13 +379,66 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
                 return -ERANGE;
         if (st->floor_bad || st->floor_unchecked)
                 return -EBADMSG;
-        n = checkpoint_text_of(st, size, st->pending_hash, text, sizeof(text));
+        if (st->next_active && !keys_next_public(st->keys, next_pk))
+                return -ENOKEY;
+        n = checkpoint_text_of(st, size, st->pending_hash, st->next_active ? next_pk : NULL, text,
+                               sizeof(text));
         if (n < 0)
                 return n;
         keys_sign(st->keys, text, (size_t)n, sig);
+        put(st, sig, sizeof(sig));
+        if (st->next_active) {
+                keys_sign_next(st->keys, text, (size_t)n, sig);
+                put(st, sig, sizeof(sig));
+                st->cosigned = true;
+        }
         st->floor_size = size;
         memcpy(st->floor_hash, st->pending_hash, AUDIT_HASH_SIZE);
-        put(st, sig, sizeof(sig));
+        return 0;
+}
+
+/* Signing-key rotation (keeper.h): one next key at a time. */
+static int do_sign_new(struct keeper_state *st, struct cursor *c)
+{
+        uint8_t wrapped[KEYS_SIGN_WRAPPED], pk[32];
+        int r;
+
+        (void)c;
+        if (st->next_active)
+                return -EBUSY;
+        r = keys_next_new(st->keys, wrapped, pk);
+        if (r < 0)
+                return r;
+        put(st, wrapped, sizeof(wrapped));
+        put(st, pk, sizeof(pk));
+        st->next_pending = true;
+        return 0;
+}
+
+static int do_sign_use(struct keeper_state *st, struct cursor *c)
+{
+        (void)c;
+        if (!st->next_pending)
+                return -ENOKEY;
+        st->next_pending = false;
+        st->next_active = true;
+        st->cosigned = false;
+        return 0;
+}
+
+static int do_sign_switch(struct keeper_state *st, struct cursor *c)
+{
+        int r;
+
+        (void)c;
+        /* Only once a checkpoint signed by both keys exists: it is what
+         * lets a verifier who trusts the old key accept the new one. */
+        if (!st->next_active || !st->cosigned)
+                return -EPROTO;
+        r = keys_next_switch(st->keys);
+        if (r < 0)
+                return r;
+        st->next_active = st->cosigned = false;
         return 0;
 }
 
@@ -510,6 +590,12 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_unseal(st, c);
         case KEEPER_SEAL:
                 return do_seal(st, c);
+        case KEEPER_SIGN_NEW:
+                return do_sign_new(st, c);
+        case KEEPER_SIGN_USE:
+                return do_sign_use(st, c);
+        case KEEPER_SIGN_SWITCH:
+                return do_sign_switch(st, c);
 
         default:
                 return -EOPNOTSUPP;

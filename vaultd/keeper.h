@@ -37,10 +37,12 @@ struct keeper_kek {
         uint32_t version;
         uint8_t wrapped[KEYS_WRAPPED];
 };
-/* An existing vault: hands the keeper its wrapped keys. -EBADMSG when the
- * root key is not this vault's. */
+/* An existing vault: hands the keeper its wrapped keys (sign_next: the
+ * signing key being rotated to, or NULL). -EBADMSG when the root key is
+ * not this vault's. */
 int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
-                const uint8_t sign_wrapped[KEYS_SIGN_WRAPPED], const struct keeper_kek *keks, size_t n);
+                const uint8_t sign_wrapped[KEYS_SIGN_WRAPPED], const uint8_t *sign_next,
+                const struct keeper_kek *keks, size_t n);
 /* The audit key's public half (after create or open). */
 void keeper_public(struct keeper *kp, uint8_t pk[32]);
 
@@ -54,7 +56,21 @@ int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH
  * keeper recomputes the chain from the last size it signed and refuses
  * (-EBADMSG, -ERANGE) lines that do not extend it. */
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                uint8_t ret_sig[64]);
+                uint8_t ret_sig[64], uint8_t ret_next_sig[64]);
+
+/* Signing-key rotation (docs/audit-format.md). keeper_sign_new makes a
+ * next signing key and returns it wrapped, to store; once stored,
+ * keeper_sign_use has every later checkpoint signed by both keys (its text
+ * naming the next key; keeper_sign then fills ret_next_sig too); once such
+ * a checkpoint is stored with the next key in place of the old one,
+ * keeper_sign_switch makes the keeper forget the old key. The keeper
+ * refuses a new key while one is in use (-EBUSY), and a switch before a
+ * co-signed checkpoint (-EPROTO). */
+int keeper_sign_new(struct keeper *kp, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED], uint8_t ret_pk[32]);
+int keeper_sign_use(struct keeper *kp);
+int keeper_sign_switch(struct keeper *kp);
+/* The next key's public half while one co-signs; false when none does. */
+bool keeper_next_public(struct keeper *kp, uint8_t pk[32]);
 
 /* A fresh data key for b (into dek, KEYS_KEY_SIZE bytes the caller wipes)
  * and its wrapped form under KEK *ret_kek_version. */

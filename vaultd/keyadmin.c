@@ -7,6 +7,7 @@
 
 #include "envelope.h"
 #include "keystore.h"
+#include "log.h"
 #include "records.h"
 #include "util.h"
 
@@ -86,6 +87,39 @@ void keyadmin_rotate_committed(struct vault *v, struct job *j)
          * fail, the next start makes it current from the store. */
         if (next > 0)
                 keeper_kek_use(v->keeper, (uint32_t)next);
+}
+
+int keyadmin_rotate_signing(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        _cleanup_(freep) char *next = NULL;
+        uint8_t wrapped[KEYS_SIGN_WRAPPED], pk[32];
+        int r;
+
+        (void)txn;
+        r = keeper_sign_new(v->keeper, wrapped, pk);
+        if (r == -EBUSY)
+                return job_invalid(j, IFACE, "key",
+                                   "the last signing-key rotation waits for its checkpoint: try again "
+                                   "once 'vaultctl audit head' shows the new key");
+        if (r < 0 || (r = note_verifier_key(v->audit->origin, pk, &next)) < 0 ||
+            (r = audit_key_rotate(v->audit, txn, wrapped)) < 0)
+                return r;
+        j->audit.extra = json_pack("{s:s,s:s}", "verifier_key", next, "previous", v->audit->vkey);
+        j->reply = json_pack("{s:s,s:s}", "verifier_key", next, "previous", v->audit->vkey);
+        return j->reply ? 0 : -ENOMEM;
+}
+
+void keyadmin_rotate_signing_committed(struct vault *v, struct job *j)
+{
+        int r;
+
+        (void)j;
+        /* Stored: the next checkpoint (forced for this call) is signed by
+         * both keys and completes the hand-over. Should this fail, the next
+         * start has the keeper co-sign from the stored key. */
+        r = audit_key_rotate_committed(v->audit);
+        if (r < 0)
+                log_error("cannot start co-signing with the new audit key: %s", strerror(-r));
 }
 
 /* A versions key split into its binding; false when it is not one. */

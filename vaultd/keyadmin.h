@@ -10,6 +10,10 @@
 int keyadmin_rotate(struct vault *v, MDB_txn *txn, struct job *j);
 /* After commit: the keeper starts wrapping new data keys with it. */
 void keyadmin_rotate_committed(struct vault *v, struct job *j);
+/* A new audit signing key: the checkpoint signed right after is signed by
+ * the old and the new key, and names the new one; later ones by it alone. */
+int keyadmin_rotate_signing(struct vault *v, MDB_txn *txn, struct job *j);
+void keyadmin_rotate_signing_committed(struct vault *v, struct job *j);
 /* Re-wraps up to limit data keys under older KEKs, from where the last call
  * stopped; done once a pass reached the end. */
 int keyadmin_rewrap(struct vault *v, MDB_txn *txn, struct job *j);

@@ -27,6 +27,8 @@ struct vault_keys {
         struct sealed_root *sealed; /* the key file's sealed root key, or NULL (plain) */
         bool locked;                /* sealed and not opened by its passphrase (yet, or again) */
         uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
+        uint8_t *next_sk; /* the signing key being rotated to, or NULL */
+        uint8_t next_pk[crypto_sign_PUBLICKEYBYTES];
 };
 
 /* Between uses (once keys_seal_idle ran) key pages are not even readable:
@@ -295,6 +297,8 @@ void keys_lock(struct vault_keys *k)
         k->kek_current = 0;
         sodium_free(k->sign_sk);
         k->sign_sk = NULL;
+        sodium_free(k->next_sk);
+        k->next_sk = NULL;
         k->locked = k->sealed != NULL;
 }
 
@@ -306,6 +310,7 @@ void keys_free(struct vault_keys *k)
         for (size_t i = 0; i < KEYS_MAX_KEK; i++)
                 sodium_free(k->kek[i]);
         sodium_free(k->sign_sk);
+        sodium_free(k->next_sk);
         free(k->sealed);
         free(k);
 }
@@ -374,21 +379,80 @@ int keys_set_current(struct vault_keys *k, uint32_t version)
         return 0;
 }
 
-int keys_open_signer(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED])
+/* Unwraps a signing key into *sk (allocated on first use) and its public
+ * half into pk. */
+static int open_signer(struct vault_keys *k, uint8_t **sk, uint8_t pk[32],
+                       const uint8_t wrapped[KEYS_SIGN_WRAPPED])
 {
         int r;
 
-        if (!k->sign_sk && !(k->sign_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+        if (!*sk && !(*sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
                 return -ENOMEM;
         key_open(k, k->root, false);
-        key_open(k, k->sign_sk, true);
-        r = unwrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), wrapped, KEYS_SIGN_WRAPPED,
-                   k->sign_sk);
+        key_open(k, *sk, true);
+        r = unwrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), wrapped, KEYS_SIGN_WRAPPED, *sk);
         if (r == 0)
-                crypto_sign_ed25519_sk_to_pk(k->sign_pk, k->sign_sk);
-        key_close(k, k->sign_sk);
+                crypto_sign_ed25519_sk_to_pk(pk, *sk);
+        key_close(k, *sk);
         key_close(k, k->root);
         return r;
+}
+
+int keys_open_signer(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED])
+{
+        return open_signer(k, &k->sign_sk, k->sign_pk, wrapped);
+}
+
+int keys_next_open(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED])
+{
+        int r = open_signer(k, &k->next_sk, k->next_pk, wrapped);
+
+        if (r < 0) {
+                sodium_free(k->next_sk);
+                k->next_sk = NULL;
+        }
+        return r;
+}
+
+int keys_next_new(struct vault_keys *k, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED], uint8_t ret_pk[32])
+{
+        if (!k->next_sk && !(k->next_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+                return -ENOMEM;
+        key_open(k, k->root, false);
+        key_open(k, k->next_sk, true);
+        crypto_sign_keypair(k->next_pk, k->next_sk);
+        wrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->next_sk, crypto_sign_SECRETKEYBYTES,
+             ret_wrapped);
+        key_close(k, k->next_sk);
+        key_close(k, k->root);
+        memcpy(ret_pk, k->next_pk, 32);
+        return 0;
+}
+
+bool keys_next_public(struct vault_keys *k, uint8_t pk[32])
+{
+        if (!k->next_sk)
+                return false;
+        memcpy(pk, k->next_pk, 32);
+        return true;
+}
+
+void keys_sign_next(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64])
+{
+        key_open(k, k->next_sk, false);
+        crypto_sign_detached(sig, NULL, msg, len, k->next_sk);
+        key_close(k, k->next_sk);
+}
+
+int keys_next_switch(struct vault_keys *k)
+{
+        if (!k->next_sk)
+                return -ENOKEY;
+        sodium_free(k->sign_sk); /* wipes */
+        k->sign_sk = k->next_sk;
+        k->next_sk = NULL;
+        memcpy(k->sign_pk, k->next_pk, 32);
+        return 0;
 }
 
 uint32_t keys_kek_current(struct vault_keys *k)
@@ -505,6 +569,7 @@ void keys_seal_idle(struct vault_keys *k)
         k->idle = true;
         key_close(k, k->root);
         key_close(k, k->sign_sk);
+        key_close(k, k->next_sk);
         for (size_t i = 0; i < KEYS_MAX_KEK; i++)
                 key_close(k, k->kek[i]);
 }
@@ -521,7 +586,8 @@ void keys_public(struct vault_keys *k, uint8_t pk[32])
 }
 
 int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_versions,
-                    uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n, uint8_t ret_sign[KEYS_SIGN_WRAPPED])
+                    uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n, uint8_t ret_sign[KEYS_SIGN_WRAPPED],
+                    uint8_t ret_next[KEYS_SIGN_WRAPPED])
 {
         uint8_t ad[16];
         size_t n = 0;
@@ -541,6 +607,12 @@ int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_v
         wrap(to->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->sign_sk, crypto_sign_SECRETKEYBYTES,
              ret_sign);
         key_close(k, k->sign_sk);
+        if (k->next_sk) {
+                key_open(k, k->next_sk, false);
+                wrap(to->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->next_sk,
+                     crypto_sign_SECRETKEYBYTES, ret_next);
+                key_close(k, k->next_sk);
+        }
         key_close(to, to->root);
         *ret_n = n;
         return 0;

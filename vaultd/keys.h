@@ -100,6 +100,19 @@ int keys_drop_kek(struct vault_keys *k, uint32_t version);
 int keys_binding_ad(const char *purpose, const struct body_binding *b, uint32_t kek_version, uint8_t *ad,
                     size_t cap, size_t *ret_len);
 
+/* Signing-key rotation: a next signing key, made new (returned wrapped
+ * under the root key, and its public half) or unwrapped from the store.
+ * Until keys_next_switch makes it the signing key, checkpoints are signed
+ * by both (keys_sign, keys_sign_next). */
+int keys_next_new(struct vault_keys *k, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED], uint8_t ret_pk[32]);
+int keys_next_open(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED]);
+/* false when there is no next key. */
+bool keys_next_public(struct vault_keys *k, uint8_t pk[32]);
+void keys_sign_next(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64]);
+/* The next key becomes the signing key; the old one is wiped. -ENOKEY
+ * when there is none. */
+int keys_next_switch(struct vault_keys *k);
+
 /* Ed25519 signature of msg by the audit key. */
 void keys_sign(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64]);
 /* Makes the root and signing key pages inaccessible until needed (the
@@ -108,12 +121,14 @@ void keys_seal_idle(struct vault_keys *k);
 /* Whether key pages can be locked in RAM (else they may reach swap). */
 bool keys_memory_locked(struct vault_keys *k);
 
-/* Offline rekey (vaultd --rekey, the daemon stopped): every KEK and the
- * signing key of k, wrapped under the root key of to, for the store.
+/* Offline rekey (vaultd --rekey, the daemon stopped): every KEK, the
+ * signing key and the next signing key (if any, into ret_next) of k,
+ * wrapped under the root key of to, for the store.
  * ret_versions and ret_keks hold KEYS_MAX_KEK. -EKEYREVOKED while either
  * is locked. */
 int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_versions,
-                    uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n, uint8_t ret_sign[KEYS_SIGN_WRAPPED]);
+                    uint8_t (*ret_keks)[KEYS_WRAPPED], size_t *ret_n, uint8_t ret_sign[KEYS_SIGN_WRAPPED],
+                    uint8_t ret_next[KEYS_SIGN_WRAPPED]);
 
 /* The audit key's public half. */
 void keys_public(struct vault_keys *k, uint8_t pk[32]);

@@ -59,7 +59,7 @@ int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn)
         uint8_t pk[32];
         uint64_t current;
         size_t n = 0;
-        MDB_val sign, o, pub;
+        MDB_val sign, o, pub, next = {0};
         int r;
 
         if (!keks)
@@ -75,9 +75,16 @@ int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn)
                 r = -EIO;
                 goto out;
         }
+        /* A signing-key rotation under way: the next key co-signs. */
+        if ((r = store_get(txn, s->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), &next)) == -ENOENT)
+                next = (MDB_val){0};
+        else if (r < 0 || next.mv_size != KEYS_SIGN_WRAPPED) {
+                r = r < 0 ? r : -EIO;
+                goto out;
+        }
         memcpy(origin, o.mv_data, o.mv_size);
         origin[o.mv_size] = '\0';
-        r = keeper_open(kp, origin, (uint32_t)current, sign.mv_data, keks, n);
+        r = keeper_open(kp, origin, (uint32_t)current, sign.mv_data, next.mv_data, keks, n);
         if (r == -EKEYREVOKED) /* sealed: the stored public key serves verifiers meanwhile */
                 keeper_set_public(kp, pub.mv_data);
         if (r == 0) {
@@ -96,10 +103,10 @@ int keystore_rekey(struct vault_keys *old, struct vault_keys *new, struct vault_
         struct keeper_kek *keks = calloc(KEYS_MAX_KEK, sizeof(*keks));
         uint32_t *versions = calloc(KEYS_MAX_KEK, sizeof(*versions));
         uint8_t(*wrapped)[KEYS_WRAPPED] = calloc(KEYS_MAX_KEK, KEYS_WRAPPED);
-        uint8_t sign_new[KEYS_SIGN_WRAPPED], vkey[4];
+        uint8_t sign_new[KEYS_SIGN_WRAPPED], next_new[KEYS_SIGN_WRAPPED], vkey[4];
         uint64_t current;
         size_t n = 0, m = 0;
-        MDB_val sign;
+        MDB_val sign, next = {0};
         int r = keks && versions && wrapped ? 0 : -ENOMEM;
 
         if (r == 0 && (r = read_keks(s, txn, keks, &n)) == 0 &&
@@ -111,14 +118,19 @@ int keystore_rekey(struct vault_keys *old, struct vault_keys *new, struct vault_
                 r = keys_add_kek(old, keks[i].version, keks[i].wrapped);
         if (r == 0 && (r = keys_set_current(old, (uint32_t)current)) == 0)
                 r = keys_open_signer(old, sign.mv_data);
+        if (r == 0 && store_get(txn, s->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), &next) == 0)
+                r = next.mv_size == KEYS_SIGN_WRAPPED ? keys_next_open(old, next.mv_data) : -EIO;
         if (r == 0)
-                r = keys_wrap_under(old, new, versions, wrapped, &m, sign_new);
+                r = keys_wrap_under(old, new, versions, wrapped, &m, sign_new, next_new);
         for (size_t i = 0; r == 0 && i < m; i++) {
                 be32_put(vkey, versions[i]);
                 r = store_put(txn, s->keys, vkey, 4, wrapped[i], KEYS_WRAPPED, 0);
         }
         if (r == 0)
                 r = store_put(txn, s->meta, "sign.key", 8, sign_new, KEYS_SIGN_WRAPPED, 0);
+        if (r == 0 && next.mv_data)
+                r = store_put(txn, s->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), next_new,
+                              KEYS_SIGN_WRAPPED, 0);
         free(keks);
         free(versions);
         free(wrapped);

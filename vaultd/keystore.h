@@ -6,6 +6,10 @@
 #include "keeper.h"
 #include "store.h"
 
+/* meta keys: the signing key being rotated to (stored until the
+ * checkpoint it co-signs replaces sign.key with it). */
+#define KEYSTORE_SIGN_NEXT "sign.next"
+
 /* A new vault: asks the keeper for KEK version 1 and the signing key and
  * stores their wrapped forms (and the public key) inside txn. */
 int keystore_create(struct keeper *kp, struct vault_store *s, MDB_txn *txn, const char *origin);

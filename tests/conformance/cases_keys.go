@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/varlink/go/varlink"
 
 	adm "vaultdconformance/gen/iovaultdadmin"
+	aud "vaultdconformance/gen/iovaultdaudit"
 	rec "vaultdconformance/gen/iovaultdrecords"
 )
 
@@ -174,6 +176,10 @@ func keysDenied(t *T) []deniedCall {
 	return []deniedCall{
 		{"io.vaultd.admin.RotateKey", func(c *varlink.Connection) error {
 			_, _, err := adm.RotateKey().Call(t.Ctx(), c)
+			return err
+		}},
+		{"io.vaultd.admin.RotateSigningKey", func(c *varlink.Connection) error {
+			_, _, err := adm.RotateSigningKey().Call(t.Ctx(), c)
 			return err
 		}},
 		{"io.vaultd.admin.Rewrap", func(c *varlink.Connection) error {
@@ -407,7 +413,32 @@ func init() {
 		}
 	})
 
-	register("denied_admin_keys", "RotateKey, Rewrap, ListKeys, RetireKey without the admin role are admin.AccessDenied", func(t *T) {
+	register("bindings_admin_rotate_signing_key", "RotateSigningKey through the generated bindings: previous is Head's key, Head then names the new one, and Verify follows the hand-over", func(t *T) {
+		c := t.Dial()
+		_, _, origin, before, _, err := aud.Head().Call(t.Ctx(), c)
+		if !t.noErr("Head before RotateSigningKey", err) {
+			return
+		}
+		next, previous, err := adm.RotateSigningKey().Call(t.Ctx(), c)
+		if !t.noErr("RotateSigningKey", err) {
+			return
+		}
+		if previous != before || next == before || !strings.HasPrefix(next, origin+"+") {
+			t.Errorf("RotateSigningKey: verifier_key %q previous %q; Head said %q (origin %q)", next, previous, before, origin)
+		}
+		_, _, _, after, cp, err := aud.Head().Call(t.Ctx(), c)
+		if t.noErr("Head after RotateSigningKey", err) && after != next {
+			t.Errorf("Head after RotateSigningKey names %q, want the new key %q", after, next)
+		}
+		if cp == nil || !strings.Contains(*cp, "\nvaultd-next-key "+next+"\n") {
+			t.Errorf("the checkpoint after RotateSigningKey does not hand over to %q: %v", next, cp)
+		}
+		if _, _, _, err := aud.Verify().Call(t.Ctx(), c); err != nil {
+			t.Errorf("Verify after RotateSigningKey: %s", describe(err))
+		}
+	})
+
+	register("denied_admin_keys", "RotateKey, RotateSigningKey, Rewrap, ListKeys, RetireKey without the admin role are admin.AccessDenied", func(t *T) {
 		t.wantDenied(keysDenied(t))
 	})
 }

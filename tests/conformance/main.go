@@ -67,7 +67,7 @@ var groups = []struct {
 		"records_not_found", "records_conflict", "records_invalid_parameter", "records_too_large",
 		"audit_invalid_parameter", "admin_invalid_parameter",
 		"bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap", "bindings_admin_retire_key",
-		"seal_plain_key",
+		"bindings_admin_rotate_signing_key", "seal_plain_key",
 		"key_in_use", "key_rotation_lifecycle", "rewrap_invalid_limit", "retire_key_invalid_version",
 		"protocol_method_not_found", "protocol_interface_not_found", "protocol_expected_more",
 		"protocol_malformed_messages", "varlink_invalid_parameter_only_parameter",

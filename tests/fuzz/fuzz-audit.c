@@ -30,10 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct export_report rep;
         struct audit_chain chain;
-        uint8_t zero[AUDIT_HASH_SIZE] = {0}, hash[AUDIT_HASH_SIZE];
-        char why[256], *note, *origin = NULL, *name = NULL;
+        uint8_t zero[AUDIT_HASH_SIZE] = {0};
+        char why[256], *note, *name = NULL;
+        struct checkpoint cp;
         uint8_t pk[32], id[4];
-        uint64_t csize;
         FILE *f;
 
         init();
@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         memcpy(note, data, size);
         note[size] = '\0';
-        if (checkpoint_verify(note, vkey, &origin, &csize, hash, why, sizeof(why)) == 0)
-                free(origin);
+        if (checkpoint_verify(note, vkey, &cp, why, sizeof(why)) == 0)
+                checkpoint_done(&cp);
         if (note_verifier_parse(note, &name, pk, id) == 0)
                 free(name);
         free(note);

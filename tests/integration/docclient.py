@@ -1,9 +1,9 @@
 """An independent vaultd client written only from docs/protocol.md,
 docs/audit-format.md and the docs/*.varlink interface files.
 
-Standard library only (socket, json, base64, hashlib), so that it doubles as
-proof that the documentation is enough to talk to vaultd and to check its
-audit exports.
+Standard library only (socket, json, base64, hashlib), plus PyNaCl for the
+Ed25519 signature check, so that it doubles as proof that the documentation
+is enough to talk to vaultd and to check its audit exports.
 
 Wire format (docs/protocol.md, "Framing"): every message in both directions
 is one UTF-8 JSON object followed by a single NUL byte.
@@ -13,6 +13,9 @@ import hashlib
 import json
 import socket
 
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
 RECORDS = "io.vaultd.records"
 AUDIT = "io.vaultd.audit"
 ADMIN = "io.vaultd.admin"
@@ -21,6 +24,7 @@ SERVICE = "org.varlink.service"
 EXPORT_FORMAT = "vaultd-audit-export/1"
 ZERO_HASH = "0" * 64
 SIGNATURE_PREFIX = "\u2014 "  # em dash and a space start a signature line
+NEXT_KEY_PREFIX = "vaultd-next-key "  # the extension line of a hand-over checkpoint
 
 
 class VarlinkError(Exception):
@@ -305,51 +309,69 @@ def parse_verifier_key(text):
 
 
 class Checkpoint:
-    def __init__(self, origin, size, root_hash, text, signatures):
+    def __init__(self, origin, size, root_hash, text, signatures, next_key):
         self.origin = origin
         self.size = size
         self.hash = root_hash        # 32-byte digest of line size-1
         self.text = text             # the signed text, final newline included
         self.signatures = signatures  # [(key name, key id, signature)]
+        self.next_key = next_key     # the vaultd-next-key line's key, or None
 
 
 def parse_checkpoint(note):
-    """Split a signed note into its three-line text and signature lines."""
-    body, sep, sigs = note.partition("\n\n")
-    if not sep:
-        raise ExportError("checkpoint has no blank line")
+    """Split a signed note at its last blank line into the text (three
+    lines, then extension lines) and the signature lines."""
+    body, sep, sigs = note.rpartition("\n\n")
+    if not sep or not sigs.endswith("\n"):
+        raise ExportError("checkpoint has no signature block after a blank line")
     text = body + "\n"
     fields = body.split("\n")
-    if len(fields) != 3:
-        raise ExportError("checkpoint text has %d lines, not 3" % len(fields))
-    origin, size, hash_b64 = fields
+    if len(fields) < 3 or "" in fields:
+        raise ExportError("checkpoint text is not origin, size, hash and extension lines")
+    origin, size, hash_b64 = fields[:3]
     if not size.isdigit() or (size != "0" and size.startswith("0")):
         raise ExportError("checkpoint size %r is not decimal" % size)
     root_hash = base64.b64decode(hash_b64, validate=True)
     if len(root_hash) != 32:
         raise ExportError("checkpoint hash is not 32 bytes")
+    next_keys = [f[len(NEXT_KEY_PREFIX):] for f in fields[3:] if f.startswith(NEXT_KEY_PREFIX)]
+    if len(next_keys) > 1:
+        raise ExportError("checkpoint names two next keys")
 
     signatures = []
-    for line in sigs.split("\n"):
-        if not line:
-            continue
+    for line in sigs[:-1].split("\n"):
         if not line.startswith(SIGNATURE_PREFIX):
             raise ExportError("signature line %r lacks the em dash" % line)
-        name, _, sig_b64 = line[len(SIGNATURE_PREFIX):].rpartition(" ")
+        name, _, sig_b64 = line[len(SIGNATURE_PREFIX):].partition(" ")
         blob = base64.b64decode(sig_b64, validate=True)
-        if len(blob) != 4 + 64:
-            raise ExportError("signature is not key id || 64 bytes")
+        if not name or len(blob) < 5:
+            raise ExportError("malformed signature line %r" % line)
         signatures.append((name, blob[:4], blob[4:]))
-    return Checkpoint(origin, int(size), root_hash, text, signatures)
+    return Checkpoint(origin, int(size), root_hash, text, signatures,
+                      next_keys[0] if next_keys else None)
+
+
+def signed_by(cp, verifier_key):
+    """Whether the checkpoint carries a valid Ed25519 signature by the key:
+    the first signature line with its name and key id must verify."""
+    name, kid, public_key = parse_verifier_key(verifier_key)
+    for n, k, sig in cp.signatures:
+        if n == name and k == kid:
+            try:
+                VerifyKey(public_key).verify(cp.text.encode("utf-8"), sig)
+                return True
+            except BadSignatureError:
+                raise ExportError("checkpoint %d: the signature by %s does not verify" % (cp.size, name))
+    return False
 
 
 def check_export_checkpoints(export, verifier_key=None):
-    """Step 4 and 5 of "Verifying an export", without the Ed25519 signature
-    itself (not in the standard library): each checkpoint's origin, its hash
-    against line size-1, a signature line by the origin key with the right
-    key id, and a checkpoint covering the last line. `export` is bytes or an
-    Export; `verifier_key` defaults to the header's. Returns the parsed
-    checkpoints."""
+    """Step 4 and 5 of "Verifying an export": each checkpoint, in order,
+    signed by the key in force (at first the trusted one, which the header
+    must name), its origin, its hash against line size-1; a vaultd-next-key
+    line hands over to that key when the checkpoint is signed by it too;
+    and a checkpoint covers the last line. `export` is bytes or an Export;
+    `verifier_key` defaults to the header's. Returns the parsed checkpoints."""
     if isinstance(export, (bytes, bytearray)):
         export = verify_export_chain(bytes(export))
     header = export.header
@@ -357,7 +379,7 @@ def check_export_checkpoints(export, verifier_key=None):
         verifier_key = header["verifier_key"]
     elif header["verifier_key"] != verifier_key:
         raise ExportError("the header's verifier key is not the trusted one")
-    name, kid, _ = parse_verifier_key(verifier_key)
+    key = verifier_key
 
     parsed = []
     for note in export.checkpoints:
@@ -368,9 +390,16 @@ def check_export_checkpoints(export, verifier_key=None):
             raise ExportError("checkpoint size %d is outside the export" % cp.size)
         if cp.hash != export.hashes[cp.size - 1]:
             raise ExportError("checkpoint hash does not match", cp.size - 1)
-        if not any(n == name and k == kid for n, k, _ in cp.signatures):
-            raise ExportError("checkpoint %d has no signature by %s" % (cp.size, name))
+        if parsed and cp.size <= parsed[-1].size:
+            raise ExportError("checkpoints are not in order of size")
+        if not signed_by(cp, key):
+            raise ExportError("checkpoint %d has no signature by the key in force" % cp.size)
+        if cp.next_key is not None:
+            if parse_verifier_key(cp.next_key)[0] != parse_verifier_key(key)[0] or not signed_by(cp, cp.next_key):
+                raise ExportError("checkpoint %d hands over to a key that did not sign it" % cp.size)
+            key = cp.next_key
         parsed.append(cp)
     if not any(cp.size == header["last_seq"] + 1 for cp in parsed):
         raise ExportError("no checkpoint covers the last line", header["last_seq"])
+    export.final_key = key
     return parsed

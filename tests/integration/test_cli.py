@@ -195,7 +195,7 @@ def test_command_options_after_arguments(vault):
     (["status", "--json=yes"], "option '--json' takes no value", "Try 'vaultctl status --help'."),
     (["--timeout", "soon", "status"], "--timeout must be a whole number", "Try 'vaultctl --help'."),
     (["bogus"], "unknown command 'bogus'", "Try 'vaultctl --help'."),
-    (["audit"], "missing command (one of: head, export, verify)", "Try 'vaultctl audit --help'."),
+    (["audit"], "missing command (one of: head, export, verify, rotate-key)", "Try 'vaultctl audit --help'."),
     (["get", "only-one"], "missing arguments; usage: vaultctl get COLLECTION ID",
      "Try 'vaultctl get --help'."),
     (["status", "extra"], "unexpected argument 'extra'", "Try 'vaultctl status --help'."),
@@ -649,7 +649,7 @@ def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
                                    "audit", "policy", "key", "unseal", "seal"])
     assert complete("au") == ["audit"]
-    assert complete("audit", "") == ["export", "head", "verify"]
+    assert complete("audit", "") == ["export", "head", "rotate-key", "verify"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]
     assert complete("policy", "") == ["check", "reload"]
     assert complete("audit", "export", "--") == sorted(["--output", "--from", "--to", "--socket", "--json",

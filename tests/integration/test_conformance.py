@@ -247,6 +247,7 @@ CHECKS = {
                                 "records_too_large"]),
     "audit_admin_errors": ("main", ["audit_invalid_parameter", "admin_invalid_parameter"]),
     "keys": ("main", ["bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap",
+                      "bindings_admin_rotate_signing_key",
                       "bindings_admin_retire_key"]),
     "seal_plain_key": ("main", ["seal_plain_key"]),
     "key_in_use": ("main", ["key_in_use"]),

@@ -253,8 +253,9 @@ def test_verify_file_shows_a_forged_header_escaped(vault):
     assert r.returncode == 3 and r.stdout == b""
     err = r.stderr.decode()
     assert_no_controls(r.stderr)
-    assert err.startswith("vaultctl: %s does NOT verify: line 1 of the file: the export names verifier "
-                          "key %s verifies: 9 audit lines\\x1b[8m, not the one given" % (path, SHOWN)), err
+    assert err.startswith("vaultctl: %s does NOT verify: line 1 of the file: the export's checkpoints "
+                          "start with verifier key %s verifies: 9 audit lines\\x1b[8m, not the one given"
+                          % (path, SHOWN)), err
     # --json keeps the text as it is, escaped by JSON.
     r = ctl(vault.sock, "--json", "audit", "verify", "--file", path, "--key", key)
     assert r.returncode == 3 and b"\x1b" not in r.stdout

@@ -76,7 +76,7 @@ static char *sign_note(const char *text, const uint8_t pk[32], const uint8_t sk[
 
         crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sk);
         note_key_id(ORIGIN, pk, id);
-        assert_int_equal(checkpoint_note(text, ORIGIN, id, sig, &note), 0);
+        assert_int_equal(checkpoint_note(text, ORIGIN, &id, &sig, 1, &note), 0);
         return note;
 }
 
@@ -85,7 +85,7 @@ static char *make_checkpoint(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
 {
         char *text, *note;
 
-        assert_int_equal(checkpoint_text(ORIGIN, size, hash, &text), 0);
+        assert_int_equal(checkpoint_text(ORIGIN, size, hash, NULL, &text), 0);
         note = sign_note(text, pk, sk);
         free(text);
         return note;
@@ -450,7 +450,7 @@ static void test_signed_note_go_vector(void **state)
 
         /* Ed25519 is deterministic: the same note, byte for byte. */
         crypto_sign_detached(sig, NULL, (const unsigned char *)GO_TEXT, strlen(GO_TEXT), sk);
-        assert_int_equal(checkpoint_note(GO_TEXT, GO_NAME, id, sig, &note), 0);
+        assert_int_equal(checkpoint_note(GO_TEXT, GO_NAME, &id, &sig, 1, &note), 0);
         assert_string_equal(note, GO_NOTE);
 
         free(name);
@@ -462,16 +462,18 @@ static void test_checkpoint_verify(void **state)
 {
         struct fixture *f = *state;
         uint8_t hash[AUDIT_HASH_SIZE], got_hash[AUDIT_HASH_SIZE];
-        char *note, *origin = NULL, why[256] = "";
-        uint64_t size = 0;
+        char *note, why[256] = "";
+        struct checkpoint c;
 
         randombytes_buf(hash, sizeof(hash));
         note = make_checkpoint(NLINES, hash, f->pk, f->sk);
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, got_hash, why, sizeof(why)), 0);
-        assert_string_equal(origin, ORIGIN);
-        assert_int_equal(size, NLINES);
-        assert_memory_equal(got_hash, hash, AUDIT_HASH_SIZE);
-        free(origin);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), 0);
+        assert_string_equal(c.origin, ORIGIN);
+        assert_int_equal(c.size, NLINES);
+        assert_memory_equal(c.hash, hash, AUDIT_HASH_SIZE);
+        assert_null(c.next_key);
+        (void)got_hash;
+        checkpoint_done(&c);
         free(note);
 }
 
@@ -479,21 +481,21 @@ static void test_checkpoint_modified_size(void **state)
 {
         struct fixture *f = *state;
         uint8_t hash[AUDIT_HASH_SIZE];
-        char *note, *origin = NULL, *digit, why[256] = "";
-        uint64_t size;
+        char *note, *digit, why[256] = "";
+        struct checkpoint c;
 
         randombytes_buf(hash, sizeof(hash));
         note = make_checkpoint(12, hash, f->pk, f->sk);
         digit = strstr(note, "\n12\n");
         assert_non_null(digit);
         digit[2] = '3';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), -EBADMSG);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), -EBADMSG);
         assert_true(strlen(why) > 0);
-        assert_null(origin);
+        assert_null(c.origin);
         /* Restored, it verifies: only the digit made the difference. */
         digit[2] = '2';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
-        free(origin);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), 0);
+        checkpoint_done(&c);
         free(note);
 }
 
@@ -501,28 +503,28 @@ static void test_checkpoint_other_key(void **state)
 {
         struct fixture *f = *state;
         uint8_t pk2[32], sk2[64], hash[AUDIT_HASH_SIZE], id[4], sig[64];
-        char *text, *note, *both, *origin = NULL, why[256];
-        uint64_t size;
+        char *text, *note, *both, why[256];
+        struct checkpoint c;
 
         crypto_sign_keypair(pk2, sk2);
         randombytes_buf(hash, sizeof(hash));
-        assert_int_equal(checkpoint_text(ORIGIN, NLINES, hash, &text), 0);
+        assert_int_equal(checkpoint_text(ORIGIN, NLINES, hash, NULL, &text), 0);
 
         /* Signed by another key of the same name: not signed by the trusted key. */
         note = sign_note(text, pk2, sk2);
         why[0] = '\0';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), -EBADMSG);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), -EBADMSG);
         assert_true(strlen(why) > 0);
 
         /* Signed by another key that claims the trusted key's id. */
         free(note);
         crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sk2);
         note_key_id(ORIGIN, f->pk, id);
-        assert_int_equal(checkpoint_note(text, ORIGIN, id, sig, &note), 0);
+        assert_int_equal(checkpoint_note(text, ORIGIN, &id, &sig, 1, &note), 0);
         why[0] = '\0';
-        assert_int_equal(checkpoint_verify(note, f->vkey, &origin, &size, hash, why, sizeof(why)), -EBADMSG);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), -EBADMSG);
         assert_true(strlen(why) > 0);
-        assert_null(origin);
+        assert_null(c.origin);
 
         /* A note may carry more signatures: an unknown one beside the
          * trusted one does not matter. */
@@ -535,9 +537,9 @@ static void test_checkpoint_other_key(void **state)
                 assert_true(asprintf(&both, "%s%s", good, other_sig) > 0);
                 free(good);
         }
-        assert_int_equal(checkpoint_verify(both, f->vkey, &origin, &size, hash, why, sizeof(why)), 0);
-        assert_string_equal(origin, ORIGIN);
-        free(origin);
+        assert_int_equal(checkpoint_verify(both, f->vkey, &c, why, sizeof(why)), 0);
+        assert_string_equal(c.origin, ORIGIN);
+        checkpoint_done(&c);
         free(both);
         free(note);
         free(text);

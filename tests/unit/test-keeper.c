@@ -101,7 +101,7 @@ static void assert_signed(struct fixture *f, uint64_t size, const uint8_t sig[64
         uint8_t pk[32];
 
         keeper_public(f->kp, pk);
-        assert_int_equal(checkpoint_text(ORIGIN, size, f->hash[size - 1], &text), 0);
+        assert_int_equal(checkpoint_text(ORIGIN, size, f->hash[size - 1], NULL, &text), 0);
         assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
 }
 
@@ -111,10 +111,10 @@ static void test_signs_only_what_it_recomputed(void **state)
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
 
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig, NULL), 0);
         assert_signed(f, 4, sig);
         /* Extending works, in several chunks too. */
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, sig, NULL), 0);
         assert_signed(f, 8, sig);
 }
 
@@ -124,20 +124,20 @@ static void test_refuses_rewritten_or_shortened_history(void **state)
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
 
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig, NULL), 0);
         /* The floor is now 8: a signature at or below it could only be for
          * another history. */
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig), -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, sig), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig, NULL), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, sig, NULL), -ERANGE);
         /* A rewritten line 5 with a correctly recomputed chain after it. */
         make_chain(f, true);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, sig), -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, sig), -EBADMSG);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, sig, NULL), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, sig, NULL), -EBADMSG);
         /* Lines that skip one, or claim the wrong seq. */
         make_chain(f, false);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, sig), -EBADMSG);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, sig, NULL), -EBADMSG);
         /* The genuine extension still signs. */
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, sig, NULL), 0);
         assert_signed(f, 12, sig);
 }
 
@@ -149,13 +149,13 @@ static void test_floor_is_told_once_and_must_be_signed(void **state)
         /* A floor with a signature the keeper did not make is refused... */
         assert_int_equal(keeper_chain(f->kp, 8, f->hash[7], forged), -EBADMSG);
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig, NULL), 0);
         /* ...once set, it cannot be moved back... */
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), -EALREADY);
         assert_int_equal(keeper_chain(f->kp, 2, f->hash[1], forged), -EALREADY);
         /* ...and telling it the floor it has changes nothing. */
         assert_int_equal(keeper_chain(f->kp, 4, f->hash[3], sig), 0);
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, sig, NULL), 0);
 }
 
 static void test_data_keys_bound_to_their_record(void **state)
@@ -196,14 +196,14 @@ static void test_reopened_keeper_refuses_tricks(void **state)
         memcpy(keks[0].wrapped, m.kek_wrapped, KEYS_WRAPPED);
         keks[1].version = 2;
         memset(keks[1].wrapped, 0x5a, KEYS_WRAPPED); /* garbage: does not unwrap */
-        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, keks, 2), -EBADMSG);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, NULL, keks, 2), -EBADMSG);
         /* Nothing of it stays: with a plain root key wiped too, the keeper
          * serves nothing more (no zero KEK to make current). */
-        assert_int_equal(keeper_open(kp, ORIGIN, 2, m.sign_wrapped, keks, 1), -EBADMSG);
+        assert_int_equal(keeper_open(kp, ORIGIN, 2, m.sign_wrapped, NULL, keks, 1), -EBADMSG);
         keeper_free(kp);
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
-        assert_int_equal(keeper_open(kp, "vaultd/other\nline", 1, m.sign_wrapped, keks, 1), -EBADMSG);
-        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, keks, 1), 0);
+        assert_int_equal(keeper_open(kp, "vaultd/other\nline", 1, m.sign_wrapped, NULL, keks, 1), -EBADMSG);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, NULL, keks, 1), 0);
         /* Only a keeper that created the vault takes a floor of 0. */
         assert_int_equal(keeper_chain(kp, 0, zero, NULL), -EPERM);
         /* Rotation never goes back, and a new KEK never replaces a used one. */
@@ -214,6 +214,85 @@ static void test_reopened_keeper_refuses_tricks(void **state)
         assert_int_equal(keeper_kek_new(kp, 2, wrapped), -EEXIST);
         assert_int_equal(keeper_kek_use(kp, 1), -EPERM);
         keeper_free(kp);
+}
+
+/* sig is pk's signature of the checkpoint at size, naming next (or not). */
+static void assert_signed_by(struct fixture *f, uint64_t size, const uint8_t pk[32], const uint8_t *next,
+                             const uint8_t sig[64])
+{
+        _cleanup_(freep) char *text = NULL, *vkey = NULL;
+
+        if (next)
+                assert_int_equal(note_verifier_key(ORIGIN, next, &vkey), 0);
+        assert_int_equal(checkpoint_text(ORIGIN, size, f->hash[size - 1], vkey, &text), 0);
+        assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
+}
+
+/* Signing-key rotation: one next key at a time, co-signing once in use,
+ * the switch only after a co-signed checkpoint; and after a restart, a
+ * keeper opened with a stored next key co-signs, and one opened with the
+ * new key takes the hand-over checkpoint as its floor. */
+static void test_signing_key_rotation(void **state)
+{
+        struct fixture *f = *state;
+        struct keys_material m;
+        struct keeper_kek kek;
+        uint8_t zero[AUDIT_HASH_SIZE] = {0}, old_pk[32], next_pk[32], pk[32];
+        uint8_t next[KEYS_SIGN_WRAPPED], sig[64], next_sig[64], sig8[64];
+        struct keeper *kp;
+
+        keeper_free(f->kp);
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &f->kp), 0);
+        assert_int_equal(keeper_create(f->kp, ORIGIN, &m), 0);
+        kek.version = 1;
+        memcpy(kek.wrapped, m.kek_wrapped, KEYS_WRAPPED);
+        memcpy(old_pk, m.pk, 32);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig, NULL), 0);
+        assert_int_equal(keeper_sign_switch(f->kp), -EPROTO); /* nothing to switch to */
+        assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0);
+        assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0); /* not in use yet: replaced */
+        assert_int_equal(keeper_sign_switch(f->kp), -EPROTO);
+        assert_int_equal(keeper_sign_use(f->kp), 0);
+        assert_int_equal(keeper_sign_new(f->kp, next, pk), -EBUSY); /* one rotation at a time */
+        assert_int_equal(keeper_sign_switch(f->kp), -EPROTO);       /* nothing co-signed yet */
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, sig8, next_sig), 0);
+        assert_signed_by(f, 8, old_pk, next_pk, sig8);
+        assert_signed_by(f, 8, next_pk, next_pk, next_sig);
+
+        /* A restart before the hand-over was stored: the old key signs,
+         * the stored next one co-signs. */
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, next, &kek, 1), 0);
+        assert_true(keeper_next_public(kp, pk));
+        assert_memory_equal(pk, next_pk, 32);
+        assert_int_equal(keeper_chain(kp, 4, f->hash[3], sig), 0);
+        assert_int_equal(keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, sig, next_sig), 0);
+        assert_signed_by(f, 8, old_pk, next_pk, sig);
+        assert_signed_by(f, 8, next_pk, next_pk, next_sig);
+        keeper_free(kp);
+
+        /* After: the new key is the signing key, the hand-over its floor;
+         * the old key's signature of it is not the keeper's. */
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), 0);
+        assert_int_equal(keeper_chain(kp, 8, f->hash[7], sig8), -EBADMSG);
+        keeper_free(kp);
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), 0);
+        assert_false(keeper_next_public(kp, pk));
+        assert_int_equal(keeper_chain(kp, 8, f->hash[7], next_sig), 0);
+        assert_int_equal(keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, sig, NULL), 0);
+        assert_signed_by(f, 12, next_pk, NULL, sig);
+        keeper_free(kp);
+
+        /* The running keeper switches once it co-signed, and forgets the old key. */
+        assert_int_equal(keeper_sign_switch(f->kp), 0);
+        keeper_public(f->kp, pk);
+        assert_memory_equal(pk, next_pk, 32);
+        assert_false(keeper_next_public(f->kp, pk));
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, sig, NULL), 0);
+        assert_signed_by(f, 12, next_pk, NULL, sig);
 }
 
 static void test_keeper_gone_is_epipe(void **state)
@@ -235,6 +314,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_floor_is_told_once_and_must_be_signed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopened_keeper_refuses_tricks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signing_key_rotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_keeper_gone_is_epipe, setup, teardown),
         };
 
