@@ -55,7 +55,8 @@ enum keeper_req {
         /* Forgets (wipes) KEK version(4), which must not be current. */
         KEEPER_KEK_DROP,
         /* Opens a sealed root key: the payload is the passphrase. Then the
-         * worker sends OPEN again. -EKEYREJECTED for a wrong passphrase. */
+         * worker sends OPEN again. -EKEYREJECTED for a wrong passphrase,
+         * -EAGAIN too soon after one (keeper_unseal_delay_s). */
         KEEPER_UNSEAL,
         /* Wipes the root key, every KEK and the signing key; a sealed root
          * key can be opened again with UNSEAL. */
@@ -69,6 +70,15 @@ enum keeper_req {
          * key, the old one is wiped. -EPROTO before one. */
         KEEPER_SIGN_SWITCH,
 };
+
+/* The wait after the n-th wrong passphrase in a row (n >= 1): 1 s,
+ * doubling, at most an hour. The worker answers TryLater meanwhile; the
+ * keeper itself refuses UNSEAL with -EAGAIN, so that a compromised worker
+ * cannot try passphrases faster. */
+static inline uint64_t keeper_unseal_delay_s(unsigned failures)
+{
+        return failures >= 13 ? 3600 : 1ull << (failures - 1);
+}
 
 /* A binding on the wire: collection_len(2) collection id_len(2) id
  * version(8). */

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -42,6 +43,9 @@ struct keeper_state {
         /* Signing-key rotation: a next key made (pending), co-signing
          * (active), and whether it has co-signed a checkpoint yet. */
         bool next_pending, next_active, cosigned;
+        /* Wrong passphrases in a row, and when UNSEAL is taken again. */
+        unsigned unseal_failures;
+        uint64_t unseal_not_before_us;
         bool floor_bad;    /* it did not check out: nothing is signed */
         uint8_t *in, *out; /* message buffers (out may hold data keys: wiped) */
         size_t out_len;
@@ -293,10 +297,18 @@ static int do_chain(struct keeper_state *st, struct cursor *c)
 
 static int do_unseal(struct keeper_state *st, struct cursor *c)
 {
-        /* The rest of the payload is the passphrase. */
-        int r = keys_unlock(st->keys, (const char *)c->p, c->left);
+        uint64_t now = now_monotonic_us();
+        int r;
 
-        sodium_memzero(st->in, c->left + (size_t)(c->p - st->in));
+        /* The rest of the payload is the passphrase (wiped by serve). */
+        if (now < st->unseal_not_before_us)
+                return -EAGAIN;
+        r = keys_unlock(st->keys, (const char *)c->p, c->left);
+        if (r == -EKEYREJECTED)
+                st->unseal_not_before_us =
+                        now_monotonic_us() + keeper_unseal_delay_s(++st->unseal_failures) * 1000000;
+        else if (r == 0)
+                st->unseal_failures = 0;
         return r;
 }
 
@@ -632,24 +644,29 @@ static _Noreturn void serve(struct keeper_state *st)
         }
 }
 
-/* Every syscall the keeper makes after start-up, with its reason. */
+/* Every syscall the keeper makes after start-up, with its reason, and
+ * what its arguments must be: reads and writes only on the worker's
+ * socket (fd 3), and memory never made executable. */
+enum { ANY_ARGS, ON_SOCKET, NOT_EXEC };
 static const struct {
         int nr;
+        int args;
         const char *why;
 } allowed[] = {
-        {SCMP_SYS(read), "requests"},
-        {SCMP_SYS(write), "replies"},
-        {SCMP_SYS(exit_group), "the worker is gone"},
-        {SCMP_SYS(exit), "thread exit in glibc's _exit path"},
-        {SCMP_SYS(getrandom), "new keys, nonces"},
-        {SCMP_SYS(mprotect), "key pages opened only while used"},
-        {SCMP_SYS(mmap), "sodium_malloc for new keys, malloc"},
-        {SCMP_SYS(munmap), "sodium_free, free"},
-        {SCMP_SYS(mlock), "key pages stay out of swap"},
-        {SCMP_SYS(munlock), "sodium_free"},
-        {SCMP_SYS(madvise), "sodium_malloc (MADV_DONTDUMP), malloc trims"},
-        {SCMP_SYS(brk), "malloc"},
-        {SCMP_SYS(rt_sigreturn), "signal return"},
+        {SCMP_SYS(read), ON_SOCKET, "requests"},
+        {SCMP_SYS(write), ON_SOCKET, "replies"},
+        {SCMP_SYS(exit_group), ANY_ARGS, "the worker is gone"},
+        {SCMP_SYS(exit), ANY_ARGS, "thread exit in glibc's _exit path"},
+        {SCMP_SYS(getrandom), ANY_ARGS, "new keys, nonces"},
+        {SCMP_SYS(mprotect), NOT_EXEC, "key pages opened only while used"},
+        {SCMP_SYS(mmap), NOT_EXEC, "sodium_malloc for new keys, malloc"},
+        {SCMP_SYS(munmap), ANY_ARGS, "sodium_free, free"},
+        {SCMP_SYS(mlock), ANY_ARGS, "key pages stay out of swap"},
+        {SCMP_SYS(munlock), ANY_ARGS, "sodium_free"},
+        {SCMP_SYS(madvise), ANY_ARGS, "sodium_malloc (MADV_DONTDUMP), malloc trims"},
+        {SCMP_SYS(brk), ANY_ARGS, "malloc"},
+        {SCMP_SYS(rt_sigreturn), ANY_ARGS, "signal return"},
+        {SCMP_SYS(clock_gettime), ANY_ARGS, "the unseal back-off (when the vDSO cannot answer)"},
 };
 
 static int confine(void)
@@ -657,8 +674,15 @@ static int confine(void)
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
         int r = ctx ? 0 : -ENOMEM;
 
-        for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
+        for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+                if (allowed[i].args == ON_SOCKET)
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 1, SCMP_A0(SCMP_CMP_EQ, 3));
+                else if (allowed[i].args == NOT_EXEC)
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 1,
+                                             SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+                else
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
+        }
         if (r == 0)
                 r = seccomp_load(ctx);
         seccomp_release(ctx);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "keeper-proto.h"
 #include "keystore.h"
 #include "log.h"
 #include "records.h"
@@ -63,7 +64,9 @@ int keyadmin_rotate(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         next = highest + 1;
         if (next >= KEYS_MAX_KEK)
-                return job_invalid(j, IFACE, "version", "every KEK version is used: retire old ones first");
+                return job_invalid(j, IFACE, "version",
+                                   "this vault has had 255 KEK versions, the most it can have: the last "
+                                   "one stays current (retiring old ones does not free a version)");
         r = keeper_kek_new(v->keeper, next, wrapped);
         if (r < 0)
                 return r;
@@ -359,15 +362,6 @@ void keyadmin_retire_committed(struct vault *v, struct job *j)
                 keeper_kek_drop(v->keeper, (uint32_t)version);
 }
 
-/* Unseal: the delay after the n-th wrong passphrase in a row (1 s,
- * doubling, at most an hour). */
-#define UNSEAL_DELAY_MAX_S 3600
-
-static uint64_t unseal_delay_s(unsigned failures)
-{
-        return failures >= 13 ? UNSEAL_DELAY_MAX_S : 1ull << (failures - 1);
-}
-
 static int passphrase_param(struct job *j, const char **ret, size_t *ret_len)
 {
         json_t *p = json_object_get(j->call.parameters, "passphrase");
@@ -395,8 +389,10 @@ int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j)
                                 json_pack("{s:I}", "retry_after",
                                           (json_int_t)((v->unseal_not_before_us - now + 999999) / 1000000)));
         r = keeper_unseal(v->keeper, pass, len);
+        if (r == -EAGAIN) /* the keeper's own wait, which ends just before ours */
+                return job_fail(j, IFACE ".TryLater", json_pack("{s:I}", "retry_after", (json_int_t)1));
         if (r == -EKEYREJECTED) {
-                uint64_t delay = unseal_delay_s(++v->unseal_failures);
+                uint64_t delay = keeper_unseal_delay_s(++v->unseal_failures);
 
                 /* From the refusal, not the attempt: the check itself takes
                  * a while (Argon2id), longer than a short delay on a busy

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import NOBODY, VAULTCTL, Vault, audit_lines
+from conftest import NOBODY, VAULTCTL, Client, Vault, audit_lines
 from test_cli import complete, json_error, run, run_on_terminal, wait_for
 from test_vaultctl_hostile import HOSTILE, SHOWN, assert_no_controls, scripted  # noqa: F401 (fixture)
 
@@ -306,3 +306,21 @@ def test_bash_completion_knows_the_key_commands():
     assert complete("key", "list", "--b") == []
 
 
+
+
+def test_rotation_stops_at_version_255_and_says_so(vault_dir):
+    v = Vault(vault_dir)
+    v.start()
+    try:
+        c = Client(v.sock)
+        for version in range(2, 256):
+            r = c.call("io.vaultd.admin.RotateKey")
+            assert r.get("parameters", {}).get("version") == version, r
+        r = c.call("io.vaultd.admin.RotateKey")
+        assert r["error"] == "io.vaultd.admin.InvalidParameter", r
+        assert r["parameters"]["parameter"] == "version"
+        assert "255 KEK versions" in r["parameters"]["reason"]
+        c.close()
+        assert keys(v)[255] == (True, 0)
+    finally:
+        v.stop()

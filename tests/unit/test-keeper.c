@@ -295,6 +295,25 @@ static void test_signing_key_rotation(void **state)
         assert_signed_by(f, 12, next_pk, NULL, sig);
 }
 
+/* The keeper enforces the unseal back-off itself: a worker that ignores it
+ * gets -EAGAIN, even with the right passphrase, until the wait is over. */
+static void test_unseal_backs_off_in_the_keeper(void **state)
+{
+        struct fixture *f = *state;
+        char path[PATH_MAX + 32];
+        struct keeper *kp;
+
+        snprintf(path, sizeof(path), "%s/sealed.key", f->dir);
+        assert_int_equal(keys_root_create(path, "right", 5), 0);
+        assert_int_equal(keeper_start(path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_unseal(kp, "wrong", 5), -EKEYREJECTED);
+        assert_int_equal(keeper_unseal(kp, "right", 5), -EAGAIN);
+        usleep(1100 * 1000); /* the first wait is 1 s */
+        assert_int_equal(keeper_unseal(kp, "right", 5), 0);
+        keeper_free(kp);
+        unlink(path);
+}
+
 static void test_keeper_gone_is_epipe(void **state)
 {
         struct fixture *f = *state;
@@ -315,6 +334,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopened_keeper_refuses_tricks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_key_rotation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unseal_backs_off_in_the_keeper, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_keeper_gone_is_epipe, setup, teardown),
         };
 
