@@ -272,14 +272,49 @@ int note_check(const struct note *n, const char *name, const uint8_t pk[32])
         return -ENOENT;
 }
 
-int checkpoint_text(const char *origin, uint64_t size, const uint8_t hash[NOTE_HASH_SIZE],
-                    const char *next_vkey, char **ret)
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (pure
+ * arithmetic: the keeper may not read a time zone file). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-        char b64[sodium_base64_ENCODED_LEN(NOTE_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
+        int64_t era;
+        unsigned yoe, doy, doe;
 
-        sodium_bin2base64(b64, sizeof(b64), hash, NOTE_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL);
-        if (asprintf(ret, "%s\n%" PRIu64 "\n%s\n%s%s%s", origin, size, b64, next_vkey ? NOTE_NEXT_KEY : "",
-                     next_vkey ? next_vkey : "", next_vkey ? "\n" : "") < 0)
+        y -= m <= 2;
+        era = (y >= 0 ? y : y - 399) / 400;
+        yoe = (unsigned)(y - era * 400);
+        doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" of t (seconds since the epoch, from 1970 on). */
+static void format_utc(int64_t t, char buf[48])
+{
+        int64_t z = t / 86400 + 719468, era = z / 146097, y;
+        unsigned doe = (unsigned)(z - era * 146097), yoe, doy, mp, d, m, secs = (unsigned)(t % 86400);
+
+        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        y = (int64_t)yoe + era * 400;
+        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        mp = (5 * doy + 2) / 153;
+        d = doy - (153 * mp + 2) / 5 + 1;
+        m = mp < 10 ? mp + 3 : mp - 9;
+        snprintf(buf, 48, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)(y + (m <= 2)), m, d, secs / 3600,
+                 secs / 60 % 60, secs % 60);
+}
+
+int checkpoint_text(const struct checkpoint *c, char **ret)
+{
+        char b64[sodium_base64_ENCODED_LEN(NOTE_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)], when[48];
+
+        if (c->time < 0 || c->time > 253402300799) /* 9999-12-31T23:59:59Z */
+                return -EINVAL;
+        sodium_bin2base64(b64, sizeof(b64), c->hash, NOTE_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL);
+        format_utc(c->time, when);
+        if (asprintf(ret, "%s\n%" PRIu64 "\n%s\n%s%s%s%s%s%s", c->origin, c->size, b64,
+                     c->time ? NOTE_TIME : "", c->time ? when : "", c->time ? "\n" : "",
+                     c->next_key ? NOTE_NEXT_KEY : "", c->next_key ? c->next_key : "",
+                     c->next_key ? "\n" : "") < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -335,9 +370,26 @@ static int text_line(const char *text, size_t len, size_t i, const char **ret, s
         return 0;
 }
 
-/* The checkpoint fields of a note's text: origin, size, hash and an
- * optional vaultd-next-key line; other extension lines are skipped. */
-static int parse_text(const struct note *n, struct checkpoint *c, char *why, size_t whylen)
+/* "YYYY-MM-DDTHH:MM:SSZ" exactly, as checkpoint_text writes it. */
+static int parse_time(const char *s, size_t len, int64_t *ret)
+{
+        unsigned y, mo, d, h, mi, se;
+        char back[48];
+        int n = 0;
+
+        if (len != 20 || sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2uZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
+            n != 20 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+                return -EINVAL;
+        *ret = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+        /* Only the canonical spelling of a real date (not 2026-02-31). */
+        format_utc(*ret, back);
+        return *ret > 0 && memcmp(back, s, 20) == 0 ? 0 : -EINVAL;
+}
+
+/* The checkpoint fields of a note's text: origin, size, hash and the
+ * optional vaultd-time and vaultd-next-key lines; other extension lines
+ * are skipped. */
+int checkpoint_parse(const struct note *n, struct checkpoint *c, char *why, size_t whylen)
 {
         const char *l;
         size_t ll, hlen;
@@ -358,10 +410,16 @@ static int parse_text(const struct note *n, struct checkpoint *c, char *why, siz
             b64_decode(l, ll, c->hash, sizeof(c->hash), &hlen) < 0 || hlen != NOTE_HASH_SIZE)
                 return bad(why, whylen, "checkpoint text is malformed (hash)");
         for (size_t i = 3; text_line(n->buf, n->text_len, i, &l, &ll) == 0; i++) {
-                const size_t plen = strlen(NOTE_NEXT_KEY);
+                const size_t plen = strlen(NOTE_NEXT_KEY), tlen = strlen(NOTE_TIME);
 
                 if (ll == 0)
                         return bad(why, whylen, "checkpoint text has an empty extension line");
+                if (ll >= tlen && memcmp(l, NOTE_TIME, tlen) == 0) {
+                        if (c->time || parse_time(l + tlen, ll - tlen, &c->time) < 0)
+                                return bad(why, whylen,
+                                           "checkpoint text has a malformed or second time line");
+                        continue;
+                }
                 if (ll < plen || memcmp(l, NOTE_NEXT_KEY, plen) != 0)
                         continue;
                 if (c->next_key)
@@ -395,7 +453,7 @@ int checkpoint_verify(const char *note, const char *vkey, struct checkpoint *ret
         else if (k < 0)
                 k = bad(why, whylen, "checkpoint signature does not verify");
         if (k == 0)
-                k = parse_text(&n, &c, why, whylen);
+                k = checkpoint_parse(&n, &c, why, whylen);
         if (k == 0 && c.next_key) {
                 if (note_verifier_parse(c.next_key, &next_name, pk, id) < 0 || strcmp(next_name, name) != 0)
                         k = bad(why, whylen, "checkpoint names a malformed next signing key");

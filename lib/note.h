@@ -15,6 +15,9 @@
 /* The extension line of a checkpoint that hands the signing role to a
  * new key: "vaultd-next-key <verifier key>". */
 #define NOTE_NEXT_KEY "vaultd-next-key "
+/* The extension line with the time the keeper signed a checkpoint:
+ * "vaultd-time YYYY-MM-DDTHH:MM:SSZ" (UTC). */
+#define NOTE_TIME "vaultd-time "
 
 /* key id = first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
 void note_key_id(const char *name, const uint8_t pk[32], uint8_t ret_id[4]);
@@ -50,11 +53,6 @@ void note_done(struct note *n);
  * does carries a signature that fails (later duplicates are ignored). */
 int note_check(const struct note *n, const char *name, const uint8_t pk[32]);
 
-/* The checkpoint text: origin, size and the base64 hash, each followed by
- * a newline, then "vaultd-next-key <next_vkey>\n" when next_vkey is not
- * NULL. Caller frees. */
-int checkpoint_text(const char *origin, uint64_t size, const uint8_t hash[NOTE_HASH_SIZE],
-                    const char *next_vkey, char **ret);
 /* text, a blank line and one signature line per (ids[i], sigs[i]), all by
  * key name name. Caller frees. */
 int checkpoint_note(const char *text, const char *name, const uint8_t (*ids)[4], const uint8_t (*sigs)[64],
@@ -64,12 +62,24 @@ struct checkpoint {
         char *origin;
         uint64_t size;
         uint8_t hash[NOTE_HASH_SIZE];
+        /* When the keeper signed it (its vaultd-time line, seconds since
+         * the epoch), or 0 when it has none (vaults before signed time). */
+        int64_t time;
         /* The key this checkpoint hands the signing role to (its
          * vaultd-next-key line, and it carries that key's valid
          * signature), or NULL. Later checkpoints are signed by it. */
         char *next_key;
 };
 
+/* The text of checkpoint c: origin, size and the base64 hash, each
+ * followed by a newline, then "vaultd-time ..." when c->time is not 0 and
+ * "vaultd-next-key ..." when c->next_key is not NULL. Caller frees. */
+int checkpoint_text(const struct checkpoint *c, char **ret);
+
+/* The checkpoint fields of a parsed note's text, signatures unchecked.
+ * -EBADMSG with why when the text is not a checkpoint's. The caller frees
+ * with checkpoint_done (also on failure). */
+int checkpoint_parse(const struct note *n, struct checkpoint *ret, char *why, size_t whylen);
 /* Checks that note is a checkpoint signed by vkey and parses it; a
  * vaultd-next-key line must come with a valid signature by that key.
  * Unknown extension lines are ignored. -EBADMSG with why when not, and

@@ -118,9 +118,11 @@ fail:
         return k;
 }
 
-/* The signature by the current signing key in a stored checkpoint note. */
-static int note_signature(struct audit_log *log, const MDB_val *val, uint8_t sig[64])
+/* The signature by the current signing key in a stored checkpoint note,
+ * and the note's signed time (0: none). */
+static int note_signature(struct audit_log *log, const MDB_val *val, uint8_t sig[64], int64_t *ret_time)
 {
+        struct checkpoint c = {0};
         uint8_t pk[32], id[4];
         struct note n;
         int k = note_parse(val->mv_data, val->mv_size, &n, NULL, 0);
@@ -129,21 +131,23 @@ static int note_signature(struct audit_log *log, const MDB_val *val, uint8_t sig
                 return -EIO;
         keeper_public(log->keeper, pk);
         note_key_id(log->origin, pk, id);
-        k = -EIO;
-        for (size_t i = 0; i < n.nsigs; i++)
+        k = checkpoint_parse(&n, &c, NULL, 0) < 0 ? -EIO : -ENOKEY;
+        for (size_t i = 0; k == -ENOKEY && i < n.nsigs; i++)
                 if (strcmp(n.sigs[i].name, log->origin) == 0 && memcmp(n.sigs[i].id, id, 4) == 0 &&
                     n.sigs[i].sig_len == 64) {
                         memcpy(sig, n.sigs[i].sig, 64);
+                        *ret_time = c.time;
                         k = 0;
-                        break;
                 }
+        checkpoint_done(&c);
         note_done(&n);
-        return k;
+        return k == -ENOKEY ? -EIO : k;
 }
 
 int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
 {
         uint8_t hash[AUDIT_HASH_SIZE] = {0}, sig[64] = {0}, key[8];
+        int64_t time = 0;
         struct audit_log *log;
         MDB_val note;
         int k = audit_log_load(s, kp, txn, &log);
@@ -160,10 +164,10 @@ int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struc
                 be64_put(key, log->checkpoint_size);
                 if ((k = audit_line_hash(log, txn, log->checkpoint_size - 1, hash)) < 0 ||
                     (k = store_get(txn, s->checkpoints, key, 8, &note)) < 0 ||
-                    (k = note_signature(log, &note, sig)) < 0)
+                    (k = note_signature(log, &note, sig, &time)) < 0)
                         goto fail;
         }
-        k = keeper_chain(kp, log->checkpoint_size, hash, sig);
+        k = keeper_chain(kp, log->checkpoint_size, hash, sig, time);
         if (k < 0)
                 goto fail;
         *ret = log;
@@ -244,8 +248,8 @@ bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force)
 
 /* Asks the keeper to sign the committed head: it gets every line since the
  * last size it signed and recomputes the chain itself. */
-static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, uint8_t sig[64],
-                           uint8_t next_sig[64])
+static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, int64_t *time,
+                           uint8_t sig[64], uint8_t next_sig[64])
 {
         uint64_t n = size - log->keeper_size;
         const char **lines = calloc(n, sizeof(*lines));
@@ -261,7 +265,7 @@ static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, u
                 lens[i] = v.mv_size;
         }
         if (k == 0)
-                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, sig, next_sig);
+                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, time, sig, next_sig);
         free(lines);
         free(lens);
         return k;
@@ -310,6 +314,7 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
         uint64_t size = log->next_seq;
         uint8_t ids[2][4], pk[32], sigs[2][64], key[8];
         bool handover = log->next_vkey != NULL;
+        struct checkpoint c = {.origin = log->origin, .size = size, .next_key = log->next_vkey};
         MDB_txn *txn;
         int k;
 
@@ -318,12 +323,13 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
         k = store_begin(log->store, true, &txn);
         if (k < 0)
                 return k;
-        k = checkpoint_sign(log, txn, size, sigs[0], sigs[1]);
+        k = checkpoint_sign(log, txn, size, &c.time, sigs[0], sigs[1]);
         if (k < 0)
                 goto abort;
         log->keeper_size = size; /* signed: the keeper will not sign it again */
         log->checkpoint_time_us = now_us;
-        if ((k = checkpoint_text(log->origin, size, log->head, log->next_vkey, &text)) < 0)
+        memcpy(c.hash, log->head, AUDIT_HASH_SIZE);
+        if ((k = checkpoint_text(&c, &text)) < 0)
                 goto abort;
         keeper_public(log->keeper, pk);
         note_key_id(log->origin, pk, ids[0]);

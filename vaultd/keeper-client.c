@@ -189,7 +189,7 @@ int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
 }
 
 int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
-                 const uint8_t sig[64])
+                 const uint8_t sig[64], int64_t time)
 {
         static const uint8_t none[64];
         int r;
@@ -197,12 +197,13 @@ int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH
         put_u64(kp, size);
         put(kp, hash, AUDIT_HASH_SIZE);
         put(kp, sig ? sig : none, 64);
+        put_u64(kp, (uint64_t)time);
         r = call(kp, KEEPER_CHAIN, 0);
         return r < 0 ? r : 0;
 }
 
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                uint8_t ret_sig[64], uint8_t ret_next_sig[64])
+                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64])
 {
         uint64_t next = first;
         size_t i = 0;
@@ -226,11 +227,12 @@ int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, con
                         return -EPROTO;
         } while (i < n);
         put_u64(kp, next);
-        if ((r = call(kp, KEEPER_SIGN, kp->has_next ? 128 : 64)) < 0)
+        if ((r = call(kp, KEEPER_SIGN, 8 + (kp->has_next ? 128 : 64))) < 0)
                 return r;
-        memcpy(ret_sig, kp->buf, 64);
+        *ret_time = (int64_t)be64_get(kp->buf);
+        memcpy(ret_sig, kp->buf + 8, 64);
         if (kp->has_next)
-                memcpy(ret_next_sig, kp->buf + 64, 64);
+                memcpy(ret_next_sig, kp->buf + 72, 64);
         return 0;
 }
 

@@ -26,16 +26,18 @@ enum keeper_req {
          * → public key(32), and the next one's(32). */
         KEEPER_OPEN,
         /* The last signed checkpoint, told once at start: size(8) hash(32)
-         * signature(64; zeros when size is 0). The keeper checks the
-         * signature before it takes that as its floor. → nothing. */
+         * signature(64; zeros when size is 0) time(8; its signed time, 0
+         * when it has none). The keeper checks the signature before it
+         * takes that as its floor. → nothing. */
         KEEPER_CHAIN,
         /* Audit lines that extend the chain: first_seq(8), then per line
          * len(4) bytes. first_seq is where the last chunk stopped, or the
          * floor again (to start over). → pending size(8). */
         KEEPER_LINES,
         /* Sign the checkpoint at size(8), which must be the pending size
-         * and above the floor. → signature(64), and while a next signing
-         * key is in use (the text then names it) its signature(64). */
+         * and above the floor. → the time(8) it signed at (the text's
+         * vaultd-time line), signature(64), and while a next signing key
+         * is in use (the text then names it) its signature(64). */
         KEEPER_SIGN,
         /* A new data key for a record version: binding. → kek_version(4)
          * wrapped DEK, DEK(32). */

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auditfmt.h"
@@ -39,6 +40,7 @@ struct keeper_state {
         uint64_t floor_size, pending_size;
         uint8_t floor_hash[AUDIT_HASH_SIZE], pending_hash[AUDIT_HASH_SIZE];
         uint8_t floor_sig[64];
+        int64_t floor_time;   /* the signed time of the floor (0: none), never to go back */
         bool floor_unchecked; /* told while sealed: checked when opened */
         /* Signing-key rotation: a next key made (pending), co-signing
          * (active), and whether it has co-signed a checkpoint yet. */
@@ -161,7 +163,7 @@ static int do_create(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
-static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash,
+static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash, int64_t time,
                        const uint8_t *sig);
 
 static int do_open(struct keeper_state *st, struct cursor *c)
@@ -204,7 +206,7 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         /* A floor told while sealed is checked now: a wrong one stops
          * every signature (the store is not what the keeper signed). */
         if (st->floor_unchecked &&
-            (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_sig)) < 0) {
+            (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_time, st->floor_sig)) < 0) {
                 st->floor_bad = true;
                 return r;
         }
@@ -218,17 +220,22 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
-/* The checkpoint text (docs/audit-format.md) for size and hash, in buf;
- * with pk, it hands over to that key (a vaultd-next-key line). */
+/* The checkpoint text (docs/audit-format.md) for size, hash and time, in
+ * buf; with pk, it hands over to that key (a vaultd-next-key line). */
 static int checkpoint_text_of(const struct keeper_state *st, uint64_t size,
-                              const uint8_t hash[AUDIT_HASH_SIZE], const uint8_t *pk, char *buf, size_t cap)
+                              const uint8_t hash[AUDIT_HASH_SIZE], int64_t time, const uint8_t *pk,
+                              char *buf, size_t cap)
 {
         _cleanup_(freep) char *text = NULL, *vkey = NULL;
+        struct checkpoint c = {.origin = (char *)st->origin, .size = size, .time = time};
         size_t n;
         int r;
 
-        if ((pk && (r = note_verifier_key(st->origin, pk, &vkey)) < 0) ||
-            (r = checkpoint_text(st->origin, size, hash, vkey, &text)) < 0)
+        memcpy(c.hash, hash, AUDIT_HASH_SIZE);
+        if (pk && (r = note_verifier_key(st->origin, pk, &vkey)) < 0)
+                return r;
+        c.next_key = vkey;
+        if ((r = checkpoint_text(&c, &text)) < 0)
                 return r;
         n = strlen(text);
         if (n >= cap)
@@ -240,7 +247,8 @@ static int checkpoint_text_of(const struct keeper_state *st, uint64_t size,
 /* Whether sig is the keeper's signature of the checkpoint at size: as a
  * plain checkpoint, or as the one that handed the signing role to its
  * key. */
-static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash, const uint8_t *sig)
+static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash, int64_t time,
+                       const uint8_t *sig)
 {
         char text[TEXT_MAX];
         uint8_t pk[32];
@@ -250,7 +258,7 @@ static int floor_check(const struct keeper_state *st, uint64_t size, const uint8
                 return 0;
         keys_public(st->keys, pk);
         for (int handover = 0; handover < 2; handover++) {
-                n = checkpoint_text_of(st, size, hash, handover ? pk : NULL, text, sizeof(text));
+                n = checkpoint_text_of(st, size, hash, time, handover ? pk : NULL, text, sizeof(text));
                 if (n < 0)
                         return n;
                 if (crypto_sign_verify_detached(sig, (const uint8_t *)text, (size_t)n, pk) == 0)
@@ -262,14 +270,15 @@ static int floor_check(const struct keeper_state *st, uint64_t size, const uint8
 static int do_chain(struct keeper_state *st, struct cursor *c)
 {
         const uint8_t *hash, *sig;
-        uint64_t size;
+        uint64_t size, time;
         int r;
 
         /* Sealed, the keeper cannot check the signature yet: it keeps the
          * floor and checks it when the keys are opened. */
         if (!st->opened && !keys_locked(st->keys))
                 return -EPROTO;
-        if ((r = take_u64(c, &size)) < 0 || !(hash = take(c, AUDIT_HASH_SIZE)) || !(sig = take(c, 64)))
+        if ((r = take_u64(c, &size)) < 0 || !(hash = take(c, AUDIT_HASH_SIZE)) || !(sig = take(c, 64)) ||
+            (r = take_u64(c, &time)) < 0 || time > INT64_MAX)
                 return r < 0 ? r : -EBADMSG;
         /* Told once, at start, before the worker has read a byte from any
          * client: later the worker is not to be trusted with the floor.
@@ -284,8 +293,9 @@ static int do_chain(struct keeper_state *st, struct cursor *c)
          * a rewritten trail signed from line 0. */
         if (size == 0 && !st->created)
                 return -EPERM;
-        if (st->opened && (r = floor_check(st, size, hash, sig)) < 0)
+        if (st->opened && (r = floor_check(st, size, hash, (int64_t)time, sig)) < 0)
                 return r;
+        st->floor_time = (int64_t)time;
         st->floor_size = st->pending_size = size;
         memcpy(st->floor_hash, hash, AUDIT_HASH_SIZE);
         memcpy(st->pending_hash, hash, AUDIT_HASH_SIZE);
@@ -374,11 +384,22 @@ static int do_lines(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
+/* The time a checkpoint is signed at: the keeper's clock, never before the
+ * floor's (a clock stepped back does not make time run backwards). */
+static int64_t sign_time(const struct keeper_state *st)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec > st->floor_time ? (int64_t)ts.tv_sec : st->floor_time;
+}
+
 static int do_sign(struct keeper_state *st, struct cursor *c)
 {
         char text[TEXT_MAX];
-        uint8_t sig[64], next_pk[32];
+        uint8_t sig[64], next_pk[32], tb[8];
         uint64_t size;
+        int64_t time;
         int r, n;
 
         if (!st->chain_set)
@@ -393,10 +414,13 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
                 return -EBADMSG;
         if (st->next_active && !keys_next_public(st->keys, next_pk))
                 return -ENOKEY;
-        n = checkpoint_text_of(st, size, st->pending_hash, st->next_active ? next_pk : NULL, text,
+        time = sign_time(st);
+        n = checkpoint_text_of(st, size, st->pending_hash, time, st->next_active ? next_pk : NULL, text,
                                sizeof(text));
         if (n < 0)
                 return n;
+        be64_put(tb, (uint64_t)time);
+        put(st, tb, sizeof(tb));
         keys_sign(st->keys, text, (size_t)n, sig);
         put(st, sig, sizeof(sig));
         if (st->next_active) {
@@ -405,6 +429,7 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
                 st->cosigned = true;
         }
         st->floor_size = size;
+        st->floor_time = time;
         memcpy(st->floor_hash, st->pending_hash, AUDIT_HASH_SIZE);
         return 0;
 }

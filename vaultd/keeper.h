@@ -47,16 +47,18 @@ int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
 void keeper_public(struct keeper *kp, uint8_t pk[32]);
 
 /* Tells the keeper, once at start, the last signed checkpoint: size, the
- * hash of line size-1 and the signature (size 0: none yet). -EBADMSG when
- * the signature is not the keeper's. */
+ * hash of line size-1, the signature and its signed time (size 0: none
+ * yet; time 0: a checkpoint without one). -EBADMSG when the signature is
+ * not the keeper's. */
 int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
-                 const uint8_t sig[64]);
+                 const uint8_t sig[64], int64_t time);
 /* Sends the lines from seq first on (lines[i] of lens[i] bytes) and asks
- * for a signature over the checkpoint they end at: size first + n. The
+ * for a signature over the checkpoint they end at: size first + n, signed
+ * at the keeper's time *ret_time (its text's vaultd-time line). The
  * keeper recomputes the chain from the last size it signed and refuses
  * (-EBADMSG, -ERANGE) lines that do not extend it. */
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                uint8_t ret_sig[64], uint8_t ret_next_sig[64]);
+                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64]);
 
 /* Signing-key rotation (docs/audit-format.md). keeper_sign_new makes a
  * next signing key and returns it wrapped, to store; once stored,

@@ -68,6 +68,19 @@ static char *alter_op(const char *line)
         return copy;
 }
 
+/* The signed time of the test checkpoints: 2025-11-29T14:03:07Z. */
+#define CP_TIME 1764424987
+
+static char *text_of(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE])
+{
+        struct checkpoint c = {.origin = ORIGIN, .size = size, .time = CP_TIME};
+        char *text;
+
+        memcpy(c.hash, hash, AUDIT_HASH_SIZE);
+        assert_int_equal(checkpoint_text(&c, &text), 0);
+        return text;
+}
+
 /* Sign text as ORIGIN with sk, the way vaultd signs checkpoints. */
 static char *sign_note(const char *text, const uint8_t pk[32], const uint8_t sk[64])
 {
@@ -85,7 +98,7 @@ static char *make_checkpoint(uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
 {
         char *text, *note;
 
-        assert_int_equal(checkpoint_text(ORIGIN, size, hash, NULL, &text), 0);
+        text = text_of(size, hash);
         note = sign_note(text, pk, sk);
         free(text);
         return note;
@@ -471,10 +484,57 @@ static void test_checkpoint_verify(void **state)
         assert_string_equal(c.origin, ORIGIN);
         assert_int_equal(c.size, NLINES);
         assert_memory_equal(c.hash, hash, AUDIT_HASH_SIZE);
+        assert_int_equal(c.time, CP_TIME);
+        assert_non_null(strstr(note, "\nvaultd-time 2025-11-29T14:03:07Z\n\n"));
         assert_null(c.next_key);
         (void)got_hash;
         checkpoint_done(&c);
         free(note);
+}
+
+/* The signed time: one canonical line at most; an edited one breaks the
+ * signature, a malformed or second one the text. */
+static void test_checkpoint_time(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const bad[] = {
+                "vaultd-time 2025-11-29T14:03:07\n",
+                "vaultd-time 2025-11-29 14:03:07Z\n",
+                "vaultd-time 2025-1-29T14:03:07Z\n",
+                "vaultd-time 2025-11-29T14:03:07.5Z\n",
+                "vaultd-time 2025-11-29T14:03:07Z\nvaultd-time 2025-11-29T14:03:07Z\n",
+        };
+        uint8_t hash[AUDIT_HASH_SIZE];
+        char *base, *text, *note, *at, why[256];
+        struct checkpoint c;
+
+        randombytes_buf(hash, sizeof(hash));
+        note = make_checkpoint(NLINES, hash, f->pk, f->sk);
+        at = strstr(note, "14:03:07Z");
+        at[7] = '8'; /* 14:03:08Z: the signature no longer covers it */
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), -EBADMSG);
+        free(note);
+        {
+                struct checkpoint plain = {.origin = ORIGIN, .size = NLINES}; /* time 0: no time line */
+
+                memcpy(plain.hash, hash, AUDIT_HASH_SIZE);
+                assert_int_equal(checkpoint_text(&plain, &base), 0);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_true(asprintf(&text, "%s%s", base, bad[i]) > 0);
+                note = sign_note(text, f->pk, f->sk);
+                assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), -EBADMSG);
+                assert_non_null(strstr(why, "time"));
+                free(note);
+                free(text);
+        }
+        /* No time line (a vault from before signed time): time 0. */
+        note = sign_note(base, f->pk, f->sk);
+        assert_int_equal(checkpoint_verify(note, f->vkey, &c, why, sizeof(why)), 0);
+        assert_int_equal(c.time, 0);
+        checkpoint_done(&c);
+        free(note);
+        free(base);
 }
 
 static void test_checkpoint_modified_size(void **state)
@@ -508,7 +568,7 @@ static void test_checkpoint_other_key(void **state)
 
         crypto_sign_keypair(pk2, sk2);
         randombytes_buf(hash, sizeof(hash));
-        assert_int_equal(checkpoint_text(ORIGIN, NLINES, hash, NULL, &text), 0);
+        text = text_of(NLINES, hash);
 
         /* Signed by another key of the same name: not signed by the trusted key. */
         note = sign_note(text, pk2, sk2);
@@ -725,6 +785,7 @@ int main(void)
                 cmocka_unit_test(test_note_key_id_independent),
                 cmocka_unit_test(test_signed_note_go_vector),
                 cmocka_unit_test_setup_teardown(test_checkpoint_verify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checkpoint_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_modified_size, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_other_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_verifier_parse, setup, teardown),

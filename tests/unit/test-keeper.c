@@ -32,6 +32,7 @@ struct fixture {
         char *lines[LINES];
         size_t lens[LINES];
         uint8_t hash[LINES][AUDIT_HASH_SIZE]; /* hash of line i */
+        int64_t t[LINES + 4];                 /* signed time of the checkpoint at each size */
 };
 
 /* A valid chain of LINES audit lines; alt changes line 5's content. */
@@ -100,8 +101,12 @@ static void assert_signed(struct fixture *f, uint64_t size, const uint8_t sig[64
         _cleanup_(freep) char *text = NULL;
         uint8_t pk[32];
 
+        struct checkpoint c = {.origin = ORIGIN, .size = size, .time = f->t[size]};
+
         keeper_public(f->kp, pk);
-        assert_int_equal(checkpoint_text(ORIGIN, size, f->hash[size - 1], NULL, &text), 0);
+        memcpy(c.hash, f->hash[size - 1], AUDIT_HASH_SIZE);
+        assert_true(c.time > 1700000000); /* the keeper's clock, now */
+        assert_int_equal(checkpoint_text(&c, &text), 0);
         assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
 }
 
@@ -110,11 +115,11 @@ static void test_signs_only_what_it_recomputed(void **state)
         struct fixture *f = *state;
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
 
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig, NULL), 0);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL), 0);
         assert_signed(f, 4, sig);
         /* Extending works, in several chunks too. */
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, NULL), 0);
         assert_signed(f, 8, sig);
 }
 
@@ -123,21 +128,21 @@ static void test_refuses_rewritten_or_shortened_history(void **state)
         struct fixture *f = *state;
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
 
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig, NULL), 0);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL), 0);
         /* The floor is now 8: a signature at or below it could only be for
          * another history. */
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, sig, NULL), -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, sig, NULL), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, &f->t[0 + 6], sig, NULL), -ERANGE);
         /* A rewritten line 5 with a correctly recomputed chain after it. */
         make_chain(f, true);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, sig, NULL), -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, sig, NULL), -EBADMSG);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, &f->t[0 + 10], sig, NULL), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, &f->t[8 + 2], sig, NULL), -EBADMSG);
         /* Lines that skip one, or claim the wrong seq. */
         make_chain(f, false);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, sig, NULL), -EBADMSG);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, &f->t[8 + 2], sig, NULL), -EBADMSG);
         /* The genuine extension still signs. */
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL), 0);
         assert_signed(f, 12, sig);
 }
 
@@ -147,15 +152,15 @@ static void test_floor_is_told_once_and_must_be_signed(void **state)
         uint8_t sig[64], forged[64] = {1}, zero[AUDIT_HASH_SIZE] = {0};
 
         /* A floor with a signature the keeper did not make is refused... */
-        assert_int_equal(keeper_chain(f->kp, 8, f->hash[7], forged), -EBADMSG);
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig, NULL), 0);
+        assert_int_equal(keeper_chain(f->kp, 8, f->hash[7], forged, f->t[8]), -EBADMSG);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL), 0);
         /* ...once set, it cannot be moved back... */
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), -EALREADY);
-        assert_int_equal(keeper_chain(f->kp, 2, f->hash[1], forged), -EALREADY);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), -EALREADY);
+        assert_int_equal(keeper_chain(f->kp, 2, f->hash[1], forged, f->t[2]), -EALREADY);
         /* ...and telling it the floor it has changes nothing. */
-        assert_int_equal(keeper_chain(f->kp, 4, f->hash[3], sig), 0);
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, sig, NULL), 0);
+        assert_int_equal(keeper_chain(f->kp, 4, f->hash[3], sig, f->t[4]), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, &f->t[4 + 2], sig, NULL), 0);
 }
 
 static void test_data_keys_bound_to_their_record(void **state)
@@ -205,7 +210,7 @@ static void test_reopened_keeper_refuses_tricks(void **state)
         assert_int_equal(keeper_open(kp, "vaultd/other\nline", 1, m.sign_wrapped, NULL, keks, 1), -EBADMSG);
         assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, NULL, keks, 1), 0);
         /* Only a keeper that created the vault takes a floor of 0. */
-        assert_int_equal(keeper_chain(kp, 0, zero, NULL), -EPERM);
+        assert_int_equal(keeper_chain(kp, 0, zero, NULL, 0), -EPERM);
         /* Rotation never goes back, and a new KEK never replaces a used one. */
         assert_int_equal(keeper_kek_new(kp, 1, wrapped), -EEXIST);
         assert_int_equal(keeper_kek_new(kp, 2, wrapped), 0);
@@ -222,9 +227,13 @@ static void assert_signed_by(struct fixture *f, uint64_t size, const uint8_t pk[
 {
         _cleanup_(freep) char *text = NULL, *vkey = NULL;
 
+        struct checkpoint c = {.origin = ORIGIN, .size = size, .time = f->t[size]};
+
         if (next)
                 assert_int_equal(note_verifier_key(ORIGIN, next, &vkey), 0);
-        assert_int_equal(checkpoint_text(ORIGIN, size, f->hash[size - 1], vkey, &text), 0);
+        c.next_key = vkey;
+        memcpy(c.hash, f->hash[size - 1], AUDIT_HASH_SIZE);
+        assert_int_equal(checkpoint_text(&c, &text), 0);
         assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
 }
 
@@ -240,6 +249,7 @@ static void test_signing_key_rotation(void **state)
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, old_pk[32], next_pk[32], pk[32];
         uint8_t next[KEYS_SIGN_WRAPPED], sig[64], next_sig[64], sig8[64];
         struct keeper *kp;
+        int64_t t8;
 
         keeper_free(f->kp);
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &f->kp), 0);
@@ -247,8 +257,8 @@ static void test_signing_key_rotation(void **state)
         kek.version = 1;
         memcpy(kek.wrapped, m.kek_wrapped, KEYS_WRAPPED);
         memcpy(old_pk, m.pk, 32);
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, sig, NULL), 0);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL), 0);
         assert_int_equal(keeper_sign_switch(f->kp), -EPROTO); /* nothing to switch to */
         assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0);
         assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0); /* not in use yet: replaced */
@@ -256,9 +266,10 @@ static void test_signing_key_rotation(void **state)
         assert_int_equal(keeper_sign_use(f->kp), 0);
         assert_int_equal(keeper_sign_new(f->kp, next, pk), -EBUSY); /* one rotation at a time */
         assert_int_equal(keeper_sign_switch(f->kp), -EPROTO);       /* nothing co-signed yet */
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, sig8, next_sig), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig8, next_sig), 0);
         assert_signed_by(f, 8, old_pk, next_pk, sig8);
         assert_signed_by(f, 8, next_pk, next_pk, next_sig);
+        t8 = f->t[8];
 
         /* A restart before the hand-over was stored: the old key signs,
          * the stored next one co-signs. */
@@ -266,8 +277,8 @@ static void test_signing_key_rotation(void **state)
         assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, next, &kek, 1), 0);
         assert_true(keeper_next_public(kp, pk));
         assert_memory_equal(pk, next_pk, 32);
-        assert_int_equal(keeper_chain(kp, 4, f->hash[3], sig), 0);
-        assert_int_equal(keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, sig, next_sig), 0);
+        assert_int_equal(keeper_chain(kp, 4, f->hash[3], sig, f->t[4]), 0);
+        assert_int_equal(keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, next_sig), 0);
         assert_signed_by(f, 8, old_pk, next_pk, sig);
         assert_signed_by(f, 8, next_pk, next_pk, next_sig);
         keeper_free(kp);
@@ -276,13 +287,13 @@ static void test_signing_key_rotation(void **state)
          * the old key's signature of it is not the keeper's. */
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
         assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), 0);
-        assert_int_equal(keeper_chain(kp, 8, f->hash[7], sig8), -EBADMSG);
+        assert_int_equal(keeper_chain(kp, 8, f->hash[7], sig8, t8), -EBADMSG);
         keeper_free(kp);
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
         assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), 0);
         assert_false(keeper_next_public(kp, pk));
-        assert_int_equal(keeper_chain(kp, 8, f->hash[7], next_sig), 0);
-        assert_int_equal(keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, sig, NULL), 0);
+        assert_int_equal(keeper_chain(kp, 8, f->hash[7], next_sig, f->t[8]), 0);
+        assert_int_equal(keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL), 0);
         assert_signed_by(f, 12, next_pk, NULL, sig);
         keeper_free(kp);
 
@@ -291,7 +302,7 @@ static void test_signing_key_rotation(void **state)
         keeper_public(f->kp, pk);
         assert_memory_equal(pk, next_pk, 32);
         assert_false(keeper_next_public(f->kp, pk));
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL), 0);
         assert_signed_by(f, 12, next_pk, NULL, sig);
 }
 
@@ -320,7 +331,7 @@ static void test_keeper_gone_is_epipe(void **state)
         uint8_t zero[KEYS_WRAPPED] = {0};
 
         kill(keeper_pid(f->kp), SIGKILL);
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL), -EPIPE);
+        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), -EPIPE);
         assert_int_equal(keeper_dek_open(f->kp, &(struct body_binding){"c", "i", 1}, 1, zero, zero), -EPIPE);
 }
 
