@@ -34,6 +34,8 @@ static const struct {
          "check the collection and id; 'vaultctl list COLLECTION' shows the live records"},
         {"IntegrityError", EXIT_NOT_VERIFIED,
          "stored data failed verification; keep the vault as it is and call an admin"},
+        {"RecordsInconsistent", EXIT_NOT_VERIFIED,
+         "the records do not match the audit trail; keep the vault as it is and call an admin"},
         {"Conflict", EXIT_FAILURE, "the record changed meanwhile; read it again, then retry"},
         {"StorageFull", EXIT_FAILURE, "free disk space on the vault's state directory"},
         {"Sealed", EXIT_FAILURE, "the vault is sealed: an admin must run 'vaultctl unseal'"},

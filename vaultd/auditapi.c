@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "recverify.h"
 #include "util.h"
 
 #define IFACE "io.vaultd.audit"
@@ -168,13 +169,48 @@ int auditapi_verify(struct vault *v, MDB_txn *txn, struct job *j)
         return 0;
 }
 
-/* Lines or checkpoints checked per event-loop turn (about 30 ms here). */
-#define VERIFY_STEP_ITEMS 5000
+/* A turn of Verify on the event loop lasts about this long: other clients
+ * wait for it between their own events. Within a turn the trail is
+ * checked in steps of lines (or checkpoints), the records in steps of
+ * lines, versions or heads (a version costs a lookup and a parse of its
+ * line), until the time is up. */
+#define VERIFY_TURN_USEC    5000
+#define VERIFY_STEP_ITEMS   500
+#define VERIFY_STEP_RECORDS 200
+
+/* One step: the trail first, then the records against it. Returns 1 when
+ * both are done, 0 when there is more, -EBADMSG when the trail does not
+ * verify, other -errno. */
+static int verify_step(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        int r;
+
+        if (!j->verify_records) {
+                r = audit_verify_step(v->audit, txn, j->verify, VERIFY_STEP_ITEMS);
+                if (r == 1)
+                        r = recverify_new(j->verify->lines, &j->verify_records);
+                return r;
+        }
+        return recverify_step(v, txn, j->verify_records, VERIFY_STEP_RECORDS);
+}
+
+/* Steps in one read transaction until done or the turn's time is up. */
+static int verify_turn(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        uint64_t start = now_monotonic_us();
+        int r;
+
+        do
+                r = verify_step(v, txn, j);
+        while (r == 0 && now_monotonic_us() - start < VERIFY_TURN_USEC);
+        return r;
+}
 
 int auditapi_verify_after(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
 {
         char hex[AUDIT_HASH_HEX_SIZE];
         uint8_t h[AUDIT_HASH_SIZE];
+        struct records_verify *rv;
         MDB_txn *txn;
         int r;
 
@@ -187,16 +223,16 @@ int auditapi_verify_after(struct vault *v, struct job *j, json_t **ret_params, b
         r = store_read_begin(v->store, &txn);
         if (r < 0)
                 return r;
-        r = audit_verify_step(v->audit, txn, j->verify, VERIFY_STEP_ITEMS);
-        if (r == 1)
-                r = audit_line_hash(v->audit, txn, j->verify->lines - 1, h);
-        else if (r == 0) {
+        r = verify_turn(v, txn, j);
+        if (r == 0) {
                 /* More to do: nothing to send yet, come back next turn. */
                 store_read_end(v->store, txn);
                 *ret_params = NULL;
                 *ret_continues = true;
                 return 0;
         }
+        if (r == 1)
+                r = audit_line_hash(v->audit, txn, j->verify->lines - 1, h);
         store_read_end(v->store, txn);
         *ret_continues = false;
         if (r == -EBADMSG)
@@ -205,8 +241,14 @@ int auditapi_verify_after(struct vault *v, struct job *j, json_t **ret_params, b
                                           j->verify->why));
         if (r < 0)
                 return r;
+        rv = j->verify_records;
+        if (rv->problems)
+                return job_fail(
+                        j, IFACE ".RecordsInconsistent",
+                        json_pack("{s:O,s:I}", "problems", rv->list, "count", (json_int_t)rv->problems));
         hex_encode(h, AUDIT_HASH_SIZE, hex);
-        *ret_params = json_pack("{s:I,s:I,s:s}", "lines", (json_int_t)j->verify->lines, "checkpoints",
-                                (json_int_t)j->verify->checkpoints, "hash", hex);
+        *ret_params = json_pack("{s:I,s:I,s:s,s:I,s:I}", "lines", (json_int_t)j->verify->lines,
+                                "checkpoints", (json_int_t)j->verify->checkpoints, "hash", hex, "records",
+                                (json_int_t)rv->records, "versions", (json_int_t)rv->versions);
         return 0;
 }

@@ -13,15 +13,34 @@
 
 /* Format 1 bound the body to the KEK version as well, so its data key
  * could not be re-wrapped alone; format 2 binds only the data key to it
- * (the body stays bound to its record version through the data key). */
+ * (the body stays bound to its record version through the data key);
+ * format 3 also binds the body to the version's metadata (its header,
+ * which names the audit line that wrote it). */
 #define ENV_FORMAT_1 1
-#define ENV_FORMAT   2
+#define ENV_FORMAT_2 2
+#define ENV_FORMAT   3
 #define ENV_HEADER   (1 + 4 + KEYS_WRAPPED + NONCE)
 
-/* The body's associated data for an envelope of format with KEK kv. */
-static int body_ad(int format, const struct body_binding *b, uint32_t kv, uint8_t *ad, size_t *ret_len)
+/* The body's associated data for an envelope of format with KEK kv: the
+ * binding, then (format 3) the metadata. */
+static int body_ad(int format, const struct body_binding *b, const struct envelope_meta *meta, uint32_t kv,
+                   uint8_t *ad, size_t *ret_len)
 {
-        return keys_binding_ad("vaultd-body", b, format == ENV_FORMAT_1 ? kv : 0, ad, KEYS_AD_MAX, ret_len);
+        size_t len;
+        int r;
+
+        if (format == ENV_FORMAT && (!meta || meta->len > ENVELOPE_META_MAX))
+                return -EBADMSG;
+        r = keys_binding_ad("vaultd-body", b, format == ENV_FORMAT_1 ? kv : 0, ad,
+                            KEYS_AD_MAX - ENVELOPE_META_MAX, &len);
+        if (r < 0)
+                return r;
+        if (format == ENV_FORMAT) {
+                memcpy(ad + len, meta->bytes, meta->len);
+                len += meta->len;
+        }
+        *ret_len = len;
+        return 0;
 }
 
 /* One data key at a time, in a guarded page allocated once (a guarded
@@ -36,9 +55,10 @@ static uint8_t *dek_scratch(void)
         return dek;
 }
 
-int envelope_seal(struct keeper *kp, const struct body_binding *b, const uint8_t *plain, size_t len,
-                  uint8_t **ret, size_t *ret_len)
+int envelope_seal(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                  const uint8_t *plain, size_t len, uint8_t **ret, size_t *ret_len)
 {
+        int format = meta ? ENV_FORMAT : ENV_FORMAT_2;
         uint8_t ad[KEYS_AD_MAX], *env, *dek = dek_scratch();
         uint32_t kv;
         size_t adlen;
@@ -51,13 +71,13 @@ int envelope_seal(struct keeper *kp, const struct body_binding *b, const uint8_t
                 return -ENOMEM;
         r = keeper_dek_new(kp, b, &kv, env + 5, dek);
         if (r == 0)
-                r = body_ad(ENV_FORMAT, b, kv, ad, &adlen);
+                r = body_ad(format, b, meta, kv, ad, &adlen);
         if (r < 0) {
                 sodium_memzero(dek, KEYS_KEY_SIZE);
                 free(env);
                 return r;
         }
-        env[0] = ENV_FORMAT;
+        env[0] = (uint8_t)format;
         be32_put(env + 1, kv);
         randombytes_buf(env + 5 + KEYS_WRAPPED, NONCE);
         crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENV_HEADER, NULL, plain, len, ad, adlen, NULL,
@@ -72,7 +92,7 @@ int envelope_kek(const uint8_t *env, size_t env_len)
 {
         uint32_t v;
 
-        if (env_len < ENV_HEADER + TAG || (env[0] != ENV_FORMAT && env[0] != ENV_FORMAT_1))
+        if (env_len < ENV_HEADER + TAG || env[0] < ENV_FORMAT_1 || env[0] > ENV_FORMAT)
                 return -EBADMSG;
         v = be32_get(env + 1);
         if (v == 0 || v >= KEYS_MAX_KEK)
@@ -80,8 +100,13 @@ int envelope_kek(const uint8_t *env, size_t env_len)
         return (int)v;
 }
 
-int envelope_open(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
-                  uint8_t **ret, size_t *ret_len)
+bool envelope_binds_meta(const uint8_t *env, size_t env_len)
+{
+        return envelope_kek(env, env_len) > 0 && env[0] == ENV_FORMAT;
+}
+
+int envelope_open(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                  const uint8_t *env, size_t env_len, uint8_t **ret, size_t *ret_len)
 {
         uint8_t ad[KEYS_AD_MAX], *dek = dek_scratch(), *plain;
         int kv = envelope_kek(env, env_len), r;
@@ -91,7 +116,7 @@ int envelope_open(struct keeper *kp, const struct body_binding *b, const uint8_t
                 return kv;
         if (!dek)
                 return -ENOMEM;
-        if ((r = body_ad(env[0], b, (uint32_t)kv, ad, &adlen)) < 0)
+        if ((r = body_ad(env[0], b, meta, (uint32_t)kv, ad, &adlen)) < 0)
                 return r;
         len = env_len - ENV_HEADER - TAG;
         plain = malloc(len ? len : 1);
@@ -120,8 +145,8 @@ void envelope_free_plain(uint8_t *plain, size_t len)
         free(plain);
 }
 
-int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
-                    uint8_t **ret, size_t *ret_len)
+int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                    const uint8_t *env, size_t env_len, uint8_t **ret, size_t *ret_len)
 {
         int kv = envelope_kek(env, env_len), r;
         uint8_t *plain, *out;
@@ -131,10 +156,10 @@ int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const uint8
         if (kv < 0)
                 return kv;
         if (env[0] == ENV_FORMAT_1) { /* the body names its KEK: seal it anew */
-                r = envelope_open(kp, b, env, env_len, &plain, &len);
+                r = envelope_open(kp, b, NULL, env, env_len, &plain, &len);
                 if (r < 0)
                         return r;
-                r = envelope_seal(kp, b, plain, len, ret, ret_len);
+                r = envelope_seal(kp, b, meta, plain, len, ret, ret_len);
                 envelope_free_plain(plain, len);
                 return r;
         }

@@ -2,29 +2,45 @@
  * encrypted under its own data key (XChaCha20-Poly1305), which the keeper
  * makes and wraps under a KEK the worker never sees. The envelope stored
  * is format(1) kek_version(4) wrapped-DEK nonce ciphertext; the body and
- * its data key are bound to the record's collection, id and version. */
+ * its data key are bound to the record's collection, id and version, and
+ * (format 3) the body to the version's metadata too. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "keeper.h"
 
-/* Seals a body under a fresh data key. *ret is malloc'd (ciphertext is not
- * secret). */
-int envelope_seal(struct keeper *kp, const struct body_binding *b, const uint8_t *plain, size_t len,
-                  uint8_t **ret, size_t *ret_len);
-/* Opens an envelope. *ret is malloc'd: release it with envelope_free_plain,
- * which wipes it. -EBADMSG when it was altered or belongs to another
- * record or version, -ENOKEY when its KEK is unknown. */
-int envelope_open(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
-                  uint8_t **ret, size_t *ret_len);
+/* Metadata a body is bound to (a version header, vaultd/recmeta.h): it is
+ * not encrypted, only authenticated with the body. */
+#define ENVELOPE_META_MAX 64
+struct envelope_meta {
+        const uint8_t *bytes;
+        size_t len; /* at most ENVELOPE_META_MAX */
+};
+
+/* Seals a body under a fresh data key, bound to meta (format 3; NULL:
+ * format 2, for versions written before metadata was bound). *ret is
+ * malloc'd (ciphertext is not secret). */
+int envelope_seal(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                  const uint8_t *plain, size_t len, uint8_t **ret, size_t *ret_len);
+/* Opens an envelope; meta must be what it was sealed with (ignored by
+ * formats 1 and 2, which bind none). *ret is malloc'd: release it with
+ * envelope_free_plain, which wipes it. -EBADMSG when it was altered,
+ * belongs to another record or version, or its metadata was altered,
+ * -ENOKEY when its KEK is unknown. */
+int envelope_open(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                  const uint8_t *env, size_t env_len, uint8_t **ret, size_t *ret_len);
 void envelope_free_plain(uint8_t *plain, size_t len);
+/* Whether env binds its body to metadata (format 3): an older one's
+ * metadata is checked against the audit trail instead. */
+bool envelope_binds_meta(const uint8_t *env, size_t env_len);
 /* The same body under the current KEK, as a new envelope in *ret
  * (malloc'd): the data key re-wrapped by the keeper, the body untouched
  * (an envelope of the first format, whose body named its KEK, is sealed
- * anew). */
-int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
-                    uint8_t **ret, size_t *ret_len);
+ * anew, bound to meta when given). */
+int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                    const uint8_t *env, size_t env_len, uint8_t **ret, size_t *ret_len);
 /* The KEK version an envelope was sealed under, or -EBADMSG. */
 int envelope_kek(const uint8_t *env, size_t env_len);

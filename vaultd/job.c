@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "recverify.h"
 #include "vault.h"
 
 int job_fail(struct job *j, const char *error, json_t *params)
@@ -49,6 +50,7 @@ void job_free(struct job *j)
         json_decref(j->denial_summary);
         policy_free(j->pending_policy);
         free(j->verify);
+        recverify_free(j->verify_records);
         free((char *)j->actor.user);
         if (j->out) {
                 sodium_memzero(j->out, j->out_len);

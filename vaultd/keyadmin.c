@@ -9,6 +9,7 @@
 #include "keeper-proto.h"
 #include "keystore.h"
 #include "log.h"
+#include "recmeta.h"
 #include "records.h"
 #include "util.h"
 
@@ -153,31 +154,34 @@ static int rewrap_one(struct vault *v, MDB_txn *txn, const MDB_val *key, const M
         const uint8_t *p = val->mv_data;
         char buf[NAME_COLLECTION_MAX + NAME_ID_MAX + 4];
         struct body_binding b;
+        struct version_meta m;
         uint8_t *env, *rec;
-        size_t env_len;
+        size_t env_len, hlen;
         int kv, r;
 
-        if (val->mv_size <= RECORDS_VERSION_HEADER || p[0] != RECORDS_KIND_DATA)
+        if (recmeta_version_decode(p, val->mv_size, &m, &hlen) < 0 || recmeta_tombstone(&m))
                 return 0;
-        kv = envelope_kek(p + RECORDS_VERSION_HEADER, val->mv_size - RECORDS_VERSION_HEADER);
+        kv = envelope_kek(p + hlen, val->mv_size - hlen);
         if (kv < 0 || !version_binding(key, &b, buf, sizeof(buf)))
                 return -EIO;
         if ((uint32_t)kv >= current)
                 return 0;
-        r = envelope_rewrap(v->keeper, &b, p + RECORDS_VERSION_HEADER, val->mv_size - RECORDS_VERSION_HEADER,
+        /* A body sealed anew (the first envelope format) is bound to the
+         * header it keeps, when that header binds. */
+        struct envelope_meta em = {p, hlen};
+        r = envelope_rewrap(v->keeper, &b, recmeta_legacy(&m) ? NULL : &em, p + hlen, val->mv_size - hlen,
                             &env, &env_len);
         if (r < 0)
                 return r;
-        rec = malloc(RECORDS_VERSION_HEADER + env_len);
+        rec = malloc(hlen + env_len);
         if (!rec) {
                 free(env);
                 return -ENOMEM;
         }
-        memcpy(rec, p, RECORDS_VERSION_HEADER);
-        memcpy(rec + RECORDS_VERSION_HEADER, env, env_len);
+        memcpy(rec, p, hlen);
+        memcpy(rec + hlen, env, env_len);
         free(env);
-        r = store_put(txn, v->store->versions, key->mv_data, key->mv_size, rec,
-                      RECORDS_VERSION_HEADER + env_len, 0);
+        r = store_put(txn, v->store->versions, key->mv_data, key->mv_size, rec, hlen + env_len, 0);
         free(rec);
         return r < 0 ? r : 1;
 }
@@ -257,12 +261,13 @@ static int count_deks(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KE
         memset(counts, 0, KEYS_MAX_KEK * sizeof(counts[0]));
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                const uint8_t *p = val.mv_data;
+                struct version_meta m;
+                size_t hlen;
                 int kv;
 
-                if (val.mv_size <= RECORDS_VERSION_HEADER || p[0] != RECORDS_KIND_DATA)
+                if (recmeta_version_decode(val.mv_data, val.mv_size, &m, &hlen) < 0 || recmeta_tombstone(&m))
                         continue;
-                kv = envelope_kek(p + RECORDS_VERSION_HEADER, val.mv_size - RECORDS_VERSION_HEADER);
+                kv = envelope_kek((const uint8_t *)val.mv_data + hlen, val.mv_size - hlen);
                 if (kv > 0)
                         counts[kv]++;
         }

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <malloc.h>
 #include <pwd.h>
@@ -18,6 +19,7 @@
 #include "keystore.h"
 #include "passphrase.h"
 #include "log.h"
+#include "recmigrate.h"
 #include "records.h"
 #include "sandbox.h"
 #include "server.h"
@@ -476,6 +478,31 @@ static int vault_create(const struct options *o, struct keeper *kp)
         return r;
 }
 
+/* A store written by an older vaultd binds its records to the audit trail
+ * before anything is served (vaultd/recmigrate.h). */
+static int vault_upgrade(struct vault *v, const char *state_dir)
+{
+        uint64_t bound = 0, unbound = 0;
+        int r = recmigrate_run(v, &bound, &unbound);
+
+        if (r == -EPROTONOSUPPORT)
+                log_error("the store in %s was written by a newer vaultd (store format above %d): run that "
+                          "version, or restore a backup this one wrote",
+                          state_dir, STORE_FORMAT_VERSION);
+        else if (r < 0)
+                log_error("cannot upgrade the store in %s: %s", state_dir, strerror(-r));
+        else if (r > 0)
+                log_msg(LOG_NOTICE,
+                        "upgraded the store in %s to format %d: %" PRIu64 " record versions bound to "
+                        "the audit trail",
+                        state_dir, STORE_FORMAT_VERSION, bound);
+        if (unbound)
+                log_warning("%" PRIu64 " record versions match no audit line and stay unbound: "
+                            "'vaultctl audit verify' names them",
+                            unbound);
+        return r < 0 ? r : 0;
+}
+
 /* Opens the store (creating it first when allowed), starts the keeper and
  * hands it the vault's wrapped keys; the vault is then ready to serve. */
 static int vault_open(struct vault *v, const struct options *o)
@@ -522,6 +549,8 @@ static int vault_open(struct vault *v, const struct options *o)
         if (r == 0 && (r = records_count_active(v, txn, &v->records_active)) < 0)
                 log_error("cannot count records: %s", strerror(-r));
         mdb_txn_abort(txn);
+        if (r == 0)
+                r = vault_upgrade(v, o->state_dir);
         return r;
 }
 

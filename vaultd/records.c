@@ -1,32 +1,25 @@
 #include "records.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "envelope.h"
+#include "recmeta.h"
+#include "recverify.h"
 #include "util.h"
 
 #define IFACE              "io.vaultd.records"
 #define LIST_LIMIT_MAX     1000
 #define LIST_LIMIT_DEFAULT 100
 
-enum { STATE_ACTIVE = 1, STATE_DELETED = 2 };
-enum { KIND_DATA = RECORDS_KIND_DATA, KIND_TOMBSTONE = 2 };
-
-/* heads value: version(8) state(1) created_us(8) updated_us(8) */
-#define HEAD_SIZE      25
-#define VERSION_HEADER RECORDS_VERSION_HEADER
-
-struct head {
-        uint64_t version;
-        uint8_t state;
-        uint64_t created_us, updated_us;
-};
+#define STATE_ACTIVE RECMETA_STATE_ACTIVE
 
 struct record_key {
-        uint8_t buf[NAME_COLLECTION_MAX + NAME_ID_MAX + 2 + 8];
+        uint8_t buf[RECMETA_KEY_MAX];
         size_t head_len; /* collection NUL id */
 };
 
@@ -47,30 +40,35 @@ static size_t record_key_version(struct record_key *k, uint64_t version)
         return k->head_len + 9;
 }
 
-static int head_read(struct vault *v, MDB_txn *txn, struct record_key *k, struct head *ret)
+static int head_read(struct vault *v, MDB_txn *txn, struct record_key *k, struct record_head *ret)
 {
         MDB_val val;
-        const uint8_t *p;
         int r = store_get(txn, v->store->heads, k->buf, k->head_len, &val);
 
         if (r < 0)
                 return r;
-        if (val.mv_size != HEAD_SIZE)
-                return -EIO;
-        p = val.mv_data;
-        *ret = (struct head){be64_get(p), p[8], be64_get(p + 9), be64_get(p + 17)};
-        return 0;
+        return recmeta_head_decode(val.mv_data, val.mv_size, ret) < 0 ? -EIO : 0;
 }
 
-static int head_write(struct vault *v, MDB_txn *txn, struct record_key *k, const struct head *h)
+static int head_write(struct vault *v, MDB_txn *txn, struct record_key *k, const struct record_head *h)
 {
-        uint8_t b[HEAD_SIZE];
+        uint8_t b[RECMETA_HEAD_SIZE];
 
-        be64_put(b, h->version);
-        b[8] = h->state;
-        be64_put(b + 9, h->created_us);
-        be64_put(b + 17, h->updated_us);
-        return store_put(txn, v->store->heads, k->buf, k->head_len, b, HEAD_SIZE, 0);
+        recmeta_head_encode(h, b);
+        return store_put(txn, v->store->heads, k->buf, k->head_len, b, RECMETA_HEAD_SIZE, 0);
+}
+
+/* A version of record k: -ENOENT when there is none, -EBADMSG when its
+ * value is no version. val->mv_data + *ret_hlen is its envelope. */
+static int version_read(struct vault *v, MDB_txn *txn, struct record_key *k, uint64_t version, MDB_val *val,
+                        struct version_meta *ret, size_t *ret_hlen)
+{
+        size_t klen = record_key_version(k, version);
+        int r = store_get(txn, v->store->versions, k->buf, klen, val);
+
+        if (r < 0)
+                return r;
+        return recmeta_version_decode(val->mv_data, val->mv_size, ret, ret_hlen);
 }
 
 /* Validates collection and id and fills the audit fields. */
@@ -142,30 +140,35 @@ static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *re
         return 0;
 }
 
-static int write_version(struct vault *v, MDB_txn *txn, struct record_key *k, uint64_t version, uint8_t kind,
-                         uint32_t uid, const uint8_t *env, size_t env_len, size_t size)
+/* Writes version of record k: its header, then the envelope (none for a
+ * tombstone). */
+static int write_version(struct vault *v, MDB_txn *txn, struct record_key *k, uint64_t version,
+                         const uint8_t header[RECMETA_HEADER], const uint8_t *env, size_t env_len)
 {
         size_t klen = record_key_version(k, version);
-        MDB_val key = {klen, k->buf}, val = {VERSION_HEADER + env_len, NULL};
-        uint8_t *p;
+        MDB_val key = {klen, k->buf}, val = {RECMETA_HEADER + env_len, NULL};
         int rc;
 
         rc = mdb_put(txn, v->store->versions, &key, &val, MDB_NOOVERWRITE | MDB_RESERVE);
         if (rc)
                 return store_errno(rc);
-        p = val.mv_data;
-        p[0] = kind;
-        be64_put(p + 1, now_realtime_us());
-        be32_put(p + 9, uid);
-        be64_put(p + 13, size);
+        memcpy(val.mv_data, header, RECMETA_HEADER);
         if (env_len)
-                memcpy(p + VERSION_HEADER, env, env_len);
+                memcpy((uint8_t *)val.mv_data + RECMETA_HEADER, env, env_len);
         return 0;
+}
+
+/* The metadata of a version this job writes: bound to the job's own audit
+ * line, the next one appended to the trail, which carries the same time. */
+static struct version_meta new_version_meta(struct vault *v, struct job *j, uint8_t kind, uint64_t size)
+{
+        j->audit.time_us = now_realtime_us();
+        return (struct version_meta){kind, j->audit.time_us, j->actor.uid, size, v->audit->pending_next_seq};
 }
 
 /* Loads the head and applies if_version. Fills *h (zeroed when new). */
 static int check_if_version(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
-                            const char *collection, const char *id, struct head *h)
+                            const char *collection, const char *id, struct record_head *h)
 {
         uint64_t if_version;
         bool present;
@@ -176,7 +179,7 @@ static int check_if_version(struct vault *v, MDB_txn *txn, struct job *j, struct
                 return r;
         r = head_read(v, txn, k, h);
         if (r == -ENOENT)
-                *h = (struct head){0};
+                *h = (struct record_head){0};
         else if (r < 0)
                 return r;
         if (present && if_version != h->version)
@@ -190,8 +193,9 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *collection, *id;
         struct record_key k;
-        struct head h;
-        uint8_t *body = NULL, *env = NULL;
+        struct record_head h;
+        struct version_meta m;
+        uint8_t *body = NULL, *env = NULL, header[RECMETA_HEADER];
         size_t body_len = 0, env_len;
         bool was_active;
         int r;
@@ -205,18 +209,21 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         was_active = h.state == STATE_ACTIVE;
         h.version++;
+        m = new_version_meta(v, j, RECMETA_KIND_DATA, body_len);
+        recmeta_version_encode(&m, header);
         struct body_binding b = {collection, id, h.version};
-        r = envelope_seal(v->keeper, &b, body, body_len, &env, &env_len);
+        struct envelope_meta em = {header, RECMETA_HEADER};
+        r = envelope_seal(v->keeper, &b, &em, body, body_len, &env, &env_len);
         envelope_free_plain(body, body_len);
         if (r < 0)
                 return r;
-        r = write_version(v, txn, &k, h.version, KIND_DATA, j->actor.uid, env, env_len, body_len);
+        r = write_version(v, txn, &k, h.version, header, env, env_len);
         free(env);
         if (r < 0)
                 return r;
-        h.updated_us = now_realtime_us();
+        h.updated_us = m.time_us;
         if (h.created_us == 0)
-                h.created_us = h.updated_us;
+                h.created_us = m.time_us;
         h.state = STATE_ACTIVE;
         if ((r = head_write(v, txn, &k, &h)) < 0)
                 return r;
@@ -228,26 +235,37 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         return 0;
 }
 
-static int reply_body(struct vault *v, struct job *j, struct record_key *k, const char *collection,
-                      const char *id, uint64_t version, const MDB_val *val)
+static int integrity_error(struct job *j, const char *collection, const char *id, uint64_t version,
+                           const char *reason)
+{
+        return job_fail(j, IFACE ".IntegrityError",
+                        json_pack("{s:s,s:s,s:I,s:s}", "collection", collection, "id", id, "version",
+                                  (json_int_t)version, "reason", reason));
+}
+
+static int reply_body(struct vault *v, struct job *j, const char *collection, const char *id,
+                      uint64_t version, const MDB_val *val, const struct version_meta *m, size_t hlen)
 {
         const uint8_t *p = val->mv_data;
         struct body_binding b = {collection, id, version};
+        struct envelope_meta em = {p, hlen};
         char tbuf[TIME_STRING_MAX], *b64;
         uint8_t *plain;
         size_t len, b64len;
         int r;
 
-        (void)k;
-        r = envelope_open(v->keeper, &b, p + VERSION_HEADER, val->mv_size - VERSION_HEADER, &plain, &len);
+        r = envelope_open(v->keeper, &b, &em, p + hlen, val->mv_size - hlen, &plain, &len);
         if (r == -EBADMSG || r == -ENOKEY)
-                return job_fail(j, IFACE ".IntegrityError",
-                                json_pack("{s:s,s:s,s:I,s:s}", "collection", collection, "id", id, "version",
-                                          (json_int_t)version, "reason",
-                                          r == -ENOKEY ? "the key that sealed this version is missing"
-                                                       : "the stored ciphertext does not authenticate"));
+                return integrity_error(j, collection, id, version,
+                                       r == -ENOKEY ? "the key that sealed this version is missing"
+                                                    : "the stored ciphertext or its metadata does not "
+                                                      "authenticate");
         if (r < 0)
                 return r;
+        if (len != m->size) {
+                envelope_free_plain(plain, len);
+                return integrity_error(j, collection, id, version, "the body's size is not its metadata's");
+        }
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
         b64 = malloc(b64len);
         if (!b64) {
@@ -256,22 +274,72 @@ static int reply_body(struct vault *v, struct job *j, struct record_key *k, cons
         }
         sodium_bin2base64(b64, b64len, plain, len, sodium_base64_VARIANT_ORIGINAL);
         envelope_free_plain(plain, len);
-        time_format_us(be64_get(p + 1), tbuf);
+        time_format_us(m->time_us, tbuf);
         j->reply = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t)version, "data", b64, "time", tbuf,
                              "size", (json_int_t)len);
         envelope_free_plain((uint8_t *)b64, b64len);
         return j->reply ? 0 : -ENOMEM;
 }
 
+/* The latest version m must be the head's: none after it, and the head's
+ * state and update time are its. Returns 0, or JOB_FAILED. (Version 1's
+ * time, the head's creation time, is left to Verify: it costs a read.) */
+static int check_latest(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
+                        const char *collection, const char *id, const struct record_head *h,
+                        const struct version_meta *m)
+{
+        struct version_meta next;
+        char why[RECVERIFY_WHY_MAX];
+        size_t hlen;
+        MDB_val val;
+        int r = version_read(v, txn, k, h->version + 1, &val, &next, &hlen);
+
+        if (r != -ENOENT && r != -EBADMSG && r < 0)
+                return r;
+        if (r != -ENOENT) {
+                snprintf(why, sizeof(why),
+                         "the head says version %" PRIu64 " is the latest, but version %" PRIu64
+                         " exists: the head was rolled back",
+                         h->version, h->version + 1);
+                return integrity_error(j, collection, id, h->version, why);
+        }
+        if (recmeta_head_check(h, m, NULL, why, sizeof(why)) < 0)
+                return integrity_error(j, collection, id, h->version, why);
+        return 0;
+}
+
+/* A version whose body does not authenticate its metadata (a tombstone,
+ * or an envelope sealed before metadata was bound) is checked against the
+ * audit line it names. Returns 0, or JOB_FAILED. */
+static int check_against_trail(struct vault *v, MDB_txn *txn, struct job *j, const char *collection,
+                               const char *id, uint64_t version, const struct version_meta *m)
+{
+        struct record_name n = {.version = version};
+        char why[RECVERIFY_WHY_MAX];
+        int r;
+
+        if (recmeta_legacy(m))
+                return integrity_error(j, collection, id, version,
+                                       "this version is not bound to the audit trail: it predates "
+                                       "bound metadata and no audit line wrote it");
+        strcpy(n.collection, collection);
+        strcpy(n.id, id);
+        r = recverify_version(v, txn, &n, m, why, sizeof(why));
+        if (r == -EBADMSG)
+                return integrity_error(j, collection, id, version, why);
+        return r;
+}
+
 int records_get(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *collection, *id;
         struct record_key k;
-        struct head h;
+        struct record_head h;
+        struct version_meta m;
         uint64_t version;
         bool present;
         MDB_val val;
-        size_t klen;
+        size_t hlen;
         int r;
 
         if ((r = record_params(j, &collection, &id)) != 0)
@@ -280,29 +348,45 @@ int records_get(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         record_key_init(&k, collection, id);
         r = head_read(v, txn, &k, &h);
-        if (r == -ENOENT || (r == 0 && !present && h.state != STATE_ACTIVE))
+        if (r == -ENOENT)
                 return not_found(j, collection, id, present ? (int64_t)version : -1);
         if (r < 0)
                 return r;
         if (!present)
                 version = h.version;
         j->audit.version = (int64_t)version;
-        klen = record_key_version(&k, version);
-        r = store_get(txn, v->store->versions, k.buf, klen, &val);
-        if (r == -ENOENT || (r == 0 && val.mv_size > 0 && ((uint8_t *)val.mv_data)[0] != KIND_DATA))
+        r = version_read(v, txn, &k, version, &val, &m, &hlen);
+        if (r == -ENOENT && present)
                 return not_found(j, collection, id, (int64_t)version);
+        if (r == -ENOENT)
+                return integrity_error(j, collection, id, version,
+                                       "the head names this version, but the store does not hold it");
+        if (r == -EBADMSG)
+                return integrity_error(j, collection, id, version, "the stored version is malformed");
         if (r < 0)
                 return r;
-        if (val.mv_size < VERSION_HEADER)
-                return -EIO;
-        return reply_body(v, j, &k, collection, id, version, &val);
+        if (version > h.version)
+                return integrity_error(
+                        j, collection, id, version,
+                        "this version is newer than the record's head: the head was rolled back");
+        if (!present && (r = check_latest(v, txn, j, &k, collection, id, &h, &m)) != 0)
+                return r;
+        if ((recmeta_tombstone(&m) ||
+             !envelope_binds_meta((uint8_t *)val.mv_data + hlen, val.mv_size - hlen)) &&
+            (r = check_against_trail(v, txn, j, collection, id, version, &m)) != 0)
+                return r;
+        if (recmeta_tombstone(&m))
+                return not_found(j, collection, id, present ? (int64_t)version : -1);
+        return reply_body(v, j, collection, id, version, &val, &m, hlen);
 }
 
 int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *collection, *id;
         struct record_key k;
-        struct head h;
+        struct record_head h;
+        struct version_meta m;
+        uint8_t header[RECMETA_HEADER];
         int r;
 
         if ((r = record_params(j, &collection, &id)) != 0)
@@ -313,11 +397,13 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
         if (h.state != STATE_ACTIVE)
                 return not_found(j, collection, id, -1);
         h.version++;
-        r = write_version(v, txn, &k, h.version, KIND_TOMBSTONE, j->actor.uid, NULL, 0, 0);
+        m = new_version_meta(v, j, RECMETA_KIND_TOMBSTONE, 0);
+        recmeta_version_encode(&m, header);
+        r = write_version(v, txn, &k, h.version, header, NULL, 0);
         if (r < 0)
                 return r;
-        h.state = STATE_DELETED;
-        h.updated_us = now_realtime_us();
+        h.state = RECMETA_STATE_DELETED;
+        h.updated_us = m.time_us;
         if ((r = head_write(v, txn, &k, &h)) < 0)
                 return r;
         __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
@@ -356,18 +442,18 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
         if (rc == 0 && after && key.mv_size == k.head_len && memcmp(key.mv_data, k.buf, k.head_len) == 0)
                 rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                const uint8_t *hp = val.mv_data;
+                struct record_head h;
                 char tbuf[TIME_STRING_MAX];
 
                 if (key.mv_size <= cl || memcmp(key.mv_data, k.buf, cl) != 0)
                         break;
-                if (val.mv_size != HEAD_SIZE || hp[8] != STATE_ACTIVE)
+                if (recmeta_head_decode(val.mv_data, val.mv_size, &h) < 0 || h.state != STATE_ACTIVE)
                         continue;
                 if (json_array_size(items) == limit)
                         break;
-                time_format_us(be64_get(hp + 17), tbuf);
+                time_format_us(h.updated_us, tbuf);
                 json_array_append_new(items, json_pack("{s:s%,s:I,s:s}", "id", (char *)key.mv_data + cl,
-                                                       key.mv_size - cl, "version", (json_int_t)be64_get(hp),
+                                                       key.mv_size - cl, "version", (json_int_t)h.version,
                                                        "updated", tbuf));
         }
         /* rc == 0 here means we stopped at a further record of this collection. */
@@ -390,7 +476,7 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *collection, *id;
         struct record_key k;
-        struct head h;
+        struct record_head h;
         MDB_cursor *cur;
         MDB_val key, val;
         json_t *versions;
@@ -416,8 +502,8 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
         /* One page, so a record with a long life cannot make one huge reply. */
         last = h.version - after > limit ? after + limit : h.version;
         for (uint64_t ver = after + 1; ver <= last; ver++) {
-                size_t klen = record_key_version(&k, ver);
-                const uint8_t *p;
+                size_t klen = record_key_version(&k, ver), hlen;
+                struct version_meta m;
                 char tbuf[TIME_STRING_MAX];
 
                 key = (MDB_val){klen, k.buf};
@@ -426,16 +512,15 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
                         continue;
                 if (rc)
                         break;
-                if (val.mv_size < VERSION_HEADER) {
+                if (recmeta_version_decode(val.mv_data, val.mv_size, &m, &hlen) < 0) {
                         rc = MDB_CORRUPTED;
                         break;
                 }
-                p = val.mv_data;
-                time_format_us(be64_get(p + 1), tbuf);
+                time_format_us(m.time_us, tbuf);
                 json_array_append_new(versions,
                                       json_pack("{s:I,s:s,s:I,s:b,s:I}", "version", (json_int_t)ver, "time",
-                                                tbuf, "size", (json_int_t)be64_get(p + 13), "deleted",
-                                                p[0] == KIND_TOMBSTONE, "uid", (json_int_t)be32_get(p + 9)));
+                                                tbuf, "size", (json_int_t)m.size, "deleted",
+                                                recmeta_tombstone(&m), "uid", (json_int_t)m.uid));
         }
         mdb_cursor_close(cur);
         if (rc && rc != MDB_NOTFOUND) {
@@ -460,9 +545,12 @@ int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
         if (rc)
                 return store_errno(rc);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-                if (val.mv_size == HEAD_SIZE && ((uint8_t *)val.mv_data)[8] == STATE_ACTIVE)
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+                struct record_head h;
+
+                if (recmeta_head_decode(val.mv_data, val.mv_size, &h) == 0 && h.state == STATE_ACTIVE)
                         n++;
+        }
         mdb_cursor_close(cur);
         if (rc != MDB_NOTFOUND)
                 return store_errno(rc);

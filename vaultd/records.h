@@ -6,10 +6,8 @@
 
 #include "vault.h"
 
-/* The versions table (DESIGN §5): key collection NUL id NUL be64(version);
- * value kind(1) time_us(8) uid(4) size(8), then (kind data) the envelope. */
-#define RECORDS_VERSION_HEADER 21
-#define RECORDS_KIND_DATA      1
+/* The heads and versions tables (DESIGN §5) are laid out in
+ * vaultd/recmeta.h. */
 
 int records_put(struct vault *v, MDB_txn *txn, struct job *j);
 int records_get(struct vault *v, MDB_txn *txn, struct job *j);

@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_FORMAT_VERSION 1
+/* Format 1 kept version headers without the audit line that wrote them;
+ * format 2 binds every version to it (vaultd/recmigrate.h upgrades). */
+#define STORE_FORMAT_VERSION 2
 
 struct vault_store {
         MDB_env *env;

@@ -38,12 +38,16 @@ struct vault {
 
 struct conn;
 struct method;
+struct records_verify;
 
 /* What a method handler reports back for its audit line. */
 struct job_audit {
         const char *collection, *id; /* borrowed from params */
         int64_t version;
         json_t *extra; /* owned */
+        /* The line's time when the handler fixed it (a version written
+         * carries the same time); 0: when the line is appended. */
+        uint64_t time_us;
 };
 
 struct job {
@@ -87,6 +91,8 @@ struct job {
         int stream_phase;
         void *pending_policy;        /* ReloadPolicy: parsed, swapped in once durable */
         struct audit_verify *verify; /* Verify: progress between turns */
+        /* Verify: the records against the trail, once the trail verifies. */
+        struct records_verify *verify_records;
 };
 
 /* Return value of a handler that set a named error on the job. */

@@ -116,7 +116,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
 static int append_line(struct writer *w, MDB_txn *txn, struct job *j, int r)
 {
         struct audit_entry e = {
-                .time_us = now_realtime_us(),
+                .time_us = j->audit.time_us && r == 0 ? j->audit.time_us : now_realtime_us(),
                 .actor = j->actor,
                 .op = j->method->op,
                 .collection = j->audit.collection,

@@ -104,9 +104,11 @@ func init() {
 
 	register("bindings_audit_verify", "Verify through the generated bindings", func(t *T) {
 		c := t.Dial()
-		lines, cps, hash, err := aud.Verify().Call(t.Ctx(), c)
-		if t.noErr("Verify", err) && (lines < 1 || cps < 1 || !hex64.MatchString(hash)) {
-			t.Errorf("Verify: lines %d checkpoints %d hash %q", lines, cps, hash)
+		lines, cps, hash, records, versions, err := aud.Verify().Call(t.Ctx(), c)
+		if t.noErr("Verify", err) && (lines < 1 || cps < 1 || !hex64.MatchString(hash) || records < 0 ||
+			versions < records) {
+			t.Errorf("Verify: lines %d checkpoints %d hash %q records %d versions %d", lines, cps, hash,
+				records, versions)
 		}
 	})
 

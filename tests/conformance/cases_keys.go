@@ -433,7 +433,7 @@ func init() {
 		if cp == nil || !strings.Contains(*cp, "\nvaultd-next-key "+next+"\n") {
 			t.Errorf("the checkpoint after RotateSigningKey does not hand over to %q: %v", next, cp)
 		}
-		if _, _, _, err := aud.Verify().Call(t.Ctx(), c); err != nil {
+		if _, _, _, _, _, err := aud.Verify().Call(t.Ctx(), c); err != nil {
 			t.Errorf("Verify after RotateSigningKey: %s", describe(err))
 		}
 	})

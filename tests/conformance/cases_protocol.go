@@ -396,7 +396,7 @@ func init() {
 		if err != nil {
 			t.Fatalf("send: %v", err)
 		}
-		lines, _, _, flags, err := recvVerify(t.Ctx())
+		lines, _, _, _, _, flags, err := recvVerify(t.Ctx())
 		if t.noErr("Verify with more", err) && (flags != 0 || lines < 1) {
 			t.Errorf("Verify with more: flags %d lines %d", flags, lines)
 		}
@@ -490,7 +490,7 @@ func init() {
 		})
 		rv, _ := aud.Verify().Send(t.Ctx(), c, 0)
 		add(func() {
-			lines, _, hash, _, err := rv(t.Ctx())
+			lines, _, hash, _, _, _, err := rv(t.Ctx())
 			if t.noErr("Verify", err) && (lines < 1 || !hex64.MatchString(hash)) {
 				t.Errorf("Verify out of order: lines %d hash %q", lines, hash)
 			}

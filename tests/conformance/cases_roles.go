@@ -76,7 +76,7 @@ func auditAndAdminDenied(t *T) []deniedCall {
 		}},
 		{"io.vaultd.audit.Export", func(c *varlink.Connection) error { return exportFirst(t, c) }},
 		{"io.vaultd.audit.Verify", func(c *varlink.Connection) error {
-			_, _, _, err := aud.Verify().Call(t.Ctx(), c)
+			_, _, _, _, _, err := aud.Verify().Call(t.Ctx(), c)
 			return err
 		}},
 		{"io.vaultd.admin.ReloadPolicy", func(c *varlink.Connection) error {
@@ -210,7 +210,7 @@ func init() {
 
 	register("integrity_trail", "Verify of an altered trail is audit.IntegrityError with seq and reason", func(t *T) {
 		c := t.Dial()
-		_, _, _, err := aud.Verify().Call(t.Ctx(), c)
+		_, _, _, _, _, err := aud.Verify().Call(t.Ctx(), c)
 		if t.wantErr("Verify of the altered trail", err, "io.vaultd.audit.IntegrityError") {
 			if e, ok := err.(*aud.IntegrityError); !ok || e.Seq < 1 || e.Reason == "" {
 				t.Errorf("IntegrityError: %s", describe(err))
@@ -221,10 +221,38 @@ func init() {
 		if err != nil {
 			t.Fatalf("send: %v", err)
 		}
-		_, _, _, flags, err := receive(t.Ctx())
+		_, _, _, _, _, flags, err := receive(t.Ctx())
 		t.wantErr("Verify with more of the altered trail", err, "io.vaultd.audit.IntegrityError")
 		if flags != 0 {
 			t.Errorf("Verify with more: flags %d", flags)
+		}
+	})
+
+	register("records_inconsistent", "Verify of records edited on disk is audit.RecordsInconsistent naming each; Get of the rolled-back record is records.IntegrityError", func(t *T) {
+		c := t.Dial()
+		_, _, _, _, _, err := aud.Verify().Call(t.Ctx(), c)
+		if t.wantErr("Verify of the edited records", err, "io.vaultd.audit.RecordsInconsistent") {
+			e, ok := err.(*aud.RecordsInconsistent)
+			if !ok || e.Count < 1 || len(e.Problems) < 1 || int64(len(e.Problems)) > e.Count {
+				t.Errorf("RecordsInconsistent: %s", describe(err))
+			} else if p := e.Problems[0]; p.Collection != "meta" || p.Id != "META-1" || p.Reason == "" ||
+				p.Version == nil || *p.Version != 2 {
+				t.Errorf("RecordsInconsistent names %s", describe(err))
+			}
+		}
+		_, data, _, _, err := rec.Get().Call(t.Ctx(), c, "meta", "META-1", nil)
+		if t.wantErr("Get of the rolled-back record", err, "io.vaultd.records.IntegrityError") {
+			if e, ok := err.(*rec.IntegrityError); !ok || e.Collection != "meta" || e.Id != "META-1" ||
+				e.Reason == "" {
+				t.Errorf("IntegrityError: %s", describe(err))
+			}
+		}
+		if data != "" {
+			t.Errorf("data came back with the error")
+		}
+		_, data, _, _, err = rec.Get().Call(t.Ctx(), c, "meta", "META-2", nil)
+		if t.noErr("Get of an untouched record", err) && data == "" {
+			t.Errorf("Get of an untouched record: no data")
 		}
 	})
 
@@ -276,7 +304,7 @@ func init() {
 				t.Errorf("Head: %s", describe(err))
 			}
 		}
-		_, _, _, err = aud.Verify().Call(t.Ctx(), c)
+		_, _, _, _, _, err = aud.Verify().Call(t.Ctx(), c)
 		t.wantErr("Verify on a full disk", err, "io.vaultd.audit.StorageFull")
 		_, _, err = adm.ReloadPolicy().Call(t.Ctx(), c)
 		if t.wantErr("ReloadPolicy on a full disk", err, "io.vaultd.admin.StorageFull") {

@@ -220,7 +220,7 @@ func init() {
 				t.Errorf("Head while sealed: %d lines, then %d (the first Head's own line should count)", lines, lines2)
 			}
 		}
-		vl, cps, vh, err := aud.Verify().Call(t.Ctx(), c)
+		vl, cps, vh, _, _, err := aud.Verify().Call(t.Ctx(), c)
 		if t.noErr("Verify while sealed", err) && (vl < 1 || cps < 1 || !hex64.MatchString(vh)) {
 			t.Errorf("Verify while sealed: lines %d checkpoints %d hash %q", vl, cps, vh)
 		}

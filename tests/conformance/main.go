@@ -88,6 +88,9 @@ var groups = []struct {
 	{"integrity", "record integ/INTEG-1 version 1 altered on disk, and an audit line altered", []string{
 		"integrity_record", "integrity_trail", "oneway_integrity",
 	}},
+	{"records-inconsistent", "record meta/META-1's head rolled back from version 2 to 1 on disk, the trail intact", []string{
+		"records_inconsistent",
+	}},
 	{"storage-full", "a fresh vault on a small (24 MiB) file system", []string{
 		"storage_full",
 	}},

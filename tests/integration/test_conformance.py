@@ -163,6 +163,31 @@ def setup_integrity(binary, root):
     return {"integrity": r}
 
 
+def setup_records_inconsistent(binary, root):
+    # As tests/integration/test_metadata.py: meta/META-1's head rolled back
+    # from version 2 to 1 on the stopped vault, its trail untouched.
+    v = Vault(root)
+    v.start()
+    for rid, n in (("META-1", 2), ("META-2", 1)):
+        for i in range(n):
+            v.ctl("put", "meta", rid, "-", input=b"v%d" % i, check=True)
+    v.stop()
+    heads = dump(v.state, "heads")
+    versions = dump(v.state, "versions")
+    _, val = find_version(versions, "meta", "META-1", 1)
+    v1_time = bytes.fromhex(versions[val].strip())[1:9]
+    key = (b"meta\0META-1").hex()
+    for i in range(heads.index("HEADER=END") + 1, heads.index("DATA=END"), 2):
+        if heads[i].strip() == key:
+            old = bytes.fromhex(heads[i + 1].strip())
+            heads[i + 1] = " " + ((1).to_bytes(8, "big") + old[8:17] + v1_time).hex()
+    load(v.state, "heads", heads)
+    v.start()
+    r = run_go(binary, "records-inconsistent", v)
+    stopped(v, [r])
+    return {"records-inconsistent": r}
+
+
 def setup_storage_full(binary, root):
     # As test_limits.py's full-disk test: the vault on a 24 MiB tmpfs.
     mnt = os.path.join(root, "small")
@@ -198,8 +223,10 @@ def setup_sealed(binary, root):
 
 
 SETUPS = {"main": setup_main, "denied-service": setup_roles, "denied-stranger": setup_roles,
-          "integrity": setup_integrity, "storage-full": setup_storage_full, "sealed": setup_sealed}
-GROUPS = ("main", "denied-service", "denied-stranger", "integrity", "storage-full", "sealed")
+          "integrity": setup_integrity, "records-inconsistent": setup_records_inconsistent,
+          "storage-full": setup_storage_full, "sealed": setup_sealed}
+GROUPS = ("main", "denied-service", "denied-stranger", "integrity", "records-inconsistent", "storage-full",
+          "sealed")
 
 
 class Runs:
@@ -270,6 +297,7 @@ CHECKS = {
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
     "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
     "oneway_integrity": ("integrity", ["oneway_integrity"]),
+    "records_inconsistent": ("records-inconsistent", ["records_inconsistent"]),
     "storage_full": ("storage-full", ["storage_full"]),
     "sealed": ("sealed", ["sealed_status", "sealed_records", "sealed_admin_keys"]),
     "sealed_audit": ("sealed", ["sealed_audit_head_verify"]),
@@ -486,6 +514,13 @@ def test_go_integrity_errors(runs):
 
 def test_go_oneway_integrity(runs):
     check(runs, "oneway_integrity")
+
+
+def test_go_records_inconsistent(runs):
+    """audit.RecordsInconsistent with its declared fields, naming the
+    record whose head was rolled back on disk; Get of that record is
+    records.IntegrityError."""
+    check(runs, "records_inconsistent")
 
 
 def test_go_storage_full(runs):

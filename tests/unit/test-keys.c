@@ -122,20 +122,25 @@ static int teardown(void **state)
         return 0;
 }
 
+/* The metadata bodies are sealed with (a version header's worth). */
+static const uint8_t meta_bytes[29] = "kind, time, uid, size and seq";
+static const struct envelope_meta meta = {meta_bytes, sizeof(meta_bytes)};
+
 static void seal(struct fixture *f, const struct body_binding *b, const uint8_t *plain, size_t len,
                  uint8_t **ret, size_t *ret_len)
 {
-        assert_int_equal(envelope_seal(f->keys, b, plain, len, ret, ret_len), 0);
+        assert_int_equal(envelope_seal(f->keys, b, &meta, plain, len, ret, ret_len), 0);
         assert_non_null(*ret);
 }
 
 /* Opens env and returns the error, or checks the plaintext and returns 0. */
-static int open_and_compare(struct keeper *k, const struct body_binding *b, const uint8_t *env,
-                            size_t env_len, const uint8_t *want, size_t want_len)
+static int open_meta_and_compare(struct keeper *k, const struct body_binding *b,
+                                 const struct envelope_meta *m, const uint8_t *env, size_t env_len,
+                                 const uint8_t *want, size_t want_len)
 {
         uint8_t *plain = NULL;
         size_t len = 0;
-        int r = envelope_open(k, b, env, env_len, &plain, &len);
+        int r = envelope_open(k, b, m, env, env_len, &plain, &len);
 
         if (r < 0)
                 return r;
@@ -145,6 +150,12 @@ static int open_and_compare(struct keeper *k, const struct body_binding *b, cons
                 assert_memory_equal(plain, want, want_len);
         envelope_free_plain(plain, len);
         return 0;
+}
+
+static int open_and_compare(struct keeper *k, const struct body_binding *b, const uint8_t *env,
+                            size_t env_len, const uint8_t *want, size_t want_len)
+{
+        return open_meta_and_compare(k, b, &meta, env, env_len, want, want_len);
 }
 
 static void test_envelope_round_trip(void **state)
@@ -191,6 +202,42 @@ static void test_envelope_bound_to_record(void **state)
                 assert_int_equal(open_and_compare(f->keys, &others[i], env, env_len, body, sizeof(body)),
                                  -EBADMSG);
         free(env);
+}
+
+/* Format 3 binds the body to its version's metadata: a changed byte of it,
+ * or the envelope passed off as format 2 (which binds none), fails. */
+static void test_envelope_bound_to_meta(void **state)
+{
+        static const uint8_t body[] = "a record body";
+        struct fixture *f = *state;
+        uint8_t other_bytes[sizeof(meta_bytes)], *env, *old;
+        struct envelope_meta other = {other_bytes, sizeof(other_bytes)};
+        size_t env_len, old_len;
+
+        seal(f, &binding, body, sizeof(body), &env, &env_len);
+        assert_true(envelope_binds_meta(env, env_len));
+        for (size_t i = 0; i < sizeof(meta_bytes); i++) {
+                memcpy(other_bytes, meta_bytes, sizeof(meta_bytes));
+                other_bytes[i] ^= 0x01;
+                assert_int_equal(
+                        open_meta_and_compare(f->keys, &binding, &other, env, env_len, body, sizeof(body)),
+                        -EBADMSG);
+        }
+        other.len = sizeof(meta_bytes) - 1;
+        assert_int_equal(open_meta_and_compare(f->keys, &binding, &other, env, env_len, body, sizeof(body)),
+                         -EBADMSG);
+        assert_int_equal(open_meta_and_compare(f->keys, &binding, NULL, env, env_len, body, sizeof(body)),
+                         -EBADMSG);
+        env[0] = 2;
+        assert_int_equal(open_and_compare(f->keys, &binding, env, env_len, body, sizeof(body)), -EBADMSG);
+        free(env);
+        /* Sealed without metadata (format 2, as before it was bound): opens
+         * whatever metadata is given, which the trail must vouch for. */
+        assert_int_equal(envelope_seal(f->keys, &binding, NULL, body, sizeof(body), &old, &old_len), 0);
+        assert_false(envelope_binds_meta(old, old_len));
+        assert_int_equal(open_meta_and_compare(f->keys, &binding, &other, old, old_len, body, sizeof(body)),
+                         0);
+        free(old);
 }
 
 static void test_envelope_altered_byte(void **state)
@@ -417,7 +464,7 @@ static void test_rotate_rewrap_retire(void **state)
         seal(f, &binding, body, sizeof(body), &fresh, &fresh_len);
         assert_int_equal(envelope_kek(fresh, fresh_len), 2);
         /* Rewrap moves the data key, and leaves the body as it was. */
-        assert_int_equal(envelope_rewrap(f->keys, &binding, old, old_len, &moved, &moved_len), 0);
+        assert_int_equal(envelope_rewrap(f->keys, &binding, &meta, old, old_len, &moved, &moved_len), 0);
         assert_int_equal(envelope_kek(moved, moved_len), 2);
         assert_int_equal(moved_len, old_len);
         assert_memory_equal(moved + moved_len - sizeof(body) - 16, old + old_len - sizeof(body) - 16,
@@ -438,6 +485,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_envelope_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_envelope_bound_to_record, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_envelope_bound_to_meta, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_envelope_altered_byte, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_envelope_truncated_or_extended, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_root_create_exclusive_0600, setup, teardown),
