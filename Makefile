@@ -35,6 +35,9 @@ FUZZ_SECONDS ?= 60
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The replay drivers run each seed corpus once (make check); any compiler.
 REPLAYS   := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
+# lib/note.c's verdict on a signed note, set against Go's package by
+# tests/integration/test_note_corpus.py (make check).
+NOTE_VERDICT := $(BUILD)/notes/note-verdict
 
 SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
@@ -94,6 +97,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LINK) | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(LIBS) -lcmocka
 
+$(NOTE_VERDICT): tests/notes/note-verdict.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
 $(BUILD)/vaultd-bench: bench/bench.c $(LIB_OBJ) | deps
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
@@ -126,29 +133,29 @@ demo: deps all
 
 # Every program and test binary, without running anything (CI builds this
 # with CC=clang too).
-everything: all $(UNIT_TESTS) $(REPLAYS) $(BUILD)/vaultd-bench
+everything: all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT) $(BUILD)/vaultd-bench
 
-check: deps-check all $(UNIT_TESTS) $(REPLAYS)
+check: deps-check all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT)
 	$(PYTHON) tests/run.py --build $(BUILD)
 
 # The unit and integration suites again, built with ASan and UBSan.
 check-sanitize: deps-check
 	$(MAKE) BUILD=$(BUILD)/sanitize CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
-	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS))
+	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PYTHON) tests/run.py --build $(BUILD)/sanitize
 
 check-unit: deps-check all $(UNIT_TESTS)
 	$(PYTHON) tests/run.py --build $(BUILD) --unit-only
 
-check-long: deps-check all $(UNIT_TESTS) $(REPLAYS)
+check-long: deps-check all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT)
 	VAULTD_CRASH_ROUNDS=200 $(PYTHON) tests/run.py --build $(BUILD)
 
 bench: deps-check all $(BUILD)/vaultd-bench
 	$(PYTHON) bench/bench.py --build $(BUILD)
 
 lint: deps-lint
-	clang-format --dry-run --Werror lib/*.[ch] vaultd/*.[ch] vaultctl/*.[ch] tests/unit/*.c
+	clang-format --dry-run --Werror lib/*.[ch] vaultd/*.[ch] vaultctl/*.[ch] tests/unit/*.c tests/notes/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    -D_GNU_SOURCE -Ilib -Ivaultd \
 	    '-Djson_array_foreach(a,i,v)=for(i=0;i<1;i++)' '-Djson_object_foreach(o,k,v)=for(k=0;k;)' \

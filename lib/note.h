@@ -1,8 +1,10 @@
 /* Signed notes (c2sp.org/signed-note) with Ed25519 keys, and the
  * checkpoints vaultd signs with them (c2sp.org/tlog-checkpoint layout,
  * docs/audit-format.md). Parsing follows the spec, and gives the same
- * verdicts as Go's golang.org/x/mod/sumdb/note on the same bytes. Only
- * public data here: vaultctl verifies exports offline with it. */
+ * verdicts as Go's golang.org/x/mod/sumdb/note on the same bytes
+ * (tests/integration/test_note_corpus.py; the exceptions are listed
+ * there). Only public data here: vaultctl verifies exports offline with
+ * it. */
 #pragma once
 
 #include <stdbool.h>

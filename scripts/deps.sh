@@ -4,7 +4,8 @@
 #
 #   deps.sh [build]  compile vaultd and vaultctl (make, make demo)
 #   deps.sh check    also what `make check` runs: cmocka, pytest, the Go
-#                    varlink conformance client, man page lint, systemd tools
+#                    varlink conformance client, Go's signed-note package
+#                    (the differential note test), man page lint, systemd tools
 #   deps.sh lint     clang-format, cppcheck, clang
 #   deps.sh fuzz     clang and libFuzzer
 #   deps.sh system   systemd-nspawn and the Debian packaging tools
@@ -16,7 +17,7 @@ set -eu
 build="build-essential pkg-config libsodium-dev liblmdb-dev libsystemd-dev libseccomp-dev
 libjansson-dev python3"
 check="$build libcmocka-dev python3-pytest python3-nacl util-linux mount lmdb-utils systemd
-golang-go golang-github-varlink-go-dev mandoc"
+golang-go golang-github-varlink-go-dev golang-golang-x-mod-dev mandoc"
 [ $# -eq 0 ] && set -- build
 pkgs=""
 for set in "$@"; do
