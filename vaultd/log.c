@@ -57,3 +57,17 @@ void log_request(int priority, const char *op, uint64_t seq, const char *result,
         log_msg(priority, "%s %s (%s) for uid %u, audit seq %llu", op, result, error ?: "-", (unsigned)uid,
                 (unsigned long long)seq);
 }
+
+void log_checkpoint(const char *origin, uint64_t size, const char *hash, const char *note)
+{
+        if (use_journal) {
+                sd_journal_send("MESSAGE=audit checkpoint of %s at size %llu published", origin,
+                                (unsigned long long)size, "MESSAGE_ID=" LOG_MESSAGE_ID_CHECKPOINT,
+                                "PRIORITY=%i", LOG_INFO, "VAULTD_CHECKPOINT_ORIGIN=%s", origin,
+                                "VAULTD_CHECKPOINT_SIZE=%llu", (unsigned long long)size,
+                                "VAULTD_CHECKPOINT_HASH=%s", hash, "VAULTD_CHECKPOINT_NOTE=%s", note, NULL);
+                return;
+        }
+        log_msg(LOG_INFO, "audit checkpoint of %s at size %llu published: hash %s", origin,
+                (unsigned long long)size, hash);
+}
