@@ -82,8 +82,8 @@ void log_checkpoint(const char *origin, uint64_t size, const char *hash, const c
         snprintf(hash_f, sizeof(hash_f), "VAULTD_CHECKPOINT_HASH=%s", hash);
         if (asprintf(&note_f, "VAULTD_CHECKPOINT_NOTE=%s", note) < 0)
                 return;
-        const char *const fields[] = {message, "MESSAGE_ID=" LOG_MESSAGE_ID_CHECKPOINT, prio, origin_f, size_f,
-                                      hash_f, note_f};
+        const char *const fields[] = {
+                message, "MESSAGE_ID=" LOG_MESSAGE_ID_CHECKPOINT, prio, origin_f, size_f, hash_f, note_f};
         struct iovec iov[ELEMENTSOF(fields)];
 
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
