@@ -184,12 +184,14 @@ int state_dir_check_files(const struct state_dir *d, uid_t uid, char *err, size_
                                  d->path, name, d->path, name);
                         return -EPERM;
                 }
-                if (st.st_uid != d->owner && st.st_uid != uid) {
+                /* Root's files are vaultd's too: a vault made by root for
+                 * the service user (--init-if-empty as root) has them. */
+                if (st.st_uid != 0 && st.st_uid != uid) {
                         snprintf(err, errlen,
-                                 "%s/%s belongs to user %s, not to %s who owns the state directory: fix "
-                                 "it with 'chown %s: %s/%s'",
+                                 "%s/%s belongs to user %s, not to root or to %s, the user vaultd runs "
+                                 "as: fix it with 'chown %s: %s/%s'",
                                  d->path, name, user_name(st.st_uid, owner, sizeof(owner)),
-                                 user_name(d->owner, user, sizeof(user)), user, d->path, name);
+                                 user_name(uid, user, sizeof(user)), user, d->path, name);
                         return -EPERM;
                 }
                 if (st.st_mode & (S_IWGRP | S_IWOTH)) {

@@ -35,8 +35,7 @@ void state_dir_free(struct state_dir *d);
 /* Checks the files vaultd opens in the directory (data.mdb, lock.mdb,
  * checkpoint.last): each, where it exists, must be a regular file (not a
  * symbolic link), with one name only (no hard link to a file elsewhere),
- * owned by the directory's owner or by uid, and not writable by group or
- * others. -EPERM with err written when one is not. */
+ * owned by root or by uid, and not writable by group or others. -EPERM with err written when one is not. */
 int state_dir_check_files(const struct state_dir *d, uid_t uid, char *err, size_t errlen);
 
 /* 0 when the directory holds no entry at all, -ENOTEMPTY when it holds

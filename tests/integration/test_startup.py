@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import VAULTCTL, VAULTD, Client, Vault, audit_lines
+from conftest import NOBODY, REPO, VAULTCTL, VAULTD, Client, Vault, audit_lines
 
 # Another user than root and the test daemon's (nobody).
 STRANGER = 12345
@@ -538,3 +538,42 @@ def test_checkpoints_published_to_the_journal(vault_dir):
     assert last["PRIORITY"] == "6" and "published" in last["MESSAGE"]
     line = [raw for raw in export.split(b"\n")[1:] if raw.startswith(b'{"seq":%d,' % (size - 1))][0]
     assert base64.b64decode(h) == hashlib.sha256(line).digest()
+
+
+def test_the_units_state_directory_passes(vault_dir):
+    """What packaging/systemd/vaultd.service makes, vaultd accepts: the
+    directory systemd creates (StateDirectory=, StateDirectoryMode=), owned
+    by User=, with vaultd running as that user from the start and the key
+    as a credential it can read. Debian's nobody stands in for vaultd."""
+    unit = open(os.path.join(REPO, "packaging", "systemd", "vaultd.service")).read()
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and line[0] != "#")
+    assert settings["StateDirectory"] == "vaultd" and settings["User"] == "vaultd"
+    mode = int(settings["StateDirectoryMode"], 8)
+    v = Vault(vault_dir)
+    state = os.path.join(vault_dir, "lib-vaultd")
+    os.mkdir(state, mode)
+    os.chmod(state, mode)
+    cred = os.path.join(vault_dir, "credentials")
+    os.mkdir(cred, 0o700)
+    shutil.copy(v.key, os.path.join(cred, "vaultd.key"))
+    run = os.path.join(vault_dir, "run")  # the socket unit's place, here made by vaultd
+    os.mkdir(run, 0o755)
+    v.sock = os.path.join(run, "vaultd.sock")
+    for path in (state, cred, os.path.join(cred, "vaultd.key"), run):
+        os.chown(path, NOBODY, NOBODY)
+    as_service = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+    env = dict(os.environ, CREDENTIALS_DIRECTORY=cred)
+    for _ in range(2):  # the second start opens what the first made
+        log = open(v.log, "ab")
+        p = subprocess.Popen(as_service + [VAULTD, "--state-dir", state, "--policy", v.policy, "--socket",
+                                           v.sock, "--init-if-empty"], env=env, stdout=log, stderr=log)
+        log.close()
+        v.proc = p
+        try:
+            v.wait_ready()
+            assert v.ctl("status").returncode == 0
+        finally:
+            assert v.stop() == 0, v.read_log()
+    assert "first start: created vault" in v.read_log()
+    for name in ("data.mdb", "lock.mdb", "checkpoint.last"):
+        assert os.stat(os.path.join(state, name)).st_uid == NOBODY
