@@ -68,8 +68,11 @@ int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn)
             (r = store_meta_get_u64(txn, s, "kek.current", &current)) < 0 ||
             (r = store_get(txn, s->meta, "sign.key", 8, &sign)) < 0 ||
             (r = store_get(txn, s->meta, "audit.origin", 12, &o)) < 0 ||
-            (r = store_get(txn, s->meta, "sign.pub", 8, &pub)) < 0)
+            (r = store_get(txn, s->meta, "sign.pub", 8, &pub)) < 0) {
+                if (r == -ENOENT) /* a record is missing, not the key file */
+                        r = -ENOKEY;
                 goto out;
+        }
         if (current == 0 || current >= KEYS_MAX_KEK || sign.mv_size != KEYS_SIGN_WRAPPED ||
             o.mv_size > KEEPER_NAME_MAX || pub.mv_size != sizeof(pk)) {
                 r = -EIO;

@@ -17,7 +17,7 @@ int keystore_create(struct keeper *kp, struct vault_store *s, MDB_txn *txn, cons
  * keeper. -EBADMSG when the keeper's root key does not open them (another
  * vault's key), -EKEYREVOKED when the root key is sealed (the keeper then
  * knows the public key, from the store), -EIO when the records are
- * damaged. */
+ * damaged, -ENOKEY when one is missing. */
 int keystore_open(struct keeper *kp, struct vault_store *s, MDB_txn *txn);
 
 /* Offline rekey (vaultd --rekey, the daemon stopped): opens every stored

@@ -19,3 +19,13 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
  * with fields VAULTD_OP, VAULTD_SEQ, VAULTD_RESULT, VAULTD_ERROR, VAULTD_UID. */
 void log_request(int priority, const char *op, uint64_t seq, const char *result, const char *error,
                  uid_t uid);
+
+/* The MESSAGE_ID of published checkpoints (journalctl MESSAGE_ID=...). */
+#define LOG_MESSAGE_ID_CHECKPOINT "1e944f584f9541b4b880467f3b5a8e3e"
+
+/* A signed checkpoint, published outside the store (vaultd/published.h):
+ * a journal entry with MESSAGE_ID LOG_MESSAGE_ID_CHECKPOINT and fields
+ * VAULTD_CHECKPOINT_ORIGIN, _SIZE, _HASH (standard base64 of the hash of
+ * line size-1, as in the note) and _NOTE (the signed note); on stderr, one
+ * line with origin, size and hash. */
+void log_checkpoint(const char *origin, uint64_t size, const char *hash, const char *note);

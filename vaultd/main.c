@@ -35,6 +35,7 @@ struct options {
         struct server_config server;
         size_t body_max;
         bool allow_root, no_sandbox, init_if_empty, init_only, allow_user_namespace;
+        bool accept_rollback; /* start although the store is behind what was published */
 };
 
 /* systemd's LoadCredential=/LoadCredentialEncrypted= puts the key here. */
@@ -68,6 +69,9 @@ static void usage(FILE *f)
                    "                          then exit; the old key file no longer opens it\n"
                    "  --new-key-file FILE     the new root key file for --rekey\n"
                    "  --new-passphrase-file FILE  its passphrase, when it is sealed\n"
+                   "  --accept-rollback       start although the store is older than (or forked\n"
+                   "                          from) the last checkpoint published in DIR, as after\n"
+                   "                          restoring a backup; the trail records it\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
                    "  --max-connections-per-user N  per peer uid [64]\n"
@@ -138,6 +142,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_REKEY,
                 O_NEW_KEY,
                 O_NEW_PASSPHRASE_FILE,
+                O_ACCEPT_ROLLBACK,
                 O_VERSION
         };
         static const struct option longopts[] = {
@@ -166,6 +171,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"rekey", no_argument, NULL, O_REKEY},
                 {"new-key-file", required_argument, NULL, O_NEW_KEY},
                 {"new-passphrase-file", required_argument, NULL, O_NEW_PASSPHRASE_FILE},
+                {"accept-rollback", no_argument, NULL, O_ACCEPT_ROLLBACK},
                 {"version", no_argument, NULL, O_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -262,6 +268,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_NEW_PASSPHRASE_FILE:
                         o->new_passphrase_file = optarg;
                         break;
+                case O_ACCEPT_ROLLBACK:
+                        o->accept_rollback = true;
+                        break;
                 case O_ALLOW_USERNS:
                         o->allow_user_namespace = true;
                         break;
@@ -327,26 +336,77 @@ static const char *key_error(int r)
                        "--passphrase' (or --passphrase-file FILE)";
         return r == -EPERM     ? "the key file is readable by others; chmod 600 it"
                : r == -ENOEXEC ? "not a vaultd root key file (make one with 'vaultd --generate-key FILE')"
-               : r == -EBADMSG ? "this root key does not open this vault (wrong key file?)"
+               : r == -EBADMSG ? "this root key does not open this vault (wrong key file, or a store "
+                                 "from another vault?)"
                : r == -ENOENT  ? "the key file does not exist"
                                : strerror(-r);
 }
 
-/* 0 when dir exists and holds no entry at all, -ENOTEMPTY when it holds
- * something, -errno when it cannot be read. */
-static int dir_empty(const char *dir)
+/* The user vaultd serves as: --user when started as root (unless
+ * --allow-root), else whoever started it. */
+static uid_t service_uid(const struct options *o)
 {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int r = 0;
+        struct passwd *pw;
 
-        if (!d)
-                return -errno;
-        while (r == 0 && (de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                        r = -ENOTEMPTY;
-        closedir(d);
-        return r;
+        if (geteuid() == 0 && !o->allow_root && (pw = getpwnam(o->user)))
+                return pw->pw_uid;
+        return geteuid();
+}
+
+/* Opens, checks and locks the state directory (vaultd/statedir.h) and
+ * checks the files in it, before anything else touches them. */
+static int state_dir_take(const struct options *o, bool create, struct state_dir **ret)
+{
+        char err[STATE_DIR_ERR_MAX];
+        struct state_dir *d = NULL;
+        uid_t uid = service_uid(o);
+        int r = state_dir_open(o->state_dir, uid, create, &d, err, sizeof(err));
+
+        if (r == 0 && (r = state_dir_check_files(d, uid, err, sizeof(err))) < 0)
+                state_dir_free(d);
+        if (r < 0) {
+                log_error("%s", err);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+/* Why the store in dir does not open, and what to do. */
+static void log_store_error(const char *dir, int r)
+{
+        const char *restore = "restore the state directory from a good backup (a copy taken with vaultd "
+                              "stopped, or made with mdb_copy), or keep this copy as evidence and create "
+                              "a new vault";
+
+        if (r == -ENOENT)
+                log_error("no vault in %s (there is no data.mdb): create one with 'vaultd --init "
+                          "--state-dir %s --key-file FILE', or start with --init-if-empty",
+                          dir, dir);
+        else if (r == -EMEDIUMTYPE)
+                log_error("%s/data.mdb is not an LMDB store (or its first pages are damaged): %s", dir,
+                          restore);
+        else if (r == -EPROTONOSUPPORT)
+                log_error("%s/data.mdb was written by an LMDB of another format version: %s", dir, restore);
+        else if (r == -EUCLEAN)
+                log_error("%s/data.mdb is incomplete: it is empty or shorter than its own header says, as a "
+                          "copy cut short is (cp or tar while vaultd ran, a full disk). Not serving: %s",
+                          dir, restore);
+        else if (r == -EIO)
+                log_error(
+                        "the store in %s is damaged: LMDB finds pages that are missing or inconsistent, as "
+                        "in a copy of a running vault's directory (cp -a, tar). Not serving: %s",
+                        dir, restore);
+        else if (r == -ENOKEY)
+                log_error("the store in %s lacks one of its key records (a wrapped key, the signing key or "
+                          "the vault's origin): it is damaged or incomplete. Not serving: %s",
+                          dir, restore);
+        else if (r == -EACCES)
+                log_error("cannot open the store in %s: permission denied (vaultd runs as uid %u; the "
+                          "directory and its files must belong to that user or to root)",
+                          dir, (unsigned)geteuid());
+        else
+                log_error("cannot open the vault in %s: %s", dir, strerror(-r));
 }
 
 /* Forks the keeper (DESIGN §3) before any thread starts; it drops to the
@@ -382,9 +442,11 @@ static int keeper_launch(const struct options *o, struct keeper **ret)
 }
 
 /* Signs the new vault's first checkpoint (over line 0), so that even an
- * empty vault's trail can be verified against its key. */
-static int first_checkpoint(struct vault_store *s, struct keeper *kp)
+ * empty vault's trail can be verified against its key, and publishes it
+ * beside the store. */
+static int first_checkpoint(struct vault_store *s, struct keeper *kp, const struct state_dir *d)
 {
+        struct published *pub = NULL;
         struct audit_log *log = NULL;
         MDB_txn *txn;
         int r = store_begin(s, false, &txn);
@@ -395,6 +457,9 @@ static int first_checkpoint(struct vault_store *s, struct keeper *kp)
         mdb_txn_abort(txn);
         if (r == 0)
                 r = audit_checkpoint(log, now_realtime_us(), true);
+        if (r == 0 && (r = published_open(d->fd, &pub)) == 0)
+                r = published_update(pub, log);
+        published_free(pub);
         audit_log_free(log);
         return r;
 }
@@ -425,7 +490,7 @@ static int unseal_for_init(const struct options *o, struct keeper *kp)
  * names vaultd itself (role "system"). Only an empty directory qualifies,
  * so that a directory holding anything else (a half-restored backup,
  * files of another program) is never taken over. */
-static int vault_create(const struct options *o, struct keeper *kp)
+static int vault_create(const struct options *o, struct keeper *kp, const struct state_dir *d)
 {
         struct passwd *pw = getpwuid(getuid());
         struct audit_actor actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "system"};
@@ -433,12 +498,10 @@ static int vault_create(const struct options *o, struct keeper *kp)
         struct vault_store *s = NULL;
         MDB_txn *txn = NULL;
         uint8_t id[16], pk[32];
-        char idhex[33], path[4096];
+        char idhex[33];
         int r;
 
-        r = dir_empty(o->state_dir);
-        if (r == -ENOENT && mkdir(o->state_dir, 0700) == 0)
-                r = 0;
+        r = state_dir_empty(d);
         if (r < 0) {
                 log_error("no vault in %s, and %s: not creating one there", o->state_dir,
                           r == -ENOTEMPTY ? "the directory is not empty" : strerror(-r));
@@ -450,7 +513,8 @@ static int vault_create(const struct options *o, struct keeper *kp)
                 return -ENOMEM;
         if ((r = unseal_for_init(o, kp)) < 0)
                 return r;
-        if ((r = store_open(o->state_dir, true, &s)) == 0 && (r = store_begin(s, true, &txn)) == 0) {
+        if ((r = store_open_at(d->fd, o->state_dir, true, &s)) == 0 &&
+            (r = store_begin(s, true, &txn)) == 0) {
                 if ((r = keystore_create(kp, s, txn, origin)) < 0 ||
                     (r = audit_store_init(s, kp, txn, &actor, idhex, origin)) < 0)
                         mdb_txn_abort(txn);
@@ -458,7 +522,7 @@ static int vault_create(const struct options *o, struct keeper *kp)
                         r = store_commit(txn);
         }
         if (r == 0)
-                r = first_checkpoint(s, kp);
+                r = first_checkpoint(s, kp, d);
         store_free(s);
         if (r == 0) {
                 keeper_public(kp, pk);
@@ -470,10 +534,9 @@ static int vault_create(const struct options *o, struct keeper *kp)
         if (r < 0) {
                 log_error("cannot create a vault in %s: %s", o->state_dir, key_error(r));
                 /* Leave the directory empty, so the next start tries again. */
-                snprintf(path, sizeof(path), "%s/data.mdb", o->state_dir);
-                unlink(path);
-                snprintf(path, sizeof(path), "%s/lock.mdb", o->state_dir);
-                unlink(path);
+                (void)unlinkat(d->fd, "data.mdb", 0);
+                (void)unlinkat(d->fd, "lock.mdb", 0);
+                (void)unlinkat(d->fd, PUBLISHED_FILE, 0);
         }
         return r;
 }
@@ -505,31 +568,181 @@ static int vault_upgrade(struct vault *v, const char *state_dir)
 
 /* Opens the store (creating it first when allowed), starts the keeper and
  * hands it the vault's wrapped keys; the vault is then ready to serve. */
+
+static const char *const rollback_names[] = {
+        [ROLLBACK_NONE] = "none",       [ROLLBACK_BEHIND] = "behind",
+        [ROLLBACK_FORKED] = "forked",   [ROLLBACK_OTHER_VAULT] = "other-vault",
+        [ROLLBACK_DAMAGED] = "damaged",
+};
+
+static void hash_base64(const uint8_t hash[AUDIT_HASH_SIZE], char *out, size_t size)
+{
+        sodium_bin2base64(out, size, hash, AUDIT_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* Why the store does not continue the published history, and what to do. */
+static void log_rollback(const struct options *o, const struct audit_log *log,
+                         const struct rollback_check *c)
+{
+        const char *what = "Not serving. If this copy was put back on purpose (a backup restored), start "
+                           "once with --accept-rollback: vaultd then serves it and records the rollback "
+                           "as the first new line of the trail. Otherwise keep this directory as evidence";
+
+        if (c->state == ROLLBACK_BEHIND)
+                log_error("the store in %s is older than the audit trail this vault already published: it "
+                          "holds %llu audit lines, but checkpoint %llu was published (%s/" PUBLISHED_FILE
+                          ", and the journal). An older copy of the store was put back, or lines were "
+                          "removed. %s",
+                          o->state_dir, (unsigned long long)c->store_size,
+                          (unsigned long long)c->published_size, o->state_dir, what);
+        else if (c->state == ROLLBACK_FORKED)
+                log_error(
+                        "the store in %s does not continue the audit trail this vault already published: "
+                        "at line %llu its history differs from published checkpoint %llu (%s/" PUBLISHED_FILE
+                        ", and the journal). Another copy of the store, which went on on its own, was put "
+                        "back. %s",
+                        o->state_dir, (unsigned long long)c->published_size - 1,
+                        (unsigned long long)c->published_size, o->state_dir, what);
+        else if (c->state == ROLLBACK_OTHER_VAULT)
+                log_error("the store in %s is another vault than the one that published its checkpoints "
+                          "here: the store's origin is %s, %s/" PUBLISHED_FILE " names %s. A store was "
+                          "swapped in. %s",
+                          o->state_dir, log->origin, o->state_dir, c->published_origin, what);
+        else if (c->state == ROLLBACK_DAMAGED)
+                log_error("%s/" PUBLISHED_FILE " is damaged: it holds no intact copy of the last "
+                          "checkpoint published, so the store cannot be checked against it (compare with "
+                          "the journal: journalctl -o json MESSAGE_ID=" LOG_MESSAGE_ID_CHECKPOINT "). %s",
+                          o->state_dir, what);
+}
+
+/* --accept-rollback: the store is served as it is, and its trail says so
+ * first (what was published, and what the store holds). */
+static int accept_rollback(struct vault *v, const struct rollback_check *c)
+{
+        struct passwd *pw = getpwuid(getuid());
+        char ph[64], sh[64];
+        json_t *extra;
+        MDB_txn *txn;
+        int r;
+
+        hash_base64(c->published_hash, ph, sizeof(ph));
+        hash_base64(c->store_hash, sh, sizeof(sh));
+        extra = json_pack("{s:s,s:{s:s,s:I,s:s},s:{s:I,s:s}}", "reason", rollback_names[c->state],
+                          "published", "origin", c->published_origin, "size", (json_int_t)c->published_size,
+                          "hash", c->published_size ? ph : "", "store", "size", (json_int_t)c->store_size,
+                          c->state == ROLLBACK_FORKED ? "hash_at_published_size" : "hash", sh);
+        if (!extra)
+                return -ENOMEM;
+        struct audit_entry e = {.time_us = now_realtime_us(),
+                                .actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "system"},
+                                .op = "admin.accept-rollback",
+                                .version = -1,
+                                .result = "ok",
+                                .extra = extra};
+        r = store_begin(v->store, true, &txn);
+        if (r == 0) {
+                audit_txn_begin(v->audit);
+                r = audit_append(v->audit, txn, &e, NULL);
+                if (r == 0)
+                        r = store_commit(txn);
+                else
+                        mdb_txn_abort(txn);
+        }
+        json_decref(extra);
+        if (r < 0)
+                return r;
+        audit_txn_commit(v->audit);
+        log_warning("--accept-rollback: serving the store as it is (%s; %llu audit lines, published "
+                    "checkpoint %llu); recorded as audit line %llu",
+                    rollback_names[c->state], (unsigned long long)c->store_size,
+                    (unsigned long long)c->published_size, (unsigned long long)c->store_size);
+        return 0;
+}
+
+/* Compares the store with the checkpoint last published beside it; one
+ * that does not continue it is served only with --accept-rollback. Then
+ * publishes the store's last checkpoint where the file lags behind it (a
+ * vault made before checkpoints were published, a crash between a
+ * checkpoint and its publication, a rollback just accepted). */
+static int check_published(struct vault *v, const struct options *o, MDB_txn *txn,
+                           struct rollback_check *ret)
+{
+        struct rollback_check c;
+        int r = published_open(v->state_dir->fd, &v->published);
+
+        if (r < 0) {
+                log_error("cannot open %s/" PUBLISHED_FILE ": %s", o->state_dir, strerror(-r));
+                return r;
+        }
+        r = published_compare(v->published, v->audit, txn, &c);
+        if (r < 0) {
+                log_store_error(o->state_dir, r);
+                return r;
+        }
+        if (!v->published->note && !v->published->damaged && v->audit->checkpoint_size > 1)
+                log_warning("%s/" PUBLISHED_FILE " is missing (a vault made by an older vaultd, or the file "
+                            "was removed): publishing the store's checkpoint %llu; compare it with earlier "
+                            "ones in the journal (journalctl -o json MESSAGE_ID=" LOG_MESSAGE_ID_CHECKPOINT
+                            ")",
+                            o->state_dir, (unsigned long long)v->audit->checkpoint_size);
+        if (c.state != ROLLBACK_NONE && !o->accept_rollback) {
+                log_rollback(o, v->audit, &c);
+                return -ESTALE;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* After the read transaction of vault_open: records an accepted rollback,
+ * then brings checkpoint.last up to the store's last checkpoint. */
+static int publish_at_start(struct vault *v, const struct options *o, const struct rollback_check *c)
+{
+        int r = 0;
+
+        if (c->state != ROLLBACK_NONE)
+                r = accept_rollback(v, c);
+        else if (o->accept_rollback)
+                log_msg(LOG_NOTICE, "--accept-rollback: the store continues the published trail; nothing to "
+                                    "accept");
+        if (r == 0 && (r = published_update(v->published, v->audit)) < 0)
+                log_error("cannot publish the last checkpoint to %s/" PUBLISHED_FILE ": %s", o->state_dir,
+                          strerror(-r));
+        return r;
+}
+
+/* Locks the state directory, opens the store (creating it first when
+ * allowed), starts the keeper and hands it the vault's wrapped keys; checks
+ * the store against what was published; the vault is then ready to serve. */
 static int vault_open(struct vault *v, const struct options *o)
 {
+        struct rollback_check rollback = {.state = ROLLBACK_NONE};
         bool created = false;
         MDB_txn *txn;
         int r;
 
+        r = state_dir_take(o, o->init_if_empty, &v->state_dir);
+        if (r < 0)
+                return r;
         r = keeper_launch(o, &v->keeper);
         if (r < 0)
                 return r;
-        r = store_open(o->state_dir, false, &v->store);
+        r = store_open_at(v->state_dir->fd, o->state_dir, false, &v->store);
         if (r == -ENOENT && o->init_if_empty) {
-                r = vault_create(o, v->keeper);
+                r = vault_create(o, v->keeper, v->state_dir);
                 if (r < 0)
                         return r;
                 created = true;
-                r = store_open(o->state_dir, false, &v->store);
+                r = store_open_at(v->state_dir->fd, o->state_dir, false, &v->store);
         }
         if (r < 0) {
-                log_error("cannot open the vault in %s: %s%s", o->state_dir, strerror(-r),
-                          r == -ENOENT ? " (create one with 'vaultd --init', or pass --init-if-empty)" : "");
+                log_store_error(o->state_dir, r);
                 return r;
         }
         r = store_begin(v->store, false, &txn);
-        if (r < 0)
+        if (r < 0) {
+                log_store_error(o->state_dir, r);
                 return r;
+        }
         if (!created && (r = keystore_open(v->keeper, v->store, txn)) == -EKEYREVOKED) {
                 log_msg(LOG_NOTICE,
                         "the root key %s is sealed by a passphrase: serving sealed (records answer "
@@ -537,18 +750,30 @@ static int vault_open(struct vault *v, const struct options *o)
                         o->key_file);
                 v->sealed = true;
                 r = 0;
-        } else if (r < 0)
+        } else if (r == -ENOKEY || r == -EIO)
+                log_store_error(o->state_dir, r);
+        else if (r < 0)
                 log_error("cannot open the vault's keys with %s: %s", o->key_file, key_error(r));
-        if (r == 0 && (r = audit_log_open(v->store, v->keeper, txn, &v->audit)) == -ESTALE)
+        if (r < 0)
+                goto out;
+        r = audit_log_open(v->store, v->keeper, txn, &v->audit);
+        if (r == -ESTALE)
                 log_error("the audit trail in %s is shorter than its last signed checkpoint: lines were "
                           "removed from the store (tampering, or an old copy put back). Not serving: "
                           "restore the store from a good backup, or keep this copy as evidence",
                           o->state_dir);
+        else if (r == -EIO || r == -ENOENT)
+                log_store_error(o->state_dir, -EIO);
         else if (r < 0)
-                log_error("cannot read the audit head: %s", strerror(-r));
+                log_error("cannot read the audit head in %s: %s", o->state_dir, strerror(-r));
+        if (r == 0)
+                r = check_published(v, o, txn, &rollback);
         if (r == 0 && (r = records_count_active(v, txn, &v->records_active)) < 0)
                 log_error("cannot count records: %s", strerror(-r));
+out:
         mdb_txn_abort(txn);
+        if (r == 0)
+                r = publish_at_start(v, o, &rollback);
         if (r == 0)
                 r = vault_upgrade(v, o->state_dir);
         return r;
@@ -607,12 +832,14 @@ static int confine(const struct options *o, struct vault *v, struct server *srv)
 /* --init: creates the vault and exits. */
 static int init_vault(const struct options *o)
 {
+        struct state_dir *d = NULL;
         struct keeper *kp = NULL;
-        int r = keeper_launch(o, &kp);
+        int r = state_dir_take(o, true, &d);
 
-        if (r == 0)
-                r = vault_create(o, kp);
+        if (r == 0 && (r = keeper_launch(o, &kp)) == 0)
+                r = vault_create(o, kp, d);
         keeper_free(kp);
+        state_dir_free(d);
         return r;
 }
 
@@ -655,19 +882,23 @@ static int rekey(const struct options *o)
         struct passwd *pw = getpwuid(getuid());
         struct audit_actor actor = {getuid(), getgid(), getpid(), pw ? pw->pw_name : NULL, "system"};
         struct vault_keys *old = NULL, *new = NULL;
+        struct state_dir *d = NULL;
         struct vault_store *s = NULL;
         MDB_txn *txn = NULL;
         json_t *extra = NULL;
         size_t n = 0;
         int r;
 
+        if ((r = state_dir_take(o, false, &d)) < 0)
+                goto out;
         if ((r = open_key_file(o->key_file, o->passphrase_file,
                                "Passphrase of the current root key: ", &old)) < 0 ||
             (r = open_key_file(o->new_key_file, o->new_passphrase_file,
                                "Passphrase of the new root key: ", &new)) < 0)
                 goto out;
-        if ((r = store_open(o->state_dir, false, &s)) < 0 || (r = store_begin(s, true, &txn)) < 0) {
-                log_error("cannot open the vault in %s: %s", o->state_dir, strerror(-r));
+        if ((r = store_open_at(d->fd, o->state_dir, false, &s)) < 0 ||
+            (r = store_begin(s, true, &txn)) < 0) {
+                log_store_error(o->state_dir, r);
                 goto out;
         }
         r = keystore_rekey(old, new, s, txn, &n);
@@ -699,6 +930,7 @@ static int rekey(const struct options *o)
 out:
         json_decref(extra);
         store_free(s);
+        state_dir_free(d);
         keys_free(old);
         keys_free(new);
         return r;
@@ -846,7 +1078,9 @@ int main(int argc, char **argv)
         server_free(srv);
         audit_log_free(v.audit);
         keeper_free(v.keeper);
+        published_free(v.published);
         store_free(v.store);
+        state_dir_free(v.state_dir);
         policy_free(v.policy);
         return r < 0 ? 1 : 0;
 }

@@ -76,28 +76,66 @@ static int open_dbs(struct vault_store *s, bool create)
         return store_errno(mdb_txn_commit(txn));
 }
 
-int store_open(const char *dir, bool create, struct vault_store **ret)
+/* data.mdb must hold every page its meta page names: a shorter file (a
+ * copy cut short, a disk that filled during cp) would fault (SIGBUS) on the
+ * first read past its end. -EUCLEAN when it is short. */
+static int check_length(struct vault_store *s)
+{
+        MDB_envinfo info;
+        MDB_stat stat;
+        struct stat st;
+        int fd, rc;
+
+        if ((rc = mdb_env_get_fd(s->env, &fd)) != 0 || (rc = mdb_env_stat(s->env, &stat)) != 0 ||
+            (rc = mdb_env_info(s->env, &info)) != 0)
+                return store_errno(rc);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t)st.st_size < ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize)
+                return -EUCLEAN;
+        return 0;
+}
+
+/* LMDB opens its files by path: give it the directory already opened (and
+ * checked by the caller) through /proc, so that the path cannot lead
+ * elsewhere meanwhile. Without /proc, the path as given. */
+static int env_open(struct vault_store *s, bool create)
+{
+        char path[64];
+        int rc;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", s->dir_fd);
+        rc = mdb_env_open(s->env, access(path, F_OK) == 0 ? path : s->dir, MDB_NOTLS, 0600);
+        if (rc == MDB_INVALID)
+                return -EMEDIUMTYPE;
+        if (rc == MDB_VERSION_MISMATCH)
+                return -EPROTONOSUPPORT;
+        if (rc)
+                return store_errno(rc);
+        return create ? 0 : check_length(s);
+}
+
+int store_open_at(int dir_fd, const char *dir, bool create, struct vault_store **ret)
 {
         struct vault_store *s;
         MDB_envinfo info;
-        char path[4096];
         struct stat st;
         int rc, k;
 
-        if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
-                return -ENAMETOOLONG;
-        k = stat(path, &st) == 0 ? 0 : -errno;
+        k = fstatat(dir_fd, "data.mdb", &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
         if (create && k == 0)
                 return -EEXIST;
         if (!create && k < 0)
                 return k;
+        /* LMDB would take an empty file for a new store. */
+        if (!create && st.st_size == 0)
+                return -EUCLEAN;
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->dir_fd = -1;
         pthread_rwlock_init(&s->resize_lock, NULL);
         s->dir = strdup(dir);
-        s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        s->dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         if (s->dir_fd < 0) {
                 k = -errno;
                 goto fail;
@@ -110,11 +148,9 @@ int store_open(const char *dir, bool create, struct vault_store **ret)
         mdb_env_set_maxdbs(s->env, 8);
         mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
         /* NOTLS: read transactions are not tied to threads' TLS slots. */
-        rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
-        if (rc) {
-                k = store_errno(rc);
+        k = env_open(s, create);
+        if (k < 0)
                 goto fail;
-        }
         mdb_env_info(s->env, &info);
         s->map_size = info.me_mapsize;
         if (s->map_size < STORE_MAP_INITIAL) {
@@ -128,6 +164,18 @@ int store_open(const char *dir, bool create, struct vault_store **ret)
         return 0;
 fail:
         store_free(s);
+        return k;
+}
+
+int store_open(const char *dir, bool create, struct vault_store **ret)
+{
+        int fd, k;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        k = store_open_at(fd, dir, create, ret);
+        close(fd);
         return k;
 }
 

@@ -32,6 +32,13 @@ struct vault_store {
  * releases it with store_free. -ENOENT when dir holds no vault and create is
  * false, -EEXIST when create is true and a vault is there. */
 int store_open(const char *dir, bool create, struct vault_store **ret);
+/* The same in the directory open at dir_fd (dir names it in messages and
+ * is kept as s->dir), which the caller has checked (vaultd/statedir.h);
+ * dir_fd stays the caller's. Besides store_open's errors: -EMEDIUMTYPE when
+ * data.mdb is not an LMDB file, -EPROTONOSUPPORT when it is one of another
+ * LMDB format version, -EUCLEAN when it is empty or shorter than its own
+ * header says (a copy cut short), -EIO when LMDB finds it corrupt. */
+int store_open_at(int dir_fd, const char *dir, bool create, struct vault_store **ret);
 void store_free(struct vault_store *s);
 
 /* Maps an LMDB return code to -errno. */

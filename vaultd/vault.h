@@ -9,13 +9,17 @@
 #include "audit.h"
 #include "keeper.h"
 #include "policy.h"
+#include "published.h"
+#include "statedir.h"
 #include "store.h"
 
 #define VAULT_BODY_MAX_DEFAULT (16u << 20)
 
 struct vault {
+        struct state_dir *state_dir; /* open and locked for the daemon's life */
         struct vault_store *store;
-        struct keeper *keeper; /* the key keeper process (vaultd/keeper.h) */
+        struct published *published; /* the last checkpoint published outside the store */
+        struct keeper *keeper;       /* the key keeper process (vaultd/keeper.h) */
         struct audit_log *audit;
         size_t body_max;         /* largest record body, bytes */
         uint64_t records_active; /* maintained by the writer; read racily by Status */

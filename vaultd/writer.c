@@ -159,6 +159,11 @@ static void checkpoint(struct writer *w, bool force)
 
         if (r < 0)
                 log_error("cannot sign an audit checkpoint: %s", strerror(-r));
+        /* Published once stored (vaultd/published.h); a failure leaves the
+         * file one checkpoint behind, which the next start accepts. */
+        else if (w->v->published && (r = published_update(w->v->published, w->v->audit)) < 0)
+                log_error("cannot publish audit checkpoint %llu to " PUBLISHED_FILE ": %s",
+                          (unsigned long long)w->v->audit->checkpoint_size, strerror(-r));
 }
 
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */

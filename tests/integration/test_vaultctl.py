@@ -17,9 +17,13 @@ def put(vault, coll, rid, body, *extra):
 
 
 def test_init_refuses_to_overwrite(vault):
-    r = subprocess.run([VAULTD, "--init", "--state-dir", vault.state, "--key-file", vault.key],
-                       capture_output=True, text=True)
+    init = [VAULTD, "--init", "--state-dir", vault.state, "--key-file", vault.key]
+    r = subprocess.run(init, capture_output=True, text=True)
+    assert r.returncode == 1 and "in use by another vaultd" in r.stderr  # served right now
+    vault.stop()
+    r = subprocess.run(init, capture_output=True, text=True)
     assert r.returncode == 1 and "the directory is not empty" in r.stderr
+    vault.start()
     r = subprocess.run([VAULTD, "--generate-key", vault.key], capture_output=True, text=True)
     assert r.returncode == 1 and "refusing to overwrite" in r.stderr
     assert os.stat(vault.key).st_mode & 0o777 == 0o600
