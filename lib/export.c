@@ -59,13 +59,13 @@ static int read_header(struct export_state *st, json_t *h)
         if (!st->hashes)
                 return -ENOMEM;
         /* The header names the key in force at the export's start. */
-        if (st->vkey && strcmp(st->vkey, vkey) != 0)
+        if (st->vkey && !note_verifier_equal(st->vkey, vkey))
                 return fail(
                         st->rep, 1, -1,
                         "the export's checkpoints start with verifier key %s, not the one given (another "
                         "vault, or an export that starts after a signing-key change)",
                         vkey);
-        st->key = strdup(vkey);
+        st->key = strdup(st->vkey ? st->vkey : vkey);
         return st->key ? 0 : -ENOMEM;
 }
 
@@ -96,7 +96,7 @@ static int check_checkpoint(struct export_state *st, uint64_t lineno, const char
                 st->rep->checkpoints++;
                 /* Signed by the key in force and by the next one: from
                  * here on, the next one alone is trusted. */
-                if (c.next_key && strcmp(c.next_key, st->key) != 0) {
+                if (c.next_key && !note_verifier_equal(c.next_key, st->key)) {
                         free(st->key);
                         st->key = c.next_key;
                         c.next_key = NULL;

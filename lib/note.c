@@ -178,6 +178,15 @@ int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], u
         return 0;
 }
 
+bool note_verifier_equal(const char *a, const char *b)
+{
+        _cleanup_(freep) char *na = NULL, *nb = NULL;
+        uint8_t pa[32], pb[32], ia[4], ib[4];
+
+        return note_verifier_parse(a, &na, pa, ia) == 0 && note_verifier_parse(b, &nb, pb, ib) == 0 &&
+               strcmp(na, nb) == 0 && memcmp(pa, pb, 32) == 0;
+}
+
 void note_done(struct note *n)
 {
         free(n->buf);

@@ -29,6 +29,9 @@ bool note_name_valid(const char *name, size_t len);
 int note_verifier_key(const char *name, const uint8_t pk[32], char **ret);
 /* Parses a verifier key. -EINVAL when malformed or the key id does not match. */
 int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], uint8_t ret_id[4]);
+/* Whether two verifier keys are well formed and the same key (name and
+ * public key; base64 can spell one key in more than one way). */
+bool note_verifier_equal(const char *a, const char *b);
 
 struct note_sig {
         const char *name; /* into the note's copy, NUL-terminated */

@@ -105,8 +105,6 @@ static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn
         if (kp) { /* offline (no keeper): no verifier key, only appends */
                 keeper_public(kp, pk);
                 k = note_verifier_key(log->origin, pk, &log->vkey);
-                if (k == 0 && keeper_next_public(kp, pk))
-                        k = note_verifier_key(log->origin, pk, &log->next_vkey);
                 if (k < 0)
                         goto fail;
         }
@@ -194,7 +192,6 @@ void audit_log_free(struct audit_log *log)
                 return;
         free(log->origin);
         free(log->vkey);
-        free(log->next_vkey);
         free(log);
 }
 
@@ -249,7 +246,7 @@ bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force)
 /* Asks the keeper to sign the committed head: it gets every line since the
  * last size it signed and recomputes the chain itself. */
 static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, int64_t *time,
-                           uint8_t sig[64], uint8_t next_sig[64])
+                           uint8_t sig[64], uint8_t next_sig[64], uint8_t next_wrapped[KEYS_SIGN_WRAPPED])
 {
         uint64_t n = size - log->keeper_size;
         const char **lines = calloc(n, sizeof(*lines));
@@ -265,7 +262,8 @@ static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, i
                 lens[i] = v.mv_size;
         }
         if (k == 0)
-                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, time, sig, next_sig);
+                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, time, sig, next_sig,
+                                next_wrapped);
         free(lines);
         free(lens);
         return k;
@@ -288,42 +286,42 @@ static int keys_history_add(struct audit_log *log, MDB_txn *txn, uint64_t size, 
 }
 
 /* A checkpoint signed by both keys, being stored in txn: the next key
- * takes the old one's place in the store. */
-static int key_handover(struct audit_log *log, MDB_txn *txn, uint64_t size)
+ * (wrapped as the signing key) takes the old one's place in the store. */
+static int key_handover(struct audit_log *log, MDB_txn *txn, uint64_t size, const char *next_vkey,
+                        const uint8_t next_pk[32], const uint8_t wrapped[KEYS_SIGN_WRAPPED])
 {
-        uint8_t pk[32];
-        MDB_val next;
         int k;
 
-        if (!keeper_next_public(log->keeper, pk))
-                return -EPROTO;
-        if ((k = store_get(txn, log->store->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), &next)) <
-                    0 ||
-            (k = keys_history_add(log, txn, size, log->next_vkey)) < 0)
+        if ((k = keys_history_add(log, txn, size, next_vkey)) < 0 ||
+            (k = store_put(txn, log->store->meta, "sign.key", 8, wrapped, KEYS_SIGN_WRAPPED, 0)) < 0 ||
+            (k = store_put(txn, log->store->meta, "sign.pub", 8, next_pk, 32, 0)) < 0)
                 return k;
-        if ((k = store_put(txn, log->store->meta, "sign.key", 8, next.mv_data, next.mv_size, 0)) < 0 ||
-            (k = store_put(txn, log->store->meta, "sign.pub", 8, pk, sizeof(pk), 0)) < 0)
-                return k;
-        return store_errno(mdb_del(txn, log->store->meta,
-                                   &(MDB_val){strlen(KEYSTORE_SIGN_NEXT), KEYSTORE_SIGN_NEXT}, NULL));
+        k = store_errno(mdb_del(txn, log->store->meta,
+                                &(MDB_val){strlen(KEYSTORE_SIGN_NEXT), KEYSTORE_SIGN_NEXT}, NULL));
+        return k == -ENOENT ? 0 : k;
 }
 
 int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
 {
-        _cleanup_(freep) char *text = NULL, *note = NULL;
+        _cleanup_(freep) char *text = NULL, *note = NULL, *next_vkey = NULL;
         uint64_t size = log->next_seq;
-        uint8_t ids[2][4], pk[32], sigs[2][64], key[8];
-        bool handover = log->next_vkey != NULL;
-        struct checkpoint c = {.origin = log->origin, .size = size, .next_key = log->next_vkey};
+        uint8_t ids[2][4], pk[32], next_pk[32], sigs[2][64], key[8], next_wrapped[KEYS_SIGN_WRAPPED];
+        /* Whether this checkpoint hands over to a next key is the keeper's
+         * state, which every OPEN (start, unseal) sets from the store. */
+        bool handover = keeper_next_public(log->keeper, next_pk);
+        struct checkpoint c = {.origin = log->origin, .size = size};
         MDB_txn *txn;
         int k;
 
         if (!audit_checkpoint_due(log, now_us, force))
                 return 0;
+        if (handover && (k = note_verifier_key(log->origin, next_pk, &next_vkey)) < 0)
+                return k;
+        c.next_key = next_vkey;
         k = store_begin(log->store, true, &txn);
         if (k < 0)
                 return k;
-        k = checkpoint_sign(log, txn, size, &c.time, sigs[0], sigs[1]);
+        k = checkpoint_sign(log, txn, size, &c.time, sigs[0], sigs[1], next_wrapped);
         if (k < 0)
                 goto abort;
         log->keeper_size = size; /* signed: the keeper will not sign it again */
@@ -333,17 +331,15 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
                 goto abort;
         keeper_public(log->keeper, pk);
         note_key_id(log->origin, pk, ids[0]);
-        if (handover) {
-                keeper_next_public(log->keeper, pk);
-                note_key_id(log->origin, pk, ids[1]);
-        }
+        note_key_id(log->origin, next_pk, ids[1]);
         be64_put(key, size);
         if ((k = checkpoint_note(text, log->origin, ids, sigs, handover ? 2 : 1, &note)) < 0 ||
             (k = store_put(txn, log->store->checkpoints, key, 8, note, strlen(note), 0)) < 0 ||
             (k = store_meta_put_u64(txn, log->store, "audit.cp.size", size)) < 0 ||
-            (handover && (k = key_handover(log, txn, size)) < 0))
+            (handover && (k = key_handover(log, txn, size, next_vkey, next_pk, next_wrapped)) < 0))
                 goto abort;
         k = store_commit(txn);
+        sodium_memzero(next_wrapped, sizeof(next_wrapped));
         if (k < 0)
                 return k;
         log->checkpoint_size = size;
@@ -352,8 +348,8 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
                  * fail, the next start opens the new one from the store. */
                 k = keeper_sign_switch(log->keeper);
                 free(log->vkey);
-                log->vkey = log->next_vkey;
-                log->next_vkey = NULL;
+                log->vkey = next_vkey;
+                next_vkey = NULL;
         }
         return k;
 abort:
@@ -405,15 +401,21 @@ int audit_key_rotate(struct audit_log *log, MDB_txn *txn, const uint8_t wrapped[
 
 int audit_key_rotate_committed(struct audit_log *log)
 {
-        uint8_t pk[32];
-        int k = keeper_sign_use(log->keeper);
+        return keeper_sign_use(log->keeper);
+}
 
-        if (k < 0)
+int audit_keys_refresh(struct audit_log *log)
+{
+        uint8_t pk[32];
+        char *vkey;
+        int k;
+
+        keeper_public(log->keeper, pk);
+        if ((k = note_verifier_key(log->origin, pk, &vkey)) < 0)
                 return k;
-        keeper_next_public(log->keeper, pk);
-        free(log->next_vkey);
-        log->next_vkey = NULL;
-        return note_verifier_key(log->origin, pk, &log->next_vkey);
+        free(log->vkey);
+        log->vkey = vkey;
+        return 0;
 }
 
 int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,

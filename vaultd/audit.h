@@ -18,9 +18,8 @@
 struct audit_log {
         struct vault_store *store;
         struct keeper *keeper;
-        char *origin;    /* checkpoint origin and signing key name */
-        char *vkey;      /* verifier key (writer thread only: a rotation replaces it) */
-        char *next_vkey; /* the key a signing-key rotation hands over to, while it co-signs */
+        char *origin; /* checkpoint origin and signing key name */
+        char *vkey;   /* verifier key (writer thread only: a rotation replaces it) */
         char vault_id[33];
         /* Committed head, and head inside the open write transaction. */
         uint64_t next_seq, pending_next_seq;
@@ -84,6 +83,9 @@ int audit_key_at(struct audit_log *log, MDB_txn *txn, uint64_t size, char *buf, 
 int audit_key_rotate(struct audit_log *log, MDB_txn *txn, const uint8_t wrapped[KEYS_SIGN_WRAPPED]);
 /* After that commit: the next key co-signs from now on. */
 int audit_key_rotate_committed(struct audit_log *log);
+/* The verifier key again from the keeper's public key (after an unseal
+ * opened the keys anew). */
+int audit_keys_refresh(struct audit_log *log);
 /* Hash of line seq. */
 int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t ret[AUDIT_HASH_SIZE]);
 

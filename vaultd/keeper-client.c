@@ -203,7 +203,8 @@ int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH
 }
 
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64])
+                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64],
+                uint8_t ret_next_wrapped[KEYS_SIGN_WRAPPED])
 {
         uint64_t next = first;
         size_t i = 0;
@@ -227,12 +228,16 @@ int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, con
                         return -EPROTO;
         } while (i < n);
         put_u64(kp, next);
-        if ((r = call(kp, KEEPER_SIGN, 8 + (kp->has_next ? 128 : 64))) < 0)
+        if (kp->has_next)
+                put(kp, kp->next_pk, 32);
+        if ((r = call(kp, KEEPER_SIGN, 8 + (kp->has_next ? 128 + KEYS_SIGN_WRAPPED : 64))) < 0)
                 return r;
         *ret_time = (int64_t)be64_get(kp->buf);
         memcpy(ret_sig, kp->buf + 8, 64);
-        if (kp->has_next)
+        if (kp->has_next) {
                 memcpy(ret_next_sig, kp->buf + 72, 64);
+                memcpy(ret_next_wrapped, kp->buf + 136, KEYS_SIGN_WRAPPED);
+        }
         return 0;
 }
 

@@ -35,9 +35,12 @@ enum keeper_req {
          * floor again (to start over). → pending size(8). */
         KEEPER_LINES,
         /* Sign the checkpoint at size(8), which must be the pending size
-         * and above the floor. → the time(8) it signed at (the text's
-         * vaultd-time line), signature(64), and while a next signing key
-         * is in use (the text then names it) its signature(64). */
+         * and above the floor, then the next key's public key(32) exactly
+         * when the worker knows one is in use (else -EPROTO). → the
+         * time(8) it signed at (the text's vaultd-time line),
+         * signature(64), and while a next signing key is in use (the text
+         * then names it) its signature(64) and its sign_wrapped as the
+         * signing key, to store with this checkpoint. */
         KEEPER_SIGN,
         /* A new data key for a record version: binding. → kek_version(4)
          * wrapped DEK, DEK(32). */
@@ -64,7 +67,9 @@ enum keeper_req {
          * key can be opened again with UNSEAL. */
         KEEPER_SEAL,
         /* Signing-key rotation: a new next signing key, not used yet.
-         * → its sign_wrapped, public key(32). -EBUSY while one is in use. */
+         * → its sign_wrapped (bound to the current signing key: it opens
+         * only as that key's next), public key(32). -EBUSY while one is in
+         * use. */
         KEEPER_SIGN_NEW,
         /* The next key (stored by the worker) co-signs from now on. */
         KEEPER_SIGN_USE,

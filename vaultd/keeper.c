@@ -39,9 +39,10 @@ struct keeper_state {
          * pending head above the floor, so all lie on one history. */
         uint64_t floor_size, pending_size;
         uint8_t floor_hash[AUDIT_HASH_SIZE], pending_hash[AUDIT_HASH_SIZE];
-        uint8_t floor_sig[64];
-        int64_t floor_time;   /* the signed time of the floor (0: none), never to go back */
-        bool floor_unchecked; /* told while sealed: checked when opened */
+        uint8_t floor_sig[64];      /* by the signing key */
+        uint8_t floor_next_sig[64]; /* by the next key, when it co-signed the floor */
+        int64_t floor_time;         /* the signed time of the floor (0: none), never to go back */
+        bool floor_unchecked;       /* told while sealed: checked when opened */
         /* Signing-key rotation: a next key made (pending), co-signing
          * (active), and whether it has co-signed a checkpoint yet. */
         bool next_pending, next_active, cosigned;
@@ -206,6 +207,13 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         /* A floor told while sealed is checked now: a wrong one stops
          * every signature (the store is not what the keeper signed). */
         if (st->floor_unchecked &&
+            (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_time, st->floor_sig)) < 0) {
+                st->floor_bad = true;
+                return r;
+        }
+        /* Every OPEN (after an unseal too) loads the keys anew: the floor
+         * must still be these keys' signature, or nothing is signed. */
+        if (st->chain_set && !st->floor_unchecked &&
             (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_time, st->floor_sig)) < 0) {
                 st->floor_bad = true;
                 return r;
@@ -397,7 +405,7 @@ static int64_t sign_time(const struct keeper_state *st)
 static int do_sign(struct keeper_state *st, struct cursor *c)
 {
         char text[TEXT_MAX];
-        uint8_t sig[64], next_pk[32], tb[8];
+        uint8_t next_pk[32], tb[8];
         uint64_t size;
         int64_t time;
         int r, n;
@@ -414,6 +422,10 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
                 return -EBADMSG;
         if (st->next_active && !keys_next_public(st->keys, next_pk))
                 return -ENOKEY;
+        /* The worker names the next key it expects (or none): a hand-over
+         * it does not know of would be stored as a note it cannot write. */
+        if (st->next_active ? c->left != 32 || memcmp(take(c, 32), next_pk, 32) != 0 : c->left != 0)
+                return -EPROTO;
         time = sign_time(st);
         n = checkpoint_text_of(st, size, st->pending_hash, time, st->next_active ? next_pk : NULL, text,
                                sizeof(text));
@@ -421,11 +433,16 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
                 return n;
         be64_put(tb, (uint64_t)time);
         put(st, tb, sizeof(tb));
-        keys_sign(st->keys, text, (size_t)n, sig);
-        put(st, sig, sizeof(sig));
+        keys_sign(st->keys, text, (size_t)n, st->floor_sig);
+        put(st, st->floor_sig, sizeof(st->floor_sig));
         if (st->next_active) {
-                keys_sign_next(st->keys, text, (size_t)n, sig);
-                put(st, sig, sizeof(sig));
+                uint8_t as_signer[KEYS_SIGN_WRAPPED];
+
+                keys_sign_next(st->keys, text, (size_t)n, st->floor_next_sig);
+                put(st, st->floor_next_sig, sizeof(st->floor_next_sig));
+                if ((r = keys_next_wrap_as_signer(st->keys, as_signer)) < 0)
+                        return r;
+                put(st, as_signer, sizeof(as_signer));
                 st->cosigned = true;
         }
         st->floor_size = size;
@@ -475,6 +492,7 @@ static int do_sign_switch(struct keeper_state *st, struct cursor *c)
         r = keys_next_switch(st->keys);
         if (r < 0)
                 return r;
+        memcpy(st->floor_sig, st->floor_next_sig, sizeof(st->floor_sig));
         st->next_active = st->cosigned = false;
         return 0;
 }

@@ -58,12 +58,14 @@ int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH
  * keeper recomputes the chain from the last size it signed and refuses
  * (-EBADMSG, -ERANGE) lines that do not extend it. */
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64]);
+                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64],
+                uint8_t ret_next_wrapped[KEYS_SIGN_WRAPPED]);
 
 /* Signing-key rotation (docs/audit-format.md). keeper_sign_new makes a
  * next signing key and returns it wrapped, to store; once stored,
  * keeper_sign_use has every later checkpoint signed by both keys (its text
- * naming the next key; keeper_sign then fills ret_next_sig too); once such
+ * naming the next key; keeper_sign then fills ret_next_sig, and
+ * ret_next_wrapped with the next key wrapped as the signing key); once such
  * a checkpoint is stored with the next key in place of the old one,
  * keeper_sign_switch makes the keeper forget the old key. The keeper
  * refuses a new key while one is in use (-EBUSY), and a switch before a

@@ -99,7 +99,14 @@ int keyadmin_rotate_signing(struct vault *v, MDB_txn *txn, struct job *j)
         uint8_t wrapped[KEYS_SIGN_WRAPPED], pk[32];
         int r;
 
-        (void)txn;
+        /* One rotation at a time: a second one (in this batch, or before
+         * the first one's hand-over checkpoint) would replace a key an
+         * admin was already told about. */
+        if (store_get(txn, v->store->meta, KEYSTORE_SIGN_NEXT, strlen(KEYSTORE_SIGN_NEXT), &(MDB_val){0}) ==
+            0)
+                return job_invalid(j, IFACE, "key",
+                                   "a signing-key rotation is under way: it completes at the next "
+                                   "checkpoint (unseal the vault if it is sealed)");
         r = keeper_sign_new(v->keeper, wrapped, pk);
         if (r == -EBUSY)
                 return job_invalid(j, IFACE, "key",
@@ -119,8 +126,12 @@ void keyadmin_rotate_signing_committed(struct vault *v, struct job *j)
 
         (void)j;
         /* Stored: the next checkpoint (forced for this call) is signed by
-         * both keys and completes the hand-over. Should this fail, the next
-         * start has the keeper co-sign from the stored key. */
+         * both keys and completes the hand-over. Sealed since (a Seal in
+         * the same batch), or already co-signing (an Unseal in it opened
+         * the stored key), the keeper co-signs from the stored key once
+         * opened; so it does after a restart, should this fail. */
+        if (__atomic_load_n(&v->sealed, __ATOMIC_RELAXED) || keeper_next_public(v->keeper, (uint8_t[32]){0}))
+                return;
         r = audit_key_rotate_committed(v->audit);
         if (r < 0)
                 log_error("cannot start co-signing with the new audit key: %s", strerror(-r));
@@ -407,7 +418,8 @@ int keyadmin_unseal(struct vault *v, MDB_txn *txn, struct job *j)
                 return job_fail(j, IFACE ".WrongPassphrase",
                                 json_pack("{s:I}", "retry_after", (json_int_t)delay));
         }
-        if (r < 0 || (r = keystore_open(v->keeper, v->store, txn)) < 0)
+        if (r < 0 || (r = keystore_open(v->keeper, v->store, txn)) < 0 ||
+            (r = audit_keys_refresh(v->audit)) < 0)
                 return r;
         v->unseal_failures = 0;
         __atomic_store_n(&v->sealed, false, __ATOMIC_RELAXED);

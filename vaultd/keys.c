@@ -403,10 +403,34 @@ int keys_open_signer(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPP
         return open_signer(k, &k->sign_sk, k->sign_pk, wrapped);
 }
 
+/* Associated data of a next signing key: its purpose and the public key
+ * of the signing key it follows. Such a blob opens only as the next key
+ * of that very key: not as a signing key, and not after another one (a
+ * retired key cannot be handed the role back). */
+#define NEXT_AD "vaultd-audit-signing-key-next"
+
+static size_t next_ad(const struct vault_keys *k, uint8_t ad[64])
+{
+        memcpy(ad, NEXT_AD, strlen(NEXT_AD));
+        memcpy(ad + strlen(NEXT_AD), k->sign_pk, 32);
+        return strlen(NEXT_AD) + 32;
+}
+
 int keys_next_open(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED])
 {
-        int r = open_signer(k, &k->next_sk, k->next_pk, wrapped);
+        uint8_t ad[64];
+        size_t adlen = next_ad(k, ad);
+        int r;
 
+        if (!k->next_sk && !(k->next_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+                return -ENOMEM;
+        key_open(k, k->root, false);
+        key_open(k, k->next_sk, true);
+        r = unwrap(k->root, ad, adlen, wrapped, KEYS_SIGN_WRAPPED, k->next_sk);
+        if (r == 0)
+                crypto_sign_ed25519_sk_to_pk(k->next_pk, k->next_sk);
+        key_close(k, k->next_sk);
+        key_close(k, k->root);
         if (r < 0) {
                 sodium_free(k->next_sk);
                 k->next_sk = NULL;
@@ -416,16 +440,31 @@ int keys_next_open(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED
 
 int keys_next_new(struct vault_keys *k, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED], uint8_t ret_pk[32])
 {
+        uint8_t ad[64];
+        size_t adlen = next_ad(k, ad);
+
         if (!k->next_sk && !(k->next_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
                 return -ENOMEM;
         key_open(k, k->root, false);
         key_open(k, k->next_sk, true);
         crypto_sign_keypair(k->next_pk, k->next_sk);
+        wrap(k->root, ad, adlen, k->next_sk, crypto_sign_SECRETKEYBYTES, ret_wrapped);
+        key_close(k, k->next_sk);
+        key_close(k, k->root);
+        memcpy(ret_pk, k->next_pk, 32);
+        return 0;
+}
+
+int keys_next_wrap_as_signer(struct vault_keys *k, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED])
+{
+        if (!k->next_sk)
+                return -ENOKEY;
+        key_open(k, k->root, false);
+        key_open(k, k->next_sk, false);
         wrap(k->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->next_sk, crypto_sign_SECRETKEYBYTES,
              ret_wrapped);
         key_close(k, k->next_sk);
         key_close(k, k->root);
-        memcpy(ret_pk, k->next_pk, 32);
         return 0;
 }
 
@@ -608,9 +647,11 @@ int keys_wrap_under(struct vault_keys *k, struct vault_keys *to, uint32_t *ret_v
              ret_sign);
         key_close(k, k->sign_sk);
         if (k->next_sk) {
+                uint8_t nad[64];
+                size_t nadlen = next_ad(k, nad);
+
                 key_open(k, k->next_sk, false);
-                wrap(to->root, (const uint8_t *)SIGN_AD, strlen(SIGN_AD), k->next_sk,
-                     crypto_sign_SECRETKEYBYTES, ret_next);
+                wrap(to->root, nad, nadlen, k->next_sk, crypto_sign_SECRETKEYBYTES, ret_next);
                 key_close(k, k->next_sk);
         }
         key_close(to, to->root);

@@ -102,12 +102,16 @@ int keys_binding_ad(const char *purpose, const struct body_binding *b, uint32_t 
 
 /* Signing-key rotation: a next signing key, made new (returned wrapped
  * under the root key, and its public half) or unwrapped from the store.
- * Until keys_next_switch makes it the signing key, checkpoints are signed
- * by both (keys_sign, keys_sign_next). */
+ * Its wrapped form is bound to the signing key it follows: it opens as no
+ * other key's next, and not as a signing key. Until keys_next_switch makes
+ * it the signing key, checkpoints are signed by both (keys_sign,
+ * keys_sign_next); keys_next_wrap_as_signer gives the form to store as
+ * the signing key then. */
 int keys_next_new(struct vault_keys *k, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED], uint8_t ret_pk[32]);
 int keys_next_open(struct vault_keys *k, const uint8_t wrapped[KEYS_SIGN_WRAPPED]);
 /* false when there is no next key. */
 bool keys_next_public(struct vault_keys *k, uint8_t pk[32]);
+int keys_next_wrap_as_signer(struct vault_keys *k, uint8_t ret_wrapped[KEYS_SIGN_WRAPPED]);
 void keys_sign_next(struct vault_keys *k, const void *msg, size_t len, uint8_t sig[64]);
 /* The next key becomes the signing key; the old one is wiped. -ENOKEY
  * when there is none. */

@@ -194,3 +194,111 @@ def test_rotation_needs_the_admin_role(vault):
     assert head(vault)["verifier_key"] == before
     ops = [(e["op"], e["result"]) for e in audit_lines(vault.export())]
     assert ("admin.rotate-signing-key", "denied") in ops
+
+
+PASS = "mật khẩu kiểm toán"
+
+
+def sealed_vault(vault_dir):
+    pf = "%s/pass" % vault_dir
+    with open(pf, "w") as f:
+        f.write(PASS + "\n")
+    return Vault(vault_dir, key_args=["--passphrase-file", pf])
+
+
+def unseal(v):
+    r = Client(v.sock).call("io.vaultd.admin.Unseal", {"passphrase": PASS})
+    assert "error" not in r, r
+
+
+def rotate_and_seal(v, first):
+    """RotateSigningKey and Seal in one writer batch (sent in one write; the
+    writer may still split them, so until the hand-over is seen pending,
+    unseal and try again). Returns the new key, the vault sealed with the
+    hand-over not yet made."""
+    raw = b"".join(json.dumps({"method": m, "parameters": {}}).encode() + b"\0"
+                   for m in ("io.vaultd.admin.RotateSigningKey", "io.vaultd.admin.Seal"))
+    for _ in range(20):
+        c = Client(v.sock)
+        c.send(None, raw=raw)
+        rotated, sealed = c.recv(), c.recv()
+        c.close()
+        assert "error" not in rotated and "error" not in sealed, (rotated, sealed)
+        if head(v)["verifier_key"] == first:
+            return rotated["parameters"]["verifier_key"]
+        first = head(v)["verifier_key"]  # handed over in a batch of its own: again
+        unseal(v)
+    raise AssertionError("RotateSigningKey and Seal never shared a batch")
+
+
+def test_rotation_then_seal_in_one_batch_completes_at_unseal(vault_dir):
+    """A rotation whose batch also seals the vault (or a restart before its
+    hand-over) must not leave the worker and the keeper disagreeing about
+    the hand-over: it completes once the vault is unsealed, and the trail
+    still verifies from the first key."""
+    v = sealed_vault(vault_dir)
+    v.start()
+    try:
+        unseal(v)
+        first = head(v)["verifier_key"]
+        put(v, "A")
+        new = rotate_and_seal(v, first)
+        c = Client(v.sock)
+        again = c.call("io.vaultd.admin.RotateSigningKey")
+        assert again.get("error") == "io.vaultd.admin.Sealed", again
+        c.close()
+        unseal(v)
+        put(v, "B")
+        r = verify_file(v, v.export(), first)  # the export's checkpoint is the hand-over
+        assert r.returncode == 0, r.stdout_text
+        assert r.json["last_key"] == new and head(v)["verifier_key"] == new
+        v.ctl("audit", "verify", check=True)
+        v.stop()
+        # A sealed restart with the hand-over stored: the keeper takes it as its floor.
+        v.start()
+        unseal(v)
+        put(v, "C")
+        r = verify_file(v, v.export(), first)
+        assert r.returncode == 0 and r.json["last_key"] == new, r.stdout_text
+        v.ctl("audit", "verify", check=True)
+    finally:
+        v.stop()
+
+
+def test_second_rotation_waits_for_the_first_hand_over(vault_dir):
+    v = sealed_vault(vault_dir)
+    v.start()
+    try:
+        unseal(v)
+        new = rotate_and_seal(v, head(v)["verifier_key"])
+        v.stop()
+        v.start()
+        unseal(v)  # the next key is stored and co-signs; no checkpoint since
+        r = Client(v.sock).call("io.vaultd.admin.RotateSigningKey")
+        assert r.get("error") == "io.vaultd.admin.InvalidParameter", r
+        assert "under way" in r["parameters"]["reason"]
+        v.export()  # its checkpoint completes the hand-over
+        assert head(v)["verifier_key"] == new
+        r = Client(v.sock).call("io.vaultd.admin.RotateSigningKey")
+        assert "error" not in r and r["parameters"]["previous"] == new, r
+    finally:
+        v.stop()
+
+
+def test_rotation_pending_across_a_sealed_restart(vault_dir):
+    v = sealed_vault(vault_dir)
+    v.start()
+    try:
+        unseal(v)
+        first = head(v)["verifier_key"]
+        new = rotate_and_seal(v, first)
+        v.stop()
+        v.start()  # sealed, with the next key stored and no hand-over yet
+        unseal(v)
+        put(v, "A")
+        r = verify_file(v, v.export(), first)  # the export's checkpoint is the hand-over
+        assert r.returncode == 0 and r.json["key_changes"] >= 1 and r.json["last_key"] == new, r.stdout_text
+        assert head(v)["verifier_key"] == new
+        v.ctl("audit", "verify", check=True)
+    finally:
+        v.stop()

@@ -116,10 +116,10 @@ static void test_signs_only_what_it_recomputed(void **state)
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
 
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL, NULL), 0);
         assert_signed(f, 4, sig);
         /* Extending works, in several chunks too. */
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, NULL, NULL), 0);
         assert_signed(f, 8, sig);
 }
 
@@ -129,20 +129,25 @@ static void test_refuses_rewritten_or_shortened_history(void **state)
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
 
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL, NULL), 0);
         /* The floor is now 8: a signature at or below it could only be for
          * another history. */
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL), -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, &f->t[0 + 6], sig, NULL), -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL, NULL),
+                         -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, &f->t[0 + 6], sig, NULL, NULL),
+                         -ERANGE);
         /* A rewritten line 5 with a correctly recomputed chain after it. */
         make_chain(f, true);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, &f->t[0 + 10], sig, NULL), -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, &f->t[8 + 2], sig, NULL), -EBADMSG);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, &f->t[0 + 10], sig, NULL, NULL),
+                         -ERANGE);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, &f->t[8 + 2], sig, NULL, NULL),
+                         -EBADMSG);
         /* Lines that skip one, or claim the wrong seq. */
         make_chain(f, false);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, &f->t[8 + 2], sig, NULL), -EBADMSG);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, &f->t[8 + 2], sig, NULL, NULL),
+                         -EBADMSG);
         /* The genuine extension still signs. */
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL, NULL), 0);
         assert_signed(f, 12, sig);
 }
 
@@ -154,13 +159,13 @@ static void test_floor_is_told_once_and_must_be_signed(void **state)
         /* A floor with a signature the keeper did not make is refused... */
         assert_int_equal(keeper_chain(f->kp, 8, f->hash[7], forged, f->t[8]), -EBADMSG);
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL, NULL), 0);
         /* ...once set, it cannot be moved back... */
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), -EALREADY);
         assert_int_equal(keeper_chain(f->kp, 2, f->hash[1], forged, f->t[2]), -EALREADY);
         /* ...and telling it the floor it has changes nothing. */
         assert_int_equal(keeper_chain(f->kp, 4, f->hash[3], sig, f->t[4]), 0);
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, &f->t[4 + 2], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, &f->t[4 + 2], sig, NULL, NULL), 0);
 }
 
 static void test_data_keys_bound_to_their_record(void **state)
@@ -247,7 +252,7 @@ static void test_signing_key_rotation(void **state)
         struct keys_material m;
         struct keeper_kek kek;
         uint8_t zero[AUDIT_HASH_SIZE] = {0}, old_pk[32], next_pk[32], pk[32];
-        uint8_t next[KEYS_SIGN_WRAPPED], sig[64], next_sig[64], sig8[64];
+        uint8_t next[KEYS_SIGN_WRAPPED], as_signer[KEYS_SIGN_WRAPPED], sig[64], next_sig[64], sig8[64];
         struct keeper *kp;
         int64_t t8;
 
@@ -258,7 +263,7 @@ static void test_signing_key_rotation(void **state)
         memcpy(kek.wrapped, m.kek_wrapped, KEYS_WRAPPED);
         memcpy(old_pk, m.pk, 32);
         assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL, NULL), 0);
         assert_int_equal(keeper_sign_switch(f->kp), -EPROTO); /* nothing to switch to */
         assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0);
         assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0); /* not in use yet: replaced */
@@ -266,7 +271,8 @@ static void test_signing_key_rotation(void **state)
         assert_int_equal(keeper_sign_use(f->kp), 0);
         assert_int_equal(keeper_sign_new(f->kp, next, pk), -EBUSY); /* one rotation at a time */
         assert_int_equal(keeper_sign_switch(f->kp), -EPROTO);       /* nothing co-signed yet */
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig8, next_sig), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig8, next_sig, as_signer), 0);
         assert_signed_by(f, 8, old_pk, next_pk, sig8);
         assert_signed_by(f, 8, next_pk, next_pk, next_sig);
         t8 = f->t[8];
@@ -278,22 +284,33 @@ static void test_signing_key_rotation(void **state)
         assert_true(keeper_next_public(kp, pk));
         assert_memory_equal(pk, next_pk, 32);
         assert_int_equal(keeper_chain(kp, 4, f->hash[3], sig, f->t[4]), 0);
-        assert_int_equal(keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, next_sig), 0);
+        assert_int_equal(
+                keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, next_sig, as_signer), 0);
         assert_signed_by(f, 8, old_pk, next_pk, sig);
         assert_signed_by(f, 8, next_pk, next_pk, next_sig);
+        keeper_free(kp);
+
+        /* A next key's stored form opens only as the next key of the key
+         * it follows: not as a signing key, and not as the next key of the
+         * key it replaced (no handing the role back). */
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), -EBADMSG);
+        keeper_free(kp);
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, as_signer, next, &kek, 1), -EBADMSG);
         keeper_free(kp);
 
         /* After: the new key is the signing key, the hand-over its floor;
          * the old key's signature of it is not the keeper's. */
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
-        assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, as_signer, NULL, &kek, 1), 0);
         assert_int_equal(keeper_chain(kp, 8, f->hash[7], sig8, t8), -EBADMSG);
         keeper_free(kp);
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
-        assert_int_equal(keeper_open(kp, ORIGIN, 1, next, NULL, &kek, 1), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, as_signer, NULL, &kek, 1), 0);
         assert_false(keeper_next_public(kp, pk));
         assert_int_equal(keeper_chain(kp, 8, f->hash[7], next_sig, f->t[8]), 0);
-        assert_int_equal(keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL, NULL), 0);
         assert_signed_by(f, 12, next_pk, NULL, sig);
         keeper_free(kp);
 
@@ -302,7 +319,7 @@ static void test_signing_key_rotation(void **state)
         keeper_public(f->kp, pk);
         assert_memory_equal(pk, next_pk, 32);
         assert_false(keeper_next_public(f->kp, pk));
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL), 0);
+        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL, NULL), 0);
         assert_signed_by(f, 12, next_pk, NULL, sig);
 }
 
