@@ -27,6 +27,7 @@ struct method {
         bool checkpoint;    /* sign a checkpoint in the same batch */
         bool large_message; /* may be up to --max-message (a body); others 64 KiB */
         bool needs_keys;    /* answers Sealed while the root key is sealed */
+        bool takes_fd;      /* may keep a descriptor passed with the call (SCM_RIGHTS) */
 };
 
 /* Finds a method by its full name. -ENOENT when the interface exists but
