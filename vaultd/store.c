@@ -52,12 +52,12 @@ static int open_dbs(struct vault_store *s, bool create)
                 const char *name;
                 size_t off;
         } dbs[] = {
-                {"meta", offsetof(struct vault_store, meta)},
-                {"heads", offsetof(struct vault_store, heads)},
-                {"versions", offsetof(struct vault_store, versions)},
-                {"audit", offsetof(struct vault_store, audit)},
-                {"checkpoints", offsetof(struct vault_store, checkpoints)},
-                {"keys", offsetof(struct vault_store, keys)},
+                {STORE_DB_META, offsetof(struct vault_store, meta)},
+                {STORE_DB_HEADS, offsetof(struct vault_store, heads)},
+                {STORE_DB_VERSIONS, offsetof(struct vault_store, versions)},
+                {STORE_DB_AUDIT, offsetof(struct vault_store, audit)},
+                {STORE_DB_CHECKPOINTS, offsetof(struct vault_store, checkpoints)},
+                {STORE_DB_KEYS, offsetof(struct vault_store, keys)},
         };
         MDB_txn *txn;
         int rc;
@@ -84,7 +84,7 @@ int store_open(const char *dir, bool create, struct vault_store **ret)
         struct stat st;
         int rc, k;
 
-        if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+        if (snprintf(path, sizeof(path), "%s/" STORE_DATA_FILE, dir) >= (int)sizeof(path))
                 return -ENAMETOOLONG;
         k = stat(path, &st) == 0 ? 0 : -errno;
         if (create && k == 0)
@@ -107,7 +107,7 @@ int store_open(const char *dir, bool create, struct vault_store **ret)
                 k = rc ? store_errno(rc) : -ENOMEM;
                 goto fail;
         }
-        mdb_env_set_maxdbs(s->env, 8);
+        mdb_env_set_maxdbs(s->env, STORE_DBS_MAX);
         mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
         /* NOTLS: read transactions are not tied to threads' TLS slots. */
         rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);

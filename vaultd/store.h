@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_FORMAT_VERSION 1
+#include "storelayout.h"
 
 struct vault_store {
         MDB_env *env;
