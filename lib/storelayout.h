@@ -34,3 +34,7 @@
 #define META_AUDIT_HEAD    "audit.head"    /* SHA-256 of the last line, 32 bytes */
 #define META_AUDIT_CP_SIZE "audit.cp.size" /* size of the last stored checkpoint */
 #define META_SIGN_PUB      "sign.pub"      /* the audit signing key's Ed25519 public key */
+/* The last backup vaultd wrote completely and synced (admin.Backup). */
+#define META_BACKUP_TIME "backup.last.time" /* microseconds since the epoch */
+#define META_BACKUP_SIZE "backup.last.size" /* bytes */
+#define META_BACKUP_SEQ  "backup.last.seq"  /* the last audit line in it */

@@ -20,6 +20,10 @@ struct method {
         /* Audited methods: runs in the writer once the batch is committed
          * (for work outside the store that must follow it: the keeper's). */
         void (*committed)(struct vault *v, struct job *j);
+        /* Audited methods: runs in the writer after the batch's checkpoint,
+         * before the next batch (for work that wants the committed, signed
+         * state and the writer paused: a Backup's snapshot). */
+        void (*settled)(struct vault *v, struct job *j);
         unsigned roles;     /* allowed roles; 0: any peer the policy knows */
         bool scoped;        /* the "collection" parameter must be granted too */
         bool needs_more;    /* must be called with "more": true */

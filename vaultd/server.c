@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 
 #include "admin.h"
+#include "backup.h"
 #include "denials.h"
 #include "log.h"
 #include "methods.h"
@@ -891,6 +892,29 @@ static void summary_done(struct server *s, struct job *summary)
         job_free(summary);
 }
 
+/* A job that answers others is durable (a Backup's completion line):
+ * each call waiting for it gets its result, and its seq. */
+static void waiting_done(struct job *done)
+{
+        struct job *w = done->waiting, *next;
+
+        done->waiting = NULL;
+        for (; w; w = next) {
+                next = w->next;
+                w->next = NULL;
+                w->deferred = false;
+                json_decref(w->reply);
+                w->reply = json_incref(done->reply);
+                if (done->error)
+                        job_fail(w, done->error, json_incref(done->error_params));
+                w->seq = done->seq;
+                w->unaudited = done->unaudited;
+                log_outcome(w);
+                job_finish(w);
+        }
+        job_free(done);
+}
+
 static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         struct server *s = userdata;
@@ -905,6 +929,10 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 next = j->next;
                 if (j->denial_summary)
                         summary_done(s, j);
+                else if (j->deferred)
+                        j->next = NULL; /* a later job answers it (waiting_done) */
+                else if (!j->conn && j->waiting)
+                        waiting_done(j);
                 else if (!j->conn && j->unaudited) {
                         fail_closed(s);
                         job_free(j);
@@ -1182,9 +1210,14 @@ void server_free(struct server *s)
         while (s->conns)
                 conn_close(s->conns);
         free_jobs(denials_free(s->denials));
+        /* A backup in progress ends first: its completion still goes
+         * through the writer, and the store must stay open under it. */
+        backup_wait(s->v);
         for (j = writer_stop(s->writer); j; j = next) {
                 next = j->next;
                 j->next = NULL;
+                if (j->deferred)
+                        continue; /* freed with the job that answers it (unlinked above) */
                 free_jobs(j->waiting);
                 j->waiting = NULL;
                 free_jobs(j);

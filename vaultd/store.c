@@ -201,6 +201,60 @@ int store_grow(struct vault_store *s)
         return store_errno(rc);
 }
 
+int store_make_room(struct vault_store *s)
+{
+        MDB_envinfo info;
+        MDB_stat st;
+        int r;
+
+        for (;;) {
+                if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+                        return -EIO;
+                if (((uint64_t)info.me_last_pgno + 1) * st.ms_psize * 2 <= s->map_size)
+                        return 0;
+                if ((r = store_grow(s)) < 0)
+                        return r;
+        }
+}
+
+int store_copy(struct vault_store *s, int fd)
+{
+        int rc;
+
+        pthread_rwlock_rdlock(&s->resize_lock);
+        rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+        pthread_rwlock_unlock(&s->resize_lock);
+        return store_errno(rc);
+}
+
+struct reader_search {
+        pid_t pid;
+        size_t thread;
+        bool found;
+};
+
+/* One line of mdb_reader_list(): "pid thread txnid", txnid "-" for a slot
+ * without a transaction. */
+static int reader_line(const char *msg, void *userdata)
+{
+        struct reader_search *rs = userdata;
+        unsigned long long txnid;
+        size_t thread;
+        int pid;
+
+        if (sscanf(msg, "%d %zx %llu", &pid, &thread, &txnid) == 3 && pid == rs->pid && thread == rs->thread)
+                rs->found = true;
+        return 0;
+}
+
+bool store_reading(struct vault_store *s, pthread_t thread)
+{
+        struct reader_search rs = {getpid(), (size_t)thread, false};
+
+        mdb_reader_list(s->env, reader_line, &rs);
+        return rs.found;
+}
+
 int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret)
 {
         MDB_val k = {klen, (void *)key};

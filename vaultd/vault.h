@@ -66,6 +66,10 @@ struct job {
          * method that takes one; owned: job_free closes it. */
         bool has_fd;
         int fd;
+        /* Answered later by another job that lists this one in its
+         * ->waiting (a Backup's completion): the event loop keeps it
+         * pending when the writer hands it back. */
+        bool deferred;
         /* A summary of denials (vaultd/denials.h): its line's extra fields,
          * the jobs it answers (linked by ->next), and its tracker entry. */
         json_t *denial_summary;
