@@ -152,12 +152,12 @@ static void print_verified_json(const char *path, const char *vkey, const struct
         json_t *o;
 
         hex_encode(in->head, AUDIT_HASH_SIZE, hash);
-        o = json_pack("{s:b,s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "file", path,
-                      "vault", in->vault_id, "lines", (json_int_t)in->lines, "head_seq",
-                      (json_int_t)(in->lines - 1), "head_hash", hash, "head_time", rep->head_time,
-                      "checkpoints", (json_int_t)rep->trail.checkpoints, "unsigned_lines",
-                      (json_int_t)rep->unsigned_lines, "records", (json_int_t)in->records, "size",
-                      (json_int_t)in->bytes, "trusted_key", vkey != NULL);
+        o = json_pack("{s:b,s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "valid", 1, "file", path, "vault",
+                      in->vault_id, "lines", (json_int_t)in->lines, "head_seq", (json_int_t)(in->lines - 1),
+                      "head_hash", hash, "head_time", rep->head_time, "checkpoints",
+                      (json_int_t)rep->trail.checkpoints, "unsigned_lines", (json_int_t)rep->unsigned_lines,
+                      "records", (json_int_t)in->records, "size", (json_int_t)in->bytes, "trusted_key",
+                      vkey != NULL);
         print_json(o);
         json_decref(o);
 }
