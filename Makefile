@@ -41,6 +41,7 @@ NOTE_VERDICT := $(BUILD)/notes/note-verdict
 
 SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
@@ -62,7 +63,8 @@ help:
 	@echo "make fuzz       libFuzzer on each target (FUZZ_SECONDS=60 each)"
 	@echo "make bench      throughput benchmark (8 concurrent clients)"
 	@echo "make lint       clang-format check and cppcheck"
-	@echo "make install    binaries, systemd units, sysusers/tmpfiles, policy, man pages"
+	@echo "make install    binaries, systemd units (the daily backup too), sysusers/tmpfiles,"
+	@echo "                policy, man pages"
 	@echo "                (PREFIX=/usr/local, DESTDIR= as usual)"
 
 # What each target needs from Debian (scripts/deps.sh says which packages).
@@ -166,17 +168,23 @@ lint: deps-lint
 check-man:
 	mandoc -T lint -W warning docs/man/*
 
-# DESTDIR and PREFIX as usual. The default policy is installed only when
-# none is there, so an admin's policy is never overwritten.
+# DESTDIR and PREFIX as usual. The default policy and the backup settings
+# are installed only when none are there, so an admin's are never
+# overwritten.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/vaultd
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/vaultd $(DESTDIR)$(LIBEXECDIR)/vaultd \
+	    $(DESTDIR)$(SYSCONFDIR)/default
 	install -m 0755 $(BUILD)/vaultd $(DESTDIR)$(SBINDIR)/vaultd
 	install -m 0755 $(BUILD)/vaultctl $(DESTDIR)$(BINDIR)/vaultctl
 	sed -e 's|/usr/sbin/vaultd|$(SBINDIR)/vaultd|' -e 's|/etc/vaultd|$(SYSCONFDIR)/vaultd|g' \
 	    packaging/systemd/vaultd.service > $(DESTDIR)$(UNITDIR)/vaultd.service
 	install -m 0644 packaging/systemd/vaultd.socket $(DESTDIR)$(UNITDIR)/vaultd.socket
+	sed -e 's|/usr/libexec/vaultd|$(LIBEXECDIR)/vaultd|' \
+	    packaging/systemd/vaultd-backup.service > $(DESTDIR)$(UNITDIR)/vaultd-backup.service
+	install -m 0644 packaging/systemd/vaultd-backup.timer $(DESTDIR)$(UNITDIR)/vaultd-backup.timer
+	install -m 0755 packaging/vaultd-backup $(DESTDIR)$(LIBEXECDIR)/vaultd/vaultd-backup
 	install -m 0644 packaging/sysusers.d/vaultd.conf $(DESTDIR)$(SYSUSERSDIR)/vaultd.conf
 	install -m 0644 packaging/tmpfiles.d/vaultd.conf $(DESTDIR)$(TMPFILESDIR)/vaultd.conf
 	install -m 0644 docs/man/vaultctl.1 $(DESTDIR)$(MANDIR)/man1/vaultctl.1
@@ -184,6 +192,8 @@ install: all
 	install -D -m 0644 packaging/bash-completion/vaultctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vaultctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy || \
 	    install -m 0644 policy/vaultd.policy $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/vaultd-backup || \
+	    install -m 0644 packaging/default/vaultd-backup $(DESTDIR)$(SYSCONFDIR)/default/vaultd-backup
 
 clean:
 	rm -rf $(BUILD) demo

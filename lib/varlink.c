@@ -82,6 +82,73 @@ int vl_reader_fill(struct vl_reader *r, int fd)
         return (int)n;
 }
 
+/* Room for VL_FDS_MAX descriptors in one control message. */
+union vl_fd_control {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * VL_FDS_MAX)];
+};
+
+/* Collects the SCM_RIGHTS descriptors of a received message into fds
+ * (at most VL_FDS_MAX), closing any beyond that. */
+static size_t take_fds(struct msghdr *mh, int fds[static VL_FDS_MAX], bool *ret_truncated)
+{
+        size_t n = 0;
+
+        *ret_truncated = (mh->msg_flags & MSG_CTRUNC) != 0;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                size_t count;
+
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < count; i++) {
+                        int got;
+
+                        memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                        if (n < VL_FDS_MAX)
+                                fds[n++] = got;
+                        else {
+                                close(got);
+                                *ret_truncated = true;
+                        }
+                }
+        }
+        return n;
+}
+
+int vl_reader_fill_fds(struct vl_reader *r, int fd, int fds[static VL_FDS_MAX], size_t *ret_nfds,
+                       bool *ret_truncated)
+{
+        union vl_fd_control control;
+        struct iovec iov;
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = control.buf,
+                            .msg_controllen = sizeof(control.buf)};
+        ssize_t n;
+        int k;
+
+        *ret_nfds = 0;
+        *ret_truncated = false;
+        if (r->len > r->max + 1)
+                return -EMSGSIZE;
+        k = reader_reserve(r, VL_READ_CHUNK);
+        if (k < 0)
+                return k;
+        iov = (struct iovec){r->data + r->len, VL_READ_CHUNK};
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        *ret_nfds = take_fds(&mh, fds, ret_truncated);
+        if (n == 0) { /* descriptors never come without a byte; be sure */
+                for (size_t i = 0; i < *ret_nfds; i++)
+                        close(fds[i]);
+                *ret_nfds = 0;
+        }
+        r->len += (size_t)n;
+        return (int)n;
+}
+
 int vl_reader_next(struct vl_reader *r, char **ret_msg, size_t *ret_len)
 {
         char *nul, *msg;
@@ -265,7 +332,41 @@ int vl_connect(const char *path)
         return fd;
 }
 
-int vl_send_call(int fd, const char *method, json_t *params, bool more)
+/* Sends len bytes; pass_fd (when >= 0) goes with the first one. */
+static int send_bytes(int fd, const char *buf, size_t len, int pass_fd)
+{
+        union vl_fd_control control = {0};
+        struct iovec iov;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+        if (pass_fd >= 0) {
+                struct cmsghdr *cm;
+
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int));
+                cm = CMSG_FIRSTHDR(&mh);
+                *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int)),
+                                       .cmsg_level = SOL_SOCKET,
+                                       .cmsg_type = SCM_RIGHTS};
+                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+        }
+        for (size_t off = 0; off < len;) {
+                ssize_t n;
+
+                iov = (struct iovec){(char *)buf + off, len - off};
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                off += (size_t)n;
+                mh.msg_control = NULL; /* sent with the first byte */
+                mh.msg_controllen = 0;
+        }
+        return 0;
+}
+
+static int send_call(int fd, const char *method, json_t *params, bool more, int pass_fd)
 {
         json_t *obj = json_pack("{s:s}", "method", method);
         _cleanup_(freep) char *buf = NULL;
@@ -284,18 +385,19 @@ int vl_send_call(int fd, const char *method, json_t *params, bool more)
         json_decref(obj);
         if (k < 0)
                 return k;
-        for (size_t off = 0; off < len + 1;) {
-                ssize_t n = send(fd, buf + off, len + 1 - off, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        k = -errno;
-                        break;
-                }
-                off += (size_t)n;
-        }
+        k = send_bytes(fd, buf, len + 1, pass_fd);
         sodium_memzero(buf, len);
         return k;
+}
+
+int vl_send_call(int fd, const char *method, json_t *params, bool more)
+{
+        return send_call(fd, method, params, more, -1);
+}
+
+int vl_send_call_fd(int fd, const char *method, json_t *params, bool more, int pass_fd)
+{
+        return pass_fd < 0 ? -EBADF : send_call(fd, method, params, more, pass_fd);
 }
 
 int vl_recv(int fd, struct vl_reader *r, json_t **ret)

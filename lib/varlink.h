@@ -23,6 +23,15 @@ void vl_reader_done(struct vl_reader *r);
 /* Reads once from fd into the buffer. Returns bytes read, 0 at end of file,
  * -EAGAIN when nothing is ready, other -errno on error. */
 int vl_reader_fill(struct vl_reader *r, int fd);
+/* File descriptors passed with the bytes (SCM_RIGHTS). One read takes in
+ * at most VL_FDS_MAX; the kernel closes what does not fit. */
+#define VL_FDS_MAX 4
+/* Like vl_reader_fill, and also takes in the descriptors passed with the
+ * bytes read (close-on-exec): *ret_nfds of them into fds, which the caller
+ * then owns. *ret_truncated is set when more came than fit (those are
+ * closed). Nothing is taken in when the result is <= 0. */
+int vl_reader_fill_fds(struct vl_reader *r, int fd, int fds[static VL_FDS_MAX], size_t *ret_nfds,
+                       bool *ret_truncated);
 /* Appends bytes as if read (for tests and fuzzers). -ENOMEM, or 0. */
 int vl_reader_feed(struct vl_reader *r, const void *buf, size_t len);
 /* Takes the next complete message out of the buffer. Returns 1 and sets
@@ -74,6 +83,9 @@ int vl_connect(const char *path);
 /* Sends one call. params may be NULL. -EPIPE when the peer closed (its
  * last reply, e.g. an error, may still be waiting to be read). */
 int vl_send_call(int fd, const char *method, json_t *params, bool more);
+/* Sends one call with the descriptor pass_fd attached to its first byte
+ * (SCM_RIGHTS; docs/protocol.md). pass_fd stays the caller's. */
+int vl_send_call_fd(int fd, const char *method, json_t *params, bool more, int pass_fd);
 /* Waits for the next message on fd. Returns 0 and *ret (caller decrefs);
  * -ECONNRESET when the peer closed, -EBADMSG on a malformed reply. */
 int vl_recv(int fd, struct vl_reader *r, json_t **ret);

@@ -72,14 +72,16 @@ static int set_nonblocking(struct ctl *ctl, bool on)
         return 0;
 }
 
-int ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more)
+/* pass_fd: a descriptor to send with the call's first byte, or -1. */
+static int send_call(struct ctl *ctl, const char *method, json_t *params, bool more, int pass_fd)
 {
         int r = ctl_connect(ctl);
 
         if (r >= 0)
                 r = set_nonblocking(ctl, false);
         if (r >= 0)
-                r = vl_send_call(ctl->fd, method, params, more);
+                r = pass_fd >= 0 ? vl_send_call_fd(ctl->fd, method, params, more, pass_fd)
+                                 : vl_send_call(ctl->fd, method, params, more);
         json_decref(params);
         if (r == -EAGAIN)
                 r = -ETIMEDOUT;
@@ -90,6 +92,16 @@ int ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more)
         if (r < 0 && ctl->fd >= 0)
                 ctl->phase = CTL_SEND;
         return r;
+}
+
+int ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more)
+{
+        return send_call(ctl, method, params, more, -1);
+}
+
+int ctl_send_fd(struct ctl *ctl, const char *method, json_t *params, int pass_fd)
+{
+        return send_call(ctl, method, params, false, pass_fd);
 }
 
 /* Waits until fd is readable or the deadline (0: none) passes. */

@@ -1,4 +1,5 @@
 /* Admin commands: status, policy check, policy reload. */
+#include <inttypes.h>
 #include <string.h>
 
 #include "policy.h"
@@ -20,6 +21,11 @@ static const struct {
         {"uptime", "uptime_seconds", "s"},
 };
 
+/* A last good backup older than this is a warning (README "Backups"). */
+#define BACKUP_WARN_AGE_S (2 * 86400)
+#define HOUR_S            3600
+#define DAY_S             86400
+
 /* A status string as vaultd sent it, escaped for the terminal. */
 static void print_field(const char *label, json_t *v, const char *unit)
 {
@@ -31,6 +37,36 @@ static void print_field(const char *label, json_t *v, const char *unit)
 static bool is_sealed(json_t *state)
 {
         return strcmp(json_string_value(state) ?: "", "sealed") == 0;
+}
+
+/* "last backup:" for admins and auditors: when, how long ago, and a
+ * warning when there is none or it is older than two days. */
+static void show_backup_age(json_t *reply)
+{
+        json_t *when = json_object_get(reply, "backup_time");
+        int64_t age = json_integer_value(json_object_get(reply, "backup_age_seconds"));
+        _cleanup_(freep) char *shown = escape_json_string(when);
+        char ago[64];
+
+        if (!json_is_string(when)) {
+                printf("%-13s never\n%-13s WARNING: this vault has no backup: run 'vaultctl backup FILE', "
+                       "or\n"
+                       "%-13s enable the daily one (systemctl enable --now vaultd-backup.timer)\n",
+                       "last backup:", "", "");
+                return;
+        }
+        if (age < HOUR_S)
+                snprintf(ago, sizeof(ago), "less than an hour ago");
+        else if (age < 2 * DAY_S)
+                snprintf(ago, sizeof(ago), "%" PRId64 " %s ago", age / HOUR_S,
+                         plural((uint64_t)(age / HOUR_S), "hour", "hours"));
+        else
+                snprintf(ago, sizeof(ago), "%" PRId64 " days ago", age / DAY_S);
+        printf("%-13s %s (%s)\n", "last backup:", shown, ago);
+        if (age > BACKUP_WARN_AGE_S)
+                printf("%-13s WARNING: older than 2 days: see 'systemctl status vaultd-backup' and\n"
+                       "%-13s 'journalctl -u vaultd-backup', or run 'vaultctl backup FILE'\n",
+                       "", "");
 }
 
 static void show_status(json_t *reply)
@@ -58,6 +94,8 @@ static void show_status(json_t *reply)
                 printf("%-13s %lld in %lld %s\n", "requests:", (long long)json_integer_value(requests),
                        (long long)json_integer_value(batches),
                        plural((uint64_t)json_integer_value(batches), "batch", "batches"));
+        if (!partial)
+                show_backup_age(reply);
         if (partial)
                 printf("(the counters are shown to admins and auditors only)\n");
 }

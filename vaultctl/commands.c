@@ -108,6 +108,27 @@ static const struct command key_commands[] = {
         {},
 };
 
+static const struct command backup_commands[] = {
+        {"verify", "backup", cmd_backup_verify, "FILE [--key VKEY]",
+         "check a backup offline, without vaultd",
+         "Checks a backup file here, without vaultd and without any key: that it is a\n"
+         "vault store that opens, that its audit trail chains from line 0 to its head,\n"
+         "and that every signed checkpoint in it verifies, by the rules of\n"
+         "'vaultctl audit verify --file' (the copy's trail is checked as an export).\n"
+         "Prints the vault id, the head (seq, hash, time), the checkpoints, the number\n"
+         "of records and the size. Nothing is written; FILE may be on read-only media.\n"
+         "\n"
+         "  --key VKEY  the verifier key you trust ('vaultctl audit head', written down\n"
+         "              once); without it the copy is checked against the key it names\n"
+         "              itself, which proves it is whole, not where it came from\n"
+         "\n"
+         "Exits with 3 when the copy does not verify (cut short, edited, another key),\n"
+         "naming the first bad audit line. Records stay encrypted: this reads no body.",
+         "vaultctl backup verify /var/backups/vaultd/vaultd-20261129T020000Z.mdb --key 'vaultd/...+...+...'",
+         "nothing (no daemon; any user who can read FILE)"},
+        {},
+};
+
 static const struct command top_commands[] = {
         {"status", NULL, cmd_status, "", "what the vault is doing",
          "Shows vaultd's state, the vault, its record and audit line counts, open\n"
@@ -197,6 +218,20 @@ static const struct command top_commands[] = {
          "vaultd refuses (exit 1, with its reason) when the key file is plain, as\n"
          "nothing could unseal it again.",
          "vaultctl seal", "the admin role"},
+        {"backup", NULL, cmd_backup, "FILE", "copy the vault into a new file, while it serves",
+         "Makes vaultd write a consistent, compacted copy of the whole vault (records,\n"
+         "keys as stored, audit trail) into FILE, while services keep working. vaultctl\n"
+         "creates the file (mode 0600, yours; an existing FILE is refused) and hands it\n"
+         "to vaultd over the socket: vaultd needs no access to the path. FILE appears\n"
+         "only once vaultd has written and synced all of it. On a terminal it shows\n"
+         "progress. Prints the size and the audit head the copy holds. Both the call\n"
+         "and its outcome are audited. --timeout limits a wait without progress, not\n"
+         "the whole copy.\n"
+         "\n"
+         "Records in the copy are encrypted under the vault's keys: restoring needs the\n"
+         "root key file (keep it apart from backups). Check a copy with 'vaultctl backup\n"
+         "verify FILE'; restore one with 'vaultd --restore FILE' (vaultd(8)).",
+         "vaultctl backup /var/backups/vaultd/manual-2026-11-29.mdb", "the admin role", backup_commands},
         {},
 };
 
@@ -227,17 +262,17 @@ const char *command_title(const struct command *c, char *buf, size_t size)
         return buf;
 }
 
-/* One line per command, subcommands spelled out. */
+/* One line per command, subcommands spelled out (a command that runs
+ * itself and has subcommands, as backup, shows on a line of its own). */
 static void list_commands(const struct command *group, FILE *f)
 {
         char title[64];
 
         for (const struct command *c = group->subcommands; c->name; c++) {
-                if (c->subcommands) {
+                if (c->run)
+                        fprintf(f, "  %-15s %s\n", command_title(c, title, sizeof(title)), c->summary);
+                if (c->subcommands)
                         list_commands(c, f);
-                        continue;
-                }
-                fprintf(f, "  %-15s %s\n", command_title(c, title, sizeof(title)), c->summary);
         }
 }
 

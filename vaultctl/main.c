@@ -60,7 +60,9 @@ static int dispatch(struct ctl *ctl, const struct command *group, int argc, char
                 die_usage(ctl, "unknown command '%s' (one of: %s)", argv[optind], names);
         argc -= optind;
         argv += optind;
-        if (c->subcommands)
+        /* A command with subcommands of its own runs itself unless the next
+         * word names one ("backup FILE", "backup verify FILE"). */
+        if (c->subcommands && (!c->run || (argc > 1 && command_find(c, argv[1]))))
                 return dispatch(ctl, c, argc, argv);
         ctl_getopt_begin(ctl, c);
         return c->run(ctl, argc, argv);

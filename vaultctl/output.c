@@ -118,6 +118,23 @@ static int rename_into_place(const struct output *o)
         return 0;
 }
 
+/* Syncs the directory that holds path, so that the rename survives a
+ * crash as the data does. */
+static int sync_directory(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        char dir[PATH_MAX];
+        int fd, r = 0;
+
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
 void output_commit(struct output *o)
 {
         int r = fsync(o->fd) < 0 ? -errno : rename_into_place(o);
@@ -133,4 +150,6 @@ void output_commit(struct output *o)
         if (r < 0)
                 die("cannot write %s: %s%s", o->path, strerror(-r), hint);
         pending[0] = '\0';
+        if ((r = sync_directory(o->path)) < 0)
+                die("%s is written, but its directory cannot be synced: %s", o->path, strerror(-r));
 }

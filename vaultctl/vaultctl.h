@@ -172,6 +172,10 @@ const char *plural(uint64_t n, const char *one, const char *many);
  * Returns 0, or -errno with ctl->phase set (-ETIMEDOUT when vaultd took
  * neither the connection nor the call within the timeout). */
 int ctl_send(struct ctl *ctl, const char *method, json_t *params, bool more);
+/* Sends a call with the descriptor pass_fd attached to its first byte
+ * (SCM_RIGHTS; nothing else may be in flight on the connection). pass_fd
+ * stays the caller's. Returns as ctl_send(). */
+int ctl_send_fd(struct ctl *ctl, const char *method, json_t *params, int pass_fd);
 /* Waits at most the timeout for the next message (a reply or an error
  * object; caller decrefs). Returns 0, or -ETIMEDOUT, -ECONNRESET (closed),
  * -EBADMSG (not varlink), other -errno. */
@@ -236,7 +240,7 @@ struct output {
  * output_commit(). Dies (exit 1) when path is a symbolic link or not a
  * regular file, or exists and force is false; nothing is created then. */
 void output_open(struct output *o, const char *path, bool force);
-/* Syncs the temporary file and renames it to path: never over an existing
+/* Syncs the temporary file, renames it to path and syncs the directory: never over an existing
  * file without force (even one that appeared meanwhile), never through a
  * link. Dies on failure, removing the temporary file. o->fd stays open for
  * the caller to close. */
@@ -295,4 +299,6 @@ int cmd_key_rotate(struct ctl *ctl, int argc, char **argv);
 int cmd_key_rewrap(struct ctl *ctl, int argc, char **argv);
 int cmd_key_retire(struct ctl *ctl, int argc, char **argv);
 int cmd_unseal(struct ctl *ctl, int argc, char **argv);
+int cmd_backup(struct ctl *ctl, int argc, char **argv);
+int cmd_backup_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_seal(struct ctl *ctl, int argc, char **argv);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include "backup.h"
 #include "log.h"
 #include "util.h"
 #include "writer.h"
@@ -33,6 +34,9 @@ int admin_status(struct vault *v, struct job *j)
                             "uptime_seconds", (json_int_t)((now_monotonic_us() - v->started_us) / 1000000u),
                             "batches", (json_int_t)st.batches, "requests", (json_int_t)st.jobs)) < 0)
                 return -ENOMEM;
+        /* Status answers even when the store cannot say when the last
+         * backup was: the fields are left out, as before any backup. */
+        (void)backup_status(v, j->reply);
         return 0;
 }
 

@@ -12,10 +12,7 @@
 #include "keystore.h"
 #include "util.h"
 
-/* meta: the history of signing keys, one "SIZE VKEY\n" per key: VKEY
- * signs the checkpoints above SIZE (until the next line's). Absent until
- * the first rotation: then sign.pub alone. */
-#define SIGN_KEYS "sign.keys"
+#define SIGN_KEYS META_SIGN_KEYS
 
 static int meta_get_string(MDB_txn *txn, struct vault_store *s, const char *name, char **ret)
 {

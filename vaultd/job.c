@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -48,6 +49,8 @@ void job_free(struct job *j)
         json_decref(j->call.root);
         json_decref(j->preset_error_params);
         json_decref(j->denial_summary);
+        if (j->has_fd)
+                close(j->fd);
         policy_free(j->pending_policy);
         free(j->verify);
         recverify_free(j->verify_records);

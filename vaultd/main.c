@@ -21,6 +21,7 @@
 #include "log.h"
 #include "recmigrate.h"
 #include "records.h"
+#include "restore.h"
 #include "sandbox.h"
 #include "server.h"
 #include "util.h"
@@ -31,7 +32,9 @@ struct options {
         const char *passphrase_file;                    /* seal the new key by the passphrase in this file */
         const char *new_key_file, *new_passphrase_file; /* --rekey */
         bool rekey;
-        bool passphrase; /* seal the new key by a passphrase asked for */
+        const char *restore; /* --restore FILE: install a backup, then exit */
+        bool force;          /* --restore over an existing store */
+        bool passphrase;     /* seal the new key by a passphrase asked for */
         struct server_config server;
         size_t body_max;
         bool allow_root, no_sandbox, init_if_empty, init_only, allow_user_namespace;
@@ -45,6 +48,7 @@ static void usage(FILE *f)
 {
         fprintf(f, "Usage: vaultd --state-dir DIR --key-file FILE --policy FILE [--socket PATH] [options]\n"
                    "       vaultd --generate-key FILE\n"
+                   "       vaultd --restore FILE --state-dir DIR [--force]\n"
                    "\n"
                    "Serves the records vault in DIR on a Unix socket (varlink). SIGTERM or SIGINT\n"
                    "stop it cleanly; SIGHUP reloads the policy. With --init-if-empty, an empty DIR\n"
@@ -72,6 +76,11 @@ static void usage(FILE *f)
                    "  --accept-rollback       start although the store is older than (or forked\n"
                    "                          from) the last checkpoint published in DIR, as after\n"
                    "                          restoring a backup; the trail records it\n"
+                   "  --restore FILE          with vaultd stopped: verify the backup FILE (vaultctl\n"
+                   "                          backup) and install it as the vault in DIR, then\n"
+                   "                          exit; its first new audit line records the restore\n"
+                   "  --force                 with --restore: replace a vault DIR already holds\n"
+                   "                          (kept beside it as data.mdb.replaced-TIME)\n"
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
                    "  --max-connections-per-user N  per peer uid [64]\n"
@@ -143,6 +152,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_NEW_KEY,
                 O_NEW_PASSPHRASE_FILE,
                 O_ACCEPT_ROLLBACK,
+                O_RESTORE,
+                O_FORCE,
                 O_VERSION
         };
         static const struct option longopts[] = {
@@ -172,6 +183,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"new-key-file", required_argument, NULL, O_NEW_KEY},
                 {"new-passphrase-file", required_argument, NULL, O_NEW_PASSPHRASE_FILE},
                 {"accept-rollback", no_argument, NULL, O_ACCEPT_ROLLBACK},
+                {"restore", required_argument, NULL, O_RESTORE},
+                {"force", no_argument, NULL, O_FORCE},
                 {"version", no_argument, NULL, O_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -271,6 +284,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case O_ACCEPT_ROLLBACK:
                         o->accept_rollback = true;
                         break;
+                case O_RESTORE:
+                        o->restore = optarg;
+                        break;
+                case O_FORCE:
+                        o->force = true;
+                        break;
                 case O_ALLOW_USERNS:
                         o->allow_user_namespace = true;
                         break;
@@ -291,6 +310,16 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         if (o->generate_key)
                 return 0;
+        if (o->force && !o->restore) {
+                fprintf(stderr, "vaultd: --force goes with --restore (see --help)\n");
+                return -EINVAL;
+        }
+        if (o->restore) {
+                if (o->state_dir)
+                        return 0;
+                fprintf(stderr, "vaultd: --restore needs --state-dir (see --help)\n");
+                return -EINVAL;
+        }
         use_credential(o);
         if (o->init_only && o->state_dir && o->key_file)
                 return 0;
@@ -1053,6 +1082,8 @@ int main(int argc, char **argv)
                 return init_vault(&o) < 0 ? 1 : 0;
         if (o.rekey)
                 return rekey(&o) < 0 ? 1 : 0;
+        if (o.restore)
+                return restore_run(o.restore, o.state_dir, o.force, service_uid(&o)) < 0 ? 1 : 0;
         if (check_user_namespace(&o) < 0)
                 return 1;
         o.server.socket_path = o.socket_path;

@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "auditapi.h"
+#include "backup.h"
 #include "keyadmin.h"
 #include "records.h"
 
@@ -73,6 +74,10 @@ static const struct method methods[] = {
          .committed = keyadmin_retire_committed, .roles = ROLE_ADMIN, .needs_keys = true},
         {"io.vaultd.admin.Unseal", "admin.unseal", keyadmin_unseal, .roles = ROLE_ADMIN},
         {"io.vaultd.admin.Seal", "admin.seal", keyadmin_seal, .roles = ROLE_ADMIN},
+        /* The copy starts once the batch's checkpoint is stored, so it holds a
+         * trail signed to its end; the reply follows a second line. */
+        {"io.vaultd.admin.Backup", "admin.backup", backup_run, .settled = backup_settled,
+         .roles = ROLE_ADMIN, .takes_fd = true, .checkpoint = true},
 };
 
 bool method_authorise(const struct policy *p, struct job *j)

@@ -20,6 +20,10 @@ struct method {
         /* Audited methods: runs in the writer once the batch is committed
          * (for work outside the store that must follow it: the keeper's). */
         void (*committed)(struct vault *v, struct job *j);
+        /* Audited methods: runs in the writer after the batch's checkpoint,
+         * before the next batch (for work that wants the committed, signed
+         * state and the writer paused: a Backup's snapshot). */
+        void (*settled)(struct vault *v, struct job *j);
         unsigned roles;     /* allowed roles; 0: any peer the policy knows */
         bool scoped;        /* the "collection" parameter must be granted too */
         bool needs_more;    /* must be called with "more": true */
@@ -27,6 +31,7 @@ struct method {
         bool checkpoint;    /* sign a checkpoint in the same batch */
         bool large_message; /* may be up to --max-message (a body); others 64 KiB */
         bool needs_keys;    /* answers Sealed while the root key is sealed */
+        bool takes_fd;      /* may keep a descriptor passed with the call (SCM_RIGHTS) */
 };
 
 /* Finds a method by its full name. -ENOENT when the interface exists but

@@ -170,9 +170,14 @@ static const struct {
 
 unsigned sandbox_allowed_count(void)
 {
-        /* The argument-filtered ones: mmap, mprotect, openat, socket, prctl. */
-        return (unsigned)ELEMENTSOF(allowed) + 5;
+        /* The argument-filtered ones: mmap, mprotect, openat, socket, prctl, clone. */
+        return (unsigned)ELEMENTSOF(allowed) + 6;
 }
+
+/* clone() flags that would make more than a thread of this process. */
+#define CLONE_NAMESPACES                                                                                    \
+        (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |       \
+         CLONE_NEWNET)
 
 /* The sanitizer runtime of `make check-sanitize` builds needs a few more
  * (never compiled into a release build). */
@@ -213,6 +218,15 @@ static int add_rules(scmp_filter_ctx ctx)
         /* sd_notify opens one datagram socket per message; no other socket. */
         if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
                                   SCMP_A1(SCMP_CMP_EQ, SOCK_DGRAM | SOCK_CLOEXEC))) < 0)
+                return r;
+        /* A backup's copy runs in a thread of its own, and LMDB's compacting
+         * copy starts one more: threads, never a process. clone3 passes its
+         * flags in memory, out of the filter's sight: it fails as unknown,
+         * and glibc falls back to clone, whose flags the filter reads. */
+        if ((r = seccomp_rule_add(
+                     ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_NAMESPACES, CLONE_THREAD))) < 0 ||
+            (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
                 return r;
         /* glibc names threads; nothing else of prctl. */
         if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
@@ -322,8 +336,10 @@ int sandbox_finish(void)
 {
         struct rlimit zero = {0, 0}, fsize = {SANDBOX_FSIZE_MAX, SANDBOX_FSIZE_MAX};
 
-        if (setrlimit(RLIMIT_CORE, &zero) < 0 || setrlimit(RLIMIT_NPROC, &zero) < 0 ||
-            setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+        /* No RLIMIT_NPROC of 0: it counts threads too, and a backup starts
+         * two. New processes are the filter's to refuse (fork, vfork,
+         * execve, clone without CLONE_THREAD all kill). */
+        if (setrlimit(RLIMIT_CORE, &zero) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) < 0)
                 return -errno;
         return sandbox_load_filter();
 }

@@ -25,8 +25,8 @@ int sandbox_drop_privileges(const char *user, bool allow_root);
  * line ("0 0 1; 993 993 1"); -errno when the maps cannot be read. */
 int sandbox_ids_remapped(char *ret_map, size_t size);
 
-/* No new privileges (fatal if refused), not dumpable, no core files, no
- * new processes, bounded file size, umask 077; then Landlock, where the
+/* No new privileges (fatal if refused), not dumpable, no core files,
+ * bounded file size, umask 077; then Landlock, where the
  * kernel has it, so that no file but those in or beneath the paths in
  * readable (a NULL-terminated list) can be opened at all, and only for
  * reading; then the seccomp filter
@@ -42,7 +42,8 @@ int sandbox_apply(const char *const *readable, bool *ret_landlock);
 int sandbox_begin(const char *const *readable, bool *ret_landlock);
 int sandbox_finish(void);
 
-/* Just the seccomp filter (for tests). */
+/* The seccomp filter alone (for tests): no new process (threads only),
+ * no exec, no network, no file opened for writing by path. */
 int sandbox_load_filter(void);
 
 /* How many syscalls the allowlist names. */

@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 
 #include "admin.h"
+#include "backup.h"
 #include "denials.h"
 #include "log.h"
 #include "methods.h"
@@ -49,6 +50,10 @@ struct conn {
         struct job *pend_head, *pend_tail;
         unsigned npending;
         unsigned refs; /* jobs inside the writer, running handlers */
+        /* A descriptor that came with the first byte of the message being
+         * read (SCM_RIGHTS), for the call that message turns out to be; -1
+         * when none (docs/protocol.md, "File descriptors"). */
+        int fd_pending;
         struct ucred cred;
         gid_t *groups; /* supplementary groups (SO_PEERGROUPS) */
         size_t ngroups;
@@ -109,6 +114,7 @@ static void conn_update_events(struct conn *c);
 
 static void conn_free(struct conn *c)
 {
+        closep(&c->fd_pending);
         vl_reader_done(&c->in);
         if (c->out) {
                 sodium_memzero(c->out, c->out_cap);
@@ -141,6 +147,8 @@ static void conn_close(struct conn *c)
         c->defer = sd_event_source_disable_unref(c->defer);
         close(c->fd);
         c->fd = -1;
+        closep(&c->fd_pending);
+        c->fd_pending = -1;
         /* Jobs still in the writer keep the connection until they return. */
         for (j = c->pend_head; j; j = next) {
                 next = j->conn_next;
@@ -395,15 +403,33 @@ static void dispatch_roleless_denial(struct server *s, struct job *j)
                 submit_denial_summaries(s);
 }
 
+/* Hands the descriptor that came with a call to its job when the method
+ * takes one, the caller may make the call, and nothing else is in flight
+ * on the connection (so each connection holds at most two: one waiting
+ * for its message, one with its call). Otherwise it stays in *fd, which
+ * the caller closes. */
+static void job_take_fd(struct conn *c, struct job *j, int *fd)
+{
+        if (*fd < 0 || !j->method->takes_fd || j->denied || c->npending > 0)
+                return;
+        j->fd = *fd;
+        j->has_fd = true;
+        *fd = -1;
+}
+
 static void dispatch(struct conn *c, char *msg, size_t len)
 {
         struct server *s = c->srv;
         struct peer_id peer = {c->cred.uid, c->cred.gid, c->groups, c->ngroups};
+        /* What came with this message's first byte belongs to this call;
+         * whatever no job takes is closed on the way out. */
+        _cleanup_(closep) int passed_fd = c->fd_pending;
         const char *field;
         struct vl_call call;
         const struct method *m;
         struct job *j;
 
+        c->fd_pending = -1;
         field = "message"; /* over the structure limits: never parsed */
         if (vl_scan(msg, len, VL_DEPTH_MAX, VL_VALUES_MAX) < 0 ||
             vl_call_parse(msg, len, &call, &field) < 0) {
@@ -434,6 +460,7 @@ static void dispatch(struct conn *c, char *msg, size_t len)
                 c->closing = true;
                 return;
         }
+        job_take_fd(c, j, &passed_fd);
         job_attach(c, j);
         if (m->direct && !j->denied) {
                 dispatch_direct(s, c, j);
@@ -475,12 +502,29 @@ static void conn_process(struct conn *c)
         }
 }
 
+/* Keeps what one read brought when it is a single descriptor that came
+ * with the first byte of a message (the read began at a message boundary),
+ * for that message's call; closes anything else at once (docs/protocol.md,
+ * "File descriptors"). */
+static void conn_take_fds(struct conn *c, int *fds, size_t n, bool truncated, bool at_message_start)
+{
+        bool keep = n == 1 && !truncated && at_message_start && c->fd_pending < 0;
+
+        for (size_t i = keep ? 1 : 0; i < n; i++)
+                close(fds[i]);
+        if (keep)
+                c->fd_pending = fds[0];
+}
+
 static void conn_read(struct conn *c)
 {
         for (int i = 0; i < CONN_READS_PER_WAKE && conn_may_read(c); i++) {
-                bool was_empty = !vl_reader_partial(&c->in);
-                int r = vl_reader_fill(&c->in, c->fd);
+                bool was_empty = !vl_reader_partial(&c->in), truncated;
+                int fds[VL_FDS_MAX];
+                size_t nfds;
+                int r = vl_reader_fill_fds(&c->in, c->fd, fds, &nfds, &truncated);
 
+                conn_take_fds(c, fds, nfds, truncated, was_empty);
                 if (r == -EAGAIN)
                         break;
                 if (r == 0 && (c->pend_head || c->out_off < c->out_len)) {
@@ -744,6 +788,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
                 }
                 c->srv = s;
                 c->fd = cfd;
+                c->fd_pending = -1;
                 vl_reader_init(&c->in, s->cfg->max_message);
                 conn_peer(c);
                 if (!conn_admit(s, c)) {
@@ -847,6 +892,29 @@ static void summary_done(struct server *s, struct job *summary)
         job_free(summary);
 }
 
+/* A job that answers others is durable (a Backup's completion line):
+ * each call waiting for it gets its result, and its seq. */
+static void waiting_done(struct job *done)
+{
+        struct job *w = done->waiting, *next;
+
+        done->waiting = NULL;
+        for (; w; w = next) {
+                next = w->next;
+                w->next = NULL;
+                w->deferred = false;
+                json_decref(w->reply);
+                w->reply = json_incref(done->reply);
+                if (done->error)
+                        job_fail(w, done->error, json_incref(done->error_params));
+                w->seq = done->seq;
+                w->unaudited = done->unaudited;
+                log_outcome(w);
+                job_finish(w);
+        }
+        job_free(done);
+}
+
 static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         struct server *s = userdata;
@@ -861,6 +929,10 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 next = j->next;
                 if (j->denial_summary)
                         summary_done(s, j);
+                else if (j->deferred)
+                        j->next = NULL; /* a later job answers it (waiting_done) */
+                else if (!j->conn && j->waiting)
+                        waiting_done(j);
                 else if (!j->conn && j->unaudited) {
                         fail_closed(s);
                         job_free(j);
@@ -1138,9 +1210,14 @@ void server_free(struct server *s)
         while (s->conns)
                 conn_close(s->conns);
         free_jobs(denials_free(s->denials));
+        /* A backup in progress ends first: its completion still goes
+         * through the writer, and the store must stay open under it. */
+        backup_wait(s->v);
         for (j = writer_stop(s->writer); j; j = next) {
                 next = j->next;
                 j->next = NULL;
+                if (j->deferred)
+                        continue; /* freed with the job that answers it (unlinked above) */
                 free_jobs(j->waiting);
                 j->waiting = NULL;
                 free_jobs(j);

@@ -52,12 +52,12 @@ static int open_dbs(struct vault_store *s, bool create)
                 const char *name;
                 size_t off;
         } dbs[] = {
-                {"meta", offsetof(struct vault_store, meta)},
-                {"heads", offsetof(struct vault_store, heads)},
-                {"versions", offsetof(struct vault_store, versions)},
-                {"audit", offsetof(struct vault_store, audit)},
-                {"checkpoints", offsetof(struct vault_store, checkpoints)},
-                {"keys", offsetof(struct vault_store, keys)},
+                {STORE_DB_META, offsetof(struct vault_store, meta)},
+                {STORE_DB_HEADS, offsetof(struct vault_store, heads)},
+                {STORE_DB_VERSIONS, offsetof(struct vault_store, versions)},
+                {STORE_DB_AUDIT, offsetof(struct vault_store, audit)},
+                {STORE_DB_CHECKPOINTS, offsetof(struct vault_store, checkpoints)},
+                {STORE_DB_KEYS, offsetof(struct vault_store, keys)},
         };
         MDB_txn *txn;
         int rc;
@@ -122,7 +122,7 @@ int store_open_at(int dir_fd, const char *dir, bool create, struct vault_store *
         struct stat st;
         int rc, k;
 
-        k = fstatat(dir_fd, "data.mdb", &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+        k = fstatat(dir_fd, STORE_DATA_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
         if (create && k == 0)
                 return -EEXIST;
         if (!create && k < 0)
@@ -145,7 +145,7 @@ int store_open_at(int dir_fd, const char *dir, bool create, struct vault_store *
                 k = rc ? store_errno(rc) : -ENOMEM;
                 goto fail;
         }
-        mdb_env_set_maxdbs(s->env, 8);
+        mdb_env_set_maxdbs(s->env, STORE_DBS_MAX);
         mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
         /* NOTLS: read transactions are not tied to threads' TLS slots. */
         k = env_open(s, create);
@@ -247,6 +247,60 @@ int store_grow(struct vault_store *s)
                 s->map_size *= 2;
         pthread_rwlock_unlock(&s->resize_lock);
         return store_errno(rc);
+}
+
+int store_make_room(struct vault_store *s)
+{
+        MDB_envinfo info;
+        MDB_stat st;
+        int r;
+
+        for (;;) {
+                if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+                        return -EIO;
+                if (((uint64_t)info.me_last_pgno + 1) * st.ms_psize * 2 <= s->map_size)
+                        return 0;
+                if ((r = store_grow(s)) < 0)
+                        return r;
+        }
+}
+
+int store_copy(struct vault_store *s, int fd)
+{
+        int rc;
+
+        pthread_rwlock_rdlock(&s->resize_lock);
+        rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+        pthread_rwlock_unlock(&s->resize_lock);
+        return store_errno(rc);
+}
+
+struct reader_search {
+        pid_t pid;
+        size_t thread;
+        bool found;
+};
+
+/* One line of mdb_reader_list(): "pid thread txnid", txnid "-" for a slot
+ * without a transaction. */
+static int reader_line(const char *msg, void *userdata)
+{
+        struct reader_search *rs = userdata;
+        unsigned long long txnid;
+        size_t thread;
+        int pid;
+
+        if (sscanf(msg, "%d %zx %llu", &pid, &thread, &txnid) == 3 && pid == rs->pid && thread == rs->thread)
+                rs->found = true;
+        return 0;
+}
+
+bool store_reading(struct vault_store *s, pthread_t thread)
+{
+        struct reader_search rs = {getpid(), (size_t)thread, false};
+
+        mdb_reader_list(s->env, reader_line, &rs);
+        return rs.found;
 }
 
 int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret)

@@ -9,9 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Format 1 kept version headers without the audit line that wrote them;
- * format 2 binds every version to it (vaultd/recmigrate.h upgrades). */
-#define STORE_FORMAT_VERSION 2
+#include "storelayout.h"
 
 struct vault_store {
         MDB_env *env;
@@ -63,6 +61,19 @@ int store_space_check(struct vault_store *s, uint64_t need, bool use_reserve);
 
 /* Doubles the map size. Call with no transaction open in this thread. */
 int store_grow(struct vault_store *s);
+/* Grows the map until at least half of it is free (a long read, such as a
+ * backup, holds the map, which cannot be resized until it ends). Call with
+ * no transaction open in this thread. */
+int store_make_room(struct vault_store *s);
+
+/* Writes a consistent, compacted copy of the environment into fd, from a
+ * read transaction of its own (writers go on), holding the map against
+ * resizing meanwhile. LMDB writes through a helper thread it starts. fd's
+ * offset must be 0. -errno of the write (-ENOSPC, -EIO, ...). */
+int store_copy(struct vault_store *s, int fd);
+/* Whether thread holds a read transaction on the store now (LMDB's reader
+ * table): a copy started in it has taken its snapshot. */
+bool store_reading(struct vault_store *s, pthread_t thread);
 
 /* Simple accessors. The value returned by store_get points into the map and
  * is valid only until the transaction ends or the key is written. */

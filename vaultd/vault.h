@@ -70,6 +70,14 @@ struct job {
         size_t cost; /* request size in bytes, bounds a batch */
         bool denied;
         bool internal; /* the daemon's own (SIGHUP, denial summaries): the policy is not asked */
+        /* A descriptor that came with the call (SCM_RIGHTS), kept only for a
+         * method that takes one; owned: job_free closes it. */
+        bool has_fd;
+        int fd;
+        /* Answered later by another job that lists this one in its
+         * ->waiting (a Backup's completion): the event loop keeps it
+         * pending when the writer hands it back. */
+        bool deferred;
         /* A summary of denials (vaultd/denials.h): its line's extra fields,
          * the jobs it answers (linked by ->next), and its tracker entry. */
         json_t *denial_summary;

@@ -200,6 +200,9 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 if (!j->error && j->method->committed)
                         j->method->committed(w->v, j);
         checkpoint(w, force_checkpoint);
+        for (struct job *j = batch; j; j = j->next)
+                if (!j->error && j->method->settled)
+                        j->method->settled(w->v, j);
         return 0;
 abort:
         mdb_txn_abort(txn);

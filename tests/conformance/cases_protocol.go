@@ -331,6 +331,7 @@ func init() {
 			{"io.vaultd.admin.RetireKey", map[string]interface{}{"version": 1}},
 			{"io.vaultd.admin.Unseal", map[string]interface{}{"passphrase": "not the passphrase"}},
 			{"io.vaultd.admin.Seal", nil},
+			{"io.vaultd.admin.Backup", nil},
 		} {
 			c := t.Dial()
 			if m.params == nil {

@@ -181,6 +181,7 @@ func init() {
 		calls = append(calls, auditAndAdminDenied(t)...)
 		calls = append(calls, keysDenied(t)...)
 		calls = append(calls, sealDenied(t)...)
+		calls = append(calls, backupDenied(t)...)
 		t.wantDenied(calls)
 	})
 

@@ -76,11 +76,12 @@ var groups = []struct {
 		"upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed",
 		"stream_export", "stream_export_range", "more_on_plain_methods",
 		"pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write",
+		"backup_without_fd", "backup_with_fd",
 		"every_method_replied",
 	}},
 	{"denied-service", "caller is a uid with role service for collection conf-svc only", []string{
 		"denied_records_methods", "denied_audit_methods", "denied_admin_reload", "denied_admin_keys",
-		"denied_admin_seal", "service_allowed_calls", "oneway_denied",
+		"denied_admin_seal", "denied_admin_backup", "service_allowed_calls", "oneway_denied",
 	}},
 	{"denied-stranger", "caller is a uid the policy does not know", []string{
 		"stranger_denied", "stranger_service_interface",

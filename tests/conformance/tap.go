@@ -1,15 +1,17 @@
 package main
 
 // The tap: an in-process Unix socket proxy between every client connection
-// of the checks and vaultd. It forwards bytes unchanged, and on the way it
-// cuts the NUL-framed messages, pairs each reply with its call (replies come
-// in call order; oneway calls expect none; a reply with continues:true keeps
-// the call waiting) and checks each reply against the served interface
-// descriptions (schema.go). So every reply any check receives, through the
-// generated bindings, varlink.Connection or raw bytes, is validated.
+// of the checks and vaultd. It forwards bytes unchanged (and descriptors
+// passed with them), and on the way it cuts the NUL-framed messages, pairs
+// each reply with its call (replies come in call order; oneway calls expect
+// none; a reply with continues:true keeps the call waiting) and checks each
+// reply against the served interface descriptions (schema.go). So every
+// reply any check receives, through the generated bindings,
+// varlink.Connection or raw bytes, is validated.
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -125,34 +128,7 @@ func (t *Tap) serve(id int, client, server *net.UnixConn) {
 	wg.Add(2)
 	go func() { // client -> vaultd
 		defer wg.Done()
-		r := bufio.NewReaderSize(client, 1<<16)
-		for {
-			msg, err := r.ReadBytes(0)
-			if len(msg) > 0 && msg[len(msg)-1] == 0 {
-				body := msg[:len(msg)-1]
-				call := ParseCall(body)
-				t.note(fmt.Sprintf("c%d > %s", id, short(body)))
-				t.mu.Lock()
-				t.sent = append(t.sent, string(body))
-				t.mu.Unlock()
-				if !call.Oneway || call.Malformed != "" {
-					q.mu.Lock()
-					q.calls = append(q.calls, call)
-					q.mu.Unlock()
-				}
-			} else if len(msg) > 0 {
-				t.note(fmt.Sprintf("c%d > (unterminated) %s", id, short(msg)))
-			}
-			if len(msg) > 0 {
-				if _, werr := server.Write(msg); werr != nil {
-					t.note(fmt.Sprintf("c%d   write to vaultd: %v", id, werr))
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
+		t.forwardCalls(id, q, client, server)
 		server.CloseWrite()
 	}()
 	go func() { // vaultd -> client
@@ -192,6 +168,89 @@ func (t *Tap) serve(id int, client, server *net.UnixConn) {
 	t.active--
 	t.idle.Broadcast()
 	t.mu.Unlock()
+}
+
+// forwardCalls passes the client's bytes on to vaultd unchanged, and each
+// descriptor (SCM_RIGHTS) with the bytes it came with, so that a call
+// carrying one (Backup) reaches vaultd as the client sent it. On the way
+// it notes each call for the transcript and queues it for its reply.
+func (t *Tap) forwardCalls(id int, q *pending, client, server *net.UnixConn) {
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, syscall.CmsgSpace(4*64))
+	var partial []byte
+	for {
+		n, oobn, _, _, err := client.ReadMsgUnix(buf, oob)
+		fds := unixRights(oob[:oobn])
+		if n > 0 {
+			partial = append(partial, buf[:n]...)
+			for {
+				i := bytes.IndexByte(partial, 0)
+				if i < 0 {
+					break
+				}
+				t.noteCall(id, q, partial[:i])
+				partial = partial[i+1:]
+			}
+		}
+		werr := forward(server, buf[:n], fds)
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+		if werr != nil {
+			t.note(fmt.Sprintf("c%d   write to vaultd: %v", id, werr))
+			return
+		}
+		if err != nil {
+			if len(partial) > 0 {
+				t.note(fmt.Sprintf("c%d > (unterminated) %s", id, short(partial)))
+			}
+			return
+		}
+	}
+}
+
+// unixRights: the descriptors in a control message, if any.
+func unixRights(oob []byte) []int {
+	var fds []int
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	for i := range msgs {
+		if got, err := syscall.ParseUnixRights(&msgs[i]); err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
+}
+
+// forward writes b to vaultd, the descriptors with its first byte.
+func forward(server *net.UnixConn, b []byte, fds []int) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if len(fds) == 0 {
+		_, err := server.Write(b)
+		return err
+	}
+	n, _, err := server.WriteMsgUnix(b, syscall.UnixRights(fds...), nil)
+	if err == nil && n < len(b) {
+		_, err = server.Write(b[n:])
+	}
+	return err
+}
+
+func (t *Tap) noteCall(id int, q *pending, body []byte) {
+	call := ParseCall(body)
+	t.note(fmt.Sprintf("c%d > %s", id, short(body)))
+	t.mu.Lock()
+	t.sent = append(t.sent, string(body))
+	t.mu.Unlock()
+	if !call.Oneway || call.Malformed != "" {
+		q.mu.Lock()
+		q.calls = append(q.calls, call)
+		q.mu.Unlock()
+	}
 }
 
 func (t *Tap) checkReply(id int, q *pending, body []byte) {

@@ -31,6 +31,7 @@ COMMANDS = [
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
     (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
     (["key", "retire"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
+    (["backup"], "admin role"), (["backup", "verify"], "nothing"),
 ]
 
 
@@ -647,7 +648,7 @@ def complete(*words):
 
 def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
-                                   "audit", "policy", "key", "unseal", "seal"])
+                                   "audit", "policy", "key", "unseal", "seal", "backup"])
     assert complete("au") == ["audit"]
     assert complete("audit", "") == ["export", "head", "rotate-key", "verify"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]

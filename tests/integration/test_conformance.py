@@ -289,10 +289,11 @@ CHECKS = {
     "upgrade": ("main", ["upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed"]),
     "streaming": ("main", ["stream_export", "stream_export_range", "more_on_plain_methods"]),
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
+    "backup": ("main", ["backup_without_fd", "backup_with_fd"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
-                                          "service_allowed_calls"]),
+                                          "denied_admin_backup", "service_allowed_calls"]),
     "oneway_denied": ("denied-service", ["oneway_denied"]),
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
     "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
@@ -478,6 +479,14 @@ def test_go_sealed_upgrade_rejected(runs):
 def test_go_oneway_unseal(runs):
     """Oneway Unseal and Seal get no reply and are executed."""
     check(runs, "sealed_oneway")
+
+
+def test_go_backup(runs):
+    """Backup through the generated bindings (no descriptor) is
+    InvalidParameter "fd"; with a new file passed with the call (SCM_RIGHTS,
+    through the tap) it writes the copy and replies as declared; a file that
+    is not empty is refused."""
+    check(runs, "backup")
 
 
 def test_go_every_method_replied(runs):

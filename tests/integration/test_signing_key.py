@@ -302,3 +302,16 @@ def test_rotation_pending_across_a_sealed_restart(vault_dir):
         v.ctl("audit", "verify", check=True)
     finally:
         v.stop()
+
+
+def test_backup_of_a_rotated_vault_verifies_from_the_first_key(vault):
+    first = head(vault)["verifier_key"]
+    put(vault, "A")
+    new, _ = rotate(vault)
+    put(vault, "B")
+    path = vault.root + "/rotated.backup"
+    vault.ctl("backup", path, check=True)
+    r = vault.ctl("backup", "verify", path, "--key", first)
+    assert r.returncode == 0, r.stdout_text + r.stderr
+    r = vault.ctl("backup", "verify", path, "--key", new)
+    assert r.returncode == 3, r.stdout_text + r.stderr

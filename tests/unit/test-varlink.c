@@ -6,10 +6,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -434,6 +437,99 @@ static void test_client_round_trip(void **state)
         vl_reader_done(&client);
 }
 
+/* Descriptors open in this process. */
+static int open_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+
+        assert_non_null(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
+/* Sends one byte with count copies of fd attached. */
+static void send_with_fds(int sock, int fd, size_t count)
+{
+        char control[CMSG_SPACE(sizeof(int) * 16)] = {0};
+        struct iovec iov = {"{", 1};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = control,
+                            .msg_controllen = CMSG_SPACE(sizeof(int) * count)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+        assert_true(count <= 16);
+        *cm = (struct cmsghdr){.cmsg_len = CMSG_LEN(sizeof(int) * count),
+                               .cmsg_level = SOL_SOCKET,
+                               .cmsg_type = SCM_RIGHTS};
+        for (size_t i = 0; i < count; i++)
+                memcpy(CMSG_DATA(cm) + i * sizeof(int), &fd, sizeof(int));
+        assert_int_equal(sendmsg(sock, &mh, 0), 1);
+}
+
+static void test_call_with_fd_round_trip(void **state)
+{
+        struct vl_reader r;
+        struct stat a, b;
+        int sv[2], pipefd[2], fds[VL_FDS_MAX];
+        size_t n;
+        bool truncated;
+
+        (void)state;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        vl_reader_init(&r, 1024);
+        assert_int_equal(vl_send_call_fd(sv[1], "io.vaultd.admin.Backup", NULL, false, pipefd[1]), 0);
+        assert_true(vl_reader_fill_fds(&r, sv[0], fds, &n, &truncated) > 0);
+        assert_int_equal(n, 1);
+        assert_false(truncated);
+        /* The same open file, and close-on-exec on this side. */
+        assert_int_equal(fstat(fds[0], &a), 0);
+        assert_int_equal(fstat(pipefd[1], &b), 0);
+        assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+        assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+        expect_message(&r, "{\"method\":\"io.vaultd.admin.Backup\",\"parameters\":{}}");
+        close(fds[0]);
+        assert_int_equal(vl_send_call_fd(sv[1], "x.y", NULL, false, -1), -EBADF);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(sv[0]);
+        close(sv[1]);
+        vl_reader_done(&r);
+}
+
+static void test_reader_bounds_fds(void **state)
+{
+        struct vl_reader r;
+        int sv[2], fds[VL_FDS_MAX], before;
+        size_t n;
+        bool truncated;
+
+        (void)state;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        vl_reader_init(&r, 1024);
+        before = open_fds();
+        /* More than one read takes: VL_FDS_MAX come in, the rest are closed. */
+        send_with_fds(sv[1], STDERR_FILENO, 12);
+        assert_int_equal(vl_reader_fill_fds(&r, sv[0], fds, &n, &truncated), 1);
+        assert_int_equal(n, VL_FDS_MAX);
+        assert_true(truncated);
+        assert_int_equal(open_fds(), before + VL_FDS_MAX);
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+        assert_int_equal(open_fds(), before);
+        /* The plain reader takes none in: the kernel closes them. */
+        send_with_fds(sv[1], STDERR_FILENO, 3);
+        assert_int_equal(vl_reader_fill(&r, sv[0]), 1);
+        assert_int_equal(open_fds(), before);
+        close(sv[0]);
+        close(sv[1]);
+        vl_reader_done(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -449,6 +545,8 @@ int main(void)
                 cmocka_unit_test(test_reply_encode),
                 cmocka_unit_test(test_error_encode),
                 cmocka_unit_test(test_client_round_trip),
+                cmocka_unit_test(test_call_with_fd_round_trip),
+                cmocka_unit_test(test_reader_bounds_fds),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

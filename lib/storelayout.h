@@ -1,0 +1,46 @@
+/* The vault store's layout (DESIGN §5), in one place: the files of the
+ * LMDB environment, its named databases, and the meta values that describe
+ * the vault. vaultd/store.c creates and opens it; lib/storefile.c reads a
+ * copy of it (a backup) without the daemon and without keys. */
+#pragma once
+
+/* Format 1 kept version headers without the audit line that wrote them;
+ * format 2 binds every version to it (vaultd/recmigrate.h upgrades). */
+#define STORE_FORMAT_VERSION 2
+
+/* The environment in the state directory. */
+#define STORE_DATA_FILE "data.mdb"
+#define STORE_LOCK_FILE "lock.mdb"
+/* Named databases an environment is opened with room for. */
+#define STORE_DBS_MAX 8
+
+/* The named databases. Keys and values:
+ *   meta         name -> value (below)
+ *   heads        collection NUL id -> a record's current version and state
+ *   versions     collection NUL id NUL be64(version) -> header, envelope
+ *   audit        be64(seq) -> the audit line, exact bytes
+ *   checkpoints  be64(size) -> the signed note over lines 0..size-1
+ *   keys         be32(KEK version) -> the KEK wrapped by the root key */
+#define STORE_DB_META        "meta"
+#define STORE_DB_HEADS       "heads"
+#define STORE_DB_VERSIONS    "versions"
+#define STORE_DB_AUDIT       "audit"
+#define STORE_DB_CHECKPOINTS "checkpoints"
+#define STORE_DB_KEYS        "keys"
+
+/* meta values (integers are be64). */
+#define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */
+#define META_VAULT_ID      "vault.id"      /* 32 hex digits */
+#define META_AUDIT_ORIGIN  "audit.origin"  /* checkpoint origin and signing key name */
+#define META_AUDIT_NEXT    "audit.next"    /* lines in the trail (seq of the next) */
+#define META_AUDIT_HEAD    "audit.head"    /* SHA-256 of the last line, 32 bytes */
+#define META_AUDIT_CP_SIZE "audit.cp.size" /* size of the last stored checkpoint */
+#define META_SIGN_PUB      "sign.pub"      /* the audit signing key's Ed25519 public key */
+/* Which key signs which checkpoints, once the signing key was rotated: one
+ * "SIZE VKEY\n" per key, VKEY signing the checkpoints above SIZE (until
+ * the next line's). Absent before the first rotation: sign.pub alone. */
+#define META_SIGN_KEYS "sign.keys"
+/* The last backup vaultd wrote completely and synced (admin.Backup). */
+#define META_BACKUP_TIME "backup.last.time" /* microseconds since the epoch */
+#define META_BACKUP_SIZE "backup.last.size" /* bytes */
+#define META_BACKUP_SEQ  "backup.last.seq"  /* the last audit line in it */
