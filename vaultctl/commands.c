@@ -59,6 +59,33 @@ static const struct command audit_commands[] = {
          "A long export may need --timeout 0.",
          "vaultctl audit export -o audit-2026-11.jsonl --since 2026-11-01 --until 2026-12-01",
          "the auditor or admin role"},
+        {"report", "audit", cmd_audit_report,
+         "-o FILE [--force] [--since WHEN] [--until WHEN] [--from-seq SEQ] [--to-seq SEQ]\n"
+         "       [--key VKEY] [--lang vi|en] [FILTERS]",
+         "a report of a period for people: one HTML file",
+         "Exports the period as 'audit export' does, verifies all of it (with --key,\n"
+         "against the key you trust), and writes one HTML file that opens anywhere and\n"
+         "prints on A4: the verification, the signed head, the range covered, the\n"
+         "verifier key; activity and denials per day as charts; requests by operation,\n"
+         "role, user and result; every denied request; every admin and key action; the\n"
+         "records created, changed, deleted. Prints a short summary, verdict first.\n"
+         "An export that does not verify still gets a report, whose first line says so\n"
+         "in red, and exit 3.\n"
+         "\n"
+         "  -o, --output FILE  the HTML file (new, mode 0600)\n"
+         "  --force            replace an existing regular FILE with the new one\n"
+         "  --since WHEN, --until WHEN, --from-seq SEQ, --to-seq SEQ\n"
+         "                     the period, as for 'audit export' (local time)\n"
+         "  --key VKEY         the verifier key you trust ('vaultctl audit head')\n"
+         "  --lang vi|en       Vietnamese or English [from LC_ALL, LC_MESSAGES, LANG:\n"
+         "                     vi_* gives vi]; dates and numbers as the language writes\n"
+         "                     them (30/11/2026, 1.234)\n"
+         "\n"
+         "Filters choose what the report counts and lists, never what is verified:\n"
+         "  --user NAME|UID  --role ROLE  --collection NAME  --id ID  --op OP\n"
+         "  --result ok|denied|error",
+         "vaultctl audit report --since 2026-11-01 --until 2026-12-01 --lang vi -o bao-cao-2026-11.html",
+         "the auditor or admin role"},
         {"verify", "audit", cmd_audit_verify, "[--file EXPORT [--key VKEY]]",
          "check the live trail, or an export file offline",
          "Without --file, makes vaultd check its whole stored trail: every line's hash\n"
