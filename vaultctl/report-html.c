@@ -36,8 +36,10 @@ static const char STYLE[] =
         "table{border-collapse:collapse;width:100%;margin:.3em 0}"
         "th,td{border:1px solid #bbb;padding:2px 5px;text-align:left;vertical-align:top}"
         "th{background:#eee}thead{display:table-header-group}tr{break-inside:avoid}"
-        ".facts th{width:32%}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-        ".mono{font-family:'DejaVu Sans Mono',monospace;font-size:8.5pt;word-break:break-all}"
+        ".facts th{width:30%}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+        ".mono{font-family:'DejaVu Sans Mono',monospace;font-size:8pt}.code{white-space:nowrap}"
+        ".long{overflow-wrap:anywhere}td{font-size:9pt}.facts{table-layout:fixed}.facts "
+        "td{overflow-wrap:anywhere}"
         ".grid{display:flex;flex-wrap:wrap;gap:0 4%}.grid>div{flex:1 1 48%;min-width:60mm}"
         "svg.chart{width:100%;height:auto;break-inside:avoid}"
         ".more,.none{font-style:italic;color:#444}footer{margin-top:2em;font-size:8.5pt;color:#444}";
@@ -273,7 +275,7 @@ static void record_cell(FILE *f, json_t *line)
 {
         const char *c = string_member(line, "collection"), *id = string_member(line, "id");
 
-        fputs("<td class=\"mono\">", f);
+        fputs("<td class=\"mono long\">", f);
         if (c)
                 html_text(f, c);
         if (c && id)
@@ -303,10 +305,9 @@ static void user_cell(FILE *f, const struct audit_report *r, json_t *line)
         const char *user = string_member(actor, "user"), *role = string_member(actor, "role");
         const char *role_word = lang_role(r->lang, role);
 
-        fputs("<td>", f);
+        fputs("<td class=\"long\">", f);
         html_text(f, user ? user : label(r, L_UNKNOWN));
-        fprintf(f, " (uid %" JSON_INTEGER_FORMAT ")</td><td>",
-                json_integer_value(json_object_get(actor, "uid")));
+        fprintf(f, " (uid %" JSON_INTEGER_FORMAT ")<br>", json_integer_value(json_object_get(actor, "uid")));
         html_text(f, role_word ? role_word : role);
         fputs("</td>", f);
 }
@@ -353,8 +354,8 @@ static void seq_cell(FILE *f, json_t *line)
 
 static void denied_table(FILE *f, const struct audit_report *r)
 {
-        static const enum label cols[] = {L_COL_SEQ, L_COL_TIME,   L_COL_USER,  L_COL_ROLE,
-                                          L_COL_OP,  L_COL_RECORD, L_COL_ERROR, L_COL_COUNT};
+        static const enum label cols[] = {L_COL_SEQ,    L_COL_TIME,  L_COL_USER, L_COL_OP,
+                                          L_COL_RECORD, L_COL_ERROR, L_COL_COUNT};
         char n[LANG_NUMBER_MAX];
         json_t *line;
         size_t i;
@@ -370,7 +371,7 @@ static void denied_table(FILE *f, const struct audit_report *r)
                 seq_cell(f, line);
                 time_cell(f, r, line);
                 user_cell(f, r, line);
-                fputs("<td class=\"mono\">", f);
+                fputs("<td class=\"mono code\">", f);
                 html_text(f, string_member(line, "op"));
                 fputs("</td>", f);
                 record_cell(f, line);
@@ -396,7 +397,7 @@ static void details_cell(FILE *f, json_t *line)
         json_t *v;
         bool first = true;
 
-        fputs("<td class=\"mono\">", f);
+        fputs("<td class=\"mono long\">", f);
         json_object_foreach(line, key, v)
         {
                 bool skip = false;
@@ -419,7 +420,7 @@ static void details_cell(FILE *f, json_t *line)
 
 static void admin_table(FILE *f, const struct audit_report *r)
 {
-        static const enum label cols[] = {L_COL_SEQ, L_COL_TIME,   L_COL_USER,   L_COL_ROLE,
+        static const enum label cols[] = {L_COL_SEQ, L_COL_TIME,   L_COL_USER,
                                           L_COL_OP,  L_COL_RESULT, L_COL_DETAILS};
         json_t *line;
         size_t i;
@@ -435,7 +436,7 @@ static void admin_table(FILE *f, const struct audit_report *r)
                 seq_cell(f, line);
                 time_cell(f, r, line);
                 user_cell(f, r, line);
-                fputs("<td class=\"mono\">", f);
+                fputs("<td class=\"mono code\">", f);
                 html_text(f, string_member(line, "op"));
                 fputs("</td><td>", f);
                 html_text(f, lang_result(r->lang, result) ?: result);
@@ -453,7 +454,7 @@ static void admin_table(FILE *f, const struct audit_report *r)
 
 static void records_table(FILE *f, const struct audit_report *r)
 {
-        static const enum label cols[] = {L_COL_SEQ,    L_COL_TIME,   L_COL_USER,   L_COL_ROLE,
+        static const enum label cols[] = {L_COL_SEQ,    L_COL_TIME,   L_COL_USER,
                                           L_COL_CHANGE, L_COL_RECORD, L_COL_VERSION};
         char a[LANG_NUMBER_MAX], b[LANG_NUMBER_MAX], c[LANG_NUMBER_MAX], d[LANG_NUMBER_MAX];
         json_t *line;

@@ -59,7 +59,7 @@ static const struct lang vietnamese = {
                         "dòng nữa không hiển thị; xem đầy đủ bằng: vaultctl audit export --format csv",
                 [L_COL_SEQ] = "Số TT",
                 [L_COL_TIME] = "Thời gian",
-                [L_COL_USER] = "Người dùng",
+                [L_COL_USER] = "Người dùng, vai trò",
                 [L_COL_ROLE] = "Vai trò",
                 [L_COL_OP] = "Thao tác",
                 [L_COL_RECORD] = "Hồ sơ",
@@ -79,9 +79,10 @@ static const struct lang vietnamese = {
                 [L_ROLE_ADMIN] = "quản trị",
                 [L_ROLE_AUDITOR] = "kiểm toán",
                 [L_ROLE_SERVICE] = "dịch vụ",
+                [L_ROLE_SYSTEM] = "hệ thống",
                 [L_ROLE_NONE] = "không có vai trò",
                 [L_UNKNOWN] = "không rõ",
-                [L_DENIAL_SUMMARY] = "lần gọi, gộp thành một dòng",
+                [L_DENIAL_SUMMARY] = "(gộp)",
                 [L_HOW_TO_CHECK] = "Kiểm tra lại độc lập: vaultctl audit export -o TỆP, rồi vaultctl audit "
                                    "verify --file TỆP --key KHÓA (xem docs/audit-format.md).",
                 [L_REPORT_WRITTEN] = "Đã ghi báo cáo",
@@ -137,7 +138,7 @@ static const struct lang english = {
                 [L_MORE_ROWS] = "more rows not shown; all of them: vaultctl audit export --format csv",
                 [L_COL_SEQ] = "Seq",
                 [L_COL_TIME] = "Time",
-                [L_COL_USER] = "User",
+                [L_COL_USER] = "User, role",
                 [L_COL_ROLE] = "Role",
                 [L_COL_OP] = "Operation",
                 [L_COL_RECORD] = "Record",
@@ -157,9 +158,10 @@ static const struct lang english = {
                 [L_ROLE_ADMIN] = "admin",
                 [L_ROLE_AUDITOR] = "auditor",
                 [L_ROLE_SERVICE] = "service",
+                [L_ROLE_SYSTEM] = "system",
                 [L_ROLE_NONE] = "no role",
                 [L_UNKNOWN] = "unknown",
-                [L_DENIAL_SUMMARY] = "calls, summed up in one line",
+                [L_DENIAL_SUMMARY] = "(summed up)",
                 [L_HOW_TO_CHECK] =
                         "To check independently: vaultctl audit export -o FILE, then vaultctl audit "
                         "verify --file FILE --key KEY (see docs/audit-format.md).",
@@ -269,5 +271,7 @@ const char *lang_role(const struct lang *l, const char *role)
                 return l->labels[L_ROLE_AUDITOR];
         if (strcmp(role, "service") == 0)
                 return l->labels[L_ROLE_SERVICE];
+        if (strcmp(role, "system") == 0)
+                return l->labels[L_ROLE_SYSTEM];
         return NULL;
 }

@@ -69,6 +69,7 @@ enum label {
         L_ROLE_ADMIN,
         L_ROLE_AUDITOR,
         L_ROLE_SERVICE,
+        L_ROLE_SYSTEM,
         L_ROLE_NONE,
         L_UNKNOWN,
         L_DENIAL_SUMMARY,
