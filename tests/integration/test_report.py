@@ -190,7 +190,7 @@ def test_time_zone_that_does_not_exist_is_refused(vault, monkeypatch):
     r = vault.ctl("audit", "export", "--since", "2026-11-01")
     assert r.returncode == 2 and "TZ=Asia/Hanoi names no time zone" in r.stderr
     monkeypatch.setenv("TZ", "ICT-7")  # a POSIX rule needs no file
-    r = vault.ctl("audit", "export", "--format", "csv", "--since", "2026-01-01")
+    r = vault.ctl("audit", "export", "--format", "csv", "--since", "2000-01-01")
     assert r.returncode == 0 and "(ICT-7, UTC+07:00)" in r.stderr, r.stderr
 
 
