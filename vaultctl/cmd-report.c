@@ -151,6 +151,10 @@ static void buckets_init(struct audit_report *r, uint64_t min_us, uint64_t max_u
         b->monthly = bucket_key(false, end) - bucket_key(false, start) >= REPORT_DAYS_MAX;
         b->first = bucket_key(b->monthly, start);
         b->count = (size_t)(bucket_key(b->monthly, end) - b->first + 1);
+        /* Only an export that does not verify can span centuries; its
+         * report still fits on a page (the rest goes to the last bar). */
+        if (b->count > REPORT_MONTHS_MAX)
+                b->count = REPORT_MONTHS_MAX;
         b->requests = calloc(b->count, sizeof(uint64_t));
         b->denied = calloc(b->count, sizeof(uint64_t));
         if (!b->requests || !b->denied)

@@ -14,6 +14,8 @@
 #define REPORT_TABLE_ROWS_MAX 1000
 /* Charts have a bar per day up to this many days, else one per month. */
 #define REPORT_DAYS_MAX 92
+/* At most this many bars (ten years of months). */
+#define REPORT_MONTHS_MAX 120
 
 /* Counts by name (an operation, a role, a user, a result). */
 struct tally_entry {
