@@ -5,7 +5,10 @@
 #   deps.sh [build]  compile vaultd and vaultctl (make, make demo)
 #   deps.sh check    also what `make check` runs: cmocka, pytest, the Go
 #                    varlink conformance client, Go's signed-note package
-#                    (the differential note test), man page lint, systemd tools
+#                    (the differential note test), man page lint, systemd
+#                    tools, the time zones, and the real programs the audit
+#                    report and CSV are checked in: Chromium (headless),
+#                    poppler's pdftotext and LibreOffice Calc (no GUI)
 #   deps.sh lint     clang-format, cppcheck, clang
 #   deps.sh fuzz     clang and libFuzzer
 #   deps.sh system   systemd-nspawn and the Debian packaging tools
@@ -17,7 +20,7 @@ set -eu
 build="build-essential pkg-config libsodium-dev liblmdb-dev libsystemd-dev libseccomp-dev
 libjansson-dev python3"
 check="$build libcmocka-dev python3-pytest python3-nacl util-linux mount lmdb-utils systemd
-golang-go golang-github-varlink-go-dev golang-golang-x-mod-dev mandoc"
+golang-go golang-github-varlink-go-dev golang-golang-x-mod-dev mandoc tzdata chromium poppler-utils libreoffice-calc-nogui"
 [ $# -eq 0 ] && set -- build
 pkgs=""
 for set in "$@"; do

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "auditfmt.h"
+#include "auditview.h"
 #include "util.h"
 #include "vaultctl.h"
 
@@ -14,11 +15,10 @@
 #define CHECKPOINT_PREFIX "{\"checkpoint\":"
 
 enum {
-        OPT_FROM = OPT_COMMAND,
-        OPT_TO,
-        OPT_FILE,
+        OPT_FILE = OPT_COMMAND,
         OPT_KEY,
         OPT_FORCE,
+        OPT_FORMAT,
 };
 
 static void show_head(json_t *reply)
@@ -44,6 +44,7 @@ struct export_count {
         bool header_seen;
         uint64_t first_seq, last_seq;
         uint64_t lines, checkpoints;
+        uint64_t first_time_us, last_time_us; /* of the first and last audit line */
 };
 
 static void count_line(struct export_count *n, const char *line, size_t len)
@@ -58,41 +59,79 @@ static void count_line(struct export_count *n, const char *line, size_t len)
         } else if (len >= strlen(CHECKPOINT_PREFIX) &&
                    memcmp(line, CHECKPOINT_PREFIX, strlen(CHECKPOINT_PREFIX)) == 0)
                 n->checkpoints++;
-        else
-                n->lines++;
+        else {
+                n->last_time_us = line_time_us(line, len);
+                if (n->lines++ == 0)
+                        n->first_time_us = n->last_time_us;
+        }
 }
 
 struct export_args {
         const char *out;
         bool force;
+        bool csv;        /* --format csv: a verified export, for reading */
+        const char *key; /* the key the CSV's export must verify against */
+        struct period period;
+        struct audit_filter filter;
         json_t *params;
 };
+
+static void export_option(struct ctl *ctl, struct export_args *a, int c)
+{
+        if (c == 'o')
+                a->out = optarg;
+        else if (c == OPT_FORCE)
+                a->force = true;
+        else if (c == OPT_KEY)
+                a->key = optarg;
+        else if (c == OPT_FORMAT && (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "csv") == 0))
+                a->csv = strcmp(optarg, "csv") == 0;
+        else if (c == OPT_FORMAT)
+                die_usage(ctl, "--format is jsonl (the evidence) or csv (for a spreadsheet), not '%s'",
+                          optarg);
+        else if (c >= OPT_PERIOD && c < OPT_PERIOD_END)
+                period_option(ctl, &a->period, c, optarg);
+        else
+                filter_option(ctl, &a->filter, c, optarg);
+}
 
 static void export_parse(struct ctl *ctl, int argc, char **argv, struct export_args *a)
 {
         static const struct option opts[] = {
                 {"output", required_argument, NULL, 'o'},
-                {"from", required_argument, NULL, OPT_FROM},
-                {"to", required_argument, NULL, OPT_TO},
                 {"force", no_argument, NULL, OPT_FORCE},
+                {"format", required_argument, NULL, OPT_FORMAT},
+                {"key", required_argument, NULL, OPT_KEY},
+                {"since", required_argument, NULL, OPT_SINCE},
+                {"until", required_argument, NULL, OPT_UNTIL},
+                {"from", required_argument, NULL, OPT_FROM_SEQ},
+                {"from-seq", required_argument, NULL, OPT_FROM_SEQ},
+                {"to", required_argument, NULL, OPT_TO_SEQ},
+                {"to-seq", required_argument, NULL, OPT_TO_SEQ},
+                {"user", required_argument, NULL, OPT_USER},
+                {"role", required_argument, NULL, OPT_ROLE},
+                {"collection", required_argument, NULL, OPT_COLLECTION},
+                {"id", required_argument, NULL, OPT_ID},
+                {"op", required_argument, NULL, OPT_OP},
+                {"result", required_argument, NULL, OPT_RESULT},
                 {},
         };
         int c;
 
-        while ((c = ctl_getopt(ctl, argc, argv, "o:", opts)) != -1) {
-                if (c == 'o')
-                        a->out = optarg;
-                else if (c == OPT_FORCE)
-                        a->force = true;
-                else
-                        json_object_set_new(
-                                a->params, c == OPT_FROM ? "from_seq" : "to_seq",
-                                json_integer((json_int_t)arg_uint(ctl, c == OPT_FROM ? "--from" : "--to",
-                                                                  optarg, INT64_MAX)));
-        }
+        while ((c = ctl_getopt(ctl, argc, argv, "o:", opts)) != -1)
+                export_option(ctl, a, c);
         ctl_positional(ctl, argc, argv, 0, 0);
         if (a->force && !a->out)
                 die_usage(ctl, "--force replaces the file given with -o FILE; there is none");
+        period_check(ctl, &a->period);
+        if (!a->csv && filter_active(&a->filter))
+                die_usage(ctl,
+                          "--user, --role, --collection, --id, --op and --result choose what --format csv "
+                          "shows; the JSON Lines export is the evidence and always holds the whole range");
+        if (!a->csv && a->key)
+                die_usage(ctl, "--key checks the export that --format csv is made from; check a JSON Lines "
+                               "export with 'vaultctl audit verify --file FILE --key VKEY'");
+        period_params(&a->period, a->params);
 }
 
 /* The export's file, made by output_open() (new, 0600, put in place when
@@ -137,20 +176,28 @@ static bool export_write(json_t *msg, FILE *f, struct export_count *n)
         return json_is_true(json_object_get(msg, "continues"));
 }
 
-static void export_summary(struct ctl *ctl, const char *out, const struct export_count *n)
+/* On stdout after -o FILE, else on stderr (stdout holds the export). */
+static void export_summary(struct ctl *ctl, const struct export_args *a, const struct export_count *n)
 {
+        FILE *f = a->out ? stdout : stderr;
         json_t *o;
 
         if (!ctl->json) {
-                printf("exported %" PRIu64 " audit %s (seq %" PRIu64 "..%" PRIu64 ") and %" PRIu64
-                       " signed %s to %s\n",
-                       n->lines, plural(n->lines, "line", "lines"), n->first_seq, n->last_seq,
-                       n->checkpoints, plural(n->checkpoints, "checkpoint", "checkpoints"), out);
+                fprintf(f,
+                        "exported %" PRIu64 " audit %s (seq %" PRIu64 "..%" PRIu64 ") and %" PRIu64
+                        " signed %s to %s\n",
+                        n->lines, plural(n->lines, "line", "lines"), n->first_seq, n->last_seq,
+                        n->checkpoints, plural(n->checkpoints, "checkpoint", "checkpoints"),
+                        a->out ? a->out : "standard output");
+                period_summary(f, &a->period, n->first_time_us, n->last_time_us);
                 return;
         }
-        o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "file", out, "first_seq", (json_int_t)n->first_seq,
+        if (!a->out)
+                return;
+        o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "file", a->out, "first_seq", (json_int_t)n->first_seq,
                       "last_seq", (json_int_t)n->last_seq, "lines", (json_int_t)n->lines, "checkpoints",
                       (json_int_t)n->checkpoints);
+        period_json(o, &a->period, n->first_time_us, n->last_time_us);
         print_json(o);
         json_decref(o);
 }
@@ -166,6 +213,8 @@ int cmd_audit_export(struct ctl *ctl, int argc, char **argv)
         int r;
 
         export_parse(ctl, argc, argv, &a);
+        if (a.csv)
+                return export_csv(ctl, a.params, &a.period, &a.filter, a.key, a.out, a.force);
         f = export_create(&a, &out);
         /* A failure below exits, and the unfinished file goes with it. */
         r = ctl_send(ctl, "io.vaultd.audit.Export", a.params, true);
@@ -181,8 +230,7 @@ int cmd_audit_export(struct ctl *ctl, int argc, char **argv)
         if (r < 0)
                 ctl_die_io(ctl, r);
         export_finish(&a, &out, f);
-        if (a.out)
-                export_summary(ctl, a.out, &n);
+        export_summary(ctl, &a, &n);
         return EXIT_SUCCESS;
 }
 

@@ -2,6 +2,7 @@
  * what it does, an example, and the role it needs. */
 #include <string.h>
 
+#include "auditview.h"
 #include "vaultctl.h"
 
 #define GLOBAL_OPTIONS_HELP                                                                                 \
@@ -22,23 +23,69 @@ static const struct command audit_commands[] = {
          "origin, and the verifier key that signs checkpoints. Write the verifier key\n"
          "down once, from the vault's own host: offline checks trust it.",
          "vaultctl audit head", "the auditor or admin role"},
-        {"export", "audit", cmd_audit_export, "[-o FILE [--force]] [--from SEQ] [--to SEQ]",
-         "write the trail as JSON Lines with signed checkpoints",
+        {"export", "audit", cmd_audit_export,
+         "[-o FILE [--force]] [--since WHEN] [--until WHEN] [--from-seq SEQ] [--to-seq SEQ]\n"
+         "       [--format jsonl|csv [--key VKEY] [FILTERS]]",
+         "write the trail as JSON Lines with signed checkpoints, or as CSV",
          "Writes the audit trail as JSON Lines: a header, the audit lines exactly as\n"
          "stored, and the signed checkpoints that cover them (docs/audit-format.md).\n"
-         "With -o, reports how many audit lines and checkpoints it wrote; the same\n"
-         "numbers 'vaultctl audit verify --file' reports for that file. FILE is\n"
-         "written as 'get -o' writes one: a new file of yours, mode 0600 (it names\n"
+         "It reports how many audit lines and checkpoints it wrote (on stderr when the\n"
+         "export goes to stdout), their seqs and their times in the local time zone;\n"
+         "the same numbers 'vaultctl audit verify --file' reports for that file. FILE\n"
+         "is written as 'get -o' writes one: a new file of yours, mode 0600 (it names\n"
          "record ids), put in place when complete.\n"
          "\n"
-         "  -o, --output FILE  write to FILE, not stdout; refuses an existing FILE or a\n"
-         "                     symbolic link\n"
-         "  --force            replace an existing regular FILE with the new one\n"
-         "  --from SEQ         first audit line [0]\n"
-         "  --to SEQ           last audit line; the export runs on to the next checkpoint\n"
+         "  -o, --output FILE   write to FILE, not stdout; refuses an existing FILE or a\n"
+         "                      symbolic link\n"
+         "  --force             replace an existing regular FILE with the new one\n"
+         "  --since WHEN        from the first line at or after WHEN, local time:\n"
+         "                      2026-11-01, 2026-11-01T08:00 or 2026-11-01T08:00:00\n"
+         "                      (TZ, else the system's zone)\n"
+         "  --until WHEN        up to the last line before WHEN (not included): a month\n"
+         "                      is --since 2026-11-01 --until 2026-12-01\n"
+         "  --from-seq SEQ      first audit line [0] (also --from)\n"
+         "  --to-seq SEQ        last audit line (also --to)\n"
+         "  --format FORMAT     jsonl, the evidence [default]; or csv, one row per line\n"
+         "                      for a spreadsheet (UTF-8, local and UTC times), made\n"
+         "                      only from an export that verifies (exit 3 if not)\n"
+         "  --key VKEY          with csv: the verifier key the export must verify with\n"
+         "\n"
+         "With --until or --to-seq the export runs on to the next signed checkpoint, so\n"
+         "it may hold later lines; the CSV leaves them out. Filters, with csv only, choose\n"
+         "the rows, never what is verified (shell patterns: 'records.*'):\n"
+         "  --user NAME|UID  --role ROLE  --collection NAME  --id ID  --op OP\n"
+         "  --result ok|denied|error\n"
          "\n"
          "A long export may need --timeout 0.",
-         "vaultctl audit export -o audit-2026-11.jsonl --from 1200", "the auditor or admin role"},
+         "vaultctl audit export -o audit-2026-11.jsonl --since 2026-11-01 --until 2026-12-01",
+         "the auditor or admin role"},
+        {"report", "audit", cmd_audit_report,
+         "-o FILE [--force] [--since WHEN] [--until WHEN] [--from-seq SEQ] [--to-seq SEQ]\n"
+         "       [--key VKEY] [--lang vi|en] [FILTERS]",
+         "a report of a period for people: one HTML file",
+         "Exports the period as 'audit export' does, verifies all of it (with --key,\n"
+         "against the key you trust), and writes one HTML file that opens anywhere and\n"
+         "prints on A4: the verification, the signed head, the range covered, the\n"
+         "verifier key; activity and denials per day as charts; requests by operation,\n"
+         "role, user and result; every denied request; every admin and key action; the\n"
+         "records created, changed, deleted. Prints a short summary, verdict first.\n"
+         "An export that does not verify still gets a report, whose first line says so\n"
+         "in red, and exit 3.\n"
+         "\n"
+         "  -o, --output FILE  the HTML file (new, mode 0600)\n"
+         "  --force            replace an existing regular FILE with the new one\n"
+         "  --since WHEN, --until WHEN, --from-seq SEQ, --to-seq SEQ\n"
+         "                     the period, as for 'audit export' (local time)\n"
+         "  --key VKEY         the verifier key you trust ('vaultctl audit head')\n"
+         "  --lang vi|en       Vietnamese or English [from LC_ALL, LC_MESSAGES, LANG:\n"
+         "                     vi_* gives vi]; dates and numbers as the language writes\n"
+         "                     them (30/11/2026, 1.234)\n"
+         "\n"
+         "Filters choose what the report counts and lists, never what is verified:\n"
+         "  --user NAME|UID  --role ROLE  --collection NAME  --id ID  --op OP\n"
+         "  --result ok|denied|error",
+         "vaultctl audit report --since 2026-11-01 --until 2026-12-01 --lang vi -o bao-cao-2026-11.html",
+         "the auditor or admin role"},
         {"verify", "audit", cmd_audit_verify, "[--file EXPORT [--key VKEY]]",
          "check the live trail, or an export file offline",
          "Without --file, makes vaultd check its whole stored trail: every line's hash\n"

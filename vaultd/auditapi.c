@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "auditrange.h"
 #include "recverify.h"
 #include "util.h"
 
@@ -43,23 +44,23 @@ int auditapi_head(struct vault *v, MDB_txn *txn, struct job *j)
 
 int auditapi_export(struct vault *v, MDB_txn *txn, struct job *j)
 {
-        uint64_t from = 0, to = INT64_MAX;
-        bool has_to;
+        struct export_range rg = {.to = INT64_MAX};
         int r;
 
-        (void)txn;
-        if ((r = param_uint(j, IFACE, "from_seq", false, INT64_MAX, &from, NULL)) != 0 ||
-            (r = param_uint(j, IFACE, "to_seq", false, INT64_MAX, &to, &has_to)) != 0)
+        if ((r = param_uint(j, IFACE, "from_seq", false, INT64_MAX, &rg.from, &rg.has_from)) != 0 ||
+            (r = param_uint(j, IFACE, "to_seq", false, INT64_MAX, &rg.to, &rg.has_to)) != 0 ||
+            (r = export_range_by_time(v, txn, j, &rg)) != 0)
                 return r;
-        if (from >= v->audit->pending_next_seq)
+        if (rg.from >= v->audit->pending_next_seq)
                 return job_invalid(j, IFACE, "from_seq", "is beyond the end of the trail");
-        if (has_to && to < from)
+        if (rg.has_to && rg.to < rg.from)
                 return job_invalid(j, IFACE, "to_seq", "is before from_seq");
-        j->audit.extra = json_pack("{s:I}", "from_seq", (json_int_t)from);
-        if (has_to)
-                json_object_set_new(j->audit.extra, "to_seq", json_integer((json_int_t)to));
-        j->stream_first = j->stream_next = from;
-        j->stream_end = to;
+        j->audit.extra = json_pack("{s:I}", "from_seq", (json_int_t)rg.from);
+        if (rg.has_to)
+                json_object_set_new(j->audit.extra, "to_seq", json_integer((json_int_t)rg.to));
+        export_range_note(j);
+        j->stream_first = j->stream_next = rg.from;
+        j->stream_end = rg.to;
         j->stream_phase = EXPORT_HEADER;
         return 0;
 }

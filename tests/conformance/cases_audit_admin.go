@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/varlink/go/varlink"
 
@@ -17,7 +18,12 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // exportAll runs Export with more:true and returns every reply's lines.
 func (t *T) exportAll(c *varlink.Connection, from, to *int64) [][]string {
-	receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, from, to)
+	return t.exportRange(c, from, to, nil, nil)
+}
+
+// exportRange is exportAll with since/until (RFC 3339 UTC) as well.
+func (t *T) exportRange(c *varlink.Connection, from, to *int64, since, until *string) [][]string {
+	receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, from, to, since, until)
 	if err != nil {
 		t.Fatalf("Export: send: %v", err)
 	}
@@ -147,7 +153,7 @@ func init() {
 
 	register("audit_invalid_parameter", "Export from a line that does not exist is audit.InvalidParameter from_seq", func(t *T) {
 		c := t.Dial()
-		receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, i64(1<<40), nil)
+		receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, i64(1<<40), nil, nil, nil)
 		if err != nil {
 			t.Fatalf("send: %v", err)
 		}
@@ -159,6 +165,30 @@ func init() {
 		}
 		if flags != 0 {
 			t.Errorf("error reply with flags %d", flags)
+		}
+	})
+
+	register("audit_invalid_parameter_time", "Export with a malformed since, or since with from_seq, is audit.InvalidParameter since", func(t *T) {
+		c := t.Dial()
+		for _, tc := range []struct {
+			what  string
+			from  *int64
+			since string
+		}{
+			{"since not RFC 3339 UTC", nil, "2026-11-01 08:00"},
+			{"since with an offset", nil, "2026-11-01T08:00:00+07:00"},
+			{"since and from_seq", i64(0), "2026-11-01T00:00:00Z"},
+		} {
+			receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, tc.from, nil, str(tc.since), nil)
+			if err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			_, _, err = receive(t.Ctx())
+			if t.wantErr("Export "+tc.what, err, "io.vaultd.audit.InvalidParameter") {
+				if e, ok := err.(*aud.InvalidParameter); !ok || e.Parameter != "since" || e.Reason == "" {
+					t.Errorf("Export %s: %s", tc.what, describe(err))
+				}
+			}
 		}
 	})
 
@@ -206,6 +236,38 @@ func init() {
 		first, last := t.checkExport(t.exportAll(c, i64(2), i64(3)))
 		if first != 2 || last < 3 {
 			t.Errorf("Export 2..3: header says %d..%d", first, last)
+		}
+	})
+
+	register("stream_export_by_time", "Export since/until streams the lines of that period, up to a checkpoint", func(t *T) {
+		c := t.Dial()
+		all := t.exportAll(c, nil, nil)
+		var times []time.Time
+		for _, r := range all {
+			for _, l := range r {
+				var line struct {
+					Time *string `json:"time"`
+					Seq  *int64  `json:"seq"`
+				}
+				if json.Unmarshal([]byte(l), &line) == nil && line.Time != nil && line.Seq != nil {
+					tm, err := time.Parse(time.RFC3339Nano, *line.Time)
+					if err != nil {
+						t.Fatalf("line %d: time %q: %v", *line.Seq, *line.Time, err)
+					}
+					times = append(times, tm)
+				}
+			}
+		}
+		if len(times) < 3 {
+			t.Fatalf("Export: %d lines, want 3 or more", len(times))
+		}
+		// From the second line's time to just after it: the export starts at
+		// the first line of that time (the second, unless they share it).
+		since := times[1].UTC().Format("2006-01-02T15:04:05.000000Z")
+		until := times[len(times)-1].Add(time.Hour).UTC().Format(time.RFC3339)
+		first, last := t.checkExport(t.exportRange(c, nil, nil, &since, &until))
+		if first < 1 || !times[first].Equal(times[1]) || last < int64(len(times))-1 {
+			t.Errorf("Export since %s until %s: header says %d..%d", since, until, first, last)
 		}
 	})
 }

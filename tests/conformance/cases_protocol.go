@@ -76,7 +76,7 @@ func init() {
 
 	register("protocol_expected_more", `Export without "more":true is ExpectedMore (generated binding's Call)`, func(t *T) {
 		c := t.Dial()
-		_, err := aud.Export().Call(t.Ctx(), c, nil, nil)
+		_, err := aud.Export().Call(t.Ctx(), c, nil, nil, nil, nil)
 		t.wantErr("Export without more", err, "org.varlink.service.ExpectedMore")
 		_, _, _, _, _, err = aud.Head().Call(t.Ctx(), c)
 		t.noErr("Head after ExpectedMore", err)
@@ -199,7 +199,7 @@ func init() {
 			{"io.nothing.Get (InterfaceNotFound)", sendRaw("io.nothing.Get", nil, varlink.Oneway)},
 			{"NoDot (InterfaceNotFound)", sendRaw("NoDot", nil, varlink.Oneway)},
 			{"Export without more (ExpectedMore)", func(c *varlink.Connection) error {
-				_, err := aud.Export().Send(t.Ctx(), c, varlink.Oneway, nil, nil)
+				_, err := aud.Export().Send(t.Ctx(), c, varlink.Oneway, nil, nil, nil, nil)
 				return err
 			}},
 			{"GetInterfaceDescription(io.nothing) (InterfaceNotFound)", func(c *varlink.Connection) error {
@@ -452,7 +452,7 @@ func init() {
 				t.Errorf("Put out of order: version %d", v)
 			}
 		})
-		re, _ := aud.Export().Send(t.Ctx(), c, varlink.More, nil, nil)
+		re, _ := aud.Export().Send(t.Ctx(), c, varlink.More, nil, nil, nil, nil)
 		add(func() {
 			n := 0
 			for {
@@ -517,7 +517,7 @@ func init() {
 				t.Errorf("List out of order: %v", records)
 			}
 		})
-		rx, _ := aud.Export().Send(t.Ctx(), c, 0, nil, nil)
+		rx, _ := aud.Export().Send(t.Ctx(), c, 0, nil, nil, nil, nil)
 		add(func() {
 			_, _, err := rx(t.Ctx())
 			t.wantErr("Export without more", err, "org.varlink.service.ExpectedMore")

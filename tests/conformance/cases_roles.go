@@ -57,7 +57,7 @@ func (t *T) wantDenied(calls []deniedCall) {
 }
 
 func exportFirst(t *T, c *varlink.Connection) error {
-	receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, nil, nil)
+	receive, err := aud.Export().Send(t.Ctx(), c, varlink.More, nil, nil, nil, nil)
 	if err != nil {
 		return err
 	}

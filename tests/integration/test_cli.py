@@ -27,7 +27,7 @@ COMMANDS = [
     (["status"], "any user the policy knows"), (["put"], "service role"),
     (["get"], "service role"), (["delete"], "service role"), (["list"], "service role"),
     (["history"], "service role"), (["import"], "service role"), (["audit", "head"], "auditor"),
-    (["audit", "export"], "auditor"), (["audit", "verify"], "auditor"),
+    (["audit", "export"], "auditor"), (["audit", "report"], "auditor"), (["audit", "verify"], "auditor"),
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
     (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
     (["key", "retire"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
@@ -196,7 +196,8 @@ def test_command_options_after_arguments(vault):
     (["status", "--json=yes"], "option '--json' takes no value", "Try 'vaultctl status --help'."),
     (["--timeout", "soon", "status"], "--timeout must be a whole number", "Try 'vaultctl --help'."),
     (["bogus"], "unknown command 'bogus'", "Try 'vaultctl --help'."),
-    (["audit"], "missing command (one of: head, export, verify, rotate-key)", "Try 'vaultctl audit --help'."),
+    (["audit"], "missing command (one of: head, export, report, verify, rotate-key)",
+     "Try 'vaultctl audit --help'."),
     (["get", "only-one"], "missing arguments; usage: vaultctl get COLLECTION ID",
      "Try 'vaultctl get --help'."),
     (["status", "extra"], "unexpected argument 'extra'", "Try 'vaultctl status --help'."),
@@ -357,7 +358,8 @@ def test_export_and_verify_report_the_same_counts(vault):
     path = os.path.join(vault.root, "counted.jsonl")
     r = vault.ctl("audit", "export", "-o", path)
     m = re.fullmatch(r"exported (\d+) audit lines \(seq (\d+)\.\.(\d+)\) and (\d+) signed (checkpoints?) "
-                     r"to (.*)\n", r.stdout_text)
+                     r"to (.*)\nline times: [-0-9: ]+ \.\. [-0-9: ]+, local time \(.+, UTC[-+]\d\d:\d\d\)\n",
+                     r.stdout_text)
     assert r.returncode == 0 and m, r.stdout_text
     exported = [int(m.group(i)) for i in (1, 2, 3, 4)]
     assert m.group(5) == ("checkpoint" if exported[3] == 1 else "checkpoints")
@@ -650,11 +652,20 @@ def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
                                    "audit", "policy", "key", "unseal", "seal", "backup"])
     assert complete("au") == ["audit"]
-    assert complete("audit", "") == ["export", "head", "rotate-key", "verify"]
+    assert complete("audit", "") == ["export", "head", "report", "rotate-key", "verify"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]
     assert complete("policy", "") == ["check", "reload"]
-    assert complete("audit", "export", "--") == sorted(["--output", "--from", "--to", "--socket", "--json",
-                                                        "--timeout", "--help", "--version"])
+    assert complete("audit", "export", "--") == sorted([
+        "--output", "--force", "--since", "--until", "--from-seq", "--to-seq", "--from", "--to", "--format",
+        "--key", "--user", "--role", "--collection", "--id", "--op", "--result", "--socket", "--json",
+        "--timeout", "--help", "--version"])
+    assert complete("audit", "report", "--l") == ["--lang"]
+    assert complete("audit", "report", "--lang", "") == ["en", "vi"]
+    assert complete("audit", "export", "--format", "") == ["csv", "jsonl"]
+    assert complete("audit", "export", "--since", "2026-11-01", "--result", "d") == ["denied"]
+    # A value is not taken for the command: after it, options again.
+    assert complete("audit", "report", "--since", "2026-11-01", "--f") == ["--force", "--from", "--from-seq"]
+    assert complete("unseal", "--passphrase-file", "Makef") == ["Makefile"]
     assert complete("audit", "verify", "--k") == ["--key"]
     assert complete("get", "c", "x", "--v") == ["--version"]
     assert complete("import", "c", "f", "--s") == ["--skip", "--socket"]

@@ -272,7 +272,8 @@ CHECKS = {
                              "bindings_admin_reload_policy"]),
     "records_errors": ("main", ["records_not_found", "records_conflict", "records_invalid_parameter",
                                 "records_too_large"]),
-    "audit_admin_errors": ("main", ["audit_invalid_parameter", "admin_invalid_parameter"]),
+    "audit_admin_errors": ("main", ["audit_invalid_parameter", "audit_invalid_parameter_time",
+                                    "admin_invalid_parameter"]),
     "keys": ("main", ["bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap",
                       "bindings_admin_rotate_signing_key",
                       "bindings_admin_retire_key"]),
@@ -287,7 +288,8 @@ CHECKS = {
     "oneway_protocol": ("main", ["oneway_protocol_errors", "oneway_with_upgrade"]),
     "oneway_streamed": ("main", ["oneway_streamed_methods"]),
     "upgrade": ("main", ["upgrade_rejected", "upgrade_rejected_every_method", "upgrade_not_executed"]),
-    "streaming": ("main", ["stream_export", "stream_export_range", "more_on_plain_methods"]),
+    "streaming": ("main", ["stream_export", "stream_export_range", "stream_export_by_time",
+                           "more_on_plain_methods"]),
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "backup": ("main", ["backup_without_fd", "backup_with_fd"]),
     "coverage": ("main", ["every_method_replied"]),
@@ -361,6 +363,9 @@ def test_go_records_declared_errors(runs):
 
 
 def test_go_audit_admin_invalid_parameter(runs):
+    """from_seq past the end, a malformed since or since with from_seq are
+    audit.InvalidParameter naming the parameter; a policy that does not
+    parse is admin.InvalidParameter."""
     check(runs, "audit_admin_errors")
 
 
@@ -429,7 +434,8 @@ def test_go_upgrade_rejected(runs):
 
 
 def test_go_streaming_export(runs):
-    """Item 6: Export streams several replies with continues."""
+    """Item 6: Export streams several replies with continues; since/until
+    (RFC 3339 UTC) stream the lines of that period."""
     check(runs, "streaming")
 
 

@@ -1,0 +1,237 @@
+/* The evidence behind a report or a CSV: the same Export an auditor keeps
+ * as JSON Lines, fetched into an unnamed temporary file and verified with
+ * lib/export.c (the whole contiguous range, with the key given) before a
+ * single line of it is read for people. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "auditview.h"
+#include "timestamp.h"
+#include "util.h"
+
+/* How a checkpoint line of an export starts (docs/audit-format.md). */
+#define CHECKPOINT_PREFIX "{\"checkpoint\":"
+
+static bool is_checkpoint(const char *line, size_t len)
+{
+        return len >= strlen(CHECKPOINT_PREFIX) &&
+               memcmp(line, CHECKPOINT_PREFIX, strlen(CHECKPOINT_PREFIX)) == 0;
+}
+
+/* The signed head: the export's last audit line, its hash and time. */
+static void note_head(struct evidence *ev, const char *line, size_t len)
+{
+        uint8_t h[AUDIT_HASH_SIZE];
+        json_t *o = json_loadb(line, len, 0, NULL);
+
+        auditfmt_hash(line, len, h);
+        hex_encode(h, AUDIT_HASH_SIZE, ev->head_hash);
+        if (timestamp_parse_utc(json_string_value(json_object_get(o, "time")), &ev->head_time_us) < 0)
+                ev->head_time_us = 0;
+        json_decref(o);
+}
+
+static void note_header(struct evidence *ev, const char *line, size_t len)
+{
+        json_t *h = json_loadb(line, len, 0, NULL);
+        const char *key = json_string_value(json_object_get(h, "verifier_key")),
+                   *origin = json_string_value(json_object_get(h, "origin"));
+
+        ev->header_key = strdup(key ? key : "");
+        ev->origin = strdup(origin ? origin : "");
+        json_decref(h);
+        if (!ev->header_key || !ev->origin)
+                die("out of memory");
+}
+
+/* Writes one reply's lines to the file; returns whether more follow. The
+ * last audit line seen so far is kept in *last. */
+static bool write_reply(struct evidence *ev, json_t *msg, char **last, size_t *last_len)
+{
+        json_t *line;
+        size_t i;
+
+        json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
+        {
+                const char *s = json_string_value(line);
+                size_t len = json_string_length(line);
+
+                if (!s)
+                        die("vaultd sent an export line that is not a string");
+                if (fwrite(s, 1, len, ev->file) != len || fputc('\n', ev->file) == EOF)
+                        die("cannot write a temporary file: %m (is /tmp full?)");
+                if (!ev->header_key)
+                        note_header(ev, s, len);
+                else if (!is_checkpoint(s, len)) {
+                        free(*last);
+                        if (!(*last = strndup(s, len)))
+                                die("out of memory");
+                        *last_len = len;
+                        ev->lines++;
+                }
+        }
+        return json_is_true(json_object_get(msg, "continues"));
+}
+
+void evidence_fetch(struct ctl *ctl, json_t *params, const char *key, struct evidence *ev)
+{
+        _cleanup_(freep) char *last = NULL;
+        size_t last_len = 0;
+        bool more = true;
+        json_t *msg;
+        int r;
+
+        *ev = (struct evidence){.key = key};
+        /* tmpfile(): created 0600 and unlinked at once, gone when vaultctl
+         * exits; no other user can open it by name. */
+        ev->file = tmpfile();
+        if (!ev->file)
+                die("cannot create a temporary file: %m (is /tmp writable?)");
+        r = ctl_send(ctl, "io.vaultd.audit.Export", params, true);
+        while (r >= 0 && more) {
+                r = ctl_recv(ctl, &msg);
+                if (r < 0)
+                        break;
+                if (json_object_get(msg, "error"))
+                        die_reply(msg);
+                more = write_reply(ev, msg, &last, &last_len);
+                json_decref(msg);
+        }
+        if (r < 0)
+                ctl_die_io(ctl, r);
+        if (fflush(ev->file) != 0)
+                die("cannot write a temporary file: %m (is /tmp full?)");
+        if (last)
+                note_head(ev, last, last_len);
+        rewind(ev->file);
+        r = export_verify(ev->file, key, &ev->rep);
+        if (r < 0 && r != -EBADMSG)
+                die("cannot read the export back: %s", strerror(-r));
+        ev->verified = r == 0;
+        evidence_rewind(ev);
+}
+
+void evidence_rewind(struct evidence *ev)
+{
+        json_decref(ev->current);
+        ev->current = NULL;
+        rewind(ev->file);
+}
+
+static const char *member(json_t *o, const char *name)
+{
+        return json_string_value(json_object_get(o, name));
+}
+
+static int64_t integer_or(json_t *v, int64_t otherwise)
+{
+        return json_is_integer(v) ? (int64_t)json_integer_value(v) : otherwise;
+}
+
+static void fill_row(json_t *o, struct audit_row *row)
+{
+        json_t *actor = json_object_get(o, "actor");
+
+        *row = (struct audit_row){
+                .obj = o,
+                .seq = (uint64_t)integer_or(json_object_get(o, "seq"), 0),
+                .time = member(o, "time"),
+                .user = member(actor, "user"),
+                .role = member(actor, "role"),
+                .uid = integer_or(json_object_get(actor, "uid"), -1),
+                .op = member(o, "op"),
+                .collection = member(o, "collection"),
+                .id = member(o, "id"),
+                .version = integer_or(json_object_get(o, "version"), -1),
+                .result = member(o, "result"),
+                .error = member(o, "error"),
+                .count = 1,
+        };
+        if (timestamp_parse_utc(row->time, &row->time_us) < 0)
+                row->time_us = 0;
+        /* A summary of denials (docs/audit-format.md) stands for count calls. */
+        if (row->result && strcmp(row->result, "denied") == 0 && json_object_get(o, "first"))
+                row->count = integer_or(json_object_get(o, "count"), 1);
+}
+
+int evidence_next(struct evidence *ev, struct audit_row *row)
+{
+        _cleanup_(freep) char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+
+        json_decref(ev->current);
+        ev->current = NULL;
+        if (ftell(ev->file) == 0 && getline(&line, &cap, ev->file) < 0) /* the header */
+                return 0;
+        while ((n = getline(&line, &cap, ev->file)) > 0) {
+                json_t *o;
+
+                if (line[n - 1] == '\n')
+                        line[--n] = '\0';
+                if (is_checkpoint(line, (size_t)n))
+                        return 0;
+                o = json_loadb(line, (size_t)n, 0, NULL);
+                if (!json_is_object(o)) {
+                        json_decref(o);
+                        continue;
+                }
+                ev->current = o;
+                fill_row(o, row);
+                return 1;
+        }
+        return 0;
+}
+
+void evidence_done(struct evidence *ev)
+{
+        json_decref(ev->current);
+        if (ev->file)
+                fclose(ev->file);
+        free(ev->header_key);
+        free(ev->origin);
+        *ev = (struct evidence){0};
+}
+
+char *evidence_verdict(const struct evidence *ev)
+{
+        const struct export_report *rep = &ev->rep;
+        char *s = NULL, seq[48] = "";
+        int r;
+
+        if (ev->verified)
+                r = asprintf(&s,
+                             "OK: the export verifies: seq %" PRIu64 "..%" PRIu64 ", %" PRIu64
+                             " audit %s, %" PRIu64 " signed %s, %s",
+                             rep->first_seq, rep->last_seq, rep->lines, plural(rep->lines, "line", "lines"),
+                             rep->checkpoints, plural(rep->checkpoints, "checkpoint", "checkpoints"),
+                             ev->key ? "against the key given"
+                                     : "against the key it names itself (no --key)");
+        else {
+                if (rep->bad_seq >= 0)
+                        snprintf(seq, sizeof(seq), " (seq %" PRId64 ")", rep->bad_seq);
+                r = asprintf(&s, "NOT VERIFIED: line %" PRIu64 " of the export%s: %s", rep->bad_line, seq,
+                             rep->why);
+        }
+        if (r < 0)
+                die("out of memory");
+        return s;
+}
+
+json_t *evidence_json(const struct evidence *ev)
+{
+        const struct export_report *rep = &ev->rep;
+        json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:b}", "valid", ev->verified, "first_seq",
+                              (json_int_t)rep->first_seq, "last_seq", (json_int_t)rep->last_seq, "lines",
+                              (json_int_t)rep->lines, "checkpoints", (json_int_t)rep->checkpoints,
+                              "trusted_key", ev->key != NULL);
+
+        if (o && !ev->verified) {
+                json_object_set_new(o, "line", json_integer((json_int_t)rep->bad_line));
+                if (rep->bad_seq >= 0)
+                        json_object_set_new(o, "seq", json_integer(rep->bad_seq));
+                json_object_set_new(o, "reason", json_string(rep->why));
+        }
+        return o;
+}
