@@ -60,19 +60,49 @@ int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *
 
 /* Offline verification of an export file. */
 struct export_report {
-        uint64_t first_seq, last_seq; /* audit lines covered */
-        uint64_t lines;               /* audit lines checked */
-        uint64_t checkpoints;         /* checkpoints checked */
-        uint64_t key_changes;         /* co-signed hand-overs to a new signing key */
-        char last_key[512];           /* the key in force at the end (when it verifies) */
-        uint64_t bad_line;            /* 1-based line of the file that failed, 0 if none */
-        int64_t bad_seq;              /* seq of the failing audit line, -1 if none */
-        char why[256];
+        uint64_t first_seq, last_seq;       /* audit lines covered */
+        uint64_t lines;                     /* audit lines checked */
+        uint64_t checkpoints;               /* checkpoints checked */
+        uint64_t key_changes;               /* co-signed hand-overs to a new signing key */
+        char last_key[512];                 /* the key in force at the end (when it verifies) */
+        char origin[256];                   /* the header's (when it verifies) */
+        uint8_t last_hash[AUDIT_HASH_SIZE]; /* hash of line last_seq */
+        /* The newest signed checkpoint: the vault's head when the export
+         * was made. head_size > last_seq + 1 for a partial export. */
+        uint64_t head_size;
+        int64_t head_time;   /* its signed time, 0 when it has none */
+        uint64_t crlf_lines; /* lines that ended in CR LF (the CR was dropped) */
+        uint64_t bad_line;   /* 1-based line of the file that failed, 0 if none */
+        int64_t bad_seq;     /* seq of the failing audit line, -1 if none */
+        char why[320];
 };
 
-/* Reads an export from f and checks header, chain, and every checkpoint.
- * vkey is the verifier key the auditor trusts; NULL means the header's own
- * (which proves consistency only, not origin). Returns 0 when everything
- * verifies, -EBADMSG with the report filled in when not, other -errno on
- * read errors. */
+/* How long after its newest checkpoint was signed an export may say it
+ * was made (vaultd signs one for every export, just before). */
+#define EXPORT_FRESH_SECONDS 300
+
+struct export_opts {
+        const char *vkey; /* the verifier key the auditor trusts; NULL: the header's */
+        /* Accept an export that ends before the head it was exported at
+         * (one asked for with an end); else that is a failure. */
+        bool partial;
+        /* The trail of a copy (a backup): it has no export time to check
+         * against its newest checkpoint. */
+        bool archive;
+        /* Continuity: the export must hold line since_seq, hashing to
+         * since_hash (a head verified earlier). */
+        bool has_since;
+        uint64_t since_seq;
+        uint8_t since_hash[AUDIT_HASH_SIZE];
+};
+
+/* Reads an export from f and checks header, chain, every checkpoint, that
+ * the newest checkpoint is the one signed when the export was made (its
+ * signed time within EXPORT_FRESH_SECONDS before the header's "exported")
+ * and covers the last line (unless partial), and continuity. Windows line
+ * ends and blank lines at the end are tolerated (counted). Returns 0 when
+ * everything verifies, -EBADMSG with the report filled in when not, other
+ * -errno on read errors. */
+int export_verify_opts(FILE *f, const struct export_opts *opts, struct export_report *ret);
+/* The same with only a trusted key (NULL: the header's). */
 int export_verify(FILE *f, const char *vkey, struct export_report *ret);

@@ -7,18 +7,22 @@
 #include <sodium.h>
 
 #include "auditfmt.h"
+#include "timestamp.h"
 #include "util.h"
 
 struct export_state {
         struct export_report *rep;
+        const struct export_opts *opts;
         struct audit_chain chain;
         const char *vkey;
-        char *key; /* the key checkpoints must be signed by now */
+        int64_t exported; /* the header's export time, seconds; -1 when it has none */
+        char *key;        /* the key checkpoints must be signed by now */
         const char *origin;
         uint8_t (*hashes)[AUDIT_HASH_SIZE]; /* hash of each line, by seq - first_seq */
         uint64_t nhashes;
         uint64_t last_size; /* of the last checkpoint checked */
         bool covered;       /* a checkpoint covers the last line */
+        bool beyond;        /* the last checkpoint lies beyond the last line (a partial export) */
 };
 
 __attribute__((format(printf, 4, 5))) static int fail(struct export_report *rep, uint64_t lineno,
@@ -58,6 +62,12 @@ static int read_header(struct export_state *st, json_t *h)
         st->hashes = calloc(st->nhashes, AUDIT_HASH_SIZE);
         if (!st->hashes)
                 return -ENOMEM;
+        {
+                const char *when = json_string_value(json_object_get(h, "exported"));
+                uint64_t us;
+
+                st->exported = when && timestamp_parse_utc(when, &us) == 0 ? (int64_t)(us / 1000000) : -1;
+        }
         /* The header names the key in force at the export's start. */
         if (st->vkey && !note_verifier_equal(st->vkey, vkey))
                 return fail(
@@ -72,13 +82,21 @@ static int read_header(struct export_state *st, json_t *h)
 static int check_checkpoint(struct export_state *st, uint64_t lineno, const char *note)
 {
         struct checkpoint c;
+        bool beyond;
         char why[sizeof(st->rep->why)];
         int k;
 
+        if (st->beyond)
+                return fail(
+                        st->rep, lineno, -1,
+                        "a checkpoint follows the one beyond the export's last line (which must be last)");
         if (checkpoint_verify(note, st->key, &c, why, sizeof(why)) < 0)
                 return fail(st->rep, lineno, -1, "%s", why);
+        beyond = c.size > st->rep->last_seq + 1 && st->chain.next_seq == st->rep->last_seq + 1;
         if (strcmp(c.origin, st->origin) != 0)
                 k = fail(st->rep, lineno, -1, "checkpoint origin %s is not the export's", c.origin);
+        else if (beyond)
+                k = 0; /* the vault's head at export time, past this export's end: no line to check */
         else if (c.size == 0 || c.size - 1 < st->rep->first_seq || c.size - 1 >= st->chain.next_seq)
                 k = fail(st->rep, lineno, -1, "checkpoint of size %" PRIu64 " covers no line of this export",
                          c.size);
@@ -90,9 +108,12 @@ static int check_checkpoint(struct export_state *st, uint64_t lineno, const char
         if (k == 0 && c.size <= st->last_size)
                 k = fail(st->rep, lineno, -1, "checkpoints are not in order of size");
         if (k == 0) {
+                st->beyond = beyond;
                 if (c.size - 1 == st->rep->last_seq)
                         st->covered = true;
                 st->last_size = c.size;
+                st->rep->head_size = c.size;
+                st->rep->head_time = c.time;
                 st->rep->checkpoints++;
                 /* Signed by the key in force and by the next one: from
                  * here on, the next one alone is trusted. */
@@ -139,13 +160,77 @@ static int verify_line(struct export_state *st, uint64_t lineno, const char *lin
         return k;
 }
 
-int export_verify(FILE *f, const char *vkey, struct export_report *ret)
+/* After the last line: the end, continuity, and freshness. */
+static int verify_end(struct export_state *st, uint64_t lineno)
 {
-        struct export_state st = {.rep = ret, .vkey = vkey};
+        struct export_report *rep = st->rep;
+        const struct export_opts *o = st->opts;
+
+        if (st->chain.next_seq != rep->last_seq + 1)
+                return fail(rep, lineno, (int64_t)st->chain.next_seq,
+                            "export ends at seq %" PRIu64 " but the header announces %" PRIu64,
+                            st->chain.next_seq - 1, rep->last_seq);
+        if (!st->covered)
+                return fail(rep, lineno, (int64_t)rep->last_seq,
+                            "no signed checkpoint covers the last line");
+        memcpy(rep->last_hash, st->hashes[rep->last_seq - rep->first_seq], AUDIT_HASH_SIZE);
+        if (o->has_since) {
+                const uint8_t *h;
+
+                if (o->since_seq > rep->last_seq)
+                        return fail(rep, lineno, (int64_t)o->since_seq,
+                                    "the export ends at seq %" PRIu64 ", before the head verified last time "
+                                    "(seq %" PRIu64 "): a trail rolled back or cut short",
+                                    rep->last_seq, o->since_seq);
+                if (o->since_seq < rep->first_seq)
+                        return fail(rep, 1, (int64_t)o->since_seq,
+                                    "the export starts at seq %" PRIu64
+                                    ", after the head verified last time "
+                                    "(seq %" PRIu64 "): export from that seq or earlier to prove the trail "
+                                    "extends it",
+                                    rep->first_seq, o->since_seq);
+                h = st->hashes[o->since_seq - rep->first_seq];
+                if (sodium_memcmp(h, o->since_hash, AUDIT_HASH_SIZE) != 0)
+                        return fail(rep, lineno, (int64_t)o->since_seq,
+                                    "at seq %" PRIu64
+                                    " this trail differs from the one verified last time: it "
+                                    "was rewritten, or is another history (a fork)",
+                                    o->since_seq);
+        }
+        if (st->beyond && !o->partial)
+                return fail(rep, lineno, (int64_t)rep->last_seq,
+                            "the export ends at seq %" PRIu64 ", but the vault held %" PRIu64
+                            " lines when it was exported (its signed head): a part, not the whole trail "
+                            "(pass --partial if you asked for a range)",
+                            rep->last_seq, rep->head_size);
+        /* The header's export time must be the newest checkpoint's: one cut
+         * back to an older checkpoint has an older one. */
+        if (!o->archive && rep->head_time > 0 &&
+            (st->exported < rep->head_time || st->exported - rep->head_time > EXPORT_FRESH_SECONDS)) {
+                char when[TIME_STRING_MAX];
+
+                time_format_us((uint64_t)rep->head_time * 1000000, when);
+                return fail(
+                        rep, 1, -1,
+                        st->exported < 0
+                                ? "the header has no valid export time, so nothing shows the export is whole"
+                                : "the export says it was made at a time its newest checkpoint (signed %s, "
+                                  "%" PRIu64
+                                  " lines) does not match: an older export, or one cut back to an "
+                                  "earlier checkpoint (a sealed vault signs none: export once it is "
+                                  "unsealed)",
+                        when, rep->head_size);
+        }
+        return 0;
+}
+
+int export_verify_opts(FILE *f, const struct export_opts *opts, struct export_report *ret)
+{
+        struct export_state st = {.rep = ret, .opts = opts, .vkey = opts->vkey, .exported = -1};
         _cleanup_(freep) char *line = NULL;
         json_t *header_keep = NULL;
-        size_t cap = 0;
-        uint64_t lineno = 0;
+        size_t cap = 0, len;
+        uint64_t lineno = 0, blank = 0;
         ssize_t n;
         int k = 0;
 
@@ -156,33 +241,53 @@ int export_verify(FILE *f, const char *vkey, struct export_report *ret)
                         k = fail(ret, lineno, -1, "last line is not terminated (truncated file?)");
                         break;
                 }
+                len = (size_t)n - 1;
+                /* A JSON line cannot hold a raw CR: one before the newline
+                 * came from a Windows round trip, and is not hashed. */
+                if (len && line[len - 1] == '\r') {
+                        len--;
+                        ret->crlf_lines++;
+                }
+                if (len == 0) { /* blank lines are tolerated at the end only */
+                        blank++;
+                        continue;
+                }
+                if (blank) {
+                        k = fail(ret, lineno - 1, -1, "a blank line inside the export");
+                        break;
+                }
                 if (lineno == 1) {
                         /* The header's strings must outlive this line. */
-                        header_keep = json_loadb(line, (size_t)n - 1, 0, NULL);
+                        header_keep = json_loadb(line, len, 0, NULL);
                         if (!json_is_object(header_keep)) {
                                 k = fail(ret, 1, -1, "not a JSON object");
                                 break;
                         }
                         k = read_header(&st, header_keep);
                 } else
-                        k = verify_line(&st, lineno, line, (size_t)n - 1);
+                        k = verify_line(&st, lineno, line, len);
                 if (k < 0)
                         break;
         }
         if (k == 0 && ferror(f))
                 k = -EIO;
-        if (k == 0 && lineno == 0)
+        if (k == 0 && lineno == blank)
                 k = fail(ret, 0, -1, "the file is empty");
-        if (k == 0 && st.chain.next_seq != ret->last_seq + 1)
-                k = fail(ret, lineno, (int64_t)st.chain.next_seq,
-                         "export ends at seq %" PRIu64 " but the header announces %" PRIu64,
-                         st.chain.next_seq - 1, ret->last_seq);
-        if (k == 0 && !st.covered)
-                k = fail(ret, lineno, (int64_t)ret->last_seq, "no signed checkpoint covers the last line");
         if (k == 0)
+                k = verify_end(&st, lineno);
+        if (k == 0) {
                 snprintf(ret->last_key, sizeof(ret->last_key), "%s", st.key);
+                snprintf(ret->origin, sizeof(ret->origin), "%s", st.origin);
+        }
         free(st.hashes);
         free(st.key);
         json_decref(header_keep);
         return k;
+}
+
+int export_verify(FILE *f, const char *vkey, struct export_report *ret)
+{
+        struct export_opts o = {.vkey = vkey};
+
+        return export_verify_opts(f, &o, ret);
 }

@@ -289,7 +289,7 @@ static int verify_signed(struct storefile *sf, const char *vkey, struct storefil
         if (r == 0 && fseek(f, 0, SEEK_SET) < 0)
                 r = -errno;
         if (r == 0)
-                r = export_verify(f, vkey, &rep->trail);
+                r = export_verify_opts(f, &(struct export_opts){.vkey = vkey, .archive = true}, &rep->trail);
         fclose(f);
         if (r == -EBADMSG)
                 return report_fail(rep, rep->trail.bad_seq, "%s", rep->trail.why);

@@ -126,10 +126,10 @@ struct evidence {
 };
 
 /* Streams an Export (params stolen) into a temporary file and verifies it
- * against key (NULL: the key the export names). Dies when vaultd cannot be
+ * with opts (opts->vkey NULL: the key the export names). Dies when vaultd cannot be
  * reached or answers an error; a file that does not verify is not an
  * error here: ev->verified says, ev->rep says why. */
-void evidence_fetch(struct ctl *ctl, json_t *params, const char *key, struct evidence *ev);
+void evidence_fetch(struct ctl *ctl, json_t *params, const struct export_opts *opts, struct evidence *ev);
 /* Reads the export's audit lines in order from the start: 1 with the next
  * one in *row, 0 after the last. A line that is not a JSON object (only in
  * an export that did not verify) is skipped. */

@@ -9,6 +9,7 @@
 #include "auditfmt.h"
 #include "auditview.h"
 #include "util.h"
+#include "auditview.h"
 #include "vaultctl.h"
 
 /* How a checkpoint line of an export starts (docs/audit-format.md). */
@@ -19,6 +20,9 @@ enum {
         OPT_KEY,
         OPT_FORCE,
         OPT_FORMAT,
+        OPT_PARTIAL,
+        OPT_STATE,
+        OPT_SINCE_HEAD,
 };
 
 static void show_head(json_t *reply)
@@ -27,8 +31,13 @@ static void show_head(json_t *reply)
                               *origin = escape_json_string(json_object_get(reply, "origin")),
                               *vkey = escape_json_string(json_object_get(reply, "verifier_key"));
 
-        printf("lines:        %lld\nhead hash:    %s\norigin:       %s\nverifier key: %s\n",
-               (long long)json_integer_value(json_object_get(reply, "lines")), hash, origin, vkey);
+        json_int_t lines = json_integer_value(json_object_get(reply, "lines"));
+
+        printf("lines:        %lld\nhead hash:    %s\nhead:         %lld:%s\norigin:       %s\n"
+               "verifier key: %s\n",
+               (long long)lines, hash, (long long)lines - 1, hash, origin, vkey);
+        printf("(write down \"head\": 'vaultctl audit verify --since-head HEAD' later proves a trail\n"
+               "extends this one)\n");
 }
 
 int cmd_audit_head(struct ctl *ctl, int argc, char **argv)
@@ -250,12 +259,31 @@ __attribute__((noreturn)) static void die_not_verified(const char *path, const s
                   path, rep->bad_line, seq, rep->why);
 }
 
-static void show_file_verified(const char *path, const char *vkey, const struct export_report *rep)
+static void show_file_verified(const char *what, const char *vkey, const struct export_report *rep,
+                               const struct audit_state *since)
 {
+        char when[LOCAL_TIME_MAX + ZONE_TEXT_MAX + 4] = "";
+
         printf("OK: %s verifies: %" PRIu64 " audit %s (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
                " signed %s\n",
-               path, rep->lines, plural(rep->lines, "line", "lines"), rep->first_seq, rep->last_seq,
+               what, rep->lines, plural(rep->lines, "line", "lines"), rep->first_seq, rep->last_seq,
                rep->checkpoints, plural(rep->checkpoints, "checkpoint", "checkpoints"));
+        if (rep->head_time > 0) {
+                char t[LOCAL_TIME_MAX], z[ZONE_TEXT_MAX];
+
+                local_format((uint64_t)rep->head_time * 1000000, LOCAL_SECONDS, t);
+                zone_describe((uint64_t)rep->head_time * 1000000, z);
+                snprintf(when, sizeof(when), "%s (%s)", t, z);
+        }
+        if (rep->head_size > rep->last_seq + 1)
+                printf("part of the trail: when it was exported the vault held %" PRIu64
+                       " lines (signed %s)\n",
+                       rep->head_size, when[0] ? when : "without a time");
+        else if (when[0])
+                printf("signed head: %" PRIu64 " lines at %s\n", rep->head_size, when);
+        if (since && since->exists)
+                printf("continues the trail verified %s: line %" PRIu64 " is unchanged\n", since->verified,
+                       since->seq);
         if (rep->key_changes) {
                 _cleanup_(freep) char *last = escape_string(rep->last_key);
 
@@ -263,37 +291,92 @@ static void show_file_verified(const char *path, const char *vkey, const struct 
                        "the old and the new key; the key in force at the end: %s\n",
                        rep->key_changes, plural(rep->key_changes, "time", "times"), last);
         }
+        if (rep->crlf_lines)
+                printf("note: %" PRIu64 " %s ended in CR LF (Windows line ends, from a copy by e-mail or\n"
+                       "USB stick); the CR is not part of a line, so it was dropped before hashing\n",
+                       rep->crlf_lines, plural(rep->crlf_lines, "line", "lines"));
         if (!vkey)
                 printf("note: checked against the key the file itself names; pass --key with the\n"
                        "vault's verifier key (vaultctl audit head) to prove where it came from\n");
 }
 
-static int verify_file(struct ctl *ctl, const char *path, const char *vkey)
+struct verify_args {
+        const char *file, *state_path;
+        struct export_opts opts;
+        struct audit_state since; /* from --state or --since-head */
+};
+
+/* After a verdict of OK: the state file moves on to this export's head;
+ * the state must have been this vault's. */
+static void state_advance(const struct verify_args *a, const struct export_report *rep)
 {
-        struct export_report rep;
-        FILE *f = fopen(path, "re");
-        json_t *o;
         int r;
 
-        if (!f)
-                die("cannot open %s: %m", path);
-        r = export_verify(f, vkey, &rep);
-        fclose(f);
-        if (r == -EBADMSG)
-                die_not_verified(path, &rep);
+        if (!a->state_path)
+                return;
+        if (a->since.exists && a->since.origin && strcmp(a->since.origin, rep->origin) != 0)
+                die_error(ERR_NOT_VERIFIED, json_pack("{s:s}", "reason", "another vault"),
+                          "the export is of vault %s, but %s remembers vault %s", rep->origin, a->state_path,
+                          a->since.origin);
+        r = audit_state_save(a->state_path, rep);
         if (r < 0)
-                die("cannot read %s: %s", path, strerror(-r));
+                die("cannot write %s: %s", a->state_path, strerror(-r));
+}
+
+static int verified(struct ctl *ctl, const struct verify_args *a, const char *what,
+                    const struct export_report *rep)
+{
+        char hex[AUDIT_HASH_HEX_SIZE];
+        json_t *o;
+
+        state_advance(a, rep);
         if (!ctl->json) {
-                show_file_verified(path, vkey, &rep);
+                show_file_verified(what, a->opts.vkey, rep, &a->since);
                 return EXIT_SUCCESS;
         }
-        o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:s}", "valid", 1, "file", path, "first_seq",
-                      (json_int_t)rep.first_seq, "last_seq", (json_int_t)rep.last_seq, "lines",
-                      (json_int_t)rep.lines, "checkpoints", (json_int_t)rep.checkpoints, "trusted_key",
-                      vkey != NULL, "key_changes", (json_int_t)rep.key_changes, "last_key", rep.last_key);
+        hex_encode(rep->last_hash, AUDIT_HASH_SIZE, hex);
+        o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:s,s:I,s:I,s:I,s:s,s:b}", "valid", 1, "file", what,
+                      "first_seq", (json_int_t)rep->first_seq, "last_seq", (json_int_t)rep->last_seq,
+                      "lines", (json_int_t)rep->lines, "checkpoints", (json_int_t)rep->checkpoints,
+                      "trusted_key", a->opts.vkey != NULL, "key_changes", (json_int_t)rep->key_changes,
+                      "last_key", rep->last_key, "head_size", (json_int_t)rep->head_size, "head_time",
+                      (json_int_t)rep->head_time, "crlf_lines", (json_int_t)rep->crlf_lines, "last_hash",
+                      hex, "continues", a->since.exists);
         print_json(o);
         json_decref(o);
         return EXIT_SUCCESS;
+}
+
+static int verify_file(struct ctl *ctl, const struct verify_args *a)
+{
+        struct export_report rep;
+        FILE *f = fopen(a->file, "re");
+        int r;
+
+        if (!f)
+                die("cannot open %s: %m", a->file);
+        r = export_verify_opts(f, &a->opts, &rep);
+        fclose(f);
+        if (r == -EBADMSG)
+                die_not_verified(a->file, &rep);
+        if (r < 0)
+                die("cannot read %s: %s", a->file, strerror(-r));
+        return verified(ctl, a, a->file, &rep);
+}
+
+/* The live trail, checked here rather than by vaultd: the whole of it,
+ * exported and verified against the key the auditor gives. */
+static int verify_live_here(struct ctl *ctl, const struct verify_args *a)
+{
+        struct evidence ev;
+        int r;
+
+        evidence_fetch(ctl, json_object(), &a->opts, &ev);
+        if (!ev.verified)
+                die_not_verified("the live trail (exported)", &ev.rep);
+        r = verified(ctl, a, "the live trail (exported)", &ev.rep);
+        evidence_done(&ev);
+        return r;
 }
 
 static void show_verified(json_t *reply)
@@ -375,23 +458,55 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
         static const struct option opts[] = {
                 {"file", required_argument, NULL, OPT_FILE},
                 {"key", required_argument, NULL, OPT_KEY},
+                {"partial", no_argument, NULL, OPT_PARTIAL},
+                {"state", required_argument, NULL, OPT_STATE},
+                {"since-head", required_argument, NULL, OPT_SINCE_HEAD},
                 {},
         };
-        const char *file = NULL, *vkey = NULL;
-        int c;
+        struct verify_args a = {0};
+        const char *since_head = NULL;
+        char why[512];
+        int c, r;
 
         while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
                 if (c == OPT_FILE)
-                        file = optarg;
+                        a.file = optarg;
+                else if (c == OPT_KEY)
+                        a.opts.vkey = optarg;
+                else if (c == OPT_PARTIAL)
+                        a.opts.partial = true;
+                else if (c == OPT_STATE)
+                        a.state_path = optarg;
                 else
-                        vkey = optarg;
+                        since_head = optarg;
         }
         ctl_positional(ctl, argc, argv, 0, 0);
-        if (vkey && !file)
-                die_usage(ctl, "--key checks an export file: give it with --file EXPORT");
-        if (file)
-                return verify_file(ctl, file, vkey);
-        return verify_online(ctl);
+        if (since_head && a.state_path)
+                die_usage(ctl, "--since-head and --state both say where the last audit ended: give one");
+        if (since_head) {
+                if (since_head_parse(since_head, &a.since.seq, a.since.hash) < 0)
+                        die_usage(ctl, "--since-head takes SEQ:HASH as 'vaultctl audit head' prints it");
+                a.since.exists = true;
+                a.since.verified = strdup("as written down (--since-head)");
+        }
+        if (a.state_path && (r = audit_state_load(a.state_path, &a.since, why, sizeof(why))) < 0)
+                die("%s", why);
+        if (a.since.exists) {
+                a.opts.has_since = true;
+                a.opts.since_seq = a.since.seq;
+                memcpy(a.opts.since_hash, a.since.hash, AUDIT_HASH_SIZE);
+        }
+        if (a.file)
+                r = verify_file(ctl, &a);
+        else if (a.opts.vkey || a.state_path || since_head)
+                r = verify_live_here(ctl, &a);
+        else {
+                if (a.opts.partial)
+                        die_usage(ctl, "--partial is for an export file: give it with --file EXPORT");
+                r = verify_online(ctl);
+        }
+        audit_state_done(&a.since);
+        return r;
 }
 
 static void show_rotated(json_t *reply)

@@ -86,19 +86,28 @@ static const struct command audit_commands[] = {
          "  --result ok|denied|error",
          "vaultctl audit report --since 2026-11-01 --until 2026-12-01 --lang vi -o bao-cao-2026-11.html",
          "the auditor or admin role"},
-        {"verify", "audit", cmd_audit_verify, "[--file EXPORT [--key VKEY]]",
+        {"verify", "audit", cmd_audit_verify,
+         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH]",
          "check the live trail, or an export file offline",
-         "Without --file, makes vaultd check its whole stored trail: every line's hash\n"
-         "chain and every checkpoint signature. With --file, checks an export offline,\n"
-         "here, without vaultd.\n"
+         "Without options, makes vaultd check its whole stored trail: every line's\n"
+         "hash chain, every checkpoint signature, and the records against it. With\n"
+         "--file, checks an export here, without vaultd; with --key, --state or\n"
+         "--since-head but no --file, exports the live trail and checks it here.\n"
          "\n"
-         "  --file EXPORT  the export to check\n"
-         "  --key VKEY     the verifier key you trust ('vaultctl audit head'); without\n"
-         "                 it the file is checked against the key it names itself,\n"
-         "                 which proves it is consistent, not where it came from\n"
+         "  --file EXPORT        the export to check\n"
+         "  --key VKEY           the verifier key you trust ('vaultctl audit head');\n"
+         "                       without it the file is checked against the key it\n"
+         "                       names itself, which proves it is consistent, not\n"
+         "                       where it came from\n"
+         "  --partial            accept an export that stops before the trail's end\n"
+         "                       (--until, --to-seq); it says how long the trail was\n"
+         "  --state FILE         continuity: the trail must contain the head this\n"
+         "                       file remembers unchanged; when all verifies, the\n"
+         "                       file moves on to this export's head (made if missing)\n"
+         "  --since-head SEQ:HASH  the same from a head written down ('audit head')\n"
          "\n"
          "Exits with 3 when the evidence does not verify; names the first bad line.",
-         "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...'",
+         "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",
          "the auditor or admin role (with --file: nothing, no daemon)"},
         {"rotate-key", "audit", cmd_audit_rotate_key, "", "replace the audit signing key",
          "Makes a new Ed25519 key sign the audit trail's checkpoints. The checkpoint\n"

@@ -140,7 +140,7 @@ int export_csv(struct ctl *ctl, json_t *params, const struct period *p, const st
         uint64_t rows;
         FILE *file = stdout;
 
-        evidence_fetch(ctl, params, key, &ev);
+        evidence_fetch(ctl, params, &(struct export_opts){.vkey = key, .partial = true}, &ev);
         if (!ev.verified) {
                 const struct export_report *rep = &ev.rep;
                 json_t *why = json_pack("{s:I,s:s}", "line", (json_int_t)rep->bad_line, "reason", rep->why);

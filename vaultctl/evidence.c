@@ -74,7 +74,7 @@ static bool write_reply(struct evidence *ev, json_t *msg, char **last, size_t *l
         return json_is_true(json_object_get(msg, "continues"));
 }
 
-void evidence_fetch(struct ctl *ctl, json_t *params, const char *key, struct evidence *ev)
+void evidence_fetch(struct ctl *ctl, json_t *params, const struct export_opts *opts, struct evidence *ev)
 {
         _cleanup_(freep) char *last = NULL;
         size_t last_len = 0;
@@ -82,7 +82,7 @@ void evidence_fetch(struct ctl *ctl, json_t *params, const char *key, struct evi
         json_t *msg;
         int r;
 
-        *ev = (struct evidence){.key = key};
+        *ev = (struct evidence){.key = opts->vkey};
         /* tmpfile(): created 0600 and unlinked at once, gone when vaultctl
          * exits; no other user can open it by name. */
         ev->file = tmpfile();
@@ -105,7 +105,7 @@ void evidence_fetch(struct ctl *ctl, json_t *params, const char *key, struct evi
         if (last)
                 note_head(ev, last, last_len);
         rewind(ev->file);
-        r = export_verify(ev->file, key, &ev->rep);
+        r = export_verify_opts(ev->file, opts, &ev->rep);
         if (r < 0 && r != -EBADMSG)
                 die("cannot read the export back: %s", strerror(-r));
         ev->verified = r == 0;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "auditfmt.h"
 #include "varlink.h"
 
 /* Exit codes: the one table, documented in vaultctl(1) and README.md. */
@@ -302,3 +303,20 @@ int cmd_unseal(struct ctl *ctl, int argc, char **argv);
 int cmd_backup(struct ctl *ctl, int argc, char **argv);
 int cmd_backup_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_seal(struct ctl *ctl, int argc, char **argv);
+
+/* continuity.c: the head an auditor verified last time. */
+struct audit_state {
+        bool exists; /* false: no state file yet (a first audit) */
+        char *origin;
+        uint64_t seq; /* the last line verified */
+        uint8_t hash[AUDIT_HASH_SIZE];
+        char *key;      /* the signing key in force at that line */
+        char *verified; /* when, RFC 3339 UTC */
+};
+/* "SEQ:HEX" (vaultctl audit head prints it). -EINVAL when malformed. */
+int since_head_parse(const char *s, uint64_t *ret_seq, uint8_t ret_hash[AUDIT_HASH_SIZE]);
+/* Reads a state file; a missing one is not an error (exists false). */
+int audit_state_load(const char *path, struct audit_state *ret, char *why, size_t whylen);
+void audit_state_done(struct audit_state *st);
+/* Writes the head of a verified export as the new state (0600, atomic). */
+int audit_state_save(const char *path, const struct export_report *rep);

@@ -28,6 +28,28 @@ static json_t *latest_checkpoint(struct vault *v, MDB_txn *txn)
         return note;
 }
 
+/* {"checkpoint": note} of the checkpoint at size, as a line of an export. */
+static int append_checkpoint(struct vault *v, MDB_txn *txn, uint64_t size, json_t *lines)
+{
+        uint8_t key[8];
+        MDB_val val;
+        json_t *o;
+        char *s;
+        int r;
+
+        be64_put(key, size);
+        if ((r = store_get(txn, v->store->checkpoints, key, 8, &val)) < 0)
+                return r == -ENOENT ? -EIO : r;
+        o = json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data, val.mv_size);
+        s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!s)
+                return -ENOMEM;
+        json_array_append_new(lines, json_string(s));
+        free(s);
+        return 0;
+}
+
 int auditapi_head(struct vault *v, MDB_txn *txn, struct job *j)
 {
         char hex[AUDIT_HASH_HEX_SIZE];
@@ -87,6 +109,11 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
         if (r < 0)
                 return r;
         j->stream_end = size - 1;
+        /* The newest checkpoint (signed for this export, unless sealed)
+         * ends every export, even one that stops earlier: it shows the
+         * verifier how long the trail was when the export was made. */
+        if ((r = store_meta_get_u64(txn, v->store, "audit.cp.size", &j->stream_head)) < 0)
+                return r;
         if (j->stream_next > 0 && (r = audit_line_hash(v->audit, txn, j->stream_next - 1, prev)) < 0)
                 return r;
         /* The key that signs the export's first checkpoint. */
@@ -147,8 +174,11 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
                         free(s);
                 }
                 json_decref(cps);
-                if (r == 0 && j->stream_next > j->stream_end + 1)
+                if (r == 0 && j->stream_next > j->stream_end + 1) {
+                        if (j->stream_head > j->stream_end + 1)
+                                r = append_checkpoint(v, txn, j->stream_head, lines);
                         j->stream_phase = EXPORT_DONE;
+                }
                 break;
         }
         }

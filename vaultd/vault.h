@@ -100,6 +100,7 @@ struct job {
         size_t out_len;
         bool done;
         uint64_t stream_first, stream_next, stream_end; /* for streamed replies */
+        uint64_t stream_head; /* Export: the vault's newest checkpoint when the export began */
         int stream_phase;
         void *pending_policy;        /* ReloadPolicy: parsed, swapped in once durable */
         struct audit_verify *verify; /* Verify: progress between turns */

@@ -9,9 +9,11 @@ Wire format (docs/protocol.md, "Framing"): every message in both directions
 is one UTF-8 JSON object followed by a single NUL byte.
 """
 import base64
+import calendar
 import hashlib
 import json
 import socket
+import time
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -25,6 +27,7 @@ EXPORT_FORMAT = "vaultd-audit-export/1"
 ZERO_HASH = "0" * 64
 SIGNATURE_PREFIX = "\u2014 "  # em dash and a space start a signature line
 NEXT_KEY_PREFIX = "vaultd-next-key "  # the extension line of a hand-over checkpoint
+TIME_PREFIX = "vaultd-time "  # the extension line with the time the checkpoint was signed
 
 
 class VarlinkError(Exception):
@@ -253,7 +256,12 @@ def verify_export_chain(export_bytes):
     header's prev for line A), B-A+1 audit lines. Returns an Export."""
     if not export_bytes.endswith(b"\n"):
         raise ExportError("the export does not end with a newline")
-    raws = export_bytes[:-1].split(b"\n")
+    # CR LF line ends (a Windows round trip): the CR is not part of a line.
+    raws = [r[:-1] if r.endswith(b"\r") else r for r in export_bytes[:-1].split(b"\n")]
+    while raws and raws[-1] == b"":  # blank lines at the end only
+        raws.pop()
+    if b"" in raws:
+        raise ExportError("a blank line inside the export")
     header = json.loads(raws[0])
     if header.get("format") != EXPORT_FORMAT:
         raise ExportError("unknown format %r" % header.get("format"))
@@ -309,13 +317,14 @@ def parse_verifier_key(text):
 
 
 class Checkpoint:
-    def __init__(self, origin, size, root_hash, text, signatures, next_key):
+    def __init__(self, origin, size, root_hash, text, signatures, next_key, signed_at=None):
         self.origin = origin
         self.size = size
         self.hash = root_hash        # 32-byte digest of line size-1
         self.text = text             # the signed text, final newline included
         self.signatures = signatures  # [(key name, key id, signature)]
         self.next_key = next_key     # the vaultd-next-key line's key, or None
+        self.time = signed_at        # the vaultd-time line, seconds since the epoch, or None
 
 
 def parse_checkpoint(note):
@@ -335,6 +344,10 @@ def parse_checkpoint(note):
     if len(root_hash) != 32:
         raise ExportError("checkpoint hash is not 32 bytes")
     next_keys = [f[len(NEXT_KEY_PREFIX):] for f in fields[3:] if f.startswith(NEXT_KEY_PREFIX)]
+    times = [f[len(TIME_PREFIX):] for f in fields[3:] if f.startswith(TIME_PREFIX)]
+    if len(times) > 1:
+        raise ExportError("checkpoint has two time lines")
+    signed_at = calendar.timegm(time.strptime(times[0], "%Y-%m-%dT%H:%M:%SZ")) if times else None
     if len(next_keys) > 1:
         raise ExportError("checkpoint names two next keys")
 
@@ -348,7 +361,7 @@ def parse_checkpoint(note):
             raise ExportError("malformed signature line %r" % line)
         signatures.append((name, blob[:4], blob[4:]))
     return Checkpoint(origin, int(size), root_hash, text, signatures,
-                      next_keys[0] if next_keys else None)
+                      next_keys[0] if next_keys else None, signed_at)
 
 
 def signed_by(cp, verifier_key):
@@ -365,7 +378,7 @@ def signed_by(cp, verifier_key):
     return False
 
 
-def check_export_checkpoints(export, verifier_key=None):
+def check_export_checkpoints(export, verifier_key=None, partial=False):
     """Step 4 and 5 of "Verifying an export": each checkpoint, in order,
     signed by the key in force (at first the trusted one, which the header
     must name), its origin, its hash against line size-1; a vaultd-next-key
@@ -386,10 +399,16 @@ def check_export_checkpoints(export, verifier_key=None):
         cp = parse_checkpoint(note)
         if cp.origin != header["origin"]:
             raise ExportError("checkpoint origin %r is not the header's" % cp.origin)
-        if cp.size - 1 not in export.hashes:
+        last = note is export.checkpoints[-1]
+        beyond = cp.size > header["last_seq"] + 1
+        if beyond and not last:
+            raise ExportError("only the last checkpoint may lie beyond the export's last line")
+        if not beyond and cp.size - 1 not in export.hashes:
             raise ExportError("checkpoint size %d is outside the export" % cp.size)
-        if cp.hash != export.hashes[cp.size - 1]:
+        if not beyond and cp.hash != export.hashes[cp.size - 1]:
             raise ExportError("checkpoint hash does not match", cp.size - 1)
+        if beyond and not partial:
+            raise ExportError("a part of the trail: the vault held %d lines when it was exported" % cp.size)
         if parsed and cp.size <= parsed[-1].size:
             raise ExportError("checkpoints are not in order of size")
         if not signed_by(cp, key):
@@ -401,5 +420,11 @@ def check_export_checkpoints(export, verifier_key=None):
         parsed.append(cp)
     if not any(cp.size == header["last_seq"] + 1 for cp in parsed):
         raise ExportError("no checkpoint covers the last line", header["last_seq"])
+    # Step 6: the newest checkpoint was signed when the export was made.
+    when = parsed[-1].time
+    if when is not None:
+        exported = calendar.timegm(time.strptime(header.get("exported", "")[:19], "%Y-%m-%dT%H:%M:%S"))
+        if not 0 <= exported - when <= 300:
+            raise ExportError("the newest checkpoint was not signed when the export says it was made")
     export.final_key = key
     return parsed

@@ -201,7 +201,8 @@ def test_command_options_after_arguments(vault):
     (["get", "only-one"], "missing arguments; usage: vaultctl get COLLECTION ID",
      "Try 'vaultctl get --help'."),
     (["status", "extra"], "unexpected argument 'extra'", "Try 'vaultctl status --help'."),
-    (["audit", "verify", "--key", "k"], "--key checks an export file", "Try 'vaultctl audit verify --help'."),
+    (["audit", "verify", "--partial"], "--partial is for an export file", "Try 'vaultctl audit verify --help'."),
+    (["audit", "verify", "--since-head", "12"], "--since-head takes SEQ:HASH", "Try 'vaultctl audit verify --help'."),
 ])
 def test_usage_errors_name_the_problem(args, named, hint):
     r = run(*args)

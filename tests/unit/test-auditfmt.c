@@ -113,7 +113,7 @@ static char *export_header(const char *vkey)
         hex_encode(zero_hash, AUDIT_HASH_SIZE, zeros);
         h = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault", "x", "origin",
                       ORIGIN, "verifier_key", vkey, "first_seq", (json_int_t)0, "last_seq",
-                      (json_int_t)(NLINES - 1), "prev", zeros, "exported", "t");
+                      (json_int_t)(NLINES - 1), "prev", zeros, "exported", "2025-11-29T14:03:08.250000Z");
         assert_non_null(h);
         s = json_dumps(h, JSON_COMPACT);
         json_decref(h);
@@ -670,6 +670,49 @@ static size_t export_lines(struct fixture *f, char **out)
         return NLINES + 2;
 }
 
+/* The newest checkpoint must have been signed when the header says the
+ * export was made (an export cut back to an older one has an older time);
+ * a copy's trail (archive) has no export time to check. */
+static void test_export_freshness(void **state)
+{
+        struct fixture *f = *state;
+        char *lines[NLINES + 2], *late = NULL, *none = NULL;
+        struct export_report rep;
+        size_t n = export_lines(f, lines);
+        FILE *in;
+
+        late = strdup(f->header);
+        memcpy(strstr(late, "2025-11-29T14:03:08"), "2025-11-29T15:03:08", 19); /* an hour later */
+        lines[0] = late;
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), -EBADMSG);
+        assert_non_null(strstr(rep.why, "an older export, or one cut back"));
+        none = strdup(f->header);
+        memcpy(strstr(none, "\"exported\""), "\"exportex\"", 10);
+        lines[0] = none;
+        assert_int_equal(export_run(lines, n, f->vkey, &rep), -EBADMSG);
+        assert_non_null(strstr(rep.why, "no valid export time"));
+        /* The same file as a backup's trail: no export time to check. */
+        lines[0] = late;
+        in = NULL;
+        {
+                char *buf = NULL;
+                size_t size = 0;
+                FILE *mem = open_memstream(&buf, &size);
+
+                for (size_t i = 0; i < n; i++)
+                        fprintf(mem, "%s\n", lines[i]);
+                fclose(mem);
+                in = fmemopen(buf, size, "r");
+                assert_int_equal(export_verify_opts(in, &(struct export_opts){.vkey = f->vkey, .archive = true},
+                                                    &rep),
+                                 0);
+                fclose(in);
+                free(buf);
+        }
+        free(late);
+        free(none);
+}
+
 static void test_export_valid(void **state)
 {
         struct fixture *f = *state;
@@ -785,6 +828,7 @@ int main(void)
                 cmocka_unit_test(test_note_key_id_independent),
                 cmocka_unit_test(test_signed_note_go_vector),
                 cmocka_unit_test_setup_teardown(test_checkpoint_verify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_export_freshness, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_modified_size, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_other_key, setup, teardown),
