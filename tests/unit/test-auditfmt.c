@@ -703,8 +703,8 @@ static void test_export_freshness(void **state)
                         fprintf(mem, "%s\n", lines[i]);
                 fclose(mem);
                 in = fmemopen(buf, size, "r");
-                assert_int_equal(export_verify_opts(in, &(struct export_opts){.vkey = f->vkey, .archive = true},
-                                                    &rep),
+                assert_int_equal(export_verify_opts(
+                                         in, &(struct export_opts){.vkey = f->vkey, .archive = true}, &rep),
                                  0);
                 fclose(in);
                 free(buf);
