@@ -29,6 +29,35 @@ const char *policy_role_name(unsigned mask)
         return NULL;
 }
 
+char *policy_rule_text(const struct policy_rule *r)
+{
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        const char *sep = "";
+
+        if (!f)
+                return NULL;
+        fprintf(f, "allow %s %s role ", r->is_group ? "group" : "user", r->name);
+        for (size_t i = 0; i < ELEMENTSOF(roles); i++)
+                if (r->roles & roles[i].bit) {
+                        fprintf(f, "%s%s", sep, roles[i].name);
+                        sep = ",";
+                }
+        if (r->all_collections)
+                fputs(" collections *", f);
+        else if (r->ncollections) {
+                fputs(" collections ", f);
+                for (size_t i = 0; i < r->ncollections; i++)
+                        fprintf(f, "%s%s", i ? "," : "", r->collections[i]);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 static void rule_clear(struct policy_rule *r)
 {
         free(r->name);

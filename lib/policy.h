@@ -72,3 +72,6 @@ unsigned policy_roles(const struct policy *p, const struct peer_id *peer);
 const char *policy_user_name(const struct policy *p, uid_t uid);
 /* Static name of the lowest role bit in mask, or NULL. */
 const char *policy_role_name(unsigned mask);
+/* A rule in one canonical line, as a policy file could write it: "allow
+ * user|group NAME role R[,R…] [collections C[,C…]|*]". Caller frees. */
+char *policy_rule_text(const struct policy_rule *r);

@@ -1,6 +1,7 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "backup.h"
 #include "log.h"
@@ -40,6 +41,33 @@ int admin_status(struct vault *v, struct job *j)
         return 0;
 }
 
+/* The rules of a that b does not have, as canonical lines, at most
+ * POLICY_DIFF_MAX of them (the count says how many in all). */
+#define POLICY_DIFF_MAX 50
+
+static json_t *rules_missing(const struct policy *a, const struct policy *b, size_t *ret_count)
+{
+        json_t *out = json_array();
+        size_t count = 0;
+
+        for (size_t i = 0; out && a && i < a->nrules; i++) {
+                _cleanup_(freep) char *text = policy_rule_text(&a->rules[i]);
+                bool found = false;
+
+                for (size_t k = 0; text && b && k < b->nrules && !found; k++) {
+                        _cleanup_(freep) char *other = policy_rule_text(&b->rules[k]);
+
+                        found = other && strcmp(text, other) == 0;
+                }
+                if (!text || found)
+                        continue;
+                if (count++ < POLICY_DIFF_MAX)
+                        json_array_append_new(out, json_string(text));
+        }
+        *ret_count = count;
+        return out;
+}
+
 int admin_reload_policy(struct vault *v, MDB_txn *txn, struct job *j)
 {
         char err[POLICY_ERR_MAX];
@@ -60,7 +88,20 @@ int admin_reload_policy(struct vault *v, MDB_txn *txn, struct job *j)
                 json_array_append_new(warnings, json_string(p->warnings[i]));
         j->pending_policy = p;
         j->reply = json_pack("{s:I,s:o}", "rules", (json_int_t)p->nrules, "warnings", warnings);
-        j->audit.extra = json_pack("{s:I}", "rules", (json_int_t)p->nrules);
+        /* What changed, for the trail (an auditor's report shows it). */
+        {
+                size_t added, removed;
+                json_t *a = rules_missing(p, j->previous_policy, &added),
+                       *d = rules_missing(j->previous_policy, p, &removed);
+
+                j->audit.extra =
+                        json_pack("{s:I,s:o,s:o}", "rules", (json_int_t)p->nrules, "added", a, "removed", d);
+                if (j->audit.extra && (added > POLICY_DIFF_MAX || removed > POLICY_DIFF_MAX)) {
+                        json_object_set_new(j->audit.extra, "added_count", json_integer((json_int_t)added));
+                        json_object_set_new(j->audit.extra, "removed_count",
+                                            json_integer((json_int_t)removed));
+                }
+        }
         return 0;
 }
 

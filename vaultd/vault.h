@@ -103,6 +103,7 @@ struct job {
         uint64_t stream_head; /* Export: the vault's newest checkpoint when the export began */
         int stream_phase;
         void *pending_policy;        /* ReloadPolicy: parsed, swapped in once durable */
+        const void *previous_policy; /* the writer's policy when the job ran (ReloadPolicy's diff) */
         struct audit_verify *verify; /* Verify: progress between turns */
         /* Verify: the records against the trail, once the trail verifies. */
         struct records_verify *verify_records;

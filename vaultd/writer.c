@@ -97,6 +97,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 r = store_begin_child(txn, &child);
                 if (r < 0)
                         return r;
+                j->previous_policy = *policy;
                 r = j->method->run(w->v, child, j);
                 if (r == 0)
                         r = store_commit(child);

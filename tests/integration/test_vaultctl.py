@@ -277,3 +277,17 @@ def test_daemon_refuses_bad_start(vault_dir):
                         "--policy", v.policy, "--socket", v.sock], capture_output=True, text=True,
                        timeout=10)
     assert p.returncode == 1 and "does not open this vault" in p.stderr
+
+
+def test_policy_reload_line_says_what_changed(vault):
+    """The trail records which rules a reload added and removed (an
+    auditor's report shows it), not only how many there are now."""
+    vault.write_policy("allow user root role admin,auditor\n"
+                       "allow user root role service collections people,cases\n"
+                       "allow user 4242 role auditor\n")
+    vault.ctl("policy", "reload", check=True)
+    line = [e for e in audit_lines(vault.export()) if e["op"] == "admin.reload-policy"][-1]
+    assert line["rules"] == 3
+    assert line["added"] == ["allow user root role service collections people,cases",
+                             "allow user 4242 role auditor"]
+    assert line["removed"] == ["allow user root role service collections *"]
