@@ -11,17 +11,6 @@
 
 #define EM_DASH "\xe2\x80\x94"
 
-__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!why || whylen == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-}
-
 int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE], char **ret,
                   size_t *ret_len)
 {
@@ -87,28 +76,28 @@ int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *
         int k = -EBADMSG;
 
         if (len > AUDIT_LINE_MAX || memchr(line, '\n', len) || memchr(line, '\0', len)) {
-                set_why(why, whylen, "line is too long or contains a newline or NUL");
+                why_bad(why, whylen, "line is too long or contains a newline or NUL");
                 return -EBADMSG;
         }
         o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
         seq = json_object_get(o, "seq");
         prev = json_object_get(o, "prev");
         if (!json_is_object(o) || !json_is_integer(seq) || !json_is_string(prev)) {
-                set_why(why, whylen, "not an audit line (JSON object with seq and prev)");
+                why_bad(why, whylen, "not an audit line (JSON object with seq and prev)");
                 goto out;
         }
         if ((uint64_t)json_integer_value(seq) != c->next_seq || json_integer_value(seq) < 0) {
-                set_why(why, whylen, "seq is %" JSON_INTEGER_FORMAT ", expected %" PRIu64,
+                why_bad(why, whylen, "seq is %" JSON_INTEGER_FORMAT ", expected %" PRIu64,
                         json_integer_value(seq), c->next_seq);
                 goto out;
         }
         hex_encode(c->prev, AUDIT_HASH_SIZE, hex);
         if (strcmp(json_string_value(prev), hex) != 0 && c->next_seq == 0) {
-                set_why(why, whylen, "prev of line 0 is not 64 zeros");
+                why_bad(why, whylen, "prev of line 0 is not 64 zeros");
                 goto out;
         }
         if (strcmp(json_string_value(prev), hex) != 0) {
-                set_why(why, whylen,
+                why_bad(why, whylen,
                         "prev does not match the hash of line %" PRIu64
                         " (a line is missing, altered or out of order)",
                         c->next_seq - 1);

@@ -14,18 +14,6 @@
 
 #define EM_DASH "\xe2\x80\x94"
 
-__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (why && whylen) {
-                va_start(ap, fmt);
-                vsnprintf(why, whylen, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
 /* Decodes one UTF-8 sequence at p (n bytes left) as Go's utf8.DecodeRune
  * does: -1 for an invalid one (overlong, surrogate, beyond U+10FFFF,
  * truncated). *ret_size is its length. */
@@ -235,13 +223,13 @@ int note_parse(const char *msg, size_t len, struct note *ret, char *why, size_t 
                 int32_t r = utf8_rune((const unsigned char *)msg + i, len - i, &size);
 
                 if (r < 0 || (r < 0x20 && r != '\n'))
-                        return bad(why, whylen, "the note is not UTF-8 text without control characters");
+                        return why_bad(why, whylen, "the note is not UTF-8 text without control characters");
         }
         for (p = msg; p + 1 < end; p++)
                 if (p[0] == '\n' && p[1] == '\n')
                         split = p;
         if (!split || split + 2 == end || end[-1] != '\n')
-                return bad(why, whylen, "the note has no signature block after a blank line");
+                return why_bad(why, whylen, "the note has no signature block after a blank line");
         /* Text, then each name and signature (never longer than its line). */
         n.buf = malloc(2 * len + 1);
         if (!n.buf)
@@ -255,7 +243,7 @@ int note_parse(const char *msg, size_t len, struct note *ret, char *why, size_t 
 
                 if (n.nsigs == NOTE_MAX_SIGS || parse_sig_line(&n, p, (size_t)(eol - p), &used) < 0) {
                         note_done(&n);
-                        return bad(why, whylen, "malformed signature line in the note");
+                        return why_bad(why, whylen, "malformed signature line in the note");
                 }
                 p = eol + 1;
         }
@@ -279,21 +267,6 @@ int note_check(const struct note *n, const char *name, const uint8_t pk[32])
                                : -EBADMSG;
         }
         return -ENOENT;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back (pure
- * arithmetic: the keeper may not read a time zone file). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-        int64_t era;
-        unsigned yoe, doy, doe;
-
-        y -= m <= 2;
-        era = (y >= 0 ? y : y - 399) / 400;
-        yoe = (unsigned)(y - era * 400);
-        doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
 }
 
 /* "YYYY-MM-DDTHH:MM:SSZ" of t (seconds since the epoch, from 1970 on). */
@@ -405,34 +378,34 @@ int checkpoint_parse(const struct note *n, struct checkpoint *c, char *why, size
         char num[24], *end;
 
         if (text_line(n->buf, n->text_len, 0, &l, &ll) < 0 || ll == 0 || !(c->origin = strndup(l, ll)))
-                return bad(why, whylen, "checkpoint text is malformed (origin)");
+                return why_bad(why, whylen, "checkpoint text is malformed (origin)");
         if (text_line(n->buf, n->text_len, 1, &l, &ll) < 0 || ll == 0 || ll >= sizeof(num) ||
             (l[0] == '0' && ll > 1) || strspn(l, "0123456789") < ll)
-                return bad(why, whylen, "checkpoint text is malformed (size)");
+                return why_bad(why, whylen, "checkpoint text is malformed (size)");
         memcpy(num, l, ll);
         num[ll] = '\0';
         errno = 0;
         c->size = strtoull(num, &end, 10);
         if (errno)
-                return bad(why, whylen, "checkpoint text is malformed (size)");
+                return why_bad(why, whylen, "checkpoint text is malformed (size)");
         if (text_line(n->buf, n->text_len, 2, &l, &ll) < 0 ||
             b64_decode(l, ll, c->hash, sizeof(c->hash), &hlen) < 0 || hlen != NOTE_HASH_SIZE)
-                return bad(why, whylen, "checkpoint text is malformed (hash)");
+                return why_bad(why, whylen, "checkpoint text is malformed (hash)");
         for (size_t i = 3; text_line(n->buf, n->text_len, i, &l, &ll) == 0; i++) {
                 const size_t plen = strlen(NOTE_NEXT_KEY), tlen = strlen(NOTE_TIME);
 
                 if (ll == 0)
-                        return bad(why, whylen, "checkpoint text has an empty extension line");
+                        return why_bad(why, whylen, "checkpoint text has an empty extension line");
                 if (ll >= tlen && memcmp(l, NOTE_TIME, tlen) == 0) {
                         if (c->time || parse_time(l + tlen, ll - tlen, &c->time) < 0)
-                                return bad(why, whylen,
-                                           "checkpoint text has a malformed or second time line");
+                                return why_bad(why, whylen,
+                                               "checkpoint text has a malformed or second time line");
                         continue;
                 }
                 if (ll < plen || memcmp(l, NOTE_NEXT_KEY, plen) != 0)
                         continue;
                 if (c->next_key)
-                        return bad(why, whylen, "checkpoint names two next signing keys");
+                        return why_bad(why, whylen, "checkpoint names two next signing keys");
                 if (!(c->next_key = strndup(l + plen, ll - plen)))
                         return -ENOMEM;
         }
@@ -449,7 +422,7 @@ int checkpoint_verify(const char *note, const char *vkey, struct checkpoint *ret
 
         *ret = (struct checkpoint){0};
         if (note_verifier_parse(vkey, &name, pk, id) < 0) {
-                bad(why, whylen, "the verifier key is malformed");
+                why_bad(why, whylen, "the verifier key is malformed");
                 return -EINVAL;
         }
         k = note_parse(note, strlen(note), &n, why, whylen);
@@ -457,18 +430,18 @@ int checkpoint_verify(const char *note, const char *vkey, struct checkpoint *ret
                 return k;
         k = note_check(&n, name, pk);
         if (k == -ENOENT)
-                k = bad(why, whylen, "checkpoint is not signed by key %s+%02x%02x%02x%02x", name, id[0],
-                        id[1], id[2], id[3]);
+                k = why_bad(why, whylen, "checkpoint is not signed by key %s+%02x%02x%02x%02x", name, id[0],
+                            id[1], id[2], id[3]);
         else if (k < 0)
-                k = bad(why, whylen, "checkpoint signature does not verify");
+                k = why_bad(why, whylen, "checkpoint signature does not verify");
         if (k == 0)
                 k = checkpoint_parse(&n, &c, why, whylen);
         if (k == 0 && c.next_key) {
                 if (note_verifier_parse(c.next_key, &next_name, pk, id) < 0 || strcmp(next_name, name) != 0)
-                        k = bad(why, whylen, "checkpoint names a malformed next signing key");
+                        k = why_bad(why, whylen, "checkpoint names a malformed next signing key");
                 else if (note_check(&n, next_name, pk) < 0)
-                        k = bad(why, whylen, "checkpoint hands over to key %s, but is not signed by it",
-                                c.next_key);
+                        k = why_bad(why, whylen, "checkpoint hands over to key %s, but is not signed by it",
+                                    c.next_key);
         }
         note_done(&n);
         if (k < 0)

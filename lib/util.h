@@ -78,3 +78,10 @@ int write_all(int fd, const void *buf, size_t len);
 /* Reads exactly len bytes, retrying on EINTR and short reads. -EPIPE when
  * the file ends first. */
 int read_full(int fd, void *buf, size_t len);
+
+/* Writes a reason to why (when not NULL) and returns -EBADMSG: the verdict
+ * of a check that names what failed. */
+__attribute__((format(printf, 3, 4))) int why_bad(char *why, size_t whylen, const char *fmt, ...);
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil): plain arithmetic, no time zone file. */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);

@@ -12,18 +12,6 @@
 #define OP_PUT    "records.put"
 #define OP_DELETE "records.delete"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (why && whylen) {
-                va_start(ap, fmt);
-                vsnprintf(why, whylen, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
 void recmeta_version_encode(const struct version_meta *m, uint8_t out[RECMETA_HEADER])
 {
         out[0] = m->kind;
@@ -216,30 +204,33 @@ int recmeta_line_check(const char *line, size_t len, const struct record_name *n
         int r = recmeta_line_parse(line, len, m->seq, &ln, &lm);
 
         if (r == -ENOENT)
-                return fail(why, whylen, "it names audit line %" PRIu64 ", which wrote no version", m->seq);
+                return why_bad(why, whylen, "it names audit line %" PRIu64 ", which wrote no version",
+                               m->seq);
         if (r < 0)
-                return fail(why, whylen, "it names audit line %" PRIu64 ", which is malformed", m->seq);
+                return why_bad(why, whylen, "it names audit line %" PRIu64 ", which is malformed", m->seq);
         if (strcmp(ln.collection, n->collection) != 0 || strcmp(ln.id, n->id) != 0 ||
             ln.version != n->version)
-                return fail(why, whylen,
-                            "audit line %" PRIu64 " wrote %s/%s version %" PRIu64 ", not this one", m->seq,
-                            ln.collection, ln.id, ln.version);
+                return why_bad(why, whylen,
+                               "audit line %" PRIu64 " wrote %s/%s version %" PRIu64 ", not this one",
+                               m->seq, ln.collection, ln.id, ln.version);
         if (recmeta_tombstone(&lm) != recmeta_tombstone(m))
-                return fail(why, whylen, "it is %s, but audit line %" PRIu64 " wrote %s",
-                            recmeta_tombstone(m) ? "a deletion" : "data", m->seq,
-                            recmeta_tombstone(&lm) ? "a deletion" : "data");
+                return why_bad(why, whylen, "it is %s, but audit line %" PRIu64 " wrote %s",
+                               recmeta_tombstone(m) ? "a deletion" : "data", m->seq,
+                               recmeta_tombstone(&lm) ? "a deletion" : "data");
         if (lm.time_us != m->time_us) {
                 time_format_us(m->time_us, have);
                 time_format_us(lm.time_us, want);
-                return fail(why, whylen, "its time is %s, but audit line %" PRIu64 " says %s", have, m->seq,
-                            want);
+                return why_bad(why, whylen, "its time is %s, but audit line %" PRIu64 " says %s", have,
+                               m->seq, want);
         }
         if (lm.uid != m->uid)
-                return fail(why, whylen, "its uid is %" PRIu32 ", but audit line %" PRIu64 " says %" PRIu32,
-                            m->uid, m->seq, lm.uid);
+                return why_bad(why, whylen,
+                               "its uid is %" PRIu32 ", but audit line %" PRIu64 " says %" PRIu32, m->uid,
+                               m->seq, lm.uid);
         if (lm.size != m->size)
-                return fail(why, whylen, "its size is %" PRIu64 ", but audit line %" PRIu64 " says %" PRIu64,
-                            m->size, m->seq, lm.size);
+                return why_bad(why, whylen,
+                               "its size is %" PRIu64 ", but audit line %" PRIu64 " says %" PRIu64, m->size,
+                               m->seq, lm.size);
         return 0;
 }
 
@@ -249,25 +240,26 @@ int recmeta_head_check(const struct record_head *h, const struct version_meta *l
         char have[TIME_STRING_MAX], want[TIME_STRING_MAX];
 
         if (h->state == RECMETA_STATE_ACTIVE && recmeta_tombstone(latest))
-                return fail(why, whylen,
-                            "the head says the record is live, but its latest version %" PRIu64
-                            " is a deletion",
-                            h->version);
+                return why_bad(why, whylen,
+                               "the head says the record is live, but its latest version %" PRIu64
+                               " is a deletion",
+                               h->version);
         if (h->state == RECMETA_STATE_DELETED && !recmeta_tombstone(latest))
-                return fail(why, whylen,
-                            "the head says the record is deleted, but its latest version %" PRIu64
-                            " holds data",
-                            h->version);
+                return why_bad(why, whylen,
+                               "the head says the record is deleted, but its latest version %" PRIu64
+                               " holds data",
+                               h->version);
         if (h->updated_us != latest->time_us) {
                 time_format_us(h->updated_us, have);
                 time_format_us(latest->time_us, want);
-                return fail(why, whylen, "the head's update time %s is not version %" PRIu64 "'s, %s", have,
-                            h->version, want);
+                return why_bad(why, whylen, "the head's update time %s is not version %" PRIu64 "'s, %s",
+                               have, h->version, want);
         }
         if (first && h->created_us != first->time_us) {
                 time_format_us(h->created_us, have);
                 time_format_us(first->time_us, want);
-                return fail(why, whylen, "the head's creation time %s is not version 1's, %s", have, want);
+                return why_bad(why, whylen, "the head's creation time %s is not version 1's, %s", have,
+                               want);
         }
         return 0;
 }

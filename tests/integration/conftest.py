@@ -1,4 +1,5 @@
 """Fixtures that run the real vaultd and vaultctl in a temporary directory."""
+import gzip
 import json
 import os
 import shutil
@@ -126,6 +127,26 @@ class Vault:
         assert r.returncode == 0, r.stderr
         with open(path, "rb") as f:
             return f.read()
+
+
+def vault_from_fixture(root, fixture):
+    """A Vault on a copy of a stopped vault kept in tests/integration/fixtures
+    (its data.mdb.gz and plain root.key), not started."""
+    here = os.path.join(os.path.dirname(__file__), "fixtures", fixture)
+    v = Vault.__new__(Vault)  # not __init__: the fixture brings its own key and store
+    v.root, v.state = root, os.path.join(root, "state")
+    v.key, v.policy = os.path.join(root, "root.key"), os.path.join(root, "vaultd.policy")
+    v.sock, v.log = os.path.join(root, "vaultd.sock"), os.path.join(root, "vaultd.log")
+    v.extra_args, v.proc = [], None
+    v.write_policy(DEFAULT_POLICY)
+    os.mkdir(v.state, 0o700)
+    with gzip.open(os.path.join(here, "data.mdb.gz")) as src, \
+            open(os.path.join(v.state, "data.mdb"), "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    shutil.copy(os.path.join(here, "root.key"), v.key)
+    os.chmod(v.key, 0o600)
+    os.chmod(os.path.join(v.state, "data.mdb"), 0o600)
+    return v
 
 
 def audit_lines(export_bytes):

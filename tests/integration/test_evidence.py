@@ -4,38 +4,23 @@ export does not verify (exit 3, with the reason); continuity from one audit
 to the next (--state, --since-head); Windows line ends are harmless. All
 through the real vaultd and vaultctl, on real exports."""
 import base64
-import gzip
 import hashlib
 import json
 import os
-import shutil
 
 import pytest
 from nacl.signing import SigningKey
 
 import docclient
-from conftest import Vault
+from conftest import Vault, vault_from_fixture
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "evidence-vault")
 FIXTURE_KEY = ("vaultd/df77e760d68dca8d9f4bb2a1b7a44a9a+cf600adb+"
                "ARSxvFTLvxnlqUcMgdvlFKc+FJQkxLQ5FXWTXBi15xsY")
 
 
 def fixture_vault(root):
     """The fixture vault (old checkpoints), started, with new lines."""
-    v = Vault.__new__(Vault)  # not __init__: the fixture brings its own key and store
-    v.root, v.state = root, os.path.join(root, "state")
-    v.key, v.policy = os.path.join(root, "root.key"), os.path.join(root, "vaultd.policy")
-    v.sock, v.log = os.path.join(root, "vaultd.sock"), os.path.join(root, "vaultd.log")
-    v.extra_args, v.proc = [], None
-    v.write_policy("allow user root role admin,auditor\nallow user root role service collections *\n")
-    os.mkdir(v.state, 0o700)
-    with gzip.open(os.path.join(FIXTURE, "data.mdb.gz")) as src, \
-            open(os.path.join(v.state, "data.mdb"), "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    shutil.copy(os.path.join(FIXTURE, "root.key"), v.key)
-    os.chmod(v.key, 0o600)
-    os.chmod(os.path.join(v.state, "data.mdb"), 0o600)
+    v = vault_from_fixture(root, "evidence-vault")
     v.start()
     for i in range(3):
         put(v, "N-%d" % i)

@@ -3,18 +3,16 @@ version headers edited in the real LMDB file of a stopped vault (mdb_dump,
 mdb_load) are named by Verify after restart, and Get refuses what it can
 tell is wrong. A version header is kind(1) time_us(8) uid(4) size(8)
 seq(8); a head is version(8) state(1) created_us(8) updated_us(8)."""
-import gzip
 import json
 import os
 import shutil
 import subprocess
 
-from conftest import Client, Vault
+from conftest import Client, Vault, vault_from_fixture
 from test_integrity import load_all
 
 KIND_DATA, KIND_TOMBSTONE = 3, 4
 ACTIVE, DELETED = 1, 2
-FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "store-format1")
 
 
 class Store:
@@ -316,20 +314,7 @@ def test_a_version_past_the_first_turns_is_named(vault):
 def format1_vault(root):
     """A vault written by vaultd 0.1.0 before metadata was bound (store
     format 1, envelopes of format 2): tests/integration/fixtures."""
-    v = Vault.__new__(Vault)  # not __init__: the fixture brings its own key and store
-    v.root, v.state = root, os.path.join(root, "state")
-    v.key, v.policy = os.path.join(root, "root.key"), os.path.join(root, "vaultd.policy")
-    v.sock, v.log = os.path.join(root, "vaultd.sock"), os.path.join(root, "vaultd.log")
-    v.extra_args, v.proc = [], None
-    v.write_policy("allow user root role admin,auditor\nallow user root role service collections *\n")
-    os.mkdir(v.state, 0o700)
-    with gzip.open(os.path.join(FIXTURE, "data.mdb.gz")) as src, \
-            open(os.path.join(v.state, "data.mdb"), "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    shutil.copy(os.path.join(FIXTURE, "root.key"), v.key)
-    os.chmod(v.key, 0o600)
-    os.chmod(os.path.join(v.state, "data.mdb"), 0o600)
-    return v
+    return vault_from_fixture(root, "store-format1")
 
 
 def test_old_store_is_upgraded_and_bound(vault_dir):
