@@ -29,7 +29,8 @@ struct writer {
         struct job *done_head, *done_tail;
         bool stopping;
         struct writer_stats stats;
-        uint64_t busy_since; /* monotonic µs, 0 when idle; atomic */
+        uint64_t busy_since;     /* monotonic µs, 0 when idle; atomic */
+        bool checkpoint_failing; /* since the last checkpoint stored and published */
         /* The policy in force at commit: calls are authorised again against
          * it, so nothing a reload revoked commits after the reload's line.
          * It is swapped here when a reload commits; the event loop frees a
@@ -144,26 +145,60 @@ static int txn_begin(struct writer *w, uint64_t need, bool use_reserve, MDB_txn 
         return 0;
 }
 
+/* A checkpoint could not be signed, stored or published (r): an integrity
+ * failure, counted and logged once for as long as it lasts (the next try
+ * is a second away). A full disk is not one: Status shows the disk. */
+static void checkpoint_failed(struct writer *w, const char *what, int r)
+{
+        struct integrity_event e = {.kind = INTEGRITY_CHECKPOINT, .seq = UINT64_MAX, .version = -1};
+
+        if (r == -EIO && store_space_check(w->v->store, 0, false) == -ENOSPC)
+                r = -ENOSPC; /* LMDB reports a short write on a full disk as EIO */
+        if (w->checkpoint_failing)
+                return;
+        w->checkpoint_failing = true;
+        if (r == -ENOSPC) {
+                log_error("%s: the disk is full; free space in the state directory's file system", what);
+                return;
+        }
+        snprintf(e.op, sizeof(e.op), "audit.checkpoint");
+        snprintf(e.what, sizeof(e.what), "%s: %s", what, strerror(-r));
+        health_integrity(&w->v->health, &e);
+}
+
 /* Signs a checkpoint when one is due (by count or time, or force: an
  * Export's, or at shutdown). The lines are durable either way: a failure
  * only delays the checkpoint, and is logged. */
 static void checkpoint(struct writer *w, bool force)
 {
+        struct audit_log *log = w->v->audit;
+        uint64_t stored = log->checkpoint_size;
+        char what[128];
         int r;
 
         /* Sealed, the keeper has no signing key: the lines wait for the
          * first checkpoint after unseal, which covers them all. */
         if (__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
                 return;
-        r = audit_checkpoint(w->v->audit, now_realtime_us(), force);
-
-        if (r < 0)
-                log_error("cannot sign an audit checkpoint: %s", strerror(-r));
+        r = audit_checkpoint(log, now_realtime_us(), force);
+        if (r < 0) {
+                checkpoint_failed(w, "cannot sign an audit checkpoint", r);
+                return;
+        }
+        if (log->checkpoint_size == stored)
+                return; /* none was due */
         /* Published once stored (vaultd/published.h); a failure leaves the
          * file one checkpoint behind, which the next start accepts. */
-        else if (w->v->published && (r = published_update(w->v->published, w->v->audit)) < 0)
-                log_error("cannot publish audit checkpoint %llu to " PUBLISHED_FILE ": %s",
-                          (unsigned long long)w->v->audit->checkpoint_size, strerror(-r));
+        if (w->v->published && (r = published_update(w->v->published, log)) < 0) {
+                snprintf(what, sizeof(what), "cannot publish audit checkpoint %llu to " PUBLISHED_FILE,
+                         (unsigned long long)log->checkpoint_size);
+                checkpoint_failed(w, what, r);
+                return;
+        }
+        if (w->checkpoint_failing)
+                log_info("audit checkpoints are signed and published again (size %llu)",
+                         (unsigned long long)log->checkpoint_size);
+        w->checkpoint_failing = false;
 }
 
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */
