@@ -29,8 +29,10 @@ struct writer {
         struct job *done_head, *done_tail;
         bool stopping;
         struct writer_stats stats;
-        uint64_t busy_since;     /* monotonic µs, 0 when idle; atomic */
-        bool checkpoint_failing; /* since the last checkpoint stored and published */
+        uint64_t busy_since; /* monotonic µs, 0 when idle; atomic */
+        /* A checkpoint failed to be signed and stored, or to be published,
+         * and has not succeeded since (each is reported once). */
+        bool sign_failing, publish_failing;
         /* The policy in force at commit: calls are authorised again against
          * it, so nothing a reload revoked commits after the reload's line.
          * It is swapped here when a reload commits; the event loop frees a
@@ -145,18 +147,19 @@ static int txn_begin(struct writer *w, uint64_t need, bool use_reserve, MDB_txn 
         return 0;
 }
 
-/* A checkpoint could not be signed, stored or published (r): an integrity
- * failure, counted and logged once for as long as it lasts (the next try
- * is a second away). A full disk is not one: Status shows the disk. */
-static void checkpoint_failed(struct writer *w, const char *what, int r)
+/* A checkpoint could not be signed and stored, or published (r): an
+ * integrity failure, counted and logged once for as long as it lasts
+ * (*failing; the next try is a second away). A full disk is not one:
+ * Status shows the disk. */
+static void checkpoint_failed(struct writer *w, bool *failing, const char *what, int r)
 {
         struct integrity_event e = {.kind = INTEGRITY_CHECKPOINT, .seq = UINT64_MAX, .version = -1};
 
         if (r == -EIO && store_space_check(w->v->store, 0, false) == -ENOSPC)
                 r = -ENOSPC; /* LMDB reports a short write on a full disk as EIO */
-        if (w->checkpoint_failing)
+        if (*failing)
                 return;
-        w->checkpoint_failing = true;
+        *failing = true;
         if (r == -ENOSPC) {
                 log_error("%s: the disk is full; free space in the state directory's file system", what);
                 return;
@@ -181,24 +184,33 @@ static void checkpoint(struct writer *w, bool force)
         if (__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
                 return;
         r = audit_checkpoint(log, now_realtime_us(), force);
-        if (r < 0) {
-                checkpoint_failed(w, "cannot sign an audit checkpoint", r);
-                return;
+        if (r == -EBADMSG) /* the keeper hashed the lines itself, and they do not chain */
+                checkpoint_failed(w, &w->sign_failing,
+                                  "the key keeper refused to sign an audit checkpoint: the lines since the "
+                                  "last one do not chain (altered in the store?)",
+                                  r);
+        else if (r < 0)
+                checkpoint_failed(w, &w->sign_failing, "cannot sign an audit checkpoint", r);
+        else if (log->checkpoint_size != stored && w->sign_failing) {
+                w->sign_failing = false;
+                log_info("audit checkpoints are signed again (size %llu)",
+                         (unsigned long long)log->checkpoint_size);
         }
-        if (log->checkpoint_size == stored)
-                return; /* none was due */
-        /* Published once stored (vaultd/published.h); a failure leaves the
-         * file one checkpoint behind, which the next start accepts. */
-        if (w->v->published && (r = published_update(w->v->published, log)) < 0) {
+        /* Published once stored (vaultd/published.h), retried until it
+         * is; a failure leaves the file one checkpoint behind, which the
+         * next start accepts. */
+        if (!w->v->published)
+                return;
+        r = published_update(w->v->published, log);
+        if (r < 0) {
                 snprintf(what, sizeof(what), "cannot publish audit checkpoint %llu to " PUBLISHED_FILE,
                          (unsigned long long)log->checkpoint_size);
-                checkpoint_failed(w, what, r);
-                return;
-        }
-        if (w->checkpoint_failing)
-                log_info("audit checkpoints are signed and published again (size %llu)",
+                checkpoint_failed(w, &w->publish_failing, what, r);
+        } else if (w->publish_failing) {
+                w->publish_failing = false;
+                log_info("audit checkpoint %llu published to " PUBLISHED_FILE " again",
                          (unsigned long long)log->checkpoint_size);
-        w->checkpoint_failing = false;
+        }
 }
 
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */

@@ -183,6 +183,29 @@ def test_a_get_that_meets_altered_data_is_counted_and_logged_without_the_id(vaul
     assert "              record c NCC-2024-000123 version 1, audit seq %d\n" % last["seq"] in text
 
 
+def test_a_checkpoint_the_keeper_refuses_is_an_integrity_failure(vault):
+    """A line altered in the store while vaultd runs, after the last
+    checkpoint: the keeper hashes the lines itself and refuses to sign.
+    Counted and logged once, though the writer tries again every second."""
+    vault.ctl("put", "c", "K-1", "-", input=b"x", check=True)
+    vault.ctl("put", "c", "K-2", "-", input=b"x", check=True)
+    st = status(vault)
+    assert st["unsigned_lines"] >= 2, st
+    alter_audit_line(vault, st["audit_lines"] - 2, b'"K-1"', b'"K-7"')  # the daemon runs meanwhile
+    vault.ctl("audit", "export", "-o", os.path.join(vault.root, "e.jsonl"))  # forces a checkpoint
+    st = wait_for("the refusal", lambda: (lambda s: s if s["integrity_failures"] else None)(status(vault)))
+    last = st["integrity_last"]
+    assert st["state"] == "degraded" and st["problems"] == [
+        "integrity failure under a minute ago: a checkpoint was not signed or published"], st
+    assert (last["kind"], last["operation"]) == ("checkpoint", "audit.checkpoint") and "seq" not in last
+    assert last["what"].startswith("the key keeper refused to sign an audit checkpoint: the lines since "
+                                   "the last one do not chain")
+    assert st["unsigned_lines"] >= 3
+    time.sleep(2.5)  # two more tries
+    assert status(vault)["integrity_failures"] == 1
+    assert vault.read_log().count("integrity failure (checkpoint)") == 1
+
+
 def test_a_sealed_vault_shows_sealed(vault_dir):
     pf = os.path.join(vault_dir, "pass")
     with open(pf, "w") as f:
