@@ -70,6 +70,34 @@ void time_format_us(uint64_t us, char buf[static TIME_STRING_MAX])
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(us % 1000000u));
 }
 
+void age_format(uint64_t seconds, char buf[static AGE_STRING_MAX])
+{
+        if (seconds < 60)
+                snprintf(buf, AGE_STRING_MAX, "under a minute");
+        else if (seconds < 2 * 3600)
+                snprintf(buf, AGE_STRING_MAX, "%llu min", (unsigned long long)(seconds / 60));
+        else if (seconds < 2 * 86400)
+                snprintf(buf, AGE_STRING_MAX, "%llu h", (unsigned long long)(seconds / 3600));
+        else
+                snprintf(buf, AGE_STRING_MAX, "%llu days", (unsigned long long)(seconds / 86400));
+}
+
+void size_format(uint64_t bytes, char buf[static SIZE_STRING_MAX])
+{
+        static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+        double n = (double)bytes;
+        size_t u = 0;
+
+        while (n >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                n /= 1024;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, SIZE_STRING_MAX, "%llu bytes", (unsigned long long)bytes);
+        else
+                snprintf(buf, SIZE_STRING_MAX, n < 10 ? "%.1f %s" : "%.0f %s", n, units[u]);
+}
+
 void hex_encode(const uint8_t *in, size_t len, char *out)
 {
         static const char digits[] = "0123456789abcdef";

@@ -62,6 +62,15 @@ uint64_t now_monotonic_us(void);
 /* Writes "2026-11-29T14:03:07.123456Z" (UTC) for a microsecond time stamp. */
 void time_format_us(uint64_t us, char buf[static TIME_STRING_MAX]);
 
+#define AGE_STRING_MAX 32
+/* An age for people, coarse so that it changes rarely: "under a minute",
+ * "12 min" (under two hours), "5 h" (under two days), "3 days". */
+void age_format(uint64_t seconds, char buf[static AGE_STRING_MAX]);
+
+#define SIZE_STRING_MAX 32
+/* A size for people in binary units: "512 bytes", "7.5 MiB", "233 GiB". */
+void size_format(uint64_t bytes, char buf[static SIZE_STRING_MAX]);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Parses exactly 2*len hex digits; -EINVAL on anything else. */

@@ -69,6 +69,114 @@ static void show_backup_age(json_t *reply)
                        "", "");
 }
 
+/* A list of sentences from vaultd under a label, one per line, escaped. */
+static void show_sentences(const char *label, json_t *list)
+{
+        json_t *item;
+        size_t i;
+
+        json_array_foreach(list, i, item)
+        {
+                _cleanup_(freep) char *shown = escape_json_string(item);
+
+                printf("%-13s %s\n", i == 0 ? label : "", shown);
+        }
+}
+
+/* Right under the state: what needs an admin, and where to read what to do. */
+static void show_problems(json_t *reply)
+{
+        json_t *problems = json_object_get(reply, "problems");
+
+        if (is_sealed(json_object_get(reply, "state")))
+                printf("%-13s records answer Sealed until an admin runs 'vaultctl unseal'\n", "");
+        if (json_array_size(problems) > 0) {
+                show_sentences("problems:", problems);
+                printf("%-13s (what each means and what to do: 'man vaultctl', HEALTH)\n", "");
+        }
+        show_sentences("warnings:", json_object_get(reply, "warnings"));
+}
+
+static bool has_int(json_t *reply, const char *key)
+{
+        return json_is_integer(json_object_get(reply, key));
+}
+
+static uint64_t get_uint(json_t *reply, const char *key)
+{
+        json_int_t n = json_integer_value(json_object_get(reply, key));
+
+        return n > 0 ? (uint64_t)n : 0;
+}
+
+/* The last signed checkpoint: how many lines it covers, how old it is,
+ * and how many lines wait for the next one. */
+static void show_checkpoint(json_t *reply)
+{
+        uint64_t waiting = get_uint(reply, "unsigned_lines");
+        char age[AGE_STRING_MAX];
+
+        if (!has_int(reply, "checkpoint_size"))
+                return;
+        printf("%-13s covers %" PRIu64 " audit %s", "checkpoint:", get_uint(reply, "checkpoint_size"),
+               plural(get_uint(reply, "checkpoint_size"), "line", "lines"));
+        if (has_int(reply, "checkpoint_age_seconds")) {
+                age_format(get_uint(reply, "checkpoint_age_seconds"), age);
+                printf(", signed %s ago", age);
+        }
+        printf(waiting ? ", %" PRIu64 " waiting for the next\n" : "\n", waiting);
+}
+
+/* The store's file and map, and the disk it is on. */
+static void show_space(json_t *reply)
+{
+        char a[SIZE_STRING_MAX], b[SIZE_STRING_MAX];
+
+        if (has_int(reply, "store_bytes")) {
+                size_format(get_uint(reply, "store_bytes"), a);
+                size_format(get_uint(reply, "map_bytes"), b);
+                printf("%-13s %s; map %s, %" PRIu64 " %% free (it grows as needed)\n", "store:", a, b,
+                       get_uint(reply, "map_free_percent"));
+        }
+        if (has_int(reply, "disk_free_bytes")) {
+                size_format(get_uint(reply, "disk_free_bytes"), a);
+                size_format(get_uint(reply, "disk_total_bytes"), b);
+                printf("%-13s %s free of %s (%" PRIu64 " %%)\n", "disk:", a, b,
+                       get_uint(reply, "disk_free_percent"));
+        }
+}
+
+/* Integrity failures since vaultd started, and the last one. */
+static void show_integrity(json_t *reply)
+{
+        json_t *last = json_object_get(reply, "integrity_last");
+        uint64_t n = get_uint(reply, "integrity_failures");
+        _cleanup_(freep) char *when = escape_json_string(json_object_get(last, "time"));
+        _cleanup_(freep) char *what = escape_json_string(json_object_get(last, "what"));
+        _cleanup_(freep) char *coll = escape_json_string(json_object_get(last, "collection"));
+        _cleanup_(freep) char *id = escape_json_string(json_object_get(last, "id"));
+
+        if (!has_int(reply, "integrity_failures"))
+                return;
+        if (n == 0 || !json_is_object(last)) {
+                printf("%-13s no failures since vaultd started\n", "integrity:");
+                return;
+        }
+        printf("%-13s %" PRIu64 " %s since vaultd started; the last at %s:\n", "integrity:", n,
+               plural(n, "failure", "failures"), when);
+        printf("%-13s %s\n", "", what);
+        if (json_is_string(json_object_get(last, "id")))
+                printf("%-13s record %s %s", "", coll, id);
+        else
+                printf("%-13s", "");
+        if (has_int(last, "version"))
+                printf(" version %" PRIu64, get_uint(last, "version"));
+        if (has_int(last, "seq"))
+                printf("%saudit seq %" PRIu64, json_is_string(json_object_get(last, "id")) ? ", " : " ",
+                       get_uint(last, "seq"));
+        printf("\n");
+}
+
 static void show_status(json_t *reply)
 {
         json_t *requests = json_object_get(reply, "requests"), *batches = json_object_get(reply, "batches");
@@ -86,14 +194,16 @@ static void show_status(json_t *reply)
                                status_fields[i].unit);
                 else
                         partial = true;
-                /* Right under the state: what sealed means, and who ends it. */
-                if (strcmp(status_fields[i].key, "state") == 0 && is_sealed(v))
-                        printf("%-13s records answer Sealed until an admin runs 'vaultctl unseal'\n", "");
+                if (strcmp(status_fields[i].key, "state") == 0)
+                        show_problems(reply);
         }
         if (json_is_integer(requests) && json_is_integer(batches))
                 printf("%-13s %lld in %lld %s\n", "requests:", (long long)json_integer_value(requests),
                        (long long)json_integer_value(batches),
                        plural((uint64_t)json_integer_value(batches), "batch", "batches"));
+        show_checkpoint(reply);
+        show_space(reply);
+        show_integrity(reply);
         if (!partial)
                 show_backup_age(reply);
         if (partial)
@@ -110,8 +220,30 @@ static void no_arguments(struct ctl *ctl, int argc, char **argv)
 
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-        no_arguments(ctl, argc, argv);
-        return ctl_show(ctl, "io.vaultd.admin.Status", NULL, show_status);
+        enum { OPT_CHECK = OPT_COMMAND };
+        static const struct option opts[] = {
+                {"check", no_argument, NULL, OPT_CHECK},
+                {},
+        };
+        bool check = false;
+        json_t *reply;
+        int c, r;
+
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1)
+                check |= c == OPT_CHECK;
+        ctl_positional(ctl, argc, argv, 0, 0);
+        reply = ctl_call(ctl, "io.vaultd.admin.Status", NULL);
+        if (ctl->json)
+                print_json(reply);
+        else
+                show_status(reply);
+        /* Plain status succeeds whenever vaultd answers (scripts wait for
+         * it to answer); --check also asks that it serve and be well. */
+        r = check && strcmp(json_string_value(json_object_get(reply, "state")) ?: "", "serving") != 0
+                    ? EXIT_FAILURE
+                    : EXIT_SUCCESS;
+        json_decref(reply);
+        return r;
 }
 
 static void show_reload(json_t *reply)

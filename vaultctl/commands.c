@@ -186,10 +186,18 @@ static const struct command backup_commands[] = {
 };
 
 static const struct command top_commands[] = {
-        {"status", NULL, cmd_status, "", "what the vault is doing",
-         "Shows vaultd's state, the vault, its record and audit line counts, open\n"
-         "connections, the sandbox, and uptime. Not audited.",
-         "vaultctl status", "any user the policy knows (any role)"},
+        {"status", NULL, cmd_status, "[--check]", "what the vault is doing, and whether it needs you",
+         "Shows vaultd's state: serving, degraded (it serves, but something needs an\n"
+         "admin) or sealed. Admins and auditors also see the problems and warnings\n"
+         "under it ('man vaultctl', HEALTH, says what to do about each), the vault,\n"
+         "its record and audit line counts, open connections, the sandbox, uptime,\n"
+         "the last signed checkpoint, the store's and the disk's space, integrity\n"
+         "failures since vaultd started and the last backup. A service sees only\n"
+         "whether the vault serves or is sealed. Not audited.\n"
+         "\n"
+         "  --check  exit with 1 when the state is not serving (for monitoring);\n"
+         "           without it, status exits with 0 whenever vaultd answers",
+         "vaultctl status --check", "any user the policy knows (any role)"},
         {"put", NULL, cmd_put, "COLLECTION ID [FILE|-] [--if-version N]", "store a new version of a record",
          "Stores FILE (or standard input) as a new version of the record and prints\n"
          "the version number.\n"

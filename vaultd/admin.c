@@ -13,16 +13,25 @@
 int admin_status(struct vault *v, struct job *j)
 {
         struct writer_stats st = {0};
+        struct health_facts facts;
+        struct health_verdict verdict;
+        bool sealed = __atomic_load_n(&v->sealed, __ATOMIC_RELAXED);
 
-        j->reply = json_pack("{s:s,s:s}", "state",
-                             __atomic_load_n(&v->sealed, __ATOMIC_RELAXED) ? "sealed" : "serving", "version",
-                             VAULTD_VERSION);
+        /* Counters and health show every tenant's activity (a Get that met
+         * damaged data, the disk filling up): a service sees only whether
+         * the vault serves or is sealed, so it cannot watch another
+         * service's records grow or fail. */
+        if (!(policy_roles(v->policy, &j->peer) & (ROLE_ADMIN | ROLE_AUDITOR))) {
+                j->reply = json_pack("{s:s,s:s}", "state", sealed ? "sealed" : "serving", "version",
+                                     VAULTD_VERSION);
+                return j->reply ? 0 : -ENOMEM;
+        }
+        health_gather(v, &facts);
+        health_judge(&facts, &verdict);
+        j->reply =
+                json_pack("{s:s,s:s}", "state", health_state_name(verdict.state), "version", VAULTD_VERSION);
         if (!j->reply)
                 return -ENOMEM;
-        /* Counters show every tenant's activity: a service sees only the
-         * state, so it cannot watch another service's records grow. */
-        if (!(policy_roles(v->policy, &j->peer) & (ROLE_ADMIN | ROLE_AUDITOR)))
-                return 0;
         if (v->writer)
                 writer_get_stats(v->writer, &st);
         if (json_object_update_new(
@@ -33,7 +42,8 @@ int admin_status(struct vault *v, struct job *j)
                             (json_int_t)__atomic_load_n(&v->audit->next_seq, __ATOMIC_RELAXED),
                             "connections", (json_int_t)v->connections, "sandbox", v->sandbox ?: "off",
                             "uptime_seconds", (json_int_t)((now_monotonic_us() - v->started_us) / 1000000u),
-                            "batches", (json_int_t)st.batches, "requests", (json_int_t)st.jobs)) < 0)
+                            "batches", (json_int_t)st.batches, "requests", (json_int_t)st.jobs)) < 0 ||
+            json_object_update_new(j->reply, health_json(&facts, &verdict)) < 0)
                 return -ENOMEM;
         /* Status answers even when the store cannot say when the last
          * backup was: the fields are left out, as before any backup. */

@@ -3,8 +3,10 @@
 
 #include "vault.h"
 
-/* Status: answered directly, not audited. Counters only for admins and
- * auditors; a service gets the state and version. */
+/* Status: answered directly, not audited. Counters and health (state
+ * "degraded", problems, warnings, the numbers behind them) only for admins
+ * and auditors; a service gets the version and the state "serving" or
+ * "sealed". */
 int admin_status(struct vault *v, struct job *j);
 /* ReloadPolicy: run parses the file in the writer; after swaps it in once
  * the audit line is durable (the event loop owns the live policy). */

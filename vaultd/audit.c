@@ -165,6 +165,10 @@ int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struc
         k = keeper_chain(kp, log->checkpoint_size, hash, sig, time);
         if (k < 0)
                 goto fail;
+        log->checkpoint_signed_s = time > 0 ? (uint64_t)time : 0;
+        /* Lines left unsigned by the last run (sealed, or a crash) wait
+         * from now on, as far as this run can tell. */
+        log->unsigned_since_us = log->next_seq > log->checkpoint_size ? now_realtime_us() : 0;
         *ret = log;
         return 0;
 fail:
@@ -200,6 +204,8 @@ void audit_txn_begin(struct audit_log *log)
 
 void audit_txn_commit(struct audit_log *log)
 {
+        if (log->pending_next_seq > log->next_seq && !log->unsigned_since_us)
+                __atomic_store_n(&log->unsigned_since_us, now_realtime_us(), __ATOMIC_RELAXED);
         __atomic_store_n(&log->next_seq, log->pending_next_seq, __ATOMIC_RELAXED); /* Status reads it */
         memcpy(log->head, log->pending_head, AUDIT_HASH_SIZE);
 }
@@ -339,7 +345,9 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
         sodium_memzero(next_wrapped, sizeof(next_wrapped));
         if (k < 0)
                 return k;
-        log->checkpoint_size = size;
+        __atomic_store_n(&log->checkpoint_size, size, __ATOMIC_RELAXED); /* Status reads these */
+        __atomic_store_n(&log->checkpoint_signed_s, c.time > 0 ? (uint64_t)c.time : 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&log->unsigned_since_us, 0, __ATOMIC_RELAXED);
         if (handover) {
                 /* Stored: the keeper may forget the old key. Should this
                  * fail, the next start opens the new one from the store. */

@@ -26,6 +26,12 @@ struct audit_log {
         uint8_t head[AUDIT_HASH_SIZE], pending_head[AUDIT_HASH_SIZE];
         uint64_t checkpoint_size, checkpoint_time_us; /* last stored checkpoint */
         uint64_t keeper_size; /* last size the keeper signed (stored, unless that failed) */
+        /* For Status (read from the event loop, atomic): when the keeper
+         * signed the last stored checkpoint (its vaultd-time, seconds since
+         * the epoch; 0: none, or one signed without a time), and since when
+         * committed lines have waited for a checkpoint to cover them
+         * (realtime µs; 0: none wait). */
+        uint64_t checkpoint_signed_s, unsigned_since_us;
 };
 
 /* At vault creation: writes the vault id (32 hex digits), the checkpoint

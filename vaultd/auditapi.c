@@ -1,9 +1,11 @@
 #include "auditapi.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auditrange.h"
+#include "methods.h"
 #include "recverify.h"
 #include "util.h"
 
@@ -237,6 +239,40 @@ static int verify_turn(struct vault *v, MDB_txn *txn, struct job *j)
         return r;
 }
 
+/* A Verify's verdict, for Status (vaultd/health.h): the trail broken at
+ * seq bad_seq (>= 0), or records that do not match it (rv), or neither. */
+static void verify_health(struct vault *v, struct job *j, int64_t bad_seq, const struct records_verify *rv)
+{
+        struct integrity_event e = {.kind = INTEGRITY_VERIFY, .seq = j->seq, .version = -1};
+        json_t *first = rv ? json_array_get(rv->list, 0) : NULL;
+        char problem[HEALTH_SENTENCE_MAX];
+
+        snprintf(e.op, sizeof(e.op), "%s", j->method->op);
+        if (bad_seq >= 0) {
+                snprintf(problem, sizeof(problem), "audit verify failed at seq %lld", (long long)bad_seq);
+                snprintf(e.what, sizeof(e.what), "the audit trail does not verify at seq %lld: %.180s",
+                         (long long)bad_seq, j->verify->why);
+        } else if (rv && rv->problems) {
+                snprintf(problem, sizeof(problem), "audit verify: %llu %s not match the trail",
+                         (unsigned long long)rv->problems, rv->problems == 1 ? "record does" : "records do");
+                snprintf(e.what, sizeof(e.what),
+                         "%llu stored %s not match the audit trail; the first, in "
+                         "collection %s: %s",
+                         (unsigned long long)rv->problems, rv->problems == 1 ? "record does" : "records do",
+                         json_string_value(json_object_get(first, "collection")) ?: "?",
+                         json_string_value(json_object_get(first, "reason")) ?: "?");
+                snprintf(e.collection, sizeof(e.collection), "%s",
+                         json_string_value(json_object_get(first, "collection")) ?: "");
+                snprintf(e.id, sizeof(e.id), "%s", json_string_value(json_object_get(first, "id")) ?: "");
+                if (json_is_integer(json_object_get(first, "version")))
+                        e.version = json_integer_value(json_object_get(first, "version"));
+        } else {
+                health_verify_result(&v->health, NULL, NULL);
+                return;
+        }
+        health_verify_result(&v->health, &e, problem);
+}
+
 int auditapi_verify_after(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
 {
         char hex[AUDIT_HASH_HEX_SIZE];
@@ -267,12 +303,15 @@ int auditapi_verify_after(struct vault *v, struct job *j, json_t **ret_params, b
         store_read_end(v->store, txn);
         *ret_continues = false;
         if (r == -EBADMSG)
+                verify_health(v, j, j->verify->bad_seq, NULL);
+        if (r == -EBADMSG)
                 return job_fail(j, IFACE ".IntegrityError",
                                 json_pack("{s:I,s:s}", "seq", (json_int_t)j->verify->bad_seq, "reason",
                                           j->verify->why));
         if (r < 0)
                 return r;
         rv = j->verify_records;
+        verify_health(v, j, -1, rv);
         if (rv->problems)
                 return job_fail(
                         j, IFACE ".RecordsInconsistent",

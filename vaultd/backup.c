@@ -275,17 +275,24 @@ static int backup_done_run(struct vault *v, MDB_txn *txn, struct job *j)
         return j->audit.extra && j->reply ? 0 : -ENOMEM;
 }
 
-int backup_status(struct vault *v, json_t *reply)
+int backup_last_time(struct vault *v, uint64_t *ret_us)
 {
-        char when[TIME_STRING_MAX];
-        uint64_t last = 0, now = now_realtime_us();
         MDB_txn *txn;
         int r = store_read_begin(v->store, &txn);
 
         if (r < 0)
                 return r;
-        r = store_meta_get_u64(txn, v->store, META_BACKUP_TIME, &last);
+        r = store_meta_get_u64(txn, v->store, META_BACKUP_TIME, ret_us);
         store_read_end(v->store, txn);
+        return r;
+}
+
+int backup_status(struct vault *v, json_t *reply)
+{
+        char when[TIME_STRING_MAX];
+        uint64_t last = 0, now = now_realtime_us();
+        int r = backup_last_time(v, &last);
+
         if (r == -ENOENT)
                 return 0; /* never backed up: the fields stay out */
         if (r < 0)

@@ -30,6 +30,9 @@
 int backup_run(struct vault *v, MDB_txn *txn, struct job *j);
 /* After the batch's checkpoint: starts the copy and defers the call. */
 void backup_settled(struct vault *v, struct job *j);
+/* When vaultd last wrote a backup completely and synced it (realtime µs),
+ * from the store's meta (one read). -ENOENT before the first one. */
+int backup_last_time(struct vault *v, uint64_t *ret_us);
 /* Adds the last good backup (backup_time, backup_age_seconds) to a Status
  * reply, when there was one. Event loop. */
 int backup_status(struct vault *v, json_t *reply);

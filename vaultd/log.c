@@ -90,3 +90,18 @@ void log_checkpoint(const char *origin, uint64_t size, const char *hash, const c
                 iov[i] = (struct iovec){(void *)fields[i], strlen(fields[i])};
         sd_journal_sendv(iov, (int)ELEMENTSOF(iov));
 }
+
+void log_integrity(const char *kind, const char *op, uint64_t seq, const char *message)
+{
+        char seq_f[32] = "";
+
+        if (!use_journal) {
+                log_msg(LOG_ERR, "integrity failure (%s): %s", kind, message);
+                return;
+        }
+        if (seq != UINT64_MAX)
+                snprintf(seq_f, sizeof(seq_f), "%llu", (unsigned long long)seq);
+        sd_journal_send("MESSAGE=integrity failure (%s): %s", kind, message, "PRIORITY=%i", LOG_ERR,
+                        "MESSAGE_ID=" LOG_MESSAGE_ID_INTEGRITY, "VAULTD_INTEGRITY=1",
+                        "VAULTD_INTEGRITY_KIND=%s", kind, "VAULTD_OP=%s", op, "VAULTD_SEQ=%s", seq_f, NULL);
+}

@@ -29,3 +29,13 @@ void log_request(int priority, const char *op, uint64_t seq, const char *result,
  * line size-1, as in the note) and _NOTE (the signed note); on stderr, one
  * line with origin, size and hash. */
 void log_checkpoint(const char *origin, uint64_t size, const char *hash, const char *note);
+
+/* The MESSAGE_ID of integrity failures (journalctl MESSAGE_ID=...). */
+#define LOG_MESSAGE_ID_INTEGRITY "4d345242bf01416cbc90b6a553fb8cc9"
+
+/* An integrity failure (vaultd/health.h), at error level: a journal entry
+ * with MESSAGE_ID LOG_MESSAGE_ID_INTEGRITY and fields VAULTD_INTEGRITY=1,
+ * VAULTD_INTEGRITY_KIND (record, verify, checkpoint), VAULTD_OP and
+ * VAULTD_SEQ (the audit line of the call that met it; empty when none:
+ * seq UINT64_MAX); on stderr, one line. message names no record id. */
+void log_integrity(const char *kind, const char *op, uint64_t seq, const char *message);

@@ -1091,6 +1091,7 @@ int main(int argc, char **argv)
         o.server.max_message = o.body_max / 3 * 4 + 8 + 65536;
         v.body_max = o.body_max;
         v.policy_path = o.policy_path;
+        health_init(&v.health);
         v.started_us = now_monotonic_us();
         r = policy_load(o.policy_path, &v.policy, err, sizeof(err));
         if (r < 0) {
@@ -1113,5 +1114,6 @@ int main(int argc, char **argv)
         store_free(v.store);
         state_dir_free(v.state_dir);
         policy_free(v.policy);
+        health_done(&v.health);
         return r < 0 ? 1 : 0;
 }

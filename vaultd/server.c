@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -73,8 +74,9 @@ struct server {
         bool activated;       /* the socket came from systemd */
         uint64_t watchdog_us; /* systemd's WatchdogSec, 0 when off */
         bool writer_stuck;    /* logged once per stall */
-        uint64_t status_records, status_lines;
-        unsigned status_connections;
+        /* The STATUS= text last sent, and the state it named. */
+        char status_line[HEALTH_STATUS_LINE_MAX];
+        enum health_state status_state;
         struct denials *denials;
         /* One budget for everything queued and unsent: past it, only
          * connections that hold nothing may read (back-pressure). */
@@ -822,16 +824,37 @@ static void internal_job_done(struct server *s, struct job *j)
         job_free(j);
 }
 
+/* A call answered IntegrityError: stored data was altered. Counted for
+ * Status and logged (vaultd/health.h), without the record's id. */
+static void note_integrity(struct server *s, struct job *j)
+{
+        struct integrity_event e = {.kind = INTEGRITY_RECORD, .seq = j->seq, .version = -1};
+        const char *coll = json_string_value(json_object_get(j->error_params, "collection"));
+        const char *id = json_string_value(json_object_get(j->error_params, "id"));
+        const char *reason = json_string_value(json_object_get(j->error_params, "reason"));
+        json_t *version = json_object_get(j->error_params, "version");
+
+        snprintf(e.op, sizeof(e.op), "%s", j->method->op);
+        snprintf(e.collection, sizeof(e.collection), "%s", coll ?: "");
+        snprintf(e.id, sizeof(e.id), "%s", id ?: "");
+        if (json_is_integer(version))
+                e.version = json_integer_value(version);
+        snprintf(e.what, sizeof(e.what), "%s of collection %s, version %lld: %s", j->method->op, coll ?: "?",
+                 (long long)e.version, reason ?: "stored data failed authentication");
+        health_integrity(&s->v->health, &e);
+}
+
 /* Denials and storage failures reach the admin's log too (the audit
- * trail has every request). */
-static void log_outcome(struct job *j)
+ * trail has every request); integrity failures as such. */
+static void log_outcome(struct server *s, struct job *j)
 {
         const char *name = j->error ? strrchr(j->error, '.') + 1 : NULL;
 
         if (j->denied)
                 log_request(LOG_WARNING, j->method->op, j->seq, "denied", name, j->actor.uid);
-        else if (name && (strcmp(name, "StorageFull") == 0 || strcmp(name, "InternalError") == 0 ||
-                          strcmp(name, "IntegrityError") == 0))
+        else if (name && strcmp(name, "IntegrityError") == 0)
+                note_integrity(s, j);
+        else if (name && (strcmp(name, "StorageFull") == 0 || strcmp(name, "InternalError") == 0))
                 log_request(LOG_ERR, j->method->op, j->seq, "error", name, j->actor.uid);
 }
 
@@ -894,7 +917,7 @@ static void summary_done(struct server *s, struct job *summary)
 
 /* A job that answers others is durable (a Backup's completion line):
  * each call waiting for it gets its result, and its seq. */
-static void waiting_done(struct job *done)
+static void waiting_done(struct server *s, struct job *done)
 {
         struct job *w = done->waiting, *next;
 
@@ -909,7 +932,7 @@ static void waiting_done(struct job *done)
                         job_fail(w, done->error, json_incref(done->error_params));
                 w->seq = done->seq;
                 w->unaudited = done->unaudited;
-                log_outcome(w);
+                log_outcome(s, w);
                 job_finish(w);
         }
         job_free(done);
@@ -932,7 +955,7 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                 else if (j->deferred)
                         j->next = NULL; /* a later job answers it (waiting_done) */
                 else if (!j->conn && j->waiting)
-                        waiting_done(j);
+                        waiting_done(s, j);
                 else if (!j->conn && j->unaudited) {
                         fail_closed(s);
                         job_free(j);
@@ -940,7 +963,7 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
                         internal_job_done(s, j);
                 else {
                         after_durable(s, j);
-                        log_outcome(j);
+                        log_outcome(s, j);
                         job_finish(j);
                 }
         }
@@ -962,20 +985,29 @@ static void sweep(struct server *s)
         }
 }
 
-/* Tells systemd what the vault is doing, when that changed. */
+/* Tells systemd what the vault is doing, and its health, when that
+ * changed (health_gather is cheap: no scan); a change of state is logged. */
 static void update_status(struct server *s)
 {
         uint64_t records = __atomic_load_n(&s->v->records_active, __ATOMIC_RELAXED);
-        uint64_t lines = __atomic_load_n(&s->v->audit->next_seq, __ATOMIC_RELAXED);
+        struct health_facts facts;
+        struct health_verdict verdict;
+        char line[HEALTH_STATUS_LINE_MAX];
 
-        if (records == s->status_records && lines == s->status_lines &&
-            s->v->connections == s->status_connections)
+        health_gather(s->v, &facts);
+        health_judge(&facts, &verdict);
+        health_status_line(&facts, &verdict, records, s->v->connections, line, sizeof(line));
+        if (strcmp(line, s->status_line) == 0)
                 return;
-        s->status_records = records;
-        s->status_lines = lines;
-        s->status_connections = s->v->connections;
-        sd_notifyf(0, "STATUS=serving: %llu records, %llu audit lines, %u clients",
-                   (unsigned long long)records, (unsigned long long)lines, s->v->connections);
+        if (s->status_line[0] ? verdict.state != s->status_state : verdict.state == HEALTH_DEGRADED) {
+                if (verdict.state == HEALTH_DEGRADED)
+                        log_warning("state: degraded: %s", verdict.problems[0]);
+                else
+                        log_info("state: %s", health_state_name(verdict.state));
+        }
+        s->status_state = verdict.state;
+        memcpy(s->status_line, line, sizeof(line));
+        sd_notifyf(0, "STATUS=%s", line);
 }
 
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -1177,7 +1209,8 @@ int server_run(struct server *s)
                  s->activated ? "the socket systemd passed" : s->cfg->socket_path, s->v->audit->vault_id,
                  (unsigned long long)s->v->records_active, (unsigned long long)s->v->audit->next_seq);
         admin_log_policy_warnings(s->v->policy, s->v->policy_path);
-        sd_notify(0, "READY=1\nSTATUS=serving");
+        sd_notify(0, "READY=1");
+        update_status(s);
         r = sd_event_loop(s->event);
         sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         return r;

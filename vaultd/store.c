@@ -13,7 +13,6 @@
 #include "util.h"
 
 #define STORE_MAP_INITIAL (256ull << 20)
-#define STORE_MAP_LIMIT   (1ull << 40)
 #define STORE_MAX_READERS 64
 
 int store_errno(int rc)
@@ -232,6 +231,38 @@ int store_space_check(struct vault_store *s, uint64_t need, bool use_reserve)
                 return -errno;
         if ((uint64_t)st.f_bavail * st.f_frsize < need + (use_reserve ? 0 : STORE_RESERVE_BYTES))
                 return -ENOSPC;
+        return 0;
+}
+
+int store_usage(struct vault_store *s, struct store_usage *ret)
+{
+        struct store_usage u = {0};
+        MDB_envinfo info;
+        struct statvfs vfs;
+        struct stat st;
+        MDB_stat stat;
+        int fd, rc;
+
+        /* The map is read through pointers a resize replaces: hold it. */
+        pthread_rwlock_rdlock(&s->resize_lock);
+        rc = mdb_env_info(s->env, &info);
+        if (rc == 0)
+                rc = mdb_env_stat(s->env, &stat);
+        if (rc == 0)
+                rc = mdb_env_get_fd(s->env, &fd);
+        if (rc == 0) {
+                u.map_size = info.me_mapsize;
+                u.map_used = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
+                u.file_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        }
+        pthread_rwlock_unlock(&s->resize_lock);
+        if (rc != 0)
+                return store_errno(rc);
+        if (fstatvfs(s->dir_fd, &vfs) < 0)
+                return -errno;
+        u.disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        u.disk_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+        *ret = u;
         return 0;
 }
 

@@ -25,6 +25,8 @@ struct vault_store {
  * is completely full, so LMDB never meets a short write, and the audit
  * lines that refuse requests (StorageFull) still have room. */
 #define STORE_RESERVE_BYTES (8ull << 20)
+/* The map grows on demand (doubling) up to this size, never past it. */
+#define STORE_MAP_LIMIT (1ull << 40)
 
 /* Opens (create: creates) the environment in dir. The caller owns *ret and
  * releases it with store_free. -ENOENT when dir holds no vault and create is
@@ -58,6 +60,16 @@ void store_read_end(struct vault_store *s, MDB_txn *txn);
  * available, plus the reserve unless use_reserve; 0 otherwise. Only the
  * audit lines of refused requests may use the reserve. */
 int store_space_check(struct vault_store *s, uint64_t need, bool use_reserve);
+
+/* What the store and its file system hold now, in bytes: data.mdb's size,
+ * the map's size and how much of it is in use (LMDB's highest page), and
+ * the space free to vaultd (what an unprivileged user may still write)
+ * and in all on the state directory's file system. No scan: cheap enough
+ * to ask every second, from any thread. */
+struct store_usage {
+        uint64_t file_size, map_size, map_used, disk_free, disk_total;
+};
+int store_usage(struct vault_store *s, struct store_usage *ret);
 
 /* Doubles the map size. Call with no transaction open in this thread. */
 int store_grow(struct vault_store *s);

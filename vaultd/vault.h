@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "health.h"
 #include "keeper.h"
 #include "policy.h"
 #include "published.h"
@@ -27,6 +28,8 @@ struct vault {
          * answer Sealed. Written by the writer (and start-up), read by
          * Status: atomic. */
         bool sealed;
+        /* Integrity failures since start (any thread; vaultd/health.h). */
+        struct health health;
         /* Wrong passphrases back off, per vault (writer only). */
         unsigned unseal_failures;
         uint64_t unseal_not_before_us; /* monotonic */

@@ -30,6 +30,9 @@ struct writer {
         bool stopping;
         struct writer_stats stats;
         uint64_t busy_since; /* monotonic µs, 0 when idle; atomic */
+        /* A checkpoint failed to be signed and stored, or to be published,
+         * and has not succeeded since (each is reported once). */
+        bool sign_failing, publish_failing;
         /* The policy in force at commit: calls are authorised again against
          * it, so nothing a reload revoked commits after the reload's line.
          * It is swapped here when a reload commits; the event loop frees a
@@ -145,26 +148,70 @@ static int txn_begin(struct writer *w, uint64_t need, bool use_reserve, MDB_txn 
         return 0;
 }
 
+/* A checkpoint could not be signed and stored, or published (r): an
+ * integrity failure, counted and logged once for as long as it lasts
+ * (*failing; the next try is a second away). A full disk is not one:
+ * Status shows the disk. */
+static void checkpoint_failed(struct writer *w, bool *failing, const char *what, int r)
+{
+        struct integrity_event e = {.kind = INTEGRITY_CHECKPOINT, .seq = UINT64_MAX, .version = -1};
+
+        if (r == -EIO && store_space_check(w->v->store, 0, false) == -ENOSPC)
+                r = -ENOSPC; /* LMDB reports a short write on a full disk as EIO */
+        if (*failing)
+                return;
+        *failing = true;
+        if (r == -ENOSPC) {
+                log_error("%s: the disk is full; free space in the state directory's file system", what);
+                return;
+        }
+        snprintf(e.op, sizeof(e.op), "audit.checkpoint");
+        snprintf(e.what, sizeof(e.what), "%s: %s", what, strerror(-r));
+        health_integrity(&w->v->health, &e);
+}
+
 /* Signs a checkpoint when one is due (by count or time, or force: an
  * Export's, or at shutdown). The lines are durable either way: a failure
  * only delays the checkpoint, and is logged. */
 static void checkpoint(struct writer *w, bool force)
 {
+        struct audit_log *log = w->v->audit;
+        uint64_t stored = log->checkpoint_size;
+        char what[128];
         int r;
 
         /* Sealed, the keeper has no signing key: the lines wait for the
          * first checkpoint after unseal, which covers them all. */
         if (__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
                 return;
-        r = audit_checkpoint(w->v->audit, now_realtime_us(), force);
-
-        if (r < 0)
-                log_error("cannot sign an audit checkpoint: %s", strerror(-r));
-        /* Published once stored (vaultd/published.h); a failure leaves the
-         * file one checkpoint behind, which the next start accepts. */
-        else if (w->v->published && (r = published_update(w->v->published, w->v->audit)) < 0)
-                log_error("cannot publish audit checkpoint %llu to " PUBLISHED_FILE ": %s",
-                          (unsigned long long)w->v->audit->checkpoint_size, strerror(-r));
+        r = audit_checkpoint(log, now_realtime_us(), force);
+        if (r == -EBADMSG) /* the keeper hashed the lines itself, and they do not chain */
+                checkpoint_failed(w, &w->sign_failing,
+                                  "the key keeper refused to sign an audit checkpoint: the lines since the "
+                                  "last one do not chain (altered in the store?)",
+                                  r);
+        else if (r < 0)
+                checkpoint_failed(w, &w->sign_failing, "cannot sign an audit checkpoint", r);
+        else if (log->checkpoint_size != stored && w->sign_failing) {
+                w->sign_failing = false;
+                log_info("audit checkpoints are signed again (size %llu)",
+                         (unsigned long long)log->checkpoint_size);
+        }
+        /* Published once stored (vaultd/published.h), retried until it
+         * is; a failure leaves the file one checkpoint behind, which the
+         * next start accepts. */
+        if (!w->v->published)
+                return;
+        r = published_update(w->v->published, log);
+        if (r < 0) {
+                snprintf(what, sizeof(what), "cannot publish audit checkpoint %llu to " PUBLISHED_FILE,
+                         (unsigned long long)log->checkpoint_size);
+                checkpoint_failed(w, &w->publish_failing, what, r);
+        } else if (w->publish_failing) {
+                w->publish_failing = false;
+                log_info("audit checkpoint %llu published to " PUBLISHED_FILE " again",
+                         (unsigned long long)log->checkpoint_size);
+        }
 }
 
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */

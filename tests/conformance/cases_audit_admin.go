@@ -131,7 +131,9 @@ func init() {
 			t.Errorf("Status: %v", st)
 		}
 		// An admin sees everything.
-		for _, f := range []string{"vault", "records", "audit_lines", "connections", "sandbox", "uptime_seconds", "batches", "requests"} {
+		for _, f := range []string{"vault", "records", "audit_lines", "connections", "sandbox", "uptime_seconds", "batches", "requests",
+			"problems", "warnings", "checkpoint_size", "unsigned_lines", "store_bytes", "map_bytes", "map_used_bytes",
+			"map_free_percent", "disk_free_bytes", "disk_total_bytes", "disk_free_percent", "integrity_failures"} {
 			if v, declared := st[f]; declared && v == nil {
 				t.Errorf("Status to an admin lacks %s: %v", f, st)
 			}

@@ -132,9 +132,11 @@ func init() {
 		}
 		_, _, _, _, err = rec.Get().Call(t.Ctx(), c, svcCollection, "NOPE", nil)
 		t.wantErr("Get of a missing record in the caller's own collection", err, "io.vaultd.records.NotFound")
-		state, err := t.status(c)
-		if t.noErr("Status", err) && state != "serving" {
-			t.Errorf("Status: state %q", state)
+		// A service is told whether the vault serves, and nothing of its
+		// health or counters (other tenants' activity).
+		st, err := t.statusFields(c)
+		if t.noErr("Status", err) && (st["state"] != "serving" || keys(st) != "state,version") {
+			t.Errorf("Status to a service: %v", st)
 		}
 		_, product, _, _, _, err := svc.GetInfo().Call(t.Ctx(), c)
 		if t.noErr("GetInfo", err) && product != "vaultd" {
@@ -229,6 +231,27 @@ func init() {
 		}
 	})
 
+	register("integrity_status", `after the failures above, Status to an admin is "degraded": the problems name the failed Verify, integrity_last the failure`, func(t *T) {
+		c := t.Dial()
+		st, err := t.statusFields(c)
+		if !t.noErr("Status", err) {
+			return
+		}
+		problems, _ := st["problems"].([]interface{})
+		last, _ := st["integrity_last"].(map[string]interface{})
+		failures, _ := st["integrity_failures"].(float64)
+		if st["state"] != "degraded" || len(problems) == 0 || failures < 2 || last == nil {
+			t.Errorf("Status after integrity failures: %v", st)
+			return
+		}
+		if p, _ := problems[0].(string); !strings.HasPrefix(p, "audit verify failed at seq ") {
+			t.Errorf("Status problems: %v", problems)
+		}
+		if last["kind"] != "verify" || last["operation"] != "audit.verify" || last["what"] == "" || last["seq"] == nil {
+			t.Errorf("Status integrity_last: %v", last)
+		}
+	})
+
 	register("records_inconsistent", "Verify of records edited on disk is audit.RecordsInconsistent naming each; Get of the rolled-back record is records.IntegrityError", func(t *T) {
 		c := t.Dial()
 		_, _, _, _, _, err := aud.Verify().Call(t.Ctx(), c)
@@ -317,9 +340,14 @@ func init() {
 		if err != nil && errName(err) != "io.vaultd.records.StorageFull" {
 			t.Errorf("Get on a full disk: %s", describe(err))
 		}
-		state, err := t.status(c)
-		if t.noErr("Status on a full disk", err) && state != "serving" {
-			t.Errorf("Status: state %q", state)
+		// Status answers, and tells an admin why the vault needs one.
+		st, err := t.statusFields(c)
+		if t.noErr("Status on a full disk", err) {
+			problems, _ := st["problems"].([]interface{})
+			if st["state"] != "degraded" || len(problems) == 0 ||
+				!strings.HasPrefix(fmt.Sprint(problems[0]), "disk full") {
+				t.Errorf("Status on a full disk: %v", st)
+			}
 		}
 	})
 }

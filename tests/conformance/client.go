@@ -218,6 +218,18 @@ func (t *T) status(c *varlink.Connection) (string, error) {
 	return s, nil
 }
 
+// statusFields calls io.vaultd.admin.Status through the raw client and
+// returns its reply's fields by name (the tap validates the reply).
+func (t *T) statusFields(c *varlink.Connection) (map[string]interface{}, error) {
+	receive, err := c.Send(t.Ctx(), "io.vaultd.admin.Status", nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st map[string]interface{}
+	_, err = receive(t.Ctx(), &st)
+	return st, err
+}
+
 // named maps a binding's outputs to the output field names the served
 // description declares for method, pointers followed (nil stays nil).
 func named(method string, outs []interface{}) map[string]interface{} {

@@ -87,7 +87,7 @@ var groups = []struct {
 		"stranger_denied", "stranger_service_interface",
 	}},
 	{"integrity", "record integ/INTEG-1 version 1 altered on disk, and an audit line altered", []string{
-		"integrity_record", "integrity_trail", "oneway_integrity",
+		"integrity_record", "integrity_trail", "integrity_status", "oneway_integrity",
 	}},
 	{"records-inconsistent", "record meta/META-1's head rolled back from version 2 to 1 on disk, the trail intact", []string{
 		"records_inconsistent",

@@ -298,7 +298,7 @@ CHECKS = {
                                           "denied_admin_backup", "service_allowed_calls"]),
     "oneway_denied": ("denied-service", ["oneway_denied"]),
     "denied_stranger": ("denied-stranger", ["stranger_denied", "stranger_service_interface"]),
-    "integrity": ("integrity", ["integrity_record", "integrity_trail"]),
+    "integrity": ("integrity", ["integrity_record", "integrity_trail", "integrity_status"]),
     "oneway_integrity": ("integrity", ["oneway_integrity"]),
     "records_inconsistent": ("records-inconsistent", ["records_inconsistent"]),
     "storage_full": ("storage-full", ["storage_full"]),

@@ -100,7 +100,8 @@ def test_readme_install_path(box):
 
 def test_status_line_in_systemctl_status(box):
     out = box.wait_for("the STATUS= line", lambda: (
-        lambda o: o if re.search(r'Status: "serving: \d+ records, \d+ audit lines, \d+ clients"', o) else None)(
+        lambda o: o if re.search(r'Status: "serving: \d+ records, \d+ audit lines, \d+ clients; disk \d+ % free; '
+                         r'last checkpoint [^;"]+ ago; (last backup [^;"]+ ago|no backup yet)"', o) else None)(
         box.sh("systemctl status --no-pager vaultd.service", check=False).stdout))
     assert "TriggeredBy:" in out and "vaultd.socket" in out
 
