@@ -19,7 +19,10 @@ struct keeper {
          * keeper_sign_new and not yet in use. */
         bool has_next, has_pending;
         uint8_t next_pk[32], pending_pk[32];
-        uint8_t *buf; /* one request or reply; may hold a data key: wiped */
+        /* One request or reply (may hold a data key: wiped), after room for
+         * the header: a request goes out in one write, so the keeper wakes
+         * once for it, not once for the header and again for the rest. */
+        uint8_t *msg, *buf; /* buf = msg + the header */
         size_t len;
 };
 
@@ -31,11 +34,12 @@ int keeper_start(const char *key_file, uid_t uid, gid_t gid, bool sandbox, struc
         if (!kp)
                 return -ENOMEM;
         kp->fd = kp->pidfd = -1;
-        kp->buf = sodium_malloc(KEEPER_MSG_MAX);
-        if (!kp->buf) {
+        kp->msg = sodium_malloc(sizeof(struct keeper_hdr) + KEEPER_MSG_MAX);
+        if (!kp->msg) {
                 free(kp);
                 return -ENOMEM;
         }
+        kp->buf = kp->msg + sizeof(struct keeper_hdr);
         r = keeper_fork(key_file, uid, gid, sandbox, &kp->fd, &kp->pid);
         if (r == 0 && (kp->pidfd = (int)syscall(SYS_pidfd_open, kp->pid, 0)) < 0)
                 r = -errno;
@@ -55,7 +59,7 @@ void keeper_free(struct keeper *kp)
                 close(kp->fd);
         if (kp->pidfd >= 0)
                 close(kp->pidfd);
-        sodium_free(kp->buf);
+        sodium_free(kp->msg);
         free(kp);
 }
 
@@ -129,8 +133,9 @@ static int call(struct keeper *kp, enum keeper_req type, size_t want)
         int r;
 
         kp->len = 0;
+        memcpy(kp->msg, &h, sizeof(h));
         /* A keeper that is gone is -EPIPE (vaultd ignores SIGPIPE). */
-        if ((r = write_all(kp->fd, &h, sizeof(h))) < 0 || (r = write_all(kp->fd, kp->buf, h.len)) < 0 ||
+        if ((r = write_all(kp->fd, kp->msg, sizeof(h) + h.len)) < 0 ||
             (r = read_full(kp->fd, &h, sizeof(h))) < 0)
                 return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
         if (h.type < 0)

@@ -49,8 +49,11 @@ struct keeper_state {
         /* Wrong passphrases in a row, and when UNSEAL is taken again. */
         unsigned unseal_failures;
         uint64_t unseal_not_before_us;
-        bool floor_bad;    /* it did not check out: nothing is signed */
-        uint8_t *in, *out; /* message buffers (out may hold data keys: wiped) */
+        bool floor_bad; /* it did not check out: nothing is signed */
+        /* Message buffers (out may hold data keys: wiped). out is a reply's
+         * payload, after room for its header: a reply goes out in one write,
+         * so the worker wakes once for it. */
+        uint8_t *in, *out;
         size_t out_len;
 };
 
@@ -660,10 +663,10 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 static int reply(struct keeper_state *st, int r)
 {
         struct keeper_hdr h = {r < 0 ? r : 0, r < 0 ? 0 : (uint32_t)st->out_len};
-        int k = write_all(st->fd, &h, sizeof(h));
+        int k;
 
-        if (k == 0 && h.len)
-                k = write_all(st->fd, st->out, h.len);
+        memcpy(st->out - sizeof(h), &h, sizeof(h));
+        k = write_all(st->fd, st->out - sizeof(h), sizeof(h) + h.len);
         sodium_memzero(st->out, st->out_len);
         st->out_len = 0;
         return k;
@@ -746,9 +749,10 @@ static _Noreturn void keeper_main(int fd, const char *key_file, uid_t uid, gid_t
         if (st.load_error == -EBADMSG)
                 st.load_error = -ENOEXEC; /* not a key file; -EBADMSG means the wrong key */
         st.in = malloc(KEEPER_MSG_MAX);
-        st.out = sodium_malloc(KEEPER_REPLY_MAX);
+        st.out = sodium_malloc(sizeof(struct keeper_hdr) + KEEPER_REPLY_MAX);
         if (!st.in || !st.out)
                 _exit(1);
+        st.out += sizeof(struct keeper_hdr);
         if (st.keys)
                 keys_seal_idle(st.keys);
         if (sandbox) {
