@@ -580,7 +580,8 @@ static int dek_items(struct keeper_state *st, struct cursor *c, uint32_t n)
         return c->left ? -EBADMSG : 0;
 }
 
-/* A batch's data keys. */
+/* A batch's data keys. The KEK pages stay open for this one request (at
+ * most KEEPER_DEK_MANY_MAX keys), not opened and closed for each key. */
 static int do_dek_many(struct keeper_state *st, struct cursor *c)
 {
         uint32_t n;
@@ -592,7 +593,10 @@ static int do_dek_many(struct keeper_state *st, struct cursor *c)
                 return -EBADMSG;
         if (n > KEEPER_DEK_MANY_MAX)
                 return -E2BIG;
-        return dek_items(st, c, n);
+        keys_kek_hold(st->keys);
+        r = dek_items(st, c, n);
+        keys_kek_release(st->keys);
+        return r;
 }
 
 static int do_kek_new(struct keeper_state *st, struct cursor *c)
