@@ -100,6 +100,16 @@ int envelope_kek(const uint8_t *env, size_t env_len)
         return (int)v;
 }
 
+const uint8_t *envelope_wrapped_dek(const uint8_t *env, size_t env_len, uint32_t *ret_kek)
+{
+        int kv = envelope_kek(env, env_len);
+
+        if (kv < 0)
+                return NULL;
+        *ret_kek = (uint32_t)kv;
+        return env + 5;
+}
+
 bool envelope_binds_meta(const uint8_t *env, size_t env_len)
 {
         return envelope_kek(env, env_len) > 0 && env[0] == ENV_FORMAT;

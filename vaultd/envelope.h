@@ -44,3 +44,7 @@ int envelope_rewrap(struct keeper *kp, const struct body_binding *b, const struc
                     const uint8_t *env, size_t env_len, uint8_t **ret, size_t *ret_len);
 /* The KEK version an envelope was sealed under, or -EBADMSG. */
 int envelope_kek(const uint8_t *env, size_t env_len);
+/* Its wrapped data key (KEYS_WRAPPED bytes inside env) and, in *ret_kek,
+ * that KEK version; NULL when env is no envelope. For asking the keeper
+ * ahead of envelope_open (keeper_dek_prefetch). */
+const uint8_t *envelope_wrapped_dek(const uint8_t *env, size_t env_len, uint32_t *ret_kek);

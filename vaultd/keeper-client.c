@@ -10,6 +10,18 @@
 #include "keeper.h"
 #include "util.h"
 
+/* A data key fetched ahead (keeper_dek_prefetch), until used or
+ * forgotten. tag identifies what it was asked for: a hash of the item as
+ * sent (its op, the binding, and for an opened key the wrapped key). */
+struct kept_dek {
+        uint8_t tag[crypto_generichash_BYTES];
+        bool open;            /* an opened key (else a new one) */
+        bool used;            /* or refused, or not answered yet */
+        uint32_t kek_version; /* a new key's */
+        uint8_t wrapped[KEYS_WRAPPED];
+        uint8_t dek[KEYS_KEY_SIZE];
+};
+
 struct keeper {
         int fd, pidfd;
         pid_t pid;
@@ -19,8 +31,16 @@ struct keeper {
          * keeper_sign_new and not yet in use. */
         bool has_next, has_pending;
         uint8_t next_pk[32], pending_pk[32];
-        uint8_t *buf; /* one request or reply; may hold a data key: wiped */
+        /* One request or reply (may hold a data key: wiped), after room for
+         * the header: a request goes out in one write, so the keeper wakes
+         * once for it, not once for the header and again for the rest. */
+        uint8_t *msg, *buf; /* buf = msg + the header */
         size_t len;
+        /* Data keys fetched ahead for a writer batch (sodium_malloc'd, wiped
+         * as each is used and by keeper_dek_forget); the ones before next
+         * are all used. */
+        struct kept_dek *kept;
+        size_t n_kept, next_kept;
 };
 
 int keeper_start(const char *key_file, uid_t uid, gid_t gid, bool sandbox, struct keeper **ret)
@@ -31,11 +51,12 @@ int keeper_start(const char *key_file, uid_t uid, gid_t gid, bool sandbox, struc
         if (!kp)
                 return -ENOMEM;
         kp->fd = kp->pidfd = -1;
-        kp->buf = sodium_malloc(KEEPER_MSG_MAX);
-        if (!kp->buf) {
+        kp->msg = sodium_malloc(sizeof(struct keeper_hdr) + KEEPER_MSG_MAX);
+        if (!kp->msg) {
                 free(kp);
                 return -ENOMEM;
         }
+        kp->buf = kp->msg + sizeof(struct keeper_hdr);
         r = keeper_fork(key_file, uid, gid, sandbox, &kp->fd, &kp->pid);
         if (r == 0 && (kp->pidfd = (int)syscall(SYS_pidfd_open, kp->pid, 0)) < 0)
                 r = -errno;
@@ -55,7 +76,8 @@ void keeper_free(struct keeper *kp)
                 close(kp->fd);
         if (kp->pidfd >= 0)
                 close(kp->pidfd);
-        sodium_free(kp->buf);
+        sodium_free(kp->msg);
+        sodium_free(kp->kept);
         free(kp);
 }
 
@@ -129,8 +151,9 @@ static int call(struct keeper *kp, enum keeper_req type, size_t want)
         int r;
 
         kp->len = 0;
+        memcpy(kp->msg, &h, sizeof(h));
         /* A keeper that is gone is -EPIPE (vaultd ignores SIGPIPE). */
-        if ((r = write_all(kp->fd, &h, sizeof(h))) < 0 || (r = write_all(kp->fd, kp->buf, h.len)) < 0 ||
+        if ((r = write_all(kp->fd, kp->msg, sizeof(h) + h.len)) < 0 ||
             (r = read_full(kp->fd, &h, sizeof(h))) < 0)
                 return r == -EPIPE || r == -ECONNRESET ? -EPIPE : r;
         if (h.type < 0)
@@ -287,12 +310,59 @@ bool keeper_next_public(struct keeper *kp, uint8_t pk[32])
         return kp->has_next;
 }
 
+/* The tag of a data-key request: its DEK_MANY op and the payload that
+ * DEK_NEW or DEK_OPEN would carry (p, n), which is the item DEK_MANY
+ * carries after the op. */
+static void dek_tag(uint8_t op, const uint8_t *p, size_t n, uint8_t tag[crypto_generichash_BYTES])
+{
+        crypto_generichash_state h;
+
+        crypto_generichash_init(&h, NULL, 0, crypto_generichash_BYTES);
+        crypto_generichash_update(&h, &op, 1);
+        crypto_generichash_update(&h, p, n);
+        crypto_generichash_final(&h, tag, crypto_generichash_BYTES);
+}
+
+/* The kept key asked for exactly as the request now in kp->buf asks, or
+ * NULL. Jobs use their keys in the order they were fetched, so the next
+ * one is nearly always it. */
+static struct kept_dek *kept_find(struct keeper *kp, uint8_t op)
+{
+        uint8_t tag[crypto_generichash_BYTES];
+
+        if (kp->next_kept == kp->n_kept)
+                return NULL;
+        dek_tag(op, kp->buf, kp->len, tag);
+        for (size_t i = kp->next_kept; i < kp->n_kept; i++) {
+                struct kept_dek *k = &kp->kept[i];
+
+                if (k->used || memcmp(k->tag, tag, sizeof(tag)) != 0)
+                        continue;
+                k->used = true;
+                while (kp->next_kept < kp->n_kept && kp->kept[kp->next_kept].used)
+                        kp->next_kept++;
+                kp->len = 0; /* the request is not sent */
+                return k;
+        }
+        return NULL;
+}
+
 int keeper_dek_new(struct keeper *kp, const struct body_binding *b, uint32_t *ret_kek_version,
                    uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek)
 {
+        struct kept_dek *k;
         int r = put_binding(kp, b);
 
-        if (r < 0 || (r = call(kp, KEEPER_DEK_NEW, 4 + KEYS_WRAPPED + KEYS_KEY_SIZE)) < 0)
+        if (r < 0)
+                return r;
+        if ((k = kept_find(kp, KEEPER_DEK_ITEM_NEW))) {
+                *ret_kek_version = k->kek_version;
+                memcpy(wrapped, k->wrapped, KEYS_WRAPPED);
+                memcpy(dek, k->dek, KEYS_KEY_SIZE);
+                sodium_memzero(k->dek, KEYS_KEY_SIZE);
+                return 0;
+        }
+        if ((r = call(kp, KEEPER_DEK_NEW, 4 + KEYS_WRAPPED + KEYS_KEY_SIZE)) < 0)
                 return r;
         *ret_kek_version = be32_get(kp->buf);
         memcpy(wrapped, kp->buf + 4, KEYS_WRAPPED);
@@ -304,15 +374,116 @@ int keeper_dek_new(struct keeper *kp, const struct body_binding *b, uint32_t *re
 int keeper_dek_open(struct keeper *kp, const struct body_binding *b, uint32_t kek_version,
                     const uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek)
 {
+        struct kept_dek *k;
         int r;
 
         put_u32(kp, kek_version);
         put(kp, wrapped, KEYS_WRAPPED);
-        if ((r = put_binding(kp, b)) < 0 || (r = call(kp, KEEPER_DEK_OPEN, KEYS_KEY_SIZE)) < 0)
+        if ((r = put_binding(kp, b)) < 0)
+                return r;
+        if ((k = kept_find(kp, KEEPER_DEK_ITEM_OPEN))) {
+                memcpy(dek, k->dek, KEYS_KEY_SIZE);
+                sodium_memzero(k->dek, KEYS_KEY_SIZE);
+                return 0;
+        }
+        if ((r = call(kp, KEEPER_DEK_OPEN, KEYS_KEY_SIZE)) < 0)
                 return r;
         memcpy(dek, kp->buf, KEYS_KEY_SIZE);
         sodium_memzero(kp->buf, KEYS_KEY_SIZE);
         return 0;
+}
+
+/* One DEK_MANY of n items (at most KEEPER_DEK_MANY_MAX); the keys it
+ * gives are kept. */
+static int dek_many(struct keeper *kp, const struct keeper_dek_req *reqs, size_t n)
+{
+        size_t want = 0, first = kp->n_kept, start;
+        uint8_t *p;
+        int r;
+
+        put_u32(kp, 0); /* the count, set below */
+        for (size_t i = 0; i < n; i++) {
+                const struct keeper_dek_req *q = &reqs[i];
+                uint8_t op = q->wrapped ? KEEPER_DEK_ITEM_OPEN : KEEPER_DEK_ITEM_NEW;
+
+                /* Names too long for the keeper: that call fails alone, later. */
+                if (strlen(q->b.collection) > KEEPER_NAME_MAX || strlen(q->b.id) > KEEPER_NAME_MAX)
+                        continue;
+                put(kp, &op, 1);
+                start = kp->len;
+                if (q->wrapped) {
+                        put_u32(kp, q->kek_version);
+                        put(kp, q->wrapped, KEYS_WRAPPED);
+                }
+                (void)put_binding(kp, &q->b);
+                dek_tag(op, kp->buf + start, kp->len - start, kp->kept[kp->n_kept].tag);
+                kp->kept[kp->n_kept].open = q->wrapped != NULL;
+                kp->kept[kp->n_kept++].used = true; /* until the keeper gives its key */
+                want += q->wrapped ? KEEPER_DEK_SLOT_OPEN : KEEPER_DEK_SLOT_NEW;
+        }
+        if (kp->n_kept == first) {
+                kp->len = 0;
+                return 0;
+        }
+        be32_put(kp->buf, (uint32_t)(kp->n_kept - first));
+        if ((r = call(kp, KEEPER_DEK_MANY, want)) < 0) {
+                kp->n_kept = first;
+                return r;
+        }
+        p = kp->buf;
+        for (size_t i = first; i < kp->n_kept; i++) {
+                struct kept_dek *k = &kp->kept[i];
+
+                /* A refused item is not kept: its job asks for itself and
+                 * gets the refusal. */
+                k->used = be32_get(p) != 0;
+                if (!k->used && k->open)
+                        memcpy(k->dek, p + 4, KEYS_KEY_SIZE);
+                else if (!k->used) {
+                        k->kek_version = be32_get(p + 4);
+                        memcpy(k->wrapped, p + 8, KEYS_WRAPPED);
+                        memcpy(k->dek, p + 8 + KEYS_WRAPPED, KEYS_KEY_SIZE);
+                }
+                p += k->open ? KEEPER_DEK_SLOT_OPEN : KEEPER_DEK_SLOT_NEW;
+        }
+        sodium_memzero(kp->buf, want);
+        return 0;
+}
+
+int keeper_dek_prefetch(struct keeper *kp, const struct keeper_dek_req *reqs, size_t n)
+{
+        size_t done = 0, chunk;
+        int r = 0;
+
+        if (!kp->kept && !(kp->kept = sodium_allocarray(KEEPER_DEK_KEPT_MAX, sizeof(*kp->kept))))
+                return -ENOMEM;
+        keeper_dek_forget(kp);
+        if (n > KEEPER_DEK_KEPT_MAX)
+                n = KEEPER_DEK_KEPT_MAX;
+        while (r == 0 && done < n) {
+                chunk = n - done < KEEPER_DEK_MANY_MAX ? n - done : KEEPER_DEK_MANY_MAX;
+                r = dek_many(kp, reqs + done, chunk);
+                done += chunk;
+        }
+        while (kp->next_kept < kp->n_kept && kp->kept[kp->next_kept].used)
+                kp->next_kept++;
+        return r;
+}
+
+size_t keeper_dek_kept(struct keeper *kp)
+{
+        size_t n = 0;
+
+        for (size_t i = kp->next_kept; i < kp->n_kept; i++)
+                n += !kp->kept[i].used;
+        return n;
+}
+
+void keeper_dek_forget(struct keeper *kp)
+{
+        if (kp->kept)
+                sodium_memzero(kp->kept, kp->n_kept * sizeof(*kp->kept));
+        kp->n_kept = kp->next_kept = 0;
 }
 
 int keeper_kek_new(struct keeper *kp, uint32_t version, uint8_t ret_wrapped[KEYS_WRAPPED])
@@ -375,8 +546,10 @@ int keeper_unseal(struct keeper *kp, const char *pass, size_t len)
 
 int keeper_seal(struct keeper *kp)
 {
-        int r = call(kp, KEEPER_SEAL, 0);
+        int r;
 
+        keeper_dek_forget(kp); /* no data key outlives a seal */
+        r = call(kp, KEEPER_SEAL, 0);
         return r < 0 ? r : 0;
 }
 

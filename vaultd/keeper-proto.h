@@ -7,10 +7,15 @@
 
 #include <stdint.h>
 
+#include "keys.h"
+
 /* Largest request payload: a chunk of audit lines for a checkpoint. */
 #define KEEPER_MSG_MAX (1u << 20)
-/* Largest reply payload (CREATE's wrapped keys and public key). */
-#define KEEPER_REPLY_MAX 4096
+/* A binding on the wire: collection_len(2) collection id_len(2) id
+ * version(8). */
+#define KEEPER_NAME_MAX 255
+/* Largest reply payload: DEK_MANY's, at most KEEPER_DEK_MANY_MAX new keys. */
+#define KEEPER_REPLY_MAX 32768
 
 struct keeper_hdr {
         int32_t type; /* request: enum keeper_req; reply: 0 or -errno */
@@ -76,7 +81,32 @@ enum keeper_req {
         /* After a co-signed checkpoint: the next key becomes the signing
          * key, the old one is wiped. -EPROTO before one. */
         KEEPER_SIGN_SWITCH,
+        /* A writer batch's data keys in one round trip: n(4), 1 to
+         * KEEPER_DEK_MANY_MAX, then n items, each op(1) and what DEK_NEW
+         * (KEEPER_DEK_ITEM_NEW: binding) or DEK_OPEN (KEEPER_DEK_ITEM_OPEN:
+         * kek_version(4) wrapped binding) takes. → n slots in order, each
+         * status(4, big-endian: 0 or -errno) and what that request answers
+         * (new: kek_version(4) wrapped DEK(32); open: DEK(32)), zeros when
+         * the status is not 0. An item that fails (a binding its wrapped
+         * key is not bound to, an altered key, an unknown KEK) fails alone,
+         * with the errno DEK_NEW or DEK_OPEN would give; a request that is
+         * malformed anywhere (n, an op, a length, bytes left over) fails
+         * whole (-E2BIG for too many items, else -EBADMSG), and every key
+         * it had made is wiped unsent. */
+        KEEPER_DEK_MANY,
 };
+
+/* Items in one DEK_MANY (a writer batch, at most 1,024 jobs, takes a few),
+ * and the size of each one's reply slot. */
+#define KEEPER_DEK_MANY_MAX  256
+#define KEEPER_DEK_ITEM_NEW  1
+#define KEEPER_DEK_ITEM_OPEN 2
+#define KEEPER_DEK_SLOT_NEW  (4 + 4 + KEYS_WRAPPED + KEYS_KEY_SIZE)
+#define KEEPER_DEK_SLOT_OPEN (4 + KEYS_KEY_SIZE)
+_Static_assert(KEEPER_DEK_MANY_MAX *KEEPER_DEK_SLOT_NEW <= KEEPER_REPLY_MAX, "DEK_MANY's reply fits");
+_Static_assert(4 + KEEPER_DEK_MANY_MAX * (1 + 4 + KEYS_WRAPPED + 2 * (2 + KEEPER_NAME_MAX) + 8) <=
+                       KEEPER_MSG_MAX,
+               "DEK_MANY's request fits");
 
 /* The wait after the n-th wrong passphrase in a row (n >= 1): 1 s,
  * doubling, at most an hour. The worker answers TryLater meanwhile; the
@@ -86,7 +116,3 @@ static inline uint64_t keeper_unseal_delay_s(unsigned failures)
 {
         return failures >= 13 ? 3600 : 1ull << (failures - 1);
 }
-
-/* A binding on the wire: collection_len(2) collection id_len(2) id
- * version(8). */
-#define KEEPER_NAME_MAX 255

@@ -49,8 +49,11 @@ struct keeper_state {
         /* Wrong passphrases in a row, and when UNSEAL is taken again. */
         unsigned unseal_failures;
         uint64_t unseal_not_before_us;
-        bool floor_bad;    /* it did not check out: nothing is signed */
-        uint8_t *in, *out; /* message buffers (out may hold data keys: wiped) */
+        bool floor_bad; /* it did not check out: nothing is signed */
+        /* Message buffers (out may hold data keys: wiped). out is a reply's
+         * payload, after room for its header: a reply goes out in one write,
+         * so the worker wakes once for it. */
+        uint8_t *in, *out;
         size_t out_len;
 };
 
@@ -540,6 +543,62 @@ static int do_dek_open(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
+/* DEK_MANY's n items (keeper-proto.h): each answered as DEK_NEW or
+ * DEK_OPEN would answer it, into its own slot. Each key is made or opened
+ * in place in the reply, which reply() wipes: if the request turns out
+ * malformed further on, none of it is sent. */
+static int dek_items(struct keeper_state *st, struct cursor *c, uint32_t n)
+{
+        char coll[KEEPER_NAME_MAX + 1], id[KEEPER_NAME_MAX + 1];
+        const uint8_t *op, *wrapped = NULL;
+        struct body_binding b;
+        uint32_t version = 0;
+        uint8_t *slot;
+        int r;
+
+        for (uint32_t i = 0; i < n; i++) {
+                if (!(op = take(c, 1)) || (*op != KEEPER_DEK_ITEM_NEW && *op != KEEPER_DEK_ITEM_OPEN))
+                        return -EBADMSG;
+                if (*op == KEEPER_DEK_ITEM_OPEN &&
+                    ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED))))
+                        return -EBADMSG;
+                if ((r = take_binding(c, coll, id, &b)) < 0)
+                        return r;
+                slot = st->out + st->out_len;
+                if (*op == KEEPER_DEK_ITEM_NEW) {
+                        st->out_len += KEEPER_DEK_SLOT_NEW;
+                        r = keys_dek_new(st->keys, &b, &version, slot + 8, slot + 8 + KEYS_WRAPPED);
+                        be32_put(slot + 4, r < 0 ? 0 : version);
+                } else {
+                        st->out_len += KEEPER_DEK_SLOT_OPEN;
+                        r = keys_dek_open(st->keys, &b, version, wrapped, slot + 4);
+                }
+                if (r < 0) /* this item alone: nothing of it is sent */
+                        sodium_memzero(slot, (size_t)(st->out + st->out_len - slot));
+                be32_put(slot, (uint32_t)r);
+        }
+        return c->left ? -EBADMSG : 0;
+}
+
+/* A batch's data keys. The KEK pages stay open for this one request (at
+ * most KEEPER_DEK_MANY_MAX keys), not opened and closed for each key. */
+static int do_dek_many(struct keeper_state *st, struct cursor *c)
+{
+        uint32_t n;
+        int r;
+
+        if ((r = take_u32(c, &n)) < 0)
+                return r;
+        if (n == 0)
+                return -EBADMSG;
+        if (n > KEEPER_DEK_MANY_MAX)
+                return -E2BIG;
+        keys_kek_hold(st->keys);
+        r = dek_items(st, c, n);
+        keys_kek_release(st->keys);
+        return r;
+}
+
 static int do_kek_new(struct keeper_state *st, struct cursor *c)
 {
         uint8_t wrapped[KEYS_WRAPPED];
@@ -651,6 +710,8 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_sign_use(st, c);
         case KEEPER_SIGN_SWITCH:
                 return do_sign_switch(st, c);
+        case KEEPER_DEK_MANY:
+                return do_dek_many(st, c);
 
         default:
                 return -EOPNOTSUPP;
@@ -660,10 +721,10 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 static int reply(struct keeper_state *st, int r)
 {
         struct keeper_hdr h = {r < 0 ? r : 0, r < 0 ? 0 : (uint32_t)st->out_len};
-        int k = write_all(st->fd, &h, sizeof(h));
+        int k;
 
-        if (k == 0 && h.len)
-                k = write_all(st->fd, st->out, h.len);
+        memcpy(st->out - sizeof(h), &h, sizeof(h));
+        k = write_all(st->fd, st->out - sizeof(h), sizeof(h) + h.len);
         sodium_memzero(st->out, st->out_len);
         st->out_len = 0;
         return k;
@@ -746,9 +807,10 @@ static _Noreturn void keeper_main(int fd, const char *key_file, uid_t uid, gid_t
         if (st.load_error == -EBADMSG)
                 st.load_error = -ENOEXEC; /* not a key file; -EBADMSG means the wrong key */
         st.in = malloc(KEEPER_MSG_MAX);
-        st.out = sodium_malloc(KEEPER_REPLY_MAX);
+        st.out = sodium_malloc(sizeof(struct keeper_hdr) + KEEPER_REPLY_MAX);
         if (!st.in || !st.out)
                 _exit(1);
+        st.out += sizeof(struct keeper_hdr);
         if (st.keys)
                 keys_seal_idle(st.keys);
         if (sandbox) {

@@ -85,6 +85,26 @@ int keeper_dek_new(struct keeper *kp, const struct body_binding *b, uint32_t *re
 int keeper_dek_open(struct keeper *kp, const struct body_binding *b, uint32_t kek_version,
                     const uint8_t wrapped[KEYS_WRAPPED], uint8_t *dek);
 
+/* Data keys for a writer batch, asked for ahead in as few round trips as
+ * fit (KEEPER_DEK_MANY, at most KEEPER_DEK_MANY_MAX items each) and kept
+ * (in guarded memory) until used or forgotten: keeper_dek_new and
+ * keeper_dek_open then take a kept key asked for with exactly the same
+ * binding (and, to open, the same KEK version and wrapped key) instead of
+ * asking, each one once. An item the keeper refuses is not kept (the
+ * later call asks and gets the refusal itself), nor one past
+ * KEEPER_DEK_KEPT_MAX. Forgets what was kept before. */
+#define KEEPER_DEK_KEPT_MAX 1024
+struct keeper_dek_req {
+        struct body_binding b;
+        const uint8_t *wrapped; /* the key to open (KEYS_WRAPPED bytes), or NULL for a new one */
+        uint32_t kek_version;   /* the KEK that wrapped it */
+};
+int keeper_dek_prefetch(struct keeper *kp, const struct keeper_dek_req *reqs, size_t n);
+/* Kept keys not used yet. */
+size_t keeper_dek_kept(struct keeper *kp);
+/* Wipes every kept key (the writer: after its batch's jobs ran). */
+void keeper_dek_forget(struct keeper *kp);
+
 /* Rotation: a new KEK at version (above every existing one), returned
  * wrapped for storing; then, once stored, keeper_kek_use makes it the one
  * new data keys are wrapped by. */

@@ -29,6 +29,10 @@ struct vault_keys {
         uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
         uint8_t *next_sk; /* the signing key being rotated to, or NULL */
         uint8_t next_pk[crypto_sign_PUBLICKEYBYTES];
+        /* keys_kek_hold: KEK pages opened since stay open (held[version])
+         * until keys_kek_release. */
+        bool hold;
+        bool held[KEYS_MAX_KEK];
 };
 
 /* Between uses (once keys_seal_idle ran) key pages are not even readable:
@@ -44,6 +48,36 @@ static void key_close(const struct vault_keys *k, void *p)
 {
         if (k->idle && p)
                 sodium_mprotect_noaccess(p);
+}
+
+/* A KEK page, for one data key's use: kept open while held. */
+static void kek_open(struct vault_keys *k, uint32_t version)
+{
+        if (k->hold && k->held[version])
+                return;
+        key_open(k, k->kek[version], false);
+        k->held[version] = k->hold;
+}
+
+static void kek_close(struct vault_keys *k, uint32_t version)
+{
+        if (!k->hold)
+                key_close(k, k->kek[version]);
+}
+
+void keys_kek_hold(struct vault_keys *k)
+{
+        k->hold = true;
+}
+
+void keys_kek_release(struct vault_keys *k)
+{
+        k->hold = false;
+        for (size_t v = 0; v < KEYS_MAX_KEK; v++)
+                if (k->held[v]) {
+                        key_close(k, k->kek[v]);
+                        k->held[v] = false;
+                }
 }
 
 /* Wraps a secret under kek; out receives nonce || ciphertext || tag. */
@@ -568,9 +602,9 @@ int keys_rewrap_dek(struct vault_keys *k, const struct body_binding *b, const ui
         r = keys_binding_ad("vaultd-dek", b, kv, ad, sizeof(ad), &adlen);
         if (r < 0)
                 return r;
-        key_open(k, k->kek[kv], false);
+        kek_open(k, kv);
         wrap(k->kek[kv], ad, adlen, dek, KEY_SIZE, wrapped);
-        key_close(k, k->kek[kv]);
+        kek_close(k, kv);
         *ret_kek_version = kv;
         return 0;
 }
@@ -590,9 +624,9 @@ int keys_dek_open(struct vault_keys *k, const struct body_binding *b, uint32_t k
         r = keys_binding_ad("vaultd-dek", b, kek_version, ad, sizeof(ad), &adlen);
         if (r < 0)
                 return r;
-        key_open(k, k->kek[kek_version], false);
+        kek_open(k, kek_version);
         r = unwrap(k->kek[kek_version], ad, adlen, wrapped, KEYS_WRAPPED, dek);
-        key_close(k, k->kek[kek_version]);
+        kek_close(k, kek_version);
         return r;
 }
 

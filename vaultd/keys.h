@@ -86,6 +86,14 @@ int keys_rewrap_dek(struct vault_keys *k, const struct body_binding *b, const ui
 int keys_dek_open(struct vault_keys *k, const struct body_binding *b, uint32_t kek_version,
                   const uint8_t wrapped[KEYS_WRAPPED], uint8_t dek[KEYS_KEY_SIZE]);
 
+/* A run of data-key uses (the keeper's DEK_MANY): until keys_kek_release,
+ * a KEK page opened for keys_dek_new, keys_rewrap_dek or keys_dek_open
+ * stays open (read-only) instead of being closed after each use: one
+ * mprotect pair per KEK for the run, not per key. No other keys_ call
+ * may come in between. */
+void keys_kek_hold(struct vault_keys *k);
+void keys_kek_release(struct vault_keys *k);
+
 /* The current KEK version, and the highest loaded (0 when none). */
 uint32_t keys_kek_current(struct vault_keys *k);
 uint32_t keys_kek_highest(struct vault_keys *k);

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "methods.h"
+#include "recprefetch.h"
 #include "util.h"
 
 #define WRITER_BATCH_MAX 1024
@@ -230,12 +231,17 @@ static int run_batch_once(struct writer *w, struct job *batch)
         r = txn_begin(w, 2 * bytes, false, &txn);
         if (r < 0)
                 return r;
+        /* The batch's data keys in one keeper round trip, not one per
+         * record call (a job whose key was not fetched asks for it). */
+        if (!__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
+                recprefetch_batch(w->v, txn, batch);
         for (struct job *j = batch; j; j = j->next) {
                 r = run_job(w, txn, j, &policy);
                 if (r < 0)
                         goto abort;
                 force_checkpoint |= j->method->checkpoint;
         }
+        keeper_dek_forget(w->v->keeper);
         r = store_commit(txn);
         /* LMDB reports a short write on a full disk as EIO. */
         if (r == -EIO && store_space_check(w->v->store, 2 * bytes, false) == -ENOSPC)
@@ -253,6 +259,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                         j->method->settled(w->v, j);
         return 0;
 abort:
+        keeper_dek_forget(w->v->keeper);
         mdb_txn_abort(txn);
         return r;
 }

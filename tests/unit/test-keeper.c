@@ -14,13 +14,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "auditfmt.h"
+#include "envelope.h"
+#include "keeper-proto.h"
 #include "keeper.h"
 #include "keys.h"
+#include "methods.h"
+#include "recmeta.h"
+#include "recprefetch.h"
+#include "store.h"
 #include "util.h"
 
 #define ORIGIN "vaultd/test"
@@ -352,6 +359,380 @@ static void test_keeper_gone_is_epipe(void **state)
         assert_int_equal(keeper_dek_open(f->kp, &(struct body_binding){"c", "i", 1}, 1, zero, zero), -EPIPE);
 }
 
+/* DEK_MANY spoken raw, as a compromised worker could: a keeper of its
+ * own (fd), made to create a vault first. */
+static int raw_call(int fd, int32_t type, const uint8_t *p, size_t len, uint8_t *reply, size_t cap,
+                    size_t *ret_len)
+{
+        struct keeper_hdr h = {type, (uint32_t)len};
+
+        assert_int_equal(write_all(fd, &h, sizeof(h)), 0);
+        if (len)
+                assert_int_equal(write_all(fd, p, len), 0);
+        assert_int_equal(read_full(fd, &h, sizeof(h)), 0);
+        assert_true(h.len <= cap);
+        if (h.len)
+                assert_int_equal(read_full(fd, reply, h.len), 0);
+        if (ret_len)
+                *ret_len = h.len;
+        return h.type;
+}
+
+/* Appends one DEK_MANY item to buf at *len: op, then (open) kv and wrapped,
+ * then the binding. */
+static void raw_item(uint8_t *buf, size_t *len, uint8_t op, const struct body_binding *b, uint32_t kv,
+                     const uint8_t *wrapped)
+{
+        size_t cl = strlen(b->collection), il = strlen(b->id);
+
+        buf[(*len)++] = op;
+        if (op == KEEPER_DEK_ITEM_OPEN) {
+                be32_put(buf + *len, kv);
+                memcpy(buf + *len + 4, wrapped, KEYS_WRAPPED);
+                *len += 4 + KEYS_WRAPPED;
+        }
+        buf[(*len)++] = (uint8_t)(cl >> 8);
+        buf[(*len)++] = (uint8_t)cl;
+        memcpy(buf + *len, b->collection, cl);
+        *len += cl;
+        buf[(*len)++] = (uint8_t)(il >> 8);
+        buf[(*len)++] = (uint8_t)il;
+        memcpy(buf + *len, b->id, il);
+        *len += il;
+        be64_put(buf + *len, b->version);
+        *len += 8;
+}
+
+/* One binding's item failing fails that item alone, with DEK_OPEN's
+ * errno and zeros for its key; a malformed request fails whole, returns
+ * no key, and leaves the keeper serving. */
+static void test_dek_many_items_and_malformed_requests(void **state)
+{
+        static const struct body_binding a = {"people", "alice", 3}, b = {"people", "bob", 1},
+                                         wrong = {"people", "alice", 4};
+        struct fixture *f = *state;
+        uint8_t *req = malloc(KEEPER_MSG_MAX), *rep = malloc(KEEPER_REPLY_MAX), origin[64];
+        uint8_t zero[KEYS_KEY_SIZE] = {0}, wrapped[KEYS_WRAPPED], dek[KEYS_KEY_SIZE];
+        size_t len = 0, rlen;
+        pid_t pid;
+        int fd;
+
+        assert_non_null(req);
+        assert_non_null(rep);
+        assert_int_equal(keeper_fork(f->key_path, getuid(), getgid(), true, &fd, &pid), 0);
+        origin[0] = 0;
+        origin[1] = (uint8_t)strlen(ORIGIN);
+        memcpy(origin + 2, ORIGIN, strlen(ORIGIN));
+        /* Before the keys are there, nothing. */
+        be32_put(req, 1);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &a, 0, NULL);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EPROTO);
+        assert_int_equal(
+                raw_call(fd, KEEPER_CREATE, origin, 2 + strlen(ORIGIN), rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, sizeof(struct keys_material));
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, KEEPER_DEK_SLOT_NEW);
+        assert_int_equal(be32_get(rep), 0);
+        assert_int_equal(be32_get(rep + 4), 1);
+        /* Mixed: a new key for b; a's key opened as another version of
+         * a, under a KEK newer than the current one (both -EBADMSG, alone),
+         * then as a's. */
+        memcpy(wrapped, rep + 8, KEYS_WRAPPED);
+        memcpy(dek, rep + 8 + KEYS_WRAPPED, KEYS_KEY_SIZE);
+        be32_put(req, 4);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &b, 0, NULL);
+        raw_item(req, &len, KEEPER_DEK_ITEM_OPEN, &wrong, 1, wrapped);
+        raw_item(req, &len, KEEPER_DEK_ITEM_OPEN, &a, 2, wrapped); /* a KEK newer than the current */
+        raw_item(req, &len, KEEPER_DEK_ITEM_OPEN, &a, 1, wrapped);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, KEEPER_DEK_SLOT_NEW + 3 * KEEPER_DEK_SLOT_OPEN);
+        assert_int_equal(be32_get(rep), 0);
+        assert_int_equal((int32_t)be32_get(rep + KEEPER_DEK_SLOT_NEW), -EBADMSG);
+        assert_memory_equal(rep + KEEPER_DEK_SLOT_NEW + 4, zero, KEYS_KEY_SIZE);
+        assert_int_equal((int32_t)be32_get(rep + KEEPER_DEK_SLOT_NEW + KEEPER_DEK_SLOT_OPEN), -EBADMSG);
+        assert_memory_equal(rep + KEEPER_DEK_SLOT_NEW + KEEPER_DEK_SLOT_OPEN + 4, zero, KEYS_KEY_SIZE);
+        assert_int_equal(be32_get(rep + KEEPER_DEK_SLOT_NEW + 2 * KEEPER_DEK_SLOT_OPEN), 0);
+        assert_memory_equal(rep + KEEPER_DEK_SLOT_NEW + 2 * KEEPER_DEK_SLOT_OPEN + 4, dek, KEYS_KEY_SIZE);
+        /* A new key the keeper made and then could not bind (names too
+         * long together for its associated data) is wiped, not sent. */
+        char longest[KEEPER_NAME_MAX + 1];
+        memset(longest, 'x', KEEPER_NAME_MAX);
+        longest[KEEPER_NAME_MAX] = '\0';
+        be32_put(req, 2);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &(struct body_binding){longest, longest, 1}, 0, NULL);
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &b, 0, NULL);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, 2 * KEEPER_DEK_SLOT_NEW);
+        assert_int_equal((int32_t)be32_get(rep), -EINVAL);
+        for (size_t i = 4; i < KEEPER_DEK_SLOT_NEW; i++)
+                assert_int_equal(rep[i], 0);
+        assert_int_equal(be32_get(rep + KEEPER_DEK_SLOT_NEW), 0);
+
+        /* Malformed, each failing whole with no payload: no items, too
+         * many, a count above the items sent, bytes left over, an unknown
+         * op, a name too long, a name with a NUL, a short wrapped key. */
+        be32_put(req, 0);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, 4, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        assert_int_equal(rlen, 0);
+        be32_put(req, KEEPER_DEK_MANY_MAX + 1);
+        len = 4;
+        for (int i = 0; i <= KEEPER_DEK_MANY_MAX; i++)
+                raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &b, 0, NULL);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -E2BIG);
+        assert_int_equal(rlen, 0);
+        be32_put(req, KEEPER_DEK_MANY_MAX); /* the most it takes: fine */
+        len -= 1 + 2 + strlen(b.collection) + 2 + strlen(b.id) + 8;
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, KEEPER_DEK_MANY_MAX * KEEPER_DEK_SLOT_NEW);
+        be32_put(req, 3);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &b, 0, NULL);
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &b, 0, NULL);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        assert_int_equal(rlen, 0);
+        be32_put(req, 1);
+        req[len++] = 0;
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        len = 4;
+        raw_item(req, &len, 7, &b, 0, NULL);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &b, 0, NULL);
+        req[5] = 1; /* collection length 256 + 6: past the payload and the name limit */
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_NEW, &(struct body_binding){"peo\001le", "bob", 1}, 0, NULL);
+        req[4 + 1 + 2 + 3] = 0; /* "peo\0le" */
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        len = 4;
+        raw_item(req, &len, KEEPER_DEK_ITEM_OPEN, &a, 1, wrapped);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, 4 + 1 + 4 + 40, rep, KEEPER_REPLY_MAX, &rlen),
+                         -EBADMSG);
+        /* The keeper still serves, the same keys. */
+        assert_int_equal(raw_call(fd, KEEPER_DEK_MANY, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(be32_get(rep), 0);
+        assert_memory_equal(rep + 4, dek, KEYS_KEY_SIZE);
+        close(fd);
+        free(req);
+        free(rep);
+}
+
+/* Kept keys: used for exactly what they were asked for, once each, without
+ * asking the keeper again; refused ones are not kept. */
+static void test_dek_prefetch_keeps_keys_for_their_binding(void **state)
+{
+        static const struct body_binding a = {"people", "alice", 3}, b = {"people", "bob", 1},
+                                         c = {"people", "carol", 1}, a4 = {"people", "alice", 4};
+        struct fixture *f = *state;
+        uint8_t wa[KEYS_WRAPPED], wb[KEYS_WRAPPED], wc[KEYS_WRAPPED], da[KEYS_KEY_SIZE], db[KEYS_KEY_SIZE],
+                dc[KEYS_KEY_SIZE], dek[KEYS_KEY_SIZE];
+        char long_id[300];
+        struct keeper_dek_req *many = calloc(KEEPER_DEK_KEPT_MAX + 100, sizeof(*many));
+        uint32_t kv;
+
+        assert_non_null(many);
+        assert_int_equal(keeper_dek_new(f->kp, &a, &kv, wa, da), 0);
+        memset(long_id, 'x', sizeof(long_id) - 1);
+        long_id[sizeof(long_id) - 1] = '\0';
+        struct keeper_dek_req reqs[] = {
+                {a, wa, kv},                       /* a's key */
+                {b, NULL, 0},                      /* a new one for b */
+                {a4, wa, kv},                      /* not a4's: refused, not kept */
+                {{"people", long_id, 1}, NULL, 0}, /* too long to send: left out */
+                {c, NULL, 0},
+        };
+        assert_int_equal(keeper_dek_prefetch(f->kp, reqs, 5), 0);
+        assert_int_equal(keeper_dek_kept(f->kp), 3);
+        /* Not what was asked for: asked for and refused as ever. */
+        assert_int_equal(keeper_dek_open(f->kp, &a4, kv, wa, dek), -EBADMSG);
+        assert_int_equal(keeper_dek_open(f->kp, &a, kv, wa, dek), 0);
+        assert_memory_equal(dek, da, sizeof(da));
+        assert_int_equal(keeper_dek_kept(f->kp), 2);
+        assert_int_equal(keeper_dek_new(f->kp, &c, &kv, wc, dc), 0); /* out of order */
+        assert_int_equal(keeper_dek_new(f->kp, &b, &kv, wb, db), 0);
+        assert_int_equal(keeper_dek_kept(f->kp), 0);
+        /* The kept new keys are the keeper's, bound to their records. */
+        assert_int_equal(keeper_dek_open(f->kp, &b, kv, wb, dek), 0);
+        assert_memory_equal(dek, db, sizeof(db));
+        assert_int_equal(keeper_dek_open(f->kp, &c, kv, wc, dek), 0);
+        assert_memory_equal(dek, dc, sizeof(dc));
+        assert_int_equal(keeper_dek_open(f->kp, &c, kv, wb, dek), -EBADMSG);
+
+        /* Forgotten keys are gone; more than one request's worth, and more
+         * than can be kept. */
+        assert_int_equal(keeper_dek_prefetch(f->kp, reqs, 2), 0);
+        keeper_dek_forget(f->kp);
+        assert_int_equal(keeper_dek_kept(f->kp), 0);
+        for (size_t i = 0; i < KEEPER_DEK_KEPT_MAX + 100; i++)
+                many[i] = (struct keeper_dek_req){{"people", "bob", i + 1}, NULL, 0};
+        assert_int_equal(keeper_dek_prefetch(f->kp, many, 2 * KEEPER_DEK_MANY_MAX + 3), 0);
+        assert_int_equal(keeper_dek_kept(f->kp), 2 * KEEPER_DEK_MANY_MAX + 3);
+        assert_int_equal(keeper_dek_prefetch(f->kp, many, KEEPER_DEK_KEPT_MAX + 100), 0);
+        assert_int_equal(keeper_dek_kept(f->kp), KEEPER_DEK_KEPT_MAX);
+
+        /* Kept keys are used without the keeper (gone now), once. */
+        assert_int_equal(keeper_dek_prefetch(f->kp, reqs, 2), 0);
+        kill(keeper_pid(f->kp), SIGKILL);
+        assert_int_equal(keeper_dek_open(f->kp, &a, kv, wa, dek), 0);
+        assert_memory_equal(dek, da, sizeof(da));
+        assert_int_equal(keeper_dek_new(f->kp, &b, &kv, wb, db), 0);
+        assert_int_equal(keeper_dek_new(f->kp, &b, &kv, wb, db), -EPIPE);
+        assert_int_equal(keeper_dek_open(f->kp, &a, kv, wa, dek), -EPIPE);
+        assert_int_equal(keeper_dek_prefetch(f->kp, reqs, 2), -EPIPE);
+        assert_int_equal(keeper_dek_kept(f->kp), 0);
+        free(many);
+}
+
+/* A record version as vaultd stores it (header, then an envelope unless
+ * tomb), and its head. */
+static void store_version(struct fixture *f, struct vault *v, MDB_txn *txn, const char *id, uint64_t version,
+                          bool tomb)
+{
+        struct record_name n = {.version = version};
+        struct version_meta m = {tomb ? RECMETA_KIND_TOMBSTONE : RECMETA_KIND_DATA, 1, 0, tomb ? 0 : 4, 1};
+        struct record_head h = {version, tomb ? RECMETA_STATE_DELETED : RECMETA_STATE_ACTIVE, 1, 1};
+        uint8_t key[RECMETA_KEY_MAX], val[RECMETA_HEADER + 256], hb[RECMETA_HEAD_SIZE], *env = NULL;
+        size_t klen, env_len = 0;
+
+        strcpy(n.collection, "c");
+        strcpy(n.id, id);
+        recmeta_version_encode(&m, val);
+        if (!tomb) {
+                struct envelope_meta em = {val, RECMETA_HEADER};
+                assert_int_equal(envelope_seal(f->kp, &(struct body_binding){"c", id, version}, &em,
+                                               (const uint8_t *)"body", 4, &env, &env_len),
+                                 0);
+                memcpy(val + RECMETA_HEADER, env, env_len);
+                free(env);
+        }
+        klen = recmeta_key_build(&n, true, key);
+        assert_int_equal(store_put(txn, v->store->versions, key, klen, val, RECMETA_HEADER + env_len, 0), 0);
+        recmeta_head_encode(&h, hb);
+        klen = recmeta_key_build(&n, false, key);
+        assert_int_equal(store_put(txn, v->store->heads, key, klen, hb, sizeof(hb), 0), 0);
+}
+
+static struct job *batch_job(struct job **tail, const char *method, const char *params)
+{
+        struct job *j = calloc(1, sizeof(*j));
+
+        assert_non_null(j);
+        assert_int_equal(method_find(method, &j->method), 0);
+        j->call.root = json_loads(params, 0, NULL);
+        assert_non_null(j->call.root);
+        j->call.parameters = j->call.root;
+        *tail = j;
+        return j;
+}
+
+/* The writer's pre-pass predicts each Put's version (after the batch's
+ * earlier writes of the same record) and finds each Get's stored key;
+ * what a job will fail at, or cannot know before it runs, is left out. */
+static void test_batch_prefetch_predicts_bindings(void **state)
+{
+        struct fixture *f = *state;
+        char dir[PATH_MAX + 8];
+        struct vault v = {.keeper = f->kp};
+        struct job *batch = NULL, **tail = &batch;
+        uint8_t w[KEYS_WRAPPED], dek[KEYS_KEY_SIZE];
+        uint32_t kv;
+        MDB_txn *txn;
+
+        snprintf(dir, sizeof(dir), "%s/store", f->dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(store_open(dir, true, &v.store), 0);
+        assert_int_equal(store_begin(v.store, true, &txn), 0);
+        store_version(f, &v, txn, "r1", 1, false);
+        store_version(f, &v, txn, "r2", 5, false);
+        store_version(f, &v, txn, "r3", 2, true);
+        /* Put new (1), Put it again (2), Put r2 (6), Put r2 if_version 5
+         * (conflicts after the last: left out), Delete r2 (7), Put r2 (8),
+         * Get r1 (stored 1), Get r2 (written first: left out), Get r2
+         * version 5 (stored), Get r3 (a tombstone), Put r3 (3), a denied
+         * Put, a Put without data, a Get of no record. */
+        tail = &batch_job(tail, "io.vaultd.records.Put",
+                          "{\"collection\":\"c\",\"id\":\"new\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put",
+                          "{\"collection\":\"c\",\"id\":\"new\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put",
+                          "{\"collection\":\"c\",\"id\":\"r2\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put",
+                          "{\"collection\":\"c\",\"id\":\"r2\",\"data\":\"\",\"if_version\":5}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Delete", "{\"collection\":\"c\",\"id\":\"r2\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put",
+                          "{\"collection\":\"c\",\"id\":\"r2\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get", "{\"collection\":\"c\",\"id\":\"r1\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get", "{\"collection\":\"c\",\"id\":\"r2\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get",
+                          "{\"collection\":\"c\",\"id\":\"r2\",\"version\":5}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get", "{\"collection\":\"c\",\"id\":\"r3\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put",
+                          "{\"collection\":\"c\",\"id\":\"r3\",\"data\":\"\"}")
+                        ->next;
+        struct job *denied = batch_job(tail, "io.vaultd.records.Put",
+                                       "{\"collection\":\"c\",\"id\":\"d\",\"data\":\"\"}");
+        denied->denied = true;
+        tail = &denied->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put", "{\"collection\":\"c\",\"id\":\"nodata\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get", "{\"collection\":\"c\",\"id\":\"none\"}")->next;
+        recprefetch_batch(&v, txn, batch);
+        assert_int_equal(keeper_dek_kept(f->kp), 7);
+        /* Exactly those: taken without the keeper. */
+        kill(keeper_pid(f->kp), SIGKILL);
+        static const struct body_binding news[] = {
+                {"c", "new", 1}, {"c", "new", 2}, {"c", "r2", 6}, {"c", "r2", 8}, {"c", "r3", 3}};
+        for (size_t i = 0; i < sizeof(news) / sizeof(news[0]); i++)
+                assert_int_equal(keeper_dek_new(f->kp, &news[i], &kv, w, dek), 0);
+        static const struct {
+                const char *id;
+                uint64_t version;
+        } gets[] = {{"r1", 1}, {"r2", 5}};
+        for (size_t i = 0; i < 2; i++) {
+                struct record_name n = {.version = gets[i].version};
+                uint8_t key[RECMETA_KEY_MAX];
+                const uint8_t *wrapped;
+                MDB_val val;
+                size_t hlen;
+                struct version_meta m;
+
+                strcpy(n.collection, "c");
+                strcpy(n.id, gets[i].id);
+                assert_int_equal(
+                        store_get(txn, v.store->versions, key, recmeta_key_build(&n, true, key), &val), 0);
+                assert_int_equal(recmeta_version_decode(val.mv_data, val.mv_size, &m, &hlen), 0);
+                wrapped = envelope_wrapped_dek((uint8_t *)val.mv_data + hlen, val.mv_size - hlen, &kv);
+                assert_non_null(wrapped);
+                assert_int_equal(keeper_dek_open(f->kp,
+                                                 &(struct body_binding){"c", gets[i].id, gets[i].version},
+                                                 kv, wrapped, dek),
+                                 0);
+        }
+        assert_int_equal(keeper_dek_kept(f->kp), 0);
+        mdb_txn_abort(txn);
+        store_free(v.store);
+        while (batch) {
+                struct job *next = batch->next;
+                json_decref(batch->call.root);
+                free(batch);
+                batch = next;
+        }
+        for (const char *const *name = (const char *const[]){"data.mdb", "lock.mdb", NULL}; *name; name++) {
+                char path[PATH_MAX + 32];
+                snprintf(path, sizeof(path), "%s/%s", dir, *name);
+                unlink(path);
+        }
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -364,6 +745,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_signing_key_rotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unseal_backs_off_in_the_keeper, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_keeper_gone_is_epipe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dek_many_items_and_malformed_requests, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dek_prefetch_keeps_keys_for_their_binding, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_batch_prefetch_predicts_bindings, setup, teardown),
         };
 
         if (sodium_init() < 0)

@@ -1,0 +1,12 @@
+/* The data keys of a writer batch's record calls, fetched from the keeper
+ * in one round trip before the batch runs (vaultd/recprefetch.c). */
+#pragma once
+
+#include "vault.h"
+
+/* Reads, in txn (the batch's, before any of its jobs ran), which data
+ * keys batch's Puts and Gets will ask for, and has the keeper make or open
+ * them all at once (keeper_dek_prefetch). Never fails: a key not fetched
+ * is asked for by its job. The caller calls keeper_dek_forget once the
+ * jobs ran. */
+void recprefetch_batch(struct vault *v, MDB_txn *txn, struct job *batch);
