@@ -249,6 +249,33 @@ json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params)
         return out ? out : json_object();
 }
 
+void ctl_stream_lines(struct ctl *ctl, const char *method, json_t *params,
+                      void (*each)(const char *line, size_t len, void *data), void *data)
+{
+        bool more = true;
+        json_t *msg, *line;
+        size_t i;
+        int r = ctl_send(ctl, method, params, true);
+
+        while (r >= 0 && more) {
+                r = ctl_recv(ctl, &msg);
+                if (r < 0)
+                        break;
+                if (json_object_get(msg, "error"))
+                        die_reply(msg);
+                json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
+                {
+                        if (!json_is_string(line))
+                                die("vaultd sent a line that is not a string");
+                        each(json_string_value(line), json_string_length(line), data);
+                }
+                more = json_is_true(json_object_get(msg, "continues"));
+                json_decref(msg);
+        }
+        if (r < 0)
+                ctl_die_io(ctl, r);
+}
+
 int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply))
 {
         json_t *reply = ctl_call(ctl, method, params);

@@ -170,19 +170,19 @@ static void export_finish(struct export_args *a, struct output *out, FILE *f)
                 die("cannot write %s: %m", a->out);
 }
 
-/* Writes one reply's lines; returns whether more replies follow. */
-static bool export_write(json_t *msg, FILE *f, struct export_count *n)
-{
-        json_t *line;
-        size_t i;
+struct export_sink {
+        FILE *f;
+        struct export_count n;
+};
 
-        json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
-        {
-                fwrite(json_string_value(line), 1, json_string_length(line), f);
-                fputc('\n', f);
-                count_line(n, json_string_value(line), json_string_length(line));
-        }
-        return json_is_true(json_object_get(msg, "continues"));
+/* Writes one line of the export and counts it. */
+static void export_write(const char *line, size_t len, void *data)
+{
+        struct export_sink *sink = data;
+
+        fwrite(line, 1, len, sink->f);
+        fputc('\n', sink->f);
+        count_line(&sink->n, line, len);
 }
 
 /* On stdout after -o FILE, else on stderr (stdout holds the export). */
@@ -214,32 +214,17 @@ static void export_summary(struct ctl *ctl, const struct export_args *a, const s
 int cmd_audit_export(struct ctl *ctl, int argc, char **argv)
 {
         struct export_args a = {.params = json_object()};
-        struct export_count n = {0};
+        struct export_sink sink = {0};
         struct output out;
-        bool more = true;
-        json_t *msg;
-        FILE *f;
-        int r;
 
         export_parse(ctl, argc, argv, &a);
         if (a.csv)
                 return export_csv(ctl, a.params, &a.period, &a.filter, a.key, a.out, a.force);
-        f = export_create(&a, &out);
+        sink.f = export_create(&a, &out);
         /* A failure below exits, and the unfinished file goes with it. */
-        r = ctl_send(ctl, "io.vaultd.audit.Export", a.params, true);
-        while (r >= 0 && more) {
-                r = ctl_recv(ctl, &msg);
-                if (r < 0)
-                        break;
-                if (json_object_get(msg, "error"))
-                        die_reply(msg);
-                more = export_write(msg, f, &n);
-                json_decref(msg);
-        }
-        if (r < 0)
-                ctl_die_io(ctl, r);
-        export_finish(&a, &out, f);
-        export_summary(ctl, &a, &n);
+        ctl_stream_lines(ctl, "io.vaultd.audit.Export", a.params, export_write, &sink);
+        export_finish(&a, &out, sink.f);
+        export_summary(ctl, &a, &sink.n);
         return EXIT_SUCCESS;
 }
 

@@ -45,41 +45,34 @@ static void note_header(struct evidence *ev, const char *line, size_t len)
                 die("out of memory");
 }
 
-/* Writes one reply's lines to the file; returns whether more follow. The
- * last audit line seen so far is kept in *last. */
-static bool write_reply(struct evidence *ev, json_t *msg, char **last, size_t *last_len)
+struct fetch {
+        struct evidence *ev;
+        char *last; /* the last audit line seen so far */
+        size_t last_len;
+};
+
+/* Writes one line of the export to the file, and notes what it is. */
+static void write_line(const char *s, size_t len, void *data)
 {
-        json_t *line;
-        size_t i;
+        struct fetch *fe = data;
+        struct evidence *ev = fe->ev;
 
-        json_array_foreach(json_object_get(json_object_get(msg, "parameters"), "lines"), i, line)
-        {
-                const char *s = json_string_value(line);
-                size_t len = json_string_length(line);
-
-                if (!s)
-                        die("vaultd sent an export line that is not a string");
-                if (fwrite(s, 1, len, ev->file) != len || fputc('\n', ev->file) == EOF)
-                        die("cannot write a temporary file: %m (is /tmp full?)");
-                if (!ev->header_key)
-                        note_header(ev, s, len);
-                else if (!is_checkpoint(s, len)) {
-                        free(*last);
-                        if (!(*last = strndup(s, len)))
-                                die("out of memory");
-                        *last_len = len;
-                        ev->lines++;
-                }
+        if (fwrite(s, 1, len, ev->file) != len || fputc('\n', ev->file) == EOF)
+                die("cannot write a temporary file: %m (is /tmp full?)");
+        if (!ev->header_key)
+                note_header(ev, s, len);
+        else if (!is_checkpoint(s, len)) {
+                free(fe->last);
+                if (!(fe->last = strndup(s, len)))
+                        die("out of memory");
+                fe->last_len = len;
+                ev->lines++;
         }
-        return json_is_true(json_object_get(msg, "continues"));
 }
 
 void evidence_fetch(struct ctl *ctl, json_t *params, const struct export_opts *opts, struct evidence *ev)
 {
-        _cleanup_(freep) char *last = NULL;
-        size_t last_len = 0;
-        bool more = true;
-        json_t *msg;
+        struct fetch fe = {.ev = ev};
         int r;
 
         *ev = (struct evidence){.key = opts->vkey};
@@ -88,22 +81,12 @@ void evidence_fetch(struct ctl *ctl, json_t *params, const struct export_opts *o
         ev->file = tmpfile();
         if (!ev->file)
                 die("cannot create a temporary file: %m (is /tmp writable?)");
-        r = ctl_send(ctl, "io.vaultd.audit.Export", params, true);
-        while (r >= 0 && more) {
-                r = ctl_recv(ctl, &msg);
-                if (r < 0)
-                        break;
-                if (json_object_get(msg, "error"))
-                        die_reply(msg);
-                more = write_reply(ev, msg, &last, &last_len);
-                json_decref(msg);
-        }
-        if (r < 0)
-                ctl_die_io(ctl, r);
+        ctl_stream_lines(ctl, "io.vaultd.audit.Export", params, write_line, &fe);
         if (fflush(ev->file) != 0)
                 die("cannot write a temporary file: %m (is /tmp full?)");
-        if (last)
-                note_head(ev, last, last_len);
+        if (fe.last)
+                note_head(ev, fe.last, fe.last_len);
+        free(fe.last);
         rewind(ev->file);
         r = export_verify_opts(ev->file, opts, &ev->rep);
         if (r < 0 && r != -EBADMSG)

@@ -201,6 +201,11 @@ int ctl_request(struct ctl *ctl, const char *method, json_t *params, json_t **re
 /* Calls a method and returns its reply parameters (caller decrefs). Dies on
  * an error reply, with its exit code, or when vaultd cannot be reached. */
 json_t *ctl_call(struct ctl *ctl, const char *method, json_t *params);
+/* Calls a streamed method (more:true; params stolen) whose replies carry
+ * "lines" (Export), handing each line to each() in order until the last
+ * reply. Dies on an error reply or when vaultd cannot be reached. */
+void ctl_stream_lines(struct ctl *ctl, const char *method, json_t *params,
+                      void (*each)(const char *line, size_t len, void *data), void *data);
 /* Calls a method and prints the reply: as JSON with --json, else through
  * human(). Returns the exit status. */
 int ctl_show(struct ctl *ctl, const char *method, json_t *params, void (*human)(json_t *reply));
