@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -109,4 +110,32 @@ int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *
 out:
         json_decref(o);
         return k;
+}
+
+int signing_key_at(const char *hist, size_t len, uint64_t size, char *buf, size_t cap)
+{
+        const char *best = NULL, *line = hist, *end = hist + len, *eol, *sp;
+        size_t best_len = 0;
+
+        for (; line < end && (eol = memchr(line, '\n', (size_t)(end - line))); line = eol + 1) {
+                char num[24];
+
+                sp = memchr(line, ' ', (size_t)(eol - line));
+                if (!sp || sp == line || (size_t)(sp - line) >= sizeof(num) ||
+                    strspn(line, "0123456789") != (size_t)(sp - line))
+                        return -EINVAL;
+                memcpy(num, line, (size_t)(sp - line));
+                num[sp - line] = '\0';
+                if (strtoull(num, NULL, 10) >= size)
+                        break;
+                best = sp + 1;
+                best_len = (size_t)(eol - best);
+        }
+        if (!best || best_len == 0)
+                return -EINVAL;
+        if (best_len >= cap)
+                return -ENAMETOOLONG;
+        memcpy(buf, best, best_len);
+        buf[best_len] = '\0';
+        return 0;
 }

@@ -58,6 +58,13 @@ void audit_chain_init(struct audit_chain *c, uint64_t first_seq, const uint8_t p
  * line before. */
 int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen);
 
+/* The verifier key that signs the checkpoint of size size, from a vault's
+ * history of signing keys (META_SIGN_KEYS in storelayout.h: one "SIZE
+ * VKEY\n" per key, VKEY signing the checkpoints above SIZE). -EINVAL when
+ * the history is malformed or names no key for that size, -ENAMETOOLONG
+ * when the key does not fit in cap. */
+int signing_key_at(const char *hist, size_t len, uint64_t size, char *buf, size_t cap);
+
 /* Offline verification of an export file. */
 struct export_report {
         uint64_t first_seq, last_seq;       /* audit lines covered */

@@ -14,7 +14,6 @@ struct export_state {
         struct export_report *rep;
         const struct export_opts *opts;
         struct audit_chain chain;
-        const char *vkey;
         int64_t exported; /* the header's export time, seconds; -1 when it has none */
         char *key;        /* the key checkpoints must be signed by now */
         const char *origin;
@@ -69,13 +68,13 @@ static int read_header(struct export_state *st, json_t *h)
                 st->exported = when && timestamp_parse_utc(when, &us) == 0 ? (int64_t)(us / 1000000) : -1;
         }
         /* The header names the key in force at the export's start. */
-        if (st->vkey && !note_verifier_equal(st->vkey, vkey))
+        if (st->opts->vkey && !note_verifier_equal(st->opts->vkey, vkey))
                 return fail(
                         st->rep, 1, -1,
                         "the export's checkpoints start with verifier key %s, not the one given (another "
                         "vault, or an export that starts after a signing-key change)",
                         vkey);
-        st->key = strdup(st->vkey ? st->vkey : vkey);
+        st->key = strdup(st->opts->vkey ? st->opts->vkey : vkey);
         return st->key ? 0 : -ENOMEM;
 }
 
@@ -226,7 +225,7 @@ static int verify_end(struct export_state *st, uint64_t lineno)
 
 int export_verify_opts(FILE *f, const struct export_opts *opts, struct export_report *ret)
 {
-        struct export_state st = {.rep = ret, .opts = opts, .vkey = opts->vkey, .exported = -1};
+        struct export_state st = {.rep = ret, .opts = opts, .exported = -1};
         _cleanup_(freep) char *line = NULL;
         json_t *header_keep = NULL;
         size_t cap = 0, len;

@@ -23,16 +23,6 @@ struct storefile {
         char *first_vkey; /* the first signing key, when it was rotated since */
 };
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-        return -EBADMSG;
-}
-
 static int meta_get(struct storefile *sf, const char *name, MDB_val *ret)
 {
         MDB_val key = {strlen(name), (void *)name};
@@ -62,13 +52,13 @@ static int check_length(struct storefile *sf, char *why, size_t whylen)
         if (mdb_env_get_fd(sf->env, &fd) != 0 || fstat(fd, &fst) < 0)
                 return -EIO;
         if (mdb_env_info(sf->env, &info) != 0 || mdb_env_stat(sf->env, &st) != 0)
-                return refuse(why, whylen, "not an LMDB file");
+                return why_bad(why, whylen, "not an LMDB file");
         sf->info.bytes = (uint64_t)fst.st_size;
         if ((uint64_t)fst.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize)
-                return refuse(why, whylen,
-                              "the file is cut short: %" PRIu64 " bytes of the %" PRIu64
-                              " its own header describes (an interrupted copy, or a damaged disk)",
-                              (uint64_t)fst.st_size, ((uint64_t)info.me_last_pgno + 1) * st.ms_psize);
+                return why_bad(why, whylen,
+                               "the file is cut short: %" PRIu64 " bytes of the %" PRIu64
+                               " its own header describes (an interrupted copy, or a damaged disk)",
+                               (uint64_t)fst.st_size, ((uint64_t)info.me_last_pgno + 1) * st.ms_psize);
         return 0;
 }
 
@@ -86,7 +76,7 @@ static int open_dbs(struct storefile *sf, char *why, size_t whylen)
 
         for (size_t i = 0; i < ELEMENTSOF(dbs); i++)
                 if (mdb_dbi_open(sf->txn, dbs[i].name, 0, dbs[i].dbi) != 0)
-                        return refuse(why, whylen, "not a vault store (no '%s' database)", dbs[i].name);
+                        return why_bad(why, whylen, "not a vault store (no '%s' database)", dbs[i].name);
         return 0;
 }
 
@@ -100,7 +90,7 @@ static int read_info(struct storefile *sf, char *why, size_t whylen)
             meta_get(sf, META_AUDIT_ORIGIN, &origin) < 0 || meta_u64(sf, META_AUDIT_NEXT, &in->lines) < 0 ||
             meta_get(sf, META_AUDIT_HEAD, &head) < 0 || head.mv_size != AUDIT_HASH_SIZE ||
             meta_get(sf, META_SIGN_PUB, &pub) < 0 || pub.mv_size != 32)
-                return refuse(why, whylen, "not a vault store (its meta values are missing or malformed)");
+                return why_bad(why, whylen, "not a vault store (its meta values are missing or malformed)");
         memcpy(in->vault_id, id.mv_data, 32);
         in->vault_id[32] = '\0';
         memcpy(in->head, head.mv_data, AUDIT_HASH_SIZE);
@@ -112,11 +102,12 @@ static int read_info(struct storefile *sf, char *why, size_t whylen)
         /* A rotated signing key: the trail's first checkpoints are signed
          * by the first key of the history, which the export names. */
         if (meta_get(sf, META_SIGN_KEYS, &keys) == 0) {
-                const char *p = memchr(keys.mv_data, ' ', keys.mv_size), *end = keys.mv_data;
+                char first[512];
 
-                end = p ? memchr(p, '\n', keys.mv_size - (size_t)(p - (const char *)keys.mv_data)) : NULL;
-                if (!p || !end || !(sf->first_vkey = strndup(p + 1, (size_t)(end - p - 1))))
-                        return refuse(why, whylen, "not a vault store (its key history is malformed)");
+                if (signing_key_at(keys.mv_data, keys.mv_size, 1, first, sizeof(first)) < 0)
+                        return why_bad(why, whylen, "not a vault store (its key history is malformed)");
+                if (!(sf->first_vkey = strdup(first)))
+                        return -ENOMEM;
         }
         if (mdb_stat(sf->txn, sf->heads, &st) != 0)
                 return -EIO;
@@ -141,10 +132,10 @@ int storefile_open(const char *path, struct storefile **ret, char *why, size_t w
         if (rc == ENOENT || rc == EACCES || rc == EISDIR)
                 r = -rc;
         else if (rc != 0)
-                r = refuse(why, whylen, "not an LMDB file (%s)", mdb_strerror(rc));
+                r = why_bad(why, whylen, "not an LMDB file (%s)", mdb_strerror(rc));
         else if ((r = check_length(sf, why, whylen)) == 0 &&
                  (rc = mdb_txn_begin(sf->env, NULL, MDB_RDONLY, &sf->txn)) != 0)
-                r = refuse(why, whylen, "not an LMDB file (%s)", mdb_strerror(rc));
+                r = why_bad(why, whylen, "not an LMDB file (%s)", mdb_strerror(rc));
         if (r == 0)
                 r = open_dbs(sf, why, whylen);
         if (r == 0)

@@ -364,38 +364,24 @@ abort:
 
 int audit_key_at(struct audit_log *log, MDB_txn *txn, uint64_t size, char *buf, size_t cap)
 {
-        _cleanup_(freep) char *hist = NULL;
-        const char *best = NULL;
-        size_t best_len = 0;
-        MDB_val pub;
-        int k = meta_get_string(txn, log->store, SIGN_KEYS, &hist);
+        _cleanup_(freep) char *vkey = NULL;
+        MDB_val v;
+        int k = store_get(txn, log->store->meta, SIGN_KEYS, strlen(SIGN_KEYS), &v);
 
-        if (k == -ENOENT) { /* never rotated: the one key */
-                _cleanup_(freep) char *vkey = NULL;
-
-                if ((k = store_get(txn, log->store->meta, "sign.pub", 8, &pub)) < 0)
-                        return k;
-                if (pub.mv_size != 32)
-                        return -EIO;
-                if ((k = note_verifier_key(log->origin, pub.mv_data, &vkey)) < 0)
-                        return k;
-                return snprintf(buf, cap, "%s", vkey) < (int)cap ? 0 : -ENAMETOOLONG;
+        if (k == 0) {
+                k = signing_key_at(v.mv_data, v.mv_size, size, buf, cap);
+                return k == -EINVAL ? -EIO : k;
         }
-        if (k < 0)
+        if (k != -ENOENT)
                 return k;
-        for (char *line = hist, *eol; (eol = strchr(line, '\n')); line = eol + 1) {
-                char *sp = strchr(line, ' ');
-
-                if (!sp || sp > eol)
-                        return -EIO;
-                if (strtoull(line, NULL, 10) >= size)
-                        break;
-                best = sp + 1;
-                best_len = (size_t)(eol - best);
-        }
-        if (!best)
+        /* Never rotated: the one key. */
+        if ((k = store_get(txn, log->store->meta, "sign.pub", 8, &v)) < 0)
+                return k;
+        if (v.mv_size != 32)
                 return -EIO;
-        return best_len < cap ? (memcpy(buf, best, best_len), buf[best_len] = '\0', 0) : -ENAMETOOLONG;
+        if ((k = note_verifier_key(log->origin, v.mv_data, &vkey)) < 0)
+                return k;
+        return snprintf(buf, cap, "%s", vkey) < (int)cap ? 0 : -ENAMETOOLONG;
 }
 
 int audit_key_rotate(struct audit_log *log, MDB_txn *txn, const uint8_t wrapped[KEYS_SIGN_WRAPPED])

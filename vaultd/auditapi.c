@@ -30,26 +30,30 @@ static json_t *latest_checkpoint(struct vault *v, MDB_txn *txn)
         return note;
 }
 
-/* {"checkpoint": note} of the checkpoint at size, as a line of an export. */
-static int append_checkpoint(struct vault *v, MDB_txn *txn, uint64_t size, json_t *lines)
+/* Appends o (stolen) to an export reply's lines, as one compact JSON line. */
+static int append_line(json_t *lines, json_t *o)
 {
-        uint8_t key[8];
-        MDB_val val;
-        json_t *o;
-        char *s;
-        int r;
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-        be64_put(key, size);
-        if ((r = store_get(txn, v->store->checkpoints, key, 8, &val)) < 0)
-                return r == -ENOENT ? -EIO : r;
-        o = json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data, val.mv_size);
-        s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (!s)
                 return -ENOMEM;
         json_array_append_new(lines, json_string(s));
         free(s);
         return 0;
+}
+
+/* {"checkpoint": note} of the checkpoint at size, as a line of an export. */
+static int append_checkpoint(struct vault *v, MDB_txn *txn, uint64_t size, json_t *lines)
+{
+        uint8_t key[8];
+        MDB_val val;
+        int r;
+
+        be64_put(key, size);
+        if ((r = store_get(txn, v->store->checkpoints, key, 8, &val)) < 0)
+                return r == -ENOENT ? -EIO : r;
+        return append_line(lines, json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data, val.mv_size));
 }
 
 int auditapi_head(struct vault *v, MDB_txn *txn, struct job *j)
@@ -94,8 +98,7 @@ int auditapi_export(struct vault *v, MDB_txn *txn, struct job *j)
 static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *lines)
 {
         uint8_t prev[AUDIT_HASH_SIZE] = {0};
-        char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], vkey[512], *s;
-        json_t *header;
+        char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], vkey[512];
         uint64_t want = j->stream_end < j->seq ? j->stream_end : j->seq, size;
         int r;
 
@@ -124,17 +127,11 @@ static int export_header(struct vault *v, MDB_txn *txn, struct job *j, json_t *l
                 return r;
         hex_encode(prev, AUDIT_HASH_SIZE, hex);
         time_format_us(now_realtime_us(), tbuf);
-        header = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault",
-                           v->audit->vault_id, "origin", v->audit->origin, "verifier_key", vkey, "first_seq",
-                           (json_int_t)j->stream_next, "last_seq", (json_int_t)j->stream_end, "prev", hex,
-                           "exported", tbuf);
-        s = json_dumps(header, JSON_COMPACT);
-        json_decref(header);
-        if (!s)
-                return -ENOMEM;
-        json_array_append_new(lines, json_string(s));
-        free(s);
-        return 0;
+        return append_line(lines,
+                           json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT, "vault",
+                                     v->audit->vault_id, "origin", v->audit->origin, "verifier_key", vkey,
+                                     "first_seq", (json_int_t)j->stream_next, "last_seq",
+                                     (json_int_t)j->stream_end, "prev", hex, "exported", tbuf));
 }
 
 int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues)
@@ -169,12 +166,7 @@ int auditapi_export_next(struct vault *v, struct job *j, json_t **ret_params, bo
                 /* stream_next now walks checkpoint sizes, a chunk per reply. */
                 r = audit_read_checkpoints(v->audit, txn, j->stream_next, j->stream_end + 1,
                                            EXPORT_CHECKPOINTS_PER_REPLY, cps, &j->stream_next);
-                json_array_foreach(cps, i, cp)
-                {
-                        char *s = json_dumps(cp, JSON_COMPACT);
-                        json_array_append_new(lines, json_string(s));
-                        free(s);
-                }
+                json_array_foreach(cps, i, cp) if (r == 0) r = append_line(lines, json_incref(cp));
                 json_decref(cps);
                 if (r == 0 && j->stream_next > j->stream_end + 1) {
                         if (j->stream_head > j->stream_end + 1)
