@@ -577,6 +577,14 @@ static int vault_upgrade(struct vault *v, const char *state_dir)
         uint64_t bound = 0, unbound = 0;
         int r = recmigrate_run(v, &bound, &unbound);
 
+        if (r >= 0) {
+                int k = records_active_load(v);
+                if (k < 0) {
+                        log_error("cannot count records in %s: %s", state_dir, strerror(-k));
+                        return k;
+                }
+        }
+
         if (r == -EPROTONOSUPPORT)
                 log_error("the store in %s was written by a newer vaultd (store format above %d): run that "
                           "version, or restore a backup this one wrote",
@@ -797,8 +805,6 @@ static int vault_open(struct vault *v, const struct options *o)
                 log_error("cannot read the audit head in %s: %s", o->state_dir, strerror(-r));
         if (r == 0)
                 r = check_published(v, o, txn, &rollback);
-        if (r == 0 && (r = records_count_active(v, txn, &v->records_active)) < 0)
-                log_error("cannot count records: %s", strerror(-r));
 out:
         mdb_txn_abort(txn);
         if (r == 0)

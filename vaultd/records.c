@@ -534,7 +534,7 @@ int records_history(struct vault *v, MDB_txn *txn, struct job *j)
         return 0;
 }
 
-int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
+static int count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
 {
         MDB_cursor *cur;
         MDB_val key, val;
@@ -556,4 +556,23 @@ int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
                 return store_errno(rc);
         *ret = n;
         return 0;
+}
+
+int records_active_load(struct vault *v)
+{
+        MDB_txn *txn;
+        int r = store_begin(v->store, true, &txn);
+
+        if (r < 0)
+                return r;
+        r = store_meta_get_u64(txn, v->store, RECORDS_ACTIVE_KEY, &v->records_active);
+        if (r == -ENOENT) { /* a store from before the count was kept: once */
+                r = count_active(v, txn, &v->records_active);
+                if (r == 0)
+                        r = store_meta_put_u64(txn, v->store, RECORDS_ACTIVE_KEY, v->records_active);
+                if (r == 0)
+                        return store_commit(txn);
+        }
+        mdb_txn_abort(txn);
+        return r;
 }

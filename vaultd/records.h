@@ -16,4 +16,9 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j);
 int records_history(struct vault *v, MDB_txn *txn, struct job *j);
 
 /* Counts active records (at start-up). */
-int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret);
+/* The meta key that keeps the number of active records, written by the
+ * writer in each batch that changes it (so start-up never scans). */
+#define RECORDS_ACTIVE_KEY "records.active"
+/* Reads the count into v->records_active; a store that lacks it (written
+ * before it was kept) is counted once and gets it. */
+int records_active_load(struct vault *v);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "methods.h"
 #include "recprefetch.h"
+#include "records.h"
 #include "util.h"
 
 #define WRITER_BATCH_MAX 1024
@@ -218,6 +219,7 @@ static void checkpoint(struct writer *w, bool force)
 /* One attempt at a batch. -ENOBUFS: the map is full, grow and retry. */
 static int run_batch_once(struct writer *w, struct job *batch)
 {
+        uint64_t active = __atomic_load_n(&w->v->records_active, __ATOMIC_RELAXED);
         const struct policy *policy = w->policy;
         bool force_checkpoint = false;
         uint64_t bytes = 0;
@@ -242,6 +244,11 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 force_checkpoint |= j->method->checkpoint;
         }
         keeper_dek_forget(w->v->keeper);
+        /* The count of active records, kept so start-up never scans. */
+        if (__atomic_load_n(&w->v->records_active, __ATOMIC_RELAXED) != active &&
+            (r = store_meta_put_u64(txn, w->v->store, RECORDS_ACTIVE_KEY,
+                                    __atomic_load_n(&w->v->records_active, __ATOMIC_RELAXED))) < 0)
+                goto abort;
         r = store_commit(txn);
         /* LMDB reports a short write on a full disk as EIO. */
         if (r == -EIO && store_space_check(w->v->store, 2 * bytes, false) == -ENOSPC)

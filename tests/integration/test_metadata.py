@@ -350,3 +350,31 @@ def test_old_store_is_upgraded_and_bound(vault_dir):
         assert verify(v).reason("people", "P-1", 2, "its uid is 77")
     finally:
         v.stop()
+
+
+def test_record_count_is_kept_in_the_store_not_counted_at_start(vault):
+    """Start-up reads the count of active records from the store (issue
+    #12: no scan of every record); a store without it is counted once."""
+    for rid in ("C-1", "C-2", "C-3"):
+        put(vault, "c", rid, b"x")
+    vault.ctl("delete", "c", "C-2", check=True)
+    assert vault.ctl("status", json_out=True).json["records"] == 2
+    vault.stop()
+    s = Store(vault)
+    meta = s.table("meta")
+    assert int.from_bytes(meta[b"records.active"], "big") == 2
+    meta[b"records.active"] = (41).to_bytes(8, "big")  # what start-up must trust
+    s.save()
+    vault.start()
+    assert vault.ctl("status", json_out=True).json["records"] == 41
+    put(vault, "c", "C-4", b"x")
+    vault.stop()
+    s = Store(vault)
+    assert int.from_bytes(s.table("meta")[b"records.active"], "big") == 42
+    del s.table("meta")[b"records.active"]  # as a store written before the count was kept
+    s.save()
+    vault.start()
+    assert vault.ctl("status", json_out=True).json["records"] == 3
+    vault.stop()
+    assert int.from_bytes(Store(vault).table("meta")[b"records.active"], "big") == 3
+    vault.start()
