@@ -36,6 +36,11 @@
  * valid names; longer ones are invalid anyway). */
 #define DENIED_NAME_MAX     256
 #define CONN_READS_PER_WAKE 16
+/* A client with replies waiting must read at least this much of them (or
+ * all of them) in every --write-timeout: a slow reader cannot hold its
+ * replies, and the memory behind them, for ever by reading a byte now and
+ * then. */
+#define CONN_DRAIN_MIN (1u << 20)
 
 struct server;
 
@@ -59,7 +64,11 @@ struct conn {
         gid_t *groups; /* supplementary groups (SO_PEERGROUPS) */
         size_t ngroups;
         char *user;
-        uint64_t partial_since, last_activity, write_stalled_since;
+        uint64_t partial_since, last_activity;
+        /* Since when replies wait for the peer to read (the current
+         * --write-timeout window), and how much it read in that window. */
+        uint64_t drain_since;
+        size_t drained;
         size_t mem_held; /* queued calls and unsent replies, bytes */
         bool closed, closing;
 };
@@ -553,8 +562,10 @@ static void conn_write(struct conn *c)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN) {
-                        if (!c->write_stalled_since)
-                                c->write_stalled_since = now_monotonic_us();
+                        if (!c->drain_since) {
+                                c->drain_since = now_monotonic_us();
+                                c->drained = 0;
+                        }
                         return;
                 }
                 if (n < 0) {
@@ -564,10 +575,11 @@ static void conn_write(struct conn *c)
                 sodium_memzero(c->out + c->out_off, (size_t)n);
                 c->out_off += (size_t)n;
                 mem_charge(c, -n);
-                c->write_stalled_since = 0;
+                c->drained += (size_t)n;
                 c->last_activity = now_monotonic_us();
         }
         c->out_off = c->out_len = 0;
+        c->drain_since = 0; /* all read */
 }
 
 static int on_conn_defer(sd_event_source *src, void *userdata)
@@ -971,6 +983,20 @@ static int on_jobs_done(sd_event_source *src, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* Whether c's peer read too little of its replies in the last
+ * --write-timeout (CONN_DRAIN_MIN); starts the next window when it read
+ * enough. */
+static bool conn_drains_too_slowly(struct conn *c, uint64_t now)
+{
+        if (!c->drain_since || now - c->drain_since <= c->srv->cfg->write_timeout_us)
+                return false;
+        if (c->drained < CONN_DRAIN_MIN)
+                return true;
+        c->drain_since = now;
+        c->drained = 0;
+        return false;
+}
+
 static void sweep(struct server *s)
 {
         uint64_t now = now_monotonic_us();
@@ -979,7 +1005,7 @@ static void sweep(struct server *s)
         for (c = s->conns; c; c = next) {
                 next = c->next;
                 if ((c->partial_since && now - c->partial_since > s->cfg->request_timeout_us) ||
-                    (c->write_stalled_since && now - c->write_stalled_since > s->cfg->write_timeout_us) ||
+                    conn_drains_too_slowly(c, now) ||
                     (!c->pend_head && now - c->last_activity > s->cfg->idle_timeout_us))
                         conn_close(c);
         }

@@ -188,6 +188,38 @@ def test_disconnect_mid_reply(hvault):
     assert c.call("io.vaultd.records.Get", {"collection": "big", "id": "B-1"})["parameters"]["data"] == body
 
 
+def test_client_reading_a_trickle_is_cut_off(hvault):
+    """Reading a few bytes now and then is not reading (issue #12): a
+    client must read 1 MiB of its waiting replies every --write-timeout
+    (2 s here), or it is disconnected and its replies freed."""
+    c = Client(hvault.sock)
+    body = base64.b64encode(os.urandom(900 * 1024)).decode()
+    assert "error" not in c.call("io.vaultd.records.Put", {"collection": "big", "id": "B-3", "data": body})
+    s = raw(hvault.sock)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b'{"method":"io.vaultd.records.Get","parameters":{"collection":"big","id":"B-3"}}\0' * 8)
+    got, start = 0, time.monotonic()
+    while time.monotonic() - start < 5:  # two windows and more
+        got += len(s.recv(20000))
+        time.sleep(0.1)  # about 200 KB/s: steady progress, but below 1 MiB per 2 s
+    s.settimeout(5)  # now read fast: what is left ends early, for we were dropped
+    cut = False
+    try:
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                cut = True
+                break
+            got += len(chunk)
+    except ConnectionResetError:
+        cut = True
+    except socket.timeout:
+        pass  # still connected, nothing more coming
+    assert cut and got < 8 * len(body)
+    # Others are served meanwhile and after.
+    assert c.call("io.vaultd.records.Get", {"collection": "big", "id": "B-3"})["parameters"]["data"] == body
+
+
 def test_client_never_reads(hvault):
     c = Client(hvault.sock)
     body = base64.b64encode(os.urandom(900 * 1024)).decode()
