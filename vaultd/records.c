@@ -1,5 +1,7 @@
 #include "records.h"
 
+#include "b64.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "envelope.h"
 #include "recmeta.h"
 #include "recverify.h"
@@ -116,17 +119,16 @@ static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *re
 
         if ((r = param_string(j, IFACE, "data", true, &b64)) != 0)
                 return r;
-        len = strlen(b64);
+        len = json_string_length(json_object_get(j->call.parameters, "data"));
         if (len / 4 * 3 > v->body_max + 2)
                 return job_fail(
                         j, IFACE ".TooLarge",
                         json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
-        buf = malloc(len / 4 * 3 + 3);
+        buf = malloc(len / 4 * 3 + 1);
         if (!buf)
                 return -ENOMEM;
-        if (sodium_base642bin(buf, len / 4 * 3 + 3, b64, len, NULL, &out_len, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) < 0) {
-                envelope_free_plain(buf, len / 4 * 3 + 3);
+        if (b64_decode(buf, len / 4 * 3, b64, len, &out_len) < 0) {
+                envelope_free_plain(buf, len / 4 * 3 + 1);
                 return job_invalid(j, IFACE, "data", "must be standard base64 with padding");
         }
         if (out_len > v->body_max) {
