@@ -19,14 +19,16 @@
 static inline char byte_to_char(unsigned x)
 {
         return (char)((LT(x, 26) & (x + 'A')) | (GE(x, 26) & LT(x, 52) & (x + ('a' - 26))) |
-                      (GE(x, 52) & LT(x, 62) & (x + ('0' - 52))) | (EQ(x, 62) & '+') | (EQ(x, 63) & '/'));
+                      (GE(x, 52) & LT(x, 62) & (x - 4u) /* '0' + x - 52 */) | (EQ(x, 62) & '+') |
+                      (EQ(x, 63) & '/'));
 }
 
 /* The value of c, or 0xFF when c is not in the alphabet. */
 static inline unsigned char_to_byte(unsigned c)
 {
         unsigned x = (GE(c, 'A') & LE(c, 'Z') & (c - 'A')) | (GE(c, 'a') & LE(c, 'z') & (c - ('a' - 26))) |
-                     (GE(c, '0') & LE(c, '9') & (c - ('0' - 52))) | (EQ(c, '+') & 62) | (EQ(c, '/') & 63);
+                     (GE(c, '0') & LE(c, '9') & (c + 4u) /* c - '0' + 52 */) | (EQ(c, '+') & 62) |
+                     (EQ(c, '/') & 63);
 
         return x | (EQ(x, 0) & (EQ(c, 'A') ^ 0xFF));
 }
