@@ -32,6 +32,16 @@ int job_invalid(struct job *j, const char *iface, const char *parameter, const c
 
 void job_reset(struct job *j)
 {
+        if (j->body_held) { /* a body, perhaps of 0 bytes */
+                if (j->body)
+                        sodium_memzero(j->body, j->body_len);
+                free(j->body);
+                __atomic_sub_fetch(j->body_held, j->body_len, __ATOMIC_RELAXED);
+                j->body = NULL;
+                j->body_held = NULL;
+                j->body_len = j->body_off = 0;
+        }
+        j->wait_turn = false;
         json_decref(j->reply);
         json_decref(j->error_params);
         json_decref(j->audit.extra);

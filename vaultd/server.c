@@ -16,6 +16,7 @@
 #include <systemd/sd-event.h>
 
 #include "admin.h"
+#include "b64.h"
 #include "backup.h"
 #include "denials.h"
 #include "log.h"
@@ -30,7 +31,6 @@
 #define JOB_MEM(len) (2 * (size_t)(len) + 1024)
 /* Messages of every method but Put (the only one with a body). */
 #define METHOD_MESSAGE_MAX    (64u << 10)
-#define MEMORY_BUDGET_DEFAULT (64ull << 20)
 #define DENIAL_WINDOW_DEFAULT 1000000u
 /* Longest name a denied call keeps for its audit line (which holds only
  * valid names; longer ones are invalid anyway). */
@@ -187,8 +187,12 @@ static void conn_unref(struct conn *c)
                 conn_free(c);
 }
 
-static int out_append(struct conn *c, const char *msg, size_t len)
+/* Room for len more bytes at the end of c's unsent output, counted
+ * against the budget; NULL when memory runs out. */
+static char *out_reserve(struct conn *c, size_t len)
 {
+        char *at;
+
         if (c->out_off > 0 && c->out_off == c->out_len)
                 c->out_off = c->out_len = 0;
         if (c->out_len + len > c->out_cap) {
@@ -199,7 +203,7 @@ static int out_append(struct conn *c, const char *msg, size_t len)
                         cap *= 2;
                 p = malloc(cap);
                 if (!p)
-                        return -ENOMEM;
+                        return NULL;
                 if (c->out) {
                         memcpy(p, c->out + c->out_off, c->out_len - c->out_off);
                         sodium_memzero(c->out, c->out_cap);
@@ -210,15 +214,27 @@ static int out_append(struct conn *c, const char *msg, size_t len)
                 c->out = p;
                 c->out_cap = cap;
         }
-        memcpy(c->out + c->out_len, msg, len);
+        at = c->out + c->out_len;
         c->out_len += len;
         mem_charge(c, (ssize_t)len);
+        return at;
+}
+
+static int out_append(struct conn *c, const char *msg, size_t len)
+{
+        char *at = out_reserve(c, len);
+
+        if (!at)
+                return -ENOMEM;
+        memcpy(at, msg, len);
         return 0;
 }
 
-/* Encodes a job's final message into j->out. */
+/* Encodes a job's final message into j->out; for a reply with a body,
+ * only its start: {"parameters":{...,"data":" (conn_body sends the rest). */
 static void job_encode(struct job *j)
 {
+        static const char data[] = ",\"data\":\"";
         size_t len;
         int r;
 
@@ -226,6 +242,16 @@ static void job_encode(struct job *j)
                 r = vl_error_encode(j->error, j->error_params, &j->out, &len);
         else
                 r = vl_reply_encode(j->reply, false, &j->out, &len);
+        if (r == 0 && !j->error && j->body_held) {
+                /* The parameters are never empty ("version"): drop "}}". */
+                char *p = len > 2 ? realloc(j->out, len - 2 + sizeof(data)) : NULL;
+                if (p) {
+                        memcpy(p + len - 2, data, sizeof(data));
+                        j->out = p;
+                        len = len - 2 + sizeof(data) - 1;
+                } else
+                        r = -ENOMEM;
+        }
         j->out_len = r < 0 ? 0 : len + 1;
         if (r < 0 && j->conn)
                 j->conn->closing = true; /* cannot answer: do not leave the client waiting */
@@ -646,16 +672,57 @@ static bool conn_stream(struct conn *c, struct job *j)
         return false;
 }
 
+/* Base64 of a body is encoded this much at a time (a multiple of 3). */
+#define BODY_CHUNK (48u << 10)
+
+/* Queues a reply with a record body as the peer reads: its start (j->out),
+ * the body's base64 a chunk at a time while less than CONN_OUT_HIGH waits,
+ * then its end. One 16 MiB Get thus costs the event loop about a
+ * millisecond per turn, never the whole encoding at once (issue #12).
+ * Returns true when all of it is queued. */
+static bool conn_body(struct conn *c, struct job *j)
+{
+        if (j->out) {
+                if (out_append(c, j->out, j->out_len - 1) < 0) /* without its NUL */
+                        goto fail;
+                sodium_memzero(j->out, j->out_len);
+                free(j->out);
+                j->out = NULL;
+        }
+        while (j->body_off < j->body_len) {
+                size_t n = j->body_len - j->body_off < BODY_CHUNK ? j->body_len - j->body_off : BODY_CHUNK;
+                char *at;
+
+                if (c->out_len - c->out_off >= CONN_OUT_HIGH)
+                        return false;
+                at = out_reserve(c, b64_encoded_len(n));
+                if (!at)
+                        goto fail;
+                b64_encode(at, j->body + j->body_off, n);
+                j->body_off += n;
+        }
+        if (out_append(c, "\"}}", 4) == 0) /* with the message's NUL */
+                return true;
+fail:
+        c->closing = true;
+        return true;
+}
+
 static void conn_flush(struct conn *c)
 {
         struct job *j;
 
         while ((j = c->pend_head) && j->done && !c->closed) {
                 bool streaming = !j->error && j->method && j->method->incremental && !j->out;
+                bool body = !j->error && j->body_held && !j->call.oneway && j->out_len;
 
                 if (streaming && !conn_stream(c, j))
                         break;
-                if (j->out && !j->call.oneway && out_append(c, j->out, j->out_len) < 0)
+                if (body && !conn_body(c, j))
+                        break;
+                if (body && j->body_len > 0)
+                        writer_kick(c->srv->writer); /* its memory is freed below */
+                if (!body && j->out && !j->call.oneway && out_append(c, j->out, j->out_len) < 0)
                         c->closing = true;
                 c->pend_head = j->conn_next;
                 if (!c->pend_head)
@@ -1181,7 +1248,7 @@ static int server_setup(struct server *s)
             (r = sd_event_add_signal(s->event, NULL, SIGHUP, on_sighup, s)) < 0 ||
             (r = watchdog_setup(s)) < 0)
                 return r;
-        s->mem_budget = s->cfg->memory_budget ?: MEMORY_BUDGET_DEFAULT;
+        s->mem_budget = s->cfg->memory_budget ?: VAULT_MEMORY_BUDGET_DEFAULT;
         if ((r = denials_new(s->cfg->denial_window_us ?: DENIAL_WINDOW_DEFAULT, &s->denials)) < 0)
                 return r;
         s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -15,6 +15,9 @@
 #include "store.h"
 
 #define VAULT_BODY_MAX_DEFAULT (16u << 20)
+/* --memory-budget's default: queued calls and unsent replies, and
+ * (apart) record bodies decrypted for replies not yet sent. */
+#define VAULT_MEMORY_BUDGET_DEFAULT (64ull << 20)
 
 struct vault {
         struct state_dir *state_dir; /* open and locked for the daemon's life */
@@ -33,6 +36,13 @@ struct vault {
         /* Wrong passphrases back off, per vault (writer only). */
         unsigned unseal_failures;
         uint64_t unseal_not_before_us; /* monotonic */
+        /* Record bodies decrypted for Get replies and not yet sent, in
+         * bytes (added by the writer, taken off when a job is freed:
+         * atomic), what they may hold in all (--memory-budget), and the
+         * current batch's (writer only). Past either, a large body waits
+         * for a later batch (records.c: body_must_wait). */
+        uint64_t bodies_held, bodies_limit, batch_bodies;
+        bool bodies_unlimited; /* stopping: nothing waits any more (atomic) */
 
         /* Event-loop side. */
         struct policy *policy; /* swapped only by the event loop */
@@ -96,6 +106,16 @@ struct job {
         uint64_t seq;   /* this request's audit line */
         bool unaudited; /* no line could be written: never answer it */
         struct job_audit audit;
+        /* Set by the writer when the method asked for a later batch
+         * (JOB_WAIT): the job did nothing and has no line yet. */
+        bool wait_turn;
+        /* Get: the record's body, decrypted (owned, wiped when freed) and
+         * counted in *body_held (set when there is a body, even of 0
+         * bytes); the event loop encodes it into the
+         * reply's "data" as the peer reads (vaultd/server.c: conn_body). */
+        uint8_t *body;
+        size_t body_len, body_off;
+        uint64_t *body_held;
 
         /* Event-loop side. */
         struct conn *conn; /* holds a reference; NULL for internal jobs */
@@ -114,6 +134,9 @@ struct job {
 
 /* Return value of a handler that set a named error on the job. */
 #define JOB_FAILED 1
+/* Return value of a handler that must run in a later batch (a large body
+ * while others wait to be sent): it did nothing; no audit line yet. */
+#define JOB_WAIT 2
 
 /* Sets a named error with parameters (stolen) and returns JOB_FAILED. */
 int job_fail(struct job *j, const char *error, json_t *params);

@@ -30,6 +30,7 @@ struct writer {
         struct job *queue_head, *queue_tail;
         struct job *done_head, *done_tail;
         bool stopping;
+        bool kicked; /* bodies were sent: jobs waiting for room may run */
         struct writer_stats stats;
         uint64_t busy_since; /* monotonic µs, 0 when idle; atomic */
         /* A checkpoint failed to be signed and stored, or to be published,
@@ -104,6 +105,12 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                         return r;
                 j->previous_policy = *policy;
                 r = j->method->run(w->v, child, j);
+                if (r == JOB_WAIT) { /* for a later batch: nothing done, no line */
+                        mdb_txn_abort(child);
+                        job_reset(j);
+                        j->wait_turn = true;
+                        return 0;
+                }
                 if (r == 0)
                         r = store_commit(child);
                 else
@@ -233,6 +240,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
         r = txn_begin(w, 2 * bytes, false, &txn);
         if (r < 0)
                 return r;
+        w->v->batch_bodies = 0;
         /* The batch's data keys in one keeper round trip, not one per
          * record call (a job whose key was not fetched asks for it). */
         if (!__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
@@ -258,11 +266,11 @@ static int run_batch_once(struct writer *w, struct job *batch)
         audit_txn_commit(w->v->audit);
         w->policy = policy;
         for (struct job *j = batch; j; j = j->next)
-                if (!j->error && j->method->committed)
+                if (!j->error && !j->wait_turn && j->method->committed)
                         j->method->committed(w->v, j);
         checkpoint(w, force_checkpoint);
         for (struct job *j = batch; j; j = j->next)
-                if (!j->error && j->method->settled)
+                if (!j->error && !j->wait_turn && j->method->settled)
                         j->method->settled(w->v, j);
         return 0;
 abort:
@@ -368,6 +376,35 @@ static struct job *take_batch(struct writer *w)
         return batch;
 }
 
+/* A run batch: the jobs that are done go to the event loop (woken once),
+ * those that wait their turn back to the head of the queue, in order.
+ * Returns how many are done. Called with the lock held. */
+static size_t hand_back(struct writer *w, struct job *batch)
+{
+        struct job *later = NULL, *later_tail = NULL;
+        size_t done = 0;
+
+        while (batch) {
+                struct job *next = batch->next;
+                if (batch->wait_turn)
+                        list_append(&later, &later_tail, batch);
+                else {
+                        list_append(&w->done_head, &w->done_tail, batch);
+                        done++;
+                }
+                batch = next;
+        }
+        if (later) {
+                later_tail->next = w->queue_head;
+                if (!w->queue_head)
+                        w->queue_tail = later_tail;
+                w->queue_head = later;
+        }
+        if (done)
+                notify(w);
+        return done;
+}
+
 static void *writer_main(void *arg)
 {
         struct writer *w = arg;
@@ -394,12 +431,20 @@ static void *writer_main(void *arg)
                 run_batch(w, batch);
                 set_busy(w, false);
                 pthread_mutex_lock(&w->lock);
-                while (batch) {
-                        struct job *next = batch->next;
-                        list_append(&w->done_head, &w->done_tail, batch);
-                        batch = next;
+                if (hand_back(w, batch) == 0) {
+                        /* All of it waits for bodies to be sent: until one
+                         * is (writer_kick), or a moment, not a spin. */
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 20 * 1000000;
+                        if (ts.tv_nsec >= 1000000000) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000;
+                        }
+                        if (!w->kicked && !w->stopping)
+                                pthread_cond_timedwait(&w->wake, &w->lock, &ts);
                 }
-                notify(w);
+                w->kicked = false;
         }
         pthread_mutex_unlock(&w->lock);
         checkpoint(w, true);
@@ -446,12 +491,22 @@ struct job *writer_take_done(struct writer *w)
         return done;
 }
 
+void writer_kick(struct writer *w)
+{
+        pthread_mutex_lock(&w->lock);
+        w->kicked = true;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+}
+
 struct job *writer_stop(struct writer *w)
 {
         struct job *done;
 
         if (!w)
                 return NULL;
+        /* The event loop sends nothing more: no body may wait for room. */
+        __atomic_store_n(&w->v->bodies_unlimited, true, __ATOMIC_RELAXED);
         pthread_mutex_lock(&w->lock);
         w->stopping = true;
         pthread_cond_signal(&w->wake);

@@ -18,6 +18,9 @@ struct writer_stats {
 int writer_start(struct vault *v, int notify_fd, struct writer **ret);
 /* Queues a job; ownership passes to the writer until writer_take_done. */
 void writer_submit(struct writer *w, struct job *j);
+/* Record bodies waiting to be sent were freed: jobs that waited for room
+ * (JOB_WAIT) may run now. */
+void writer_kick(struct writer *w);
 /* Takes all finished jobs, oldest first, as a list linked by ->next. */
 struct job *writer_take_done(struct writer *w);
 /* Runs what is queued, signs a final checkpoint, joins the thread and frees
