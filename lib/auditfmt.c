@@ -12,8 +12,8 @@
 
 #define EM_DASH "\xe2\x80\x94"
 
-int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE], char **ret,
-                  size_t *ret_len)
+int auditfmt_line_json(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE],
+                       char **ret, size_t *ret_len)
 {
         char tbuf[TIME_STRING_MAX], hex[AUDIT_HASH_HEX_SIZE];
         json_t *o, *actor;

@@ -37,9 +37,14 @@ struct audit_entry {
 };
 
 /* Builds line number seq with the given prev hash. *ret is malloc'd,
- * NUL-terminated, and *ret_len excludes the NUL. -ENOMEM, -EINVAL. */
+ * NUL-terminated, and *ret_len excludes the NUL. -ENOMEM, -EINVAL, -E2BIG
+ * past AUDIT_LINE_MAX. Written directly (lib/auditline.c) when every
+ * string is plain printable ASCII, which is what jansson would print; else
+ * by auditfmt_line_json, the reference the unit tests compare it with. */
 int auditfmt_line(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE], char **ret,
                   size_t *ret_len);
+int auditfmt_line_json(uint64_t seq, const struct audit_entry *e, const uint8_t prev[AUDIT_HASH_SIZE],
+                       char **ret, size_t *ret_len);
 
 /* SHA-256 of the exact line bytes. */
 void auditfmt_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_SIZE]);

@@ -404,6 +404,108 @@ static void test_line_format(void **state)
         assert_int_equal(auditfmt_line(5, &e, prev, &line, &len), -EINVAL);
 }
 
+/* One of a few strings: plain, empty, with characters jansson escapes,
+ * UTF-8, invalid UTF-8, or NULL where allowed. */
+static const char *pick(bool nullable)
+{
+        static const char *const strings[] = {
+                "records.put", "",
+                "p-1",         "a b",
+                "q\"uote",     "back\\slash",
+                "tab\there",   "\x01ctl",
+                "del\x7f",     "Nguy\xe1\xbb\x85n",
+                "bad\xff",     "123/Q\xc4\x90-UBND",
+                "x/y",         "~!@#$%^&*()_+{}|:<>?",
+        };
+        uint32_t n = (uint32_t)ELEMENTSOF(strings) + (nullable ? 3 : 0);
+        uint32_t i = randombytes_uniform(n);
+
+        return i < ELEMENTSOF(strings) ? strings[i] : NULL;
+}
+
+static json_t *random_extra(void)
+{
+        static const char *const keys[] = {"size",    "count",  "note",    "rules",      "seq",
+                                           "prev",    "result", "error",   "collection", "id",
+                                           "version", "actor",  "t\u00e9", "q\"k"};
+        json_t *o = json_object();
+        uint32_t n = randombytes_uniform(5);
+
+        for (uint32_t i = 0; i < n; i++) {
+                const char *k = keys[randombytes_uniform(ELEMENTSOF(keys))];
+                const char *sv = pick(false);
+                json_t *v;
+
+                switch (randombytes_uniform(5)) {
+                case 0:
+                        v = json_integer((json_int_t)randombytes_random() - 1000);
+                        break;
+                case 1:
+                        v = sv ? json_string(sv) : NULL;
+                        break;
+                case 2:
+                        v = json_pack("[s,i,b,n]", "a\n", 3, 1);
+                        break;
+                case 3:
+                        v = json_pack("{s:{s:s}}", "x", "y", "z\"w");
+                        break;
+                default:
+                        v = json_real(1.5);
+                        break;
+                }
+                if (v)
+                        json_object_set_new(o, k, v);
+        }
+        return o;
+}
+
+/* The direct writer prints what jansson prints, for every entry: plain
+ * ones it writes itself, and the rest (escapes, UTF-8, reserved extra
+ * names) it hands to the reference. */
+static void test_line_direct_matches_jansson(void **state)
+{
+        uint8_t prev[AUDIT_HASH_SIZE];
+        unsigned direct = 0;
+
+        (void)state;
+        for (int round = 0; round < 20000; round++) {
+                char *a = NULL, *b = NULL;
+                size_t al = 0, bl = 0;
+                struct audit_entry e = {
+                        .time_us = (uint64_t)randombytes_random() * 1000003u,
+                        .actor = {.uid = randombytes_random(),
+                                  .gid = randombytes_uniform(70000),
+                                  .pid = (int32_t)randombytes_random(),
+                                  .user = pick(true),
+                                  .role = pick(true)},
+                        .op = pick(false),
+                        .collection = pick(true),
+                        .id = pick(true),
+                        .version = (int64_t)randombytes_uniform(5) - 2,
+                        .result = pick(false),
+                        .error = pick(true),
+                        .extra = randombytes_uniform(3) ? random_extra() : NULL,
+                };
+                uint64_t seq = randombytes_uniform(2) ? randombytes_random()
+                                                      : UINT64_MAX / (1 + randombytes_uniform(9));
+                int ra, rb;
+
+                randombytes_buf(prev, sizeof(prev));
+                ra = auditfmt_line(seq, &e, prev, &a, &al);
+                rb = auditfmt_line_json(seq, &e, prev, &b, &bl);
+                assert_int_equal(ra, rb);
+                if (ra == 0) {
+                        if (al != bl || memcmp(a, b, al))
+                                fail_msg("lines differ:\n%s\n%s", a, b);
+                        direct += !strchr(a, '\\') && !strchr(a, '\x80');
+                }
+                free(a);
+                free(b);
+                json_decref(e.extra);
+        }
+        assert_true(direct > 1000); /* the direct path was taken, not only the fallback */
+}
+
 static void test_note_key_id_independent(void **state)
 {
         static const char *const names[] = {ORIGIN, "a", "vaultd/0123456789abcdef"};
@@ -825,6 +927,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_chain_wrong_first_prev, setup, teardown),
                 cmocka_unit_test(test_chain_rejects_non_lines),
                 cmocka_unit_test(test_line_format),
+                cmocka_unit_test(test_line_direct_matches_jansson),
                 cmocka_unit_test(test_note_key_id_independent),
                 cmocka_unit_test(test_signed_note_go_vector),
                 cmocka_unit_test_setup_teardown(test_checkpoint_verify, setup, teardown),
