@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "util.h"
 #include "varlink.h"
@@ -314,6 +315,83 @@ static void test_call_parse_rejects(void **state)
         }
 }
 
+/* vl_call_parse lifts a long base64 body out before jansson reads the
+ * rest: whatever the message, the call it returns is the one jansson
+ * reads from the whole message, and it fails exactly when that fails. */
+static void check_parse_as_jansson(const char *msg)
+{
+        json_t *whole = json_loadb(msg, strlen(msg), JSON_REJECT_DUPLICATES, NULL);
+        struct vl_call call;
+        const char *field;
+        int r = vl_call_parse(msg, strlen(msg), &call, &field);
+
+        if (!whole || !json_is_object(whole) || !json_is_string(json_object_get(whole, "method"))) {
+                assert_int_equal(r, -EBADMSG);
+                json_decref(whole);
+                return;
+        }
+        if (r == 0) {
+                if (!json_equal(call.root, whole))
+                        fail_msg("parsed differently: %.200s", msg);
+                json_decref(call.root);
+        } else /* refused for its envelope, as the whole parse shows */
+                assert_false(json_is_object(json_object_get(whole, "parameters")) &&
+                             !json_object_get(whole, "more") && !json_object_get(whole, "oneway") &&
+                             !json_object_get(whole, "upgrade"));
+        json_decref(whole);
+}
+
+/* shape with its one %s replaced by s. */
+static void fill(char *out, size_t size, const char *shape, const char *s)
+{
+        const char *at = strstr(shape, "%s");
+
+        assert_non_null(at);
+        assert_true(strlen(shape) + strlen(s) < size);
+        memcpy(out, shape, (size_t)(at - shape));
+        strcpy(out + (at - shape), s);
+        strcat(out, at + 2);
+}
+
+static void test_call_parse_lifts_the_body_as_jansson_reads_it(void **state)
+{
+        char body[1200], other[1200], msg[4096];
+        static const char *const shapes[] = {
+                "{\"method\":\"m.P\",\"parameters\":{\"collection\":\"c\",\"id\":\"i\",\"data\":\"%s\"}}",
+                "{ \"method\" : \"m.P\" , \"parameters\" : { \"data\" :\n\t\"%s\" , \"id\":\"i\" } }",
+                "{\"parameters\":{\"data\":\"%s\"},\"method\":\"m.P\"}",
+                "{\"method\":\"m.P\",\"parameters\":{\"data\":\"%s\",\"data\":\"QUJD\"}}",
+                "{\"method\":\"m.P\",\"parameters\":{\"x\":{\"data\":\"%s\"},\"data\":\"QUJD\"}}",
+                "{\"method\":\"m.P\",\"other\":{\"data\":\"%s\"},\"parameters\":{}}",
+                "{\"method\":\"m.P\",\"other\":{\"data\":\"%s\"},\"parameters\":{\"data\":\"\"}}",
+                "{\"method\":\"m.P\",\"parameters\":[{\"data\":\"%s\"}]}",
+                "{\"method\":\"m.P\",\"parameters\":{\"note\":\"%s\",\"data\":\"\"}}",
+                "{\"method\":\"m.P\",\"parameters\":{\"data\":\"%s\"}",
+                "{\"method\":\"m.P\",\"parameters\":{\"data\":\"%s\"}} x",
+                "{\"method\":\"m.P\",\"parameters\":{\"data\":\"%s}}",
+                "{\"method\":\"m.P\",\"parameters\":{\"da\\u0074a\":\"%s\"}}",
+                "{\"method\":\"m.P\",\"parameters\":{\"data\":[\"%s\"]}}",
+                "[\"%s\"]",
+        };
+
+        (void)state;
+        for (size_t n = 0; n < sizeof(body) - 1; n += 1 + randombytes_uniform(97)) {
+                for (size_t i = 0; i < n; i++)
+                        body[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+                                [randombytes_uniform(65)];
+                body[n] = '\0';
+                memcpy(other, body, n + 1);
+                if (n)
+                        other[randombytes_uniform((uint32_t)n)] = "\\\"\x01\x80 -"[randombytes_uniform(6)];
+                for (size_t k = 0; k < ELEMENTSOF(shapes); k++) {
+                        fill(msg, sizeof(msg), shapes[k], body);
+                        check_parse_as_jansson(msg);
+                        fill(msg, sizeof(msg), shapes[k], other);
+                        check_parse_as_jansson(msg);
+                }
+        }
+}
+
 static void test_scan_bounds_depth_and_values(void **state)
 {
         static const char ok[] =
@@ -542,6 +620,7 @@ int main(void)
                 cmocka_unit_test(test_call_parse_valid),
                 cmocka_unit_test(test_call_parse_rejects),
                 cmocka_unit_test(test_scan_bounds_depth_and_values),
+                cmocka_unit_test(test_call_parse_lifts_the_body_as_jansson_reads_it),
                 cmocka_unit_test(test_reply_encode),
                 cmocka_unit_test(test_error_encode),
                 cmocka_unit_test(test_client_round_trip),
