@@ -11,8 +11,6 @@
 
 #include "util.h"
 
-#define VL_READ_CHUNK 65536
-
 void vl_reader_init(struct vl_reader *r, size_t max)
 {
         *r = (struct vl_reader){.max = max};

@@ -17,6 +17,10 @@ struct vl_reader {
         size_t max; /* largest message accepted, without its NUL */
 };
 
+/* What one read asks for: a read that returns less has drained the socket
+ * (for now). */
+#define VL_READ_CHUNK 65536
+
 void vl_reader_init(struct vl_reader *r, size_t max);
 /* Frees the buffer (wiping it: messages may carry record bodies). */
 void vl_reader_done(struct vl_reader *r);

@@ -1077,11 +1077,15 @@ int main(int argc, char **argv)
         /* A peer that is gone (a client, the keeper) is an error to
          * handle, not a signal that kills. */
         signal(SIGPIPE, SIG_IGN);
-        /* Record bodies (up to 16 MiB, decrypted by the writer, freed by
-         * the event loop) get pages of their own, returned when freed:
-         * glibc's moving threshold would put them in the heap, which
-         * then stays as large as the most ever held at once. */
-        mallopt(M_MMAP_THRESHOLD, 1 << 20);
+        /* Record bodies of 4 MiB and more (decrypted by the writer, freed
+         * by the event loop) get pages of their own, returned when freed:
+         * glibc's moving threshold would put them in the heap, which then
+         * stays as large as the most ever held at once. Smaller blocks
+         * stay in the heap, which is not trimmed below 32 MiB: LMDB
+         * allocates 2 x 2 MiB for every job's child transaction, and a
+         * mapping each would cost an mmap, a munmap and page faults. */
+        mallopt(M_MMAP_THRESHOLD, 4 << 20);
+        mallopt(M_TRIM_THRESHOLD, 32 << 20);
         json_set_alloc_funcs(malloc, wiping_free);
         if (parse_args(argc, argv, &o) < 0)
                 return 2;

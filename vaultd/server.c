@@ -577,6 +577,11 @@ static void conn_read(struct conn *c)
                         c->partial_since = now_monotonic_us();
                 c->last_activity = now_monotonic_us();
                 conn_process(c);
+                /* A short read drained the socket: another would only say
+                 * EAGAIN (one system call per request saved); epoll tells
+                 * when more comes. */
+                if ((size_t)r < VL_READ_CHUNK)
+                        break;
         }
 }
 
