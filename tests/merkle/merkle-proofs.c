@@ -30,7 +30,7 @@ struct mem {
         uint64_t cap[MERKLE_LEVELS];
 };
 
-static void die(const char *msg)
+__attribute__((noreturn)) static void die(const char *msg)
 {
         fprintf(stderr, "merkle-proofs: %s\n", msg);
         exit(2);
