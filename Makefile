@@ -38,6 +38,9 @@ REPLAYS   := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 # lib/note.c's verdict on a signed note, set against Go's package by
 # tests/integration/test_note_corpus.py (make check).
 NOTE_VERDICT := $(BUILD)/notes/note-verdict
+# lib/merkle.c's proofs, set against Go's tlog package by
+# tests/integration/test_merkle_tlog.py (make check).
+MERKLE_PROOFS := $(BUILD)/merkle/merkle-proofs
 
 SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
@@ -103,6 +106,10 @@ $(NOTE_VERDICT): tests/notes/note-verdict.c $(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
+$(MERKLE_PROOFS): tests/merkle/merkle-proofs.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
 $(BUILD)/vaultd-bench: bench/bench.c $(LIB_OBJ) | deps
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
@@ -135,29 +142,29 @@ demo: deps all
 
 # Every program and test binary, without running anything (CI builds this
 # with CC=clang too).
-everything: all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT) $(BUILD)/vaultd-bench
+everything: all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT) $(MERKLE_PROOFS) $(BUILD)/vaultd-bench
 
-check: deps-check all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT)
+check: deps-check all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT) $(MERKLE_PROOFS)
 	$(PYTHON) tests/run.py --build $(BUILD)
 
 # The unit and integration suites again, built with ASan and UBSan.
 check-sanitize: deps-check
 	$(MAKE) BUILD=$(BUILD)/sanitize CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
-	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT))
+	    HARDEN_OFF=1 all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT) $(MERKLE_PROOFS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PYTHON) tests/run.py --build $(BUILD)/sanitize
 
 check-unit: deps-check all $(UNIT_TESTS)
 	$(PYTHON) tests/run.py --build $(BUILD) --unit-only
 
-check-long: deps-check all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT)
+check-long: deps-check all $(UNIT_TESTS) $(REPLAYS) $(NOTE_VERDICT) $(MERKLE_PROOFS)
 	VAULTD_CRASH_ROUNDS=200 $(PYTHON) tests/run.py --build $(BUILD)
 
 bench: deps-check all $(BUILD)/vaultd-bench
 	$(PYTHON) bench/bench.py --build $(BUILD)
 
 lint: deps-lint
-	clang-format --dry-run --Werror lib/*.[ch] vaultd/*.[ch] vaultctl/*.[ch] tests/unit/*.c tests/notes/*.c
+	clang-format --dry-run --Werror lib/*.[ch] vaultd/*.[ch] vaultctl/*.[ch] tests/unit/*.c tests/notes/*.c tests/merkle/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    -D_GNU_SOURCE -Ilib -Ivaultd \
 	    '-Djson_array_foreach(a,i,v)=for(i=0;i<1;i++)' '-Djson_object_foreach(o,k,v)=for(k=0;k;)' \

@@ -20,13 +20,18 @@
  *   versions     collection NUL id NUL be64(version) -> header, envelope
  *   audit        be64(seq) -> the audit line, exact bytes
  *   checkpoints  be64(size) -> the signed note over lines 0..size-1
- *   keys         be32(KEK version) -> the KEK wrapped by the root key */
+ *   keys         be32(KEK version) -> the KEK wrapped by the root key
+ *   tree         level(1) be64(index) -> the Merkle tree hash of the
+ *                complete subtree over audit lines [index << level,
+ *                (index + 1) << level), 32 bytes (vaultd/auditree.h);
+ *                a store made before the tree gets it at start-up */
 #define STORE_DB_META        "meta"
 #define STORE_DB_HEADS       "heads"
 #define STORE_DB_VERSIONS    "versions"
 #define STORE_DB_AUDIT       "audit"
 #define STORE_DB_CHECKPOINTS "checkpoints"
 #define STORE_DB_KEYS        "keys"
+#define STORE_DB_TREE        "tree"
 
 /* meta values (integers are be64). */
 #define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */

@@ -23,6 +23,7 @@ enum {
         OPT_PARTIAL,
         OPT_STATE,
         OPT_SINCE_HEAD,
+        OPT_PROOF,
 };
 
 static void show_head(json_t *reply)
@@ -446,10 +447,11 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
                 {"partial", no_argument, NULL, OPT_PARTIAL},
                 {"state", required_argument, NULL, OPT_STATE},
                 {"since-head", required_argument, NULL, OPT_SINCE_HEAD},
+                {"proof", required_argument, NULL, OPT_PROOF},
                 {},
         };
         struct verify_args a = {0};
-        const char *since_head = NULL;
+        const char *since_head = NULL, *proof = NULL;
         char why[512];
         int c, r;
 
@@ -462,10 +464,17 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
                         a.opts.partial = true;
                 else if (c == OPT_STATE)
                         a.state_path = optarg;
+                else if (c == OPT_PROOF)
+                        proof = optarg;
                 else
                         since_head = optarg;
         }
         ctl_positional(ctl, argc, argv, 0, 0);
+        if (proof && (a.file || a.opts.partial || a.state_path || since_head))
+                die_usage(ctl, "--proof checks a proof file alone (with --key); give the export to "
+                               "--file in another call");
+        if (proof)
+                return audit_verify_proof(ctl, proof, a.opts.vkey);
         if (since_head && a.state_path)
                 die_usage(ctl, "--since-head and --state both say where the last audit ended: give one");
         if (since_head) {

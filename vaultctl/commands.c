@@ -86,8 +86,36 @@ static const struct command audit_commands[] = {
          "  --result ok|denied|error",
          "vaultctl audit report --since 2026-11-01 --until 2026-12-01 --lang vi -o bao-cao-2026-11.html",
          "the auditor or admin role"},
+        {"prove", "audit", cmd_audit_prove, "--seq SEQ | --record COLLECTION ID [--size SIZE] [-o FILE]",
+         "a line's (or a record's lines') Merkle inclusion proof",
+         "Writes a proof file: audit line SEQ, or the lines that wrote each version of\n"
+         "record ID of COLLECTION (Put, Delete), each with its inclusion proof in the\n"
+         "audit trail's Merkle tree (RFC 6962), and the signed checkpoint of that tree\n"
+         "(docs/audit-format.md). A few kilobytes prove a dossier's history without\n"
+         "the rest of the trail: check the file offline with 'audit verify --proof'.\n"
+         "Go's tlog.CheckRecord accepts the same proofs.\n"
+         "\n"
+         "  --seq SEQ          the audit line to prove\n"
+         "  --record           the record named by COLLECTION ID\n"
+         "  --size SIZE        the tree to prove against [the newest signed checkpoint's]\n"
+         "  -o, --output FILE  write the proof there (new file, 0600) [stdout]\n"
+         "  --force            replace FILE if it exists",
+         "vaultctl audit prove --record nguoi-co-cong NB-2024-000123 -o NB-2024-000123.proof",
+         "the auditor or admin role"},
+        {"consistency", "audit", cmd_audit_consistency, "OLD NEW [-o FILE]",
+         "prove the trail of NEW lines extends the one of OLD lines",
+         "Writes a proof file with the Merkle consistency proof (RFC 6962) from the\n"
+         "tree of the first OLD audit lines to the tree of the first NEW, and the\n"
+         "signed checkpoints of both sizes when there are. It shows that nothing in\n"
+         "the first OLD lines was changed or removed since: check it offline with\n"
+         "'audit verify --proof'. Go's tlog.CheckTree accepts the same proofs.\n"
+         "\n"
+         "  -o, --output FILE  write the proof there (new file, 0600) [stdout]\n"
+         "  --force            replace FILE if it exists",
+         "vaultctl audit consistency 1000 2000 -o since-last-audit.proof", "the auditor or admin role"},
         {"verify", "audit", cmd_audit_verify,
-         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH]",
+         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH] | --proof FILE "
+         "[--key VKEY]",
          "check the live trail, or an export file offline",
          "Without options, makes vaultd check its whole stored trail: every line's\n"
          "hash chain, every checkpoint signature, and the records against it. With\n"
@@ -105,6 +133,9 @@ static const struct command audit_commands[] = {
          "                       file remembers unchanged; when all verifies, the\n"
          "                       file moves on to this export's head (made if missing)\n"
          "  --since-head SEQ:HASH  the same from a head written down ('audit head')\n"
+         "  --proof FILE         check a proof file ('audit prove', 'audit consistency')\n"
+         "                       offline: its proofs against its root, and its\n"
+         "                       checkpoints against --key\n"
          "\n"
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",

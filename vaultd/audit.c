@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "auditree.h"
 #include "keeper.h"
 #include "keystore.h"
 #include "util.h"
@@ -71,6 +72,31 @@ out:
         return k;
 }
 
+/* Whether the tree is as long as the trail (log->tree); -EIO when it is
+ * longer (lines were removed). */
+static int tree_check(struct audit_log *log, MDB_txn *txn)
+{
+        uint64_t size;
+        int k = auditree_size(log->store, txn, &size);
+
+        if (k < 0)
+                return k;
+        log->tree = size == log->next_seq;
+        return size > log->next_seq ? -EIO : 0;
+}
+
+int audit_tree_built(struct audit_log *log)
+{
+        MDB_txn *txn;
+        int k = store_begin(log->store, false, &txn);
+
+        if (k < 0)
+                return k;
+        k = tree_check(log, txn);
+        mdb_txn_abort(txn);
+        return k == 0 && !log->tree ? -EIO : k;
+}
+
 /* Reads the stored head and origin; tells the keeper nothing. */
 static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
 {
@@ -97,6 +123,12 @@ static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn
         memcpy(log->vault_id, id, 33);
         if (store_meta_get_u64(txn, s, "audit.cp.size", &log->checkpoint_size) < 0)
                 log->checkpoint_size = 0;
+        /* A tree longer than the trail is refused by audit_log_open, once
+         * it has said whether a signed checkpoint is beyond it too. */
+        if ((k = tree_check(log, txn)) < 0 && kp)
+                k = 0;
+        else if (k < 0)
+                goto fail;
         log->keeper_size = log->checkpoint_size;
         log->checkpoint_time_us = now_realtime_us();
         if (kp) { /* offline (no keeper): no verifier key, only appends */
@@ -155,6 +187,8 @@ int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struc
                 k = -ESTALE; /* a signed checkpoint covers lines the store no longer has */
                 goto fail;
         }
+        if ((k = tree_check(log, txn)) < 0)
+                goto fail;
         if (log->checkpoint_size > 0) {
                 be64_put(key, log->checkpoint_size);
                 if ((k = audit_line_hash(log, txn, log->checkpoint_size - 1, hash)) < 0 ||
@@ -226,7 +260,8 @@ int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *
         if (k < 0)
                 return k;
         auditfmt_hash(line, len, hash);
-        if ((k = store_meta_put_u64(txn, log->store, "audit.next", seq + 1)) < 0 ||
+        if ((log->tree && (k = auditree_append(log->store, txn, seq, line, len)) < 0) ||
+            (k = store_meta_put_u64(txn, log->store, "audit.next", seq + 1)) < 0 ||
             (k = store_put(txn, log->store->meta, "audit.head", 10, hash, AUDIT_HASH_SIZE, 0)) < 0)
                 return k;
         log->pending_next_seq = seq + 1;

@@ -26,6 +26,10 @@ struct audit_log {
         uint8_t head[AUDIT_HASH_SIZE], pending_head[AUDIT_HASH_SIZE];
         uint64_t checkpoint_size, checkpoint_time_us; /* last stored checkpoint */
         uint64_t keeper_size; /* last size the keeper signed (stored, unless that failed) */
+        /* The Merkle tree (vaultd/auditree.h) is as long as the trail, and
+         * each append extends it; false in a store made before the tree,
+         * until auditree_build has caught up (audit_tree_built). */
+        bool tree;
         /* For Status (read from the event loop, atomic): when the keeper
          * signed the last stored checkpoint (its vaultd-time, seconds since
          * the epoch; 0: none, or one signed without a time), and since when
@@ -57,6 +61,10 @@ int audit_append_offline(struct vault_store *s, MDB_txn *txn, const struct audit
 void audit_txn_begin(struct audit_log *log);
 int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq);
 void audit_txn_commit(struct audit_log *log);
+/* After auditree_build, with no write transaction open: the tree is as
+ * long as the trail, and appends extend it from now on. -EIO when it is
+ * not. */
+int audit_tree_built(struct audit_log *log);
 /* Whether audit_checkpoint would sign now (lines since the last one, and
  * enough of them or enough time, or force). */
 bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force);

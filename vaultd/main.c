@@ -20,6 +20,7 @@
 #include "keystore.h"
 #include "passphrase.h"
 #include "log.h"
+#include "auditree.h"
 #include "recmigrate.h"
 #include "records.h"
 #include "restore.h"
@@ -605,6 +606,30 @@ static int vault_upgrade(struct vault *v, const char *state_dir)
         return r < 0 ? r : 0;
 }
 
+/* A store made before the audit trail's Merkle tree gets it now, once
+ * (vaultd/auditree.h); so does one an older vaultd appended to since. */
+static int vault_build_tree(struct vault *v, const char *state_dir)
+{
+        uint64_t added = 0, start = now_monotonic_us();
+        int r;
+
+        if (v->audit->tree)
+                return 0;
+        log_info("building the audit trail's Merkle tree in %s (once: the store was made before it)",
+                 state_dir);
+        r = auditree_build(v->store, &added);
+        if (r == 0)
+                r = audit_tree_built(v->audit);
+        if (r == -EIO)
+                log_store_error(state_dir, r);
+        else if (r < 0)
+                log_error("cannot build the audit trail's Merkle tree in %s: %s", state_dir, strerror(-r));
+        else
+                log_msg(LOG_NOTICE, "built the audit trail's Merkle tree in %s: %" PRIu64 " lines in %.1f s",
+                        state_dir, added, (double)(now_monotonic_us() - start) / 1e6);
+        return r;
+}
+
 /* Opens the store (creating it first when allowed), starts the keeper and
  * hands it the vault's wrapped keys; the vault is then ready to serve. */
 
@@ -813,6 +838,8 @@ out:
                 r = publish_at_start(v, o, &rollback);
         if (r == 0)
                 r = vault_upgrade(v, o->state_dir);
+        if (r == 0)
+                r = vault_build_tree(v, o->state_dir);
         return r;
 }
 

@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "auditapi.h"
+#include "auditprove.h"
 #include "backup.h"
 #include "keyadmin.h"
 #include "records.h"
@@ -59,6 +60,7 @@ static const struct method methods[] = {
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
         {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
          .roles = AUDIT_ROLES, .incremental = true},
+        {"io.vaultd.audit.Prove", "audit.prove", auditprove_run, .roles = AUDIT_ROLES},
         {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
         {"io.vaultd.admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,

@@ -47,9 +47,12 @@ int store_errno(int rc)
 
 static int open_dbs(struct vault_store *s, bool create)
 {
+        /* always: made in a store that predates it (the tree is built
+         * from the trail at start-up, vaultd/auditree.h). */
         static const struct {
                 const char *name;
                 size_t off;
+                bool always;
         } dbs[] = {
                 {STORE_DB_META, offsetof(struct vault_store, meta)},
                 {STORE_DB_HEADS, offsetof(struct vault_store, heads)},
@@ -57,6 +60,7 @@ static int open_dbs(struct vault_store *s, bool create)
                 {STORE_DB_AUDIT, offsetof(struct vault_store, audit)},
                 {STORE_DB_CHECKPOINTS, offsetof(struct vault_store, checkpoints)},
                 {STORE_DB_KEYS, offsetof(struct vault_store, keys)},
+                {STORE_DB_TREE, offsetof(struct vault_store, tree), true},
         };
         MDB_txn *txn;
         int rc;
@@ -65,7 +69,7 @@ static int open_dbs(struct vault_store *s, bool create)
         if (rc)
                 return store_errno(rc);
         for (size_t i = 0; i < ELEMENTSOF(dbs); i++) {
-                rc = mdb_dbi_open(txn, dbs[i].name, create ? MDB_CREATE : 0,
+                rc = mdb_dbi_open(txn, dbs[i].name, create || dbs[i].always ? MDB_CREATE : 0,
                                   (MDB_dbi *)((char *)s + dbs[i].off));
                 if (rc) {
                         mdb_txn_abort(txn);

@@ -13,7 +13,7 @@
 
 struct vault_store {
         MDB_env *env;
-        MDB_dbi meta, heads, versions, audit, checkpoints, keys;
+        MDB_dbi meta, heads, versions, audit, checkpoints, keys, tree;
         size_t map_size;
         /* Held shared by readers, exclusively when the map is resized. */
         pthread_rwlock_t resize_lock;

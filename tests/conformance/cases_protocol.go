@@ -323,6 +323,7 @@ func init() {
 			{"io.vaultd.audit.Head", nil},
 			{"io.vaultd.audit.Export", map[string]interface{}{}},
 			{"io.vaultd.audit.Verify", nil},
+			{"io.vaultd.audit.Prove", map[string]interface{}{"seq": 0}},
 			{"io.vaultd.admin.Status", nil},
 			{"io.vaultd.admin.ReloadPolicy", nil},
 			{"io.vaultd.admin.RotateKey", nil},

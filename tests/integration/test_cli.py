@@ -28,6 +28,7 @@ COMMANDS = [
     (["get"], "service role"), (["delete"], "service role"), (["list"], "service role"),
     (["history"], "service role"), (["import"], "service role"), (["audit", "head"], "auditor"),
     (["audit", "export"], "auditor"), (["audit", "report"], "auditor"), (["audit", "verify"], "auditor"),
+    (["audit", "prove"], "auditor"), (["audit", "consistency"], "auditor"),
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
     (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
     (["key", "retire"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),
@@ -196,7 +197,7 @@ def test_command_options_after_arguments(vault):
     (["status", "--json=yes"], "option '--json' takes no value", "Try 'vaultctl status --help'."),
     (["--timeout", "soon", "status"], "--timeout must be a whole number", "Try 'vaultctl --help'."),
     (["bogus"], "unknown command 'bogus'", "Try 'vaultctl --help'."),
-    (["audit"], "missing command (one of: head, export, report, verify, rotate-key)",
+    (["audit"], "missing command (one of: head, export, report, prove, consistency, verify, rotate-key)",
      "Try 'vaultctl audit --help'."),
     (["get", "only-one"], "missing arguments; usage: vaultctl get COLLECTION ID",
      "Try 'vaultctl get --help'."),
@@ -653,7 +654,7 @@ def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "history", "import",
                                    "audit", "policy", "key", "unseal", "seal", "backup"])
     assert complete("au") == ["audit"]
-    assert complete("audit", "") == ["export", "head", "report", "rotate-key", "verify"]
+    assert complete("audit", "") == ["consistency", "export", "head", "prove", "report", "rotate-key", "verify"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]
     assert complete("policy", "") == ["check", "reload"]
     assert complete("audit", "export", "--") == sorted([

@@ -292,6 +292,7 @@ CHECKS = {
                            "more_on_plain_methods"]),
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "backup": ("main", ["backup_without_fd", "backup_with_fd"]),
+    "prove": ("main", ["prove_inclusion_and_consistency_check_with_go_tlog", "prove_invalid_parameters"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
@@ -493,6 +494,15 @@ def test_go_backup(runs):
     through the tap) it writes the copy and replies as declared; a file that
     is not empty is refused."""
     check(runs, "backup")
+
+
+def test_go_prove(runs):
+    """Prove's inclusion proofs (first, last and middle lines) pass Go's
+    tlog.CheckRecord and its consistency proof tlog.CheckTree, with roots
+    that agree between the calls; changed proofs fail; a call without
+    exactly one of seq, old_size, collection/id, or with sizes outside the
+    trail, is InvalidParameter."""
+    check(runs, "prove")
 
 
 def test_go_every_method_replied(runs):
