@@ -12,7 +12,7 @@
 #define STORE_DATA_FILE "data.mdb"
 #define STORE_LOCK_FILE "lock.mdb"
 /* Named databases an environment is opened with room for. */
-#define STORE_DBS_MAX 8
+#define STORE_DBS_MAX 16
 
 /* The named databases. Keys and values:
  *   meta         name -> value (below)
@@ -20,13 +20,21 @@
  *   versions     collection NUL id NUL be64(version) -> header, envelope
  *   audit        be64(seq) -> the audit line, exact bytes
  *   checkpoints  be64(size) -> the signed note over lines 0..size-1
- *   keys         be32(KEK version) -> the KEK wrapped by the root key */
+ *   keys         be32(KEK version) -> the KEK wrapped by the root key
+ *   collections  name -> its settings (vaultd/collections.h), for the
+ *                collections an admin created
+ *   recctl       collection NUL id -> a record's retention, hold and
+ *                disposal (vaultd/recctl.h), for the records that have any
+ * The last two came with records control (issue #13); vaultd creates them
+ * in an older store when it opens it. */
 #define STORE_DB_META        "meta"
 #define STORE_DB_HEADS       "heads"
 #define STORE_DB_VERSIONS    "versions"
 #define STORE_DB_AUDIT       "audit"
 #define STORE_DB_CHECKPOINTS "checkpoints"
 #define STORE_DB_KEYS        "keys"
+#define STORE_DB_COLLECTIONS "collections"
+#define STORE_DB_RECCTL      "recctl"
 
 /* meta values (integers are be64). */
 #define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */

@@ -30,10 +30,12 @@ static json_t *record_params(const char *collection, const char *id)
 
 static int finish(struct ctl *ctl, json_t *reply, const char *verb, const char *a, const char *b)
 {
+        _cleanup_(freep) char *coll = escape_string(a), *id = escape_string(b);
+
         if (ctl->json)
                 print_json(reply);
         else
-                printf("%s %s/%s, version %lld\n", verb, a, b,
+                printf("%s %s/%s, version %lld\n", verb, coll, id,
                        (long long)json_integer_value(json_object_get(reply, "version")));
         json_decref(reply);
         return EXIT_SUCCESS;
@@ -230,7 +232,7 @@ static int column_width(json_t *objects, const char *key, int min)
                 v = json_object_get(o, key);
                 if (json_is_string(v)) {
                         _cleanup_(freep) char *shown = escape_json_string(v);
-                        n = (int)strlen(shown);
+                        n = text_width(shown);
                 } else
                         n = snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
                 if (n > w)
@@ -254,8 +256,9 @@ static void print_record(const struct list_view *v, json_t *rec)
         _cleanup_(freep) char *id = escape_json_string(json_object_get(rec, "id")),
                               *updated = escape_json_string(json_object_get(rec, "updated"));
 
-        printf("%-*s  %*lld  %s\n", v->idw, id, v->vw,
-               (long long)json_integer_value(json_object_get(rec, "version")), updated);
+        print_padded(id, v->idw);
+        printf("  %*lld  %s\n", v->vw, (long long)json_integer_value(json_object_get(rec, "version")),
+               updated);
 }
 
 static void list_show(void *userdata, json_t *page, bool last)

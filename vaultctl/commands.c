@@ -185,6 +185,48 @@ static const struct command backup_commands[] = {
         {},
 };
 
+static const struct command collection_commands[] = {
+        {"create", "collection", cmd_collection_create,
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "define a collection and its settings",
+         "Defines collection NAME with its settings. A collection that already holds\n"
+         "records without being defined (an implicit one, with the defaults) may be\n"
+         "defined too. The settings are audited.\n"
+         "\n"
+         "  --retention PERIOD   how long a record is kept after its last change: 10y,\n"
+         "                       18m, 90d, or none [none]. A record's own retain_until\n"
+         "                       (put --retain-until) replaces it.\n"
+         "  --content json|bytes json: every new body must be one JSON object (vaultd\n"
+         "                       refuses others, naming the line and column); bytes:\n"
+         "                       anything, such as scanned PDFs [bytes]\n"
+         "  --index FIELD        a field to look records up by (repeat, or FIELD,FIELD)\n"
+         "\n"
+         "Names: lower-case letters (Vietnamese too), digits and . _ - /, at most 64\n"
+         "bytes of UTF-8.",
+         "vaultctl collection create nguoi-co-cong --retention 10y --content json --index so_cccd",
+         "the admin role"},
+        {"set", "collection", cmd_collection_set,
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "change a collection's settings",
+         "Changes the settings given, keeps the others. The audit line holds the\n"
+         "settings before and after. Bodies already stored are not checked again.\n"
+         "--index none removes every index field. Options as for 'collection create'.",
+         "vaultctl collection set nguoi-co-cong --retention 15y", "the admin role"},
+        {"show", "collection", cmd_collection_show, "NAME", "a collection's settings and record counts",
+         "Shows a collection's settings and how many of its records are live, deleted,\n"
+         "disposed and on hold. An implicit collection (records were put, nobody\n"
+         "defined it) shows the defaults. vaultd counts by reading the collection's\n"
+         "records.",
+         "vaultctl collection show nguoi-co-cong",
+         "the admin or auditor role, or the service role for NAME"},
+        {"list", "collection", cmd_collection_list, "", "every collection with its record counts",
+         "Lists the collections, defined or implicit, with their settings and record\n"
+         "counts. Admins and auditors see every collection; a service sees the\n"
+         "collections it is granted.",
+         "vaultctl collection list", "the admin, auditor or service role"},
+        {},
+};
+
 static const struct command top_commands[] = {
         {"status", NULL, cmd_status, "[--check]", "what the vault is doing, and whether it needs you",
          "Shows vaultd's state: serving, degraded (it serves, but something needs an\n"
@@ -254,6 +296,10 @@ static const struct command top_commands[] = {
          "\n"
          "  --skip N  skip the first N lines of the input",
          "vaultctl import ho-ngheo records.jsonl", "the service role for COLLECTION"},
+        {"collection", NULL, NULL, "COMMAND [ARGS]", NULL,
+         "Collections and their settings: how long records are kept, what bodies must\n"
+         "be, which fields are indexed.",
+         NULL, NULL, collection_commands},
         {"audit", NULL, NULL, "COMMAND [ARGS]", NULL,
          "The audit trail: every request to vaultd, hash-chained and signed.", NULL, NULL, audit_commands},
         {"policy", NULL, NULL, "COMMAND [ARGS]", NULL, "The access policy: who may do what.", NULL, NULL,

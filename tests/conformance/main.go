@@ -77,6 +77,7 @@ var groups = []struct {
 		"stream_export", "stream_export_range", "stream_export_by_time", "more_on_plain_methods",
 		"pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write",
 		"backup_without_fd", "backup_with_fd",
+		"collections_settings", "collections_json_content", "collections_implicit_and_list", "names_unicode_nfc",
 		"every_method_replied",
 	}},
 	{"denied-service", "caller is a uid with role service for collection conf-svc only", []string{

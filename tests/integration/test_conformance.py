@@ -292,6 +292,8 @@ CHECKS = {
                            "more_on_plain_methods"]),
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "backup": ("main", ["backup_without_fd", "backup_with_fd"]),
+    "collections": ("main", ["collections_settings", "collections_json_content",
+                             "collections_implicit_and_list", "names_unicode_nfc"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
@@ -350,6 +352,12 @@ def test_go_idl_parses_every_description(runs):
 
 def test_go_bindings_records(runs):
     check(runs, "records")
+
+
+def test_go_collections(runs):
+    """Collections with settings, json content, implicit collections, NFC
+    names (issue #13)."""
+    check(runs, "collections")
 
 
 def test_go_bindings_audit_admin(runs):
