@@ -16,6 +16,7 @@
 
 enum {
         OPT_IF_VERSION = OPT_COMMAND,
+        OPT_RETAIN_UNTIL,
         OPT_VERSION_OF_RECORD,
         OPT_AFTER,
         OPT_LIMIT,
@@ -85,14 +86,24 @@ static json_int_t if_version_arg(struct ctl *ctl)
 
 int cmd_put(struct ctl *ctl, int argc, char **argv)
 {
-        static const struct option opts[] = {{"if-version", required_argument, NULL, OPT_IF_VERSION}, {}};
+        static const struct option opts[] = {
+                {"if-version", required_argument, NULL, OPT_IF_VERSION},
+                {"retain-until", required_argument, NULL, OPT_RETAIN_UNTIL},
+                {},
+        };
         json_int_t if_version = -1;
+        const char *retain_until = NULL;
         size_t len, b64len;
         char **pos, *body, *b64;
         json_t *params;
+        int c;
 
-        while (ctl_getopt(ctl, argc, argv, "", opts) != -1)
-                if_version = if_version_arg(ctl);
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+                if (c == OPT_RETAIN_UNTIL)
+                        retain_until = optarg;
+                else
+                        if_version = if_version_arg(ctl);
+        }
         pos = ctl_positional(ctl, argc, argv, 2, 3);
         body = read_input(argc - optind == 3 ? pos[2] : "-", INPUT_MAX, &len);
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
@@ -108,6 +119,8 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         free(b64);
         if (if_version >= 0)
                 json_object_set_new(params, "if_version", json_integer(if_version));
+        if (retain_until)
+                json_object_set_new(params, "retain_until", json_string(retain_until));
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Put", params), "stored", pos[0], pos[1]);
 }
 

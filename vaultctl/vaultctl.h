@@ -317,6 +317,11 @@ int cmd_collection_create(struct ctl *ctl, int argc, char **argv);
 int cmd_collection_set(struct ctl *ctl, int argc, char **argv);
 int cmd_collection_show(struct ctl *ctl, int argc, char **argv);
 int cmd_collection_list(struct ctl *ctl, int argc, char **argv);
+int cmd_records_due(struct ctl *ctl, int argc, char **argv);
+int cmd_hold_set(struct ctl *ctl, int argc, char **argv);
+int cmd_hold_clear(struct ctl *ctl, int argc, char **argv);
+int cmd_hold_list(struct ctl *ctl, int argc, char **argv);
+int cmd_dispose(struct ctl *ctl, int argc, char **argv);
 
 /* continuity.c: the head an auditor verified last time. */
 struct audit_state {

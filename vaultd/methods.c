@@ -7,6 +7,7 @@
 #include "auditapi.h"
 #include "backup.h"
 #include "collections.h"
+#include "dispose.h"
 #include "keyadmin.h"
 #include "records.h"
 #include "util.h"
@@ -63,6 +64,10 @@ static const struct method methods[] = {
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE, .scoped = true},
         {"io.vaultd.records.ListCollections", "records.list-collections", collections_list,
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
+        {"io.vaultd.records.SetHold", "records.set-hold", dispose_set_hold, .roles = ROLE_ADMIN},
+        {"io.vaultd.records.ListHolds", "records.list-holds", dispose_list_holds, .roles = AUDIT_ROLES},
+        {"io.vaultd.records.Due", "records.due", dispose_due, .roles = AUDIT_ROLES},
+        {"io.vaultd.records.Dispose", "records.dispose", dispose_record, .roles = ROLE_ADMIN},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},

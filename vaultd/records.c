@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "collections.h"
+#include "dispose.h"
 #include "envelope.h"
 #include "jsoncheck.h"
 #include "recctl.h"
@@ -94,6 +95,25 @@ int records_param_name(struct job *j, const char *name, enum name_kind kind, boo
                 return job_invalid(j, IFACE, name, reason);
         }
         return 0;
+}
+
+static int integrity_error(struct job *j, const char *collection, const char *id, uint64_t version,
+                           const char *reason);
+
+/* A disposed record's answer: Disposed, with when and why. */
+static int records_fail_disposed(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
+                                 const char *collection, const char *id)
+{
+        struct recctl c;
+        int r = recctl_get(v, txn, k->buf, k->head_len, &c);
+
+        if (r < 0)
+                return r;
+        if (!c.disposed)
+                return integrity_error(
+                        j, collection, id, (uint64_t)j->audit.version,
+                        "this version's body was shredded, but the record was never disposed of");
+        return recctl_fail_disposed(j, collection, id, &c);
 }
 
 /* Validates collection and id and fills the audit fields. */
@@ -437,6 +457,8 @@ int records_get(struct vault *v, MDB_txn *txn, struct job *j)
                 return integrity_error(j, collection, id, version, "the stored version is malformed");
         if (r < 0)
                 return r;
+        if (recmeta_disposed(&m))
+                return records_fail_disposed(v, txn, j, &k, collection, id);
         if (version > h.version)
                 return integrity_error(
                         j, collection, id, version,
@@ -458,6 +480,7 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
         struct record_key k;
         struct record_head h;
         struct version_meta m;
+        struct recctl ctl;
         uint8_t header[RECMETA_HEADER];
         int r;
 
@@ -468,6 +491,10 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         if (h.state != STATE_ACTIVE)
                 return not_found(j, collection, id, -1);
+        if ((r = recctl_get(v, txn, k.buf, k.head_len, &ctl)) < 0)
+                return r;
+        if (ctl.disposed)
+                return recctl_fail_disposed(j, collection, id, &ctl);
         h.version++;
         m = new_version_meta(v, j, RECMETA_KIND_TOMBSTONE, 0);
         recmeta_version_encode(&m, header);
@@ -515,6 +542,7 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
                 rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
                 struct record_head h;
+                struct recctl ctl;
                 char tbuf[TIME_STRING_MAX];
 
                 if (key.mv_size <= cl || memcmp(key.mv_data, k.buf, cl) != 0)
@@ -523,6 +551,9 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
                         continue;
                 if (json_array_size(items) == limit)
                         break;
+                /* A disposed record is not live: its bodies are gone. */
+                if (recctl_get(v, txn, key.mv_data, key.mv_size, &ctl) < 0 || ctl.disposed)
+                        continue;
                 time_format_us(h.updated_us, tbuf);
                 json_array_append_new(items, json_pack("{s:s%,s:I,s:s}", "id", (char *)key.mv_data + cl,
                                                        key.mv_size - cl, "version", (json_int_t)h.version,
@@ -610,7 +641,7 @@ int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
 {
         MDB_cursor *cur;
         MDB_val key, val;
-        uint64_t n = 0;
+        uint64_t n = 0, disposed;
         int rc;
 
         rc = mdb_cursor_open(txn, v->store->heads, &cur);
@@ -626,6 +657,8 @@ int records_count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
         mdb_cursor_close(cur);
         if (rc != MDB_NOTFOUND)
                 return store_errno(rc);
-        *ret = n;
+        if ((rc = dispose_count_live_disposed(v, txn, &disposed)) < 0)
+                return rc;
+        *ret = n - disposed;
         return 0;
 }
