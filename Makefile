@@ -18,7 +18,8 @@ HARDEN    := $(if $(HARDEN_OFF),-fPIE,-D_FORTIFY_SOURCE=3 -fstack-protector-stro
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(HARDEN) $(CFLAGS) -D_GNU_SOURCE -DVAULTD_VERSION='"$(VERSION)"' \
              -Ilib -Ivaultd $(PKG_CFLAGS) $(SAN)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(SAN)
-LIBS       = $(PKG_LIBS) -lpthread
+# libunistring (Unicode names, lib/names.c) ships no pkg-config file.
+LIBS       = $(PKG_LIBS) -lunistring -lpthread
 
 LIB_SRC     := $(wildcard lib/*.c)
 DAEMON_SRC  := $(wildcard vaultd/*.c)

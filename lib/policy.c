@@ -141,9 +141,12 @@ static int parse_collections(struct policy_rule *r, char *s)
                 return 0;
         }
         for (char *save = NULL, *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                char nfc[NAME_COLLECTION_MAX + 1];
                 char **n;
-                if (!name_collection_valid(t))
+                /* Compared in NFC, as vaultd keeps every name. */
+                if (name_normalise(t, nfc, sizeof(nfc)) < 0 || !name_collection_valid(nfc))
                         return -EINVAL;
+                t = nfc;
                 n = realloc(r->collections, (r->ncollections + 1) * sizeof(char *));
                 if (!n)
                         return -ENOMEM;

@@ -12,7 +12,7 @@
 #define STORE_DATA_FILE "data.mdb"
 #define STORE_LOCK_FILE "lock.mdb"
 /* Named databases an environment is opened with room for. */
-#define STORE_DBS_MAX 8
+#define STORE_DBS_MAX 16
 
 /* The named databases. Keys and values:
  *   meta         name -> value (below)
@@ -24,7 +24,13 @@
  *   tree         level(1) be64(index) -> the Merkle tree hash of the
  *                complete subtree over audit lines [index << level,
  *                (index + 1) << level), 32 bytes (vaultd/auditree.h);
- *                a store made before the tree gets it at start-up */
+ *                a store made before the tree gets it at start-up
+ *   collections  name -> its settings (vaultd/collections.h), for the
+ *                collections an admin created
+ *   recctl       collection NUL id -> a record's retention, hold and
+ *                disposal (vaultd/recctl.h), for the records that have any
+ * The last two came with records control (issue #13); vaultd creates them
+ * in an older store when it opens it. */
 #define STORE_DB_META        "meta"
 #define STORE_DB_HEADS       "heads"
 #define STORE_DB_VERSIONS    "versions"
@@ -32,6 +38,8 @@
 #define STORE_DB_CHECKPOINTS "checkpoints"
 #define STORE_DB_KEYS        "keys"
 #define STORE_DB_TREE        "tree"
+#define STORE_DB_COLLECTIONS "collections"
+#define STORE_DB_RECCTL      "recctl"
 
 /* meta values (integers are be64). */
 #define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */

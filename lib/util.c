@@ -8,41 +8,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static bool alnum_ascii(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool name_collection_valid(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > NAME_COLLECTION_MAX)
-                return false;
-        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
-bool name_id_valid(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > NAME_ID_MAX || !alnum_ascii(s[0]))
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (!(alnum_ascii(c) || c == '.' || c == '_' || c == '-' || c == ':'))
-                        return false;
-        }
-        return true;
-}
-
 static uint64_t clock_us(clockid_t id)
 {
         struct timespec ts;

@@ -1,5 +1,5 @@
 /* Small helpers shared by vaultd and vaultctl: cleanup attributes, byte
- * order, time stamps, hex, and the syntax rules for collection and id names.
+ * order, time stamps, hex (the syntax of names is in lib/names.h).
  * Nothing here holds state. */
 #pragma once
 
@@ -22,14 +22,8 @@ static inline void closep(int *fd)
                 close(*fd);
 }
 
-/* Longest collection name and record id, in bytes. */
-#define NAME_COLLECTION_MAX 64
-#define NAME_ID_MAX         128
-
-/* A collection name is 1..64 of [a-z0-9._-], starting with a letter or digit. */
-bool name_collection_valid(const char *s);
-/* A record id is 1..128 of [A-Za-z0-9._:-], starting with a letter or digit. */
-bool name_id_valid(const char *s);
+/* Collection names and record ids: lib/names.h. */
+#include "names.h"
 
 static inline void be64_put(uint8_t *p, uint64_t v)
 {

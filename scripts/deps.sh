@@ -17,7 +17,7 @@
 # .ci/run removes what `build` and `check` install, so that every CI run
 # proves these lists complete on a bare machine.
 set -eu
-build="build-essential pkg-config libsodium-dev liblmdb-dev libsystemd-dev libseccomp-dev
+build="build-essential pkg-config libsodium-dev liblmdb-dev libsystemd-dev libseccomp-dev libunistring-dev
 libjansson-dev python3"
 check="$build libcmocka-dev python3-pytest python3-nacl util-linux mount lmdb-utils systemd
 golang-go golang-github-varlink-go-dev golang-golang-x-mod-dev mandoc tzdata chromium poppler-utils libreoffice-calc-nogui"

@@ -16,6 +16,7 @@
 
 enum {
         OPT_IF_VERSION = OPT_COMMAND,
+        OPT_RETAIN_UNTIL,
         OPT_VERSION_OF_RECORD,
         OPT_AFTER,
         OPT_LIMIT,
@@ -30,10 +31,12 @@ static json_t *record_params(const char *collection, const char *id)
 
 static int finish(struct ctl *ctl, json_t *reply, const char *verb, const char *a, const char *b)
 {
+        _cleanup_(freep) char *coll = escape_string(a), *id = escape_string(b);
+
         if (ctl->json)
                 print_json(reply);
         else
-                printf("%s %s/%s, version %lld\n", verb, a, b,
+                printf("%s %s/%s, version %lld\n", verb, coll, id,
                        (long long)json_integer_value(json_object_get(reply, "version")));
         json_decref(reply);
         return EXIT_SUCCESS;
@@ -83,14 +86,24 @@ static json_int_t if_version_arg(struct ctl *ctl)
 
 int cmd_put(struct ctl *ctl, int argc, char **argv)
 {
-        static const struct option opts[] = {{"if-version", required_argument, NULL, OPT_IF_VERSION}, {}};
+        static const struct option opts[] = {
+                {"if-version", required_argument, NULL, OPT_IF_VERSION},
+                {"retain-until", required_argument, NULL, OPT_RETAIN_UNTIL},
+                {},
+        };
         json_int_t if_version = -1;
+        const char *retain_until = NULL;
         size_t len, b64len;
         char **pos, *body, *b64;
         json_t *params;
+        int c;
 
-        while (ctl_getopt(ctl, argc, argv, "", opts) != -1)
-                if_version = if_version_arg(ctl);
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+                if (c == OPT_RETAIN_UNTIL)
+                        retain_until = optarg;
+                else
+                        if_version = if_version_arg(ctl);
+        }
         pos = ctl_positional(ctl, argc, argv, 2, 3);
         body = read_input(argc - optind == 3 ? pos[2] : "-", INPUT_MAX, &len);
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
@@ -106,6 +119,8 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         free(b64);
         if (if_version >= 0)
                 json_object_set_new(params, "if_version", json_integer(if_version));
+        if (retain_until)
+                json_object_set_new(params, "retain_until", json_string(retain_until));
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Put", params), "stored", pos[0], pos[1]);
 }
 
@@ -230,7 +245,7 @@ static int column_width(json_t *objects, const char *key, int min)
                 v = json_object_get(o, key);
                 if (json_is_string(v)) {
                         _cleanup_(freep) char *shown = escape_json_string(v);
-                        n = (int)strlen(shown);
+                        n = text_width(shown);
                 } else
                         n = snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
                 if (n > w)
@@ -254,8 +269,9 @@ static void print_record(const struct list_view *v, json_t *rec)
         _cleanup_(freep) char *id = escape_json_string(json_object_get(rec, "id")),
                               *updated = escape_json_string(json_object_get(rec, "updated"));
 
-        printf("%-*s  %*lld  %s\n", v->idw, id, v->vw,
-               (long long)json_integer_value(json_object_get(rec, "version")), updated);
+        print_padded(id, v->idw);
+        printf("  %*lld  %s\n", v->vw, (long long)json_integer_value(json_object_get(rec, "version")),
+               updated);
 }
 
 static void list_show(void *userdata, json_t *page, bool last)

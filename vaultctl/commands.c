@@ -216,6 +216,72 @@ static const struct command backup_commands[] = {
         {},
 };
 
+static const struct command collection_commands[] = {
+        {"create", "collection", cmd_collection_create,
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "define a collection and its settings",
+         "Defines collection NAME with its settings. A collection that already holds\n"
+         "records without being defined (an implicit one, with the defaults) may be\n"
+         "defined too. The settings are audited.\n"
+         "\n"
+         "  --retention PERIOD   how long a record is kept after its last change: 10y,\n"
+         "                       18m, 90d, or none [none]. A record's own retain_until\n"
+         "                       (put --retain-until) replaces it.\n"
+         "  --content json|bytes json: every new body must be one JSON object (vaultd\n"
+         "                       refuses others, naming the line and column); bytes:\n"
+         "                       anything, such as scanned PDFs [bytes]\n"
+         "  --index FIELD        a field to look records up by (repeat, or FIELD,FIELD)\n"
+         "\n"
+         "Names: lower-case letters (Vietnamese too), digits and . _ - /, at most 64\n"
+         "bytes of UTF-8.",
+         "vaultctl collection create nguoi-co-cong --retention 10y --content json --index so_cccd",
+         "the admin role"},
+        {"set", "collection", cmd_collection_set,
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "change a collection's settings",
+         "Changes the settings given, keeps the others. The audit line holds the\n"
+         "settings before and after. Bodies already stored are not checked again.\n"
+         "--index none removes every index field. Options as for 'collection create'.",
+         "vaultctl collection set nguoi-co-cong --retention 15y", "the admin role"},
+        {"show", "collection", cmd_collection_show, "NAME", "a collection's settings and record counts",
+         "Shows a collection's settings and how many of its records are live, deleted,\n"
+         "disposed and on hold. An implicit collection (records were put, nobody\n"
+         "defined it) shows the defaults. vaultd counts by reading the collection's\n"
+         "records.",
+         "vaultctl collection show nguoi-co-cong",
+         "the admin or auditor role, or the service role for NAME"},
+        {"list", "collection", cmd_collection_list, "", "every collection with its record counts",
+         "Lists the collections, defined or implicit, with their settings and record\n"
+         "counts. Admins and auditors see every collection; a service sees the\n"
+         "collections it is granted.",
+         "vaultctl collection list", "the admin, auditor or service role"},
+        {},
+};
+
+static const struct command records_commands[] = {
+        {"due", "records", cmd_records_due, "COLLECTION", "records past their retention, not on hold",
+         "Lists the records of COLLECTION whose retention has ended and that are not\n"
+         "on hold or disposed of: each id, when it fell due and its versions. A record\n"
+         "falls due at its retain_until (put --retain-until), or else its collection's\n"
+         "retention period after its last change; with neither, never.",
+         "vaultctl records due nguoi-co-cong", "the admin or auditor role"},
+        {},
+};
+
+static const struct command hold_commands[] = {
+        {"set", "hold", cmd_hold_set, "COLLECTION ID --reason TEXT", "put a record on legal hold",
+         "Holds a record (a dispute, an inspection): it cannot be disposed of and is\n"
+         "never due until the hold is cleared. The reason goes into the audit trail.",
+         "vaultctl hold set nguoi-co-cong 123/QĐ-UBND --reason 'thanh tra 2026'", "the admin role"},
+        {"clear", "hold", cmd_hold_clear, "COLLECTION ID --reason TEXT", "release a record's hold",
+         "Releases a hold; the reason goes into the audit trail.",
+         "vaultctl hold clear nguoi-co-cong 123/QĐ-UBND --reason 'inspection closed'", "the admin role"},
+        {"list", "hold", cmd_hold_list, "[COLLECTION]", "the records on hold",
+         "Lists the records on hold (of COLLECTION, or all): since when, by whom, why.",
+         "vaultctl hold list", "the admin or auditor role"},
+        {},
+};
+
 static const struct command top_commands[] = {
         {"status", NULL, cmd_status, "[--check]", "what the vault is doing, and whether it needs you",
          "Shows vaultd's state: serving, degraded (it serves, but something needs an\n"
@@ -229,12 +295,15 @@ static const struct command top_commands[] = {
          "  --check  exit with 1 when the state is not serving (for monitoring);\n"
          "           without it, status exits with 0 whenever vaultd answers",
          "vaultctl status --check", "any user the policy knows (any role)"},
-        {"put", NULL, cmd_put, "COLLECTION ID [FILE|-] [--if-version N]", "store a new version of a record",
+        {"put", NULL, cmd_put, "COLLECTION ID [FILE|-] [--if-version N] [--retain-until DATE]",
+         "store a new version of a record",
          "Stores FILE (or standard input) as a new version of the record and prints\n"
          "the version number.\n"
          "\n"
          "  --if-version N  store only if the current version is N (0: the record\n"
-         "                  must be new); otherwise Conflict",
+         "                  must be new); otherwise Conflict\n"
+         "  --retain-until DATE  keep the record until DATE (2036-12-31, UTC), instead\n"
+         "                  of its collection's retention period after its last change",
          "vaultctl put nguoi-co-cong NCC-2024-000123 dossier.json", "the service role for COLLECTION"},
         {"get", NULL, cmd_get, "COLLECTION ID [--version N] [-o FILE [--force]]", "read a record",
          "Writes the record's latest (or given) version to standard output or FILE,\n"
@@ -285,6 +354,31 @@ static const struct command top_commands[] = {
          "\n"
          "  --skip N  skip the first N lines of the input",
          "vaultctl import ho-ngheo records.jsonl", "the service role for COLLECTION"},
+        {"records", NULL, NULL, "COMMAND [ARGS]", NULL,
+         "Records control: which records are due for disposal.", NULL, NULL, records_commands},
+        {"hold", NULL, NULL, "COMMAND [ARGS]", NULL, "Legal holds: records that must not be disposed of.",
+         NULL, NULL, hold_commands},
+        {"dispose", NULL, cmd_dispose,
+         "COLLECTION ID --reason TEXT | --due COLLECTION --reason TEXT [--yes]",
+         "destroy a due record's bodies for good (crypto-shredding)",
+         "Disposes of a record whose retention has ended: vaultd destroys the body and\n"
+         "the data key of every version, so no key can decrypt them again; the record's\n"
+         "versions (time, size, who), its audit lines and the disposal's line remain,\n"
+         "and a Get answers Disposed. Refused (exit 1) while the record is on hold\n"
+         "(OnHold) or its retention runs (RetentionActive, with the date).\n"
+         "\n"
+         "  --reason TEXT  why, for the audit trail (required)\n"
+         "  --due          dispose of every due record of COLLECTION ('records due'),\n"
+         "                 one audited call each, with progress; asks first\n"
+         "  --yes          do not ask (for scripts)\n"
+         "\n"
+         "Backups taken before the disposal still hold the record: see 'Records\n"
+         "control' in README.md.",
+         "vaultctl dispose --due nguoi-co-cong --reason 'hết hạn lưu trữ 10 năm'", "the admin role"},
+        {"collection", NULL, NULL, "COMMAND [ARGS]", NULL,
+         "Collections and their settings: how long records are kept, what bodies must\n"
+         "be, which fields are indexed.",
+         NULL, NULL, collection_commands},
         {"audit", NULL, NULL, "COMMAND [ARGS]", NULL,
          "The audit trail: every request to vaultd, hash-chained and signed.", NULL, NULL, audit_commands},
         {"policy", NULL, NULL, "COMMAND [ARGS]", NULL, "The access policy: who may do what.", NULL, NULL,

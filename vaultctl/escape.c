@@ -7,6 +7,8 @@
  * decoding: a backslash in the text is left alone. */
 #include <string.h>
 
+#include <uniwidth.h>
+
 #include "util.h"
 #include "vaultctl.h"
 
@@ -110,4 +112,20 @@ char *escape_json_string(json_t *v)
 {
         return json_is_string(v) ? escape_bytes(json_string_value(v), json_string_length(v))
                                  : escape_string(NULL);
+}
+
+int text_width(const char *s)
+{
+        int w = u8_strwidth((const uint8_t *)s, "UTF-8");
+
+        return w < 0 ? (int)strlen(s) : w;
+}
+
+void print_padded(const char *s, int width)
+{
+        int w = text_width(s);
+
+        fputs(s, stdout);
+        for (; w < width; w++)
+                putchar(' ');
 }

@@ -125,6 +125,11 @@ char *escape_bytes(const char *s, size_t len);
 char *escape_string(const char *s);
 /* escape_bytes() of a JSON string's value; "" when v is not a string. */
 char *escape_json_string(json_t *v);
+/* How many terminal columns s (UTF-8, already escaped) takes: a
+ * Vietnamese letter is one column, a CJK one two. */
+int text_width(const char *s);
+/* Prints s (escaped) and spaces up to width columns. */
+void print_padded(const char *s, int width);
 
 /* report.c: errors, exit codes and JSON output. */
 
@@ -314,6 +319,15 @@ int cmd_unseal(struct ctl *ctl, int argc, char **argv);
 int cmd_backup(struct ctl *ctl, int argc, char **argv);
 int cmd_backup_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_seal(struct ctl *ctl, int argc, char **argv);
+int cmd_collection_create(struct ctl *ctl, int argc, char **argv);
+int cmd_collection_set(struct ctl *ctl, int argc, char **argv);
+int cmd_collection_show(struct ctl *ctl, int argc, char **argv);
+int cmd_collection_list(struct ctl *ctl, int argc, char **argv);
+int cmd_records_due(struct ctl *ctl, int argc, char **argv);
+int cmd_hold_set(struct ctl *ctl, int argc, char **argv);
+int cmd_hold_clear(struct ctl *ctl, int argc, char **argv);
+int cmd_hold_list(struct ctl *ctl, int argc, char **argv);
+int cmd_dispose(struct ctl *ctl, int argc, char **argv);
 
 /* continuity.c: the head an auditor verified last time. */
 struct audit_state {

@@ -170,7 +170,8 @@ static int rewrap_one(struct vault *v, MDB_txn *txn, const MDB_val *key, const M
         size_t env_len, hlen;
         int kv, r;
 
-        if (recmeta_version_decode(p, val->mv_size, &m, &hlen) < 0 || recmeta_tombstone(&m))
+        if (recmeta_version_decode(p, val->mv_size, &m, &hlen) < 0 || recmeta_tombstone(&m) ||
+            recmeta_disposed(&m))
                 return 0;
         kv = envelope_kek(p + hlen, val->mv_size - hlen);
         if (kv < 0 || !version_binding(key, &b, buf, sizeof(buf)))
@@ -276,7 +277,8 @@ static int count_deks(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KE
                 size_t hlen;
                 int kv;
 
-                if (recmeta_version_decode(val.mv_data, val.mv_size, &m, &hlen) < 0 || recmeta_tombstone(&m))
+                if (recmeta_version_decode(val.mv_data, val.mv_size, &m, &hlen) < 0 ||
+                    recmeta_tombstone(&m) || recmeta_disposed(&m))
                         continue;
                 kv = envelope_kek((const uint8_t *)val.mv_data + hlen, val.mv_size - hlen);
                 if (kv > 0)

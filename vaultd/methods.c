@@ -7,8 +7,11 @@
 #include "auditapi.h"
 #include "auditprove.h"
 #include "backup.h"
+#include "collections.h"
+#include "dispose.h"
 #include "keyadmin.h"
 #include "records.h"
+#include "util.h"
 
 static int service_get_info(struct vault *v, struct job *j)
 {
@@ -55,6 +58,17 @@ static const struct method methods[] = {
          .needs_keys = true},
         {"io.vaultd.records.History", "records.history", records_history, .roles = ROLE_SERVICE,
          .scoped = true, .needs_keys = true},
+        {"io.vaultd.records.CreateCollection", "records.create-collection", collections_create,
+         .roles = ROLE_ADMIN},
+        {"io.vaultd.records.SetCollection", "records.set-collection", collections_set, .roles = ROLE_ADMIN},
+        {"io.vaultd.records.GetCollection", "records.get-collection", collections_get,
+         .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE, .scoped = true},
+        {"io.vaultd.records.ListCollections", "records.list-collections", collections_list,
+         .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
+        {"io.vaultd.records.SetHold", "records.set-hold", dispose_set_hold, .roles = ROLE_ADMIN},
+        {"io.vaultd.records.ListHolds", "records.list-holds", dispose_list_holds, .roles = AUDIT_ROLES},
+        {"io.vaultd.records.Due", "records.due", dispose_due, .roles = AUDIT_ROLES},
+        {"io.vaultd.records.Dispose", "records.dispose", dispose_record, .roles = ROLE_ADMIN},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
@@ -82,17 +96,41 @@ static const struct method methods[] = {
          .roles = ROLE_ADMIN, .takes_fd = true, .checkpoint = true},
 };
 
+/* Names are compared, stored and audited in NFC (lib/names.h): a name a
+ * keyboard composed otherwise is rewritten in the call's parameters before
+ * the policy sees it. A string that does not normalise stays as it is, for
+ * the handler to refuse. */
+static void normalise_names(json_t *params)
+{
+        static const char *const keys[] = {"collection", "id", "after"};
+        char buf[NAME_ID_MAX * 4 + 1];
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                json_t *v = json_object_get(params, keys[i]);
+
+                if (json_is_string(v) && name_normalise(json_string_value(v), buf, sizeof(buf)) >= 0 &&
+                    strcmp(buf, json_string_value(v)) != 0)
+                        json_object_set_new(params, keys[i], json_string(buf));
+        }
+}
+
 bool method_authorise(const struct policy *p, struct job *j)
 {
         const struct method *m = j->method;
-        json_t *coll = json_object_get(j->call.parameters, "collection");
+        json_t *coll;
         const char *role = NULL;
+
+        normalise_names(j->call.parameters);
+        coll = json_object_get(j->call.parameters, "collection");
 
         if (m->roles == 0)
                 return true;
-        if (policy_check(p, &j->peer, m->roles, NULL, &role) == 0 &&
-            (!m->scoped || !json_is_string(coll) ||
-             policy_check(p, &j->peer, m->roles, json_string_value(coll), &role) == 0)) {
+        /* A scoped method's collection is checked for the service role
+         * only: admins and auditors are granted no collections. */
+        if (policy_check(p, &j->peer, m->roles & ~(unsigned)ROLE_SERVICE, NULL, &role) == 0 ||
+            ((m->roles & ROLE_SERVICE) &&
+             policy_check(p, &j->peer, ROLE_SERVICE,
+                          m->scoped && json_is_string(coll) ? json_string_value(coll) : NULL, &role) == 0)) {
                 j->actor.role = role;
                 return true;
         }

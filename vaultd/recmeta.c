@@ -32,16 +32,18 @@ int recmeta_version_decode(const uint8_t *val, size_t len, struct version_meta *
         switch (m.kind) {
         case RECMETA_KIND_DATA:
         case RECMETA_KIND_TOMBSTONE:
+        case RECMETA_KIND_DISPOSED:
                 hlen = RECMETA_HEADER;
                 break;
         case RECMETA_KIND_LEGACY_DATA:
         case RECMETA_KIND_LEGACY_TOMBSTONE:
+        case RECMETA_KIND_LEGACY_DISPOSED:
                 hlen = RECMETA_LEGACY_HEADER;
                 break;
         default:
                 return -EBADMSG;
         }
-        if (len < hlen || (recmeta_tombstone(&m) && len != hlen))
+        if (len < hlen || ((recmeta_tombstone(&m) || recmeta_disposed(&m)) && len != hlen))
                 return -EBADMSG;
         m.time_us = be64_get(val + 1);
         m.uid = be32_get(val + 9);

@@ -14,12 +14,18 @@
 
 #include "util.h"
 
-/* Version kinds: 1 and 2 are store format 1's (no seq), 3 and 4 bind. */
+/* Version kinds: 1 and 2 are store format 1's (no seq), 3 and 4 bind.
+ * A disposal (vaultd/dispose.h) turns a data version into 5 (or a legacy
+ * one into 6): its header stays, as its audit line wrote it, and it holds
+ * no envelope any more. For the trail it is still the data its line
+ * wrote. */
 enum {
         RECMETA_KIND_LEGACY_DATA = 1,
         RECMETA_KIND_LEGACY_TOMBSTONE = 2,
         RECMETA_KIND_DATA = 3,
         RECMETA_KIND_TOMBSTONE = 4,
+        RECMETA_KIND_DISPOSED = 5,
+        RECMETA_KIND_LEGACY_DISPOSED = 6,
 };
 
 /* versions value: kind(1) time_us(8) uid(4) size(8) seq(8), then (data)
@@ -37,7 +43,13 @@ struct version_meta {
 
 static inline bool recmeta_legacy(const struct version_meta *m)
 {
-        return m->kind == RECMETA_KIND_LEGACY_DATA || m->kind == RECMETA_KIND_LEGACY_TOMBSTONE;
+        return m->kind == RECMETA_KIND_LEGACY_DATA || m->kind == RECMETA_KIND_LEGACY_TOMBSTONE ||
+               m->kind == RECMETA_KIND_LEGACY_DISPOSED;
+}
+/* Data whose body and data key were shredded: no envelope. */
+static inline bool recmeta_disposed(const struct version_meta *m)
+{
+        return m->kind == RECMETA_KIND_DISPOSED || m->kind == RECMETA_KIND_LEGACY_DISPOSED;
 }
 static inline bool recmeta_tombstone(const struct version_meta *m)
 {
@@ -48,7 +60,7 @@ static inline bool recmeta_tombstone(const struct version_meta *m)
 void recmeta_version_encode(const struct version_meta *m, uint8_t out[RECMETA_HEADER]);
 /* Reads a stored versions value: *ret its metadata, *ret_header_len where
  * its envelope starts. -EBADMSG when it is no version of any format, or a
- * tombstone carries an envelope. */
+ * tombstone or a disposed version carries an envelope. */
 int recmeta_version_decode(const uint8_t *val, size_t len, struct version_meta *ret, size_t *ret_header_len);
 
 /* heads value: version(8) state(1) created_us(8) updated_us(8). */

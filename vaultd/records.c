@@ -10,7 +10,11 @@
 #include <sodium.h>
 
 #include "b64.h"
+#include "collections.h"
+#include "dispose.h"
 #include "envelope.h"
+#include "jsoncheck.h"
+#include "recctl.h"
 #include "recmeta.h"
 #include "recverify.h"
 #include "util.h"
@@ -74,27 +78,59 @@ static int version_read(struct vault *v, MDB_txn *txn, struct record_key *k, uin
         return recmeta_version_decode(val->mv_data, val->mv_size, ret, ret_hlen);
 }
 
+int records_param_name(struct job *j, const char *name, enum name_kind kind, bool required, const char **ret)
+{
+        char why[160], reason[400];
+        int r;
+
+        if ((r = param_string(j, IFACE, name, required, ret)) != 0 || !*ret)
+                return r;
+        /* Only well-formed names reach the audit line: never client bytes. */
+        if (!name_check(kind, *ret, why, sizeof(why))) {
+                snprintf(
+                        reason, sizeof(reason), "%s: %s", why,
+                        kind == NAME_COLLECTION
+                                ? "a collection name is 1-64 bytes of UTF-8: lower-case letters (Vietnamese "
+                                  "too), digits and . _ - /, starting with a letter or digit"
+                                : "a record id is 1-128 bytes of UTF-8: letters (Vietnamese too), digits, "
+                                  "punctuation and symbols such as / - . :, starting with a letter or "
+                                  "digit; no spaces or control characters");
+                return job_invalid(j, IFACE, name, reason);
+        }
+        return 0;
+}
+
+static int integrity_error(struct job *j, const char *collection, const char *id, uint64_t version,
+                           const char *reason);
+
+/* A disposed record's answer: Disposed, with when and why. */
+static int records_fail_disposed(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
+                                 const char *collection, const char *id)
+{
+        struct recctl c;
+        int r = recctl_get(v, txn, k->buf, k->head_len, &c);
+
+        if (r < 0)
+                return r;
+        if (!c.disposed)
+                return integrity_error(
+                        j, collection, id, (uint64_t)j->audit.version,
+                        "this version's body was shredded, but the record was never disposed of");
+        return recctl_fail_disposed(j, collection, id, &c);
+}
+
 /* Validates collection and id and fills the audit fields. */
 static int record_params(struct job *j, const char **ret_collection, const char **ret_id)
 {
         int r;
 
-        if ((r = param_string(j, IFACE, "collection", true, ret_collection)) != 0)
+        if ((r = records_param_name(j, "collection", NAME_COLLECTION, true, ret_collection)) != 0)
                 return r;
-        /* Only well-formed names reach the audit line: never client bytes. */
-        if (!name_collection_valid(*ret_collection))
-                return job_invalid(
-                        j, IFACE, "collection",
-                        "must be 1-64 characters of a-z 0-9 . _ - starting with a letter or digit");
         j->audit.collection = *ret_collection;
         if (!ret_id)
                 return 0;
-        if ((r = param_string(j, IFACE, "id", true, ret_id)) != 0)
+        if ((r = records_param_name(j, "id", NAME_ID, true, ret_id)) != 0)
                 return r;
-        if (!name_id_valid(*ret_id))
-                return job_invalid(
-                        j, IFACE, "id",
-                        "must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit");
         j->audit.id = *ret_id;
         return 0;
 }
@@ -191,15 +227,55 @@ static int check_if_version(struct vault *v, MDB_txn *txn, struct job *j, struct
         return 0;
 }
 
+/* A body for a collection whose content is json must be one JSON object.
+ * Returns 0, or JOB_FAILED with InvalidContent naming where it is not
+ * (never its bytes). */
+static int check_content(struct job *j, const struct collection_settings *cs, const uint8_t *body,
+                         size_t len)
+{
+        struct jsoncheck_error e;
+
+        if (cs->content != CONTENT_JSON || jsoncheck_object(body, len, &e) == 0)
+                return 0;
+        j->audit.extra = json_pack("{s:I}", "position", (json_int_t)e.offset);
+        return job_fail(j, IFACE ".InvalidContent",
+                        json_pack("{s:s,s:I,s:I,s:I,s:s}", "parameter", "data", "position",
+                                  (json_int_t)e.offset, "line", (json_int_t)e.line, "column",
+                                  (json_int_t)e.column, "reason", e.reason));
+}
+
+/* The record control a Put applies: it refuses a disposed record (its id
+ * stays retired) and takes retain_until. Returns 0 with *ret_changed
+ * when ctl must be written, or JOB_FAILED. */
+static int put_control(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
+                       const char *collection, const char *id, struct recctl *ctl, bool *ret_changed)
+{
+        uint64_t retain_until;
+        int r;
+
+        if ((r = recctl_param_time(j, IFACE, "retain_until", &retain_until)) != 0)
+                return r;
+        if ((r = recctl_get(v, txn, k->buf, k->head_len, ctl)) < 0)
+                return r;
+        if (ctl->disposed)
+                return recctl_fail_disposed(j, collection, id, ctl);
+        *ret_changed = retain_until && retain_until != ctl->retain_until_us;
+        if (retain_until)
+                ctl->retain_until_us = retain_until;
+        return 0;
+}
+
 int records_put(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *collection, *id;
         struct record_key k;
         struct record_head h;
         struct version_meta m;
+        struct collection_settings cs;
+        struct recctl ctl;
         uint8_t *body = NULL, *env = NULL, header[RECMETA_HEADER];
         size_t body_len = 0, env_len;
-        bool was_active;
+        bool was_active, ctl_changed = false;
         int r;
 
         if ((r = record_params(j, &collection, &id)) != 0)
@@ -207,8 +283,16 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         record_key_init(&k, collection, id);
         if ((r = check_if_version(v, txn, j, &k, collection, id, &h)) != 0)
                 return r;
+        if ((r = put_control(v, txn, j, &k, collection, id, &ctl, &ctl_changed)) != 0)
+                return r;
+        if ((r = collection_settings_get(v, txn, collection, &cs)) < 0)
+                return r;
         if ((r = decode_body(v, j, &body, &body_len)) != 0)
                 return r;
+        if ((r = check_content(j, &cs, body, body_len)) != 0) {
+                envelope_free_plain(body, body_len);
+                return r;
+        }
         was_active = h.state == STATE_ACTIVE;
         h.version++;
         m = new_version_meta(v, j, RECMETA_KIND_DATA, body_len);
@@ -229,10 +313,18 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         h.state = STATE_ACTIVE;
         if ((r = head_write(v, txn, &k, &h)) < 0)
                 return r;
+        if (ctl_changed && (r = recctl_put(v, txn, k.buf, k.head_len, &ctl)) < 0)
+                return r;
         if (!was_active)
                 __atomic_add_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.version = (int64_t)h.version;
         j->audit.extra = json_pack("{s:I}", "size", (json_int_t)body_len);
+        if (ctl_changed) {
+                char t[TIME_STRING_MAX];
+
+                time_format_us(ctl.retain_until_us, t);
+                json_object_set_new(j->audit.extra, "retain_until", json_string(t));
+        }
         j->reply = json_pack("{s:I}", "version", (json_int_t)h.version);
         return 0;
 }
@@ -394,6 +486,8 @@ int records_get(struct vault *v, MDB_txn *txn, struct job *j)
                 return integrity_error(j, collection, id, version, "the stored version is malformed");
         if (r < 0)
                 return r;
+        if (recmeta_disposed(&m))
+                return records_fail_disposed(v, txn, j, &k, collection, id);
         if (version > h.version)
                 return integrity_error(
                         j, collection, id, version,
@@ -415,6 +509,7 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
         struct record_key k;
         struct record_head h;
         struct version_meta m;
+        struct recctl ctl;
         uint8_t header[RECMETA_HEADER];
         int r;
 
@@ -425,6 +520,10 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         if (h.state != STATE_ACTIVE)
                 return not_found(j, collection, id, -1);
+        if ((r = recctl_get(v, txn, k.buf, k.head_len, &ctl)) < 0)
+                return r;
+        if (ctl.disposed)
+                return recctl_fail_disposed(j, collection, id, &ctl);
         h.version++;
         m = new_version_meta(v, j, RECMETA_KIND_TOMBSTONE, 0);
         recmeta_version_encode(&m, header);
@@ -456,8 +555,8 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
             (r = param_string(j, IFACE, "after", false, &after)) != 0 ||
             (r = param_uint(j, IFACE, "limit", false, LIST_LIMIT_MAX, &limit, NULL)) != 0)
                 return r;
-        if (after && !name_id_valid(after))
-                return job_invalid(j, IFACE, "after", "must be a record id");
+        if (after && (r = records_param_name(j, "after", NAME_ID, false, &after)) != 0)
+                return r;
         if (limit == 0)
                 return job_invalid(j, IFACE, "limit", "must be an integer from 1 to 1000");
         record_key_init(&k, collection, after ? after : "");
@@ -472,6 +571,7 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
                 rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
                 struct record_head h;
+                struct recctl ctl;
                 char tbuf[TIME_STRING_MAX];
 
                 if (key.mv_size <= cl || memcmp(key.mv_data, k.buf, cl) != 0)
@@ -480,6 +580,9 @@ int records_list(struct vault *v, MDB_txn *txn, struct job *j)
                         continue;
                 if (json_array_size(items) == limit)
                         break;
+                /* A disposed record is not live: its bodies are gone. */
+                if (recctl_get(v, txn, key.mv_data, key.mv_size, &ctl) < 0 || ctl.disposed)
+                        continue;
                 time_format_us(h.updated_us, tbuf);
                 json_array_append_new(items, json_pack("{s:s%,s:I,s:s}", "id", (char *)key.mv_data + cl,
                                                        key.mv_size - cl, "version", (json_int_t)h.version,
@@ -567,7 +670,7 @@ static int count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
 {
         MDB_cursor *cur;
         MDB_val key, val;
-        uint64_t n = 0;
+        uint64_t n = 0, disposed;
         int rc;
 
         rc = mdb_cursor_open(txn, v->store->heads, &cur);
@@ -583,7 +686,9 @@ static int count_active(struct vault *v, MDB_txn *txn, uint64_t *ret)
         mdb_cursor_close(cur);
         if (rc != MDB_NOTFOUND)
                 return store_errno(rc);
-        *ret = n;
+        if ((rc = dispose_count_live_disposed(v, txn, &disposed)) < 0)
+                return rc;
+        *ret = n - disposed;
         return 0;
 }
 

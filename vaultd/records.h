@@ -4,10 +4,18 @@
  * JOB_FAILED with a named error set, or -errno for a storage failure. */
 #pragma once
 
+#include "names.h"
 #include "vault.h"
 
 /* The heads and versions tables (DESIGN §5) are laid out in
  * vaultd/recmeta.h. */
+
+/* A name parameter (collection, id, or another of the same syntax,
+ * lib/names.h), already in NFC (vaultd/methods.c normalises calls):
+ * returns 0 with *ret borrowed from the call (NULL when absent and not
+ * required), or JOB_FAILED with InvalidParameter naming what is wrong. */
+int records_param_name(struct job *j, const char *name, enum name_kind kind, bool required,
+                       const char **ret);
 
 int records_put(struct vault *v, MDB_txn *txn, struct job *j);
 int records_get(struct vault *v, MDB_txn *txn, struct job *j);

@@ -161,6 +161,7 @@ static void plan_get(struct plan *pl, struct job *j)
         klen = recmeta_key_build(&n, true, key);
         if (store_get(pl->txn, pl->v->store->versions, key, klen, &val) < 0 ||
             recmeta_version_decode(val.mv_data, val.mv_size, &m, &hlen) < 0 || recmeta_tombstone(&m) ||
+            recmeta_disposed(&m) ||
             !(wrapped = envelope_wrapped_dek((const uint8_t *)val.mv_data + hlen, val.mv_size - hlen, &kv)))
                 return;
         pl->reqs[pl->n++] = (struct keeper_dek_req){{collection, id, version}, wrapped, kv};

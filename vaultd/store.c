@@ -52,7 +52,7 @@ static int open_dbs(struct vault_store *s, bool create)
         static const struct {
                 const char *name;
                 size_t off;
-                bool always;
+                bool always_create; /* new in an older store */
         } dbs[] = {
                 {STORE_DB_META, offsetof(struct vault_store, meta)},
                 {STORE_DB_HEADS, offsetof(struct vault_store, heads)},
@@ -61,6 +61,8 @@ static int open_dbs(struct vault_store *s, bool create)
                 {STORE_DB_CHECKPOINTS, offsetof(struct vault_store, checkpoints)},
                 {STORE_DB_KEYS, offsetof(struct vault_store, keys)},
                 {STORE_DB_TREE, offsetof(struct vault_store, tree), true},
+                {STORE_DB_COLLECTIONS, offsetof(struct vault_store, collections), true},
+                {STORE_DB_RECCTL, offsetof(struct vault_store, recctl), true},
         };
         MDB_txn *txn;
         int rc;
@@ -69,7 +71,7 @@ static int open_dbs(struct vault_store *s, bool create)
         if (rc)
                 return store_errno(rc);
         for (size_t i = 0; i < ELEMENTSOF(dbs); i++) {
-                rc = mdb_dbi_open(txn, dbs[i].name, create || dbs[i].always ? MDB_CREATE : 0,
+                rc = mdb_dbi_open(txn, dbs[i].name, create || dbs[i].always_create ? MDB_CREATE : 0,
                                   (MDB_dbi *)((char *)s + dbs[i].off));
                 if (rc) {
                         mdb_txn_abort(txn);
@@ -351,6 +353,13 @@ int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const voi
         MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 
         return store_errno(mdb_put(txn, dbi, &k, &v, flags));
+}
+
+int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
+{
+        MDB_val k = {klen, (void *)key};
+
+        return store_errno(mdb_del(txn, dbi, &k, NULL));
 }
 
 int store_meta_get_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t *ret)

@@ -13,7 +13,10 @@
 
 struct vault_store {
         MDB_env *env;
-        MDB_dbi meta, heads, versions, audit, checkpoints, keys, tree;
+        MDB_dbi meta, heads, versions, audit, checkpoints, keys;
+        MDB_dbi tree;                /* the audit trail's Merkle tree */
+        MDB_dbi collections, recctl; /* records control */
+        /* (made in an older store when it is opened) */
         size_t map_size;
         /* Held shared by readers, exclusively when the map is resized. */
         pthread_rwlock_t resize_lock;
@@ -92,6 +95,9 @@ bool store_reading(struct vault_store *s, pthread_t thread);
 int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *ret);
 int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
               unsigned flags);
+
+/* Removes key (-ENOENT when it is not there). */
+int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
 
 /* meta helpers for small named values. */
 int store_meta_get_u64(MDB_txn *txn, struct vault_store *s, const char *name, uint64_t *ret);

@@ -538,8 +538,9 @@ def test_import_failed_lines_go_on(vault):
     assert r.returncode == 1 and r.stdout == b""
     assert r.stderr.splitlines() == [
         "vaultctl: line 2: expected {\"id\": ID, \"record\": {...}}; skipped",
-        "vaultctl: line 3: InvalidParameter: parameter=id reason=must be 1-128 characters of A-Z a-z 0-9 . _ : "
-        "- starting with a letter or digit",
+        "vaultctl: line 3: InvalidParameter: parameter=id reason=it has a space (byte 3); names have none: a "
+        "record id is 1-128 bytes of UTF-8: letters (Vietnamese too), digits, punctuation and symbols such as / "
+        "- . :, starting with a letter or digit; no spaces or control characters",
         "vaultctl: imported 2 records into c, but 2 lines of - failed (listed above)",
     ]
     r = vault.ctl("import", "c", "-", input=data, json_out=True)

@@ -293,6 +293,9 @@ CHECKS = {
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "backup": ("main", ["backup_without_fd", "backup_with_fd"]),
     "prove": ("main", ["prove_inclusion_and_consistency_check_with_go_tlog", "prove_invalid_parameters"]),
+    "collections": ("main", ["collections_settings", "collections_json_content",
+                             "collections_implicit_and_list", "names_unicode_nfc",
+                             "records_hold_due_dispose"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
@@ -351,6 +354,12 @@ def test_go_idl_parses_every_description(runs):
 
 def test_go_bindings_records(runs):
     check(runs, "records")
+
+
+def test_go_collections(runs):
+    """Collections with settings, json content, implicit collections, NFC
+    names (issue #13)."""
+    check(runs, "collections")
 
 
 def test_go_bindings_audit_admin(runs):

@@ -97,7 +97,7 @@ def test_list_pagination(vault):
 
 
 @pytest.mark.parametrize("coll,rid,param", [
-    ("Bad", "X-1", "collection"), ("a/b", "X-1", "collection"), ("x" * 65, "X-1", "collection"),
+    ("Bad", "X-1", "collection"), ("a,b", "X-1", "collection"), ("x" * 65, "X-1", "collection"),
     ("ok", "bad id", "id"), ("ok", "-x", "id"), ("ok", "i" * 129, "id"),
 ])
 def test_invalid_names(vault, coll, rid, param):

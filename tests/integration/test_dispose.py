@@ -1,0 +1,182 @@
+"""Retention, legal hold and disposition by crypto-shredding (issue #13),
+against the real daemon, its LMDB file and its backups."""
+import base64
+import os
+import subprocess
+
+import pytest
+
+from conftest import Client, Vault, audit_lines
+
+R = "io.vaultd.records."
+PAST = "2000-01-01"
+# A versions value: header(29) then envelope: format(1) kek(4)
+# wrapped DEK(72) nonce(24) ciphertext+tag.
+HEADER, WRAPPED_AT, WRAPPED_LEN, NONCE = 29, 29 + 5, 72, 24
+
+
+def b64(data):
+    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
+
+
+def ok(r):
+    assert "error" not in r, r
+    return r["parameters"]
+
+
+def put(c, coll, rid, body, **kw):
+    return c.call(R + "Put", dict(collection=coll, id=rid, data=b64(body), **kw))
+
+
+def test_retention_hold_and_dispose(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "ho-so", "retention": "1d"}))
+    ok(put(c, "ho-so", "HS-1", "first", retain_until=PAST))
+    ok(put(c, "ho-so", "HS-1", "second"))
+    ok(put(c, "ho-so", "HS-2", "kept"))
+    ok(put(c, "tam", "T-1", "no retention at all"))
+    # HS-2 falls due a day after its last change; T-1 never (none defined).
+    r = c.call(R + "Dispose", {"collection": "ho-so", "id": "HS-2", "reason": "test"})
+    assert r["error"] == R + "RetentionActive" and r["parameters"]["due"] > PAST
+    r = c.call(R + "Dispose", {"collection": "tam", "id": "T-1", "reason": "test"})
+    assert r["error"] == R + "RetentionActive" and "due" not in r["parameters"]
+    assert "no retention is defined" in r["parameters"]["reason"]
+    # A hold stops a due record from being disposed of, and from being due.
+    ok(c.call(R + "SetHold", {"collection": "ho-so", "id": "HS-1", "hold": True, "reason": "thanh tra 2026"}))
+    r = c.call(R + "Dispose", {"collection": "ho-so", "id": "HS-1", "reason": "test"})
+    assert r["error"] == R + "OnHold" and r["parameters"]["reason"] == "thanh tra 2026"
+    assert ok(c.call(R + "Due", {"collection": "ho-so"}))["records"] == []
+    holds = ok(c.call(R + "ListHolds", {}))["holds"]
+    assert [(h["collection"], h["id"], h["reason"]) for h in holds] == [("ho-so", "HS-1", "thanh tra 2026")]
+    ok(c.call(R + "SetHold", {"collection": "ho-so", "id": "HS-1", "hold": False, "reason": "closed"}))
+    due = ok(c.call(R + "Due", {"collection": "ho-so"}))["records"]
+    assert [(d["id"], d["version"]) for d in due] == [("HS-1", 2)] and due[0]["due"].startswith("2000-01-01")
+    for bad in ({"reason": ""}, {"reason": "a\x1bb"}, {"reason": "x" * 257}, {}):
+        r = c.call(R + "Dispose", dict(collection="ho-so", id="HS-1", **bad))
+        assert r["error"] == R + "InvalidParameter", (bad, r)
+    d = ok(c.call(R + "Dispose", {"collection": "ho-so", "id": "HS-1", "reason": "hết hạn lưu trữ"}))
+    assert (d["versions"], d["shredded"]) == (2, 2)
+    # Gone for good: Get says when and why; the id is retired.
+    for params in ({}, {"version": 1}):
+        r = c.call(R + "Get", dict(collection="ho-so", id="HS-1", **params))
+        assert r["error"] == R + "Disposed", r
+        p = r["parameters"]
+        assert (p["reason"], p["versions"], p["time"]) == ("hết hạn lưu trữ", 2, d["time"])
+    assert put(c, "ho-so", "HS-1", "again")["error"] == R + "Disposed"
+    assert c.call(R + "Delete", {"collection": "ho-so", "id": "HS-1"})["error"] == R + "Disposed"
+    assert c.call(R + "Dispose", {"collection": "ho-so", "id": "HS-1", "reason": "x"})["error"] == R + "Disposed"
+    assert c.call(R + "SetHold", {"collection": "ho-so", "id": "HS-1", "hold": True,
+                                  "reason": "x"})["error"] == R + "Disposed"
+    # The fact remains: its history, the counts, and a trail that verifies.
+    hist = ok(c.call(R + "History", {"collection": "ho-so", "id": "HS-1"}))["versions"]
+    assert [(h["version"], h["size"]) for h in hist] == [(1, 5), (2, 6)]
+    assert [x["id"] for x in ok(c.call(R + "List", {"collection": "ho-so"}))["records"]] == ["HS-2"]
+    col = ok(c.call(R + "GetCollection", {"collection": "ho-so"}))["collection"]
+    assert (col["live"], col["disposed"]) == (1, 1)
+    verify = ok(c.call("io.vaultd.audit.Verify", {}))
+    assert verify["records"] >= 3
+    lines = audit_lines(vault.export())
+    disp = [e for e in lines if e["op"] == "records.dispose" and e["result"] == "ok"]
+    assert len(disp) == 1 and (disp[0]["reason"], disp[0]["versions"], disp[0]["shredded"]) == \
+        ("hết hạn lưu trữ", 2, 2)
+    holds = [(e["hold"], e["reason"]) for e in lines if e["op"] == "records.set-hold" and e["result"] == "ok"]
+    assert holds == [(True, "thanh tra 2026"), (False, "closed")]
+    assert [e["retain_until"] for e in lines if "retain_until" in e] == ["2000-01-01T00:00:00.000000Z"]
+    # Status counts it no more among the live records, after a restart too.
+    vault.stop()
+    vault.start()
+    st = ok(Client(vault.sock).call("io.vaultd.admin.Status", {}))
+    assert st["records"] == 2  # HS-2 and T-1
+
+
+def versions_of(path, coll, rid):
+    """{version: stored value} from an LMDB file (mdb_dump, no daemon)."""
+    args = ["mdb_dump", "-s", "versions"] + (["-n", path] if os.path.isfile(path) else [path])
+    out = subprocess.run(args, capture_output=True, check=True).stdout.decode().split("\n")
+    start, end = out.index("HEADER=END") + 1, out.index("DATA=END")
+    prefix = coll.encode() + b"\0" + rid.encode() + b"\0"
+    found = {}
+    for i in range(start, end, 2):
+        key = bytes.fromhex(out[i].strip())
+        if key.startswith(prefix):
+            found[int.from_bytes(key[-8:], "big")] = bytes.fromhex(out[i + 1].strip())
+    return found
+
+
+def secrets_of(value):
+    """What would decrypt a version: its wrapped data key (with the KEK,
+    the data key) and its ciphertext."""
+    return value[WRAPPED_AT:WRAPPED_AT + WRAPPED_LEN], value[WRAPPED_AT + WRAPPED_LEN + NONCE:]
+
+
+def backup(vault, name):
+    path = os.path.join(vault.root, name)
+    r = vault.ctl("backup", path)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_disposed_versions_cannot_be_decrypted_from_a_later_backup(vault):
+    c = Client(vault.sock)
+    small, big = os.urandom(300), os.urandom(40000)  # a leaf page and overflow pages
+    for rid, body in (("SMALL", small), ("BIG", big)):
+        for n in range(2):
+            ok(put(c, "ho-so", rid, body[n:], retain_until=PAST))
+    before = backup(vault, "before.mdb")
+    secrets = []
+    for rid in ("SMALL", "BIG"):
+        vals = versions_of(before, "ho-so", rid)
+        assert sorted(vals) == [1, 2]
+        for v in vals.values():
+            wrapped, ct = secrets_of(v)
+            assert len(wrapped) == WRAPPED_LEN and len(ct) > 256
+            secrets += [wrapped, ct[:64], ct[len(ct) // 2:len(ct) // 2 + 64], ct[-64:]]
+    with open(before, "rb") as f:
+        raw = f.read()
+    # The search can fail: the copy taken before the disposal holds them all.
+    assert all(s in raw for s in secrets)
+    for rid in ("SMALL", "BIG"):
+        d = ok(c.call(R + "Dispose", {"collection": "ho-so", "id": rid, "reason": "proof"}))
+        assert d["shredded"] == 2
+    after = backup(vault, "after.mdb")
+    with open(after, "rb") as f:
+        raw = f.read()
+    left = [i for i, s in enumerate(secrets) if s in raw]
+    assert left == [], "a backup after the disposal still holds secrets %s" % left
+    # What remains of each version is its header, as its audit line wrote it.
+    for rid in ("SMALL", "BIG"):
+        vals = versions_of(after, "ho-so", rid)
+        assert sorted(vals) == [1, 2] and all(len(v) == HEADER and v[0] == 5 for v in vals.values())
+    r = vault.ctl("backup", "verify", after)
+    assert r.returncode == 0, r.stderr
+    # The live store: see docs/protocol.md, "What a disposal removes".
+    with open(os.path.join(vault.state, "data.mdb"), "rb") as f:
+        live = f.read()
+    print("live data.mdb still holds %d of %d secrets" % (sum(s in live for s in secrets), len(secrets)))
+
+
+def test_vaultctl_hold_due_dispose(vault):
+    v = vault
+    for rid in ("123/QĐ-UBND", "124/QĐ-UBND"):
+        v.ctl("put", "người-có-công", rid, "-", "--retain-until", PAST, input=b"x", check=True)
+    v.ctl("put", "người-có-công", "125/QĐ-UBND", "-", input=b"x", check=True)
+    r = v.ctl("hold", "set", "người-có-công", "124/QĐ-UBND", "--reason", "thanh tra", check=True)
+    assert r.stdout_text == "on hold\n"
+    assert "124/QĐ-UBND" in v.ctl("hold", "list", check=True).stdout_text
+    r = v.ctl("records", "due", "người-có-công", check=True)
+    assert r.stdout_text.startswith("123/QĐ-UBND  due 2000-01-01") and "124" not in r.stdout_text
+    r = v.ctl("dispose", "người-có-công", "124/QĐ-UBND", "--reason", "x")
+    assert r.returncode == 1 and "OnHold" in r.stderr
+    r = v.ctl("dispose", "người-có-công", "125/QĐ-UBND", "--reason", "x")
+    assert r.returncode == 1 and "RetentionActive" in r.stderr
+    assert v.ctl("dispose", "người-có-công", "123/QĐ-UBND").returncode == 2  # --reason is required
+    # Without a terminal to confirm on, --due disposes of nothing without --yes.
+    r = v.ctl("dispose", "--due", "người-có-công", "--reason", "hết hạn")
+    assert r.returncode == 2 and "--yes" in r.stderr
+    v.ctl("hold", "clear", "người-có-công", "124/QĐ-UBND", "--reason", "xong", check=True)
+    r = v.ctl("dispose", "--due", "người-có-công", "--reason", "hết hạn", "--yes", check=True)
+    assert "disposed of 2 of 2 due records" in r.stdout_text
+    r = v.ctl("get", "người-có-công", "123/QĐ-UBND")
+    assert r.returncode == 1 and "Disposed" in r.stderr and "hết hạn" in r.stderr
+    assert v.ctl("records", "due", "người-có-công", check=True).stdout_text == "no record is due\n"
+    assert v.ctl("get", "người-có-công", "125/QĐ-UBND", check=True).stdout == b"x"
