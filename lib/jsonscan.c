@@ -1,5 +1,6 @@
 #include "jsonscan.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* Longest integer read here: 18 digits never overflow an int64 (jansson
@@ -133,13 +134,17 @@ static bool scan_literal(struct scanner *s, const char *word)
 
 static bool scan_value(struct scanner *s, int parent, enum jscan_type *ret_type);
 
+static inline bool same_key(const struct jscan_member *m, const char *key, size_t len)
+{
+        return m->key_len == len && (len == 0 || (m->key[0] == key[0] && memcmp(m->key, key, len) == 0));
+}
+
 /* Whether the object at parent already has a member named key. Keys hold
  * no escapes here, so equal bytes are equal keys. */
 static bool duplicate(const struct jscan *js, int parent, const char *key, size_t len)
 {
         for (size_t i = 0; i < js->n; i++)
-                if (js->m[i].parent == parent && js->m[i].key_len == len &&
-                    memcmp(js->m[i].key, key, len) == 0)
+                if (js->m[i].parent == parent && same_key(&js->m[i], key, len))
                         return true;
         return false;
 }
@@ -286,8 +291,7 @@ const struct jscan_member *jscan_get(const struct jscan *js, int parent, const c
         size_t len = strlen(name);
 
         for (size_t i = 0; i < js->n; i++)
-                if (js->m[i].parent == parent && js->m[i].key_len == len &&
-                    memcmp(js->m[i].key, name, len) == 0)
+                if (js->m[i].parent == parent && same_key(&js->m[i], name, len))
                         return &js->m[i];
         return NULL;
 }
@@ -306,4 +310,61 @@ int64_t jscan_integer(const struct jscan_member *m)
 bool jscan_string_is(const struct jscan_member *m, const char *s)
 {
         return m && m->type == JSCAN_STRING && m->val_len == strlen(s) && memcmp(m->val, s, m->val_len) == 0;
+}
+
+int jscan_quote(const char *s, size_t len, char *out, size_t *ret_len)
+{
+        const unsigned char *p = (const unsigned char *)s, *end = p + len;
+        char *o = out;
+
+        while (p < end) {
+                const unsigned char *run = p;
+                size_t n;
+
+                while (p < end && plain_byte[*p])
+                        p++;
+                memcpy(o, run, (size_t)(p - run));
+                o += p - run;
+                if (p == end)
+                        break;
+                switch (*p) {
+                case '"':
+                case '\\':
+                        *o++ = '\\';
+                        *o++ = (char)*p++;
+                        continue;
+                case '\b':
+                        memcpy(o, "\\b", 2), o += 2, p++;
+                        continue;
+                case '\f':
+                        memcpy(o, "\\f", 2), o += 2, p++;
+                        continue;
+                case '\n':
+                        memcpy(o, "\\n", 2), o += 2, p++;
+                        continue;
+                case '\r':
+                        memcpy(o, "\\r", 2), o += 2, p++;
+                        continue;
+                case '\t':
+                        memcpy(o, "\\t", 2), o += 2, p++;
+                        continue;
+                }
+                if (*p < 0x20) {
+                        static const char hex[] = "0123456789ABCDEF";
+
+                        memcpy(o, "\\u00", 4);
+                        o[4] = hex[*p >> 4];
+                        o[5] = hex[*p & 0xF];
+                        o += 6, p++;
+                        continue;
+                }
+                n = utf8_sequence(p, end);
+                if (!n)
+                        return -EILSEQ;
+                memcpy(o, p, n);
+                o += n;
+                p += n;
+        }
+        *ret_len = (size_t)(o - out);
+        return 0;
 }

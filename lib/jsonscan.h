@@ -65,3 +65,11 @@ int64_t jscan_integer(const struct jscan_member *m);
 /* Whether m is a string equal to s (a plain string without escapes; an
  * escaped one is never equal here). */
 bool jscan_string_is(const struct jscan_member *m, const char *s);
+
+/* The JSON string (without its quotes) for the bytes s[0..len), as
+ * jansson's json_dumps writes it: '"' and '\\' escaped, control
+ * characters as \b \f \n \r \t or \u00XX, everything else as is. out
+ * must hold JSCAN_QUOTED_MAX(len) bytes; *ret_len is what was written.
+ * -EILSEQ when s is not valid UTF-8 (jansson refuses such a string). */
+#define JSCAN_QUOTED_MAX(len) (6 * (len))
+int jscan_quote(const char *s, size_t len, char *out, size_t *ret_len);

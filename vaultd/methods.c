@@ -5,6 +5,7 @@
 
 #include "admin.h"
 #include "auditapi.h"
+#include "auditread.h"
 #include "backup.h"
 #include "keyadmin.h"
 #include "records.h"
@@ -55,9 +56,9 @@ static const struct method methods[] = {
         {"io.vaultd.records.History", "records.history", records_history, .roles = ROLE_SERVICE,
          .scoped = true, .needs_keys = true},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
-        {"io.vaultd.audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
+        {"io.vaultd.audit.Export", "audit.export", auditapi_export, .reader = &auditread_export,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
-        {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
+        {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .reader = &auditread_verify,
          .roles = AUDIT_ROLES, .incremental = true},
         {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,30 @@ static void mutate(char *buf, size_t *len, size_t cap)
         }
 }
 
+/* jscan_quote against jansson: the same string for valid UTF-8, -EILSEQ
+ * where jansson refuses the bytes. */
+static void check_quote(const char *s, size_t len)
+{
+        static char out[JSCAN_QUOTED_MAX(4096)];
+        json_t *str = json_stringn(s, len);
+        char *dumped;
+        size_t n;
+        int r = jscan_quote(s, len, out, &n);
+
+        if (!str) {
+                if (r != -EILSEQ)
+                        fail_msg("jscan_quote took bytes jansson refuses: %.*s", (int)len, s);
+                return;
+        }
+        assert_int_equal(r, 0);
+        dumped = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
+        assert_non_null(dumped);
+        if (strlen(dumped) != n + 2 || memcmp(dumped + 1, out, n) != 0)
+                fail_msg("jscan_quote wrote %.*s, jansson %s", (int)n, out, dumped);
+        free(dumped);
+        json_decref(str);
+}
+
 static void test_mutations(void **state)
 {
         char *lines[8], buf[4096];
@@ -213,7 +238,9 @@ static void test_mutations(void **state)
         bool fast;
 
         (void)state;
+        check_quote("\0\x01\x1f\x7f\"\\/\b\f\n\r\t", 12);
         for (size_t i = 0; i < n; i++) {
+                check_quote(lines[i], strlen(lines[i]));
                 check(lines[i], strlen(lines[i]), &fast);
                 assert_true(fast); /* the common lines take the fast path */
         }
@@ -225,6 +252,7 @@ static void test_mutations(void **state)
                 while (k--)
                         mutate(buf, &len, sizeof(buf));
                 check(buf, len, &fast);
+                check_quote(buf, len);
                 fast_count += fast;
         }
         /* Both ways were taken often: the comparison was not vacuous. */
