@@ -31,7 +31,7 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CTL_OBJ    := $(call obj,$(CTL_SRC))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
-FUZZ_TARGETS := varlink policy audit
+FUZZ_TARGETS := varlink policy audit jsonscan
 FUZZ_SECONDS ?= 60
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The replay drivers run each seed corpus once (make check); any compiler.

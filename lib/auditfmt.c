@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "sha256.h"
 #include "util.h"
 
 #define EM_DASH "\xe2\x80\x94"
@@ -61,7 +62,7 @@ int auditfmt_line_json(uint64_t seq, const struct audit_entry *e, const uint8_t 
 
 void auditfmt_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_SIZE])
 {
-        crypto_hash_sha256(out, (const unsigned char *)line, len);
+        sha256(line, len, out);
 }
 
 void audit_chain_init(struct audit_chain *c, uint64_t first_seq, const uint8_t prev[AUDIT_HASH_SIZE])
@@ -70,46 +71,92 @@ void audit_chain_init(struct audit_chain *c, uint64_t first_seq, const uint8_t p
         memcpy(c->prev, prev, AUDIT_HASH_SIZE);
 }
 
-int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen)
+/* seq and prev of a line, checked against the chain; f says what the
+ * line holds (read by jscan or by jansson). */
+struct chain_fields {
+        bool is_line; /* an object with an integer seq and a string prev */
+        int64_t seq;
+        const char *prev; /* not NUL-terminated */
+        size_t prev_len;
+};
+
+static int chain_check(struct audit_chain *c, const char *line, size_t len, const struct chain_fields *f,
+                       char *why, size_t whylen)
 {
         char hex[AUDIT_HASH_HEX_SIZE];
-        json_t *o, *seq, *prev;
-        int k = -EBADMSG;
+        bool prev_ok;
 
-        if (len > AUDIT_LINE_MAX || memchr(line, '\n', len) || memchr(line, '\0', len)) {
-                why_bad(why, whylen, "line is too long or contains a newline or NUL");
-                return -EBADMSG;
-        }
-        o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-        seq = json_object_get(o, "seq");
-        prev = json_object_get(o, "prev");
-        if (!json_is_object(o) || !json_is_integer(seq) || !json_is_string(prev)) {
-                why_bad(why, whylen, "not an audit line (JSON object with seq and prev)");
-                goto out;
-        }
-        if ((uint64_t)json_integer_value(seq) != c->next_seq || json_integer_value(seq) < 0) {
-                why_bad(why, whylen, "seq is %" JSON_INTEGER_FORMAT ", expected %" PRIu64,
-                        json_integer_value(seq), c->next_seq);
-                goto out;
-        }
+        if (!f->is_line)
+                return why_bad(why, whylen, "not an audit line (JSON object with seq and prev)");
+        if ((uint64_t)f->seq != c->next_seq || f->seq < 0)
+                return why_bad(why, whylen, "seq is %" PRId64 ", expected %" PRIu64, f->seq, c->next_seq);
         hex_encode(c->prev, AUDIT_HASH_SIZE, hex);
-        if (strcmp(json_string_value(prev), hex) != 0 && c->next_seq == 0) {
-                why_bad(why, whylen, "prev of line 0 is not 64 zeros");
-                goto out;
-        }
-        if (strcmp(json_string_value(prev), hex) != 0) {
-                why_bad(why, whylen,
-                        "prev does not match the hash of line %" PRIu64
-                        " (a line is missing, altered or out of order)",
-                        c->next_seq - 1);
-                goto out;
-        }
+        prev_ok = f->prev_len == 2 * AUDIT_HASH_SIZE && memcmp(f->prev, hex, f->prev_len) == 0;
+        if (!prev_ok && c->next_seq == 0)
+                return why_bad(why, whylen, "prev of line 0 is not 64 zeros");
+        if (!prev_ok)
+                return why_bad(why, whylen,
+                               "prev does not match the hash of line %" PRIu64
+                               " (a line is missing, altered or out of order)",
+                               c->next_seq - 1);
         auditfmt_hash(line, len, c->prev);
         c->next_seq++;
-        k = 0;
-out:
+        return 0;
+}
+
+static bool line_shape_ok(const char *line, size_t len, char *why, size_t whylen)
+{
+        if (len > AUDIT_LINE_MAX || memchr(line, '\n', len) || memchr(line, '\0', len)) {
+                why_bad(why, whylen, "line is too long or contains a newline or NUL");
+                return false;
+        }
+        return true;
+}
+
+/* The slow path: the whole line parsed by jansson. */
+static int chain_feed_parsed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen)
+{
+        json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *seq = json_object_get(o, "seq"), *prev = json_object_get(o, "prev");
+        struct chain_fields f = {.is_line =
+                                         json_is_object(o) && json_is_integer(seq) && json_is_string(prev)};
+        int k;
+
+        if (f.is_line) {
+                f.seq = json_integer_value(seq);
+                f.prev = json_string_value(prev);
+                f.prev_len = json_string_length(prev);
+        }
+        k = chain_check(c, line, len, &f, why, whylen);
         json_decref(o);
         return k;
+}
+
+int audit_chain_feed_scanned(struct audit_chain *c, const char *line, size_t len, const struct jscan *js,
+                             char *why, size_t whylen)
+{
+        const struct jscan_member *seq = jscan_get(js, -1, "seq"), *prev = jscan_get(js, -1, "prev");
+        struct chain_fields f = {0};
+
+        if (!line_shape_ok(line, len, why, whylen))
+                return -EBADMSG;
+        /* An escaped prev is compared by its value: jansson decodes it. */
+        if (prev && prev->type == JSCAN_STRING_ESCAPED)
+                return chain_feed_parsed(c, line, len, why, whylen);
+        if (seq && seq->type == JSCAN_INTEGER && prev && prev->type == JSCAN_STRING)
+                f = (struct chain_fields){true, jscan_integer(seq), prev->val, prev->val_len};
+        return chain_check(c, line, len, &f, why, whylen);
+}
+
+int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen)
+{
+        struct jscan js;
+
+        if (!line_shape_ok(line, len, why, whylen))
+                return -EBADMSG;
+        if (jscan_object(line, len, &js))
+                return audit_chain_feed_scanned(c, line, len, &js, why, whylen);
+        return chain_feed_parsed(c, line, len, why, whylen);
 }
 
 int signing_key_at(const char *hist, size_t len, uint64_t size, char *buf, size_t cap)

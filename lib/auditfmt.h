@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jsonscan.h"
 #include "note.h"
 
 #define AUDIT_HASH_SIZE     32
@@ -62,6 +63,10 @@ void audit_chain_init(struct audit_chain *c, uint64_t first_seq, const uint8_t p
  * is not valid JSON, has the wrong seq, or its prev is not the hash of the
  * line before. */
 int audit_chain_feed(struct audit_chain *c, const char *line, size_t len, char *why, size_t whylen);
+/* The same for a line that jscan_object has read (js: its members), so
+ * that a caller which looked at it first does not read it twice. */
+int audit_chain_feed_scanned(struct audit_chain *c, const char *line, size_t len, const struct jscan *js,
+                             char *why, size_t whylen);
 
 /* The verifier key that signs the checkpoint of size size, from a vault's
  * history of signing keys (META_SIGN_KEYS in storelayout.h: one "SIZE

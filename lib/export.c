@@ -127,11 +127,39 @@ static int check_checkpoint(struct export_state *st, uint64_t lineno, const char
         return k;
 }
 
-static int verify_line(struct export_state *st, uint64_t lineno, const char *line, size_t len)
+/* An audit line (not a checkpoint) of the file; js: its members when
+ * jscan read it, else NULL. */
+static int verify_audit_line(struct export_state *st, uint64_t lineno, const char *line, size_t len,
+                             const struct jscan *js)
 {
-        json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *cp;
+        char why[160];
+        uint64_t seq = st->chain.next_seq;
         int k;
 
+        if (st->rep->checkpoints > 0)
+                return fail(st->rep, lineno, -1, "audit line after the checkpoints");
+        if (st->chain.next_seq > st->rep->last_seq)
+                return fail(st->rep, lineno, -1, "more lines than the header announces");
+        k = js ? audit_chain_feed_scanned(&st->chain, line, len, js, why, sizeof(why))
+               : audit_chain_feed(&st->chain, line, len, why, sizeof(why));
+        if (k < 0)
+                return fail(st->rep, lineno, (int64_t)seq, "%s", why);
+        memcpy(st->hashes[seq - st->rep->first_seq], st->chain.prev, AUDIT_HASH_SIZE);
+        st->rep->lines++;
+        return 0;
+}
+
+static int verify_line(struct export_state *st, uint64_t lineno, const char *line, size_t len)
+{
+        struct jscan js;
+        json_t *o, *cp;
+        int k;
+
+        /* The common case, an audit line jscan is sure of, without a tree;
+         * anything else (checkpoints too) as jansson reads it. */
+        if (jscan_object(line, len, &js) && !jscan_get(&js, -1, "checkpoint"))
+                return verify_audit_line(st, lineno, line, len, &js);
+        o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(o)) {
                 json_decref(o);
                 return fail(st->rep, lineno, -1, "not a JSON object");
@@ -139,22 +167,8 @@ static int verify_line(struct export_state *st, uint64_t lineno, const char *lin
         if ((cp = json_object_get(o, "checkpoint")))
                 k = json_is_string(cp) ? check_checkpoint(st, lineno, json_string_value(cp))
                                        : fail(st->rep, lineno, -1, "checkpoint is not a string");
-        else if (st->rep->checkpoints > 0)
-                k = fail(st->rep, lineno, -1, "audit line after the checkpoints");
-        else if (st->chain.next_seq > st->rep->last_seq)
-                k = fail(st->rep, lineno, -1, "more lines than the header announces");
-        else {
-                char why[160];
-                uint64_t seq = st->chain.next_seq;
-
-                k = audit_chain_feed(&st->chain, line, len, why, sizeof(why));
-                if (k < 0)
-                        k = fail(st->rep, lineno, (int64_t)seq, "%s", why);
-                else {
-                        memcpy(st->hashes[seq - st->rep->first_seq], st->chain.prev, AUDIT_HASH_SIZE);
-                        st->rep->lines++;
-                }
-        }
+        else
+                k = verify_audit_line(st, lineno, line, len, NULL);
         json_decref(o);
         return k;
 }

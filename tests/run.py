@@ -37,7 +37,7 @@ def run_unit(build):
 def run_replays(build):
     """Each fuzz target over its seed corpus (sanitizers on): one test each."""
     passed = failed = 0
-    for target in ("varlink", "policy", "audit"):
+    for target in ("varlink", "policy", "audit", "jsonscan"):
         binary = os.path.join(build, "fuzz", "replay-" + target)
         corpus = os.path.join(REPO, "tests", "fuzz", "corpus", target)
         r = subprocess.run([binary, corpus], capture_output=True, text=True)

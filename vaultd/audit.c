@@ -445,14 +445,15 @@ int audit_keys_refresh(struct audit_log *log)
 }
 
 int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,
-                     json_t *array, uint64_t *ret_next)
+                     int (*each)(void *data, uint64_t seq, const char *line, size_t len), void *data,
+                     uint64_t *ret_next)
 {
         MDB_cursor *cur;
         uint8_t kb[8];
         MDB_val key = {8, kb}, val;
         size_t bytes = 0;
         uint64_t seq = from;
-        int rc;
+        int rc, r = 0;
 
         if (from > to) {
                 *ret_next = from;
@@ -468,11 +469,14 @@ int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_
                         rc = MDB_CORRUPTED;
                         break;
                 }
-                json_array_append_new(array, json_stringn(val.mv_data, val.mv_size));
+                if ((r = each(data, seq, val.mv_data, val.mv_size)) != 0)
+                        break;
                 bytes += val.mv_size;
                 seq++;
         }
         mdb_cursor_close(cur);
+        if (r != 0)
+                return r;
         if (rc && rc != MDB_NOTFOUND)
                 return store_errno(rc);
         *ret_next = seq;
@@ -480,13 +484,15 @@ int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_
 }
 
 int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
-                           size_t max_count, json_t *array, uint64_t *ret_next)
+                           size_t max_count, int (*each)(void *data, const char *note, size_t len),
+                           void *data, uint64_t *ret_next)
 {
         MDB_cursor *cur;
         uint8_t kb[8];
         MDB_val key = {8, kb}, val;
         uint64_t next = max_size + 1;
-        int rc;
+        size_t n = 0;
+        int rc, r = 0;
 
         rc = mdb_cursor_open(txn, log->store->checkpoints, &cur);
         if (rc)
@@ -494,14 +500,17 @@ int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_siz
         be64_put(kb, min_size);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
              rc == 0 && be64_get(key.mv_data) <= max_size; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                if (json_array_size(array) == max_count) {
+                if (n == max_count) {
                         next = be64_get(key.mv_data);
                         break;
                 }
-                json_array_append_new(
-                        array, json_pack("{s:s%}", "checkpoint", (const char *)val.mv_data, val.mv_size));
+                if ((r = each(data, val.mv_data, val.mv_size)) != 0)
+                        break;
+                n++;
         }
         mdb_cursor_close(cur);
+        if (r != 0)
+                return r;
         if (rc && rc != MDB_NOTFOUND)
                 return store_errno(rc);
         *ret_next = next;

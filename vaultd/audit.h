@@ -77,15 +77,20 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force);
 
 /* Reader side (any thread, inside a read transaction). */
 
-/* Appends lines from..to (inclusive) as JSON strings to array, stopping
- * after max_bytes; *ret_next is the first seq not appended. */
+/* Hands lines from..to (inclusive) to each, in order, until max_bytes
+ * have been handed; *ret_next is the first seq not handed. A non-zero
+ * return of each stops the walk and is returned (the line it refused not
+ * counted as handed). */
 int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_t to, size_t max_bytes,
-                     json_t *array, uint64_t *ret_next);
-/* Appends {"checkpoint": note} for the checkpoints whose size lies in
- * [min_size, max_size], at most max_count; *ret_next is the size to start
- * from next time (max_size + 1 when all were appended). */
+                     int (*each)(void *data, uint64_t seq, const char *line, size_t len), void *data,
+                     uint64_t *ret_next);
+/* Hands the checkpoints whose size lies in [min_size, max_size] to each
+ * (the note, as stored), at most max_count; *ret_next is the size to
+ * start from next time (max_size + 1 when all were handed). A non-zero
+ * return of each stops the walk and is returned. */
 int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
-                           size_t max_count, json_t *array, uint64_t *ret_next);
+                           size_t max_count, int (*each)(void *data, const char *note, size_t len),
+                           void *data, uint64_t *ret_next);
 /* The smallest checkpoint size >= size. -ENOENT when none. */
 int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret);
 /* The verifier key that signs the checkpoint of size size (the meta

@@ -5,7 +5,7 @@
 
 #include <sodium.h>
 
-#include "recverify.h"
+#include "reader.h"
 #include "vault.h"
 
 int job_fail(struct job *j, const char *error, json_t *params)
@@ -62,8 +62,9 @@ void job_free(struct job *j)
         if (j->has_fd)
                 close(j->fd);
         policy_free(j->pending_policy);
-        free(j->verify);
-        recverify_free(j->verify_records);
+        reader_task_cancel(j->reader_task);
+        if (j->verify_claim)
+                reader_release(j->verify_claim, j);
         free((char *)j->actor.user);
         if (j->out) {
                 sodium_memzero(j->out, j->out_len);

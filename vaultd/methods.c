@@ -6,6 +6,7 @@
 #include "admin.h"
 #include "auditapi.h"
 #include "auditprove.h"
+#include "auditread.h"
 #include "backup.h"
 #include "collections.h"
 #include "dispose.h"
@@ -70,9 +71,9 @@ static const struct method methods[] = {
         {"io.vaultd.records.Due", "records.due", dispose_due, .roles = AUDIT_ROLES},
         {"io.vaultd.records.Dispose", "records.dispose", dispose_record, .roles = ROLE_ADMIN},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
-        {"io.vaultd.audit.Export", "audit.export", auditapi_export, .after = auditapi_export_next,
+        {"io.vaultd.audit.Export", "audit.export", auditapi_export, .reader = &auditread_export,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
-        {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .after = auditapi_verify_after,
+        {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .reader = &auditread_verify,
          .roles = AUDIT_ROLES, .incremental = true},
         {"io.vaultd.audit.Prove", "audit.prove", auditprove_run, .roles = AUDIT_ROLES},
         {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,

@@ -6,6 +6,8 @@
 
 #include "vault.h"
 
+struct reader_ops;
+
 struct method {
         const char *name;
         const char *op; /* audit op name ("records.put") */
@@ -17,6 +19,9 @@ struct method {
          * of a stream) in the event loop; *ret_continues asks to be called
          * again. Returns 0, JOB_FAILED with an error set, or -errno. */
         int (*after)(struct vault *v, struct job *j, json_t **ret_params, bool *ret_continues);
+        /* Long reads (Export, Verify): once the audit line is durable, the
+         * reply is produced on the reader thread (vaultd/reader.h). */
+        const struct reader_ops *reader;
         /* Audited methods: runs in the writer once the batch is committed
          * (for work outside the store that must follow it: the keeper's). */
         void (*committed)(struct vault *v, struct job *j);
@@ -27,7 +32,7 @@ struct method {
         unsigned roles;     /* allowed roles; 0: any peer the policy knows */
         bool scoped;        /* the "collection" parameter must be granted too */
         bool needs_more;    /* must be called with "more": true */
-        bool incremental;   /* after runs in turns, between other clients' work */
+        bool incremental;   /* its reply comes from the reader thread, in chunks */
         bool checkpoint;    /* sign a checkpoint in the same batch */
         bool large_message; /* may be up to --max-message (a body); others 64 KiB */
         bool needs_keys;    /* answers Sealed while the root key is sealed */

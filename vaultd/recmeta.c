@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "jsonscan.h"
+
 #define OP_PUT    "records.put"
 #define OP_DELETE "records.delete"
 
@@ -109,29 +111,46 @@ size_t recmeta_key_build(const struct record_name *n, bool with_version, uint8_t
         return cl + il + 9;
 }
 
+/* The number in s[0..n), all digits (checked by the caller). */
+static unsigned decimal(const char *s, int n)
+{
+        unsigned v = 0;
+
+        while (n--)
+                v = v * 10 + (unsigned)(*s++ - '0');
+        return v;
+}
+
+static unsigned days_in_month(unsigned year, unsigned month)
+{
+        static const unsigned char days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+        return days[month - 1] + (month == 2 && leap);
+}
+
 int recmeta_time_parse(const char *s, uint64_t *ret)
 {
-        struct tm tm = {0};
-        unsigned frac;
-        time_t t;
-        int n = 0;
+        /* Exactly time_format_us's spelling for 1970..9999: digits where
+         * it writes digits, each field in its range, a day the month has
+         * (a Verify parses two times per version: no sscanf, no timegm). */
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+        unsigned year, month, day, hour, min, sec;
 
-        if (!s || strlen(s) != 27 ||
-            sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                   &tm.tm_min, &tm.tm_sec, &frac, &n) != 7 ||
-            n != 27)
+        if (!s || strlen(s) != sizeof(shape) - 1)
                 return -EINVAL;
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        t = timegm(&tm);
-        if (t < 0)
+        for (size_t i = 0; i < sizeof(shape) - 1; i++)
+                if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+                        return -EINVAL;
+        year = decimal(s, 4), month = decimal(s + 5, 2), day = decimal(s + 8, 2);
+        hour = decimal(s + 11, 2), min = decimal(s + 14, 2), sec = decimal(s + 17, 2);
+        if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
+            hour > 23 || min > 59 || sec > 59)
                 return -EINVAL;
-        *ret = (uint64_t)t * 1000000u + frac;
-        /* Only the one spelling: "2026-02-30" or "24:00" would come back
-         * as another day and not match its own formatting. */
-        char again[TIME_STRING_MAX];
-        time_format_us(*ret, again);
-        return strcmp(again, s) == 0 ? 0 : -EINVAL;
+        *ret = ((uint64_t)days_from_civil(year, month, day) * 86400u + hour * 3600u + min * 60u + sec) *
+                       1000000u +
+               decimal(s + 20, 6);
+        return 0;
 }
 
 static int copy_name(json_t *o, const char *field, char *out, size_t cap, bool collection)
@@ -185,11 +204,80 @@ bool recmeta_line_may_write(const char *line, size_t len)
         return false;
 }
 
+/* A plain string member (no escapes) into out, NUL-terminated; -EBADMSG
+ * when it is missing, not a string, or too long for cap. */
+static int scanned_copy(const struct jscan_member *m, char *out, size_t cap)
+{
+        if (!m || m->type != JSCAN_STRING || m->val_len >= cap)
+                return -EBADMSG;
+        memcpy(out, m->val, m->val_len);
+        out[m->val_len] = '\0';
+        return 0;
+}
+
+/* line_fields for a line jscan read, with the same verdicts: the same
+ * fields, read without a tree. */
+static int line_fields_scanned(const struct jscan *js, uint64_t seq, struct record_name *n,
+                               struct version_meta *m)
+{
+        const struct jscan_member *op = jscan_get(js, -1, "op"), *actor = jscan_get(js, -1, "actor"),
+                                  *version = jscan_get(js, -1, "version"), *size = jscan_get(js, -1, "size"),
+                                  *uid = NULL;
+        char time[TIME_STRING_MAX];
+        int64_t s;
+
+        if ((!jscan_string_is(op, OP_PUT) && !jscan_string_is(op, OP_DELETE)) ||
+            !jscan_string_is(jscan_get(js, -1, "result"), "ok"))
+                return -ENOENT;
+        m->kind = jscan_string_is(op, OP_PUT) ? RECMETA_KIND_DATA : RECMETA_KIND_TOMBSTONE;
+        if (actor && actor->type == JSCAN_OBJECT)
+                uid = jscan_get(js, jscan_index(js, actor), "uid");
+        if (scanned_copy(jscan_get(js, -1, "collection"), n->collection, sizeof(n->collection)) < 0 ||
+            !name_collection_valid(n->collection) ||
+            scanned_copy(jscan_get(js, -1, "id"), n->id, sizeof(n->id)) < 0 || !name_id_valid(n->id) ||
+            !version || version->type != JSCAN_INTEGER || jscan_integer(version) < 1 || !uid ||
+            uid->type != JSCAN_INTEGER || jscan_integer(uid) < 0 || jscan_integer(uid) > UINT32_MAX ||
+            scanned_copy(jscan_get(js, -1, "time"), time, sizeof(time)) < 0 ||
+            recmeta_time_parse(time, &m->time_us) < 0)
+                return -EBADMSG;
+        s = m->kind == RECMETA_KIND_DATA ? (size && size->type == JSCAN_INTEGER ? jscan_integer(size) : -1)
+                                         : 0;
+        if (s < 0)
+                return -EBADMSG;
+        n->version = (uint64_t)jscan_integer(version);
+        m->uid = (uint32_t)jscan_integer(uid);
+        m->size = (uint64_t)s;
+        m->seq = seq;
+        return 0;
+}
+
+/* Whether jscan's reading of a line serves line_fields: its strings must
+ * hold no escapes (jansson compares and copies their decoded values). */
+static bool scanned_plain(const struct jscan *js)
+{
+        static const char *const names[] = {"op", "result", "collection", "id", "time"};
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                const struct jscan_member *m = jscan_get(js, -1, names[i]);
+
+                if (m && m->type == JSCAN_STRING_ESCAPED)
+                        return false;
+        }
+        return true;
+}
+
 int recmeta_line_parse(const char *line, size_t len, uint64_t seq, struct record_name *ret_name,
                        struct version_meta *ret_meta)
 {
-        json_t *o = json_loadb(line, len, 0, NULL);
+        struct jscan js;
+        json_t *o;
         int r = -EBADMSG;
+
+        /* jscan refuses duplicate keys, which jansson (flags 0) takes
+         * (the last wins): such a line goes to jansson too. */
+        if (jscan_object(line, len, &js) && scanned_plain(&js))
+                return line_fields_scanned(&js, seq, ret_name, ret_meta);
+        o = json_loadb(line, len, 0, NULL);
 
         if (json_is_object(o))
                 r = line_fields(o, seq, ret_name, ret_meta);

@@ -21,6 +21,7 @@
 #include "denials.h"
 #include "log.h"
 #include "methods.h"
+#include "reader.h"
 #include "util.h"
 #include "varlink.h"
 #include "writer.h"
@@ -635,46 +636,84 @@ static void conn_yield(struct conn *c)
                 c->closing = true;
 }
 
-/* Runs the next turn of an incremental job (Export, Verify). Returns
- * true when the job is finished. */
+/* The hook of incremental jobs (Export, Verify): they run on the reader
+ * thread (vaultd/reader.h); this ships what they produced, and asks for
+ * the next chunk only while the connection's buffer and the memory budget
+ * have room. Returns true when the job is finished. */
 static bool conn_stream(struct conn *c, struct job *j)
 {
-        while (c->out_len - c->out_off < CONN_OUT_HIGH) {
-                json_t *params = NULL;
-                bool more = false;
-                char *msg;
-                size_t len;
-                int r = j->method->after(c->srv->v, j, &params, &more);
+        struct server *s = c->srv;
 
-                if (r < 0)
+        for (;;) {
+                bool room = c->out_len - c->out_off < CONN_OUT_HIGH && s->mem_used < s->mem_budget;
+                struct reader_out out;
+                int r = reader_poll(s->v->reader, j, room, &out);
+
+                if (r < 0) {
                         job_fail_errno(j, r);
-                if (r != 0) {
                         job_encode(j);
                         return true;
                 }
-                if (!params) {
-                        conn_yield(c); /* nothing to send this turn: let others run */
-                        return false;
-                }
-                if (j->call.oneway) { /* the work is done (and audited), nothing is sent */
-                        json_decref(params);
-                        if (!more)
-                                return true;
-                        conn_yield(c); /* one turn at a time, as if it were sent */
-                        return false;
-                }
-                r = vl_reply_encode(params, more, &msg, &len);
-                json_decref(params);
-                if (r < 0 || out_append(c, msg, len + 1) < 0) {
-                        free(msg);
+                if (r == 0)
+                        return false; /* under way: on_reader_ready comes back */
+                /* Oneway: the work is done (and audited), nothing is sent. */
+                r = j->call.oneway ? 0 : out_append(c, out.buf.data, out.buf.len);
+                reader_buf_done(&out.buf);
+                if (r < 0) {
+                        json_decref(out.params);
                         c->closing = true;
                         return true;
                 }
-                free(msg);
-                if (!more)
+                if (out.result != 0) { /* the reply ends with this error */
+                        if (out.result < 0)
+                                job_fail_errno(j, out.result);
+                        else
+                                job_fail(j, out.error, out.params);
+                        job_encode(j);
+                        return true;
+                }
+                if (out.last)
                         return true;
         }
-        return false;
+}
+
+/* Whether the finished job at the head waits for the connection to be
+ * writable: a reply, or a stream that waits for room — not one waiting for
+ * the reader thread, which calls back (stream_ready), nor one held back by
+ * the memory budget, which wakes it (mem_wake_paused). */
+static bool conn_stream_waits(struct conn *c)
+{
+        struct job *j = c->pend_head;
+
+        if (!j || !j->done)
+                return false;
+        if (!j->method || !j->method->reader || j->error || j->out)
+                return true;
+        return c->srv->mem_used < c->srv->mem_budget && !reader_task_busy(j->reader_task);
+}
+
+/* The reader thread produced output: the connections waiting for it go on. */
+static void stream_ready(struct job *j, void *userdata)
+{
+        struct conn *c = j->conn;
+
+        (void)userdata;
+        conn_ref(c);
+        if (!c->closed)
+                conn_flush(c);
+        conn_unref(c);
+}
+
+static int on_reader_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        struct server *s = userdata;
+
+        (void)src;
+        (void)fd;
+        (void)revents;
+        reader_dispatch(s->v->reader, stream_ready, s);
+        mem_wake_paused(s);
+        return 0;
 }
 
 /* Base64 of a body is encoded this much at a time (a multiple of 3). */
@@ -760,7 +799,7 @@ static void conn_update_events(struct conn *c)
                 ev |= EPOLLIN;
         /* Also when a finished reply (or a stream) waits at the head and the
          * buffer is empty: writability brings us back to flush it. */
-        if (c->out_off < c->out_len || (c->pend_head && c->pend_head->done))
+        if (c->out_off < c->out_len || conn_stream_waits(c))
                 ev |= EPOLLOUT;
         sd_event_source_set_io_events(c->src, ev);
 }
@@ -1275,8 +1314,12 @@ static int server_setup(struct server *s)
 
 int server_start_writer(struct server *s)
 {
-        int r = writer_start(s->v, s->notify_fd, &s->writer);
+        int r = reader_start(s->v, &s->v->reader);
 
+        if (r < 0 ||
+            (r = sd_event_add_io(s->event, NULL, reader_fd(s->v->reader), EPOLLIN, on_reader_ready, s)) < 0)
+                return r;
+        r = writer_start(s->v, s->notify_fd, &s->writer);
         if (r == 0)
                 s->v->writer = s->writer;
         return r;
@@ -1356,7 +1399,9 @@ void server_free(struct server *s)
         s->v->writer = NULL;
         /* The socket file stays: the sandbox allows no unlink, and the next
          * start replaces a stale one. */
-        sd_event_unref(s->event); /* before the fds its sources watch */
+        sd_event_unref(s->event);  /* before the fds its sources watch */
+        reader_stop(s->v->reader); /* after every job that could hold a claim */
+        s->v->reader = NULL;
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
         if (s->notify_fd >= 0)

@@ -48,6 +48,9 @@ struct vault {
         struct policy *policy; /* swapped only by the event loop */
         const char *policy_path;
         struct writer *writer;
+        /* The reader thread (vaultd/reader.h): Export and Verify. Its
+         * claims are taken from the writer thread too. */
+        struct reader *reader;
         unsigned connections;
         const char *sandbox; /* "off", "seccomp" or "seccomp+landlock" */
         uint64_t started_us; /* monotonic */
@@ -55,7 +58,8 @@ struct vault {
 
 struct conn;
 struct method;
-struct records_verify;
+struct reader;
+struct reader_task;
 
 /* What a method handler reports back for its audit line. */
 struct job_audit {
@@ -122,14 +126,13 @@ struct job {
         char *out;         /* encoded reply (final message) */
         size_t out_len;
         bool done;
-        uint64_t stream_first, stream_next, stream_end; /* for streamed replies */
-        uint64_t stream_head; /* Export: the vault's newest checkpoint when the export began */
-        int stream_phase;
-        void *pending_policy;        /* ReloadPolicy: parsed, swapped in once durable */
-        const void *previous_policy; /* the writer's policy when the job ran (ReloadPolicy's diff) */
-        struct audit_verify *verify; /* Verify: progress between turns */
-        /* Verify: the records against the trail, once the trail verifies. */
-        struct records_verify *verify_records;
+        uint64_t stream_first, stream_end; /* Export: the range its run fixed */
+        void *pending_policy;              /* ReloadPolicy: parsed, swapped in once durable */
+        const void *previous_policy;       /* the writer's policy when the job ran (ReloadPolicy's diff) */
+        /* Export, Verify: the read under way on the reader thread (owned:
+         * job_free cancels it), and Verify's claim (vaultd/reader.h). */
+        struct reader_task *reader_task;
+        struct reader *verify_claim;
 };
 
 /* Return value of a handler that set a named error on the job. */

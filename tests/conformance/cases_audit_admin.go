@@ -118,6 +118,70 @@ func init() {
 		}
 	})
 
+	register("audit_verify_one_per_caller", "a Verify while the same caller's Verify runs is TryLater (retry_after, reason); once the first is answered, Verify works again", func(t *T) {
+		// A trail longer than a connection's buffers, with oneway Heads.
+		fill := t.Dial()
+		for i := 0; i < 8000; i++ {
+			if _, err := aud.Head().Send(t.Ctx(), fill, varlink.Oneway); err != nil {
+				t.Fatalf("Head (oneway): %v", err)
+			}
+		}
+		base, _, _, _, _, err := aud.Head().Call(t.Ctx(), fill)
+		if !t.noErr("Head after the oneway ones", err) {
+			return
+		}
+		// An Export nobody reads holds back the calls behind it on its
+		// connection: the Verify there is logged, then waits.
+		held := t.Dial()
+		export, err := aud.Export().Send(t.Ctx(), held, varlink.More, nil, nil, nil, nil)
+		if err != nil {
+			t.Fatalf("Export: send: %v", err)
+		}
+		first, err := aud.Verify().Send(t.Ctx(), held, 0)
+		if err != nil {
+			t.Fatalf("Verify: send: %v", err)
+		}
+		// Its line is written once Head counts it (and the Heads before).
+		probe := t.Dial()
+		want := base + 3
+		for deadline := time.Now().Add(10 * time.Second); ; want++ {
+			lines, _, _, _, _, err := aud.Head().Call(t.Ctx(), probe)
+			if !t.noErr("Head", err) {
+				return
+			}
+			if lines >= want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the held Verify's line was not written within 10 s")
+			}
+		}
+		other := t.Dial()
+		_, _, _, _, _, err = aud.Verify().Call(t.Ctx(), other)
+		if t.wantErr("Verify while this caller's other Verify runs", err, "io.vaultd.audit.TryLater") {
+			if e, ok := err.(*aud.TryLater); !ok || e.Retry_after < 1 || e.Reason == "" {
+				t.Errorf("TryLater: %s, want retry_after >= 1 and a reason", describe(err))
+			}
+		}
+		for n := 0; ; n++ {
+			_, flags, err := export(t.Ctx())
+			if !t.noErr("the held Export", err) {
+				return
+			}
+			if flags&varlink.Continues == 0 {
+				break
+			}
+			if n > 100000 {
+				t.Fatalf("the held Export does not end")
+			}
+		}
+		if _, _, _, _, _, _, err := first(t.Ctx()); !t.noErr("the held Verify", err) {
+			return
+		}
+		_, _, _, _, _, err = aud.Verify().Call(t.Ctx(), other)
+		t.noErr("Verify once the other was answered", err)
+	})
+
 	register("bindings_admin_status", "Status through the generated bindings", func(t *T) {
 		c := t.Dial()
 		// Outputs by name (from the interface description), so that fields

@@ -63,7 +63,7 @@ var groups = []struct {
 		"validator_rejects_bad_replies", "getinfo_null_parameters", "null_parameters_methods_without_input", "null_parameters_with_input",
 		"idl_docs_parse", "idl_served_parse", "served_descriptions_match_docs", "getinterfacedescription_errors",
 		"bindings_records_put_get", "bindings_records_delete", "bindings_records_list", "bindings_records_history",
-		"bindings_audit_head", "bindings_audit_verify", "bindings_admin_status", "bindings_admin_reload_policy",
+		"bindings_audit_head", "bindings_audit_verify", "audit_verify_one_per_caller", "bindings_admin_status", "bindings_admin_reload_policy",
 		"records_not_found", "records_conflict", "records_invalid_parameter", "records_too_large",
 		"audit_invalid_parameter", "audit_invalid_parameter_time", "admin_invalid_parameter",
 		"bindings_admin_list_keys", "bindings_admin_rotate_key", "bindings_admin_rewrap", "bindings_admin_retire_key",

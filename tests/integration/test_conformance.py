@@ -270,6 +270,7 @@ CHECKS = {
                          "bindings_records_history"]),
     "audit_admin": ("main", ["bindings_audit_head", "bindings_audit_verify", "bindings_admin_status",
                              "bindings_admin_reload_policy"]),
+    "verify_one_per_caller": ("main", ["audit_verify_one_per_caller"]),
     "records_errors": ("main", ["records_not_found", "records_conflict", "records_invalid_parameter",
                                 "records_too_large"]),
     "audit_admin_errors": ("main", ["audit_invalid_parameter", "audit_invalid_parameter_time",
@@ -364,6 +365,13 @@ def test_go_collections(runs):
 
 def test_go_bindings_audit_admin(runs):
     check(runs, "audit_admin")
+
+
+def test_go_audit_verify_one_per_caller(runs):
+    """A second Verify by the same caller while its first runs is
+    audit.TryLater with retry_after and a reason; Verify works again once
+    the first is answered."""
+    check(runs, "verify_one_per_caller")
 
 
 def test_go_records_declared_errors(runs):

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -160,6 +161,55 @@ static void test_time_parse(void **state)
                 assert_int_equal(recmeta_time_parse(bad[i], &us), -EINVAL);
 }
 
+/* The definition recmeta_time_parse had (and must keep): what sscanf
+ * reads, timegm accepts, and time_format_us writes back the same. */
+static int time_parse_reference(const char *s, uint64_t *ret)
+{
+        struct tm tm = {0};
+        char again[TIME_STRING_MAX];
+        unsigned frac;
+        time_t t;
+        int n = 0;
+
+        if (!s || strlen(s) != 27 ||
+            sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                   &tm.tm_min, &tm.tm_sec, &frac, &n) != 7 ||
+            n != 27)
+                return -EINVAL;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = timegm(&tm);
+        if (t < 0)
+                return -EINVAL;
+        *ret = (uint64_t)t * 1000000u + frac;
+        time_format_us(*ret, again);
+        return strcmp(again, s) == 0 ? 0 : -EINVAL;
+}
+
+static void test_time_parse_reference(void **state)
+{
+        static const char alphabet[] = "0123456789-:.TZ +9";
+        uint64_t x = 88172645463325252ull, a, b;
+        char s[TIME_STRING_MAX];
+        int ok = 0;
+
+        (void)state;
+        for (int i = 0; i < 200000; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                /* Times from 1970 to 2200, then one character changed. */
+                time_format_us(x % (7258118400ull * 1000000u), s);
+                if (i % 2)
+                        s[(x >> 40) % 27] = alphabet[(x >> 50) % (sizeof(alphabet) - 1)];
+                int r = recmeta_time_parse(s, &a);
+
+                assert_int_equal(r, time_parse_reference(s, &b));
+                if (r == 0)
+                        assert_true(a == b);
+                ok += r == 0;
+        }
+        assert_true(ok > 100000 && ok < 200000); /* both verdicts were compared */
+}
+
 static void test_line_parse(void **state)
 {
         char *line = put_line();
@@ -279,9 +329,13 @@ static void test_head_check(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_version_layout), cmocka_unit_test(test_head_layout),
-                cmocka_unit_test(test_keys),           cmocka_unit_test(test_time_parse),
-                cmocka_unit_test(test_line_parse),     cmocka_unit_test(test_line_check),
+                cmocka_unit_test(test_version_layout),
+                cmocka_unit_test(test_head_layout),
+                cmocka_unit_test(test_keys),
+                cmocka_unit_test(test_time_parse),
+                cmocka_unit_test(test_time_parse_reference),
+                cmocka_unit_test(test_line_parse),
+                cmocka_unit_test(test_line_check),
                 cmocka_unit_test(test_head_check),
         };
 
