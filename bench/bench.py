@@ -46,6 +46,9 @@ STREAM_DEPTH = 32
 # Tenants of the 16 MiB phase, when run as root: two uids that are nobody's
 # (numeric, so no account is needed), each its own service.
 STREAM_UID, SMALL_UID = 64001, 64002
+# No run of the load generator may take longer: a daemon that stops
+# answering fails its phase instead of hanging the bench.
+RUN_TIMEOUT = 900
 
 SCALES = {
     # seconds per measured run, records the small store starts with,
@@ -142,7 +145,7 @@ class Bench:
     def load(self, vault, name, label, op, uid=None, **kw):
         def go():
             p = subprocess.run(self.loadgen_cmd(vault, op, **kw), capture_output=True, text=True,
-                               **self.as_user(uid))
+                               timeout=RUN_TIMEOUT, **self.as_user(uid))
             return self.loadgen_result(p, p.stdout, label)
         r = self.measure(vault, go)
         if op == "get":
@@ -207,7 +210,7 @@ class Bench:
         def go():
             t0 = time.monotonic()
             p = subprocess.run([self.vaultctl, "--socket", v.sock, "--json", "import", "imp", path],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, timeout=RUN_TIMEOUT)
             elapsed = time.monotonic() - t0
             if p.returncode != 0:
                 raise VaultError("vaultctl import failed (%d): %s" % (p.returncode, (p.stdout + p.stderr)[-500:]))
@@ -225,7 +228,7 @@ class Bench:
         s = self.scale["stream"]
         put = subprocess.run(self.loadgen_cmd(v, "put", body=STREAM_BODY, requests=1, ids=1, collection="stream",
                                               prefix="S-"), capture_output=True, text=True,
-                             **self.as_user(STREAM_UID))
+                             timeout=RUN_TIMEOUT, **self.as_user(STREAM_UID))
         self.loadgen_result(put, put.stdout, "the 16 MiB Put")
         procstat.reset_peak(v.pid)
         peak = {"rss": 0, "anon": 0}
@@ -248,10 +251,15 @@ class Bench:
                                                      collection="stream", prefix="S-"),
                                     stdout=subprocess.PIPE, text=True, **self.as_user(STREAM_UID))
         time.sleep(0.5)  # the streams are under way before the small Gets start
-        small = subprocess.run(self.loadgen_cmd(v, "get", seconds=s), capture_output=True, text=True,
-                               **self.as_user(SMALL_UID))
-        big_out = streamer.communicate()[0]
-        done.set()
+        try:
+            small = subprocess.run(self.loadgen_cmd(v, "get", seconds=s), capture_output=True, text=True,
+                                   timeout=RUN_TIMEOUT, **self.as_user(SMALL_UID))
+            big_out = streamer.communicate(timeout=RUN_TIMEOUT)[0]
+        finally:
+            if streamer.poll() is None:
+                streamer.kill()
+                streamer.wait()
+            done.set()
         sampler.join()
         cpu = procstat.cpu_seconds(v.pid) - cpu0
         hwm = sum(procstat.memory(p)["peak"] for p in procstat.family(v.pid))
@@ -287,7 +295,8 @@ class Bench:
         export = os.path.join(self.tmp, "export.jsonl")
 
         def stream_export():
-            p = subprocess.run(self.loadgen_cmd(v, "export", output=export), capture_output=True, text=True)
+            p = subprocess.run(self.loadgen_cmd(v, "export", output=export), capture_output=True, text=True,
+                               timeout=RUN_TIMEOUT)
             r = self.loadgen_result(p, p.stdout, "Export")
             r["requests"] = r["lines"]
             r["per_second"] = r["lines"] / r["seconds"]
@@ -299,16 +308,17 @@ class Bench:
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         p = subprocess.run([self.vaultctl, "audit", "verify", "--file", export, "--key", head["verifier_key"]],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
         elapsed = time.monotonic() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if p.returncode != 0:
-            raise VaultError("vaultctl audit verify --file failed (%d): %s" % (p.returncode, (p.stdout + p.stderr)[-500:]))
+            raise VaultError("vaultctl audit verify --file failed (%d): %s"
+                             % (p.returncode, (p.stdout + p.stderr)[-500:]))
         cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
         self.record("offline_verify", "audit verify --file (lines)", dict(
             op="verify-file", clients=1, depth=1, body_bytes=0, requests=audit_lines, seconds=round(elapsed, 3),
-            per_second=audit_lines / elapsed, p50_us=None, p99_us=None, cpu_us_per_req=round(1e6 * cpu / audit_lines, 2),
-            cpu_is="vaultctl's"))
+            per_second=audit_lines / elapsed, p50_us=None, p99_us=None,
+            cpu_us_per_req=round(1e6 * cpu / audit_lines, 2), cpu_is="vaultctl's"))
         os.unlink(export)
 
     def big_store(self):
@@ -410,9 +420,10 @@ class Bench:
             mem = f["big_rss"]["memory"]
             print("big store: %d records, %d audit lines, filled through vaultd in %.0f s" % (
                 b["records"], b["audit_lines"], f.get("big_fill_seconds", 0)))
-            print("  start-up to READY %.3f s; RSS at READY: worker %.1f MiB (%.1f MiB without the map), keeper %.1f MiB"
-                  % (f["big_startup"]["value"], mem["worker"]["rss"] / 2**20, mem["worker"]["rss_excluding"] / 2**20,
-                     mem.get("keeper", {}).get("rss", 0) / 2**20))
+            print("  start-up to READY %.3f s; RSS at READY: worker %.1f MiB (%.1f MiB without the map), "
+                  "keeper %.1f MiB" % (f["big_startup"]["value"], mem["worker"]["rss"] / 2**20,
+                                       mem["worker"]["rss_excluding"] / 2**20,
+                                       mem.get("keeper", {}).get("rss", 0) / 2**20))
             print("  store %.1f MiB: %d bytes per record (%d in use), audit lines included" % (
                 b["store_bytes"] / 2**20, b["bytes_per_record"], b["used_bytes_per_record"]))
         if "stream_rss" in f:
