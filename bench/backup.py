@@ -20,9 +20,14 @@ import tempfile
 import time
 
 
+def loadgen(build, sock, clients, per_client, depth, size):
+    """vaultd-bench Puts over 8,000 record ids."""
+    return [os.path.join(build, "vaultd-bench"), "--socket", sock, "--op", "put", "--clients", str(clients),
+            "--requests", str(per_client), "--depth", str(depth), "--body", str(size), "--ids", "8000"]
+
+
 def bench(build, sock, clients, per_client, depth, size):
-    out = subprocess.run([os.path.join(build, "vaultd-bench"), sock, "put", str(clients), str(per_client),
-                          str(depth), str(size)], capture_output=True, text=True)
+    out = subprocess.run(loadgen(build, sock, clients, per_client, depth, size), capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit("vaultd-bench failed: " + out.stderr)
     return json.loads(out.stdout)
@@ -60,8 +65,7 @@ def main():
         print("filled: %d record versions of 1 KiB in %.1f s" % (args.versions, time.monotonic() - t))
         alone = bench(build, sock, 8, args.load, 1, 1024)
         # The same load, with backups taken one after another until it ends.
-        load = subprocess.Popen([os.path.join(build, "vaultd-bench"), sock, "put", "8", str(args.load), "1",
-                                 "1024"], stdout=subprocess.PIPE, text=True)
+        load = subprocess.Popen(loadgen(build, sock, 8, args.load, 1, 1024), stdout=subprocess.PIPE, text=True)
         copies = []
         while load.poll() is None:
             path = os.path.join(tmp, "backup-%d.mdb" % len(copies))

@@ -13,6 +13,8 @@
 #   deps.sh fuzz     clang and libFuzzer
 #   deps.sh system   systemd-nspawn and the Debian packaging tools
 #                    (make deb, make check-system)
+#   deps.sh bench    what make bench runs besides vaultd: PostgreSQL 15 (the
+#                    peer; its package holds initdb, pgcrypto and pgbench)
 #
 # .ci/run removes what `build` and `check` install, so that every CI run
 # proves these lists complete on a bare machine.
@@ -31,7 +33,8 @@ for set in "$@"; do
     lint) pkgs="$pkgs $build clang clang-format cppcheck" ;;
     fuzz) pkgs="$pkgs $build clang libclang-rt-14-dev" ;;
     system) pkgs="$pkgs $check systemd-container debhelper devscripts lintian fakeroot" ;;
-    *) echo "deps: unknown set '$set' (build, check, lint, fuzz, system)" >&2; exit 2 ;;
+    bench) pkgs="$pkgs $build postgresql-15" ;;
+    *) echo "deps: unknown set '$set' (build, check, lint, fuzz, system, bench)" >&2; exit 2 ;;
     esac
 done
 missing=""
