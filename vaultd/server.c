@@ -223,8 +223,11 @@ static char *out_reserve(struct conn *c, size_t len)
 
 static int out_append(struct conn *c, const char *msg, size_t len)
 {
-        char *at = out_reserve(c, len);
+        char *at;
 
+        if (len == 0)
+                return 0; /* (nothing may be allocated yet: at would be NULL) */
+        at = out_reserve(c, len);
         if (!at)
                 return -ENOMEM;
         memcpy(at, msg, len);
