@@ -340,21 +340,19 @@ static int integrity_error(struct job *j, const char *collection, const char *id
 /* Bodies up to this size never wait: a Get of a small record is never
  * held back by another tenant's large ones. */
 #define BODY_SMALL (64u << 10)
-/* Decrypted bodies one batch may take (16 MiB Gets: about one per batch,
- * so a batch stays a few milliseconds long for everyone else in it). */
-#define BATCH_BODIES_MAX (16u << 20)
-
-/* Whether a body of size bytes must wait for a later batch: this batch has
- * had its share, or bodies decrypted earlier still wait to be sent and
- * this one would take them past the budget. One always goes through when
- * nothing is held, so even a body larger than the budget is served. */
+/* Whether a body of size bytes must wait for a later batch. A large body
+ * is decrypted only in a batch of its own (the writer's large lane), so
+ * other tenants' calls never wait in the same batch for its decryption;
+ * and while bodies decrypted earlier still wait to be sent, not past the
+ * budget. One always goes through when nothing is held, so even a body
+ * larger than the budget is served. */
 static bool body_must_wait(struct vault *v, uint64_t size)
 {
         uint64_t held = __atomic_load_n(&v->bodies_held, __ATOMIC_RELAXED);
 
         if (size <= BODY_SMALL || __atomic_load_n(&v->bodies_unlimited, __ATOMIC_RELAXED))
                 return false;
-        if (v->batch_bodies && v->batch_bodies + size > BATCH_BODIES_MAX)
+        if (!v->large_lane)
                 return true;
         return held && held + size > v->bodies_limit;
 }
@@ -398,7 +396,6 @@ static int reply_body(struct vault *v, struct job *j, const char *collection, co
         j->body_len = len;
         j->body_held = &v->bodies_held;
         __atomic_add_fetch(&v->bodies_held, len, __ATOMIC_RELAXED);
-        v->batch_bodies += len;
         return 0;
 }
 

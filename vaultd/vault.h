@@ -38,10 +38,13 @@ struct vault {
         uint64_t unseal_not_before_us; /* monotonic */
         /* Record bodies decrypted for Get replies and not yet sent, in
          * bytes (added by the writer, taken off when a job is freed:
-         * atomic), what they may hold in all (--memory-budget), and the
-         * current batch's (writer only). Past either, a large body waits
-         * for a later batch (records.c: body_must_wait). */
-        uint64_t bodies_held, bodies_limit, batch_bodies;
+         * atomic), and what they may hold in all (--memory-budget). Large
+         * bodies are decrypted only in batches of their own, one at a
+         * time in call order (writer.c: the large lane); large_lane says
+         * the current batch is one (writer only; records.c:
+         * body_must_wait). */
+        uint64_t bodies_held, bodies_limit;
+        bool large_lane;
         bool bodies_unlimited; /* stopping: nothing waits any more (atomic) */
 
         /* Event-loop side. */
@@ -110,8 +113,9 @@ struct job {
         uint64_t seq;   /* this request's audit line */
         bool unaudited; /* no line could be written: never answer it */
         struct job_audit audit;
-        /* Set by the writer when the method asked for a later batch
-         * (JOB_WAIT): the job did nothing and has no line yet. */
+        /* Set by the writer when the method asked to run in a later batch
+         * (JOB_WAIT: a large body's turn, or room for it): the job did
+         * nothing and has no line yet. */
         bool wait_turn;
         /* Get: the record's body, decrypted (owned, wiped when freed) and
          * counted in *body_held (set when there is a body, even of 0

@@ -28,6 +28,12 @@ struct writer {
         pthread_mutex_t lock;
         pthread_cond_t wake;
         struct job *queue_head, *queue_tail;
+        /* The large lane: jobs waiting for a batch of their own to decrypt
+         * a large body (JOB_WAIT), in call order, and whether the next
+         * batch is theirs: they take turns with the queue, one job per
+         * batch, the oldest first. */
+        struct job *large_head, *large_tail;
+        bool large_turn;
         struct job *done_head, *done_tail;
         bool stopping;
         bool kicked; /* bodies were sent: jobs waiting for room may run */
@@ -240,7 +246,6 @@ static int run_batch_once(struct writer *w, struct job *batch)
         r = txn_begin(w, 2 * bytes, false, &txn);
         if (r < 0)
                 return r;
-        w->v->batch_bodies = 0;
         /* The batch's data keys in one keeper round trip, not one per
          * record call (a job whose key was not fetched asks for it). */
         if (!__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
@@ -249,7 +254,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 r = run_job(w, txn, j, &policy);
                 if (r < 0)
                         goto abort;
-                force_checkpoint |= j->method->checkpoint;
+                force_checkpoint |= j->method->checkpoint && !j->wait_turn;
         }
         keeper_dek_forget(w->v->keeper);
         /* The count of active records, kept so start-up never scans. */
@@ -359,9 +364,24 @@ static void notify(struct writer *w)
 
 static struct job *take_batch(struct writer *w)
 {
-        struct job *batch = w->queue_head, *last = batch;
-        size_t n = 1, bytes = batch->cost;
+        struct job *batch, *last;
+        size_t n = 1, bytes;
 
+        w->v->large_lane = w->large_head && (w->large_turn || !w->queue_head);
+        if (w->v->large_lane) {
+                batch = w->large_head;
+                w->large_head = batch->next;
+                if (!w->large_head)
+                        w->large_tail = NULL;
+                batch->next = NULL;
+                w->large_turn = false;
+                w->stats.batches++;
+                w->stats.jobs++;
+                return batch;
+        }
+        w->large_turn = w->large_head != NULL;
+        batch = last = w->queue_head;
+        bytes = batch->cost;
         while (last->next && n < WRITER_BATCH_MAX && bytes + last->next->cost <= WRITER_BATCH_BYTES) {
                 last = last->next;
                 bytes += last->cost;
@@ -377,28 +397,31 @@ static struct job *take_batch(struct writer *w)
 }
 
 /* A run batch: the jobs that are done go to the event loop (woken once),
- * those that wait their turn back to the head of the queue, in order.
- * Returns how many are done. Called with the lock held. */
+ * those that wait to the large lane: at its end, in order, or back at its
+ * head when the large lane's own batch still found no room (call order
+ * matters: a connection's bodies are sent in order, so a later one held
+ * before an earlier one could keep the budget full for ever). Returns how
+ * many are done. Called with the lock held. */
 static size_t hand_back(struct writer *w, struct job *batch)
 {
-        struct job *later = NULL, *later_tail = NULL;
         size_t done = 0;
 
+        if (w->v->large_lane && batch->wait_turn) { /* one job */
+                batch->next = w->large_head;
+                w->large_head = batch;
+                if (!w->large_tail)
+                        w->large_tail = batch;
+                return 0;
+        }
         while (batch) {
                 struct job *next = batch->next;
                 if (batch->wait_turn)
-                        list_append(&later, &later_tail, batch);
+                        list_append(&w->large_head, &w->large_tail, batch);
                 else {
                         list_append(&w->done_head, &w->done_tail, batch);
                         done++;
                 }
                 batch = next;
-        }
-        if (later) {
-                later_tail->next = w->queue_head;
-                if (!w->queue_head)
-                        w->queue_tail = later_tail;
-                w->queue_head = later;
         }
         if (done)
                 notify(w);
@@ -411,7 +434,7 @@ static void *writer_main(void *arg)
 
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (!w->queue_head && !w->stopping) {
+                while (!w->queue_head && !w->large_head && !w->stopping) {
                         struct timespec ts;
                         clock_gettime(CLOCK_REALTIME, &ts);
                         ts.tv_sec += 1;
@@ -423,7 +446,7 @@ static void *writer_main(void *arg)
                                 pthread_mutex_lock(&w->lock);
                         }
                 }
-                if (!w->queue_head)
+                if (!w->queue_head && !w->large_head)
                         break;
                 struct job *batch = take_batch(w);
                 pthread_mutex_unlock(&w->lock);
@@ -431,7 +454,7 @@ static void *writer_main(void *arg)
                 run_batch(w, batch);
                 set_busy(w, false);
                 pthread_mutex_lock(&w->lock);
-                if (hand_back(w, batch) == 0) {
+                if (hand_back(w, batch) == 0 && !w->queue_head) {
                         /* All of it waits for bodies to be sent: until one
                          * is (writer_kick), or a moment, not a spin. */
                         struct timespec ts;
