@@ -295,7 +295,8 @@ static const struct command top_commands[] = {
          "  --check  exit with 1 when the state is not serving (for monitoring);\n"
          "           without it, status exits with 0 whenever vaultd answers",
          "vaultctl status --check", "any user the policy knows (any role)"},
-        {"put", NULL, cmd_put, "COLLECTION ID [FILE|-] [--if-version N] [--retain-until DATE]",
+        {"put", NULL, cmd_put,
+         "COLLECTION ID [FILE|-] [--if-version N] [--retain-until DATE] [--index FIELD=VALUE]",
          "store a new version of a record",
          "Stores FILE (or standard input) as a new version of the record and prints\n"
          "the version number.\n"
@@ -303,7 +304,12 @@ static const struct command top_commands[] = {
          "  --if-version N  store only if the current version is N (0: the record\n"
          "                  must be new); otherwise Conflict\n"
          "  --retain-until DATE  keep the record until DATE (2036-12-31, UTC), instead\n"
-         "                  of its collection's retention period after its last change",
+         "                  of its collection's retention period after its last change\n"
+         "  --index FIELD=VALUE  a term to find the record by ('vaultctl find'), for\n"
+         "                  an index field of the collection (repeat for more fields);\n"
+         "                  they replace the previous version's. Without it, a json\n"
+         "                  collection takes the body's top-level fields of those names.\n"
+         "                  vaultd keeps only a keyed tag of VALUE, never VALUE itself",
          "vaultctl put nguoi-co-cong NCC-2024-000123 dossier.json", "the service role for COLLECTION"},
         {"get", NULL, cmd_get, "COLLECTION ID [--version N] [-o FILE [--force]]", "read a record",
          "Writes the record's latest (or given) version to standard output or FILE,\n"
@@ -338,6 +344,19 @@ static const struct command top_commands[] = {
          "  --limit N   records per page (1-1000) [100]\n"
          "  --all       follow every page",
          "vaultctl list nguoi-co-cong --all", "the service role for COLLECTION"},
+        {"find", NULL, cmd_find, "COLLECTION FIELD VALUE|- [--after ID] [--limit N]",
+         "find records by an index field's value",
+         "Prints the ids of the live records of COLLECTION whose term for FIELD (an\n"
+         "index field: 'vaultctl collection show') is VALUE, one per line, in id\n"
+         "order. VALUE is compared in Unicode NFC, exactly otherwise. VALUE \"-\"\n"
+         "reads it from the first line of standard input, so that a citizen ID is\n"
+         "not left on the command line, where other local users can read it. The\n"
+         "audit trail records the field and how many matched, never the value.\n"
+         "\n"
+         "  --after ID  start after this id\n"
+         "  --limit N   ids at most (1-1000) [100]",
+         "echo 037090001234 | vaultctl find nguoi-co-cong so_cccd -",
+         "the service role for COLLECTION, or admin"},
         {"history", NULL, cmd_history, "COLLECTION ID", "list every version of a record",
          "Lists every version of a record, oldest first: version, time, stored or\n"
          "deleted, size, and the uid that wrote it. Pages are printed as they arrive\n"

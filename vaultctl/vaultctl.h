@@ -297,6 +297,7 @@ int cmd_put(struct ctl *ctl, int argc, char **argv);
 int cmd_get(struct ctl *ctl, int argc, char **argv);
 int cmd_delete(struct ctl *ctl, int argc, char **argv);
 int cmd_list(struct ctl *ctl, int argc, char **argv);
+int cmd_find(struct ctl *ctl, int argc, char **argv);
 int cmd_history(struct ctl *ctl, int argc, char **argv);
 int cmd_import(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_head(struct ctl *ctl, int argc, char **argv);

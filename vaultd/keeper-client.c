@@ -521,6 +521,65 @@ int keeper_rewrap(struct keeper *kp, const struct body_binding *b, uint32_t kek_
         return 0;
 }
 
+int keeper_ckey_new(struct keeper *kp, int purpose, const char *collection, uint64_t gen,
+                    uint32_t *ret_kek_version, uint8_t ret_wrapped[KEYS_WRAPPED])
+{
+        uint8_t p = (uint8_t)purpose;
+        int r;
+
+        put(kp, &p, 1);
+        put_u64(kp, gen);
+        if ((r = put_name(kp, collection)) < 0 || (r = call(kp, KEEPER_CKEY_NEW, 4 + KEYS_WRAPPED)) < 0)
+                return r;
+        *ret_kek_version = be32_get(kp->buf);
+        memcpy(ret_wrapped, kp->buf + 4, KEYS_WRAPPED);
+        return 0;
+}
+
+static int put_ckey(struct keeper *kp, const struct keeper_ckey *k)
+{
+        put_u64(kp, k->gen);
+        put_u32(kp, k->kek_version);
+        put(kp, k->wrapped, KEYS_WRAPPED);
+        return put_name(kp, k->collection);
+}
+
+/* A counted byte string (len(2) bytes) of 1 to max bytes. */
+static int put_bytes(struct keeper *kp, const char *s, size_t max)
+{
+        size_t len = strlen(s);
+        uint8_t b[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+
+        if (len == 0 || len > max) {
+                kp->len = 0;
+                return -EINVAL;
+        }
+        put(kp, b, 2);
+        put(kp, s, len);
+        return 0;
+}
+
+int keeper_index_tags(struct keeper *kp, const struct keeper_ckey *k, size_t n, const char *const *fields,
+                      const char *const *values, uint8_t (*ret_tags)[32])
+{
+        uint8_t b[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+        int r;
+
+        if (n == 0 || n > KEEPER_CKEY_ITEMS_MAX)
+                return -EINVAL;
+        if ((r = put_ckey(kp, k)) < 0)
+                return r;
+        put(kp, b, 2);
+        for (size_t i = 0; i < n; i++)
+                if ((r = put_bytes(kp, fields[i], KEEPER_NAME_MAX)) < 0 ||
+                    (r = put_bytes(kp, values[i], KEEPER_VALUE_MAX)) < 0)
+                        return r;
+        if ((r = call(kp, KEEPER_INDEX_TAGS, n * 32)) < 0)
+                return r;
+        memcpy(ret_tags, kp->buf, n * 32);
+        return 0;
+}
+
 int keeper_kek_drop(struct keeper *kp, uint32_t version)
 {
         int r;

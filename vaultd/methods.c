@@ -9,6 +9,7 @@
 #include "backup.h"
 #include "collections.h"
 #include "dispose.h"
+#include "findindex.h"
 #include "keyadmin.h"
 #include "records.h"
 #include "util.h"
@@ -57,6 +58,8 @@ static const struct method methods[] = {
         {"io.vaultd.records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true,
          .needs_keys = true},
         {"io.vaultd.records.History", "records.history", records_history, .roles = ROLE_SERVICE,
+         .scoped = true, .needs_keys = true},
+        {"io.vaultd.records.Find", "records.find", findindex_find, .roles = ROLE_SERVICE | ROLE_ADMIN,
          .scoped = true, .needs_keys = true},
         {"io.vaultd.records.CreateCollection", "records.create-collection", collections_create,
          .roles = ROLE_ADMIN},

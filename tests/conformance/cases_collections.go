@@ -40,7 +40,7 @@ func init() {
 		_, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-json", nil, str("json"), nil)
 		t.noErr("CreateCollection", err)
 		t.put(c, "conf-json", "J-1", `{"ho_ten": "Lê Thị B"}`)
-		_, err = rec.Put().Call(t.Ctx(), c, "conf-json", "J-2", b64("{\"a\": 1,\n \"b\": ?}"), nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, "conf-json", "J-2", b64("{\"a\": 1,\n \"b\": ?}"), nil, nil, nil)
 		if t.wantErr("Put of a body that is not JSON", err, "io.vaultd.records.InvalidContent") {
 			if e, ok := err.(*rec.InvalidContent); !ok || e.Parameter != "data" || e.Line != 2 || e.Column != 7 ||
 				e.Position != 15 || e.Reason == "" {
@@ -80,7 +80,7 @@ func init() {
 		if t.noErr("Get by the NFC name", err) && data != b64("x") {
 			t.Errorf("Get by the NFC name: %q", data)
 		}
-		_, err = rec.Put().Call(t.Ctx(), c, "conf-names", "a\u202eb", b64("x"), nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, "conf-names", "a\u202eb", b64("x"), nil, nil, nil)
 		t.wantErr("Put of an id with a bidi override", err, "io.vaultd.records.InvalidParameter")
 	})
 }

@@ -190,7 +190,7 @@ func init() {
 		}
 		t.runOneway([]onewayCall{
 			{"Put while sealed (Sealed)", func(c *varlink.Connection) error {
-				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, sealedCollection, "OW-1", b64("x"), nil, nil)
+				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, sealedCollection, "OW-1", b64("x"), nil, nil, nil)
 				return err
 			}},
 		})
@@ -323,7 +323,7 @@ func init() {
 		t.wantState(c, "after Seal", "sealed")
 		_, _, _, _, err = rec.Get().Call(t.Ctx(), c, sealedCollection, "U-1", nil)
 		t.wantSealed("Get after Seal", err, "io.vaultd.records")
-		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-1", b64("while sealed"), nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-1", b64("while sealed"), nil, nil, nil)
 		t.wantSealed("Put after Seal", err, "io.vaultd.records")
 		_, _, err = adm.RotateKey().Call(t.Ctx(), c)
 		t.wantSealed("RotateKey after Seal", err, "io.vaultd.admin")
@@ -351,7 +351,7 @@ func init() {
 			t.Errorf("Unseal with upgrade answered state %q", state)
 		}
 		t.wantState(c, "after Unseal with upgrade (the right passphrase)", "sealed")
-		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-4", "", nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-4", "", nil, nil, nil)
 		t.wantSealed("Put after Unseal with upgrade", err, "io.vaultd.records")
 	})
 

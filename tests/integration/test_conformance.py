@@ -295,7 +295,7 @@ CHECKS = {
     "prove": ("main", ["prove_inclusion_and_consistency_check_with_go_tlog", "prove_invalid_parameters"]),
     "collections": ("main", ["collections_settings", "collections_json_content",
                              "collections_implicit_and_list", "names_unicode_nfc",
-                             "records_hold_due_dispose"]),
+                             "records_hold_due_dispose", "records_find"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",
