@@ -37,6 +37,9 @@
  *                index Find reads (vaultd/findindex.h)
  *   fterms       collection NUL id -> gen(8) n(1), n x (field_len(1) field
  *                tag(8)): a record's entries in findex, to remove them
+ *   pseudonyms   collection NUL pseudonym -> the record id sealed under
+ *                the collection's pseudonym key, for the collections with
+ *                private ids (vaultd/pseudonym.h)
  * These came with records control (issue #13); vaultd creates them in an
  * older store when it opens it. */
 #define STORE_DB_META        "meta"
@@ -51,6 +54,7 @@
 #define STORE_DB_CKEYS       "ckeys"
 #define STORE_DB_FINDEX      "findex"
 #define STORE_DB_FTERMS      "fterms"
+#define STORE_DB_PSEUDONYMS  "pseudonyms"
 
 /* meta values (integers are be64). */
 #define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */

@@ -128,6 +128,7 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
                         if_version = if_version_arg(ctl);
         }
         pos = ctl_positional(ctl, argc, argv, 2, 3);
+        warn_citizen_id(ctl, pos[0], pos[1]);
         body = read_input(argc - optind == 3 ? pos[2] : "-", INPUT_MAX, &len);
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
         b64 = malloc(b64len);

@@ -140,6 +140,13 @@ static const struct command audit_commands[] = {
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",
          "the auditor or admin role (with --file: nothing, no daemon)"},
+        {"resolve", "audit", cmd_audit_resolve, "COLLECTION PSEUDONYM", "the record id behind a pseudonym",
+         "Prints the record id that PSEUDONYM (ps- and 32 hex digits, as the trail,\n"
+         "exports, reports and backups show the ids of a collection with private\n"
+         "ids) stands for. The call is audited with the collection and the\n"
+         "pseudonym, never the id: resolve only what an investigation needs.",
+         "vaultctl audit resolve nguoi-co-cong ps-3f0c9a61d2e44b7c8e0f1a2b3c4d5e6f",
+         "the auditor or admin role"},
         {"rotate-key", "audit", cmd_audit_rotate_key, "", "replace the audit signing key",
          "Makes a new Ed25519 key sign the audit trail's checkpoints. The checkpoint\n"
          "signed right after is signed by the old and the new key and names the new\n"
@@ -218,7 +225,7 @@ static const struct command backup_commands[] = {
 
 static const struct command collection_commands[] = {
         {"create", "collection", cmd_collection_create,
-         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]... [--private-ids]",
          "define a collection and its settings",
          "Defines collection NAME with its settings. A collection that already holds\n"
          "records without being defined (an implicit one, with the defaults) may be\n"
@@ -231,13 +238,17 @@ static const struct command collection_commands[] = {
          "                       refuses others, naming the line and column); bytes:\n"
          "                       anything, such as scanned PDFs [bytes]\n"
          "  --index FIELD        a field to look records up by (repeat, or FIELD,FIELD)\n"
+         "  --private-ids        ids are personal data (a citizen ID in them): store,\n"
+         "                       index and audit them as keyed pseudonyms; services\n"
+         "                       keep using the real ids ('audit resolve' gives one\n"
+         "                       back). Only while the collection holds no record\n"
          "\n"
          "Names: lower-case letters (Vietnamese too), digits and . _ - /, at most 64\n"
          "bytes of UTF-8.",
          "vaultctl collection create nguoi-co-cong --retention 10y --content json --index so_cccd",
          "the admin role"},
         {"set", "collection", cmd_collection_set,
-         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]... [--private-ids]",
          "change a collection's settings",
          "Changes the settings given, keeps the others. The audit line holds the\n"
          "settings before and after. Bodies already stored are not checked again.\n"

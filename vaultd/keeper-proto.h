@@ -108,6 +108,16 @@ enum keeper_req {
          * KEEPER_NAME_MAX bytes and a value 1 to KEEPER_VALUE_MAX. → n ×
          * tag(32). */
         KEEPER_INDEX_TAGS,
+        /* A record id's pseudonym in a collection with private ids:
+         * gen(8) kek_version(4) wrapped collection, then the id, len(2)
+         * bytes (1 to KEEPER_NAME_MAX). → pseudonym(16), then the id
+         * sealed for it (len + COLLKEY_SEAL_OVERHEAD bytes). */
+        KEEPER_PSEUDONYM,
+        /* Opens sealed ids: gen(8) kek_version(4) wrapped collection n(2),
+         * 1 to KEEPER_ID_OPEN_MAX, then n × (pseudonym(16), sealed id
+         * len(2) bytes). → n × (len(2) id); -EBADMSG when one does not
+         * open for its pseudonym. */
+        KEEPER_ID_OPEN,
 };
 
 /* A collection key's purpose on the wire (CKEY_NEW). */
@@ -117,6 +127,9 @@ enum keeper_req {
 #define KEEPER_CKEY_ITEMS_MAX 200
 #define KEEPER_VALUE_MAX      1024
 _Static_assert(KEEPER_CKEY_ITEMS_MAX * 32 <= KEEPER_REPLY_MAX, "INDEX_TAGS's reply fits");
+/* Ids one ID_OPEN opens at most. */
+#define KEEPER_ID_OPEN_MAX 100
+_Static_assert(KEEPER_ID_OPEN_MAX *(2 + KEEPER_NAME_MAX) + 64 <= KEEPER_REPLY_MAX, "ID_OPEN's reply fits");
 _Static_assert(KEEPER_CKEY_ITEMS_MAX *(2 + KEEPER_NAME_MAX + 2 + KEEPER_VALUE_MAX) + 1024 <= KEEPER_MSG_MAX,
                "INDEX_TAGS's request fits");
 

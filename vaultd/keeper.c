@@ -788,6 +788,67 @@ static int do_index_tags(struct keeper_state *st, struct cursor *c)
         return r;
 }
 
+/* A pseudonym and the id sealed for it: what a Put into a collection
+ * with private ids stores (collkeys.h). */
+static int do_pseudonym(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE, mac[COLLKEY_MAC_SIZE];
+        const uint8_t *id;
+        size_t len;
+        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
+
+        if (r == 0 && (!(id = take_bytes(c, KEEPER_NAME_MAX, &len)) || c->left))
+                r = -EBADMSG;
+        if (r == 0) {
+                collkey_pseudonym(key, id, len, mac);
+                put(st, mac, COLLKEY_PSEUDONYM_SIZE);
+                collkey_seal_id(key, coll, mac, id, len, st->out + st->out_len);
+                st->out_len += len + COLLKEY_SEAL_OVERHEAD;
+        }
+        sodium_memzero(key, COLLKEY_SIZE);
+        return r;
+}
+
+static int id_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
+{
+        const uint8_t *p, *ps, *sealed;
+        size_t len;
+        uint32_t n;
+
+        if (!(p = take(c, 2)) || (n = (uint32_t)p[0] << 8 | p[1]) == 0 || n > KEEPER_ID_OPEN_MAX)
+                return -EBADMSG;
+        for (uint32_t i = 0; i < n; i++) {
+                uint8_t *out = st->out + st->out_len;
+
+                if (!(ps = take(c, COLLKEY_PSEUDONYM_SIZE)) ||
+                    !(sealed = take_bytes(c, KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD, &len)) ||
+                    len <= COLLKEY_SEAL_OVERHEAD)
+                        return -EBADMSG;
+                len -= COLLKEY_SEAL_OVERHEAD;
+                if (collkey_open_id(key, coll, ps, sealed, len + COLLKEY_SEAL_OVERHEAD, out + 2) < 0)
+                        return -EBADMSG;
+                out[0] = (uint8_t)(len >> 8);
+                out[1] = (uint8_t)len;
+                st->out_len += 2 + len;
+        }
+        return c->left ? -EBADMSG : 0;
+}
+
+/* Ids opened from their sealed forms (List, Find and audit Resolve in a
+ * collection with private ids). */
+static int do_id_open(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
+        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
+
+        if (r == 0)
+                r = id_items(st, c, coll, key);
+        sodium_memzero(key, COLLKEY_SIZE);
+        return r;
+}
+
 static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 {
         if (st->load_error)
@@ -834,6 +895,10 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_ckey_new(st, c);
         case KEEPER_INDEX_TAGS:
                 return do_index_tags(st, c);
+        case KEEPER_PSEUDONYM:
+                return do_pseudonym(st, c);
+        case KEEPER_ID_OPEN:
+                return do_id_open(st, c);
 
         default:
                 return -EOPNOTSUPP;

@@ -137,6 +137,19 @@ struct keeper_ckey {
 int keeper_index_tags(struct keeper *kp, const struct keeper_ckey *k, size_t n, const char *const *fields,
                       const char *const *values, uint8_t (*ret_tags)[32]);
 
+/* The pseudonym (COLLKEY_PSEUDONYM_SIZE bytes) of record id in the
+ * collection of pseudonym key k, and the id sealed for it (strlen(id) +
+ * COLLKEY_SEAL_OVERHEAD bytes into ret_sealed, which holds
+ * KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD). */
+int keeper_pseudonym(struct keeper *kp, const struct keeper_ckey *k, const char *id, uint8_t *ret_pseudonym,
+                     uint8_t *ret_sealed, size_t *ret_sealed_len);
+/* Opens n (1 to KEEPER_ID_OPEN_MAX) sealed ids: pseudonyms[i] (16
+ * bytes) and sealed[i] of lens[i] bytes; ret_ids[i] receives a malloc'd
+ * string (the caller frees each). -EBADMSG when one does not open. */
+int keeper_id_open(struct keeper *kp, const struct keeper_ckey *k, size_t n,
+                   const uint8_t *const *pseudonyms, const uint8_t *const *sealed, const size_t *lens,
+                   char **ret_ids);
+
 /* Sealed root keys (a key file sealed by a passphrase). keeper_open
  * answers -EKEYREVOKED while sealed; keeper_unseal opens the root key
  * (-EKEYREJECTED: wrong passphrase), after which keeper_open is called

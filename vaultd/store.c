@@ -66,6 +66,7 @@ static int open_dbs(struct vault_store *s, bool create)
                 {STORE_DB_CKEYS, offsetof(struct vault_store, ckeys), true},
                 {STORE_DB_FINDEX, offsetof(struct vault_store, findex), true},
                 {STORE_DB_FTERMS, offsetof(struct vault_store, fterms), true},
+                {STORE_DB_PSEUDONYMS, offsetof(struct vault_store, pseudonyms), true},
         };
         MDB_txn *txn;
         int rc;

@@ -234,6 +234,45 @@ static void test_collection_keys_never_leave(void **state)
         assert_int_equal(keeper_index_tags(f->kp, &k, 1, fields, values, again), 0);
 }
 
+/* Pseudonyms: the same id gives the same pseudonym; its sealed id opens
+ * only beside it; the key is refused to data-key requests. */
+static void test_pseudonyms_and_sealed_ids(void **state)
+{
+        static const struct body_binding ck = {"people", COLLKEY_ID_PSEUDONYM, 1};
+        struct fixture *f = *state;
+        uint8_t wrapped[KEYS_WRAPPED], dek[KEYS_KEY_SIZE], ps[2][COLLKEY_PSEUDONYM_SIZE], again[16];
+        uint8_t sealed[2][KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD],
+                other[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
+        struct keeper_ckey k = {"people", 1, 0, wrapped};
+        const uint8_t *pp[2], *sp[2];
+        size_t lens[2], olen;
+        char *ids[2];
+
+        assert_int_equal(keeper_ckey_new(f->kp, KEEPER_CKEY_PSEUDONYM, "people", 1, &k.kek_version, wrapped),
+                         0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "CCCD-099887766554", ps[0], sealed[0], &lens[0]), 0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "Nguyễn-Văn-A", ps[1], sealed[1], &lens[1]), 0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "CCCD-099887766554", again, other, &olen), 0);
+        assert_memory_equal(ps[0], again, sizeof(again));
+        assert_memory_not_equal(ps[0], ps[1], sizeof(again));
+        assert_memory_not_equal(sealed[0], other, lens[0]); /* a fresh nonce each time */
+        assert_null(memmem(sealed[0], lens[0], "099887766554", 12));
+        pp[0] = ps[0], pp[1] = ps[1], sp[0] = sealed[0], sp[1] = sealed[1];
+        assert_int_equal(keeper_id_open(f->kp, &k, 2, pp, sp, lens, ids), 0);
+        assert_string_equal(ids[0], "CCCD-099887766554");
+        assert_string_equal(ids[1], "Nguyễn-Văn-A");
+        free(ids[0]);
+        free(ids[1]);
+        /* A sealed id beside another pseudonym does not open. */
+        pp[0] = ps[1];
+        assert_int_equal(keeper_id_open(f->kp, &k, 1, pp, sp, lens, ids), -EBADMSG);
+        /* Nor does the pseudonym key open as a data key or an index key. */
+        assert_int_equal(keeper_dek_open(f->kp, &ck, k.kek_version, wrapped, dek), -EPERM);
+        assert_int_equal(keeper_index_tags(f->kp, &k, 1, (const char *[]){"f"}, (const char *[]){"v"},
+                                           (uint8_t(*)[32])dek),
+                         -EBADMSG);
+}
+
 /* What a compromised worker might try on a keeper it opens again: a floor
  * of 0 without the signature creation gives, a KEK that does not unwrap
  * made current, a current KEK moved back, another origin. */
@@ -784,6 +823,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_floor_is_told_once_and_must_be_signed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_collection_keys_never_leave, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pseudonyms_and_sealed_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopened_keeper_refuses_tricks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_key_rotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unseal_backs_off_in_the_keeper, setup, teardown),
