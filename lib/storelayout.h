@@ -29,8 +29,19 @@
  *                collections an admin created
  *   recctl       collection NUL id -> a record's retention, hold and
  *                disposal (vaultd/recctl.h), for the records that have any
- * The last two came with records control (issue #13); vaultd creates them
- * in an older store when it opens it. */
+ *   ckeys        collection NUL purpose(1: 'i' index, 'p' pseudonyms) ->
+ *                gen(8) kek_version(4) wrapped key: the collection's own
+ *                keys, made by the keeper and wrapped by a KEK like data
+ *                keys (vaultd/findindex.h)
+ *   findex       collection NUL field NUL tag(8) id -> nothing: the blind
+ *                index Find reads (vaultd/findindex.h)
+ *   fterms       collection NUL id -> gen(8) n(1), n x (field_len(1) field
+ *                tag(8)): a record's entries in findex, to remove them
+ *   pseudonyms   collection NUL pseudonym -> the record id sealed under
+ *                the collection's pseudonym key, for the collections with
+ *                private ids (vaultd/pseudonym.h)
+ * These came with records control (issue #13); vaultd creates them in an
+ * older store when it opens it. */
 #define STORE_DB_META        "meta"
 #define STORE_DB_HEADS       "heads"
 #define STORE_DB_VERSIONS    "versions"
@@ -40,6 +51,10 @@
 #define STORE_DB_TREE        "tree"
 #define STORE_DB_COLLECTIONS "collections"
 #define STORE_DB_RECCTL      "recctl"
+#define STORE_DB_CKEYS       "ckeys"
+#define STORE_DB_FINDEX      "findex"
+#define STORE_DB_FTERMS      "fterms"
+#define STORE_DB_PSEUDONYMS  "pseudonyms"
 
 /* meta values (integers are be64). */
 #define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */

@@ -12,6 +12,7 @@ enum {
         OPT_RETENTION = OPT_COMMAND,
         OPT_CONTENT,
         OPT_INDEX,
+        OPT_PRIVATE_IDS,
 };
 
 #define INDEX_ARGS_MAX 8
@@ -23,6 +24,7 @@ static void settings_parse(struct ctl *ctl, int argc, char **argv, json_t *param
                 {"retention", required_argument, NULL, OPT_RETENTION},
                 {"content", required_argument, NULL, OPT_CONTENT},
                 {"index", required_argument, NULL, OPT_INDEX},
+                {"private-ids", no_argument, NULL, OPT_PRIVATE_IDS},
                 {},
         };
         json_t *index = NULL;
@@ -31,6 +33,8 @@ static void settings_parse(struct ctl *ctl, int argc, char **argv, json_t *param
         while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
                 if (c == OPT_RETENTION)
                         json_object_set_new(params, "retention", json_string(optarg));
+                else if (c == OPT_PRIVATE_IDS)
+                        json_object_set_new(params, "private_ids", json_true());
                 else if (c == OPT_CONTENT) {
                         if (strcmp(optarg, "json") != 0 && strcmp(optarg, "bytes") != 0)
                                 die_usage(ctl, "--content is json or bytes, not '%s'", optarg);
@@ -92,6 +96,9 @@ static void show_collection(json_t *reply)
                        ? " (no period: only records given a retain_until date fall due)"
                        : " after each record's last change");
         printf("index:      %s\n", shown_index);
+        printf("ids:        %s\n", json_is_true(json_object_get(col, "private_ids"))
+                                           ? "private: stored and audited as pseudonyms (ps-...)"
+                                           : "as given (in the clear in the store, the trail and backups)");
         printf("records:    %" PRIu64 " live, %" PRIu64 " deleted, %" PRIu64 " disposed, %" PRIu64
                " on hold\n",
                count_of(col, "live"), count_of(col, "deleted"), count_of(col, "disposed"),

@@ -22,6 +22,7 @@ enum {
         OPT_LIMIT,
         OPT_ALL,
         OPT_FORCE,
+        OPT_INDEX,
 };
 
 static json_t *record_params(const char *collection, const char *id)
@@ -84,15 +85,35 @@ static json_int_t if_version_arg(struct ctl *ctl)
         return (json_int_t)arg_uint(ctl, "--if-version", optarg, VERSION_MAX);
 }
 
+/* --index FIELD=VALUE: one term for Find, added to *index. */
+static void index_arg(struct ctl *ctl, const char *arg, json_t **index)
+{
+        const char *eq = strchr(arg, '=');
+        char field[65];
+
+        if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(field) || !eq[1])
+                die_usage(ctl, "--index takes FIELD=VALUE, such as --index so_cccd=037090001234");
+        memcpy(field, arg, (size_t)(eq - arg));
+        field[eq - arg] = '\0';
+        if (!*index)
+                *index = json_object();
+        if (json_object_get(*index, field))
+                die_usage(ctl, "--index gives the field %s twice", field);
+        if (json_object_set_new(*index, field, json_string(eq + 1)) < 0)
+                die_usage(ctl, "--index %s: the value is not UTF-8 text", field);
+}
+
 int cmd_put(struct ctl *ctl, int argc, char **argv)
 {
         static const struct option opts[] = {
                 {"if-version", required_argument, NULL, OPT_IF_VERSION},
                 {"retain-until", required_argument, NULL, OPT_RETAIN_UNTIL},
+                {"index", required_argument, NULL, OPT_INDEX},
                 {},
         };
         json_int_t if_version = -1;
         const char *retain_until = NULL;
+        json_t *index = NULL;
         size_t len, b64len;
         char **pos, *body, *b64;
         json_t *params;
@@ -101,10 +122,13 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
         while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
                 if (c == OPT_RETAIN_UNTIL)
                         retain_until = optarg;
+                else if (c == OPT_INDEX)
+                        index_arg(ctl, optarg, &index);
                 else
                         if_version = if_version_arg(ctl);
         }
         pos = ctl_positional(ctl, argc, argv, 2, 3);
+        warn_citizen_id(ctl, pos[0], pos[1]);
         body = read_input(argc - optind == 3 ? pos[2] : "-", INPUT_MAX, &len);
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
         b64 = malloc(b64len);
@@ -121,6 +145,8 @@ int cmd_put(struct ctl *ctl, int argc, char **argv)
                 json_object_set_new(params, "if_version", json_integer(if_version));
         if (retain_until)
                 json_object_set_new(params, "retain_until", json_string(retain_until));
+        if (index)
+                json_object_set_new(params, "index", index);
         return finish(ctl, ctl_call(ctl, "io.vaultd.records.Put", params), "stored", pos[0], pos[1]);
 }
 

@@ -140,6 +140,13 @@ static const struct command audit_commands[] = {
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",
          "the auditor or admin role (with --file: nothing, no daemon)"},
+        {"resolve", "audit", cmd_audit_resolve, "COLLECTION PSEUDONYM", "the record id behind a pseudonym",
+         "Prints the record id that PSEUDONYM (ps- and 32 hex digits, as the trail,\n"
+         "exports, reports and backups show the ids of a collection with private\n"
+         "ids) stands for. The call is audited with the collection and the\n"
+         "pseudonym, never the id: resolve only what an investigation needs.",
+         "vaultctl audit resolve nguoi-co-cong ps-3f0c9a61d2e44b7c8e0f1a2b3c4d5e6f",
+         "the auditor or admin role"},
         {"rotate-key", "audit", cmd_audit_rotate_key, "", "replace the audit signing key",
          "Makes a new Ed25519 key sign the audit trail's checkpoints. The checkpoint\n"
          "signed right after is signed by the old and the new key and names the new\n"
@@ -218,7 +225,7 @@ static const struct command backup_commands[] = {
 
 static const struct command collection_commands[] = {
         {"create", "collection", cmd_collection_create,
-         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]... [--private-ids]",
          "define a collection and its settings",
          "Defines collection NAME with its settings. A collection that already holds\n"
          "records without being defined (an implicit one, with the defaults) may be\n"
@@ -231,13 +238,17 @@ static const struct command collection_commands[] = {
          "                       refuses others, naming the line and column); bytes:\n"
          "                       anything, such as scanned PDFs [bytes]\n"
          "  --index FIELD        a field to look records up by (repeat, or FIELD,FIELD)\n"
+         "  --private-ids        ids are personal data (a citizen ID in them): store,\n"
+         "                       index and audit them as keyed pseudonyms; services\n"
+         "                       keep using the real ids ('audit resolve' gives one\n"
+         "                       back). Only while the collection holds no record\n"
          "\n"
          "Names: lower-case letters (Vietnamese too), digits and . _ - /, at most 64\n"
          "bytes of UTF-8.",
          "vaultctl collection create nguoi-co-cong --retention 10y --content json --index so_cccd",
          "the admin role"},
         {"set", "collection", cmd_collection_set,
-         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]...",
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]... [--private-ids]",
          "change a collection's settings",
          "Changes the settings given, keeps the others. The audit line holds the\n"
          "settings before and after. Bodies already stored are not checked again.\n"
@@ -295,7 +306,8 @@ static const struct command top_commands[] = {
          "  --check  exit with 1 when the state is not serving (for monitoring);\n"
          "           without it, status exits with 0 whenever vaultd answers",
          "vaultctl status --check", "any user the policy knows (any role)"},
-        {"put", NULL, cmd_put, "COLLECTION ID [FILE|-] [--if-version N] [--retain-until DATE]",
+        {"put", NULL, cmd_put,
+         "COLLECTION ID [FILE|-] [--if-version N] [--retain-until DATE] [--index FIELD=VALUE]",
          "store a new version of a record",
          "Stores FILE (or standard input) as a new version of the record and prints\n"
          "the version number.\n"
@@ -303,7 +315,12 @@ static const struct command top_commands[] = {
          "  --if-version N  store only if the current version is N (0: the record\n"
          "                  must be new); otherwise Conflict\n"
          "  --retain-until DATE  keep the record until DATE (2036-12-31, UTC), instead\n"
-         "                  of its collection's retention period after its last change",
+         "                  of its collection's retention period after its last change\n"
+         "  --index FIELD=VALUE  a term to find the record by ('vaultctl find'), for\n"
+         "                  an index field of the collection (repeat for more fields);\n"
+         "                  they replace the previous version's. Without it, a json\n"
+         "                  collection takes the body's top-level fields of those names.\n"
+         "                  vaultd keeps only a keyed tag of VALUE, never VALUE itself",
          "vaultctl put nguoi-co-cong NCC-2024-000123 dossier.json", "the service role for COLLECTION"},
         {"get", NULL, cmd_get, "COLLECTION ID [--version N] [-o FILE [--force]]", "read a record",
          "Writes the record's latest (or given) version to standard output or FILE,\n"
@@ -338,6 +355,19 @@ static const struct command top_commands[] = {
          "  --limit N   records per page (1-1000) [100]\n"
          "  --all       follow every page",
          "vaultctl list nguoi-co-cong --all", "the service role for COLLECTION"},
+        {"find", NULL, cmd_find, "COLLECTION FIELD VALUE|- [--after ID] [--limit N]",
+         "find records by an index field's value",
+         "Prints the ids of the live records of COLLECTION whose term for FIELD (an\n"
+         "index field: 'vaultctl collection show') is VALUE, one per line, in id\n"
+         "order. VALUE is compared in Unicode NFC, exactly otherwise. VALUE \"-\"\n"
+         "reads it from the first line of standard input, so that a citizen ID is\n"
+         "not left on the command line, where other local users can read it. The\n"
+         "audit trail records the field and how many matched, never the value.\n"
+         "\n"
+         "  --after ID  start after this id\n"
+         "  --limit N   ids at most (1-1000) [100]",
+         "echo 037090001234 | vaultctl find nguoi-co-cong so_cccd -",
+         "the service role for COLLECTION, or admin"},
         {"history", NULL, cmd_history, "COLLECTION ID", "list every version of a record",
          "Lists every version of a record, oldest first: version, time, stored or\n"
          "deleted, size, and the uid that wrote it. Pages are printed as they arrive\n"

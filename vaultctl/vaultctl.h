@@ -297,6 +297,11 @@ int cmd_put(struct ctl *ctl, int argc, char **argv);
 int cmd_get(struct ctl *ctl, int argc, char **argv);
 int cmd_delete(struct ctl *ctl, int argc, char **argv);
 int cmd_list(struct ctl *ctl, int argc, char **argv);
+int cmd_find(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_resolve(struct ctl *ctl, int argc, char **argv);
+/* put: warns on stderr when id looks like a citizen ID (12 digits) and
+ * collection does not keep its ids as pseudonyms (asks vaultd). */
+void warn_citizen_id(struct ctl *ctl, const char *collection, const char *id);
 int cmd_history(struct ctl *ctl, int argc, char **argv);
 int cmd_import(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_head(struct ctl *ctl, int argc, char **argv);

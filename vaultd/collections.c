@@ -96,9 +96,12 @@ static int settings_decode(json_t *o, struct collection_settings *ret)
         struct collection_settings cs = {.created = true};
         const char *content = json_string_value(json_object_get(o, "content")),
                    *retention = json_string_value(json_object_get(o, "retention"));
-        json_t *index = json_object_get(o, "index"), *f;
+        json_t *index = json_object_get(o, "index"), *f, *priv = json_object_get(o, "private_ids");
         size_t i;
 
+        if (priv && !json_is_boolean(priv))
+                return -EBADMSG;
+        cs.private_ids = json_is_true(priv);
         if (!content || !retention || !json_is_array(index) ||
             json_array_size(index) > COLLECTION_INDEX_MAX || retention_parse(retention, &cs.retention) < 0)
                 return -EBADMSG;
@@ -130,8 +133,8 @@ static json_t *settings_json(const struct collection_settings *cs, bool times)
         for (size_t i = 0; i < cs->nindex; i++)
                 json_array_append_new(index, json_string(cs->index[i]));
         retention_format(&cs->retention, ret);
-        o = json_pack("{s:s,s:s,s:o}", "content", content_names[cs->content], "retention", ret, "index",
-                      index);
+        o = json_pack("{s:s,s:s,s:o,s:b}", "content", content_names[cs->content], "retention", ret, "index",
+                      index, "private_ids", cs->private_ids);
         if (cs->created && times) {
                 time_format_us(cs->created_us, t);
                 json_object_set_new(o, "created", json_string(t));
@@ -179,7 +182,7 @@ static int settings_put(struct vault *v, MDB_txn *txn, const char *name,
 static int settings_params(struct job *j, struct collection_settings *cs, bool *ret_any)
 {
         const char *retention, *content;
-        json_t *index = json_object_get(j->call.parameters, "index"), *f;
+        json_t *index = json_object_get(j->call.parameters, "index"), *f, *priv;
         size_t i;
         int r;
 
@@ -201,6 +204,13 @@ static int settings_params(struct job *j, struct collection_settings *cs, bool *
                         cs->content = CONTENT_BYTES;
                 else
                         return job_invalid(j, IFACE, "content", "must be bytes or json");
+                *ret_any = true;
+        }
+        priv = json_object_get(j->call.parameters, "private_ids");
+        if (priv && !json_is_null(priv)) {
+                if (!json_is_boolean(priv))
+                        return job_invalid(j, IFACE, "private_ids", "must be true or false");
+                cs->private_ids = json_is_true(priv);
                 *ret_any = true;
         }
         if (index && !json_is_null(index)) {
@@ -293,6 +303,26 @@ static int collection_reply(struct vault *v, MDB_txn *txn, const char *name,
         return 0;
 }
 
+/* Whether private_ids may go from was to now: only while the collection
+ * holds no record, whose ids are stored as they are or as pseudonyms.
+ * 0, or JOB_FAILED. */
+static int private_ids_change(struct vault *v, MDB_txn *txn, struct job *j, const char *name, bool was,
+                              bool now)
+{
+        struct collection_counts c;
+        int r;
+
+        if (was == now)
+                return 0;
+        if ((r = count_records(v, txn, name, &c)) < 0)
+                return r;
+        if (c.live + c.deleted + c.disposed > 0)
+                return job_invalid(j, IFACE, "private_ids",
+                                   "can be set only while the collection holds no record (its ids are "
+                                   "stored as they are, or as pseudonyms)");
+        return 0;
+}
+
 static int collection_not_found(struct job *j, const char *name)
 {
         return job_fail(j, IFACE ".CollectionNotFound", json_pack("{s:s}", "collection", name));
@@ -313,7 +343,8 @@ int collections_create(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         if (cs.created)
                 return job_fail(j, IFACE ".CollectionExists", json_pack("{s:s}", "collection", name));
-        if ((r = settings_params(j, &cs, &any)) != 0)
+        if ((r = settings_params(j, &cs, &any)) != 0 ||
+            (r = private_ids_change(v, txn, j, name, false, cs.private_ids)) != 0)
                 return r;
         cs.created = true;
         cs.created_us = cs.updated_us = now_realtime_us();
@@ -343,7 +374,10 @@ int collections_set(struct vault *v, MDB_txn *txn, struct job *j)
         if ((r = settings_params(j, &cs, &any)) != 0)
                 return r;
         if (!any)
-                return job_invalid(j, IFACE, "retention", "give at least one of retention, content, index");
+                return job_invalid(j, IFACE, "retention",
+                                   "give at least one of retention, content, index, private_ids");
+        if ((r = private_ids_change(v, txn, j, name, old.private_ids, cs.private_ids)) != 0)
+                return r;
         cs.updated_us = now_realtime_us();
         if ((r = settings_put(v, txn, name, &cs)) < 0 || (r = collection_reply(v, txn, name, &cs, &o)) < 0)
                 return r;

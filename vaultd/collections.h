@@ -40,6 +40,9 @@ struct collection_settings {
         struct retention retention;
         size_t nindex;
         char index[COLLECTION_INDEX_MAX][COLLECTION_FIELD_MAX + 1];
+        /* Ids are stored, indexed and audited as keyed pseudonyms
+         * (vaultd/pseudonym.h); set only while the collection is empty. */
+        bool private_ids;
         uint64_t created_us, updated_us;
 };
 

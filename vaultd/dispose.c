@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "collections.h"
+#include "findindex.h"
 #include "recctl.h"
 #include "recmeta.h"
 #include "records.h"
@@ -167,7 +168,8 @@ int dispose_record(struct vault *v, MDB_txn *txn, struct job *j)
         t.ctl.disposed_versions = t.head.version;
         t.ctl.disposed_uid = j->actor.uid;
         snprintf(t.ctl.disposed_reason, sizeof(t.ctl.disposed_reason), "%s", reason);
-        if ((r = recctl_put(v, txn, t.key, t.klen, &t.ctl)) < 0)
+        if ((r = recctl_put(v, txn, t.key, t.klen, &t.ctl)) < 0 ||
+            (r = findindex_remove(v, txn, t.collection, t.id)) < 0)
                 return r;
         if (t.head.state == RECMETA_STATE_ACTIVE)
                 __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "collkeys.h"
 #include "keeper-proto.h"
 #include "keeper.h"
 #include "util.h"
@@ -518,6 +519,121 @@ int keeper_rewrap(struct keeper *kp, const struct body_binding *b, uint32_t kek_
                 return r;
         *ret_kek_version = be32_get(kp->buf);
         memcpy(ret_wrapped, kp->buf + 4, KEYS_WRAPPED);
+        return 0;
+}
+
+int keeper_ckey_new(struct keeper *kp, int purpose, const char *collection, uint64_t gen,
+                    uint32_t *ret_kek_version, uint8_t ret_wrapped[KEYS_WRAPPED])
+{
+        uint8_t p = (uint8_t)purpose;
+        int r;
+
+        put(kp, &p, 1);
+        put_u64(kp, gen);
+        if ((r = put_name(kp, collection)) < 0 || (r = call(kp, KEEPER_CKEY_NEW, 4 + KEYS_WRAPPED)) < 0)
+                return r;
+        *ret_kek_version = be32_get(kp->buf);
+        memcpy(ret_wrapped, kp->buf + 4, KEYS_WRAPPED);
+        return 0;
+}
+
+static int put_ckey(struct keeper *kp, const struct keeper_ckey *k)
+{
+        put_u64(kp, k->gen);
+        put_u32(kp, k->kek_version);
+        put(kp, k->wrapped, KEYS_WRAPPED);
+        return put_name(kp, k->collection);
+}
+
+/* A counted byte string (len(2) bytes) of 1 to max bytes. */
+static int put_bytes(struct keeper *kp, const char *s, size_t max)
+{
+        size_t len = strlen(s);
+        uint8_t b[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+
+        if (len == 0 || len > max) {
+                kp->len = 0;
+                return -EINVAL;
+        }
+        put(kp, b, 2);
+        put(kp, s, len);
+        return 0;
+}
+
+int keeper_index_tags(struct keeper *kp, const struct keeper_ckey *k, size_t n, const char *const *fields,
+                      const char *const *values, uint8_t (*ret_tags)[32])
+{
+        uint8_t b[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+        int r;
+
+        if (n == 0 || n > KEEPER_CKEY_ITEMS_MAX)
+                return -EINVAL;
+        if ((r = put_ckey(kp, k)) < 0)
+                return r;
+        put(kp, b, 2);
+        for (size_t i = 0; i < n; i++)
+                if ((r = put_bytes(kp, fields[i], KEEPER_NAME_MAX)) < 0 ||
+                    (r = put_bytes(kp, values[i], KEEPER_VALUE_MAX)) < 0)
+                        return r;
+        if ((r = call(kp, KEEPER_INDEX_TAGS, n * 32)) < 0)
+                return r;
+        memcpy(ret_tags, kp->buf, n * 32);
+        return 0;
+}
+
+int keeper_pseudonym(struct keeper *kp, const struct keeper_ckey *k, const char *id, uint8_t *ret_pseudonym,
+                     uint8_t *ret_sealed, size_t *ret_sealed_len)
+{
+        size_t len = strlen(id);
+        int r;
+
+        if ((r = put_ckey(kp, k)) < 0 || (r = put_bytes(kp, id, KEEPER_NAME_MAX)) < 0 ||
+            (r = call(kp, KEEPER_PSEUDONYM, COLLKEY_PSEUDONYM_SIZE + len + COLLKEY_SEAL_OVERHEAD)) < 0)
+                return r;
+        memcpy(ret_pseudonym, kp->buf, COLLKEY_PSEUDONYM_SIZE);
+        memcpy(ret_sealed, kp->buf + COLLKEY_PSEUDONYM_SIZE, len + COLLKEY_SEAL_OVERHEAD);
+        *ret_sealed_len = len + COLLKEY_SEAL_OVERHEAD;
+        return 0;
+}
+
+int keeper_id_open(struct keeper *kp, const struct keeper_ckey *k, size_t n,
+                   const uint8_t *const *pseudonyms, const uint8_t *const *sealed, const size_t *lens,
+                   char **ret_ids)
+{
+        uint8_t b[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+        size_t want = 0, pos = 0;
+        int r;
+
+        if (n == 0 || n > KEEPER_ID_OPEN_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (lens[i] <= COLLKEY_SEAL_OVERHEAD || lens[i] > KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD)
+                        return -EBADMSG;
+                want += 2 + lens[i] - COLLKEY_SEAL_OVERHEAD;
+        }
+        if ((r = put_ckey(kp, k)) < 0)
+                return r;
+        put(kp, b, 2);
+        for (size_t i = 0; i < n; i++) {
+                uint8_t l[2] = {(uint8_t)(lens[i] >> 8), (uint8_t)lens[i]};
+
+                put(kp, pseudonyms[i], COLLKEY_PSEUDONYM_SIZE);
+                put(kp, l, 2);
+                put(kp, sealed[i], lens[i]);
+        }
+        if ((r = call(kp, KEEPER_ID_OPEN, want)) < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = (size_t)kp->buf[pos] << 8 | kp->buf[pos + 1];
+
+                if (len != lens[i] - COLLKEY_SEAL_OVERHEAD ||
+                    !(ret_ids[i] = strndup((char *)kp->buf + pos + 2, len))) {
+                        while (i > 0)
+                                free(ret_ids[--i]);
+                        return len != lens[i] - COLLKEY_SEAL_OVERHEAD ? -EPROTO : -ENOMEM;
+                }
+                pos += 2 + len;
+        }
         return 0;
 }
 

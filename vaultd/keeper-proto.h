@@ -94,7 +94,44 @@ enum keeper_req {
          * whole (-E2BIG for too many items, else -EBADMSG), and every key
          * it had made is wiped unsent. */
         KEEPER_DEK_MANY,
+        /* Collection keys (vaultd/collkeys.h, issue #13): random keys the
+         * keeper makes and wraps like data keys, bound to the collection,
+         * a purpose (the binding id COLLKEY_ID_INDEX or _PSEUDONYM) and a
+         * generation, and never hands out: DEK_NEW, DEK_OPEN and DEK_MANY
+         * refuse such a binding (-EPERM); REWRAP moves one under the
+         * current KEK like a data key. A new one: purpose(1) gen(8)
+         * collection. → kek_version(4) wrapped. */
+        KEEPER_CKEY_NEW,
+        /* Blind index tags under a collection's index key: gen(8)
+         * kek_version(4) wrapped collection n(2), 1 to KEEPER_CKEY_ITEMS_MAX,
+         * then n × (field value), each len(2) bytes, a field 1 to
+         * KEEPER_NAME_MAX bytes and a value 1 to KEEPER_VALUE_MAX. → n ×
+         * tag(32). */
+        KEEPER_INDEX_TAGS,
+        /* A record id's pseudonym in a collection with private ids:
+         * gen(8) kek_version(4) wrapped collection, then the id, len(2)
+         * bytes (1 to KEEPER_NAME_MAX). → pseudonym(16), then the id
+         * sealed for it (len + COLLKEY_SEAL_OVERHEAD bytes). */
+        KEEPER_PSEUDONYM,
+        /* Opens sealed ids: gen(8) kek_version(4) wrapped collection n(2),
+         * 1 to KEEPER_ID_OPEN_MAX, then n × (pseudonym(16), sealed id
+         * len(2) bytes). → n × (len(2) id); -EBADMSG when one does not
+         * open for its pseudonym. */
+        KEEPER_ID_OPEN,
 };
+
+/* A collection key's purpose on the wire (CKEY_NEW). */
+#define KEEPER_CKEY_INDEX     1
+#define KEEPER_CKEY_PSEUDONYM 2
+/* Items in one collection-key request, and the longest value. */
+#define KEEPER_CKEY_ITEMS_MAX 200
+#define KEEPER_VALUE_MAX      1024
+_Static_assert(KEEPER_CKEY_ITEMS_MAX * 32 <= KEEPER_REPLY_MAX, "INDEX_TAGS's reply fits");
+/* Ids one ID_OPEN opens at most. */
+#define KEEPER_ID_OPEN_MAX 100
+_Static_assert(KEEPER_ID_OPEN_MAX *(2 + KEEPER_NAME_MAX) + 64 <= KEEPER_REPLY_MAX, "ID_OPEN's reply fits");
+_Static_assert(KEEPER_CKEY_ITEMS_MAX *(2 + KEEPER_NAME_MAX + 2 + KEEPER_VALUE_MAX) + 1024 <= KEEPER_MSG_MAX,
+               "INDEX_TAGS's request fits");
 
 /* Items in one DEK_MANY (a writer batch, at most 1,024 jobs, takes a few),
  * and the size of each one's reply slot. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auditfmt.h"
+#include "collkeys.h"
 #include "keeper-proto.h"
 #include "keys.h"
 #include "util.h"
@@ -119,6 +120,16 @@ static int take_binding(struct cursor *c, char coll[KEEPER_NAME_MAX + 1], char i
         ret->collection = coll;
         ret->id = id;
         return 0;
+}
+
+/* A record version's binding: never a collection key's (collkeys.h),
+ * which no data-key request may make or open. */
+static int take_record_binding(struct cursor *c, char coll[KEEPER_NAME_MAX + 1],
+                               char id[KEEPER_NAME_MAX + 1], struct body_binding *ret)
+{
+        int r = take_binding(c, coll, id, ret);
+
+        return r < 0 ? r : id[0] == COLLKEY_ID_INDEX[0] ? -EPERM : 0;
 }
 
 static void put(struct keeper_state *st, const void *p, size_t n)
@@ -508,7 +519,7 @@ static int do_dek_new(struct keeper_state *st, struct cursor *c)
         uint32_t version;
         int r;
 
-        if ((r = take_binding(c, coll, id, &b)) < 0)
+        if ((r = take_record_binding(c, coll, id, &b)) < 0)
                 return r;
         if (c->left)
                 return -EBADMSG;
@@ -534,7 +545,7 @@ static int do_dek_open(struct keeper_state *st, struct cursor *c)
 
         if ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED)))
                 return r < 0 ? r : -EBADMSG;
-        if ((r = take_binding(c, coll, id, &b)) < 0)
+        if ((r = take_record_binding(c, coll, id, &b)) < 0)
                 return r;
         r = keys_dek_open(st->keys, &b, version, wrapped, st->out);
         if (r < 0)
@@ -562,7 +573,7 @@ static int dek_items(struct keeper_state *st, struct cursor *c, uint32_t n)
                 if (*op == KEEPER_DEK_ITEM_OPEN &&
                     ((r = take_u32(c, &version)) < 0 || !(wrapped = take(c, KEYS_WRAPPED))))
                         return -EBADMSG;
-                if ((r = take_binding(c, coll, id, &b)) < 0)
+                if ((r = take_record_binding(c, coll, id, &b)) < 0)
                         return r;
                 slot = st->out + st->out_len;
                 if (*op == KEEPER_DEK_ITEM_NEW) {
@@ -670,6 +681,174 @@ static int do_rewrap(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
+/* A collection key's binding (collkeys.h): purpose and generation, then
+ * (after what the caller takes between) the collection. */
+static int take_ckey_purpose(struct cursor *c, const char **ret_id, uint64_t *ret_gen)
+{
+        const uint8_t *p = take(c, 1);
+        int r;
+
+        if (!p || (*p != KEEPER_CKEY_INDEX && *p != KEEPER_CKEY_PSEUDONYM))
+                return -EBADMSG;
+        if ((r = take_u64(c, ret_gen)) < 0)
+                return r;
+        *ret_id = *p == KEEPER_CKEY_INDEX ? COLLKEY_ID_INDEX : COLLKEY_ID_PSEUDONYM;
+        return 0;
+}
+
+/* A new collection key, made and wrapped here; only its wrapped form
+ * leaves. */
+static int do_ckey_new(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE, kv[4], wrapped[KEYS_WRAPPED];
+        struct body_binding b;
+        uint32_t version;
+        int r;
+
+        if ((r = take_ckey_purpose(c, &b.id, &b.version)) < 0 || (r = take_name(c, coll, sizeof(coll))) < 0)
+                return r;
+        if (c->left || !coll[0])
+                return -EBADMSG;
+        b.collection = coll;
+        r = keys_dek_new(st->keys, &b, &version, wrapped, key);
+        sodium_memzero(key, COLLKEY_SIZE);
+        if (r < 0)
+                return r;
+        be32_put(kv, version);
+        put(st, kv, 4);
+        put(st, wrapped, sizeof(wrapped));
+        return 0;
+}
+
+/* Opens the collection key a request names: gen(8) kek_version(4)
+ * wrapped collection, for purpose id, into key (in the reply buffer's
+ * tail, which the caller wipes). */
+static int open_ckey(struct keeper_state *st, struct cursor *c, const char *id,
+                     char coll[KEEPER_NAME_MAX + 1], uint8_t *key)
+{
+        struct body_binding b = {.id = id};
+        const uint8_t *wrapped;
+        uint32_t version;
+        int r;
+
+        if ((r = take_u64(c, &b.version)) < 0 || (r = take_u32(c, &version)) < 0 ||
+            !(wrapped = take(c, KEYS_WRAPPED)) || (r = take_name(c, coll, KEEPER_NAME_MAX + 1)) < 0)
+                return r < 0 ? r : -EBADMSG;
+        if (!coll[0])
+                return -EBADMSG;
+        b.collection = coll;
+        return keys_dek_open(st->keys, &b, version, wrapped, key);
+}
+
+/* A counted byte string: len(2), 1 to max bytes. */
+static const uint8_t *take_bytes(struct cursor *c, size_t max, size_t *ret_len)
+{
+        const uint8_t *p = take(c, 2);
+        size_t len;
+
+        if (!p || (len = (size_t)p[0] << 8 | p[1]) == 0 || len > max)
+                return NULL;
+        *ret_len = len;
+        return take(c, len);
+}
+
+static int index_items(struct keeper_state *st, struct cursor *c, const uint8_t *key)
+{
+        char field[KEEPER_NAME_MAX + 1];
+        const uint8_t *p, *value;
+        size_t flen, vlen;
+        uint32_t n;
+
+        if (!(p = take(c, 2)) || (n = (uint32_t)p[0] << 8 | p[1]) == 0 || n > KEEPER_CKEY_ITEMS_MAX)
+                return -EBADMSG;
+        for (uint32_t i = 0; i < n; i++) {
+                if (!(p = take_bytes(c, KEEPER_NAME_MAX, &flen)) || memchr(p, '\0', flen) ||
+                    !(value = take_bytes(c, KEEPER_VALUE_MAX, &vlen)))
+                        return -EBADMSG;
+                memcpy(field, p, flen);
+                field[flen] = '\0';
+                collkey_index_tag(key, field, value, vlen, st->out + st->out_len);
+                st->out_len += COLLKEY_MAC_SIZE;
+        }
+        return c->left ? -EBADMSG : 0;
+}
+
+/* Blind index tags (keeper-proto.h): the tags are what leaves, never the
+ * key. */
+static int do_index_tags(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
+        int r = open_ckey(st, c, COLLKEY_ID_INDEX, coll, key);
+
+        if (r == 0)
+                r = index_items(st, c, key);
+        sodium_memzero(key, COLLKEY_SIZE);
+        return r;
+}
+
+/* A pseudonym and the id sealed for it: what a Put into a collection
+ * with private ids stores (collkeys.h). */
+static int do_pseudonym(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE, mac[COLLKEY_MAC_SIZE];
+        const uint8_t *id;
+        size_t len;
+        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
+
+        if (r == 0 && (!(id = take_bytes(c, KEEPER_NAME_MAX, &len)) || c->left))
+                r = -EBADMSG;
+        if (r == 0) {
+                collkey_pseudonym(key, id, len, mac);
+                put(st, mac, COLLKEY_PSEUDONYM_SIZE);
+                collkey_seal_id(key, coll, mac, id, len, st->out + st->out_len);
+                st->out_len += len + COLLKEY_SEAL_OVERHEAD;
+        }
+        sodium_memzero(key, COLLKEY_SIZE);
+        return r;
+}
+
+static int id_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
+{
+        const uint8_t *p, *ps, *sealed;
+        size_t len;
+        uint32_t n;
+
+        if (!(p = take(c, 2)) || (n = (uint32_t)p[0] << 8 | p[1]) == 0 || n > KEEPER_ID_OPEN_MAX)
+                return -EBADMSG;
+        for (uint32_t i = 0; i < n; i++) {
+                uint8_t *out = st->out + st->out_len;
+
+                if (!(ps = take(c, COLLKEY_PSEUDONYM_SIZE)) ||
+                    !(sealed = take_bytes(c, KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD, &len)) ||
+                    len <= COLLKEY_SEAL_OVERHEAD)
+                        return -EBADMSG;
+                len -= COLLKEY_SEAL_OVERHEAD;
+                if (collkey_open_id(key, coll, ps, sealed, len + COLLKEY_SEAL_OVERHEAD, out + 2) < 0)
+                        return -EBADMSG;
+                out[0] = (uint8_t)(len >> 8);
+                out[1] = (uint8_t)len;
+                st->out_len += 2 + len;
+        }
+        return c->left ? -EBADMSG : 0;
+}
+
+/* Ids opened from their sealed forms (List, Find and audit Resolve in a
+ * collection with private ids). */
+static int do_id_open(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
+        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
+
+        if (r == 0)
+                r = id_items(st, c, coll, key);
+        sodium_memzero(key, COLLKEY_SIZE);
+        return r;
+}
+
 static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
 {
         if (st->load_error)
@@ -712,6 +891,14 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_sign_switch(st, c);
         case KEEPER_DEK_MANY:
                 return do_dek_many(st, c);
+        case KEEPER_CKEY_NEW:
+                return do_ckey_new(st, c);
+        case KEEPER_INDEX_TAGS:
+                return do_index_tags(st, c);
+        case KEEPER_PSEUDONYM:
+                return do_pseudonym(st, c);
+        case KEEPER_ID_OPEN:
+                return do_id_open(st, c);
 
         default:
                 return -EOPNOTSUPP;

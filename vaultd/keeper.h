@@ -117,6 +117,39 @@ int keeper_rewrap(struct keeper *kp, const struct body_binding *b, uint32_t kek_
 /* Wipes KEK version from the keeper (retired: it wraps nothing). */
 int keeper_kek_drop(struct keeper *kp, uint32_t version);
 
+/* A collection key (vaultd/collkeys.h): the keeper makes one for
+ * collection, purpose (KEEPER_CKEY_INDEX or _PSEUDONYM) and generation
+ * and returns only its wrapped form, to store. */
+int keeper_ckey_new(struct keeper *kp, int purpose, const char *collection, uint64_t gen,
+                    uint32_t *ret_kek_version, uint8_t ret_wrapped[KEYS_WRAPPED]);
+/* A stored collection key, as requests name it. */
+struct keeper_ckey {
+        const char *collection;
+        uint64_t gen;
+        uint32_t kek_version;
+        const uint8_t *wrapped; /* KEYS_WRAPPED bytes */
+};
+/* The blind index tags (32 bytes each, into ret_tags) of n (1 to
+ * KEEPER_CKEY_ITEMS_MAX) field/value pairs under the collection's index
+ * key k. Values are 1 to KEEPER_VALUE_MAX bytes. -EBADMSG when k does
+ * not open (altered, another collection's), -ENOKEY when its KEK is
+ * unknown. */
+int keeper_index_tags(struct keeper *kp, const struct keeper_ckey *k, size_t n, const char *const *fields,
+                      const char *const *values, uint8_t (*ret_tags)[32]);
+
+/* The pseudonym (COLLKEY_PSEUDONYM_SIZE bytes) of record id in the
+ * collection of pseudonym key k, and the id sealed for it (strlen(id) +
+ * COLLKEY_SEAL_OVERHEAD bytes into ret_sealed, which holds
+ * KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD). */
+int keeper_pseudonym(struct keeper *kp, const struct keeper_ckey *k, const char *id, uint8_t *ret_pseudonym,
+                     uint8_t *ret_sealed, size_t *ret_sealed_len);
+/* Opens n (1 to KEEPER_ID_OPEN_MAX) sealed ids: pseudonyms[i] (16
+ * bytes) and sealed[i] of lens[i] bytes; ret_ids[i] receives a malloc'd
+ * string (the caller frees each). -EBADMSG when one does not open. */
+int keeper_id_open(struct keeper *kp, const struct keeper_ckey *k, size_t n,
+                   const uint8_t *const *pseudonyms, const uint8_t *const *sealed, const size_t *lens,
+                   char **ret_ids);
+
 /* Sealed root keys (a key file sealed by a passphrase). keeper_open
  * answers -EKEYREVOKED while sealed; keeper_unseal opens the root key
  * (-EKEYREJECTED: wrong passphrase), after which keeper_open is called

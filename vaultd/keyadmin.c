@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "findindex.h"
 #include "keeper-proto.h"
 #include "keystore.h"
 #include "log.h"
@@ -251,8 +252,13 @@ int keyadmin_rewrap(struct vault *v, MDB_txn *txn, struct job *j)
                 r = store_meta_put_u64(txn, v->store, REWRAP_FOR, current);
         if (r < 0)
                 return r;
-        if (rc == MDB_NOTFOUND)
+        /* The pass is complete: the collections' keys (a few) go last. */
+        if (rc == MDB_NOTFOUND && (r = findindex_ckeys_rewrap(v, txn, current)) < 0)
+                return r;
+        if (rc == MDB_NOTFOUND) {
+                done += (uint64_t)r;
                 mdb_del(txn, v->store->meta, &(MDB_val){strlen(REWRAP_POS), REWRAP_POS}, NULL);
+        }
         j->audit.extra =
                 json_pack("{s:I,s:I}", "kek_version", (json_int_t)current, "rewrapped", (json_int_t)done);
         j->reply =
@@ -285,7 +291,8 @@ static int count_deks(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KE
                         counts[kv]++;
         }
         mdb_cursor_close(cur);
-        return rc == MDB_NOTFOUND ? 0 : store_errno(rc);
+        /* Collections' own keys are wrapped like data keys (findindex.h). */
+        return rc == MDB_NOTFOUND ? findindex_ckeys_count(v, txn, counts) : store_errno(rc);
 }
 
 int keyadmin_list(struct vault *v, MDB_txn *txn, struct job *j)

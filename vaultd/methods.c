@@ -10,7 +10,9 @@
 #include "backup.h"
 #include "collections.h"
 #include "dispose.h"
+#include "findindex.h"
 #include "keyadmin.h"
+#include "pseudonym.h"
 #include "records.h"
 #include "util.h"
 
@@ -49,15 +51,17 @@ static int service_get_interface_description(struct vault *v, struct job *j)
 static const struct method methods[] = {
         {"org.varlink.service.GetInfo", NULL, .direct = service_get_info},
         {"org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description},
-        {"io.vaultd.records.Put", "records.put", records_put, .roles = ROLE_SERVICE, .scoped = true,
+        {"io.vaultd.records.Put", "records.put", pseudonym_put, .roles = ROLE_SERVICE, .scoped = true,
          .needs_keys = true, .large_message = true},
-        {"io.vaultd.records.Get", "records.get", records_get, .roles = ROLE_SERVICE, .scoped = true,
+        {"io.vaultd.records.Get", "records.get", pseudonym_get, .roles = ROLE_SERVICE, .scoped = true,
          .needs_keys = true},
-        {"io.vaultd.records.Delete", "records.delete", records_delete, .roles = ROLE_SERVICE, .scoped = true,
+        {"io.vaultd.records.Delete", "records.delete", pseudonym_delete, .roles = ROLE_SERVICE,
+         .scoped = true, .needs_keys = true},
+        {"io.vaultd.records.List", "records.list", pseudonym_list, .roles = ROLE_SERVICE, .scoped = true,
          .needs_keys = true},
-        {"io.vaultd.records.List", "records.list", records_list, .roles = ROLE_SERVICE, .scoped = true,
-         .needs_keys = true},
-        {"io.vaultd.records.History", "records.history", records_history, .roles = ROLE_SERVICE,
+        {"io.vaultd.records.History", "records.history", pseudonym_history, .roles = ROLE_SERVICE,
+         .scoped = true, .needs_keys = true},
+        {"io.vaultd.records.Find", "records.find", pseudonym_find, .roles = ROLE_SERVICE | ROLE_ADMIN,
          .scoped = true, .needs_keys = true},
         {"io.vaultd.records.CreateCollection", "records.create-collection", collections_create,
          .roles = ROLE_ADMIN},
@@ -66,16 +70,18 @@ static const struct method methods[] = {
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE, .scoped = true},
         {"io.vaultd.records.ListCollections", "records.list-collections", collections_list,
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
-        {"io.vaultd.records.SetHold", "records.set-hold", dispose_set_hold, .roles = ROLE_ADMIN},
+        {"io.vaultd.records.SetHold", "records.set-hold", pseudonym_set_hold, .roles = ROLE_ADMIN},
         {"io.vaultd.records.ListHolds", "records.list-holds", dispose_list_holds, .roles = AUDIT_ROLES},
         {"io.vaultd.records.Due", "records.due", dispose_due, .roles = AUDIT_ROLES},
-        {"io.vaultd.records.Dispose", "records.dispose", dispose_record, .roles = ROLE_ADMIN},
+        {"io.vaultd.records.Dispose", "records.dispose", pseudonym_dispose, .roles = ROLE_ADMIN},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Export", "audit.export", auditapi_export, .reader = &auditread_export,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
         {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .reader = &auditread_verify,
          .roles = AUDIT_ROLES, .incremental = true},
         {"io.vaultd.audit.Prove", "audit.prove", auditprove_run, .roles = AUDIT_ROLES},
+        {"io.vaultd.audit.Resolve", "audit.resolve", pseudonym_resolve, .roles = AUDIT_ROLES,
+         .needs_keys = true},
         {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,
          .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
         {"io.vaultd.admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
@@ -168,6 +174,7 @@ static const char *const generic_errors[] = {
         "io.vaultd.admin.StorageFull",      "io.vaultd.records.InvalidParameter",
         "io.vaultd.audit.InvalidParameter", "io.vaultd.admin.InvalidParameter",
         "io.vaultd.records.Sealed",         "io.vaultd.admin.Sealed",
+        "io.vaultd.audit.Sealed",
 };
 
 const char *method_error(const struct method *m, const char *short_name)

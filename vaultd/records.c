@@ -13,6 +13,7 @@
 #include "collections.h"
 #include "dispose.h"
 #include "envelope.h"
+#include "findindex.h"
 #include "jsoncheck.h"
 #include "recctl.h"
 #include "recmeta.h"
@@ -273,6 +274,7 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         struct version_meta m;
         struct collection_settings cs;
         struct recctl ctl;
+        json_t *indexed = NULL;
         uint8_t *body = NULL, *env = NULL, header[RECMETA_HEADER];
         size_t body_len = 0, env_len;
         bool was_active, ctl_changed = false;
@@ -289,7 +291,8 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         if ((r = decode_body(v, j, &body, &body_len)) != 0)
                 return r;
-        if ((r = check_content(j, &cs, body, body_len)) != 0) {
+        if ((r = check_content(j, &cs, body, body_len)) != 0 ||
+            (r = findindex_put(v, txn, j, &cs, collection, id, body, body_len, &indexed)) != 0) {
                 envelope_free_plain(body, body_len);
                 return r;
         }
@@ -301,24 +304,29 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         struct envelope_meta em = {header, RECMETA_HEADER};
         r = envelope_seal(v->keeper, &b, &em, body, body_len, &env, &env_len);
         envelope_free_plain(body, body_len);
-        if (r < 0)
+        if (r == 0) {
+                r = write_version(v, txn, &k, h.version, header, env, env_len);
+                free(env);
+        }
+        if (r < 0) {
+                json_decref(indexed);
                 return r;
-        r = write_version(v, txn, &k, h.version, header, env, env_len);
-        free(env);
-        if (r < 0)
-                return r;
+        }
         h.updated_us = m.time_us;
         if (h.created_us == 0)
                 h.created_us = m.time_us;
         h.state = STATE_ACTIVE;
-        if ((r = head_write(v, txn, &k, &h)) < 0)
+        if ((r = head_write(v, txn, &k, &h)) < 0 ||
+            (ctl_changed && (r = recctl_put(v, txn, k.buf, k.head_len, &ctl)) < 0)) {
+                json_decref(indexed);
                 return r;
-        if (ctl_changed && (r = recctl_put(v, txn, k.buf, k.head_len, &ctl)) < 0)
-                return r;
+        }
         if (!was_active)
                 __atomic_add_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.version = (int64_t)h.version;
         j->audit.extra = json_pack("{s:I}", "size", (json_int_t)body_len);
+        if (indexed)
+                json_object_set_new(j->audit.extra, "index", indexed);
         if (ctl_changed) {
                 char t[TIME_STRING_MAX];
 
@@ -529,7 +537,7 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         h.state = RECMETA_STATE_DELETED;
         h.updated_us = m.time_us;
-        if ((r = head_write(v, txn, &k, &h)) < 0)
+        if ((r = head_write(v, txn, &k, &h)) < 0 || (r = findindex_remove(v, txn, collection, id)) < 0)
                 return r;
         __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.version = (int64_t)h.version;

@@ -17,6 +17,7 @@
 
 #include "envelope.h"
 #include "methods.h"
+#include "pseudonym.h"
 #include "recmeta.h"
 #include "records.h"
 
@@ -184,9 +185,11 @@ void recprefetch_batch(struct vault *v, MDB_txn *txn, struct job *batch)
         for (struct job *j = batch; j; j = j->next) {
                 if (j->denied || j->internal || j->preset_error)
                         continue;
-                if (j->method->run == records_put || j->method->run == records_delete)
-                        plan_write(&pl, j, j->method->run == records_put);
-                else if (j->method->run == records_get)
+                /* By the method, not its handler: Put, Get and Delete run
+                 * through vaultd/pseudonym.c's wrappers. */
+                if (j->method->run == pseudonym_put || j->method->run == pseudonym_delete)
+                        plan_write(&pl, j, j->method->run == pseudonym_put);
+                else if (j->method->run == pseudonym_get)
                         plan_get(&pl, j);
         }
         /* A failure only means the jobs ask one by one (and meet it then). */

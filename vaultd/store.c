@@ -63,6 +63,10 @@ static int open_dbs(struct vault_store *s, bool create)
                 {STORE_DB_TREE, offsetof(struct vault_store, tree), true},
                 {STORE_DB_COLLECTIONS, offsetof(struct vault_store, collections), true},
                 {STORE_DB_RECCTL, offsetof(struct vault_store, recctl), true},
+                {STORE_DB_CKEYS, offsetof(struct vault_store, ckeys), true},
+                {STORE_DB_FINDEX, offsetof(struct vault_store, findex), true},
+                {STORE_DB_FTERMS, offsetof(struct vault_store, fterms), true},
+                {STORE_DB_PSEUDONYMS, offsetof(struct vault_store, pseudonyms), true},
         };
         MDB_txn *txn;
         int rc;

@@ -14,8 +14,10 @@
 struct vault_store {
         MDB_env *env;
         MDB_dbi meta, heads, versions, audit, checkpoints, keys;
-        MDB_dbi tree;                /* the audit trail's Merkle tree */
-        MDB_dbi collections, recctl; /* records control */
+        MDB_dbi tree;                  /* the audit trail's Merkle tree */
+        MDB_dbi collections, recctl;   /* records control */
+        MDB_dbi ckeys, findex, fterms; /* collection keys, Find's blind index */
+        MDB_dbi pseudonyms;            /* sealed ids of collections with private ids */
         /* (made in an older store when it is opened) */
         size_t map_size;
         /* Held shared by readers, exclusively when the map is resized. */

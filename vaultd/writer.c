@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "methods.h"
+#include "pseudonym.h"
 #include "recprefetch.h"
 #include "records.h"
 #include "util.h"
@@ -73,14 +74,15 @@ static void list_append(struct job **head, struct job **tail, struct job *j)
 
 /* A denied call's audit line names the record it asked for, when the
  * names are well-formed (never arbitrary client bytes). */
-static void denied_audit_fields(struct job *j)
+static void denied_audit_fields(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *coll = json_string_value(json_object_get(j->call.parameters, "collection"));
         const char *id = json_string_value(json_object_get(j->call.parameters, "id"));
 
         if (coll && name_collection_valid(coll))
                 j->audit.collection = coll;
-        if (id && name_id_valid(id))
+        /* An id of a collection with private ids never reaches the trail. */
+        if (id && name_id_valid(id) && !(j->audit.collection && pseudonym_private(v, txn, coll)))
                 j->audit.id = id;
 }
 
@@ -97,7 +99,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
         if (!j->denied && !j->internal && j->method->roles && !method_authorise(*policy, j))
                 j->denied = true; /* revoked since the event loop let it through */
         if (j->denied) {
-                denied_audit_fields(j);
+                denied_audit_fields(w->v, txn, j);
                 j->audit.extra = json_incref(j->denial_summary);
                 r = job_fail(j, method_error(j->method, "AccessDenied"),
                              json_pack("{s:s}", "method", j->method->name));

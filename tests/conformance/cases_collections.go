@@ -18,18 +18,18 @@ func init() {
 	register("collections_settings", "CreateCollection, SetCollection, GetCollection and their errors", func(t *T) {
 		c := t.Dial()
 		idx := []string{"so_cccd"}
-		col, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", str("10y"), str("json"), &idx)
+		col, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", str("10y"), str("json"), &idx, nil)
 		if t.noErr("CreateCollection", err) && (!col.Defined || col.Content != "json" || col.Retention != "10y" ||
 			len(col.Index) != 1 || col.Created == nil || col.Live != 0) {
 			t.Errorf("CreateCollection: %+v", col)
 		}
-		_, err = rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", nil, nil, nil)
+		_, err = rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", nil, nil, nil, nil)
 		t.wantErr("CreateCollection twice", err, "io.vaultd.records.CollectionExists")
-		col, err = rec.SetCollection().Call(t.Ctx(), c, "conf-coll", str("18m"), nil, nil)
+		col, err = rec.SetCollection().Call(t.Ctx(), c, "conf-coll", str("18m"), nil, nil, nil)
 		if t.noErr("SetCollection", err) && (col.Retention != "18m" || col.Content != "json") {
 			t.Errorf("SetCollection: %+v", col)
 		}
-		_, err = rec.SetCollection().Call(t.Ctx(), c, "conf-none", str("1y"), nil, nil)
+		_, err = rec.SetCollection().Call(t.Ctx(), c, "conf-none", str("1y"), nil, nil, nil)
 		t.wantErr("SetCollection of an undefined collection", err, "io.vaultd.records.CollectionNotFound")
 		_, err = rec.GetCollection().Call(t.Ctx(), c, "conf-none")
 		t.wantErr("GetCollection of an unknown collection", err, "io.vaultd.records.CollectionNotFound")
@@ -37,10 +37,10 @@ func init() {
 
 	register("collections_json_content", "a json collection refuses a body that is no JSON object, naming where", func(t *T) {
 		c := t.Dial()
-		_, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-json", nil, str("json"), nil)
+		_, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-json", nil, str("json"), nil, nil)
 		t.noErr("CreateCollection", err)
 		t.put(c, "conf-json", "J-1", `{"ho_ten": "Lê Thị B"}`)
-		_, err = rec.Put().Call(t.Ctx(), c, "conf-json", "J-2", b64("{\"a\": 1,\n \"b\": ?}"), nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, "conf-json", "J-2", b64("{\"a\": 1,\n \"b\": ?}"), nil, nil, nil)
 		if t.wantErr("Put of a body that is not JSON", err, "io.vaultd.records.InvalidContent") {
 			if e, ok := err.(*rec.InvalidContent); !ok || e.Parameter != "data" || e.Line != 2 || e.Column != 7 ||
 				e.Position != 15 || e.Reason == "" {
@@ -80,7 +80,7 @@ func init() {
 		if t.noErr("Get by the NFC name", err) && data != b64("x") {
 			t.Errorf("Get by the NFC name: %q", data)
 		}
-		_, err = rec.Put().Call(t.Ctx(), c, "conf-names", "a\u202eb", b64("x"), nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, "conf-names", "a\u202eb", b64("x"), nil, nil, nil)
 		t.wantErr("Put of an id with a bidi override", err, "io.vaultd.records.InvalidParameter")
 	})
 }

@@ -9,7 +9,7 @@ import (
 func init() {
 	register("records_hold_due_dispose", "SetHold, ListHolds, Due, Dispose and OnHold, RetentionActive, Disposed", func(t *T) {
 		c := t.Dial()
-		if _, err := rec.Put().Call(t.Ctx(), c, "conf-disp", "D-1", b64("old"), nil, str("2000-01-01")); !t.noErr("Put retain_until", err) {
+		if _, err := rec.Put().Call(t.Ctx(), c, "conf-disp", "D-1", b64("old"), nil, str("2000-01-01"), nil); !t.noErr("Put retain_until", err) {
 			return
 		}
 		t.put(c, "conf-disp", "D-2", "kept")

@@ -131,7 +131,7 @@ func init() {
 
 	register("oneway_call_executed_no_reply", `a "oneway":true call is executed and gets no reply`, func(t *T) {
 		c := t.Dial()
-		if _, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-ow", "OW-1", b64("oneway body"), nil, nil); err != nil {
+		if _, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-ow", "OW-1", b64("oneway body"), nil, nil, nil); err != nil {
 			t.Fatalf("send: %v", err)
 		}
 		t.probe(c, "oneway Put")
@@ -141,7 +141,7 @@ func init() {
 		}
 		// Many oneway calls in a row, then one ordinary call.
 		for i := 0; i < 20; i++ {
-			if _, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-ow", "OW-2", "", nil, nil); err != nil {
+			if _, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-ow", "OW-2", "", nil, nil, nil); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 		}
@@ -159,7 +159,7 @@ func init() {
 		big := strings.Repeat("z", int(*flagMaxBody)+1)
 		t.runOneway([]onewayCall{
 			{"Put to a bad collection (InvalidParameter)", func(c *varlink.Connection) error {
-				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "BAD NAME", "X", "", nil, nil)
+				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "BAD NAME", "X", "", nil, nil, nil)
 				return err
 			}},
 			{"Get of a missing record (NotFound)", func(c *varlink.Connection) error {
@@ -167,11 +167,11 @@ func init() {
 				return err
 			}},
 			{"Put with a wrong if_version (Conflict)", func(c *varlink.Connection) error {
-				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-owe", "E-1", "", i64(9), nil)
+				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-owe", "E-1", "", i64(9), nil, nil)
 				return err
 			}},
 			{"Put over the size limit (TooLarge)", func(c *varlink.Connection) error {
-				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-owe", "E-2", b64(big), nil, nil)
+				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, "conf-owe", "E-2", b64(big), nil, nil, nil)
 				return err
 			}},
 			{"List with limit 0 (InvalidParameter)", func(c *varlink.Connection) error {
@@ -358,7 +358,7 @@ func init() {
 
 	register("upgrade_not_executed", "a call rejected for upgrade is not executed", func(t *T) {
 		c := t.Dial()
-		receive, err := rec.Put().Upgrade(t.Ctx(), c, "conf-up", "U-1", b64("must not be written"), nil, nil)
+		receive, err := rec.Put().Upgrade(t.Ctx(), c, "conf-up", "U-1", b64("must not be written"), nil, nil, nil)
 		if err != nil {
 			t.Fatalf("send: %v", err)
 		}
@@ -417,7 +417,7 @@ func init() {
 		const n = 64
 		var receives []func(ctx ctxT) (int64, uint64, error)
 		for i := 0; i < n; i++ {
-			r, err := rec.Put().Send(t.Ctx(), c, 0, "conf-pipe", "P-1", b64(fmt.Sprint(i)), nil, nil)
+			r, err := rec.Put().Send(t.Ctx(), c, 0, "conf-pipe", "P-1", b64(fmt.Sprint(i)), nil, nil, nil)
 			if err != nil {
 				t.Fatalf("send %d: %v", i, err)
 			}
@@ -446,7 +446,7 @@ func init() {
 				t.Errorf("GetInfo out of order: product %q", product)
 			}
 		})
-		rp, _ := rec.Put().Send(t.Ctx(), c, 0, "conf-mix", "M-1", b64("again"), nil, nil)
+		rp, _ := rec.Put().Send(t.Ctx(), c, 0, "conf-mix", "M-1", b64("again"), nil, nil, nil)
 		add(func() {
 			v, _, err := rp(t.Ctx())
 			if t.noErr("Put", err) && v != 2 {

@@ -17,7 +17,7 @@ import (
 var rfc3339Micro = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
 
 func (t *T) put(c *varlink.Connection, coll, id, body string) int64 {
-	v, err := rec.Put().Call(t.Ctx(), c, coll, id, b64(body), nil, nil)
+	v, err := rec.Put().Call(t.Ctx(), c, coll, id, b64(body), nil, nil, nil)
 	if err != nil {
 		t.Fatalf("Put %s/%s: %s", coll, id, describe(err))
 	}
@@ -47,11 +47,11 @@ func init() {
 		if t.noErr("Get version 1", err) && (v != 1 || data != b64("first")) {
 			t.Errorf("Get version 1: version %d data %q", v, data)
 		}
-		v, err = rec.Put().Call(t.Ctx(), c, "conf-put", "R-2", "", i64(0), nil)
+		v, err = rec.Put().Call(t.Ctx(), c, "conf-put", "R-2", "", i64(0), nil, nil)
 		if t.noErr("Put if_version 0 of a new record with an empty body", err) && v != 1 {
 			t.Errorf("Put if_version 0: version %d", v)
 		}
-		if v, err = rec.Put().Call(t.Ctx(), c, "conf-put", "R-2", b64("x"), i64(1), nil); t.noErr("Put if_version 1", err) && v != 2 {
+		if v, err = rec.Put().Call(t.Ctx(), c, "conf-put", "R-2", b64("x"), i64(1), nil, nil); t.noErr("Put if_version 1", err) && v != 2 {
 			t.Errorf("Put if_version 1: version %d", v)
 		}
 	})
@@ -177,11 +177,11 @@ func init() {
 			call func() error
 		}{
 			{"Put if_version 5", func() error {
-				_, err := rec.Put().Call(t.Ctx(), c, "conf-cf", "C-1", b64("y"), i64(5), nil)
+				_, err := rec.Put().Call(t.Ctx(), c, "conf-cf", "C-1", b64("y"), i64(5), nil, nil)
 				return err
 			}},
 			{"Put if_version 0 of an existing record", func() error {
-				_, err := rec.Put().Call(t.Ctx(), c, "conf-cf", "C-1", b64("y"), i64(0), nil)
+				_, err := rec.Put().Call(t.Ctx(), c, "conf-cf", "C-1", b64("y"), i64(0), nil, nil)
 				return err
 			}},
 			{"Delete if_version 7", func() error {
@@ -205,15 +205,15 @@ func init() {
 			call        func() error
 		}{
 			{"Put to collection \"BAD NAME\"", "collection", func() error {
-				_, err := rec.Put().Call(t.Ctx(), c, "BAD NAME", "X", "", nil, nil)
+				_, err := rec.Put().Call(t.Ctx(), c, "BAD NAME", "X", "", nil, nil, nil)
 				return err
 			}},
 			{"Put of id \"-x\"", "id", func() error {
-				_, err := rec.Put().Call(t.Ctx(), c, "conf-ip", "-x", "", nil, nil)
+				_, err := rec.Put().Call(t.Ctx(), c, "conf-ip", "-x", "", nil, nil, nil)
 				return err
 			}},
 			{"Put of data that is not base64", "data", func() error {
-				_, err := rec.Put().Call(t.Ctx(), c, "conf-ip", "X", "%%%", nil, nil)
+				_, err := rec.Put().Call(t.Ctx(), c, "conf-ip", "X", "%%%", nil, nil, nil)
 				return err
 			}},
 			{"List limit 0", "limit", func() error {
@@ -247,7 +247,7 @@ func init() {
 	register("records_too_large", "a body over --max-body is TooLarge with parameter data and the limit", func(t *T) {
 		c := t.Dial()
 		big := strings.Repeat("z", int(*flagMaxBody)+1)
-		_, err := rec.Put().Call(t.Ctx(), c, "conf-big", "B-1", b64(big), nil, nil)
+		_, err := rec.Put().Call(t.Ctx(), c, "conf-big", "B-1", b64(big), nil, nil, nil)
 		if t.wantErr("Put of max-body+1 bytes", err, "io.vaultd.records.TooLarge") {
 			if e, ok := err.(*rec.TooLarge); !ok || e.Parameter != "data" || e.Limit != *flagMaxBody {
 				t.Errorf("TooLarge: %s, want parameter data, limit %d", describe(err), *flagMaxBody)

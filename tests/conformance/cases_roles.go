@@ -93,7 +93,7 @@ func auditAndAdminDenied(t *T) []deniedCall {
 func recordsDenied(t *T, coll string) []deniedCall {
 	return []deniedCall{
 		{"io.vaultd.records.Put", func(c *varlink.Connection) error {
-			_, err := rec.Put().Call(t.Ctx(), c, coll, "X-1", b64("x"), nil, nil)
+			_, err := rec.Put().Call(t.Ctx(), c, coll, "X-1", b64("x"), nil, nil, nil)
 			return err
 		}},
 		{"io.vaultd.records.Get", func(c *varlink.Connection) error {
@@ -130,7 +130,7 @@ func init() {
 
 	register("service_allowed_calls", "the service caller's own collection, Status and org.varlink.service work", func(t *T) {
 		c := t.Dial()
-		v, err := rec.Put().Call(t.Ctx(), c, svcCollection, fmt.Sprintf("S-%d", os.Getpid()), b64("mine"), nil, nil)
+		v, err := rec.Put().Call(t.Ctx(), c, svcCollection, fmt.Sprintf("S-%d", os.Getpid()), b64("mine"), nil, nil, nil)
 		if t.noErr("Put to the caller's own collection", err) && v != 1 {
 			t.Errorf("Put: version %d", v)
 		}
@@ -306,7 +306,7 @@ func init() {
 			body := b64(strings.Repeat("s", size))
 			full := false
 			for i := 0; i < 2000 && !full; i++ {
-				_, err := rec.Put().Call(t.Ctx(), c, "conf-full", fmt.Sprintf("F-%d-%d", size, i), body, nil, nil)
+				_, err := rec.Put().Call(t.Ctx(), c, "conf-full", fmt.Sprintf("F-%d-%d", size, i), body, nil, nil, nil)
 				switch {
 				case err == nil:
 					stored++

@@ -88,7 +88,7 @@ func (t *T) wantSealed(what string, err error, iface string) {
 		return
 	}
 	switch e := err.(type) {
-	case *rec.Sealed, *adm.Sealed:
+	case *rec.Sealed, *adm.Sealed, *aud.Sealed:
 	case *varlink.Error:
 		if raw, _ := e.Parameters.(*json.RawMessage); raw != nil {
 			t.Errorf("%s: %s did not decode into the binding's Sealed", what, describe(err))
@@ -190,7 +190,7 @@ func init() {
 		}
 		t.runOneway([]onewayCall{
 			{"Put while sealed (Sealed)", func(c *varlink.Connection) error {
-				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, sealedCollection, "OW-1", b64("x"), nil, nil)
+				_, err := rec.Put().Send(t.Ctx(), c, varlink.Oneway, sealedCollection, "OW-1", b64("x"), nil, nil, nil)
 				return err
 			}},
 		})
@@ -208,7 +208,7 @@ func init() {
 		t.wantState(c, "after the key calls", "sealed")
 	})
 
-	register("sealed_audit_head_verify", "sealed, the trail stays readable: Head and Verify answer", func(t *T) {
+	register("sealed_audit_head_verify", "sealed, the trail stays readable: Head and Verify answer; Resolve is audit.Sealed", func(t *T) {
 		c := t.Dial()
 		lines, hash, origin, key, cp, err := aud.Head().Call(t.Ctx(), c)
 		if t.noErr("Head while sealed", err) {
@@ -224,6 +224,9 @@ func init() {
 		if t.noErr("Verify while sealed", err) && (vl < 1 || cps < 1 || !hex64.MatchString(vh)) {
 			t.Errorf("Verify while sealed: lines %d checkpoints %d hash %q", vl, cps, vh)
 		}
+		// Resolve needs the keeper's keys: audit.Sealed.
+		_, err = aud.Resolve().Call(t.Ctx(), c, sealedCollection, "ps-00000000000000000000000000000000")
+		t.wantSealed("Resolve while sealed", err, "io.vaultd.audit")
 	})
 
 	register("sealed_audit_export", "sealed, Export streams the trail (the whole of it, and up to the first checkpoint)", func(t *T) {
@@ -323,7 +326,7 @@ func init() {
 		t.wantState(c, "after Seal", "sealed")
 		_, _, _, _, err = rec.Get().Call(t.Ctx(), c, sealedCollection, "U-1", nil)
 		t.wantSealed("Get after Seal", err, "io.vaultd.records")
-		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-1", b64("while sealed"), nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-1", b64("while sealed"), nil, nil, nil)
 		t.wantSealed("Put after Seal", err, "io.vaultd.records")
 		_, _, err = adm.RotateKey().Call(t.Ctx(), c)
 		t.wantSealed("RotateKey after Seal", err, "io.vaultd.admin")
@@ -351,7 +354,7 @@ func init() {
 			t.Errorf("Unseal with upgrade answered state %q", state)
 		}
 		t.wantState(c, "after Unseal with upgrade (the right passphrase)", "sealed")
-		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-4", "", nil, nil)
+		_, err = rec.Put().Call(t.Ctx(), c, sealedCollection, "U-4", "", nil, nil, nil)
 		t.wantSealed("Put after Unseal with upgrade", err, "io.vaultd.records")
 	})
 

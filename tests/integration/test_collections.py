@@ -59,7 +59,8 @@ def test_create_show_set_audited_with_old_and_new(cvault):
     ops = [(e["op"], e["result"]) for e in lines]
     assert ops[:4] == [("records.create-collection", "ok"), ("records.create-collection", "error"),
                        ("records.set-collection", "ok"), ("records.set-collection", "error")]
-    assert lines[0]["settings"] == {"content": "json", "retention": "10y", "index": ["so_cccd"]}
+    assert lines[0]["settings"] == {"content": "json", "retention": "10y", "index": ["so_cccd"],
+                                    "private_ids": False}
     assert lines[2]["old"]["retention"] == "10y" and lines[2]["new"]["retention"] == "18m"
     assert lines[2]["new"]["content"] == "json"
 

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "auditfmt.h"
+#include "collkeys.h"
 #include "envelope.h"
 #include "keeper-proto.h"
 #include "keeper.h"
@@ -190,6 +191,86 @@ static void test_data_keys_bound_to_their_record(void **state)
         assert_int_equal(keeper_dek_open(f->kp, &b, 2, wrapped, again), -EBADMSG); /* newer than current */
         wrapped[30] ^= 1;
         assert_int_equal(keeper_dek_open(f->kp, &b, kv, wrapped, again), -EBADMSG);
+}
+
+/* A collection's index key stays in the keeper: only its wrapped form and
+ * tags leave; no data-key request opens or makes one; tags differ per
+ * field and value and are the same each time. */
+static void test_collection_keys_never_leave(void **state)
+{
+        static const struct body_binding ck = {"people", COLLKEY_ID_INDEX, 1};
+        const char *fields[3] = {"so_cccd", "so_cccd", "ma_ho"},
+                   *values[3] = {"037090001234", "1", "037090001234"};
+        struct fixture *f = *state;
+        uint8_t wrapped[KEYS_WRAPPED], other[KEYS_WRAPPED], dek[KEYS_KEY_SIZE], tags[3][32], again[3][32];
+        struct keeper_ckey k = {"people", 1, 0, wrapped};
+        struct keeper_dek_req req = {ck, wrapped, 0};
+        uint32_t kv;
+
+        assert_int_equal(keeper_ckey_new(f->kp, KEEPER_CKEY_INDEX, "people", 1, &k.kek_version, wrapped), 0);
+        assert_int_equal(keeper_index_tags(f->kp, &k, 3, fields, values, tags), 0);
+        assert_int_equal(keeper_index_tags(f->kp, &k, 3, fields, values, again), 0);
+        assert_memory_equal(tags, again, sizeof(tags));
+        assert_memory_not_equal(tags[0], tags[1], 32);
+        assert_memory_not_equal(tags[0], tags[2], 32);
+        /* The key opens for its collection and generation only. */
+        k.collection = "others";
+        assert_int_equal(keeper_index_tags(f->kp, &k, 1, fields, values, again), -EBADMSG);
+        k.collection = "people";
+        k.gen = 2;
+        assert_int_equal(keeper_index_tags(f->kp, &k, 1, fields, values, again), -EBADMSG);
+        /* Another collection's key gives other tags. */
+        assert_int_equal(keeper_ckey_new(f->kp, KEEPER_CKEY_INDEX, "others", 1, &kv, other), 0);
+        k = (struct keeper_ckey){"others", 1, kv, other};
+        assert_int_equal(keeper_index_tags(f->kp, &k, 1, fields, values, again), 0);
+        assert_memory_not_equal(tags[0], again[0], 32);
+        /* A data-key request for a collection key's binding is refused. */
+        req.kek_version = kv;
+        assert_int_equal(keeper_dek_open(f->kp, &ck, kv, wrapped, dek), -EPERM);
+        assert_int_equal(keeper_dek_new(f->kp, &ck, &kv, other, dek), -EPERM);
+        assert_int_equal(keeper_dek_prefetch(f->kp, &req, 1), -EPERM);
+        /* The keeper is still there. */
+        k = (struct keeper_ckey){"people", 1, kv, wrapped};
+        assert_int_equal(keeper_index_tags(f->kp, &k, 1, fields, values, again), 0);
+}
+
+/* Pseudonyms: the same id gives the same pseudonym; its sealed id opens
+ * only beside it; the key is refused to data-key requests. */
+static void test_pseudonyms_and_sealed_ids(void **state)
+{
+        static const struct body_binding ck = {"people", COLLKEY_ID_PSEUDONYM, 1};
+        struct fixture *f = *state;
+        uint8_t wrapped[KEYS_WRAPPED], dek[KEYS_KEY_SIZE], ps[2][COLLKEY_PSEUDONYM_SIZE], again[16];
+        uint8_t sealed[2][KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD],
+                other[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
+        struct keeper_ckey k = {"people", 1, 0, wrapped};
+        const uint8_t *pp[2], *sp[2];
+        size_t lens[2], olen;
+        char *ids[2];
+
+        assert_int_equal(keeper_ckey_new(f->kp, KEEPER_CKEY_PSEUDONYM, "people", 1, &k.kek_version, wrapped),
+                         0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "CCCD-099887766554", ps[0], sealed[0], &lens[0]), 0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "Nguyễn-Văn-A", ps[1], sealed[1], &lens[1]), 0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "CCCD-099887766554", again, other, &olen), 0);
+        assert_memory_equal(ps[0], again, sizeof(again));
+        assert_memory_not_equal(ps[0], ps[1], sizeof(again));
+        assert_memory_not_equal(sealed[0], other, lens[0]); /* a fresh nonce each time */
+        assert_null(memmem(sealed[0], lens[0], "099887766554", 12));
+        pp[0] = ps[0], pp[1] = ps[1], sp[0] = sealed[0], sp[1] = sealed[1];
+        assert_int_equal(keeper_id_open(f->kp, &k, 2, pp, sp, lens, ids), 0);
+        assert_string_equal(ids[0], "CCCD-099887766554");
+        assert_string_equal(ids[1], "Nguyễn-Văn-A");
+        free(ids[0]);
+        free(ids[1]);
+        /* A sealed id beside another pseudonym does not open. */
+        pp[0] = ps[1];
+        assert_int_equal(keeper_id_open(f->kp, &k, 1, pp, sp, lens, ids), -EBADMSG);
+        /* Nor does the pseudonym key open as a data key or an index key. */
+        assert_int_equal(keeper_dek_open(f->kp, &ck, k.kek_version, wrapped, dek), -EPERM);
+        assert_int_equal(keeper_index_tags(f->kp, &k, 1, (const char *[]){"f"}, (const char *[]){"v"},
+                                           (uint8_t(*)[32])dek),
+                         -EBADMSG);
 }
 
 /* What a compromised worker might try on a keeper it opens again: a floor
@@ -741,6 +822,8 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_floor_is_told_once_and_must_be_signed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_collection_keys_never_leave, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pseudonyms_and_sealed_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopened_keeper_refuses_tricks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signing_key_rotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unseal_backs_off_in_the_keeper, setup, teardown),

@@ -1,0 +1,175 @@
+"""Find by a field's value without storing it (issue #13, stage 3), against
+the real daemon, its keeper and its LMDB file."""
+import base64
+import json
+import os
+
+from conftest import Client, audit_lines
+
+R = "io.vaultd.records."
+CCCD = "037090001234"
+OTHER = "001199000777"
+
+
+def b64(data):
+    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
+
+
+def ok(r):
+    assert "error" not in r, r
+    return r["parameters"]
+
+
+def put(c, coll, rid, body, **kw):
+    return c.call(R + "Put", dict(collection=coll, id=rid, data=b64(body), **kw))
+
+
+def find(c, coll, field, value, **kw):
+    return ok(c.call(R + "Find", dict(collection=coll, field=field, value=value, **kw)))["ids"]
+
+
+def test_find_given_terms_follow_updates_deletes(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "ho-ngheo", "index": ["so_cccd", "ma_ho"]}))
+    ok(put(c, "ho-ngheo", "HN-1", "scan", index={"so_cccd": CCCD, "ma_ho": "H-7"}))
+    ok(put(c, "ho-ngheo", "HN-2", "scan", index={"so_cccd": CCCD}))
+    ok(put(c, "ho-ngheo", "HN-3", "scan", index={"so_cccd": OTHER}))
+    ok(put(c, "ho-ngheo", "HN-4", "scan"))
+    assert find(c, "ho-ngheo", "so_cccd", CCCD) == ["HN-1", "HN-2"]
+    assert find(c, "ho-ngheo", "so_cccd", OTHER) == ["HN-3"]
+    assert find(c, "ho-ngheo", "ma_ho", "H-7") == ["HN-1"]
+    # Per field: the same value under another field is another tag.
+    assert find(c, "ho-ngheo", "ma_ho", CCCD) == []
+    assert find(c, "ho-ngheo", "so_cccd", "037090001235") == []
+    # Paging.
+    r = ok(c.call(R + "Find", {"collection": "ho-ngheo", "field": "so_cccd", "value": CCCD, "limit": 1}))
+    assert r["ids"] == ["HN-1"] and r["next"] == "HN-1"
+    r = ok(c.call(R + "Find", {"collection": "ho-ngheo", "field": "so_cccd", "value": CCCD, "after": "HN-1"}))
+    assert r["ids"] == ["HN-2"] and "next" not in r
+    # A new version's terms replace the old ones; a version without any
+    # leaves the record unfound.
+    ok(put(c, "ho-ngheo", "HN-2", "moved", index={"so_cccd": OTHER}))
+    assert find(c, "ho-ngheo", "so_cccd", CCCD) == ["HN-1"]
+    assert find(c, "ho-ngheo", "so_cccd", OTHER) == ["HN-2", "HN-3"]
+    ok(put(c, "ho-ngheo", "HN-1", "no terms"))
+    assert find(c, "ho-ngheo", "so_cccd", CCCD) == []
+    assert find(c, "ho-ngheo", "ma_ho", "H-7") == []
+    # A Delete removes the record from the index.
+    ok(c.call(R + "Delete", {"collection": "ho-ngheo", "id": "HN-3"}))
+    assert find(c, "ho-ngheo", "so_cccd", OTHER) == ["HN-2"]
+
+
+def test_json_terms_from_body_and_nfc(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "nguoi-co-cong", "content": "json",
+                                       "index": ["so_cccd", "ho_ten"]}))
+    ok(put(c, "nguoi-co-cong", "NCC-1", json.dumps({"ho_ten": "Nguyễn Văn A", "so_cccd": CCCD,
+                                                     "nested": {"so_cccd": OTHER}})))
+    # Escapes are decoded; a number counts by its text; nested fields do not.
+    ok(put(c, "nguoi-co-cong", "NCC-2", '{"so_cccd": "\\u0030370900012\\u0033\\u0034", "x": [1, {"a": "}"}]}'))
+    ok(put(c, "nguoi-co-cong", "NCC-3", '{"x": "{\\"so_cccd\\": 1}", "so_cccd": 123456}'))
+    assert find(c, "nguoi-co-cong", "so_cccd", CCCD) == ["NCC-1", "NCC-2"]
+    assert find(c, "nguoi-co-cong", "so_cccd", OTHER) == []
+    assert find(c, "nguoi-co-cong", "so_cccd", "123456") == ["NCC-3"]
+    # The value is compared in NFC: a decomposed "ễ" finds the composed one.
+    assert find(c, "nguoi-co-cong", "ho_ten", "Nguye\u0302\u0303n Va\u0306n A") == ["NCC-1"]
+    # Given terms win over the body's.
+    ok(put(c, "nguoi-co-cong", "NCC-1", json.dumps({"so_cccd": CCCD}), index={"so_cccd": OTHER}))
+    assert find(c, "nguoi-co-cong", "so_cccd", OTHER) == ["NCC-1"]
+    # A bad value in the body is refused, naming no byte of it.
+    r = put(c, "nguoi-co-cong", "NCC-4", json.dumps({"so_cccd": "a\u0007b"}))
+    assert r["error"] == R + "InvalidContent" and "a\u0007b" not in json.dumps(r)
+
+
+def test_find_refusals_and_audit(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "tre-em", "index": ["so_cccd"]}))
+    ok(put(c, "tre-em", "TE-1", "x", index={"so_cccd": CCCD}))
+    bad = [
+        ({"collection": "tre-em", "field": "ho_ten", "value": "x"}, "InvalidParameter", "field"),
+        ({"collection": "tre-em", "field": "so_cccd", "value": ""}, "InvalidParameter", "value"),
+        ({"collection": "tre-em", "field": "so_cccd", "value": "a\x1b[2Jb"}, "InvalidParameter", "value"),
+        ({"collection": "tre-em", "field": "so_cccd", "value": "x" * 257}, "InvalidParameter", "value"),
+        ({"collection": "tre-em", "field": "so_cccd"}, "InvalidParameter", "value"),
+        ({"collection": "khong-co", "field": "so_cccd", "value": "1"}, "CollectionNotFound", None),
+    ]
+    for params, err, param in bad:
+        r = c.call(R + "Find", params)
+        assert r["error"] == R + err, (params, r)
+        if param:
+            assert r["parameters"]["parameter"] == param
+    for index, why in (({"ho_ten": "x"}, "not an index field"), ({"so_cccd": 12}, "1-256 bytes"),
+                       ("037", "must be an object")):
+        r = put(c, "tre-em", "TE-2", "x", index=index)
+        assert r["error"] == R + "InvalidParameter" and why in r["parameters"]["reason"], r
+    ok(put(c, "tam", "T-1", "x"))
+    r = put(c, "tam", "T-1", "x", index={"so_cccd": CCCD})
+    assert r["error"] == R + "InvalidParameter" and "no index fields" in r["parameters"]["reason"]
+    assert find(c, "tre-em", "so_cccd", CCCD) == ["TE-1"]
+    # The trail says a Find happened, on which field, how many matched, and
+    # what fields a Put indexed - never a value.
+    export = vault.export()
+    lines = audit_lines(export)
+    finds = [x for x in lines if x["op"] == "records.find" and x["result"] == "ok"]
+    assert finds[-1]["field"] == "so_cccd" and finds[-1]["matched"] == 1 and "id" not in finds[-1]
+    puts = [x for x in lines if x["op"] == "records.put" and x.get("id") == "TE-1"]
+    assert puts[-1]["index"] == ["so_cccd"]
+    assert CCCD.encode() not in export
+
+
+def test_value_is_nowhere_in_the_store(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "bao-tro", "content": "json", "index": ["so_cccd"]}))
+    ok(put(c, "bao-tro", "BT-1", "{}", index={"so_cccd": CCCD}))
+    ok(put(c, "bao-tro", "BT-2", json.dumps({"so_cccd": OTHER})))
+    assert find(c, "bao-tro", "so_cccd", CCCD) == ["BT-1"]
+    assert find(c, "bao-tro", "so_cccd", OTHER) == ["BT-2"]
+    c.close()
+    vault.stop()
+    with open(os.path.join(vault.state, "data.mdb"), "rb") as f:
+        data = f.read()
+    for value in (CCCD, OTHER):
+        assert value.encode() not in data and value.encode("utf-16-le") not in data
+    vault.start()
+    c = Client(vault.sock)
+    # The index key survives a restart (it is stored wrapped, not derived
+    # from anything that changes).
+    assert find(c, "bao-tro", "so_cccd", CCCD) == ["BT-1"]
+
+
+def test_dispose_and_key_rotation(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "ho-so", "index": ["so_cccd"]}))
+    ok(put(c, "ho-so", "HS-1", "x", index={"so_cccd": CCCD}, retain_until="2000-01-01"))
+    ok(put(c, "ho-so", "HS-2", "x", index={"so_cccd": CCCD}))
+    ok(c.call(R + "Dispose", {"collection": "ho-so", "id": "HS-1", "reason": "hết hạn"}))
+    assert find(c, "ho-so", "so_cccd", CCCD) == ["HS-2"]
+    # The index key is wrapped by a KEK like a data key: rewrap moves it,
+    # and the old KEK cannot be retired before.
+    ok(c.call("io.vaultd.admin.RotateKey", {}))
+    r = c.call("io.vaultd.admin.RetireKey", {"version": 1})
+    assert r["error"] == "io.vaultd.admin.KeyInUse", r
+    while not ok(c.call("io.vaultd.admin.Rewrap", {}))["done"]:
+        pass
+    keys = {k["version"]: k["data_keys"] for k in ok(c.call("io.vaultd.admin.ListKeys", {}))["keys"]}
+    assert keys[1] == 0 and keys[2] >= 2
+    ok(c.call("io.vaultd.admin.RetireKey", {"version": 1}))
+    assert find(c, "ho-so", "so_cccd", CCCD) == ["HS-2"]
+    ok(put(c, "ho-so", "HS-3", "x", index={"so_cccd": CCCD}))
+    assert find(c, "ho-so", "so_cccd", CCCD) == ["HS-2", "HS-3"]
+
+
+def test_vaultctl_put_index_and_find(vault):
+    vault.ctl("collection", "create", "ho-ngheo", "--index", "so_cccd", check=True)
+    vault.ctl("put", "ho-ngheo", "123/QĐ-UBND", "-", "--index", "so_cccd=" + CCCD, input="scan", check=True)
+    vault.ctl("put", "ho-ngheo", "HN-2", "-", "--index", "so_cccd=" + OTHER, input="scan", check=True)
+    r = vault.ctl("find", "ho-ngheo", "so_cccd", CCCD, check=True)
+    assert r.stdout_text == "123/QĐ-UBND\n"
+    r = vault.ctl("find", "ho-ngheo", "so_cccd", "-", input=OTHER + "\n", check=True)
+    assert r.stdout_text == "HN-2\n"
+    r = vault.ctl("find", "ho-ngheo", "so_cccd", "999", json_out=True, check=True)
+    assert r.json["ids"] == []
+    r = vault.ctl("find", "ho-ngheo", "ho_ten", "x")
+    assert r.returncode != 0 and "not an index field" in r.stderr
+    r = vault.ctl("put", "ho-ngheo", "HN-3", "-", "--index", "so_cccd", input="x")
+    assert r.returncode != 0 and "FIELD=VALUE" in r.stderr

@@ -1,0 +1,58 @@
+/* Finding records by a field's value without storing the value (issue
+ * #13, docs/protocol.md "Find"). A collection declares index fields; each
+ * Put gives the record's terms (the call's "index", or for a json
+ * collection the body's top-level fields of those names) and vaultd
+ * stores, per term, only a blind tag: the first FINDINDEX_TAG_SIZE bytes
+ * of HMAC-SHA-256 under a key for that collection and field, which the
+ * keeper derives from the collection's index key and never hands out
+ * (vaultd/collkeys.h). Find asks the keeper for the tag of the value
+ * sought and reads the ids filed under it.
+ *
+ * Tables (lib/storelayout.h): ckeys (the collection's wrapped index key),
+ * findex (collection NUL field NUL tag id), fterms (a record's tags, so
+ * that a new version's terms replace the old and a Delete or a disposal
+ * removes them). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collections.h"
+#include "keeper.h"
+#include "vault.h"
+
+/* 64 bits of the HMAC: docs/protocol.md "Find" says why this length. */
+#define FINDINDEX_TAG_SIZE 8
+/* A value is 1 to FINDINDEX_VALUE_MAX bytes of text once in NFC. */
+#define FINDINDEX_VALUE_MAX 256
+
+/* The index a Put leaves for record id (as stored) of collection, whose
+ * settings are cs and body (len bytes, already checked against its
+ * content) is being written: its old entries go, its new terms' come.
+ * Returns 0 with *ret_fields (a new reference: the fields indexed, for
+ * the audit line; NULL when none), JOB_FAILED (InvalidParameter index,
+ * InvalidContent), or -errno. */
+int findindex_put(struct vault *v, MDB_txn *txn, struct job *j, const struct collection_settings *cs,
+                  const char *collection, const char *id, const uint8_t *body, size_t len,
+                  json_t **ret_fields);
+/* Removes record id's entries (a Delete, a disposal). */
+int findindex_remove(struct vault *v, MDB_txn *txn, const char *collection, const char *id);
+
+/* The collection's stored key of purpose ('i' index, 'p' pseudonyms), as
+ * keeper requests name it (k->wrapped points into buf); with create, the
+ * keeper makes one when there is none. -ENOENT when there is none and
+ * create is false. */
+#define FINDINDEX_CKEY_INDEX     'i'
+#define FINDINDEX_CKEY_PSEUDONYM 'p'
+int findindex_ckey(struct vault *v, MDB_txn *txn, const char *collection, char purpose, bool create,
+                   struct keeper_ckey *k, uint8_t buf[KEYS_WRAPPED]);
+/* How many collection keys each KEK version wraps (added to counts), and
+ * moves every one wrapped by an older KEK than current under it; returns
+ * how many it moved. For RetireKey and Rewrap (vaultd/keyadmin.c). */
+int findindex_ckeys_count(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KEK]);
+int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current);
+
+/* io.vaultd.records.Find (service: its collections; admin). Handler as in
+ * vaultd/records.h. */
+int findindex_find(struct vault *v, MDB_txn *txn, struct job *j);

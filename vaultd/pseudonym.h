@@ -1,0 +1,39 @@
+/* Identifiers that are themselves personal data (issue #13, docs/protocol.md
+ * "Private ids"). In a collection with private ids, vaultd stores, indexes
+ * and audits each record id as its pseudonym: "ps-" and 32 hex digits, the
+ * first 16 bytes of HMAC-SHA-256 of the id under the collection's
+ * pseudonym key, which the keeper makes, keeps wrapped like a data key and
+ * never hands out (vaultd/collkeys.h). Services keep using the real id:
+ * these wrappers put the pseudonym in the call's place of the id before
+ * the method runs, and the real ids back into what the service is
+ * answered. The id itself is kept only sealed under that key (table
+ * pseudonyms), for List and Find to answer it and for an auditor or admin
+ * to resolve one pseudonym on request (audit.Resolve, audited).
+ *
+ * Handlers as in vaultd/records.h; each runs the method it wraps
+ * unchanged for a collection without private ids. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "vault.h"
+
+#define PSEUDONYM_PREFIX "ps-"
+#define PSEUDONYM_TEXT   (3 + 32) /* "ps-" and 32 hex digits */
+
+int pseudonym_put(struct vault *v, MDB_txn *txn, struct job *j);
+int pseudonym_get(struct vault *v, MDB_txn *txn, struct job *j);
+int pseudonym_delete(struct vault *v, MDB_txn *txn, struct job *j);
+int pseudonym_history(struct vault *v, MDB_txn *txn, struct job *j);
+int pseudonym_list(struct vault *v, MDB_txn *txn, struct job *j);
+int pseudonym_find(struct vault *v, MDB_txn *txn, struct job *j);
+/* SetHold and Dispose (admin) take the real id or a pseudonym (as Due and
+ * ListHolds show them). */
+int pseudonym_set_hold(struct vault *v, MDB_txn *txn, struct job *j);
+int pseudonym_dispose(struct vault *v, MDB_txn *txn, struct job *j);
+/* io.vaultd.audit.Resolve (auditor, admin): collection, pseudonym -> id. */
+int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j);
+
+/* Whether collection (a valid name) has private ids: a denied call's
+ * audit line then names no id (vaultd/writer.c). */
+bool pseudonym_private(struct vault *v, MDB_txn *txn, const char *collection);
