@@ -86,7 +86,7 @@ static void usage(FILE *f)
                    "  --max-body BYTES        largest record body [16777216]\n"
                    "  --max-connections N     concurrent clients [256]\n"
                    "  --max-connections-per-user N  per peer uid [64]\n"
-                   "  --max-pending N         calls in flight per client [32]\n"
+                   "  --max-pending N         calls in flight per client [64]\n"
                    "  --request-timeout SEC   time a client has to send one message [10]\n"
                    "  --idle-timeout SEC      idle clients are disconnected after [600]\n"
                    "  --write-timeout SEC     clients must read 1 MiB of their waiting replies\n"
@@ -1089,7 +1089,7 @@ int main(int argc, char **argv)
                         {
                                 .max_connections = 256,
                                 .max_connections_per_user = 64,
-                                .max_pending = 32,
+                                .max_pending = 64,
                                 .request_timeout_us = 10 * 1000000ull,
                                 .idle_timeout_us = 600 * 1000000ull,
                                 .write_timeout_us = 30 * 1000000ull,

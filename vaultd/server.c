@@ -92,6 +92,10 @@ struct server {
          * connections that hold nothing may read (back-pressure). */
         uint64_t mem_used, mem_budget;
         bool mem_wake; /* fell below the budget: paused connections may read */
+        /* Calls for the writer, handed over together once per loop
+         * iteration (on_post): the writer then sees all that arrived in
+         * one wake-up as one batch, and is signalled once. */
+        struct job *to_writer_head, *to_writer_tail;
         bool failing_closed;
 };
 
@@ -223,8 +227,11 @@ static char *out_reserve(struct conn *c, size_t len)
 
 static int out_append(struct conn *c, const char *msg, size_t len)
 {
-        char *at = out_reserve(c, len);
+        char *at;
 
+        if (len == 0)
+                return 0; /* (nothing may be allocated yet: at would be NULL) */
+        at = out_reserve(c, len);
         if (!at)
                 return -ENOMEM;
         memcpy(at, msg, len);
@@ -395,13 +402,39 @@ static void reply_too_large(struct conn *c, const struct vl_call *call, const st
                                      json_pack("{s:s}", "parameter", "parameters"), len);
 }
 
+/* Queues j for the writer at the end of this loop iteration, in order. */
+static void to_writer(struct server *s, struct job *j)
+{
+        j->next = NULL;
+        if (s->to_writer_tail)
+                s->to_writer_tail->next = j;
+        else
+                s->to_writer_head = j;
+        s->to_writer_tail = j;
+}
+
+static void flush_to_writer(struct server *s)
+{
+        if (!s->to_writer_head)
+                return;
+        writer_submit_list(s->writer, s->to_writer_head, s->to_writer_tail);
+        s->to_writer_head = s->to_writer_tail = NULL;
+}
+
+static int on_post(sd_event_source *src, void *userdata)
+{
+        (void)src;
+        flush_to_writer(userdata);
+        return 0;
+}
+
 static void submit_denial_summaries(struct server *s)
 {
         struct job *due = denials_take_due(s->denials, now_monotonic_us()), *next;
 
         for (; due; due = next) {
                 next = due->next;
-                writer_submit(s->writer, due);
+                to_writer(s, due);
         }
 }
 
@@ -434,7 +467,7 @@ static void dispatch_roleless_denial(struct server *s, struct job *j)
         int r = denials_add(s->denials, j, now_monotonic_us());
 
         if (r < 0) { /* too many pairs tracked: audited on its own */
-                writer_submit(s->writer, j);
+                to_writer(s, j);
                 return;
         }
         if (r > 0)
@@ -508,7 +541,7 @@ static void dispatch(struct conn *c, char *msg, size_t len)
         if (j->denied && policy_roles(s->v->policy, &peer) == 0)
                 dispatch_roleless_denial(s, j);
         else
-                writer_submit(s->writer, j);
+                to_writer(s, j);
 }
 
 static bool conn_may_read(struct conn *c)
@@ -1177,7 +1210,7 @@ static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, vo
                                         "system"};
         j->call.root = json_object();
         j->call.parameters = j->call.root;
-        writer_submit(s->writer, j);
+        to_writer(s, j); /* after the calls before it, as the policy it replaces saw them */
         return 0;
 }
 
@@ -1298,7 +1331,8 @@ static int server_setup(struct server *s)
         s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->notify_fd < 0)
                 return -errno;
-        if ((r = sd_event_add_io(s->event, NULL, s->notify_fd, EPOLLIN, on_jobs_done, s)) < 0 ||
+        if ((r = sd_event_add_post(s->event, NULL, on_post, s)) < 0 ||
+            (r = sd_event_add_io(s->event, NULL, s->notify_fd, EPOLLIN, on_jobs_done, s)) < 0 ||
             (r = sd_event_add_time_relative(s->event, NULL, CLOCK_MONOTONIC, 1000000u, 100000u, on_timer,
                                             s)) < 0)
                 return r;
@@ -1387,6 +1421,7 @@ void server_free(struct server *s)
         /* A backup in progress ends first: its completion still goes
          * through the writer, and the store must stay open under it. */
         backup_wait(s->v);
+        flush_to_writer(s);
         for (j = writer_stop(s->writer); j; j = next) {
                 next = j->next;
                 j->next = NULL;

@@ -472,6 +472,18 @@ int writer_start(struct vault *v, int notify_fd, struct writer **ret)
         return 0;
 }
 
+void writer_submit_list(struct writer *w, struct job *head, struct job *tail)
+{
+        pthread_mutex_lock(&w->lock);
+        if (w->queue_tail)
+                w->queue_tail->next = head;
+        else
+                w->queue_head = head;
+        w->queue_tail = tail;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+}
+
 void writer_submit(struct writer *w, struct job *j)
 {
         pthread_mutex_lock(&w->lock);

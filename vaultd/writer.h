@@ -18,6 +18,8 @@ struct writer_stats {
 int writer_start(struct vault *v, int notify_fd, struct writer **ret);
 /* Queues a job; ownership passes to the writer until writer_take_done. */
 void writer_submit(struct writer *w, struct job *j);
+/* Queues the jobs head..tail (linked by ->next, tail->next NULL) at once. */
+void writer_submit_list(struct writer *w, struct job *head, struct job *tail);
 /* Record bodies waiting to be sent were freed: jobs that waited for room
  * (JOB_WAIT) may run now. */
 void writer_kick(struct writer *w);

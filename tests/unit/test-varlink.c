@@ -392,6 +392,52 @@ static void test_call_parse_lifts_the_body_as_jansson_reads_it(void **state)
         }
 }
 
+/* vl_scan's first form, a character at a time: the reference for the one
+ * that finds quotes with memchr. */
+static int scan_reference(const char *msg, size_t len, unsigned max_depth, unsigned max_values)
+{
+        unsigned depth = 0, values = 1;
+
+        for (size_t i = 0; i < len; i++)
+                switch (msg[i]) {
+                case '"':
+                        for (i++; i < len && msg[i] != '"'; i++)
+                                if (msg[i] == '\\')
+                                        i++;
+                        break;
+                case '[':
+                case '{':
+                        if (++depth > max_depth)
+                                return -E2BIG;
+                        break;
+                case ']':
+                case '}':
+                        if (depth > 0)
+                                depth--;
+                        break;
+                case ',':
+                case ':':
+                        if (++values > max_values)
+                                return -E2BIG;
+                        break;
+                }
+        return 0;
+}
+
+static void test_scan_skips_strings_as_the_reference(void **state)
+{
+        char msg[40];
+
+        (void)state;
+        for (int round = 0; round < 300000; round++) {
+                size_t len = randombytes_uniform(sizeof(msg));
+                for (size_t i = 0; i < len; i++)
+                        msg[i] = "\"\\{[,:a"[randombytes_uniform(7)];
+                for (unsigned d = 1; d < 4; d++)
+                        assert_int_equal(vl_scan(msg, len, d, 3), scan_reference(msg, len, d, 3));
+        }
+}
+
 static void test_scan_bounds_depth_and_values(void **state)
 {
         static const char ok[] =
@@ -620,6 +666,7 @@ int main(void)
                 cmocka_unit_test(test_call_parse_valid),
                 cmocka_unit_test(test_call_parse_rejects),
                 cmocka_unit_test(test_scan_bounds_depth_and_values),
+                cmocka_unit_test(test_scan_skips_strings_as_the_reference),
                 cmocka_unit_test(test_call_parse_lifts_the_body_as_jansson_reads_it),
                 cmocka_unit_test(test_reply_encode),
                 cmocka_unit_test(test_error_encode),
