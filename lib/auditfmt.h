@@ -89,8 +89,18 @@ struct export_report {
         uint64_t head_size;
         int64_t head_time;   /* its signed time, 0 when it has none */
         uint64_t crlf_lines; /* lines that ended in CR LF (the CR was dropped) */
-        uint64_t bad_line;   /* 1-based line of the file that failed, 0 if none */
-        int64_t bad_seq;     /* seq of the failing audit line, -1 if none */
+        /* The Merkle tree of lines 0 … last_seq: its root when the export
+         * lets it be computed (tree_known: it starts at 0, or its header
+         * gives the tree before its first line), whether a checkpoint
+         * signed that root (tree_root_signed) and whether it is vouched
+         * for at all (tree_verified: signed, or computed from line 0 on). */
+        uint64_t tree_size;
+        uint8_t tree_root[32];
+        bool tree_known, tree_root_signed, tree_verified;
+        /* The forms of its checkpoints: the old one, then signed roots. */
+        struct checkpoint_forms forms;
+        uint64_t bad_line; /* 1-based line of the file that failed, 0 if none */
+        int64_t bad_seq;   /* seq of the failing audit line, -1 if none */
         char why[320];
 };
 
@@ -111,6 +121,12 @@ struct export_opts {
         bool has_since;
         uint64_t since_seq;
         uint8_t since_hash[AUDIT_HASH_SIZE];
+        /* Continuity by the tree instead: the export's tree of since_size
+         * lines must have since_root (a root verified earlier). It needs
+         * no line before since_size: the export may start right there. */
+        bool has_since_root;
+        uint64_t since_size;
+        uint8_t since_root[32];
 };
 
 /* Reads an export from f and checks header, chain, every checkpoint, that

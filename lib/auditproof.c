@@ -55,6 +55,32 @@ int auditproof_hashes_parse(json_t *array, uint8_t (*ret)[MERKLE_HASH_SIZE])
         return (int)n;
 }
 
+json_t *auditproof_frontier_json(const struct merkle_frontier *f)
+{
+        uint8_t hashes[MERKLE_LEVELS][MERKLE_HASH_SIZE];
+        size_t n = 0;
+
+        for (int level = MERKLE_LEVELS - 1; level >= 0; level--)
+                if ((f->size >> level) & 1)
+                        memcpy(hashes[n++], f->hash[level], MERKLE_HASH_SIZE);
+        return auditproof_hashes_json((const void *)hashes, n);
+}
+
+int auditproof_frontier_parse(json_t *array, uint64_t size, struct merkle_frontier *ret)
+{
+        uint8_t hashes[MERKLE_PROOF_MAX][MERKLE_HASH_SIZE];
+        struct merkle_frontier f = {.size = size};
+        int n = auditproof_hashes_parse(array, hashes), i = 0;
+
+        if (n != __builtin_popcountll(size))
+                return -EINVAL;
+        for (int level = MERKLE_LEVELS - 1; level >= 0; level--)
+                if ((size >> level) & 1)
+                        memcpy(f.hash[level], hashes[i++], MERKLE_HASH_SIZE);
+        *ret = f;
+        return 0;
+}
+
 static int fail(struct auditproof_report *rep, int64_t seq, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static int fail(struct auditproof_report *rep, int64_t seq, const char *fmt, ...)

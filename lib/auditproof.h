@@ -24,6 +24,14 @@ json_t *auditproof_hashes_json(const uint8_t (*hashes)[MERKLE_HASH_SIZE], size_t
  * it is not one, or is longer. Returns the number of hashes. */
 int auditproof_hashes_parse(json_t *array, uint8_t (*ret)[MERKLE_HASH_SIZE]);
 
+/* A tree's frontier (lib/merkle.h) as a JSON array of its hashes in
+ * base64, the largest (leftmost) subtree first: one per one bit of its
+ * size, [] for 0 (the export header's "tree"). NULL when out of memory. */
+json_t *auditproof_frontier_json(const struct merkle_frontier *f);
+/* Parses such an array as the frontier of size leaves. -EINVAL when it is
+ * not one, or holds another number of hashes. */
+int auditproof_frontier_parse(json_t *array, uint64_t size, struct merkle_frontier *ret);
+
 struct auditproof_report {
         uint64_t size;        /* the tree the proofs are against */
         uint64_t lines;       /* lines proven included */

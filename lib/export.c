@@ -7,6 +7,8 @@
 #include <sodium.h>
 
 #include "auditfmt.h"
+#include "auditproof.h"
+#include "merkle.h"
 #include "timestamp.h"
 #include "util.h"
 
@@ -17,8 +19,17 @@ struct export_state {
         int64_t exported; /* the header's export time, seconds; -1 when it has none */
         char *key;        /* the key checkpoints must be signed by now */
         const char *origin;
-        uint8_t (*hashes)[AUDIT_HASH_SIZE]; /* hash of each line, by seq - first_seq */
+        uint8_t (*hashes)[AUDIT_HASH_SIZE];  /* hash of each line, by seq - first_seq */
+        uint8_t (*leaves)[MERKLE_HASH_SIZE]; /* its leaf hash in the tree */
         uint64_t nhashes;
+        /* The Merkle tree: from the header's frontier of the first_seq
+         * lines (tree_known; an export from before the tree has none),
+         * extended leaf by leaf to each checkpoint's size in turn. */
+        bool tree_known;
+        struct merkle_frontier tree;
+        bool since_root_seen; /* the tree passed opts->since_size: since_root_got is its root */
+        uint8_t since_root_got[MERKLE_HASH_SIZE];
+        struct checkpoint_forms forms;
         uint64_t last_size; /* of the last checkpoint checked */
         bool covered;       /* a checkpoint covers the last line */
         bool beyond;        /* the last checkpoint lies beyond the last line (a partial export) */
@@ -59,8 +70,22 @@ static int read_header(struct export_state *st, json_t *h)
         audit_chain_init(&st->chain, st->rep->first_seq, prevbin);
         st->nhashes = st->rep->last_seq - st->rep->first_seq + 1;
         st->hashes = calloc(st->nhashes, AUDIT_HASH_SIZE);
-        if (!st->hashes)
+        st->leaves = calloc(st->nhashes, MERKLE_HASH_SIZE);
+        if (!st->hashes || !st->leaves)
                 return -ENOMEM;
+        /* The tree before the first line: its frontier, which the signed
+         * roots the lines lead to then vouch for. */
+        if (json_object_get(h, "tree")) {
+                if (auditproof_frontier_parse(json_object_get(h, "tree"), st->rep->first_seq, &st->tree) < 0)
+                        return fail(st->rep, 1, -1,
+                                    "the header's \"tree\" is not the frontier of the tree of %" PRIu64
+                                    " lines",
+                                    st->rep->first_seq);
+                st->tree_known = true;
+        } else if (st->rep->first_seq == 0) {
+                merkle_frontier_init(&st->tree);
+                st->tree_known = true;
+        }
         {
                 const char *when = json_string_value(json_object_get(h, "exported"));
                 uint64_t us;
@@ -78,8 +103,41 @@ static int read_header(struct export_state *st, json_t *h)
         return st->key ? 0 : -ENOMEM;
 }
 
+/* The tree extended to size lines (of this export), noting its root as
+ * it passes the size continuity asks about. */
+static int tree_advance(struct export_state *st, uint64_t size)
+{
+        const struct export_opts *o = st->opts;
+        int k;
+
+        for (;;) {
+                if (o->has_since_root && st->tree.size == o->since_size && o->since_size > 0 &&
+                    !st->since_root_seen) {
+                        if ((k = merkle_frontier_root(&st->tree, st->since_root_got)) < 0)
+                                return k;
+                        st->since_root_seen = true;
+                }
+                if (st->tree.size >= size)
+                        return 0;
+                if ((k = merkle_frontier_append(&st->tree, st->leaves[st->tree.size - st->rep->first_seq])) <
+                    0)
+                        return k;
+        }
+}
+
+/* The root of the tree of size lines, or NULL when it cannot be known
+ * (an export without the header's frontier). */
+static const uint8_t *tree_root_at(struct export_state *st, uint64_t size, uint8_t root[MERKLE_HASH_SIZE])
+{
+        if (!st->tree_known || size < st->tree.size || size == 0 || tree_advance(st, size) < 0 ||
+            merkle_frontier_root(&st->tree, root) < 0)
+                return NULL;
+        return root;
+}
+
 static int check_checkpoint(struct export_state *st, uint64_t lineno, const char *note)
 {
+        uint8_t root[MERKLE_HASH_SIZE];
         struct checkpoint c;
         bool beyond;
         char why[sizeof(st->rep->why)];
@@ -99,13 +157,16 @@ static int check_checkpoint(struct export_state *st, uint64_t lineno, const char
         else if (c.size == 0 || c.size - 1 < st->rep->first_seq || c.size - 1 >= st->chain.next_seq)
                 k = fail(st->rep, lineno, -1, "checkpoint of size %" PRIu64 " covers no line of this export",
                          c.size);
-        else if (sodium_memcmp(c.hash, st->hashes[c.size - 1 - st->rep->first_seq], AUDIT_HASH_SIZE) != 0)
-                k = fail(st->rep, lineno, (int64_t)c.size - 1,
-                         "checkpoint of size %" PRIu64 " does not match line %" PRIu64, c.size, c.size - 1);
-        else
-                k = 0;
-        if (k == 0 && c.size <= st->last_size)
+        else if (c.size <= st->last_size)
                 k = fail(st->rep, lineno, -1, "checkpoints are not in order of size");
+        else if ((k = checkpoint_form(&st->forms, &c, tree_root_at(st, c.size, root),
+                                      st->hashes[c.size - 1 - st->rep->first_seq], why, sizeof(why))) < 0)
+                k = fail(st->rep, lineno, (int64_t)c.size - 1, "%s", why);
+        else {
+                if (c.size - 1 == st->rep->last_seq)
+                        st->rep->tree_root_signed = k == 1;
+                k = 0;
+        }
         if (k == 0) {
                 st->beyond = beyond;
                 if (c.size - 1 == st->rep->last_seq)
@@ -145,6 +206,7 @@ static int verify_audit_line(struct export_state *st, uint64_t lineno, const cha
         if (k < 0)
                 return fail(st->rep, lineno, (int64_t)seq, "%s", why);
         memcpy(st->hashes[seq - st->rep->first_seq], st->chain.prev, AUDIT_HASH_SIZE);
+        merkle_leaf_hash(line, len, st->leaves[seq - st->rep->first_seq]);
         st->rep->lines++;
         return 0;
 }
@@ -187,7 +249,32 @@ static int verify_end(struct export_state *st, uint64_t lineno)
                 return fail(rep, lineno, (int64_t)rep->last_seq,
                             "no signed checkpoint covers the last line");
         memcpy(rep->last_hash, st->hashes[rep->last_seq - rep->first_seq], AUDIT_HASH_SIZE);
-        if (o->has_since) {
+        rep->tree_size = rep->last_seq + 1;
+        rep->tree_known = tree_root_at(st, rep->tree_size, rep->tree_root) != NULL;
+        /* Vouched for by the signature on that root, or, by a checkpoint
+         * of the old form, through the chain when the lines start at 0. */
+        rep->tree_verified = rep->tree_known && (rep->tree_root_signed || rep->first_seq == 0);
+        rep->forms = st->forms;
+        if (o->has_since_root) {
+                if (o->since_size > rep->last_seq + 1)
+                        return fail(rep, lineno, (int64_t)o->since_size - 1,
+                                    "the export ends at seq %" PRIu64 ", before the head verified last time "
+                                    "(%" PRIu64 " lines): a trail rolled back or cut short",
+                                    rep->last_seq, o->since_size);
+                if (o->since_size < rep->first_seq || !st->tree_known)
+                        return fail(rep, 1, (int64_t)o->since_size,
+                                    "the export starts at seq %" PRIu64
+                                    " and cannot show the tree of the %" PRIu64
+                                    " lines verified last time: export from seq %" PRIu64 " or earlier",
+                                    rep->first_seq, o->since_size, o->since_size);
+                if (!st->since_root_seen || !rep->tree_verified ||
+                    sodium_memcmp(st->since_root_got, o->since_root, MERKLE_HASH_SIZE) != 0)
+                        return fail(rep, lineno, (int64_t)o->since_size - 1,
+                                    "the tree of its first %" PRIu64
+                                    " lines differs from the one verified last time: the trail was "
+                                    "rewritten, or is another history (a fork)",
+                                    o->since_size);
+        } else if (o->has_since) {
                 const uint8_t *h;
 
                 if (o->since_seq > rep->last_seq)
@@ -293,6 +380,7 @@ int export_verify_opts(FILE *f, const struct export_opts *opts, struct export_re
                 snprintf(ret->origin, sizeof(ret->origin), "%s", st.origin);
         }
         free(st.hashes);
+        free(st.leaves);
         free(st.key);
         json_decref(header_keep);
         return k;

@@ -3,28 +3,21 @@
 #include <errno.h>
 #include <string.h>
 
-#include <sodium.h>
+#include "sha256.h"
 
 void merkle_leaf_hash(const void *data, size_t len, uint8_t ret[MERKLE_HASH_SIZE])
 {
-        static const uint8_t prefix = 0x00;
-        crypto_hash_sha256_state st;
-
-        crypto_hash_sha256_init(&st);
-        crypto_hash_sha256_update(&st, &prefix, 1);
-        crypto_hash_sha256_update(&st, data, len);
-        crypto_hash_sha256_final(&st, ret);
+        sha256_prefixed(0x00, data, len, ret);
 }
 
 void merkle_node_hash(const uint8_t left[MERKLE_HASH_SIZE], const uint8_t right[MERKLE_HASH_SIZE],
                       uint8_t ret[MERKLE_HASH_SIZE])
 {
-        uint8_t buf[1 + 2 * MERKLE_HASH_SIZE];
+        uint8_t buf[2 * MERKLE_HASH_SIZE];
 
-        buf[0] = 0x01;
-        memcpy(buf + 1, left, MERKLE_HASH_SIZE);
-        memcpy(buf + 1 + MERKLE_HASH_SIZE, right, MERKLE_HASH_SIZE);
-        crypto_hash_sha256(ret, buf, sizeof(buf));
+        memcpy(buf, left, MERKLE_HASH_SIZE);
+        memcpy(buf + MERKLE_HASH_SIZE, right, MERKLE_HASH_SIZE);
+        sha256_prefixed(0x01, buf, sizeof(buf), ret);
 }
 
 int merkle_append(const struct merkle_hashes *h, uint64_t n, const uint8_t leaf[MERKLE_HASH_SIZE])

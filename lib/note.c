@@ -450,3 +450,30 @@ int checkpoint_verify(const char *note, const char *vkey, struct checkpoint *ret
                 *ret = c;
         return k;
 }
+
+int checkpoint_form(struct checkpoint_forms *f, const struct checkpoint *c, const uint8_t *root,
+                    const uint8_t *line_hash, char *why, size_t whylen)
+{
+        if (root && sodium_memcmp(c->hash, root, NOTE_HASH_SIZE) == 0) {
+                if (f->root++ == 0)
+                        f->root_first = c->size;
+                return 1;
+        }
+        if (!line_hash || sodium_memcmp(c->hash, line_hash, NOTE_HASH_SIZE) != 0)
+                return why_bad(why, whylen,
+                               root ? "checkpoint of size %" PRIu64 " does not match its lines: it names "
+                                      "neither the root of their tree nor the hash of line %" PRIu64
+                                    : "checkpoint of size %" PRIu64 " does not match line %" PRIu64
+                                      " (and its root cannot be computed here)",
+                               c->size, c->size - 1);
+        if (f->root)
+                return why_bad(why, whylen,
+                               "checkpoint of size %" PRIu64 " names the hash of its last line, but the one "
+                               "of size %" PRIu64
+                               " already named the tree's root: signed roots never go back "
+                               "to the old form",
+                               c->size, f->root_first);
+        f->old++;
+        f->old_last = c->size;
+        return 0;
+}

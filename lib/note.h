@@ -91,3 +91,24 @@ int checkpoint_parse(const struct note *n, struct checkpoint *ret, char *why, si
  * -EINVAL when vkey is malformed. The caller frees with checkpoint_done. */
 int checkpoint_verify(const char *note, const char *vkey, struct checkpoint *ret, char *why, size_t whylen);
 void checkpoint_done(struct checkpoint *c);
+
+/* The two forms of a checkpoint's hash line (docs/audit-format.md,
+ * "Checkpoints"): the root of the Merkle tree of its lines (a tlog
+ * checkpoint), or, in a checkpoint signed before its store's upgrade to
+ * signed roots, the SHA-256 of its last line. A trail switches once, from
+ * the old form to the root, never back. A verifier feeds its checkpoints
+ * in order of size. */
+struct checkpoint_forms {
+        uint64_t old;        /* checkpoints that name their last line's hash */
+        uint64_t old_last;   /* the size of the last of them */
+        uint64_t root;       /* checkpoints that name the root */
+        uint64_t root_first; /* the size of the first of them */
+};
+
+/* Which form the hash of checkpoint c is: 1 the root (root: the tree's
+ * root at c->size, NULL when the verifier cannot compute it), 0 the old
+ * form (line_hash: hash of line c->size-1, NULL when unknown); counted
+ * in f. -EBADMSG with why when it is neither, or the old form after a
+ * checkpoint of the new. */
+int checkpoint_form(struct checkpoint_forms *f, const struct checkpoint *c, const uint8_t *root,
+                    const uint8_t *line_hash, char *why, size_t whylen);

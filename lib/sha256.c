@@ -11,6 +11,16 @@ void sha256_portable(const void *data, size_t len, uint8_t out[SHA256_SIZE])
         crypto_hash_sha256(out, data, len);
 }
 
+void sha256_prefixed_portable(uint8_t prefix, const void *data, size_t len, uint8_t out[SHA256_SIZE])
+{
+        crypto_hash_sha256_state st;
+
+        crypto_hash_sha256_init(&st);
+        crypto_hash_sha256_update(&st, &prefix, 1);
+        crypto_hash_sha256_update(&st, data, len);
+        crypto_hash_sha256_final(&st, out);
+}
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -67,17 +77,37 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t state
         _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(s1, tmp, 8));    /* HGFE */
 }
 
-static void sha256_ni(const void *data, size_t len, uint8_t out[SHA256_SIZE])
+/* SHA-256 of head[0..nhead) || data[0..len), nhead < 64: the head and
+ * the data's first bytes make the first block, then the data's blocks are
+ * hashed in place (a Merkle leaf's 0x00 needs no copy of the line). */
+static void sha256_ni(const uint8_t *head, size_t nhead, const void *data, size_t len,
+                      uint8_t out[SHA256_SIZE])
 {
         uint32_t state[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                              0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
         uint8_t tail[128] = {0};
-        size_t full = len / 64, rest = len % 64, ntail = rest < 56 ? 1 : 2;
+        const uint8_t *p = data;
+        uint64_t total = (uint64_t)nhead + len;
+        size_t full, rest, ntail;
 
-        blocks_ni(state, data, full);
-        memcpy(tail, (const uint8_t *)data + 64 * full, rest);
+        if (nhead && total >= 64) {
+                memcpy(tail, head, nhead);
+                memcpy(tail + nhead, p, 64 - nhead);
+                blocks_ni(state, tail, 1);
+                p += 64 - nhead;
+                len -= 64 - nhead;
+                nhead = 0;
+                memset(tail, 0, sizeof(tail));
+        }
+        full = len / 64;
+        rest = len % 64;
+        blocks_ni(state, p, full);
+        memcpy(tail, head, nhead);
+        memcpy(tail + nhead, p + 64 * full, rest);
+        rest += nhead;
+        ntail = rest < 56 ? 1 : 2;
         tail[rest] = 0x80;
-        be64_put(tail + 64 * ntail - 8, (uint64_t)len * 8);
+        be64_put(tail + 64 * ntail - 8, total * 8);
         blocks_ni(state, tail, ntail);
         for (int i = 0; i < 8; i++)
                 be32_put(out + 4 * i, state[i]);
@@ -109,9 +139,17 @@ int sha256_accelerated(void)
 void sha256(const void *data, size_t len, uint8_t out[SHA256_SIZE])
 {
         if (cpu_has_sha())
-                sha256_ni(data, len, out);
+                sha256_ni(NULL, 0, data, len, out);
         else
                 sha256_portable(data, len, out);
+}
+
+void sha256_prefixed(uint8_t prefix, const void *data, size_t len, uint8_t out[SHA256_SIZE])
+{
+        if (cpu_has_sha())
+                sha256_ni(&prefix, 1, data, len, out);
+        else
+                sha256_prefixed_portable(prefix, data, len, out);
 }
 #else
 int sha256_accelerated(void)
@@ -122,5 +160,10 @@ int sha256_accelerated(void)
 void sha256(const void *data, size_t len, uint8_t out[SHA256_SIZE])
 {
         sha256_portable(data, len, out);
+}
+
+void sha256_prefixed(uint8_t prefix, const void *data, size_t len, uint8_t out[SHA256_SIZE])
+{
+        sha256_prefixed_portable(prefix, data, len, out);
 }
 #endif

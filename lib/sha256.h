@@ -13,7 +13,11 @@
 
 /* out = SHA-256(data[0..len)). */
 void sha256(const void *data, size_t len, uint8_t out[SHA256_SIZE]);
-/* libsodium's SHA-256, whatever the CPU: the reference for tests. */
+/* out = SHA-256(prefix || data[0..len)): a Merkle tree's leaf (0x00) and
+ * node (0x01) hashes. */
+void sha256_prefixed(uint8_t prefix, const void *data, size_t len, uint8_t out[SHA256_SIZE]);
+/* libsodium's SHA-256, whatever the CPU: the references for tests. */
 void sha256_portable(const void *data, size_t len, uint8_t out[SHA256_SIZE]);
+void sha256_prefixed_portable(uint8_t prefix, const void *data, size_t len, uint8_t out[SHA256_SIZE]);
 /* Whether sha256() uses the CPU's SHA instructions. */
 int sha256_accelerated(void);

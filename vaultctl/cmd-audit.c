@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "auditfmt.h"
+#include "auditproof.h"
 #include "auditview.h"
 #include "util.h"
 #include "auditview.h"
@@ -245,6 +246,27 @@ __attribute__((noreturn)) static void die_not_verified(const char *path, const s
                   path, rep->bad_line, seq, rep->why);
 }
 
+/* The tree of the lines verified, and where the checkpoints switched
+ * from naming their last line's hash to naming the root. */
+static void show_tree(const struct export_report *rep)
+{
+        char b64[MERKLE_HASH_B64_SIZE];
+
+        if (rep->tree_known) {
+                auditproof_hash_b64(rep->tree_root, b64);
+                printf("tree: %" PRIu64 " lines, root %s%s\n", rep->tree_size, b64,
+                       rep->tree_root_signed ? " (signed)" : "");
+        }
+        if (rep->forms.old && rep->forms.root)
+                printf("checkpoints up to size %" PRIu64 " name the hash of their last line (signed before "
+                       "the store's\nupgrade to signed roots); from size %" PRIu64
+                       " on they name the root\n",
+                       rep->forms.old_last, rep->forms.root_first);
+        else if (rep->forms.old)
+                printf("its checkpoints name the hash of their last line (signed before the store's "
+                       "upgrade to\nsigned roots): no signed root yet\n");
+}
+
 static void show_file_verified(const char *what, const char *vkey, const struct export_report *rep,
                                const struct audit_state *since)
 {
@@ -267,7 +289,12 @@ static void show_file_verified(const char *what, const char *vkey, const struct 
                        rep->head_size, when[0] ? when : "without a time");
         else if (when[0])
                 printf("signed head: %" PRIu64 " lines at %s\n", rep->head_size, when);
-        if (since && since->exists)
+        show_tree(rep);
+        if (since && since->exists && since->has_root)
+                printf("continues the trail verified %s: the tree of its first %" PRIu64
+                       " lines is unchanged\n",
+                       since->verified, since->size);
+        else if (since && since->exists)
                 printf("continues the trail verified %s: line %" PRIu64 " is unchanged\n", since->verified,
                        since->seq);
         if (rep->key_changes) {
@@ -312,7 +339,7 @@ static void state_advance(const struct verify_args *a, const struct export_repor
 static int verified(struct ctl *ctl, const struct verify_args *a, const char *what,
                     const struct export_report *rep)
 {
-        char hex[AUDIT_HASH_HEX_SIZE];
+        char hex[AUDIT_HASH_HEX_SIZE], b64[MERKLE_HASH_B64_SIZE];
         json_t *o;
 
         state_advance(a, rep);
@@ -321,6 +348,7 @@ static int verified(struct ctl *ctl, const struct verify_args *a, const char *wh
                 return EXIT_SUCCESS;
         }
         hex_encode(rep->last_hash, AUDIT_HASH_SIZE, hex);
+        auditproof_hash_b64(rep->tree_root, b64);
         o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:s,s:I,s:I,s:I,s:s,s:b}", "valid", 1, "file", what,
                       "first_seq", (json_int_t)rep->first_seq, "last_seq", (json_int_t)rep->last_seq,
                       "lines", (json_int_t)rep->lines, "checkpoints", (json_int_t)rep->checkpoints,
@@ -328,6 +356,15 @@ static int verified(struct ctl *ctl, const struct verify_args *a, const char *wh
                       "last_key", rep->last_key, "head_size", (json_int_t)rep->head_size, "head_time",
                       (json_int_t)rep->head_time, "crlf_lines", (json_int_t)rep->crlf_lines, "last_hash",
                       hex, "continues", a->since.exists);
+        if (o && rep->tree_known)
+                json_object_update_new(o, json_pack("{s:I,s:s,s:b}", "tree_size", (json_int_t)rep->tree_size,
+                                                    "root", b64, "root_signed", rep->tree_root_signed));
+        if (o)
+                json_object_update_new(o, json_pack("{s:I,s:I,s:I,s:I}", "old_form_checkpoints",
+                                                    (json_int_t)rep->forms.old, "old_form_last_size",
+                                                    (json_int_t)rep->forms.old_last, "root_checkpoints",
+                                                    (json_int_t)rep->forms.root, "root_first_size",
+                                                    (json_int_t)rep->forms.root_first));
         print_json(o);
         json_decref(o);
         return EXIT_SUCCESS;
@@ -357,7 +394,13 @@ static int verify_live_here(struct ctl *ctl, const struct verify_args *a)
         struct evidence ev;
         int r;
 
-        evidence_fetch(ctl, json_object(), &a->opts, &ev);
+        /* With the tree verified last time, the lines after it are enough:
+         * the export's header gives the tree before its first line. */
+        evidence_fetch(ctl,
+                       a->opts.has_since_root
+                               ? json_pack("{s:I}", "from_seq", (json_int_t)a->opts.since_size)
+                               : json_object(),
+                       &a->opts, &ev);
         if (!ev.verified)
                 die_not_verified("the live trail (exported)", &ev.rep);
         r = verified(ctl, a, "the live trail (exported)", &ev.rep);
@@ -485,7 +528,11 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
         }
         if (a.state_path && (r = audit_state_load(a.state_path, &a.since, why, sizeof(why))) < 0)
                 die("%s", why);
-        if (a.since.exists) {
+        if (a.since.exists && a.since.has_root) {
+                a.opts.has_since_root = true;
+                a.opts.since_size = a.since.size;
+                memcpy(a.opts.since_root, a.since.root, MERKLE_HASH_SIZE);
+        } else if (a.since.exists) {
                 a.opts.has_since = true;
                 a.opts.since_seq = a.since.seq;
                 memcpy(a.opts.since_hash, a.since.hash, AUDIT_HASH_SIZE);

@@ -189,9 +189,12 @@ static void show_proof_verified(const char *path, const char *vkey, const struct
         printf("\n");
         if (rep->root_signed)
                 printf("the root is signed: the checkpoint of size %" PRIu64 " names it\n", rep->size);
+        if (rep->root_signed && rep->old_root_signed)
+                printf("so is the older root: the checkpoint of size %" PRIu64 " names it\n", rep->old_size);
         else if (rep->checkpoint)
                 printf("note: the checkpoint of size %" PRIu64 " is signed but names the hash of the last "
-                       "line, not the root (signed before the tree): the proof shows the line is in this "
+                       "line, not the root (signed before the store's upgrade to signed roots): the proof "
+                       "shows the line is in this "
                        "tree, not that the vault signed it\n",
                        rep->size);
         else
@@ -221,10 +224,11 @@ int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey)
                                     (json_int_t)rep.bad_seq),
                           "%s does NOT verify: %s", path, rep.why);
         if (ctl->json) {
-                json_t *o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:b,s:b,s:b}", "valid", 1, "file", path, "size",
-                                      (json_int_t)rep.size, "lines", (json_int_t)rep.lines, "old_size",
-                                      (json_int_t)rep.old_size, "root_signed", rep.root_signed, "checkpoint",
-                                      rep.checkpoint, "trusted_key", vkey != NULL);
+                json_t *o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:b,s:b,s:b,s:b}", "valid", 1, "file", path,
+                                      "size", (json_int_t)rep.size, "lines", (json_int_t)rep.lines,
+                                      "old_size", (json_int_t)rep.old_size, "root_signed", rep.root_signed,
+                                      "old_root_signed", rep.old_root_signed, "checkpoint", rep.checkpoint,
+                                      "trusted_key", vkey != NULL);
                 print_json(o);
                 json_decref(o);
         } else

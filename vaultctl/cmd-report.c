@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "auditproof.h"
 #include "report-html.h"
 #include "util.h"
 
@@ -317,6 +318,15 @@ static void show_summary(const struct report_args *a, const struct audit_report 
                 printf("  %s\n", lang_label(l, L_VERIFIED_SELF));
         printf("%s: seq %" PRIu64 "..%" PRIu64 "\n", lang_label(l, L_VERIFIED_RANGE), rep->first_seq,
                rep->last_seq);
+        if (rep->tree_known) {
+                char root[MERKLE_HASH_B64_SIZE];
+
+                auditproof_hash_b64(rep->tree_root, root);
+                printf("%s: %s %s, %s%s%s%s\n", lang_label(l, L_TREE), lang_number(l, rep->tree_size, n1),
+                       lang_label(l, L_LINES), root, rep->tree_root_signed ? " (" : "",
+                       rep->tree_root_signed ? lang_label(l, L_TREE_SIGNED) : "",
+                       rep->tree_root_signed ? ")" : "");
+        }
         if (r->span.any)
                 printf("%s: seq %" PRIu64 "..%" PRIu64 ", %s .. %s (%s %s)\n", lang_label(l, L_PERIOD_RANGE),
                        r->span.first, r->span.last, lang_datetime(l, r->span.first_time_us, t1),

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auditproof.h"
 #include "util.h"
 #include "vaultctl.h"
 
@@ -71,6 +72,17 @@ int audit_state_load(const char *path, struct audit_state *ret, char *why, size_
         }
         ret->exists = true;
         ret->seq = (uint64_t)json_integer_value(seq);
+        /* Written since the tree: the root of lines 0 … seq. */
+        if (json_object_get(o, "root")) {
+                if (json_integer_value(json_object_get(o, "size")) != (json_int_t)ret->seq + 1 ||
+                    auditproof_hash_parse(json_object_get(o, "root"), ret->root) < 0) {
+                        json_decref(o);
+                        snprintf(why, whylen, "%s has a malformed \"size\" or \"root\"", path);
+                        return -EINVAL;
+                }
+                ret->has_root = true;
+                ret->size = ret->seq + 1;
+        }
         ret->origin = strdup(origin);
         ret->key = strdup(key);
         ret->verified = strdup(verified);
@@ -93,6 +105,13 @@ int audit_state_save(const char *path, const struct export_report *rep)
         time_format_us(now_realtime_us(), when);
         o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "format", STATE_FORMAT, "origin", rep->origin, "seq",
                       (json_int_t)rep->last_seq, "hash", hex, "key", rep->last_key, "verified", when);
+        if (o && rep->tree_verified) {
+                char b64[MERKLE_HASH_B64_SIZE];
+
+                auditproof_hash_b64(rep->tree_root, b64);
+                json_object_set_new(o, "size", json_integer((json_int_t)rep->tree_size));
+                json_object_set_new(o, "root", json_string(b64));
+        }
         text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         json_decref(o);
         if (!text || asprintf(&tmp, "%s.tmp", path) < 0)

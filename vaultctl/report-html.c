@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "auditproof.h"
 #include "report-html.h"
 #include "timestamp.h"
 #include "util.h"
@@ -158,6 +159,15 @@ static void facts(FILE *f, const struct audit_report *r)
         fact(f, label(r, L_PERIOD_RANGE), text, NULL);
         snprintf(text, sizeof(text), "seq %" PRIu64 ", SHA-256 %s", rep->last_seq, r->ev->head_hash);
         fact(f, label(r, L_SIGNED_HEAD), text, "mono");
+        if (rep->tree_known) {
+                char root[MERKLE_HASH_B64_SIZE];
+
+                auditproof_hash_b64(rep->tree_root, root);
+                snprintf(text, sizeof(text), "%s %s, %s%s%s", lang_number(r->lang, rep->tree_size, n),
+                         label(r, L_LINES), root, rep->tree_root_signed ? " — " : "",
+                         rep->tree_root_signed ? label(r, L_TREE_SIGNED) : "");
+                fact(f, label(r, L_TREE), text, "mono");
+        }
         fact(f, label(r, L_HEAD_TIME), lang_datetime(r->lang, r->ev->head_time_us, a), NULL);
         snprintf(text, sizeof(text), "%s %s", key ? key : "", r->ev->key ? "" : label(r, L_KEY_FROM_EXPORT));
         fact(f, label(r, L_VERIFIER_KEY), text, "mono");

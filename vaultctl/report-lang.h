@@ -22,6 +22,8 @@ enum label {
         L_PERIOD_RANGE,
         L_PERIOD_NONE,
         L_SIGNED_HEAD,
+        L_TREE,
+        L_TREE_SIGNED,
         L_HEAD_TIME,
         L_VERIFIER_KEY,
         L_KEY_FROM_EXPORT,

@@ -342,6 +342,12 @@ struct audit_state {
         uint8_t hash[AUDIT_HASH_SIZE];
         char *key;      /* the signing key in force at that line */
         char *verified; /* when, RFC 3339 UTC */
+        /* The Merkle tree of lines 0 … seq (size seq + 1) and its root,
+         * when that audit could vouch for it: the next one then needs no
+         * line before size (docs/audit-format.md, "Continuity"). */
+        bool has_root;
+        uint64_t size;
+        uint8_t root[32];
 };
 /* "SEQ:HEX" (vaultctl audit head prints it). -EINVAL when malformed. */
 int since_head_parse(const char *s, uint64_t *ret_seq, uint8_t ret_hash[AUDIT_HASH_SIZE]);

@@ -85,18 +85,6 @@ static int tree_check(struct audit_log *log, MDB_txn *txn)
         return size > log->next_seq ? -EIO : 0;
 }
 
-int audit_tree_built(struct audit_log *log)
-{
-        MDB_txn *txn;
-        int k = store_begin(log->store, false, &txn);
-
-        if (k < 0)
-                return k;
-        k = tree_check(log, txn);
-        mdb_txn_abort(txn);
-        return k == 0 && !log->tree ? -EIO : k;
-}
-
 /* Reads the stored head and origin; tells the keeper nothing. */
 static int audit_log_load(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
 {
@@ -171,12 +159,41 @@ static int note_signature(struct audit_log *log, const MDB_val *val, uint8_t sig
         return k == -ENOKEY ? -EIO : k;
 }
 
+/* The keeper's floor (keeper_chain): the last signed checkpoint, the
+ * frontier of the tree below its last line, and that line. */
+static int tell_floor(struct audit_log *log, MDB_txn *txn, int64_t *ret_time)
+{
+        struct merkle_frontier tree = {0};
+        uint8_t sig[64] = {0}, key[8];
+        int64_t time = 0;
+        MDB_val note, line = {0, NULL};
+        uint64_t size = log->checkpoint_size;
+        int k;
+
+        if (size > 0) {
+                /* The tree is built before the log is opened (vault_open):
+                 * without it the keeper could not extend the root. */
+                if (!log->tree)
+                        return -EIO;
+                be64_put(key, size);
+                if ((k = store_get(txn, log->store->checkpoints, key, 8, &note)) < 0 ||
+                    (k = note_signature(log, &note, sig, &time)) < 0 ||
+                    (k = auditree_frontier(log->store, txn, size - 1, &tree)) < 0)
+                        return k;
+                be64_put(key, size - 1);
+                if ((k = store_get(txn, log->store->audit, key, 8, &line)) < 0)
+                        return k;
+        }
+        k = keeper_chain(log->keeper, size, &tree, line.mv_data, line.mv_size, sig, time);
+        if (k == 0)
+                *ret_time = time;
+        return k;
+}
+
 int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struct audit_log **ret)
 {
-        uint8_t hash[AUDIT_HASH_SIZE] = {0}, sig[64] = {0}, key[8];
         int64_t time = 0;
         struct audit_log *log;
-        MDB_val note;
         int k = audit_log_load(s, kp, txn, &log);
 
         if (k < 0)
@@ -187,17 +204,7 @@ int audit_log_open(struct vault_store *s, struct keeper *kp, MDB_txn *txn, struc
                 k = -ESTALE; /* a signed checkpoint covers lines the store no longer has */
                 goto fail;
         }
-        if ((k = tree_check(log, txn)) < 0)
-                goto fail;
-        if (log->checkpoint_size > 0) {
-                be64_put(key, log->checkpoint_size);
-                if ((k = audit_line_hash(log, txn, log->checkpoint_size - 1, hash)) < 0 ||
-                    (k = store_get(txn, s->checkpoints, key, 8, &note)) < 0 ||
-                    (k = note_signature(log, &note, sig, &time)) < 0)
-                        goto fail;
-        }
-        k = keeper_chain(kp, log->checkpoint_size, hash, sig, time);
-        if (k < 0)
+        if ((k = tree_check(log, txn)) < 0 || (k = tell_floor(log, txn, &time)) < 0)
                 goto fail;
         log->checkpoint_signed_s = time > 0 ? (uint64_t)time : 0;
         /* Lines left unsigned by the last run (sealed, or a crash) wait
@@ -284,9 +291,11 @@ bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force)
 /* Asks the keeper to sign the committed head: it gets every line since the
  * last size it signed and recomputes the chain itself. */
 static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, int64_t *time,
-                           uint8_t sig[64], uint8_t next_sig[64], uint8_t next_wrapped[KEYS_SIGN_WRAPPED])
+                           uint8_t root[MERKLE_HASH_SIZE], uint8_t sig[64], uint8_t next_sig[64],
+                           uint8_t next_wrapped[KEYS_SIGN_WRAPPED])
 {
         uint64_t n = size - log->keeper_size;
+        uint8_t stored[MERKLE_HASH_SIZE];
         const char **lines = calloc(n, sizeof(*lines));
         size_t *lens = calloc(n, sizeof(*lens));
         uint8_t key[8];
@@ -300,10 +309,17 @@ static int checkpoint_sign(struct audit_log *log, MDB_txn *txn, uint64_t size, i
                 lens[i] = v.mv_size;
         }
         if (k == 0)
-                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, time, sig, next_sig,
+                k = keeper_sign(log->keeper, log->keeper_size, lines, lens, n, time, root, sig, next_sig,
                                 next_wrapped);
         free(lines);
         free(lens);
+        if (k < 0)
+                return k;
+        /* The keeper's root is what it signed; the stored tree, which
+         * proofs are made from, must have the same. */
+        if (log->tree && (k = auditree_root(log->store, txn, size, stored)) == 0 &&
+            memcmp(stored, root, MERKLE_HASH_SIZE) != 0)
+                k = -EIO;
         return k;
 }
 
@@ -359,12 +375,12 @@ int audit_checkpoint(struct audit_log *log, uint64_t now_us, bool force)
         k = store_begin(log->store, true, &txn);
         if (k < 0)
                 return k;
-        k = checkpoint_sign(log, txn, size, &c.time, sigs[0], sigs[1], next_wrapped);
+        k = checkpoint_sign(log, txn, size, &c.time, c.hash, sigs[0], sigs[1], next_wrapped);
+        if (k == 0 || k == -EIO)
+                log->keeper_size = size; /* signed: the keeper will not sign it again */
         if (k < 0)
                 goto abort;
-        log->keeper_size = size; /* signed: the keeper will not sign it again */
         log->checkpoint_time_us = now_us;
-        memcpy(c.hash, log->head, AUDIT_HASH_SIZE);
         if ((k = checkpoint_text(&c, &text)) < 0)
                 goto abort;
         keeper_public(log->keeper, pk);
@@ -555,6 +571,51 @@ void audit_verify_init(struct audit_verify *st)
 
         *st = (struct audit_verify){.bad_seq = -1, .next_checkpoint = 1};
         audit_chain_init(&st->chain, 0, zero);
+        merkle_frontier_init(&st->tree);
+}
+
+void audit_verify_done(struct audit_verify *st)
+{
+        free(st->roots);
+        st->roots = NULL;
+        st->nroots = st->roots_cap = 0;
+}
+
+/* At the start of a step, while no checkpoint lies ahead: the next one's
+ * size, in case one was signed since (always at the trail's end, so
+ * never behind the walk). */
+static int find_next_root(struct audit_log *log, MDB_txn *txn, struct audit_verify *st)
+{
+        int k = audit_checkpoint_at_or_after(log, txn, st->tree.size + 1, &st->next_root);
+
+        if (k == -ENOENT)
+                st->next_root = 0;
+        return k == -ENOENT ? 0 : k;
+}
+
+/* After line seq joined the tree: the root at the size of the next
+ * checkpoint is kept for verify_one_checkpoint, and the next one looked up
+ * (one lookup per checkpoint, some thousand lines apart). */
+static int keep_root(struct audit_log *log, MDB_txn *txn, struct audit_verify *st)
+{
+        int k;
+
+        if (st->next_root != st->tree.size)
+                return 0;
+        if (st->nroots == st->roots_cap) {
+                size_t cap = st->roots_cap ? 2 * st->roots_cap : 64;
+                struct audit_verify_root *r = reallocarray(st->roots, cap, sizeof(*r));
+
+                if (!r)
+                        return -ENOMEM;
+                st->roots = r;
+                st->roots_cap = cap;
+        }
+        st->roots[st->nroots].size = st->tree.size;
+        if ((k = merkle_frontier_root(&st->tree, st->roots[st->nroots].root)) < 0)
+                return k;
+        st->nroots++;
+        return find_next_root(log, txn, st);
 }
 
 static int verify_fail(struct audit_verify *st, int64_t seq, const char *fmt, ...)
@@ -601,6 +662,8 @@ static int verify_lines(struct audit_log *log, MDB_txn *txn, struct audit_verify
         size_t n = 0;
         int rc, k = 0;
 
+        if (st->next_root == 0 && (k = find_next_root(log, txn, st)) < 0)
+                return k;
         rc = mdb_cursor_open(txn, log->store->audit, &cur);
         if (rc)
                 return store_errno(rc);
@@ -608,13 +671,18 @@ static int verify_lines(struct audit_log *log, MDB_txn *txn, struct audit_verify
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && n < max;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), n++) {
                 uint64_t seq = st->chain.next_seq;
-
+                uint8_t leaf[MERKLE_HASH_SIZE];
                 char why[sizeof(st->why)];
 
                 if (key.mv_size != 8 || be64_get(key.mv_data) != seq)
                         k = verify_fail(st, (int64_t)seq, "line %" PRIu64 " is missing from the store", seq);
                 else if (audit_chain_feed(&st->chain, val.mv_data, val.mv_size, why, sizeof(why)) < 0)
                         k = verify_fail(st, (int64_t)seq, "%s", why);
+                else {
+                        merkle_leaf_hash(val.mv_data, val.mv_size, leaf);
+                        if ((k = merkle_frontier_append(&st->tree, leaf)) == 0)
+                                k = keep_root(log, txn, st);
+                }
                 if (k < 0)
                         break;
         }
@@ -648,11 +716,22 @@ static int verify_first_key(struct audit_log *log, MDB_txn *txn, struct audit_ve
         return k;
 }
 
+/* The root of the lines at a checkpoint's size, kept by the line walk. */
+static const uint8_t *verify_root(struct audit_verify *st, uint64_t size)
+{
+        while (st->roots_checked < st->nroots && st->roots[st->roots_checked].size < size)
+                st->roots_checked++;
+        return st->roots_checked < st->nroots && st->roots[st->roots_checked].size == size
+                       ? st->roots[st->roots_checked].root
+                       : NULL;
+}
+
 static int verify_one_checkpoint(struct audit_log *log, MDB_txn *txn, struct audit_verify *st, uint64_t size,
                                  const MDB_val *val)
 {
         _cleanup_(freep) char *note = strndup(val->mv_data, val->mv_size);
-        uint8_t line_hash[AUDIT_HASH_SIZE];
+        uint8_t line_hash[AUDIT_HASH_SIZE], stored[MERKLE_HASH_SIZE];
+        const uint8_t *root = NULL;
         char why[sizeof(st->why)];
         struct checkpoint c;
         int k = 0;
@@ -666,11 +745,19 @@ static int verify_one_checkpoint(struct audit_log *log, MDB_txn *txn, struct aud
         if (c.size != size || size == 0)
                 k = verify_fail(st, (int64_t)size - 1,
                                 "checkpoint stored as size %" PRIu64 " is for size %" PRIu64, size, c.size);
-        else if (audit_line_hash(log, txn, size - 1, line_hash) < 0 ||
-                 sodium_memcmp(line_hash, c.hash, AUDIT_HASH_SIZE) != 0)
+        else if ((k = audit_line_hash(log, txn, size - 1, line_hash)) < 0)
+                ;
+        else if (checkpoint_form(&st->forms, &c, (root = verify_root(st, size)), line_hash, why,
+                                 sizeof(why)) < 0)
+                k = verify_fail(st, (int64_t)size - 1, "%s", why);
+        /* The stored tree, which proofs come from, must have the same
+         * root as the lines. */
+        else if (root && ((k = auditree_root(log->store, txn, size, stored)) < 0 ||
+                          sodium_memcmp(stored, root, MERKLE_HASH_SIZE) != 0))
                 k = verify_fail(st, (int64_t)size - 1,
-                                "signed checkpoint of size %" PRIu64 " does not match line %" PRIu64, size,
-                                size - 1);
+                                "the stored Merkle tree's root at size %" PRIu64
+                                " is not the root of the lines: the tree was altered in the store",
+                                size);
         else if (c.next_key && snprintf(st->key, sizeof(st->key), "%s", c.next_key) >= (int)sizeof(st->key))
                 k = -ENAMETOOLONG; /* the hand-over: later checkpoints are signed by the next key */
         checkpoint_done(&c);

@@ -9,6 +9,7 @@
 
 #include "auditfmt.h"
 #include "keeper.h"
+#include "merkle.h"
 #include "store.h"
 
 /* Sign a checkpoint after this many lines or this much time. */
@@ -27,8 +28,9 @@ struct audit_log {
         uint64_t checkpoint_size, checkpoint_time_us; /* last stored checkpoint */
         uint64_t keeper_size; /* last size the keeper signed (stored, unless that failed) */
         /* The Merkle tree (vaultd/auditree.h) is as long as the trail, and
-         * each append extends it; false in a store made before the tree,
-         * until auditree_build has caught up (audit_tree_built). */
+         * each append extends it; false in a store made before the tree
+         * opened offline (vaultd --rekey): the next start builds it
+         * (auditree_build) before the log is opened. */
         bool tree;
         /* For Status (read from the event loop, atomic): when the keeper
          * signed the last stored checkpoint (its vaultd-time, seconds since
@@ -61,10 +63,6 @@ int audit_append_offline(struct vault_store *s, MDB_txn *txn, const struct audit
 void audit_txn_begin(struct audit_log *log);
 int audit_append(struct audit_log *log, MDB_txn *txn, const struct audit_entry *e, uint64_t *ret_seq);
 void audit_txn_commit(struct audit_log *log);
-/* After auditree_build, with no write transaction open: the tree is as
- * long as the trail, and appends extend it from now on. -EIO when it is
- * not. */
-int audit_tree_built(struct audit_log *log);
 /* Whether audit_checkpoint would sign now (lines since the last one, and
  * enough of them or enough time, or force). */
 bool audit_checkpoint_due(struct audit_log *log, uint64_t now_us, bool force);
@@ -110,9 +108,21 @@ int audit_line_hash(struct audit_log *log, MDB_txn *txn, uint64_t seq, uint8_t r
 
 /* Checks the whole stored trail — chain, stored head, every checkpoint — a
  * bounded step at a time, so that a long trail does not stall the event
- * loop. Each step runs in a read transaction of its own. */
+ * loop. Each step runs in a read transaction of its own. The tree is
+ * recomputed from the lines, and each checkpoint must name its root (or,
+ * one signed before the store's upgrade, its last line's hash). */
+struct audit_verify_root {
+        uint64_t size;
+        uint8_t root[MERKLE_HASH_SIZE];
+};
+
 struct audit_verify {
         struct audit_chain chain;
+        struct merkle_frontier tree;     /* of the lines verified so far */
+        uint64_t next_root;              /* the next checkpoint's size, whose root is kept; 0: none */
+        struct audit_verify_root *roots; /* the root at each checkpoint's size, in order */
+        size_t nroots, roots_cap, roots_checked;
+        struct checkpoint_forms forms;
         bool lines_done;
         uint64_t lines;           /* lines verified, once lines_done */
         uint64_t checkpoints;     /* checkpoints verified */
@@ -123,6 +133,8 @@ struct audit_verify {
 };
 
 void audit_verify_init(struct audit_verify *st);
+/* Frees what a verification holds (not st itself). */
+void audit_verify_done(struct audit_verify *st);
 /* Checks up to max_items lines or checkpoints. Returns 0 when there is more
  * to do, 1 when the trail verifies, -EBADMSG with bad_seq and why set when
  * it does not, other -errno on storage errors. */

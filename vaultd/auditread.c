@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auditproof.h"
+#include "auditree.h"
 #include "jsonscan.h"
 #include "methods.h"
 #include "recverify.h"
@@ -124,6 +126,7 @@ static int export_header(struct vault *v, MDB_txn *txn, struct export_read *e, c
         uint8_t prev[AUDIT_HASH_SIZE] = {0};
         char hex[AUDIT_HASH_HEX_SIZE], tbuf[TIME_STRING_MAX], vkey[512];
         uint64_t want = e->end < e->seq ? e->end : e->seq, size;
+        struct merkle_frontier tree;
         int r;
 
         r = audit_checkpoint_at_or_after(v->audit, txn, want + 1, &size);
@@ -153,12 +156,15 @@ static int export_header(struct vault *v, MDB_txn *txn, struct export_read *e, c
         if ((r = audit_checkpoint_at_or_after(v->audit, txn, e->next + 1, &size)) < 0 ||
             (r = audit_key_at(v->audit, txn, size, vkey, sizeof(vkey))) < 0)
                 return r;
+        if ((r = auditree_frontier(v->store, txn, e->next, &tree)) < 0)
+                return r == -ENOENT ? -EIO : r;
         hex_encode(prev, AUDIT_HASH_SIZE, hex);
         time_format_us(now_realtime_us(), tbuf);
-        return message_object(e, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "format", EXPORT_FORMAT,
+        return message_object(e, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:o,s:s}", "format", EXPORT_FORMAT,
                                            "vault", v->audit->vault_id, "origin", v->audit->origin,
                                            "verifier_key", vkey, "first_seq", (json_int_t)e->next,
-                                           "last_seq", (json_int_t)e->end, "prev", hex, "exported", tbuf));
+                                           "last_seq", (json_int_t)e->end, "prev", hex, "tree",
+                                           auditproof_frontier_json(&tree), "exported", tbuf));
 }
 
 /* The checkpoints over the exported lines, a message's worth; then the
@@ -256,6 +262,7 @@ static void verify_free(void *state)
         struct verify_read *st = state;
 
         recverify_free(st->records);
+        audit_verify_done(&st->trail);
         free(st);
 }
 

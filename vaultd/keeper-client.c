@@ -212,23 +212,31 @@ int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
         return 0;
 }
 
-int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
-                 const uint8_t sig[64], int64_t time)
+int keeper_chain(struct keeper *kp, uint64_t size, const struct merkle_frontier *tree, const char *line,
+                 size_t len, const uint8_t sig[64], int64_t time)
 {
         static const uint8_t none[64];
         int r;
 
+        if (size > 0 &&
+            (tree->size != size - 1 || 8 + 64 + 8 + MERKLE_LEVELS * MERKLE_HASH_SIZE + len > KEEPER_MSG_MAX))
+                return -EINVAL;
         put_u64(kp, size);
-        put(kp, hash, AUDIT_HASH_SIZE);
         put(kp, sig ? sig : none, 64);
         put_u64(kp, (uint64_t)time);
+        if (size > 0) {
+                for (unsigned level = 0; level < MERKLE_LEVELS; level++)
+                        if ((tree->size >> level) & 1)
+                                put(kp, tree->hash[level], MERKLE_HASH_SIZE);
+                put(kp, line, len);
+        }
         r = call(kp, KEEPER_CHAIN, 0);
         return r < 0 ? r : 0;
 }
 
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64],
-                uint8_t ret_next_wrapped[KEYS_SIGN_WRAPPED])
+                int64_t *ret_time, uint8_t ret_root[MERKLE_HASH_SIZE], uint8_t ret_sig[64],
+                uint8_t ret_next_sig[64], uint8_t ret_next_wrapped[KEYS_SIGN_WRAPPED])
 {
         uint64_t next = first;
         size_t i = 0;
@@ -254,13 +262,15 @@ int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, con
         put_u64(kp, next);
         if (kp->has_next)
                 put(kp, kp->next_pk, 32);
-        if ((r = call(kp, KEEPER_SIGN, 8 + (kp->has_next ? 128 + KEYS_SIGN_WRAPPED : 64))) < 0)
+        if ((r = call(kp, KEEPER_SIGN,
+                      8 + MERKLE_HASH_SIZE + (kp->has_next ? 128 + KEYS_SIGN_WRAPPED : 64))) < 0)
                 return r;
         *ret_time = (int64_t)be64_get(kp->buf);
-        memcpy(ret_sig, kp->buf + 8, 64);
+        memcpy(ret_root, kp->buf + 8, MERKLE_HASH_SIZE);
+        memcpy(ret_sig, kp->buf + 8 + MERKLE_HASH_SIZE, 64);
         if (kp->has_next) {
-                memcpy(ret_next_sig, kp->buf + 72, 64);
-                memcpy(ret_next_wrapped, kp->buf + 136, KEYS_SIGN_WRAPPED);
+                memcpy(ret_next_sig, kp->buf + 8 + MERKLE_HASH_SIZE + 64, 64);
+                memcpy(ret_next_wrapped, kp->buf + 8 + MERKLE_HASH_SIZE + 128, KEYS_SIGN_WRAPPED);
         }
         return 0;
 }

@@ -30,20 +30,25 @@ enum keeper_req {
          * the next signing key's sign_wrapped when a rotation is under way.
          * → public key(32), and the next one's(32). */
         KEEPER_OPEN,
-        /* The last signed checkpoint, told once at start: size(8) hash(32)
+        /* The last signed checkpoint, told once at start: size(8)
          * signature(64; zeros when size is 0) time(8; its signed time, 0
-         * when it has none). The keeper checks the signature before it
-         * takes that as its floor. → nothing. */
+         * when it has none), then, when size is not 0, the frontier of
+         * the Merkle tree of the first size-1 lines (one hash(32) per one
+         * bit of size-1, lowest level first) and line size-1 (the rest).
+         * From these the keeper computes the chain hash (the line's) and
+         * the tree, and checks the signature against the root (a tlog
+         * checkpoint) or, for one signed before the tree, the line's hash,
+         * before it takes that as its floor. → nothing. */
         KEEPER_CHAIN,
-        /* Audit lines that extend the chain: first_seq(8), then per line
-         * len(4) bytes. first_seq is where the last chunk stopped, or the
-         * floor again (to start over). → pending size(8). */
+        /* Audit lines that extend the chain and the tree: first_seq(8),
+         * then per line len(4) bytes. first_seq is where the last chunk
+         * stopped, or the floor again (to start over). → pending size(8). */
         KEEPER_LINES,
         /* Sign the checkpoint at size(8), which must be the pending size
          * and above the floor, then the next key's public key(32) exactly
          * when the worker knows one is in use (else -EPROTO). → the
-         * time(8) it signed at (the text's vaultd-time line),
-         * signature(64), and while a next signing key is in use (the text
+         * time(8) it signed at (the text's vaultd-time line), the tree's
+         * root(32) (the text's third line), signature(64), and while a next signing key is in use (the text
          * then names it) its signature(64) and its sign_wrapped as the
          * signing key, to store with this checkpoint. */
         KEEPER_SIGN,

@@ -21,6 +21,7 @@
 #include "collkeys.h"
 #include "keeper-proto.h"
 #include "keys.h"
+#include "merkle.h"
 #include "util.h"
 
 #define ORIGIN_MAX 256
@@ -40,6 +41,15 @@ struct keeper_state {
          * pending head above the floor, so all lie on one history. */
         uint64_t floor_size, pending_size;
         uint8_t floor_hash[AUDIT_HASH_SIZE], pending_hash[AUDIT_HASH_SIZE];
+        /* The Merkle tree of the same lines, as its frontier (O(log n)
+         * hashes): a checkpoint's root is always the floor's tree extended
+         * by the lines LINES sent, so every root signed is consistent
+         * with the last one. floor_root: the floor checkpoint names its
+         * root (else, a checkpoint from before the tree, the hash of its
+         * last line). */
+        struct merkle_frontier floor_tree, pending_tree;
+        uint8_t floor_root[MERKLE_HASH_SIZE];
+        bool floor_names_root;
         uint8_t floor_sig[64];      /* by the signing key */
         uint8_t floor_next_sig[64]; /* by the next key, when it co-signed the floor */
         int64_t floor_time;         /* the signed time of the floor (0: none), never to go back */
@@ -178,8 +188,8 @@ static int do_create(struct keeper_state *st, struct cursor *c)
         return 0;
 }
 
-static int floor_check(const struct keeper_state *st, uint64_t size, const uint8_t *hash, int64_t time,
-                       const uint8_t *sig);
+static int floor_recheck(const struct keeper_state *st);
+static int floor_settle(struct keeper_state *st);
 
 static int do_open(struct keeper_state *st, struct cursor *c)
 {
@@ -220,15 +230,13 @@ static int do_open(struct keeper_state *st, struct cursor *c)
         st->opened = true;
         /* A floor told while sealed is checked now: a wrong one stops
          * every signature (the store is not what the keeper signed). */
-        if (st->floor_unchecked &&
-            (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_time, st->floor_sig)) < 0) {
+        if (st->floor_unchecked && (r = floor_settle(st)) < 0) {
                 st->floor_bad = true;
                 return r;
         }
         /* Every OPEN (after an unseal too) loads the keys anew: the floor
          * must still be these keys' signature, or nothing is signed. */
-        if (st->chain_set && !st->floor_unchecked &&
-            (r = floor_check(st, st->floor_size, st->floor_hash, st->floor_time, st->floor_sig)) < 0) {
+        if (st->chain_set && !st->floor_unchecked && (r = floor_recheck(st)) < 0) {
                 st->floor_bad = true;
                 return r;
         }
@@ -289,9 +297,60 @@ static int floor_check(const struct keeper_state *st, uint64_t size, const uint8
         return -EBADMSG;
 }
 
+/* The floor told by CHAIN, checked again with the keys as opened now. */
+static int floor_recheck(const struct keeper_state *st)
+{
+        return floor_check(st, st->floor_size, st->floor_names_root ? st->floor_root : st->floor_hash,
+                           st->floor_time, st->floor_sig);
+}
+
+/* The floor told by CHAIN, checked the first time: it names its root (a
+ * tlog checkpoint), or, signed before the store had a tree, the hash of
+ * its last line. Then its tree is taken on the worker's word, once, at
+ * start-up, and every root signed from now on extends it. */
+static int floor_settle(struct keeper_state *st)
+{
+        st->floor_names_root = true;
+        if (st->floor_size == 0 || floor_recheck(st) == 0)
+                return 0;
+        st->floor_names_root = false;
+        return floor_recheck(st);
+}
+
+/* CHAIN's tree part (keeper-proto.h): the frontier of the first size-1
+ * lines, then line size-1 itself. Sets the floor's chain hash (the
+ * line's) and its tree (with the line appended), and computes its root. */
+static int take_floor_tree(struct keeper_state *st, struct cursor *c, uint64_t size,
+                           uint8_t ret_root[MERKLE_HASH_SIZE])
+{
+        struct merkle_frontier f = {.size = size - 1};
+        uint8_t leaf[MERKLE_HASH_SIZE];
+        char head[40];
+        const uint8_t *h;
+        int hl, r;
+
+        for (unsigned level = 0; level < MERKLE_LEVELS; level++)
+                if ((f.size >> level) & 1) {
+                        if (!(h = take(c, MERKLE_HASH_SIZE)))
+                                return -EBADMSG;
+                        memcpy(f.hash[level], h, MERKLE_HASH_SIZE);
+                }
+        /* The rest is line size-1, of the fixed format (lib/auditfmt.c). */
+        hl = snprintf(head, sizeof(head), "{\"seq\":%llu,", (unsigned long long)(size - 1));
+        if (c->left < (size_t)hl || memcmp(c->p, head, (size_t)hl) != 0 || memchr(c->p, '\n', c->left))
+                return -EBADMSG;
+        crypto_hash_sha256(st->floor_hash, c->p, c->left);
+        merkle_leaf_hash(c->p, c->left, leaf);
+        if ((r = merkle_frontier_append(&f, leaf)) < 0 || (r = merkle_frontier_root(&f, ret_root)) < 0)
+                return r;
+        st->floor_tree = f;
+        return 0;
+}
+
 static int do_chain(struct keeper_state *st, struct cursor *c)
 {
-        const uint8_t *hash, *sig;
+        uint8_t root[MERKLE_HASH_SIZE] = {0};
+        const uint8_t *sig;
         uint64_t size, time;
         int r;
 
@@ -299,29 +358,36 @@ static int do_chain(struct keeper_state *st, struct cursor *c)
          * floor and checks it when the keys are opened. */
         if (!st->opened && !keys_locked(st->keys))
                 return -EPROTO;
-        if ((r = take_u64(c, &size)) < 0 || !(hash = take(c, AUDIT_HASH_SIZE)) || !(sig = take(c, 64)) ||
-            (r = take_u64(c, &time)) < 0 || time > INT64_MAX)
+        if ((r = take_u64(c, &size)) < 0 || !(sig = take(c, 64)) || (r = take_u64(c, &time)) < 0 ||
+            time > INT64_MAX || size > MERKLE_SIZE_MAX)
                 return r < 0 ? r : -EBADMSG;
         /* Told once, at start, before the worker has read a byte from any
          * client: later the worker is not to be trusted with the floor.
          * Telling the same floor again changes nothing. */
         if (st->chain_set)
-                return size == st->floor_size && memcmp(hash, st->floor_hash, AUDIT_HASH_SIZE) == 0
-                               ? 0
-                               : -EALREADY;
+                return size == st->floor_size && memcmp(sig, st->floor_sig, 64) == 0 ? 0 : -EALREADY;
         /* A floor of 0 needs no signature, so only a vault this keeper just
          * created may have it: anything else always has a checkpoint
          * (creation signs one), and a worker that removed it must not get
          * a rewritten trail signed from line 0. */
         if (size == 0 && !st->created)
                 return -EPERM;
-        if (st->opened && (r = floor_check(st, size, hash, (int64_t)time, sig)) < 0)
+        if (size == 0) {
+                if (c->left)
+                        return -EBADMSG;
+                memset(st->floor_hash, 0, AUDIT_HASH_SIZE);
+                merkle_frontier_init(&st->floor_tree);
+        } else if ((r = take_floor_tree(st, c, size, root)) < 0)
                 return r;
+        memcpy(st->floor_root, root, MERKLE_HASH_SIZE);
+        st->floor_size = size;
         st->floor_time = (int64_t)time;
-        st->floor_size = st->pending_size = size;
-        memcpy(st->floor_hash, hash, AUDIT_HASH_SIZE);
-        memcpy(st->pending_hash, hash, AUDIT_HASH_SIZE);
         memcpy(st->floor_sig, sig, 64);
+        if (st->opened && (r = floor_settle(st)) < 0)
+                return r;
+        st->pending_size = size;
+        memcpy(st->pending_hash, st->floor_hash, AUDIT_HASH_SIZE);
+        st->pending_tree = st->floor_tree;
         st->floor_unchecked = !st->opened;
         st->chain_set = true;
         return 0;
@@ -361,7 +427,8 @@ static int do_seal(struct keeper_state *st, struct cursor *c)
 static int extend(struct keeper_state *st, const uint8_t *line, size_t len)
 {
         char head[40], tail[AUDIT_HASH_SIZE * 2 + 16], hex[AUDIT_HASH_SIZE * 2 + 1];
-        int hl, tl;
+        uint8_t leaf[MERKLE_HASH_SIZE];
+        int hl, tl, r;
 
         hex_encode(st->pending_hash, AUDIT_HASH_SIZE, hex);
         hl = snprintf(head, sizeof(head), "{\"seq\":%llu,", (unsigned long long)st->pending_size);
@@ -369,9 +436,19 @@ static int extend(struct keeper_state *st, const uint8_t *line, size_t len)
         if (len < (size_t)(hl + tl) || memcmp(line, head, (size_t)hl) != 0 ||
             memcmp(line + len - (size_t)tl, tail, (size_t)tl) != 0 || memchr(line, '\n', len))
                 return -EBADMSG;
+        merkle_leaf_hash(line, len, leaf);
+        if ((r = merkle_frontier_append(&st->pending_tree, leaf)) < 0)
+                return r;
         crypto_hash_sha256(st->pending_hash, line, len);
         st->pending_size++;
         return 0;
+}
+
+static void pending_reset(struct keeper_state *st)
+{
+        st->pending_size = st->floor_size;
+        memcpy(st->pending_hash, st->floor_hash, AUDIT_HASH_SIZE);
+        st->pending_tree = st->floor_tree;
 }
 
 static int do_lines(struct keeper_state *st, struct cursor *c)
@@ -386,18 +463,16 @@ static int do_lines(struct keeper_state *st, struct cursor *c)
                 return -EPROTO;
         if ((r = take_u64(c, &first)) < 0)
                 return r;
-        if (first == st->floor_size) { /* start over from the floor */
-                st->pending_size = st->floor_size;
-                memcpy(st->pending_hash, st->floor_hash, AUDIT_HASH_SIZE);
-        } else if (first != st->pending_size)
+        if (first == st->floor_size) /* start over from the floor */
+                pending_reset(st);
+        else if (first != st->pending_size)
                 return -ERANGE;
         while (c->left > 0) {
                 if ((r = take_u32(c, &len)) < 0 || !(line = take(c, len)))
                         return r < 0 ? r : -EBADMSG;
                 r = extend(st, line, len);
                 if (r < 0) { /* a chain that does not extend: nothing of it stays */
-                        st->pending_size = st->floor_size;
-                        memcpy(st->pending_hash, st->floor_hash, AUDIT_HASH_SIZE);
+                        pending_reset(st);
                         return r;
                 }
         }
@@ -419,7 +494,7 @@ static int64_t sign_time(const struct keeper_state *st)
 static int do_sign(struct keeper_state *st, struct cursor *c)
 {
         char text[TEXT_MAX];
-        uint8_t next_pk[32], tb[8];
+        uint8_t next_pk[32], tb[8], root[MERKLE_HASH_SIZE];
         uint64_t size;
         int64_t time;
         int r, n;
@@ -440,13 +515,16 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
          * it does not know of would be stored as a note it cannot write. */
         if (st->next_active ? c->left != 32 || memcmp(take(c, 32), next_pk, 32) != 0 : c->left != 0)
                 return -EPROTO;
+        /* The root of the tree it has extended itself (a tlog checkpoint). */
+        if ((r = merkle_frontier_root(&st->pending_tree, root)) < 0)
+                return r;
         time = sign_time(st);
-        n = checkpoint_text_of(st, size, st->pending_hash, time, st->next_active ? next_pk : NULL, text,
-                               sizeof(text));
+        n = checkpoint_text_of(st, size, root, time, st->next_active ? next_pk : NULL, text, sizeof(text));
         if (n < 0)
                 return n;
         be64_put(tb, (uint64_t)time);
         put(st, tb, sizeof(tb));
+        put(st, root, sizeof(root));
         keys_sign(st->keys, text, (size_t)n, st->floor_sig);
         put(st, st->floor_sig, sizeof(st->floor_sig));
         if (st->next_active) {
@@ -462,6 +540,9 @@ static int do_sign(struct keeper_state *st, struct cursor *c)
         st->floor_size = size;
         st->floor_time = time;
         memcpy(st->floor_hash, st->pending_hash, AUDIT_HASH_SIZE);
+        st->floor_tree = st->pending_tree;
+        memcpy(st->floor_root, root, MERKLE_HASH_SIZE);
+        st->floor_names_root = true;
         return 0;
 }
 

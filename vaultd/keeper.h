@@ -13,6 +13,7 @@
 
 #include "auditfmt.h"
 #include "keys.h"
+#include "merkle.h"
 
 struct keeper;
 
@@ -47,19 +48,22 @@ int keeper_open(struct keeper *kp, const char *origin, uint32_t kek_current,
 void keeper_public(struct keeper *kp, uint8_t pk[32]);
 
 /* Tells the keeper, once at start, the last signed checkpoint: size, the
- * hash of line size-1, the signature and its signed time (size 0: none
- * yet; time 0: a checkpoint without one). -EBADMSG when the signature is
- * not the keeper's. */
-int keeper_chain(struct keeper *kp, uint64_t size, const uint8_t hash[AUDIT_HASH_SIZE],
-                 const uint8_t sig[64], int64_t time);
+ * frontier of the tree of its first size-1 lines (tree) and line size-1
+ * (len bytes), the signature and its signed time (size 0: none yet, tree
+ * and line unused; time 0: a checkpoint without one). -EBADMSG when the
+ * signature is not the keeper's over that root, nor (a checkpoint signed
+ * before the tree) over that line's hash. */
+int keeper_chain(struct keeper *kp, uint64_t size, const struct merkle_frontier *tree, const char *line,
+                 size_t len, const uint8_t sig[64], int64_t time);
 /* Sends the lines from seq first on (lines[i] of lens[i] bytes) and asks
- * for a signature over the checkpoint they end at: size first + n, signed
+ * for a signature over the checkpoint they end at: size first + n, whose
+ * text names the root *ret_root of the Merkle tree of those lines, signed
  * at the keeper's time *ret_time (its text's vaultd-time line). The
- * keeper recomputes the chain from the last size it signed and refuses
- * (-EBADMSG, -ERANGE) lines that do not extend it. */
+ * keeper recomputes the chain and the tree from the last size it signed
+ * and refuses (-EBADMSG, -ERANGE) lines that do not extend them. */
 int keeper_sign(struct keeper *kp, uint64_t first, const char *const *lines, const size_t *lens, size_t n,
-                int64_t *ret_time, uint8_t ret_sig[64], uint8_t ret_next_sig[64],
-                uint8_t ret_next_wrapped[KEYS_SIGN_WRAPPED]);
+                int64_t *ret_time, uint8_t ret_root[MERKLE_HASH_SIZE], uint8_t ret_sig[64],
+                uint8_t ret_next_sig[64], uint8_t ret_next_wrapped[KEYS_SIGN_WRAPPED]);
 
 /* Signing-key rotation (docs/audit-format.md). keeper_sign_new makes a
  * next signing key and returns it wrapped, to store; once stored,

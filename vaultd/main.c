@@ -607,25 +607,25 @@ static int vault_upgrade(struct vault *v, const char *state_dir)
 }
 
 /* A store made before the audit trail's Merkle tree gets it now, once
- * (vaultd/auditree.h); so does one an older vaultd appended to since. */
+ * (vaultd/auditree.h); so does one an older vaultd appended to since.
+ * Before the keeper is told its floor: it takes the tree's frontier with
+ * it, and signs roots from then on. */
 static int vault_build_tree(struct vault *v, const char *state_dir)
 {
         uint64_t added = 0, start = now_monotonic_us();
-        int r;
+        int r = auditree_build(v->store, &added);
 
-        if (v->audit->tree)
-                return 0;
-        log_info("building the audit trail's Merkle tree in %s (once: the store was made before it)",
-                 state_dir);
-        r = auditree_build(v->store, &added);
-        if (r == 0)
-                r = audit_tree_built(v->audit);
+        /* A tree longer than the trail, or a line missing: opening the
+         * trail (audit_log_open) says which, and what was cut. */
         if (r == -EIO)
-                log_store_error(state_dir, r);
-        else if (r < 0)
+                return 0;
+        if (r < 0)
                 log_error("cannot build the audit trail's Merkle tree in %s: %s", state_dir, strerror(-r));
-        else
-                log_msg(LOG_NOTICE, "built the audit trail's Merkle tree in %s: %" PRIu64 " lines in %.1f s",
+        else if (added > 0)
+                log_msg(LOG_NOTICE,
+                        "built the audit trail's Merkle tree in %s: %" PRIu64
+                        " lines in %.1f s (once: the store was made before it, or an older vaultd wrote "
+                        "to it)",
                         state_dir, added, (double)(now_monotonic_us() - start) / 1e6);
         return r;
 }
@@ -802,6 +802,8 @@ static int vault_open(struct vault *v, const struct options *o)
                 log_store_error(o->state_dir, r);
                 return r;
         }
+        if ((r = vault_build_tree(v, o->state_dir)) < 0)
+                return r;
         r = store_begin(v->store, false, &txn);
         if (r < 0) {
                 log_store_error(o->state_dir, r);
@@ -838,8 +840,6 @@ out:
                 r = publish_at_start(v, o, &rollback);
         if (r == 0)
                 r = vault_upgrade(v, o->state_dir);
-        if (r == 0)
-                r = vault_build_tree(v, o->state_dir);
         return r;
 }
 

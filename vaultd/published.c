@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "auditree.h"
 #include "log.h"
 #include "util.h"
 
@@ -211,11 +212,14 @@ int published_compare(const struct published *p, struct audit_log *log, MDB_txn 
         else {
                 /* The store's own checkpoint at that size, where it has one
                  * (then an edited line below it is Verify's to name), else
-                 * its line there. */
+                 * its tree's root there, or, for a checkpoint signed
+                 * before the tree, its line there. */
                 r = stored_note(log, txn, c.published_size, &note);
                 if (r == 0)
                         r = published_note_fields(note, origin, &size, c.store_hash);
-                else if (r == -ENOENT)
+                else if (r == -ENOENT &&
+                         (r = auditree_root(log->store, txn, c.published_size, c.store_hash)) == 0 &&
+                         sodium_memcmp(c.store_hash, c.published_hash, AUDIT_HASH_SIZE) != 0)
                         r = audit_line_hash(log, txn, c.published_size - 1, c.store_hash);
                 if (r < 0)
                         return r;

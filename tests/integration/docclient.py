@@ -243,11 +243,53 @@ class ExportError(ValueError):
 class Export:
     """A parsed export whose chain has been checked."""
 
-    def __init__(self, header, lines, hashes, checkpoints):
+    def __init__(self, header, lines, hashes, checkpoints, leaves=None):
         self.header = header            # the header object
         self.lines = lines              # parsed audit lines, in order
         self.hashes = hashes            # seq -> SHA-256 digest (bytes)
         self.checkpoints = checkpoints  # the signed notes (str)
+        self.leaves = leaves or []      # the lines' Merkle leaf hashes, in order
+
+
+def sha256(data):
+    return hashlib.sha256(data).digest()
+
+
+class Frontier:
+    """The Merkle tree of the first `size` lines as its frontier ("Verifying
+    an export", step 4): one complete subtree's hash per one bit of size,
+    kept as a binary counter keeps its bits."""
+
+    def __init__(self, size=0, hashes=None):
+        self.size = size
+        self.hashes = dict(hashes or {})  # level -> hash
+
+    @classmethod
+    def from_header(cls, header):
+        """The header's "tree": the complete subtrees of lines 0 .. A-1,
+        largest first; None when the header has none (an older export)."""
+        first = header["first_seq"]
+        if "tree" not in header:
+            return cls() if first == 0 else None
+        levels = [level for level in range(63, -1, -1) if first >> level & 1]
+        hashes = [base64.b64decode(h, validate=True) for h in header["tree"]]
+        if len(hashes) != len(levels) or any(len(h) != 32 for h in hashes):
+            raise ExportError("the header's tree is not the frontier of %d lines" % first)
+        return cls(first, zip(levels, hashes))
+
+    def append(self, leaf):
+        h, level = leaf, 0
+        while self.size >> level & 1:
+            h = sha256(b"\x01" + self.hashes.pop(level) + h)
+            level += 1
+        self.hashes[level] = h
+        self.size += 1
+
+    def root(self):
+        root = None
+        for level in sorted(self.hashes):  # the smallest first
+            root = self.hashes[level] if root is None else sha256(b"\x01" + self.hashes[level] + root)
+        return root
 
 
 def verify_export_chain(export_bytes):
@@ -267,7 +309,7 @@ def verify_export_chain(export_bytes):
         raise ExportError("unknown format %r" % header.get("format"))
     first, last = header["first_seq"], header["last_seq"]
 
-    lines, hashes, checkpoints = [], {}, []
+    lines, hashes, checkpoints, leaves = [], {}, [], []
     expected_seq, prev = first, header["prev"]
     for raw in raws[1:]:
         entry = json.loads(raw)
@@ -282,13 +324,14 @@ def verify_export_chain(export_bytes):
             raise ExportError("prev does not match the line before", entry["seq"])
         digest = hashlib.sha256(raw).digest()
         hashes[entry["seq"]] = digest
+        leaves.append(sha256(b"\x00" + raw))
         prev = digest.hex()
         lines.append(entry)
         expected_seq += 1
 
     if len(lines) != last - first + 1:
         raise ExportError("%d audit lines, header says %d..%d" % (len(lines), first, last))
-    return Export(header, lines, hashes, checkpoints)
+    return Export(header, lines, hashes, checkpoints, leaves)
 
 
 def key_id(name, public_key):
@@ -320,7 +363,7 @@ class Checkpoint:
     def __init__(self, origin, size, root_hash, text, signatures, next_key, signed_at=None):
         self.origin = origin
         self.size = size
-        self.hash = root_hash        # 32-byte digest of line size-1
+        self.hash = root_hash        # the tree's root (or, old form, the digest of line size-1)
         self.text = text             # the signed text, final newline included
         self.signatures = signatures  # [(key name, key id, signature)]
         self.next_key = next_key     # the vaultd-next-key line's key, or None
@@ -381,10 +424,13 @@ def signed_by(cp, verifier_key):
 def check_export_checkpoints(export, verifier_key=None, partial=False):
     """Step 4 and 5 of "Verifying an export": each checkpoint, in order,
     signed by the key in force (at first the trusted one, which the header
-    must name), its origin, its hash against line size-1; a vaultd-next-key
-    line hands over to that key when the checkpoint is signed by it too;
-    and a checkpoint covers the last line. `export` is bytes or an Export;
-    `verifier_key` defaults to the header's. Returns the parsed checkpoints."""
+    must name), its origin, its hash: the root of the tree of its lines, or
+    (the old form, never after a root) the hash of line size-1; a
+    vaultd-next-key line hands over to that key when the checkpoint is
+    signed by it too; and a checkpoint covers the last line. `export` is
+    bytes or an Export; `verifier_key` defaults to the header's. Returns
+    the parsed checkpoints; export.old_form and export.root_form list the
+    sizes of each form."""
     if isinstance(export, (bytes, bytearray)):
         export = verify_export_chain(bytes(export))
     header = export.header
@@ -393,6 +439,8 @@ def check_export_checkpoints(export, verifier_key=None, partial=False):
     elif header["verifier_key"] != verifier_key:
         raise ExportError("the header's verifier key is not the trusted one")
     key = verifier_key
+    tree = Frontier.from_header(header)
+    export.old_form, export.root_form = [], []
 
     parsed = []
     for note in export.checkpoints:
@@ -405,8 +453,21 @@ def check_export_checkpoints(export, verifier_key=None, partial=False):
             raise ExportError("only the last checkpoint may lie beyond the export's last line")
         if not beyond and cp.size - 1 not in export.hashes:
             raise ExportError("checkpoint size %d is outside the export" % cp.size)
-        if not beyond and cp.hash != export.hashes[cp.size - 1]:
-            raise ExportError("checkpoint hash does not match", cp.size - 1)
+        if parsed and cp.size <= parsed[-1].size:
+            raise ExportError("checkpoints are not in order of size")
+        if not beyond:
+            root = None
+            if tree is not None:
+                while tree.size < cp.size:
+                    tree.append(export.leaves[tree.size - header["first_seq"]])
+                root = tree.root()
+            if root is not None and cp.hash == root:
+                export.root_form.append(cp.size)
+            elif cp.hash == export.hashes[cp.size - 1] and not export.root_form:
+                export.old_form.append(cp.size)
+            else:
+                raise ExportError("checkpoint hash is neither the tree's root nor (old form) the "
+                                  "line's hash", cp.size - 1)
         if beyond and not partial:
             raise ExportError("a part of the trail: the vault held %d lines when it was exported" % cp.size)
         if parsed and cp.size <= parsed[-1].size:

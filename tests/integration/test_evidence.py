@@ -126,7 +126,7 @@ def test_tampered_exports_are_refused_with_the_reason(vault_dir):
             prev = hashlib.sha256(raw).hexdigest()
             out.append(raw)
         refused(verify(v, assemble(dict(header, last_seq=header["last_seq"] + 1), out, notes)),
-                "does not match line")
+                "does not match its lines")
         # A checkpoint signed by another key of the same name.
         last = docclient.parse_checkpoint(notes[-1])
         other = SigningKey.generate()
@@ -205,6 +205,8 @@ def test_continuity_with_a_state_file(vault_dir):
         assert r.returncode == 0 and not r.json["continues"], r.stdout_text
         saved = json.load(open(state))
         assert saved["seq"] == parts(first)[0]["last_seq"] and saved["origin"].startswith("vaultd/")
+        # The tree of the lines verified: the next audit needs none of them.
+        assert saved["size"] == saved["seq"] + 1 and saved["root"] == r.json["root"]
         assert oct(os.stat(state).st_mode & 0o777) == "0o600"
         put(v, "LATER-1")
         second = v.export()
@@ -212,10 +214,27 @@ def test_continuity_with_a_state_file(vault_dir):
         assert r.returncode == 0 and r.json["continues"], r.stdout_text
         # The older export presented after the newer one: rolled back.
         refused(verify(v, first, "--state", state), "before the head verified last time")
-        # An export that starts after the remembered head proves nothing.
+        # The lines since the last audit alone continue it: the header's
+        # tree before them gives the root verified last time.
         put(v, "LATER-2")
-        tail = v.export("--from", str(json.load(open(state))["seq"] + 1))
-        refused(verify(v, tail, "--state", state), "after the head verified last time")
+        saved = open(state).read()
+        size = json.loads(saved)["size"]
+        tail = v.export("--from", str(size))
+        header, lines, notes = parts(tail)
+        # Its header's tree edited: the signed roots no longer match.
+        bad = dict(header, tree=[base64.b64encode(b"\1" * 32).decode()] + header["tree"][1:])
+        refused(verify(v, assemble(bad, lines, notes), "--state", state), "does not match its lines")
+        # A state that remembers another tree of those lines: a fork.
+        open(state, "w").write(json.dumps(dict(json.loads(saved), root=base64.b64encode(b"\2" * 32).decode())))
+        refused(verify(v, tail, "--state", state), "differs from the one verified last time")
+        open(state, "w").write(saved)
+        r = verify(v, tail, "--state", state)
+        assert r.returncode == 0 and r.json["continues"] and r.json["first_seq"] == size, r.stdout_text
+        # An export that starts after the remembered head proves nothing.
+        put(v, "LATER-3")
+        put(v, "LATER-4")
+        tail = v.export("--from", str(json.load(open(state))["size"] + 1))
+        refused(verify(v, tail, "--state", state), "cannot show the tree")
     finally:
         v.stop()
 

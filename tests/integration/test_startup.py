@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import NOBODY, REPO, VAULTCTL, VAULTD, Client, Vault, audit_lines
+from docclient import Frontier
 
 # Another user than root and the test daemon's (nobody).
 STRANGER = 12345
@@ -536,8 +537,14 @@ def test_checkpoints_published_to_the_journal(vault_dir):
     assert (int(last["VAULTD_CHECKPOINT_SIZE"]), last["VAULTD_CHECKPOINT_HASH"]) == (size, h)
     assert size >= 5 and last["VAULTD_CHECKPOINT_ORIGIN"] == last["VAULTD_CHECKPOINT_NOTE"].split("\n")[0]
     assert last["PRIORITY"] == "6" and "published" in last["MESSAGE"]
-    line = [raw for raw in export.split(b"\n")[1:] if raw.startswith(b'{"seq":%d,' % (size - 1))][0]
-    assert base64.b64decode(h) == hashlib.sha256(line).digest()
+    # A tlog checkpoint: the hash is the root of the tree of the first
+    # size lines (docs/audit-format.md), not the hash of the last one.
+    lines = [raw for raw in export.split(b"\n")[1:] if raw.startswith(b'{"seq":')][:size]
+    tree = Frontier()
+    for raw in lines:
+        tree.append(hashlib.sha256(b"\0" + raw).digest())
+    assert len(lines) == size and base64.b64decode(h) == tree.root()
+    assert base64.b64decode(h) != hashlib.sha256(lines[-1]).digest()
 
 
 def test_the_units_state_directory_passes(vault_dir):

@@ -573,6 +573,42 @@ static void test_signed_note_go_vector(void **state)
         free(vkey);
 }
 
+/* The two forms of a checkpoint's hash: the old one (the last line's
+ * hash) up to a switch, the root after it, never back; neither fails. */
+static void test_checkpoint_forms(void **state)
+{
+        uint8_t root[NOTE_HASH_SIZE], line[NOTE_HASH_SIZE], other[NOTE_HASH_SIZE];
+        struct checkpoint_forms f = {0};
+        struct checkpoint c = {.size = 4};
+        char why[256];
+
+        (void)state;
+        memset(root, 1, sizeof(root));
+        memset(line, 2, sizeof(line));
+        memset(other, 3, sizeof(other));
+        memcpy(c.hash, line, NOTE_HASH_SIZE);
+        assert_int_equal(checkpoint_form(&f, &c, root, line, why, sizeof(why)), 0);
+        c.size = 9;
+        assert_int_equal(checkpoint_form(&f, &c, NULL, line, why, sizeof(why)), 0); /* root unknown */
+        c.size = 12;
+        memcpy(c.hash, root, NOTE_HASH_SIZE);
+        assert_int_equal(checkpoint_form(&f, &c, root, line, why, sizeof(why)), 1);
+        assert_int_equal(f.old, 2);
+        assert_int_equal(f.old_last, 9);
+        assert_int_equal(f.root, 1);
+        assert_int_equal(f.root_first, 12);
+        c.size = 20;
+        memcpy(c.hash, line, NOTE_HASH_SIZE);
+        assert_int_equal(checkpoint_form(&f, &c, root, line, why, sizeof(why)), -EBADMSG);
+        assert_non_null(strstr(why, "never go back"));
+        memcpy(c.hash, other, NOTE_HASH_SIZE);
+        assert_int_equal(checkpoint_form(&f, &c, root, line, why, sizeof(why)), -EBADMSG);
+        assert_non_null(strstr(why, "does not match its lines"));
+        assert_int_equal(checkpoint_form(&f, &c, NULL, NULL, why, sizeof(why)), -EBADMSG);
+        assert_int_equal(f.old, 2);
+        assert_int_equal(f.root, 1);
+}
+
 static void test_checkpoint_verify(void **state)
 {
         struct fixture *f = *state;
@@ -919,6 +955,7 @@ static void test_export_other_key(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_checkpoint_forms),
                 cmocka_unit_test_setup_teardown(test_chain_accepts_valid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chain_altered_line, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chain_removed_line, setup, teardown),

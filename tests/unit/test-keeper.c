@@ -37,17 +37,22 @@
 struct fixture {
         char dir[PATH_MAX], key_path[PATH_MAX + 16];
         struct keeper *kp;
+        struct keys_material m; /* the keys it created, as stored */
         char *lines[LINES];
         size_t lens[LINES];
-        uint8_t hash[LINES][AUDIT_HASH_SIZE]; /* hash of line i */
-        int64_t t[LINES + 4];                 /* signed time of the checkpoint at each size */
+        uint8_t hash[LINES][AUDIT_HASH_SIZE];      /* hash of line i */
+        uint8_t root[LINES + 1][MERKLE_HASH_SIZE]; /* root of the tree of the first n lines */
+        uint8_t got_root[MERKLE_HASH_SIZE];        /* the root keeper_sign returned last */
+        int64_t t[LINES + 4];                      /* signed time of the checkpoint at each size */
 };
 
 /* A valid chain of LINES audit lines; alt changes line 5's content. */
 static void make_chain(struct fixture *f, bool alt)
 {
-        uint8_t prev[AUDIT_HASH_SIZE] = {0};
+        uint8_t prev[AUDIT_HASH_SIZE] = {0}, leaf[MERKLE_HASH_SIZE];
+        struct merkle_frontier tree;
 
+        merkle_frontier_init(&tree);
         for (int i = 0; i < LINES; i++) {
                 struct audit_entry e = {
                         .time_us = 1700000000000000ull + (uint64_t)i,
@@ -62,13 +67,15 @@ static void make_chain(struct fixture *f, bool alt)
                 assert_int_equal(auditfmt_line((uint64_t)i, &e, prev, &f->lines[i], &f->lens[i]), 0);
                 auditfmt_hash(f->lines[i], f->lens[i], f->hash[i]);
                 memcpy(prev, f->hash[i], AUDIT_HASH_SIZE);
+                merkle_leaf_hash(f->lines[i], f->lens[i], leaf);
+                assert_int_equal(merkle_frontier_append(&tree, leaf), 0);
+                assert_int_equal(merkle_frontier_root(&tree, f->root[i + 1]), 0);
         }
 }
 
 static int setup(void **state)
 {
         struct fixture *f = calloc(1, sizeof(*f));
-        struct keys_material m;
 
         if (!f)
                 return -1;
@@ -78,7 +85,7 @@ static int setup(void **state)
         snprintf(f->key_path, sizeof(f->key_path), "%s/root.key", f->dir);
         if (keys_root_create(f->key_path, NULL, 0) < 0 ||
             keeper_start(f->key_path, getuid(), getgid(), true, &f->kp) < 0 ||
-            keeper_create(f->kp, ORIGIN, &m) < 0)
+            keeper_create(f->kp, ORIGIN, &f->m) < 0)
                 return -1;
         *state = f;
         make_chain(f, false);
@@ -103,6 +110,30 @@ static const char *const *at(struct fixture *f, int first)
         return (const char *const *)f->lines + first;
 }
 
+/* The frontier of the tree of the first n lines. */
+static void frontier_of(struct fixture *f, uint64_t n, struct merkle_frontier *ret)
+{
+        uint8_t leaf[MERKLE_HASH_SIZE];
+
+        merkle_frontier_init(ret);
+        for (uint64_t i = 0; i < n; i++) {
+                merkle_leaf_hash(f->lines[i], f->lens[i], leaf);
+                assert_int_equal(merkle_frontier_append(ret, leaf), 0);
+        }
+}
+
+/* keeper_chain as the worker calls it: the floor at size, with the
+ * frontier below line size-1 and that line, from the fixture's lines. */
+static int tell(struct keeper *kp, struct fixture *f, uint64_t size, const uint8_t *sig, int64_t time)
+{
+        struct merkle_frontier tree = {0};
+
+        if (size > 0)
+                frontier_of(f, size - 1, &tree);
+        return keeper_chain(kp, size, &tree, size ? f->lines[size - 1] : NULL, size ? f->lens[size - 1] : 0,
+                            sig, time);
+}
+
 /* Checks sig is the keeper's signature of the checkpoint at size. */
 static void assert_signed(struct fixture *f, uint64_t size, const uint8_t sig[64])
 {
@@ -112,7 +143,10 @@ static void assert_signed(struct fixture *f, uint64_t size, const uint8_t sig[64
         struct checkpoint c = {.origin = ORIGIN, .size = size, .time = f->t[size]};
 
         keeper_public(f->kp, pk);
-        memcpy(c.hash, f->hash[size - 1], AUDIT_HASH_SIZE);
+        /* A tlog checkpoint: the root of the tree of those lines, the
+         * root keeper_sign returned. */
+        memcpy(c.hash, f->root[size], MERKLE_HASH_SIZE);
+        assert_memory_equal(f->got_root, f->root[size], MERKLE_HASH_SIZE);
         assert_true(c.time > 1700000000); /* the keeper's clock, now */
         assert_int_equal(checkpoint_text(&c, &text), 0);
         assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
@@ -121,59 +155,122 @@ static void assert_signed(struct fixture *f, uint64_t size, const uint8_t sig[64
 static void test_signs_only_what_it_recomputed(void **state)
 {
         struct fixture *f = *state;
-        uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
+        uint8_t sig[64];
 
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(tell(f->kp, f, 0, NULL, 0), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], f->got_root, sig, NULL, NULL), 0);
         assert_signed(f, 4, sig);
         /* Extending works, in several chunks too. */
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], f->got_root, sig, NULL, NULL),
+                0);
         assert_signed(f, 8, sig);
 }
 
 static void test_refuses_rewritten_or_shortened_history(void **state)
 {
         struct fixture *f = *state;
-        uint8_t zero[AUDIT_HASH_SIZE] = {0}, sig[64];
+        uint8_t sig[64];
 
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL, NULL), 0);
+        assert_int_equal(tell(f->kp, f, 0, NULL, 0), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], f->got_root, sig, NULL, NULL), 0);
         /* The floor is now 8: a signature at or below it could only be for
          * another history. */
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], sig, NULL, NULL),
-                         -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, &f->t[0 + 6], sig, NULL, NULL),
-                         -ERANGE);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 8, &f->t[0 + 8], f->got_root, sig, NULL, NULL),
+                -ERANGE);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 6, &f->t[0 + 6], f->got_root, sig, NULL, NULL),
+                -ERANGE);
         /* A rewritten line 5 with a correctly recomputed chain after it. */
         make_chain(f, true);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, &f->t[0 + 10], sig, NULL, NULL),
-                         -ERANGE);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, &f->t[8 + 2], sig, NULL, NULL),
-                         -EBADMSG);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 10, &f->t[0 + 10], f->got_root, sig, NULL, NULL),
+                -ERANGE);
+        assert_int_equal(
+                keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 2, &f->t[8 + 2], f->got_root, sig, NULL, NULL),
+                -EBADMSG);
         /* Lines that skip one, or claim the wrong seq. */
         make_chain(f, false);
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, &f->t[8 + 2], sig, NULL, NULL),
-                         -EBADMSG);
+        assert_int_equal(
+                keeper_sign(f->kp, 8, at(f, 9), f->lens + 9, 2, &f->t[8 + 2], f->got_root, sig, NULL, NULL),
+                -EBADMSG);
         /* The genuine extension still signs. */
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], f->got_root, sig, NULL, NULL),
+                0);
         assert_signed(f, 12, sig);
 }
 
 static void test_floor_is_told_once_and_must_be_signed(void **state)
 {
         struct fixture *f = *state;
-        uint8_t sig[64], forged[64] = {1}, zero[AUDIT_HASH_SIZE] = {0};
+        uint8_t sig[64], forged[64] = {1};
 
         /* A floor with a signature the keeper did not make is refused... */
-        assert_int_equal(keeper_chain(f->kp, 8, f->hash[7], forged, f->t[8]), -EBADMSG);
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(tell(f->kp, f, 8, forged, f->t[8]), -EBADMSG);
+        assert_int_equal(tell(f->kp, f, 0, NULL, 0), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], f->got_root, sig, NULL, NULL), 0);
         /* ...once set, it cannot be moved back... */
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), -EALREADY);
-        assert_int_equal(keeper_chain(f->kp, 2, f->hash[1], forged, f->t[2]), -EALREADY);
+        assert_int_equal(tell(f->kp, f, 0, NULL, 0), -EALREADY);
+        assert_int_equal(tell(f->kp, f, 2, forged, f->t[2]), -EALREADY);
         /* ...and telling it the floor it has changes nothing. */
-        assert_int_equal(keeper_chain(f->kp, 4, f->hash[3], sig, f->t[4]), 0);
-        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, &f->t[4 + 2], sig, NULL, NULL), 0);
+        assert_int_equal(tell(f->kp, f, 4, sig, f->t[4]), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 2, &f->t[4 + 2], f->got_root, sig, NULL, NULL),
+                0);
+}
+
+/* A store from before the tree: its last checkpoint names the hash of its
+ * last line. The keeper takes it as its floor (the tree below it on the
+ * worker's word, once, at start) and signs roots from then on; a floor
+ * whose signature names a root is refused with a frontier or a line that
+ * do not make that root. */
+static void test_floor_from_before_the_tree(void **state)
+{
+        struct fixture *f = *state;
+        struct checkpoint c = {.origin = ORIGIN, .size = 4, .time = 1700000100};
+        struct keeper_kek kek = {.version = 1};
+        _cleanup_(freep) char *text = NULL;
+        struct merkle_frontier tree;
+        struct vault_keys *keys;
+        uint8_t old_sig[64], sig[64];
+        struct keeper *kp;
+
+        /* A checkpoint as vaultd signed them before the tree. */
+        assert_int_equal(keys_load(f->key_path, &keys), 0);
+        assert_int_equal(keys_open_signer(keys, f->m.sign_wrapped), 0);
+        memcpy(c.hash, f->hash[3], AUDIT_HASH_SIZE);
+        assert_int_equal(checkpoint_text(&c, &text), 0);
+        keys_sign(keys, text, strlen(text), old_sig);
+        keys_free(keys);
+        memcpy(kek.wrapped, f->m.kek_wrapped, KEYS_WRAPPED);
+
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, f->m.sign_wrapped, NULL, &kek, 1), 0);
+        assert_int_equal(tell(kp, f, 4, old_sig, c.time), 0);
+        assert_int_equal(
+                keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, &f->t[8], f->got_root, sig, NULL, NULL), 0);
+        assert_signed(f, 8, sig);
+        keeper_free(kp);
+
+        /* That root-signed checkpoint as the floor: only with the tree
+         * and the line that make its root. */
+        assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
+        assert_int_equal(keeper_open(kp, ORIGIN, 1, f->m.sign_wrapped, NULL, &kek, 1), 0);
+        frontier_of(f, 7, &tree);
+        tree.hash[1][0] ^= 1;
+        assert_int_equal(keeper_chain(kp, 8, &tree, f->lines[7], f->lens[7], sig, f->t[8]), -EBADMSG);
+        frontier_of(f, 7, &tree);
+        assert_int_equal(keeper_chain(kp, 8, &tree, f->lines[6], f->lens[6], sig, f->t[8]), -EBADMSG);
+        assert_int_equal(tell(kp, f, 8, sig, f->t[8]), 0);
+        assert_int_equal(
+                keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, &f->t[12], f->got_root, sig, NULL, NULL), 0);
+        assert_signed(f, 12, sig);
+        keeper_free(kp);
 }
 
 static void test_data_keys_bound_to_their_record(void **state)
@@ -282,7 +379,7 @@ static void test_reopened_keeper_refuses_tricks(void **state)
         struct keys_material m;
         struct keeper *kp;
         struct keeper_kek keks[2];
-        uint8_t zero[AUDIT_HASH_SIZE] = {0}, wrapped[KEYS_WRAPPED];
+        uint8_t wrapped[KEYS_WRAPPED];
 
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
         assert_int_equal(keeper_create(f->kp, ORIGIN, &m), -EALREADY);
@@ -303,7 +400,7 @@ static void test_reopened_keeper_refuses_tricks(void **state)
         assert_int_equal(keeper_open(kp, "vaultd/other\nline", 1, m.sign_wrapped, NULL, keks, 1), -EBADMSG);
         assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, NULL, keks, 1), 0);
         /* Only a keeper that created the vault takes a floor of 0. */
-        assert_int_equal(keeper_chain(kp, 0, zero, NULL, 0), -EPERM);
+        assert_int_equal(tell(kp, f, 0, NULL, 0), -EPERM);
         /* Rotation never goes back, and a new KEK never replaces a used one. */
         assert_int_equal(keeper_kek_new(kp, 1, wrapped), -EEXIST);
         assert_int_equal(keeper_kek_new(kp, 2, wrapped), 0);
@@ -325,7 +422,7 @@ static void assert_signed_by(struct fixture *f, uint64_t size, const uint8_t pk[
         if (next)
                 assert_int_equal(note_verifier_key(ORIGIN, next, &vkey), 0);
         c.next_key = vkey;
-        memcpy(c.hash, f->hash[size - 1], AUDIT_HASH_SIZE);
+        memcpy(c.hash, f->root[size], MERKLE_HASH_SIZE);
         assert_int_equal(checkpoint_text(&c, &text), 0);
         assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)text, strlen(text), pk), 0);
 }
@@ -339,7 +436,7 @@ static void test_signing_key_rotation(void **state)
         struct fixture *f = *state;
         struct keys_material m;
         struct keeper_kek kek;
-        uint8_t zero[AUDIT_HASH_SIZE] = {0}, old_pk[32], next_pk[32], pk[32];
+        uint8_t old_pk[32], next_pk[32], pk[32];
         uint8_t next[KEYS_SIGN_WRAPPED], as_signer[KEYS_SIGN_WRAPPED], sig[64], next_sig[64], sig8[64];
         struct keeper *kp;
         int64_t t8;
@@ -350,8 +447,9 @@ static void test_signing_key_rotation(void **state)
         kek.version = 1;
         memcpy(kek.wrapped, m.kek_wrapped, KEYS_WRAPPED);
         memcpy(old_pk, m.pk, 32);
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), 0);
-        assert_int_equal(keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(tell(f->kp, f, 0, NULL, 0), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 0, at(f, 0), f->lens, 4, &f->t[0 + 4], f->got_root, sig, NULL, NULL), 0);
         assert_int_equal(keeper_sign_switch(f->kp), -EPROTO); /* nothing to switch to */
         assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0);
         assert_int_equal(keeper_sign_new(f->kp, next, next_pk), 0); /* not in use yet: replaced */
@@ -359,8 +457,9 @@ static void test_signing_key_rotation(void **state)
         assert_int_equal(keeper_sign_use(f->kp), 0);
         assert_int_equal(keeper_sign_new(f->kp, next, pk), -EBUSY); /* one rotation at a time */
         assert_int_equal(keeper_sign_switch(f->kp), -EPROTO);       /* nothing co-signed yet */
-        assert_int_equal(
-                keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig8, next_sig, as_signer), 0);
+        assert_int_equal(keeper_sign(f->kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], f->got_root, sig8,
+                                     next_sig, as_signer),
+                         0);
         assert_signed_by(f, 8, old_pk, next_pk, sig8);
         assert_signed_by(f, 8, next_pk, next_pk, next_sig);
         t8 = f->t[8];
@@ -371,9 +470,10 @@ static void test_signing_key_rotation(void **state)
         assert_int_equal(keeper_open(kp, ORIGIN, 1, m.sign_wrapped, next, &kek, 1), 0);
         assert_true(keeper_next_public(kp, pk));
         assert_memory_equal(pk, next_pk, 32);
-        assert_int_equal(keeper_chain(kp, 4, f->hash[3], sig, f->t[4]), 0);
-        assert_int_equal(
-                keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], sig, next_sig, as_signer), 0);
+        assert_int_equal(tell(kp, f, 4, sig, f->t[4]), 0);
+        assert_int_equal(keeper_sign(kp, 4, at(f, 4), f->lens + 4, 4, &f->t[4 + 4], f->got_root, sig,
+                                     next_sig, as_signer),
+                         0);
         assert_signed_by(f, 8, old_pk, next_pk, sig);
         assert_signed_by(f, 8, next_pk, next_pk, next_sig);
         keeper_free(kp);
@@ -392,13 +492,14 @@ static void test_signing_key_rotation(void **state)
          * the old key's signature of it is not the keeper's. */
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
         assert_int_equal(keeper_open(kp, ORIGIN, 1, as_signer, NULL, &kek, 1), 0);
-        assert_int_equal(keeper_chain(kp, 8, f->hash[7], sig8, t8), -EBADMSG);
+        assert_int_equal(tell(kp, f, 8, sig8, t8), -EBADMSG);
         keeper_free(kp);
         assert_int_equal(keeper_start(f->key_path, getuid(), getgid(), true, &kp), 0);
         assert_int_equal(keeper_open(kp, ORIGIN, 1, as_signer, NULL, &kek, 1), 0);
         assert_false(keeper_next_public(kp, pk));
-        assert_int_equal(keeper_chain(kp, 8, f->hash[7], next_sig, f->t[8]), 0);
-        assert_int_equal(keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(tell(kp, f, 8, next_sig, f->t[8]), 0);
+        assert_int_equal(
+                keeper_sign(kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], f->got_root, sig, NULL, NULL), 0);
         assert_signed_by(f, 12, next_pk, NULL, sig);
         keeper_free(kp);
 
@@ -407,7 +508,9 @@ static void test_signing_key_rotation(void **state)
         keeper_public(f->kp, pk);
         assert_memory_equal(pk, next_pk, 32);
         assert_false(keeper_next_public(f->kp, pk));
-        assert_int_equal(keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], sig, NULL, NULL), 0);
+        assert_int_equal(
+                keeper_sign(f->kp, 8, at(f, 8), f->lens + 8, 4, &f->t[8 + 4], f->got_root, sig, NULL, NULL),
+                0);
         assert_signed_by(f, 12, next_pk, NULL, sig);
 }
 
@@ -436,7 +539,7 @@ static void test_keeper_gone_is_epipe(void **state)
         uint8_t zero[KEYS_WRAPPED] = {0};
 
         kill(keeper_pid(f->kp), SIGKILL);
-        assert_int_equal(keeper_chain(f->kp, 0, zero, NULL, 0), -EPIPE);
+        assert_int_equal(tell(f->kp, f, 0, NULL, 0), -EPIPE);
         assert_int_equal(keeper_dek_open(f->kp, &(struct body_binding){"c", "i", 1}, 1, zero, zero), -EPIPE);
 }
 
@@ -821,6 +924,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_refuses_rewritten_or_shortened_history, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_floor_is_told_once_and_must_be_signed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_floor_from_before_the_tree, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_data_keys_bound_to_their_record, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_collection_keys_never_leave, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pseudonyms_and_sealed_ids, setup, teardown),
