@@ -102,8 +102,10 @@ static void sha256_ni(const uint8_t *head, size_t nhead, const void *data, size_
         full = len / 64;
         rest = len % 64;
         blocks_ni(state, p, full);
-        memcpy(tail, head, nhead);
-        memcpy(tail + nhead, p + 64 * full, rest);
+        if (nhead) /* (head and p may be NULL when empty: no memcpy of them) */
+                memcpy(tail, head, nhead);
+        if (rest)
+                memcpy(tail + nhead, p + 64 * full, rest);
         rest += nhead;
         ntail = rest < 56 ? 1 : 2;
         tail[rest] = 0x80;

@@ -21,10 +21,11 @@
  *   audit        be64(seq) -> the audit line, exact bytes
  *   checkpoints  be64(size) -> the signed note over lines 0..size-1
  *   keys         be32(KEK version) -> the KEK wrapped by the root key
- *   tree         level(1) be64(index) -> the Merkle tree hash of the
- *                complete subtree over audit lines [index << level,
- *                (index + 1) << level), 32 bytes (vaultd/auditree.h);
- *                a store made before the tree gets it at start-up
+ *   tree         be64(Go tlog's StoredHashIndex(level, index)) -> the
+ *                Merkle tree hash of the complete subtree over audit
+ *                lines [index << level, (index + 1) << level), 32 bytes
+ *                (vaultd/auditree.c); appends go at the end; a store made
+ *                before the tree gets it at start-up
  *   collections  name -> its settings (vaultd/collections.h), for the
  *                collections an admin created
  *   recctl       collection NUL id -> a record's retention, hold and

@@ -11,17 +11,46 @@
  * start-up. */
 #define BUILD_EXTEND_USEC (60ull * 1000000u)
 
-#define TREE_KEY_SIZE 9
+#define TREE_KEY_SIZE 8
 
 struct tree_txn {
         struct vault_store *store;
         MDB_txn *txn;
 };
 
+/* Where the hash of level's index'th complete subtree is stored: Go's
+ * tlog numbering (StoredHashIndex), in which the hashes an append writes
+ * (the leaf, then each subtree it completes) come right after all the
+ * earlier ones. Every append thus goes at the end of the table, onto its
+ * last page, instead of onto one page per level (issue #14: the tree may
+ * cost Put little). */
+static uint64_t stored_index(unsigned level, uint64_t index)
+{
+        uint64_t i = 0;
+
+        for (unsigned l = level; l > 0; l--)
+                index = 2 * index + 1;
+        for (; index > 0; index >>= 1)
+                i += index;
+        return i + level;
+}
+
+/* How many hashes a tree of n leaves stores. */
+static uint64_t stored_count(uint64_t n)
+{
+        uint64_t c;
+
+        if (n == 0)
+                return 0;
+        c = stored_index(0, n - 1) + 1;
+        for (uint64_t i = n - 1; i & 1; i >>= 1)
+                c++;
+        return c;
+}
+
 static void tree_key(unsigned level, uint64_t index, uint8_t key[TREE_KEY_SIZE])
 {
-        key[0] = (uint8_t)level;
-        be64_put(key + 1, index);
+        be64_put(key, stored_index(level, index));
 }
 
 static int tree_get(void *userdata, unsigned level, uint64_t index, uint8_t ret[MERKLE_HASH_SIZE])
@@ -47,7 +76,9 @@ static int tree_put(void *userdata, unsigned level, uint64_t index, const uint8_
         uint8_t key[TREE_KEY_SIZE];
 
         tree_key(level, index, key);
-        return store_put(t->txn, t->store->tree, key, sizeof(key), hash, MERKLE_HASH_SIZE, MDB_NOOVERWRITE);
+        /* Appends are in stored order (merkle_append: the leaf, then up):
+         * LMDB's append mode, which also refuses a key not past the last. */
+        return store_put(t->txn, t->store->tree, key, sizeof(key), hash, MERKLE_HASH_SIZE, MDB_APPEND);
 }
 
 #define HASHES(s, txn)                                                                                      \
@@ -61,28 +92,39 @@ static int tree_put(void *userdata, unsigned level, uint64_t index, const uint8_
 
 int auditree_size(struct vault_store *s, MDB_txn *txn, uint64_t *ret)
 {
-        uint8_t kb[TREE_KEY_SIZE];
-        MDB_val key = {sizeof(kb), kb}, val;
+        MDB_val key, val;
         MDB_cursor *cur;
+        uint64_t count, lo = 0, hi;
         int rc;
 
         rc = mdb_cursor_open(txn, s->tree, &cur);
         if (rc)
                 return store_errno(rc);
-        /* The first key of level 1 (or the end), then one back: the last
-         * leaf. */
-        tree_key(1, 0, kb);
-        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-        if (rc == 0 || rc == MDB_NOTFOUND)
-                rc = mdb_cursor_get(cur, &key, &val, rc == 0 ? MDB_PREV : MDB_LAST);
-        if (rc == 0 && (key.mv_size != TREE_KEY_SIZE || ((uint8_t *)key.mv_data)[0] > 0))
-                rc = key.mv_size == TREE_KEY_SIZE ? MDB_NOTFOUND : MDB_CORRUPTED;
-        if (rc == 0)
-                *ret = be64_get((uint8_t *)key.mv_data + 1) + 1;
-        else if (rc == MDB_NOTFOUND)
-                *ret = 0;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
         mdb_cursor_close(cur);
-        return rc == MDB_NOTFOUND ? 0 : store_errno(rc);
+        if (rc == MDB_NOTFOUND) {
+                *ret = 0;
+                return 0;
+        }
+        if (rc)
+                return store_errno(rc);
+        if (key.mv_size != TREE_KEY_SIZE)
+                return -EIO;
+        /* The leaves of a tree that stores exactly count hashes (the
+         * count grows with the leaves: a binary search). */
+        count = be64_get(key.mv_data) + 1;
+        hi = count;
+        while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (stored_count(mid) < count)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (stored_count(lo) != count)
+                return -EIO; /* not the hashes of any tree */
+        *ret = lo;
+        return 0;
 }
 
 int auditree_append(struct vault_store *s, MDB_txn *txn, uint64_t seq, const char *line, size_t len)

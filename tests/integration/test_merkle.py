@@ -158,13 +158,41 @@ def test_old_store_gets_its_tree_at_start(vault_dir, gotlog):
         v.stop()
 
 
+def stored_index(level, index):
+    """Go tlog's StoredHashIndex: where the tree table keeps a hash."""
+    for _ in range(level):
+        index = 2 * index + 1
+    i = 0
+    while index:
+        i += index
+        index >>= 1
+    return i + level
+
+
+def test_tree_is_stored_in_append_order(vault):
+    """The table's keys are tlog's stored-hash numbering, so each append
+    writes at its end: for n leaves, exactly the keys 0 .. count(n) - 1."""
+    for i in range(5):
+        vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
+    vault.stop()
+    lines, pairs = tree_pairs(vault.state)
+    keys = [int(lines[k].strip(), 16) for k, _ in pairs]
+    assert keys == list(range(len(keys)))
+    leaves = sum(1 for n in range(10 ** 4) if stored_index(0, n) in keys)
+    assert keys[-1] >= stored_index(0, leaves - 1) and leaves >= 6
+    vault.start()
+
+
 def test_tree_longer_than_the_trail_is_refused(vault):
     vault.ctl("put", "c", "R-1", "-", input=b"x", check=True)
     vault.stop()
-    # A leaf hash beyond the trail's end: the tree is not this trail's.
+    # The next leaf's hash, beyond the trail's end: the tree is not this
+    # trail's.
     lines, pairs = tree_pairs(vault.state)
-    k, v = pairs[0]
-    lines[k:k] = [" " + (b"\0" + (10**6).to_bytes(8, "big")).hex(), lines[v]]
+    last = int(lines[pairs[-1][0]].strip(), 16)
+    leaves = next(n for n in range(1, 10 ** 4) if stored_index(0, n) > last)
+    k, v = pairs[-1]
+    lines[v + 1:v + 1] = [" " + stored_index(0, leaves).to_bytes(8, "big").hex(), lines[v]]
     load(vault.state, "tree", lines)
     p = vault.start(wait=False)
     assert p.wait(timeout=20) == 1
