@@ -1,4 +1,5 @@
 """Fixtures that run the real vaultd and vaultctl in a temporary directory."""
+import base64
 import gzip
 import json
 import os
@@ -271,3 +272,18 @@ def calls_as(sock, uid, calls, groups=()):
                        input=json.dumps(calls), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+# Records calls as the records-control tests make them (test_dispose,
+# test_find, test_private_ids).
+def b64(data):
+    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
+
+
+def ok(r):
+    assert "error" not in r, r
+    return r["parameters"]
+
+
+def put(c, coll, rid, body, **kw):
+    return c.call("io.vaultd.records.Put", dict(collection=coll, id=rid, data=b64(body), **kw))

@@ -1,31 +1,15 @@
 """Retention, legal hold and disposition by crypto-shredding (issue #13),
 against the real daemon, its LMDB file and its backups."""
-import base64
 import os
 import subprocess
 
-import pytest
-
-from conftest import Client, Vault, audit_lines
+from conftest import Client, audit_lines, ok, put
 
 R = "io.vaultd.records."
 PAST = "2000-01-01"
 # A versions value: header(29) then envelope: format(1) kek(4)
 # wrapped DEK(72) nonce(24) ciphertext+tag.
 HEADER, WRAPPED_AT, WRAPPED_LEN, NONCE = 29, 29 + 5, 72, 24
-
-
-def b64(data):
-    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
-
-
-def ok(r):
-    assert "error" not in r, r
-    return r["parameters"]
-
-
-def put(c, coll, rid, body, **kw):
-    return c.call(R + "Put", dict(collection=coll, id=rid, data=b64(body), **kw))
 
 
 def test_retention_hold_and_dispose(vault):

@@ -1,27 +1,13 @@
 """Find by a field's value without storing it (issue #13, stage 3), against
 the real daemon, its keeper and its LMDB file."""
-import base64
 import json
 import os
 
-from conftest import Client, audit_lines
+from conftest import Client, audit_lines, ok, put
 
 R = "io.vaultd.records."
 CCCD = "037090001234"
 OTHER = "001199000777"
-
-
-def b64(data):
-    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
-
-
-def ok(r):
-    assert "error" not in r, r
-    return r["parameters"]
-
-
-def put(c, coll, rid, body, **kw):
-    return c.call(R + "Put", dict(collection=coll, id=rid, data=b64(body), **kw))
 
 
 def find(c, coll, field, value, **kw):

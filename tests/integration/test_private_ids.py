@@ -3,30 +3,16 @@ with private ids stores, indexes and audits keyed pseudonyms; services keep
 using the real ids; the id's bytes are nowhere in data.mdb, a backup, an
 export or a report; an auditor resolves one pseudonym on request."""
 import base64
-import json
 import os
 import re
 
-from conftest import Client, audit_lines
+from conftest import Client, audit_lines, b64, ok, put
 
 R = "io.vaultd.records."
 A = "io.vaultd.audit."
 IDS = ["CCCD-099887766554", "Nguyễn-Văn-A-001199000777", "HS/037090001234"]
 SECRETS = ["099887766554", "001199000777", "037090001234", "Nguyễn-Văn-A"]
 PSEUDONYM = re.compile(r"^ps-[0-9a-f]{32}$")
-
-
-def b64(data):
-    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
-
-
-def ok(r):
-    assert "error" not in r, r
-    return r["parameters"]
-
-
-def put(c, coll, rid, body, **kw):
-    return c.call(R + "Put", dict(collection=coll, id=rid, data=b64(body), **kw))
 
 
 def assert_nowhere(data, what):
