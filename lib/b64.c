@@ -10,11 +10,26 @@
 
 /* Branch-free comparisons of values below 256, as in libsodium's codecs:
  * 0xFF when true, 0 when false. */
-#define GT(x, y) ((((unsigned)(y) - (unsigned)(x)) >> 8) & 0xFF)
-#define GE(x, y) (GT(y, x) ^ 0xFF)
-#define LT(x, y) GT(y, x)
-#define LE(x, y) GE(y, x)
-#define EQ(x, y) ((((0u - ((unsigned)(x) ^ (unsigned)(y))) >> 8) & 0xFF) ^ 0xFF)
+static inline unsigned GT(unsigned x, unsigned y)
+{
+        return ((y - x) >> 8) & 0xFF;
+}
+static inline unsigned GE(unsigned x, unsigned y)
+{
+        return GT(y, x) ^ 0xFF;
+}
+static inline unsigned LT(unsigned x, unsigned y)
+{
+        return GT(y, x);
+}
+static inline unsigned LE(unsigned x, unsigned y)
+{
+        return GE(y, x);
+}
+static inline unsigned EQ(unsigned x, unsigned y)
+{
+        return (((0u - (x ^ y)) >> 8) & 0xFF) ^ 0xFF;
+}
 
 static inline char byte_to_char(unsigned x)
 {
