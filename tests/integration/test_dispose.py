@@ -228,3 +228,24 @@ def test_verify_names_a_disposal_the_trail_never_wrote(vault):
     # Get answers the forged disposal (the store says so); Verify is what
     # tells it from a real one.
     assert Client(vault.sock).call(R + "Get", {"collection": "ho-so", "id": "F-OTHER"})["error"] == R + "Disposed"
+
+
+def test_a_deleted_record_disposed_of_answers_disposed(vault):
+    c = Client(vault.sock)
+    ok(put(c, "ho-so", "DEL-1", "v1", retain_until=PAST))
+    ok(c.call(R + "Delete", {"collection": "ho-so", "id": "DEL-1"}))
+    r = c.call(R + "Get", {"collection": "ho-so", "id": "DEL-1"})
+    assert r["error"] == R + "NotFound", r  # deleted, not yet disposed of
+    d = ok(c.call(R + "Dispose", {"collection": "ho-so", "id": "DEL-1", "reason": "het han"}))
+    assert (d["versions"], d["shredded"]) == (2, 1)  # the tombstone had no body
+    # Its latest version is the deletion; the record is still disposed of.
+    for params in ({}, {"version": 1}, {"version": 2}):
+        r = c.call(R + "Get", dict(collection="ho-so", id="DEL-1", **params))
+        assert r["error"] == R + "Disposed", (params, r)
+        p = r["parameters"]
+        assert (p["reason"], p["versions"], p["time"]) == ("het han", 2, d["time"])
+    r = c.call(R + "Get", {"collection": "ho-so", "id": "DEL-1", "version": 3})
+    assert r["error"] == R + "NotFound", r
+    r = vault.ctl("get", "ho-so", "DEL-1")
+    assert r.returncode == 1 and "Disposed" in r.stderr and "het han" in r.stderr, r.stderr
+    ok(c.call("io.vaultd.audit.Verify", {}))
