@@ -182,3 +182,44 @@ int cmd_collection_list(struct ctl *ctl, int argc, char **argv)
         ctl_positional(ctl, argc, argv, 0, 0);
         return ctl_show(ctl, "io.vaultd.records.ListCollections", NULL, show_list);
 }
+
+/* Counts RebuildIndex answers, summed over its calls. */
+static const char *const rebuild_counts[] = {"records", "current", "reindexed", "dropped", "unreadable"};
+
+int cmd_collection_rebuild_index(struct ctl *ctl, int argc, char **argv)
+{
+        json_t *total = json_object(), *reply;
+        uint64_t calls = 0;
+        bool done = false;
+        char **pos;
+
+        while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
+                ;
+        pos = ctl_positional(ctl, argc, argv, 1, 1);
+        /* Each call does a bounded share and vaultd remembers where it
+         * stopped: an interrupted rebuild goes on at the next command. */
+        while (!done) {
+                reply = ctl_call(ctl, "io.vaultd.records.RebuildIndex",
+                                 json_pack("{s:s}", "collection", pos[0]));
+                for (size_t i = 0; i < ELEMENTSOF(rebuild_counts); i++)
+                        json_object_set_new(total, rebuild_counts[i],
+                                            json_integer((json_int_t)(count_of(total, rebuild_counts[i]) +
+                                                                      count_of(reply, rebuild_counts[i]))));
+                json_object_set(total, "generation", json_object_get(reply, "generation"));
+                done = json_is_true(json_object_get(reply, "done"));
+                json_decref(reply);
+                calls++;
+        }
+        json_object_set_new(total, "calls", json_integer((json_int_t)calls));
+        if (ctl->json)
+                print_json(total);
+        else
+                printf("index key generation %" PRIu64 ": %" PRIu64 " records, %" PRIu64
+                       " re-indexed, %" PRIu64 " already current, %" PRIu64
+                       " dropped (their terms must be put again), %" PRIu64 " unreadable\n",
+                       count_of(total, "generation"), count_of(total, "records"),
+                       count_of(total, "reindexed"), count_of(total, "current"), count_of(total, "dropped"),
+                       count_of(total, "unreadable"));
+        json_decref(total);
+        return 0;
+}

@@ -328,6 +328,7 @@ int cmd_collection_create(struct ctl *ctl, int argc, char **argv);
 int cmd_collection_set(struct ctl *ctl, int argc, char **argv);
 int cmd_collection_show(struct ctl *ctl, int argc, char **argv);
 int cmd_collection_list(struct ctl *ctl, int argc, char **argv);
+int cmd_collection_rebuild_index(struct ctl *ctl, int argc, char **argv);
 int cmd_records_due(struct ctl *ctl, int argc, char **argv);
 int cmd_hold_set(struct ctl *ctl, int argc, char **argv);
 int cmd_hold_clear(struct ctl *ctl, int argc, char **argv);

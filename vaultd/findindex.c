@@ -41,10 +41,29 @@ static size_t pair_key(const char *a, const char *b, size_t blen, uint8_t *buf)
         return al + blen;
 }
 
+/* Makes a new key of purpose and generation k->gen for k->collection
+ * (the keeper wraps it) and stores it at key, replacing any: the old one
+ * is gone from the store, so it is retired. */
+static int ckey_make(struct vault *v, MDB_txn *txn, const uint8_t *key, size_t klen, char purpose,
+                     struct keeper_ckey *k, uint8_t buf[KEYS_WRAPPED])
+{
+        uint8_t val[CKEY_VALUE_SIZE];
+        int r = keeper_ckey_new(v->keeper,
+                                purpose == FINDINDEX_CKEY_INDEX ? KEEPER_CKEY_INDEX : KEEPER_CKEY_PSEUDONYM,
+                                k->collection, k->gen, &k->kek_version, buf);
+
+        if (r < 0)
+                return r;
+        be64_put(val, k->gen);
+        be32_put(val + 8, k->kek_version);
+        memcpy(val + 12, buf, KEYS_WRAPPED);
+        return store_put(txn, v->store->ckeys, key, klen, val, sizeof(val), 0);
+}
+
 int findindex_ckey(struct vault *v, MDB_txn *txn, const char *collection, char purpose, bool create,
                    struct keeper_ckey *k, uint8_t buf[KEYS_WRAPPED])
 {
-        uint8_t key[RECMETA_KEY_MAX], val[CKEY_VALUE_SIZE];
+        uint8_t key[RECMETA_KEY_MAX];
         size_t klen = pair_key(collection, &purpose, 1, key);
         MDB_val got;
         int r = store_get(txn, v->store->ckeys, key, klen, &got);
@@ -61,15 +80,24 @@ int findindex_ckey(struct vault *v, MDB_txn *txn, const char *collection, char p
         if (r != -ENOENT || !create)
                 return r;
         k->gen = 1;
-        r = keeper_ckey_new(v->keeper,
-                            purpose == FINDINDEX_CKEY_INDEX ? KEEPER_CKEY_INDEX : KEEPER_CKEY_PSEUDONYM,
-                            collection, k->gen, &k->kek_version, buf);
-        if (r < 0)
+        return ckey_make(v, txn, key, klen, purpose, k, buf);
+}
+
+int findindex_rotate(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen)
+{
+        uint8_t key[RECMETA_KEY_MAX], buf[KEYS_WRAPPED];
+        char purpose = FINDINDEX_CKEY_INDEX;
+        size_t klen = pair_key(collection, &purpose, 1, key);
+        struct keeper_ckey k;
+        int r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_INDEX, false, &k, buf);
+
+        if (r < 0 && r != -ENOENT)
                 return r;
-        be64_put(val, k->gen);
-        be32_put(val + 8, k->kek_version);
-        memcpy(val + 12, buf, KEYS_WRAPPED);
-        return store_put(txn, v->store->ckeys, key, klen, val, sizeof(val), 0);
+        k.gen = r == 0 ? k.gen + 1 : 1;
+        if ((r = ckey_make(v, txn, key, klen, purpose, &k, buf)) < 0)
+                return r;
+        *ret_gen = k.gen;
+        return 0;
 }
 
 /* A value as it is indexed and sought: NFC, 1 to FINDINDEX_VALUE_MAX
@@ -131,32 +159,45 @@ static int terms_from_call(struct job *j, const struct collection_settings *cs, 
 
 /* A json body's top-level fields of the index's names (strings or
  * numbers; a field that is absent or of another type gives no term).
- * 0, or JOB_FAILED with InvalidContent. */
-static int terms_from_body(struct job *j, const struct collection_settings *cs, const uint8_t *body,
-                           size_t len, struct term *terms, size_t *ret_n)
+ * 0, or -EBADMSG with *ret_bad the field whose value is no term. */
+static int body_terms(const struct collection_settings *cs, const uint8_t *body, size_t len,
+                      struct term *terms, size_t *ret_n, const char **ret_bad)
 {
         char raw[VALUE_IN_MAX + 1];
         size_t n = 0;
-        int k = 0;
+        int k;
 
-        for (size_t i = 0; i < cs->nindex && k >= -ENOENT; i++) {
+        for (size_t i = 0; i < cs->nindex; i++) {
                 k = jsonfield_scalar(body, len, cs->index[i], raw, sizeof(raw));
                 if (k == -ENOENT)
                         continue;
                 if (k < 0 || !value_normalise(raw, (size_t)k, terms[n].value)) {
                         sodium_memzero(raw, sizeof(raw));
-                        j->audit.extra = json_pack("{s:s}", "field", cs->index[i]);
-                        return job_fail(j, IFACE ".InvalidContent",
-                                        json_pack("{s:s,s:I,s:I,s:I,s:s}", "parameter", "data", "position",
-                                                  (json_int_t)0, "line", (json_int_t)1, "column",
-                                                  (json_int_t)1, "reason",
-                                                  "an index field's value is not 1-256 bytes of text "
-                                                  "without control characters"));
+                        *ret_bad = cs->index[i];
+                        return -EBADMSG;
                 }
                 terms[n++].field = cs->index[i];
         }
         sodium_memzero(raw, sizeof(raw));
         *ret_n = n;
+        return 0;
+}
+
+/* body_terms for a Put: 0, or JOB_FAILED with InvalidContent. */
+static int terms_from_body(struct job *j, const struct collection_settings *cs, const uint8_t *body,
+                           size_t len, struct term *terms, size_t *ret_n)
+{
+        const char *bad;
+
+        if (body_terms(cs, body, len, terms, ret_n, &bad) < 0) {
+                j->audit.extra = json_pack("{s:s}", "field", bad);
+                return job_fail(j, IFACE ".InvalidContent",
+                                json_pack("{s:s,s:I,s:I,s:I,s:s}", "parameter", "data", "position",
+                                          (json_int_t)0, "line", (json_int_t)1, "column", (json_int_t)1,
+                                          "reason",
+                                          "an index field's value is not 1-256 bytes of text "
+                                          "without control characters"));
+        }
         return 0;
 }
 
@@ -346,9 +387,9 @@ int findindex_find(struct vault *v, MDB_txn *txn, struct job *j)
 {
         struct collection_settings cs;
         const char *collection, *field, *after, *tag_value[1];
-        char value[FINDINDEX_VALUE_MAX + 1];
+        char value[FINDINDEX_VALUE_MAX + 1], rebuild_after[NAME_ID_MAX + 1];
         uint8_t wrapped[KEYS_WRAPPED], tag[1][32], prefix[ENTRY_KEY_MAX];
-        uint64_t limit = FIND_LIMIT_DEFAULT;
+        uint64_t limit = FIND_LIMIT_DEFAULT, rebuild_gen;
         struct keeper_ckey k;
         json_t *ids;
         bool more = false;
@@ -389,7 +430,19 @@ int findindex_find(struct vault *v, MDB_txn *txn, struct job *j)
         j->reply = json_pack("{s:o}", "ids", ids);
         if (more)
                 json_object_set(j->reply, "next", json_array_get(ids, json_array_size(ids) - 1));
+        if (j->reply && findindex_rebuild_get(v, txn, collection, &rebuild_gen, rebuild_after) == 0)
+                json_object_set_new(j->reply, "rebuilding", json_true());
         return j->reply ? 0 : -ENOMEM;
+}
+
+/* Whether a ckeys entry is a wrapped key (not a rebuild's progress). */
+static bool ckey_entry(const MDB_val *key, const MDB_val *val)
+{
+        const uint8_t *k = key->mv_data;
+
+        return val->mv_size == CKEY_VALUE_SIZE && key->mv_size >= 2 && k[key->mv_size - 2] == '\0' &&
+               (k[key->mv_size - 1] == FINDINDEX_CKEY_INDEX ||
+                k[key->mv_size - 1] == FINDINDEX_CKEY_PSEUDONYM);
 }
 
 int findindex_ckeys_count(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KEK])
@@ -402,8 +455,7 @@ int findindex_ckeys_count(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MA
                 return store_errno(rc);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                uint32_t kv =
-                        val.mv_size == CKEY_VALUE_SIZE ? be32_get((const uint8_t *)val.mv_data + 8) : 0;
+                uint32_t kv = ckey_entry(&key, &val) ? be32_get((const uint8_t *)val.mv_data + 8) : 0;
 
                 if (kv > 0 && kv < KEYS_MAX_KEK)
                         counts[kv]++;
@@ -449,7 +501,7 @@ int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current)
                 return store_errno(rc);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && r >= 0;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                if (val.mv_size == CKEY_VALUE_SIZE && be32_get((const uint8_t *)val.mv_data + 8) < current &&
+                if (ckey_entry(&key, &val) && be32_get((const uint8_t *)val.mv_data + 8) < current &&
                     (r = ckey_rewrap(v, txn, &key, &val)) == 0)
                         n++;
         }
@@ -457,4 +509,77 @@ int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current)
         if (r < 0)
                 return r;
         return rc == MDB_NOTFOUND ? n : store_errno(rc);
+}
+
+int findindex_term_gen(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
+                       uint64_t *ret_gen)
+{
+        uint8_t key[RECMETA_KEY_MAX];
+        MDB_val got;
+        int r = store_get(txn, v->store->fterms, key, pair_key(collection, id, strlen(id), key), &got);
+
+        if (r < 0)
+                return r;
+        if (got.mv_size < 9)
+                return -EIO;
+        *ret_gen = be64_get(got.mv_data);
+        return 0;
+}
+
+int findindex_reindex(struct vault *v, MDB_txn *txn, const struct collection_settings *cs,
+                      const char *collection, const char *id, const uint8_t *body, size_t len)
+{
+        struct term terms[COLLECTION_INDEX_MAX];
+        const char *bad;
+        uint64_t gen;
+        size_t n = 0;
+        int r = findindex_remove(v, txn, collection, id);
+
+        if (r == 0 && body)
+                r = body_terms(cs, body, len, terms, &n, &bad);
+        if (r == 0 && n > 0 && (r = terms_tag(v, txn, collection, terms, n, &gen)) == 0)
+                r = entries_add(v, txn, collection, id, gen, terms, n);
+        sodium_memzero(terms, sizeof(terms));
+        return r < 0 ? r : (int)n;
+}
+
+/* ckeys key of a rebuild's progress: collection NUL 'r'. */
+static size_t rebuild_key(const char *collection, uint8_t buf[RECMETA_KEY_MAX])
+{
+        return pair_key(collection, "r", 1, buf);
+}
+
+int findindex_rebuild_get(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen,
+                          char ret_after[NAME_ID_MAX + 1])
+{
+        uint8_t key[RECMETA_KEY_MAX];
+        MDB_val got;
+        int r = store_get(txn, v->store->ckeys, key, rebuild_key(collection, key), &got);
+
+        if (r < 0)
+                return r;
+        if (got.mv_size < 8 || got.mv_size - 8 > NAME_ID_MAX)
+                return -EIO;
+        *ret_gen = be64_get(got.mv_data);
+        memcpy(ret_after, (const uint8_t *)got.mv_data + 8, got.mv_size - 8);
+        ret_after[got.mv_size - 8] = '\0';
+        return 0;
+}
+
+int findindex_rebuild_set(struct vault *v, MDB_txn *txn, const char *collection, uint64_t gen,
+                          const char *after)
+{
+        uint8_t key[RECMETA_KEY_MAX], val[8 + NAME_ID_MAX];
+        size_t klen = rebuild_key(collection, key), al;
+        int r;
+
+        if (!after) {
+                r = store_del(txn, v->store->ckeys, key, klen);
+                return r == -ENOENT ? 0 : r;
+        }
+        if ((al = strlen(after)) > NAME_ID_MAX)
+                return -EINVAL;
+        be64_put(val, gen);
+        memcpy(val + 8, after, al);
+        return store_put(txn, v->store->ckeys, key, klen, val, 8 + al, 0);
 }

@@ -53,6 +53,27 @@ int findindex_ckey(struct vault *v, MDB_txn *txn, const char *collection, char p
 int findindex_ckeys_count(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KEK]);
 int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current);
 
+/* For RebuildIndex (vaultd/reindex.h). findindex_rotate makes the
+ * collection's next index key (generation one more, or 1) and stores it
+ * in place of the old, which is retired: from then on Put and Find use
+ * it. findindex_term_gen: the generation of the key record id's stored
+ * tags were made under (-ENOENT: it has none). findindex_reindex removes
+ * record id's entries and, given a json body, files the terms its fields
+ * give as a Put would: returns how many (0 or more), -EBADMSG when a
+ * field's value is no term, or -errno. */
+int findindex_rotate(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen);
+int findindex_term_gen(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
+                       uint64_t *ret_gen);
+int findindex_reindex(struct vault *v, MDB_txn *txn, const struct collection_settings *cs,
+                      const char *collection, const char *id, const uint8_t *body, size_t len);
+/* A rebuild's progress, kept in ckeys beside the key: the generation it
+ * rebuilds for and the last id (as stored) done ("" before the first).
+ * _get: -ENOENT when none is under way. _set with after NULL: done. */
+int findindex_rebuild_get(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen,
+                          char ret_after[NAME_ID_MAX + 1]);
+int findindex_rebuild_set(struct vault *v, MDB_txn *txn, const char *collection, uint64_t gen,
+                          const char *after);
+
 /* io.vaultd.records.Find (service: its collections; admin). Handler as in
  * vaultd/records.h. */
 int findindex_find(struct vault *v, MDB_txn *txn, struct job *j);

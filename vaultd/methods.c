@@ -14,6 +14,7 @@
 #include "keyadmin.h"
 #include "pseudonym.h"
 #include "records.h"
+#include "reindex.h"
 #include "util.h"
 
 static int service_get_info(struct vault *v, struct job *j)
@@ -74,6 +75,8 @@ static const struct method methods[] = {
         {"io.vaultd.records.ListHolds", "records.list-holds", dispose_list_holds, .roles = AUDIT_ROLES},
         {"io.vaultd.records.Due", "records.due", dispose_due, .roles = AUDIT_ROLES},
         {"io.vaultd.records.Dispose", "records.dispose", pseudonym_dispose, .roles = ROLE_ADMIN},
+        {"io.vaultd.records.RebuildIndex", "records.rebuild-index", reindex_rebuild, .roles = ROLE_ADMIN,
+         .needs_keys = true},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Export", "audit.export", auditapi_export, .reader = &auditread_export,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},

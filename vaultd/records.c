@@ -145,6 +145,22 @@ static int not_found(struct job *j, const char *collection, const char *id, int6
         return job_fail(j, IFACE ".NotFound", p);
 }
 
+/* A deletion's answer: NotFound, or Disposed when the record was then
+ * disposed of (a disposal shreds bodies and leaves tombstones as they
+ * are, so a deleted record's latest version stays one). */
+static int tombstone_answer(struct vault *v, MDB_txn *txn, struct job *j, struct record_key *k,
+                            const char *collection, const char *id, int64_t version)
+{
+        struct recctl c;
+        int r = recctl_get(v, txn, k->buf, k->head_len, &c);
+
+        if (r < 0)
+                return r;
+        if (c.disposed)
+                return recctl_fail_disposed(j, collection, id, &c);
+        return not_found(j, collection, id, version);
+}
+
 /* Decodes the base64 body, enforcing the size limit before allocating.
  * The caller wipes and frees it with envelope_free_plain. */
 static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *ret_len)
@@ -504,7 +520,7 @@ int records_get(struct vault *v, MDB_txn *txn, struct job *j)
             (r = check_against_trail(v, txn, j, collection, id, version, &m)) != 0)
                 return r;
         if (recmeta_tombstone(&m))
-                return not_found(j, collection, id, present ? (int64_t)version : -1);
+                return tombstone_answer(v, txn, j, &k, collection, id, present ? (int64_t)version : -1);
         return reply_body(v, j, collection, id, version, &val, &m, hlen);
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "recctl.h"
+
 enum { PASS_LINES, PASS_VERSIONS, PASS_HEADS, PASS_DONE };
 
 int recverify_new(uint64_t trail_end, struct records_verify **ret)
@@ -141,6 +143,91 @@ static int pass_lines(struct vault *v, MDB_txn *txn, struct records_verify *st, 
         return 0;
 }
 
+/* Whether line is the records.dispose of record n that c describes: same
+ * record, result ok, time, versions and uid as the control entry says.
+ * -EBADMSG with why when not. */
+static int disposal_line_check(const MDB_val *line, const struct record_name *n, const struct recctl *c,
+                               char *why, size_t whylen)
+{
+        json_t *o = json_loadb(line->mv_data, line->mv_size, JSON_REJECT_DUPLICATES, NULL);
+        const char *op = json_string_value(json_object_get(o, "op")),
+                   *result = json_string_value(json_object_get(o, "result")),
+                   *coll = json_string_value(json_object_get(o, "collection")),
+                   *id = json_string_value(json_object_get(o, "id")),
+                   *time = json_string_value(json_object_get(o, "time"));
+        json_t *versions = json_object_get(o, "versions"),
+               *uid = json_object_get(json_object_get(o, "actor"), "uid");
+        uint64_t time_us;
+        int r = -EBADMSG;
+
+        if (!op || strcmp(op, "records.dispose") != 0 || !result || strcmp(result, "ok") != 0)
+                snprintf(why, whylen,
+                         "its record is said disposed of by audit line %" PRIu64
+                         ", which is no disposal that succeeded",
+                         c->disposed_seq);
+        else if (!coll || !id || strcmp(coll, n->collection) != 0 || strcmp(id, n->id) != 0)
+                snprintf(why, whylen, "audit line %" PRIu64 " disposed of another record, not this one",
+                         c->disposed_seq);
+        else if (!time || recmeta_time_parse(time, &time_us) < 0 || time_us != c->disposed_us)
+                snprintf(why, whylen,
+                         "its record's disposal time is not the time of audit line %" PRIu64
+                         ", which disposed of it",
+                         c->disposed_seq);
+        else if (!json_is_integer(versions) ||
+                 (uint64_t)json_integer_value(versions) != c->disposed_versions || !json_is_integer(uid) ||
+                 (uint64_t)json_integer_value(uid) != c->disposed_uid)
+                snprintf(why, whylen,
+                         "its record's disposal (versions, uid) is not what audit line %" PRIu64 " says",
+                         c->disposed_seq);
+        else
+                r = 0;
+        json_decref(o);
+        return r;
+}
+
+/* A disposed (shredded) version: its record's control entry says it was
+ * disposed of, by a records.dispose line the trail holds, which took this
+ * version. Without this, whoever can write the store could strip bodies
+ * and write a disposal that never happened. */
+static int check_disposed(struct vault *v, MDB_txn *txn, struct records_verify *st, const MDB_val *key,
+                          const struct record_name *n, const struct version_meta *m)
+{
+        char why[RECVERIFY_WHY_MAX];
+        struct recctl c;
+        MDB_val line;
+        int r = recctl_get(v, txn, key->mv_data, key->mv_size - 9, &c);
+
+        if (r == -EIO || (r == 0 && !c.disposed)) {
+                problem(st, n, (int64_t)n->version, (int64_t)m->seq,
+                        "its body is destroyed, but its record was never disposed of");
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (n->version > c.disposed_versions || c.disposed_seq <= m->seq) {
+                snprintf(why, sizeof(why),
+                         "its body is destroyed, but its record's disposal (audit line %" PRIu64 ", %" PRIu64
+                         " versions) did not take this version",
+                         c.disposed_seq, c.disposed_versions);
+                problem(st, n, (int64_t)n->version, (int64_t)m->seq, why);
+                return 0;
+        }
+        r = line_get(v, txn, c.disposed_seq, &line);
+        if (r == -ENOENT) {
+                snprintf(why, sizeof(why),
+                         "its body is destroyed by a disposal that names audit line %" PRIu64
+                         ", which the trail does not hold",
+                         c.disposed_seq);
+                problem(st, n, (int64_t)n->version, (int64_t)m->seq, why);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (disposal_line_check(&line, n, &c, why, sizeof(why)) < 0)
+                problem(st, n, (int64_t)n->version, (int64_t)m->seq, why);
+        return 0;
+}
+
 /* Pass 2: one stored version against the line it names, and (at its
  * record's first version) the record has a head. */
 static int check_version(struct vault *v, MDB_txn *txn, struct records_verify *st, const MDB_val *key,
@@ -179,7 +266,9 @@ static int check_version(struct vault *v, MDB_txn *txn, struct records_verify *s
         r = recverify_version(v, txn, &n, &m, why, sizeof(why));
         if (r == -EBADMSG)
                 problem(st, &n, (int64_t)n.version, (int64_t)m.seq, why);
-        return r == -EBADMSG ? 0 : r;
+        if (r < 0)
+                return r == -EBADMSG ? 0 : r;
+        return recmeta_disposed(&m) ? check_disposed(v, txn, st, key, &n, &m) : 0;
 }
 
 static int version_meta_get(struct vault *v, MDB_txn *txn, const struct record_name *n,

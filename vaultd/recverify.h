@@ -7,7 +7,8 @@
  *    has that version in the store;
  * 2. every stored version names the line that wrote it, and that line
  *    says the same record, version, kind, time, uid and size; its record
- *    has a head;
+ *    has a head; a disposed (shredded) version's record was disposed of
+ *    by the records.dispose line its control entry names (vaultd/recctl.h);
  * 3. every head names its latest version (none after it), and its state
  *    and times are that version's and version 1's.
  *

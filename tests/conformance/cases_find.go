@@ -22,15 +22,15 @@ func init() {
 			}
 		}
 		t.put(c, "conf-find", "F-3", "no terms")
-		ids, next, err := rec.Find().Call(t.Ctx(), c, "conf-find", "so_cccd", "037090001234", nil, nil)
-		if t.noErr("Find", err) && (len(ids) != 2 || ids[0] != "F-1" || ids[1] != "F-2" || next != nil) {
-			t.Errorf("Find: %v next %v", ids, next)
+		ids, next, rebuilding, err := rec.Find().Call(t.Ctx(), c, "conf-find", "so_cccd", "037090001234", nil, nil)
+		if t.noErr("Find", err) && (len(ids) != 2 || ids[0] != "F-1" || ids[1] != "F-2" || next != nil || rebuilding != nil) {
+			t.Errorf("Find: %v next %v rebuilding %v", ids, next, rebuilding)
 		}
-		ids, next, err = rec.Find().Call(t.Ctx(), c, "conf-find", "so_cccd", "037090001234", nil, i64(1))
+		ids, next, _, err = rec.Find().Call(t.Ctx(), c, "conf-find", "so_cccd", "037090001234", nil, i64(1))
 		if t.noErr("Find limit 1", err) && (len(ids) != 1 || next == nil || *next != "F-1") {
 			t.Errorf("Find limit 1: %v next %v", ids, next)
 		}
-		_, _, err = rec.Find().Call(t.Ctx(), c, "conf-find", "ho_ten", "x", nil, nil)
+		_, _, _, err = rec.Find().Call(t.Ctx(), c, "conf-find", "ho_ten", "x", nil, nil)
 		if t.wantErr("Find of a field not indexed", err, "io.vaultd.records.InvalidParameter") {
 			if e, ok := err.(*rec.InvalidParameter); !ok || e.Parameter != "field" {
 				t.Errorf("InvalidParameter: %+v", err)
@@ -73,5 +73,42 @@ func init() {
 		}
 		_, err = aud.Resolve().Call(t.Ctx(), c, "conf-private", "ps-00000000000000000000000000000000")
 		t.wantErr("Resolve of an unknown pseudonym", err, "io.vaultd.audit.NotFound")
+	})
+}
+
+func init() {
+	register("records_rebuild_index", "RebuildIndex: a new index key, a json collection's terms taken again from its bodies, a bytes collection's dropped, CollectionNotFound", func(t *T) {
+		c := t.Dial()
+		json, idx := "json", &[]string{"so_cccd"}
+		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-reindex", nil, &json, idx, nil); !t.noErr("CreateCollection json", err) {
+			return
+		}
+		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-reindex-b", nil, nil, idx, nil); !t.noErr("CreateCollection bytes", err) {
+			return
+		}
+		t.put(c, "conf-reindex", "R-1", `{"so_cccd": "037090001234"}`)
+		terms := map[string]string{"so_cccd": "037090001234"}
+		if _, err := rec.Put().Call(t.Ctx(), c, "conf-reindex-b", "B-1", b64("scan"), nil, nil, &terms); !t.noErr("Put index", err) {
+			return
+		}
+		gen, rotated, done, records, current, reindexed, dropped, unreadable, err := rec.RebuildIndex().Call(t.Ctx(), c, "conf-reindex")
+		if t.noErr("RebuildIndex json", err) && (gen != 2 || !rotated || !done || records != 1 || current != 0 || reindexed != 1 || dropped != 0 || unreadable != 0) {
+			t.Errorf("RebuildIndex json: gen %d rotated %v done %v records %d current %d reindexed %d dropped %d unreadable %d",
+				gen, rotated, done, records, current, reindexed, dropped, unreadable)
+		}
+		ids, _, _, err := rec.Find().Call(t.Ctx(), c, "conf-reindex", "so_cccd", "037090001234", nil, nil)
+		if t.noErr("Find after RebuildIndex", err) && (len(ids) != 1 || ids[0] != "R-1") {
+			t.Errorf("Find after RebuildIndex: %v", ids)
+		}
+		_, _, done, _, _, reindexed, dropped, _, err = rec.RebuildIndex().Call(t.Ctx(), c, "conf-reindex-b")
+		if t.noErr("RebuildIndex bytes", err) && (!done || reindexed != 0 || dropped != 1) {
+			t.Errorf("RebuildIndex bytes: done %v reindexed %d dropped %d", done, reindexed, dropped)
+		}
+		ids, _, _, err = rec.Find().Call(t.Ctx(), c, "conf-reindex-b", "so_cccd", "037090001234", nil, nil)
+		if t.noErr("Find after RebuildIndex bytes", err) && len(ids) != 0 {
+			t.Errorf("Find after RebuildIndex bytes: %v (the dropped terms still match)", ids)
+		}
+		_, _, _, _, _, _, _, _, err = rec.RebuildIndex().Call(t.Ctx(), c, "conf-no-such-collection")
+		t.wantErr("RebuildIndex of an undefined collection", err, "io.vaultd.records.CollectionNotFound")
 	})
 }

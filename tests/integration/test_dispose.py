@@ -1,5 +1,6 @@
 """Retention, legal hold and disposition by crypto-shredding (issue #13),
 against the real daemon, its LMDB file and its backups."""
+import json
 import os
 import subprocess
 
@@ -164,3 +165,87 @@ def test_vaultctl_hold_due_dispose(vault):
     assert r.returncode == 1 and "Disposed" in r.stderr and "hết hạn" in r.stderr
     assert v.ctl("records", "due", "người-có-công", check=True).stdout_text == "no record is due\n"
     assert v.ctl("get", "người-có-công", "125/QĐ-UBND", check=True).stdout == b"x"
+
+
+def forge_disposal(vault, rid, entry):
+    """Stops the vault and strips record rid's bodies as Dispose would
+    (each version keeps its 29-byte header, its kind saying disposed),
+    with entry as its records-control value (None: none), then starts
+    it again: what someone who can write data.mdb could do."""
+    from test_metadata import Store, hkey, vkey
+
+    vault.stop()
+    s = Store(vault)
+    versions, recctl = s.table("versions"), s.table("recctl")
+    n = 1
+    while vkey("ho-so", rid, n) in versions:
+        versions[vkey("ho-so", rid, n)] = bytes([5]) + versions[vkey("ho-so", rid, n)][1:HEADER]
+        n += 1
+    if entry is not None:
+        recctl[hkey("ho-so", rid)] = json.dumps({"disposed": entry}, separators=(",", ":")).encode()
+    s.save()
+    vault.start()
+
+
+def verify_problems(vault):
+    r = vault.ctl("audit", "verify", json_out=True)
+    assert r.returncode == 3, r.stdout_text + r.stderr
+    err = json.loads(r.stdout)
+    assert err["error"] == "io.vaultd.audit.RecordsInconsistent", r.stdout_text
+    return [(p["id"], p.get("version"), p["reason"]) for p in err["parameters"]["problems"]]
+
+
+def test_verify_names_a_disposal_the_trail_never_wrote(vault):
+    from test_metadata import Store, hkey
+
+    c = Client(vault.sock)
+    for rid in ("REAL", "F-NONE", "F-PUTLINE", "F-OTHER", "F-TIME"):
+        ok(put(c, "ho-so", rid, "body of " + rid, retain_until=PAST))
+    ok(put(c, "ho-so", "F-PUTLINE", "second"))
+    for rid in ("REAL", "F-TIME"):
+        ok(c.call(R + "Dispose", {"collection": "ho-so", "id": rid, "reason": "het han"}))
+    assert ok(c.call("io.vaultd.audit.Verify", {}))["records"] == 5
+    vault.stop()
+    real, ftime = (json.loads(Store(vault).table("recctl")[hkey("ho-so", rid)])["disposed"]
+                   for rid in ("REAL", "F-TIME"))
+    vault.start()
+    put_seq = next(e["seq"] for e in audit_lines(vault.export())
+                   if e["op"] == "records.put" and e.get("id") == "F-PUTLINE" and e["version"] == 2)
+    # No entry at all; one naming a put line; REAL's own entry, copied; a
+    # real disposal's entry with its time changed.
+    forge_disposal(vault, "F-NONE", None)
+    forge_disposal(vault, "F-PUTLINE", dict(real, seq=put_seq, versions=2))
+    forge_disposal(vault, "F-OTHER", dict(real, versions=1))
+    forge_disposal(vault, "F-TIME", dict(ftime, time="2001-01-01T00:00:00.000000Z"))
+    problems = verify_problems(vault)
+    named = {p[0] for p in problems}
+    assert named == {"F-NONE", "F-PUTLINE", "F-OTHER", "F-TIME"}, problems
+    why = {(p[0], p[1]): p[2] for p in problems}
+    assert "never disposed of" in why[("F-NONE", 1)]
+    assert "no disposal that succeeded" in why[("F-PUTLINE", 1)] and ("F-PUTLINE", 2) in why
+    assert "another record" in why[("F-OTHER", 1)]
+    assert "disposal time" in why[("F-TIME", 1)]
+    # Get answers the forged disposal (the store says so); Verify is what
+    # tells it from a real one.
+    assert Client(vault.sock).call(R + "Get", {"collection": "ho-so", "id": "F-OTHER"})["error"] == R + "Disposed"
+
+
+def test_a_deleted_record_disposed_of_answers_disposed(vault):
+    c = Client(vault.sock)
+    ok(put(c, "ho-so", "DEL-1", "v1", retain_until=PAST))
+    ok(c.call(R + "Delete", {"collection": "ho-so", "id": "DEL-1"}))
+    r = c.call(R + "Get", {"collection": "ho-so", "id": "DEL-1"})
+    assert r["error"] == R + "NotFound", r  # deleted, not yet disposed of
+    d = ok(c.call(R + "Dispose", {"collection": "ho-so", "id": "DEL-1", "reason": "het han"}))
+    assert (d["versions"], d["shredded"]) == (2, 1)  # the tombstone had no body
+    # Its latest version is the deletion; the record is still disposed of.
+    for params in ({}, {"version": 1}, {"version": 2}):
+        r = c.call(R + "Get", dict(collection="ho-so", id="DEL-1", **params))
+        assert r["error"] == R + "Disposed", (params, r)
+        p = r["parameters"]
+        assert (p["reason"], p["versions"], p["time"]) == ("het han", 2, d["time"])
+    r = c.call(R + "Get", {"collection": "ho-so", "id": "DEL-1", "version": 3})
+    assert r["error"] == R + "NotFound", r
+    r = vault.ctl("get", "ho-so", "DEL-1")
+    assert r.returncode == 1 and "Disposed" in r.stderr and "het han" in r.stderr, r.stderr
+    ok(c.call("io.vaultd.audit.Verify", {}))

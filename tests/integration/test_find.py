@@ -159,3 +159,106 @@ def test_vaultctl_put_index_and_find(vault):
     assert r.returncode != 0 and "not an index field" in r.stderr
     r = vault.ctl("put", "ho-ngheo", "HN-3", "-", "--index", "so_cccd", input="x")
     assert r.returncode != 0 and "FIELD=VALUE" in r.stderr
+
+
+def findex_tags(vault, coll):
+    """The tags filed in the findex table of the stopped vault for coll:
+    {(field, tag bytes, id)}."""
+    from test_metadata import Store
+
+    out = set()
+    for k in Store(vault).table("findex"):
+        c, field, rest = k.split(b"\0", 2)
+        if c == coll.encode():
+            out.add((field.decode(), rest[:8], rest[8:].decode()))
+    return out
+
+
+def rebuild(c, coll):
+    return ok(c.call(R + "RebuildIndex", {"collection": coll}))
+
+
+def test_rebuild_index_new_key_json_and_bytes(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "ncc", "content": "json", "index": ["so_cccd"]}))
+    ok(c.call(R + "CreateCollection", {"collection": "scan", "index": ["so_cccd"]}))
+    ok(put(c, "ncc", "J-1", json.dumps({"so_cccd": CCCD})))
+    ok(put(c, "ncc", "J-2", json.dumps({"so_cccd": OTHER})))
+    ok(put(c, "ncc", "J-3", json.dumps({"so_cccd": OTHER})))
+    ok(c.call(R + "Delete", {"collection": "ncc", "id": "J-3"}))
+    ok(put(c, "scan", "B-1", "pdf", index={"so_cccd": CCCD}))
+    ok(put(c, "scan", "B-2", "pdf"))
+    c.close()
+    vault.stop()
+    before = findex_tags(vault, "ncc") | findex_tags(vault, "scan")
+    vault.start()
+    c = Client(vault.sock)
+    r = rebuild(c, "ncc")
+    assert (r["generation"], r["rotated"], r["done"]) == (2, True, True), r
+    assert (r["records"], r["reindexed"], r["dropped"], r["current"], r["unreadable"]) == (3, 2, 0, 0, 0), r
+    assert find(c, "ncc", "so_cccd", CCCD) == ["J-1"] and find(c, "ncc", "so_cccd", OTHER) == ["J-2"]
+    r = rebuild(c, "scan")
+    assert (r["generation"], r["done"], r["records"], r["reindexed"], r["dropped"]) == (2, True, 2, 0, 1), r
+    assert find(c, "scan", "so_cccd", CCCD) == []  # its term must be put again
+    ok(put(c, "scan", "B-1", "pdf v2", index={"so_cccd": CCCD}))
+    assert find(c, "scan", "so_cccd", CCCD) == ["B-1"]
+    # A second rebuild makes a third key.
+    assert rebuild(c, "ncc")["generation"] == 3
+    assert find(c, "ncc", "so_cccd", CCCD) == ["J-1"]
+    c.close()
+    vault.stop()
+    after = findex_tags(vault, "ncc") | findex_tags(vault, "scan")
+    vault.start()
+    # No tag made under the old key is left: the old tags match nothing.
+    assert len(before) == len(after) == 3 and not before & after, (before, after)
+    assert {(f, i) for f, _, i in after} == {("so_cccd", "J-1"), ("so_cccd", "J-2"), ("so_cccd", "B-1")}
+    lines = [x for x in audit_lines(vault.export()) if x["op"] == "records.rebuild-index"]
+    assert [(x["collection"], x["generation"], x["dropped"], x["reindexed"]) for x in lines] == \
+        [("ncc", 2, 0, 2), ("scan", 2, 1, 0), ("ncc", 3, 0, 2)]
+    text = json.dumps(lines)
+    assert CCCD not in text and OTHER not in text and "J-1" not in text
+    c = Client(vault.sock)
+    r = c.call(R + "RebuildIndex", {"collection": "none-such"})
+    assert r["error"] == R + "CollectionNotFound", r
+
+
+def test_rebuild_index_in_turns(vault):
+    """A collection larger than one call's share is rebuilt over several
+    calls; meanwhile Find says it is rebuilding, and a Put uses the new
+    key at once."""
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "lon", "content": "json", "index": ["so_cccd"]}))
+    n = 1000 + 5
+    for i in range(n):
+        ok(put(c, "lon", "L-%04d" % i, json.dumps({"so_cccd": CCCD if i % 500 == 0 else str(i)})))
+    r = rebuild(c, "lon")
+    assert (r["rotated"], r["done"], r["records"], r["reindexed"]) == (True, False, 1000, 1000), r
+    f = ok(c.call(R + "Find", {"collection": "lon", "field": "so_cccd", "value": "1004"}))
+    assert f["ids"] == [] and f["rebuilding"] is True  # not reached yet
+    ok(put(c, "lon", "L-1004", json.dumps({"so_cccd": "1004"})))
+    assert find(c, "lon", "so_cccd", "1004") == ["L-1004"]
+    r = rebuild(c, "lon")
+    assert (r["rotated"], r["done"], r["records"], r["reindexed"], r["current"]) == (False, True, 5, 4, 1), r
+    f = ok(c.call(R + "Find", {"collection": "lon", "field": "so_cccd", "value": CCCD}))
+    assert f["ids"] == ["L-0000", "L-0500", "L-1000"] and "rebuilding" not in f
+
+
+def test_rebuild_index_private_ids(vault):
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "kin", "content": "json", "index": ["so_cccd"],
+                                       "private_ids": True}))
+    ok(put(c, "kin", "CCCD-099887766554", json.dumps({"so_cccd": CCCD})))
+    r = rebuild(c, "kin")
+    assert (r["done"], r["reindexed"]) == (True, 1), r
+    assert find(c, "kin", "so_cccd", CCCD) == ["CCCD-099887766554"]
+
+
+def test_vaultctl_collection_rebuild_index(vault):
+    vault.ctl("collection", "create", "ho-ngheo", "--index", "so_cccd", check=True)
+    vault.ctl("put", "ho-ngheo", "HN-1", "-", "--index", "so_cccd=" + CCCD, input="scan", check=True)
+    r = vault.ctl("collection", "rebuild-index", "ho-ngheo", check=True)
+    assert r.stdout_text.startswith("index key generation 2: 1 records, 0 re-indexed") and \
+        "1 dropped" in r.stdout_text, r.stdout_text
+    r = vault.ctl("collection", "rebuild-index", "ho-ngheo", json_out=True, check=True)
+    assert (r.json["generation"], r.json["records"], r.json["dropped"], r.json["calls"]) == (3, 1, 0, 1)
+    assert vault.ctl("find", "ho-ngheo", "so_cccd", CCCD, check=True).stdout_text == ""
