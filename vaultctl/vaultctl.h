@@ -311,6 +311,9 @@ int cmd_audit_rotate_key(struct ctl *ctl, int argc, char **argv);
 /* cmd-prove.c */
 int cmd_audit_prove(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_consistency(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_witness_request(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_cosign_import(struct ctl *ctl, int argc, char **argv);
+
 /* Checks a proof file offline (audit verify --proof) against vkey (NULL:
  * the key it names); dies with exit 3 when it does not verify. */
 int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey);
