@@ -208,3 +208,98 @@ int cmd_audit_cosign_import(struct ctl *ctl, int argc, char **argv)
         }
         return r;
 }
+
+void witness_option(struct ctl *ctl, struct witness_opts *w, const char *vkey)
+{
+        struct cosigner k;
+
+        if (w->n == COSIGN_WITNESSES_MAX)
+                die_usage(ctl, "at most %d witness keys (--witness)", COSIGN_WITNESSES_MAX);
+        if (cosigner_parse(vkey, &k) < 0)
+                die_usage(ctl,
+                          "--witness takes a witness's key, NAME+KEYID+BASE64 of type 0x04 "
+                          "(c2sp.org/tlog-cosignature), not '%s'",
+                          vkey);
+        for (size_t i = 0; i < w->n; i++)
+                if (memcmp(w->keys[i].pk, k.pk, sizeof(k.pk)) == 0)
+                        die_usage(ctl, "--witness %s is given twice: a quorum counts distinct keys", vkey);
+        w->keys[w->n++] = k;
+}
+
+void witness_options_check(struct ctl *ctl, struct witness_opts *w)
+{
+        if (w->quorum && !w->n)
+                die_usage(ctl, "--quorum N needs the witnesses' keys: give each with --witness VKEY");
+        if (w->quorum > w->n)
+                die_usage(ctl, "--quorum %u asks for more witnesses than the %zu given with --witness",
+                          w->quorum, w->n);
+        if (w->n && !w->quorum)
+                w->quorum = (unsigned)w->n; /* every witness given, unless told otherwise */
+}
+
+void witness_options_done(struct witness_opts *w)
+{
+        for (size_t i = 0; i < w->n; i++)
+                cosigner_done(&w->keys[i]);
+        w->n = 0;
+}
+
+static const char *verdict_word(int result)
+{
+        return result == 0 ? "ok" : result == -ENOENT ? "missing" : "invalid";
+}
+
+json_t *witness_json(const struct witness_opts *w, const struct cosign_verdict *v, uint64_t size)
+{
+        json_t *list = json_array();
+
+        for (size_t i = 0; i < w->n; i++) {
+                json_t *o = json_pack("{s:s,s:s}", "name", w->keys[i].name, "cosignature",
+                                      verdict_word(v->result[i]));
+
+                if (v->result[i] == 0)
+                        json_object_set_new(o, "time", json_integer((json_int_t)v->time[i]));
+                json_array_append_new(list, o);
+        }
+        return json_pack("{s:I,s:I,s:I,s:o}", "witnessed_size", (json_int_t)size, "quorum",
+                         (json_int_t)w->quorum, "cosigned", (json_int_t)v->valid, "witnesses", list);
+}
+
+void witness_show(const struct witness_opts *w, const struct cosign_verdict *v, uint64_t size, FILE *f)
+{
+        for (size_t i = 0; i < w->n; i++) {
+                _cleanup_(freep) char *name = escape_string(w->keys[i].name);
+                char when[LOCAL_TIME_MAX] = "";
+
+                if (v->result[i] == 0)
+                        local_format(v->time[i] * 1000000, LOCAL_SECONDS, when);
+                if (v->result[i] == 0)
+                        fprintf(f, "witness %s cosigned the checkpoint of size %" PRIu64 " at %s\n", name,
+                                size, when);
+                else if (v->result[i] == -ENOENT)
+                        fprintf(f, "witness %s: no cosignature of the checkpoint of size %" PRIu64 "\n",
+                                name, size);
+                else
+                        fprintf(f,
+                                "witness %s: its cosignature of the checkpoint of size %" PRIu64
+                                " does NOT verify (forged, or of another text)\n",
+                                name, size);
+        }
+}
+
+void witness_require(const struct ctl *ctl, const struct witness_opts *w, const struct cosign_verdict *v,
+                     uint64_t size, const char *hint)
+{
+        json_t *params;
+
+        if (!w->n || v->valid >= w->quorum)
+                return;
+        params = witness_json(w, v, size);
+        json_object_set_new(params, "reason", json_string("too few witnesses cosigned"));
+        if (!ctl->json)
+                witness_show(w, v, size, stderr);
+        die_error(ERR_NOT_VERIFIED, params,
+                  "the checkpoint of size %" PRIu64 " is cosigned by %zu of the witnesses given, %u needed "
+                  "(--quorum)%s%s",
+                  size, v->valid, w->quorum, hint ? ": " : "", hint ? hint : "");
+}

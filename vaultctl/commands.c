@@ -150,8 +150,9 @@ static const struct command audit_commands[] = {
          "checkpoints.",
          NULL, NULL, cosign_commands},
         {"verify", "audit", cmd_audit_verify,
-         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH] | --proof FILE "
-         "[--key VKEY]",
+         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH]\n"
+         "       [--witness WKEY... [--quorum N]] | --proof FILE [--key VKEY] [--witness WKEY... [--quorum "
+         "N]]",
          "check the live trail, or an export file offline",
          "Without options, makes vaultd check its whole stored trail: every line's\n"
          "hash chain, every checkpoint signature, and the records against it. With\n"
@@ -172,6 +173,12 @@ static const struct command audit_commands[] = {
          "  --proof FILE         check a proof file ('audit prove', 'audit consistency')\n"
          "                       offline: its proofs against its root, and its\n"
          "                       checkpoints against --key\n"
+         "  --witness WKEY       a witness's key (type 0x04, c2sp.org/tlog-cosignature)\n"
+         "                       you trust; repeat for each. The checkpoint that covers\n"
+         "                       the last line (of a proof: its tree) must carry valid\n"
+         "                       cosignatures by --quorum of them; each is named with\n"
+         "                       its verdict\n"
+         "  --quorum N           how many distinct witnesses must have cosigned [all]\n"
          "\n"
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",

@@ -158,3 +158,90 @@ def test_auditor_may_import_service_may_not(vault):
     r = vault.ctl("audit", "cosign", "import", path, uid=NOBODY)
     assert r.returncode == 5, r.stderr
 
+
+def save(vault, name, data):
+    path = os.path.join(vault.root, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def verify(vault, *args):
+    return vault.ctl("audit", "verify", *args)
+
+
+def test_quorum_of_valid_cosignatures_from_distinct_witnesses(vault):
+    key = vault.ctl("audit", "head", json_out=True, check=True).json["verifier_key"]
+    w1, w2, w3 = Cosigner("w1.example/w"), Cosigner("w2.example/w"), Cosigner("w3.example/w")
+    put(vault, "A")
+    note, size = newest(vault)
+    for w in (w1, w2):
+        assert import_note(vault, cosigned(note, w.line(note_text(note)))).returncode == 0
+    # w3's line is forged: vaultd keeps it (it holds no witness key) ...
+    assert import_note(vault, cosigned(note, w3.line(note_text(note), forge=True))).returncode == 0
+    put(vault, "B")
+    # ... an export that ends at the cosigned checkpoint.
+    part = save(vault, "part.jsonl", vault.export("--to-seq", str(size - 1)))
+    ok = verify(vault, "--file", part, "--partial", "--key", key, "--witness", w1.vkey, "--witness", w2.vkey)
+    assert ok.returncode == 0, ok.stderr
+    assert "witness w1.example/w cosigned the checkpoint of size %d" % size in ok.stdout_text
+    assert "witness w2.example/w cosigned" in ok.stdout_text
+    r = verify(vault, "--file", part, "--partial", "--witness", w1.vkey, "--witness", w3.vkey, "--quorum", "1",
+               "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["witnessed_size"] == size and got["quorum"] == 1 and got["cosigned"] == 1
+    assert [(w["name"], w["cosignature"]) for w in got["witnesses"]] == [("w1.example/w", "ok"),
+                                                                         ("w3.example/w", "invalid")]
+    # Too few: a forged one does not count, a missing one neither.
+    w4 = Cosigner("w4.example/w")
+    for keys, says in (([w1, w3], "w3.example/w: its cosignature of the checkpoint of size %d does NOT verify"
+                        % size),
+                       ([w1, w4], "w4.example/w: no cosignature"),
+                       ([w1, w2, w4], "cosigned by 2 of the witnesses given, 3 needed")):
+        args = [x for w in keys for x in ("--witness", w.vkey)]
+        r = verify(vault, "--file", part, "--partial", "--key", key, *args)
+        assert r.returncode == 3 and says in r.stderr, r.stderr
+        assert "OK" not in r.stdout_text
+    r = verify(vault, "--file", part, "--partial", "--witness", w1.vkey, "--witness", w2.vkey, "--witness",
+               w4.vkey, "--quorum", "2")
+    assert r.returncode == 0, r.stderr
+    # The docs' verifier agrees on each.
+    cp = [c for c in docclient.check_export_checkpoints(open(part, "rb").read(), partial=True) if c.size == size][0]
+    assert docclient.cosignature(cp, w1.vkey) and docclient.cosignature(cp, w4.vkey) is None
+    try:
+        docclient.cosignature(cp, w3.vkey)
+        raise AssertionError("the docs' verifier accepts a forged cosignature")
+    except docclient.ExportError:
+        pass
+    # The whole trail ends at a checkpoint no witness saw yet: refused,
+    # naming the one that is cosigned.
+    whole = save(vault, "whole.jsonl", vault.export())
+    r = verify(vault, "--file", whole, "--witness", w1.vkey, "--witness", w2.vkey)
+    assert r.returncode == 3 and "the checkpoint of size %d is cosigned by enough" % size in r.stderr, r.stderr
+    # Live: exported here, so the same verdict.
+    r = verify(vault, "--key", key, "--witness", w1.vkey)
+    assert r.returncode == 3 and "cosigned by 0 of the witnesses given" in r.stderr, r.stderr
+    # A proof against the cosigned checkpoint carries its cosignatures.
+    proof = os.path.join(vault.root, "line0.proof")
+    assert vault.ctl("audit", "prove", "--seq", "0", "--size", str(size), "-o", proof).returncode == 0
+    r = verify(vault, "--proof", proof, "--key", key, "--witness", w1.vkey, "--witness", w2.vkey)
+    assert r.returncode == 0 and "witness w2.example/w cosigned" in r.stdout_text, r.stderr
+    r = verify(vault, "--proof", proof, "--key", key, "--witness", w3.vkey)
+    assert r.returncode == 3 and "does NOT verify" in r.stderr, r.stderr
+    later = os.path.join(vault.root, "later.proof")
+    assert vault.ctl("audit", "prove", "--seq", "0", "-o", later).returncode == 0
+    r = verify(vault, "--proof", later, "--key", key, "--witness", w1.vkey)
+    assert r.returncode == 3 and "cosigned by 0" in r.stderr, r.stderr
+
+
+def test_witness_options_checked(vault):
+    w1 = Cosigner("w1.example/w")
+    key = vault.ctl("audit", "head", json_out=True, check=True).json["verifier_key"]
+    for args, says in ((["--quorum", "1"], "--quorum N needs the witnesses' keys"),
+                       (["--witness", w1.vkey, "--quorum", "2"], "more witnesses than the 1 given"),
+                       (["--witness", w1.vkey, "--quorum", "0"], "1 or more"),
+                       (["--witness", w1.vkey, "--witness", w1.vkey], "given twice"),
+                       (["--witness", key], "type 0x04")):
+        r = verify(vault, "--file", "/nonexistent", *args)
+        assert r.returncode == 2 and says in r.stderr, (args, r.stderr)
