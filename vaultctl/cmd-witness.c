@@ -55,9 +55,14 @@ static void check_answer(json_t *reply, const char *vkey, uint64_t since)
                     ": ask for the size of one (--size), or the newest (the default)",
                     json_integer_value(json_object_get(reply, "size")));
         if (since && !json_is_string(json_object_get(reply, "old_checkpoint")))
-                die("vaultd holds no signed checkpoint of size %" PRIu64
-                    ": a witness cosigned only sizes of checkpoints; give the one it names",
-                    since);
+                die_error(ERR_NOT_VERIFIED,
+                          json_pack("{s:s,s:I}", "reason", "no checkpoint of that size", "size",
+                                    (json_int_t)since),
+                          "this vault signed no checkpoint of size %" PRIu64
+                          ": if a witness holds that size of this vault's origin, it saw "
+                          "another history of it (a copy of the vault, or a store put back): keep "
+                          "its cosigned checkpoint as evidence; else the size is mistyped",
+                          since);
         if (auditproof_verify(reply, vkey, &rep) < 0)
                 die_error(ERR_NOT_VERIFIED, json_pack("{s:s}", "reason", rep.why),
                           "vaultd's answer does NOT verify, so it is not sent to a witness: %s", rep.why);

@@ -57,7 +57,7 @@ def test_request_body_is_old_size_proof_and_checkpoint(vault):
     assert json.loads(r.stdout)["consistency"] == proof
     # A size the vault never signed a checkpoint at is refused here.
     r = vault.ctl("audit", "witness-request", "--since", str(size1 + 1))
-    assert r.returncode == 1 and "no signed checkpoint of size %d" % (size1 + 1) in r.stderr
+    assert r.returncode == 3 and "signed no checkpoint of size %d" % (size1 + 1) in r.stderr
     r = vault.ctl("audit", "witness-request")
     assert r.returncode == 2 and "--since" in r.stderr
     # With the vault's key the answer is checked first; another key refuses.
