@@ -295,3 +295,39 @@ def test_quorum_of_two_witnesses(vault, witnesses):
     assert r.returncode == 0, r.stderr
     r = verify(vault, "p.jsonl", part, "--partial", *keys)
     assert r.returncode == 3 and "cosigned by 2 of the witnesses given, 3 needed" in r.stderr, r.stderr
+
+
+POSTER = os.path.join(REPO, "packaging", "witness", "vaultd-witness-post")
+
+
+def test_the_poster_script_keeps_witnesses_in_step(vault, witnesses, tmp_path):
+    from conftest import BUILD
+    h = head(vault)
+    w1 = witnesses("w1.example/w", h["verifier_key"])
+    w2 = witnesses("w2.example/w", h["verifier_key"])
+    env = dict(os.environ, PATH=BUILD + ":" + os.environ["PATH"], VAULTD_SOCKET=vault.sock,
+               VAULTD_WITNESSES="w1=%s w2=%s" % (w1.url, w2.url), VAULTD_WITNESS_STATE=str(tmp_path / "st"),
+               VAULTD_WITNESS_HTTP="yes", VAULTD_VERIFIER_KEY=h["verifier_key"])
+
+    def run():
+        return subprocess.run(["sh", POSTER], env=env, capture_output=True, text=True, timeout=60)
+    for i in range(3):
+        put(vault, "P-%d" % i)
+        size = checkpoint_size(vault)
+        r = run()
+        assert r.returncode == 0, r.stderr
+        assert "w1 cosigned the checkpoint of size %d" % size in r.stdout, r.stdout
+        assert w1.holds(h["origin"])["size"] == w2.holds(h["origin"])["size"] == size
+    # Its memory lost: the witness's 409 names the size, and it goes on.
+    (tmp_path / "st" / "w1").write_text("0\n")
+    put(vault, "P-last")
+    size = checkpoint_size(vault)
+    r = run()
+    assert r.returncode == 0 and w1.holds(h["origin"])["size"] == size, r.stderr
+    part = vault.export("--to-seq", str(size - 1))
+    r = verify(vault, "p.jsonl", part, "--partial", "--witness", w1.vkey, "--witness", w2.vkey)
+    assert r.returncode == 0, r.stderr
+    # Plain http is refused unless allowed (tests only).
+    del env["VAULTD_WITNESS_HTTP"]
+    r = run()
+    assert r.returncode == 1 and "cannot reach" in r.stderr, r.stderr
