@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cosign.h"
 #include "jsonscan.h"
 #include "note.h"
 
@@ -99,6 +100,14 @@ struct export_report {
         bool tree_known, tree_root_signed, tree_verified;
         /* The forms of its checkpoints: the old one, then signed roots. */
         struct checkpoint_forms forms;
+        /* Cosignatures by the witnesses of opts (checkpoints whose root
+         * the lines gave only): on the checkpoint that covers the last
+         * line (cosigned_size, 0 when it names no root), and the largest
+         * checkpoint with the most of them (best_size, best.valid). */
+        uint64_t cosigned_size;
+        struct cosign_verdict cosigned;
+        uint64_t best_size;
+        struct cosign_verdict best;
         uint64_t bad_line; /* 1-based line of the file that failed, 0 if none */
         int64_t bad_seq;   /* seq of the failing audit line, -1 if none */
         char why[320];
@@ -127,6 +136,9 @@ struct export_opts {
         bool has_since_root;
         uint64_t since_size;
         uint8_t since_root[32];
+        /* Witnesses whose cosignatures to check (report: cosigned, best). */
+        const struct cosigner *witnesses;
+        size_t nwitnesses;
 };
 
 /* Reads an export from f and checks header, chain, every checkpoint, that

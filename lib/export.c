@@ -135,6 +135,25 @@ static const uint8_t *tree_root_at(struct export_state *st, uint64_t size, uint8
         return root;
 }
 
+/* The witnesses' cosignatures of a checkpoint whose root the lines gave. */
+static void check_cosignatures(struct export_state *st, const char *note, uint64_t size)
+{
+        struct export_report *rep = st->rep;
+        struct cosign_verdict v;
+
+        if (st->opts->nwitnesses == 0 ||
+            cosign_verdict(note, strlen(note), st->opts->witnesses, st->opts->nwitnesses, &v) < 0)
+                return;
+        if (size == rep->last_seq + 1) {
+                rep->cosigned_size = size;
+                rep->cosigned = v;
+        }
+        if (v.valid > 0 && v.valid >= rep->best.valid) {
+                rep->best_size = size;
+                rep->best = v;
+        }
+}
+
 static int check_checkpoint(struct export_state *st, uint64_t lineno, const char *note)
 {
         uint8_t root[MERKLE_HASH_SIZE];
@@ -165,6 +184,8 @@ static int check_checkpoint(struct export_state *st, uint64_t lineno, const char
         else {
                 if (c.size - 1 == st->rep->last_seq)
                         st->rep->tree_root_signed = k == 1;
+                if (k == 1)
+                        check_cosignatures(st, note, c.size);
                 k = 0;
         }
         if (k == 0) {

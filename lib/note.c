@@ -105,9 +105,14 @@ static int b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_
 
 void note_key_id(const char *name, const uint8_t pk[32], uint8_t ret_id[4])
 {
+        note_key_id_type(name, NOTE_KEY_ED25519, pk, ret_id);
+}
+
+void note_key_id_type(const char *name, uint8_t type, const uint8_t pk[32], uint8_t ret_id[4])
+{
         crypto_hash_sha256_state st;
         uint8_t h[32];
-        static const uint8_t sep[2] = {0x0a, 0x01};
+        const uint8_t sep[2] = {0x0a, type};
 
         crypto_hash_sha256_init(&st);
         crypto_hash_sha256_update(&st, (const unsigned char *)name, strlen(name));
@@ -136,6 +141,12 @@ int note_verifier_key(const char *name, const uint8_t pk[32], char **ret)
 
 int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], uint8_t ret_id[4])
 {
+        return note_verifier_parse_type(vkey, NOTE_KEY_ED25519, ret_name, ret_pk, ret_id);
+}
+
+int note_verifier_parse_type(const char *vkey, uint8_t type, char **ret_name, uint8_t ret_pk[32],
+                             uint8_t ret_id[4])
+{
         const char *p1 = strchr(vkey, '+'), *p2;
         uint8_t id[4], want[4], blob[64];
         char idhex[9], *name;
@@ -148,14 +159,14 @@ int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], u
         if (hex_decode(idhex, id, 4) < 0)
                 return -EINVAL;
         if (b64_decode(p2 + 1, strlen(p2 + 1), blob, sizeof(blob), &blen) < 0 || blen != 33 ||
-            blob[0] != 0x01)
+            blob[0] != type)
                 return -EINVAL;
         if (!note_name_valid(vkey, (size_t)(p1 - vkey)))
                 return -EINVAL;
         name = strndup(vkey, (size_t)(p1 - vkey));
         if (!name)
                 return -ENOMEM;
-        note_key_id(name, blob + 1, want);
+        note_key_id_type(name, type, blob + 1, want);
         if (memcmp(want, id, 4) != 0) {
                 free(name);
                 return -EINVAL;

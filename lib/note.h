@@ -21,14 +21,24 @@
  * "vaultd-time YYYY-MM-DDTHH:MM:SSZ" (UTC). */
 #define NOTE_TIME "vaultd-time "
 
+/* The signature type of a key (c2sp.org/signed-note): 0x01 Ed25519, which
+ * signs vaultd's checkpoints; witnesses' cosignatures are another type
+ * (lib/cosign.h). */
+#define NOTE_KEY_ED25519 0x01
+
 /* key id = first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
 void note_key_id(const char *name, const uint8_t pk[32], uint8_t ret_id[4]);
+/* The same for a key of another signature type. */
+void note_key_id_type(const char *name, uint8_t type, const uint8_t pk[32], uint8_t ret_id[4]);
 /* Whether name may name a key: non-empty UTF-8 without white space or '+'. */
 bool note_name_valid(const char *name, size_t len);
 /* "<name>+<hex key id>+<base64(0x01 || pk)>"; caller frees. */
 int note_verifier_key(const char *name, const uint8_t pk[32], char **ret);
 /* Parses a verifier key. -EINVAL when malformed or the key id does not match. */
 int note_verifier_parse(const char *vkey, char **ret_name, uint8_t ret_pk[32], uint8_t ret_id[4]);
+/* The same for a verifier key of signature type type, 32 bytes of key. */
+int note_verifier_parse_type(const char *vkey, uint8_t type, char **ret_name, uint8_t ret_pk[32],
+                             uint8_t ret_id[4]);
 /* Whether two verifier keys are well formed and the same key (name and
  * public key; base64 can spell one key in more than one way). */
 bool note_verifier_equal(const char *a, const char *b);

@@ -41,21 +41,25 @@
  *   pseudonyms   collection NUL pseudonym -> the record id sealed under
  *                the collection's pseudonym key, for the collections with
  *                private ids (vaultd/pseudonym.h)
+ *   cosignatures be64(size) key_id(4) witness name -> a witness's
+ *                cosignature of the checkpoint of that size: its signature
+ *                line, without the newline (vaultd/cosignatures.h)
  * These came with records control (issue #13); vaultd creates them in an
  * older store when it opens it. */
-#define STORE_DB_META        "meta"
-#define STORE_DB_HEADS       "heads"
-#define STORE_DB_VERSIONS    "versions"
-#define STORE_DB_AUDIT       "audit"
-#define STORE_DB_CHECKPOINTS "checkpoints"
-#define STORE_DB_KEYS        "keys"
-#define STORE_DB_TREE        "tree"
-#define STORE_DB_COLLECTIONS "collections"
-#define STORE_DB_RECCTL      "recctl"
-#define STORE_DB_CKEYS       "ckeys"
-#define STORE_DB_FINDEX      "findex"
-#define STORE_DB_FTERMS      "fterms"
-#define STORE_DB_PSEUDONYMS  "pseudonyms"
+#define STORE_DB_META         "meta"
+#define STORE_DB_HEADS        "heads"
+#define STORE_DB_VERSIONS     "versions"
+#define STORE_DB_AUDIT        "audit"
+#define STORE_DB_CHECKPOINTS  "checkpoints"
+#define STORE_DB_KEYS         "keys"
+#define STORE_DB_TREE         "tree"
+#define STORE_DB_COLLECTIONS  "collections"
+#define STORE_DB_RECCTL       "recctl"
+#define STORE_DB_CKEYS        "ckeys"
+#define STORE_DB_FINDEX       "findex"
+#define STORE_DB_FTERMS       "fterms"
+#define STORE_DB_PSEUDONYMS   "pseudonyms"
+#define STORE_DB_COSIGNATURES "cosignatures"
 
 /* meta values (integers are be64). */
 #define META_FORMAT        "format"        /* STORE_FORMAT_VERSION */

@@ -25,6 +25,8 @@ enum {
         OPT_STATE,
         OPT_SINCE_HEAD,
         OPT_PROOF,
+        OPT_WITNESS,
+        OPT_QUORUM,
 };
 
 static void show_head(json_t *reply)
@@ -317,7 +319,35 @@ struct verify_args {
         const char *file, *state_path;
         struct export_opts opts;
         struct audit_state since; /* from --state or --since-head */
+        struct witness_opts wit;
 };
+
+/* With --witness: the checkpoint that covers the export's last line must
+ * carry the quorum; else say which checkpoint does, if one does. */
+static void export_witnessed(struct ctl *ctl, const struct verify_args *a, const struct export_report *rep)
+{
+        char hint[320];
+
+        if (!a->wit.n)
+                return;
+        if (!rep->cosigned_size)
+                die_error(ERR_NOT_VERIFIED, json_pack("{s:s}", "reason", "no signed root"),
+                          "the checkpoint that covers the last line does not name the tree's root (signed "
+                          "before the store's upgrade), so no witness can vouch for it");
+        if (rep->best.valid >= a->wit.quorum && rep->best_size < rep->cosigned_size)
+                snprintf(
+                        hint, sizeof(hint),
+                        "the checkpoint of size %" PRIu64 " is cosigned by enough of them: verify an export "
+                        "that ends there ('vaultctl audit export --to-seq %" PRIu64
+                        "', then --partial), or have the newer one cosigned (the witness poster) and export "
+                        "again",
+                        rep->best_size, rep->best_size - 1);
+        else
+                snprintf(hint, sizeof(hint),
+                         "have the vault's checkpoints cosigned (vaultctl audit witness-request, then audit "
+                         "cosign import) and export again");
+        witness_require(ctl, &a->wit, &rep->cosigned, rep->cosigned_size, hint);
+}
 
 /* After a verdict of OK: the state file moves on to this export's head;
  * the state must have been this vault's. */
@@ -342,9 +372,12 @@ static int verified(struct ctl *ctl, const struct verify_args *a, const char *wh
         char hex[AUDIT_HASH_HEX_SIZE], b64[MERKLE_HASH_B64_SIZE];
         json_t *o;
 
+        export_witnessed(ctl, a, rep);
         state_advance(a, rep);
         if (!ctl->json) {
                 show_file_verified(what, a->opts.vkey, rep, &a->since);
+                if (a->wit.n)
+                        witness_show(&a->wit, &rep->cosigned, rep->cosigned_size, stdout);
                 return EXIT_SUCCESS;
         }
         hex_encode(rep->last_hash, AUDIT_HASH_SIZE, hex);
@@ -365,6 +398,8 @@ static int verified(struct ctl *ctl, const struct verify_args *a, const char *wh
                                                     (json_int_t)rep->forms.old_last, "root_checkpoints",
                                                     (json_int_t)rep->forms.root, "root_first_size",
                                                     (json_int_t)rep->forms.root_first));
+        if (o && a->wit.n)
+                json_object_update_new(o, witness_json(&a->wit, &rep->cosigned, rep->cosigned_size));
         print_json(o);
         json_decref(o);
         return EXIT_SUCCESS;
@@ -491,9 +526,11 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
                 {"state", required_argument, NULL, OPT_STATE},
                 {"since-head", required_argument, NULL, OPT_SINCE_HEAD},
                 {"proof", required_argument, NULL, OPT_PROOF},
+                {"witness", required_argument, NULL, OPT_WITNESS},
+                {"quorum", required_argument, NULL, OPT_QUORUM},
                 {},
         };
-        struct verify_args a = {0};
+        static struct verify_args a; /* large (the witnesses' keys); one per run */
         const char *since_head = NULL, *proof = NULL;
         char why[512];
         int c, r;
@@ -509,15 +546,25 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
                         a.state_path = optarg;
                 else if (c == OPT_PROOF)
                         proof = optarg;
-                else
+                else if (c == OPT_WITNESS)
+                        witness_option(ctl, &a.wit, optarg);
+                else if (c == OPT_QUORUM) {
+                        a.wit.quorum = (unsigned)arg_uint(ctl, "--quorum", optarg, COSIGN_WITNESSES_MAX);
+                        if (a.wit.quorum == 0)
+                                die_usage(ctl, "--quorum is the number of witnesses that must have "
+                                               "cosigned: 1 or more");
+                } else
                         since_head = optarg;
         }
         ctl_positional(ctl, argc, argv, 0, 0);
+        witness_options_check(ctl, &a.wit);
+        a.opts.witnesses = a.wit.keys;
+        a.opts.nwitnesses = a.wit.n;
         if (proof && (a.file || a.opts.partial || a.state_path || since_head))
                 die_usage(ctl, "--proof checks a proof file alone (with --key); give the export to "
                                "--file in another call");
         if (proof)
-                return audit_verify_proof(ctl, proof, a.opts.vkey);
+                return audit_verify_proof(ctl, proof, a.opts.vkey, &a.wit);
         if (since_head && a.state_path)
                 die_usage(ctl, "--since-head and --state both say where the last audit ended: give one");
         if (since_head) {
@@ -539,7 +586,7 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
         }
         if (a.file)
                 r = verify_file(ctl, &a);
-        else if (a.opts.vkey || a.state_path || since_head)
+        else if (a.opts.vkey || a.state_path || since_head || a.wit.n)
                 r = verify_live_here(ctl, &a);
         else {
                 if (a.opts.partial)
@@ -547,6 +594,7 @@ int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
                 r = verify_online(ctl);
         }
         audit_state_done(&a.since);
+        witness_options_done(&a.wit);
         return r;
 }
 

@@ -206,9 +206,31 @@ static void show_proof_verified(const char *path, const char *vkey, const struct
                        "vault's verifier key (vaultctl audit head) to prove where it came from\n");
 }
 
-int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey)
+/* The proof's checkpoint must carry the quorum of cosignatures: its root
+ * is the one the proofs are against. */
+static void proof_witnessed(struct ctl *ctl, const struct witness_opts *w, json_t *proof,
+                            const struct auditproof_report *rep, struct cosign_verdict *ret)
+{
+        json_t *cp = json_object_get(proof, "checkpoint");
+
+        *ret = (struct cosign_verdict){0};
+        if (!w->n)
+                return;
+        if (!rep->root_signed)
+                die_error(ERR_NOT_VERIFIED, json_pack("{s:s}", "reason", "no signed root"),
+                          "the proof comes with no checkpoint that names its root, so no witness can vouch "
+                          "for it: prove against a checkpoint's size (--size)");
+        cosign_verdict(json_string_value(cp), json_string_length(cp), w->keys, w->n, ret);
+        witness_require(
+                ctl, w, ret, rep->size,
+                "prove against a checkpoint the witnesses cosigned ('vaultctl audit prove ... --size "
+                "SIZE'), or have this one cosigned first");
+}
+
+int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey, const struct witness_opts *w)
 {
         struct auditproof_report rep;
+        struct cosign_verdict cosigned;
         json_error_t err;
         json_t *proof = json_load_file(path, 0, &err);
         int r;
@@ -217,21 +239,26 @@ int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey)
                 die_error(ERR_NOT_VERIFIED, json_pack("{s:s,s:s}", "file", path, "reason", err.text),
                           "%s is not a proof file: %s", path, err.text);
         r = auditproof_verify(proof, vkey, &rep);
-        json_decref(proof);
         if (r < 0)
                 die_error(ERR_NOT_VERIFIED,
                           json_pack("{s:s,s:s,s:I}", "file", path, "reason", rep.why, "seq",
                                     (json_int_t)rep.bad_seq),
                           "%s does NOT verify: %s", path, rep.why);
+        proof_witnessed(ctl, w, proof, &rep, &cosigned);
+        json_decref(proof);
         if (ctl->json) {
                 json_t *o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:b,s:b,s:b,s:b}", "valid", 1, "file", path,
                                       "size", (json_int_t)rep.size, "lines", (json_int_t)rep.lines,
                                       "old_size", (json_int_t)rep.old_size, "root_signed", rep.root_signed,
                                       "old_root_signed", rep.old_root_signed, "checkpoint", rep.checkpoint,
                                       "trusted_key", vkey != NULL);
+                if (w->n)
+                        json_object_update_new(o, witness_json(w, &cosigned, rep.size));
                 print_json(o);
                 json_decref(o);
-        } else
+        } else {
                 show_proof_verified(path, vkey, &rep);
+                witness_show(w, &cosigned, rep.size, stdout);
+        }
         return EXIT_SUCCESS;
 }

@@ -17,6 +17,21 @@
         "Exit status: 0 success, 1 other failure, 2 usage error, 3 the evidence does not\n"                 \
         "verify, 4 cannot reach vaultd, 5 access denied, 6 not found.\n"
 
+static const struct command cosign_commands[] = {
+        {"import", "audit cosign", cmd_audit_cosign_import, "FILE...",
+         "store a witness's cosignatures of a checkpoint in the vault",
+         "Hands each FILE to vaultd, which keeps the cosignatures in it next to the\n"
+         "checkpoint they sign; exports and proofs then carry them. FILE is the\n"
+         "checkpoint with the witness's signature lines appended: the request that\n"
+         "'audit witness-request' wrote with the witness's reply appended will do\n"
+         "('-': standard input). vaultd refuses a checkpoint it did not sign (another\n"
+         "size, another root: another history) and lines that are not\n"
+         "cosignatures; it cannot check a witness's signature, which\n"
+         "'audit verify --witness' does.",
+         "cat request.txt reply.txt | vaultctl audit cosign import -", "the auditor or admin role"},
+        {},
+};
+
 static const struct command audit_commands[] = {
         {"head", "audit", cmd_audit_head, "", "the trail's head and the verifier key",
          "Shows the number of lines in the audit trail, the hash of the last one, the\n"
@@ -113,9 +128,31 @@ static const struct command audit_commands[] = {
          "  -o, --output FILE  write the proof there (new file, 0600) [stdout]\n"
          "  --force            replace FILE if it exists",
          "vaultctl audit consistency 1000 2000 -o since-last-audit.proof", "the auditor or admin role"},
+        {"witness-request", "audit", cmd_audit_witness_request,
+         "--since SIZE [--size SIZE] [--key VKEY] [-o FILE [--force]]",
+         "a witness's add-checkpoint request for the newest checkpoint",
+         "Writes the body of a c2sp.org/tlog-witness add-checkpoint request: \"old\n"
+         "SIZE\", the Merkle consistency proof from the tree of SIZE lines (the last\n"
+         "checkpoint the witness cosigned; 0 for none) to the newest checkpoint's,\n"
+         "a blank line, and that checkpoint. The answer is checked first, as 'audit\n"
+         "verify --proof' would. POST it to the witness's add-checkpoint URL; a\n"
+         "witness that answers 409 names the size it holds in its reply.\n"
+         "\n"
+         "  --since SIZE       the size of the checkpoint the witness cosigned last\n"
+         "  --size SIZE        the checkpoint to have cosigned [the newest]\n"
+         "  --key VKEY         the vault's verifier key to check the checkpoint with\n"
+         "                     [the one vaultd names]\n"
+         "  -o, --output FILE  write the request there (new file, 0600) [stdout]\n"
+         "  --force            replace FILE if it exists",
+         "vaultctl audit witness-request --since 1532 -o request.txt", "the auditor or admin role"},
+        {"cosign", "audit", NULL, "COMMAND", "witnesses' cosignatures of checkpoints",
+         "Witnesses' cosignatures (c2sp.org/tlog-cosignature) of the vault's\n"
+         "checkpoints.",
+         NULL, NULL, cosign_commands},
         {"verify", "audit", cmd_audit_verify,
-         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH] | --proof FILE "
-         "[--key VKEY]",
+         "[--file EXPORT] [--key VKEY] [--partial] [--state FILE | --since-head SEQ:HASH]\n"
+         "       [--witness WKEY... [--quorum N]] | --proof FILE [--key VKEY] [--witness WKEY... [--quorum "
+         "N]]",
          "check the live trail, or an export file offline",
          "Without options, makes vaultd check its whole stored trail: every line's\n"
          "hash chain, every checkpoint signature, and the records against it. With\n"
@@ -136,6 +173,12 @@ static const struct command audit_commands[] = {
          "  --proof FILE         check a proof file ('audit prove', 'audit consistency')\n"
          "                       offline: its proofs against its root, and its\n"
          "                       checkpoints against --key\n"
+         "  --witness WKEY       a witness's key (type 0x04, c2sp.org/tlog-cosignature)\n"
+         "                       you trust; repeat for each. The checkpoint that covers\n"
+         "                       the last line (of a proof: its tree) must carry valid\n"
+         "                       cosignatures by --quorum of them; each is named with\n"
+         "                       its verdict\n"
+         "  --quorum N           how many distinct witnesses must have cosigned [all]\n"
          "\n"
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "auditfmt.h"
+#include "cosign.h"
 #include "varlink.h"
 
 /* Exit codes: the one table, documented in vaultctl(1) and README.md. */
@@ -311,9 +312,34 @@ int cmd_audit_rotate_key(struct ctl *ctl, int argc, char **argv);
 /* cmd-prove.c */
 int cmd_audit_prove(struct ctl *ctl, int argc, char **argv);
 int cmd_audit_consistency(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_witness_request(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_cosign_import(struct ctl *ctl, int argc, char **argv);
+
+/* cmd-witness.c: audit verify --witness VKEY... --quorum N. */
+struct witness_opts {
+        struct cosigner keys[COSIGN_WITNESSES_MAX];
+        size_t n;
+        unsigned quorum; /* 0 until given or checked */
+};
+/* Adds a witness key (--witness); dies with a usage error when it is
+ * malformed, one too many, or the same key as one given before. */
+void witness_option(struct ctl *ctl, struct witness_opts *w, const char *vkey);
+/* After the options: --quorum needs witnesses and at most as many; it
+ * defaults to all of them. */
+void witness_options_check(struct ctl *ctl, struct witness_opts *w);
+void witness_options_done(struct witness_opts *w);
+/* Dies (exit 3) when fewer than the quorum cosigned the checkpoint of
+ * size size (v: the verdict on it), naming each witness's verdict; hint,
+ * when not NULL, says what to do instead. */
+void witness_require(const struct ctl *ctl, const struct witness_opts *w, const struct cosign_verdict *v,
+                     uint64_t size, const char *hint);
+/* One line per witness: cosigned (when), no cosignature, or forged. */
+void witness_show(const struct witness_opts *w, const struct cosign_verdict *v, uint64_t size, FILE *f);
+/* {witnessed_size, quorum, cosigned, witnesses: [{name, cosignature: ok|missing|invalid, time?}]} */
+json_t *witness_json(const struct witness_opts *w, const struct cosign_verdict *v, uint64_t size);
 /* Checks a proof file offline (audit verify --proof) against vkey (NULL:
  * the key it names); dies with exit 3 when it does not verify. */
-int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey);
+int audit_verify_proof(struct ctl *ctl, const char *path, const char *vkey, const struct witness_opts *w);
 int cmd_policy_check(struct ctl *ctl, int argc, char **argv);
 int cmd_policy_reload(struct ctl *ctl, int argc, char **argv);
 int cmd_key_list(struct ctl *ctl, int argc, char **argv);

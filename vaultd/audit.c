@@ -500,8 +500,9 @@ int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_
 }
 
 int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
-                           size_t max_count, int (*each)(void *data, const char *note, size_t len),
-                           void *data, uint64_t *ret_next)
+                           size_t max_count,
+                           int (*each)(void *data, uint64_t size, const char *note, size_t len), void *data,
+                           uint64_t *ret_next)
 {
         MDB_cursor *cur;
         uint8_t kb[8];
@@ -520,7 +521,7 @@ int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_siz
                         next = be64_get(key.mv_data);
                         break;
                 }
-                if ((r = each(data, val.mv_data, val.mv_size)) != 0)
+                if ((r = each(data, be64_get(key.mv_data), val.mv_data, val.mv_size)) != 0)
                         break;
                 n++;
         }

@@ -83,12 +83,13 @@ int audit_read_lines(struct audit_log *log, MDB_txn *txn, uint64_t from, uint64_
                      int (*each)(void *data, uint64_t seq, const char *line, size_t len), void *data,
                      uint64_t *ret_next);
 /* Hands the checkpoints whose size lies in [min_size, max_size] to each
- * (the note, as stored), at most max_count; *ret_next is the size to
+ * (its size and the note, as stored), at most max_count; *ret_next is the size to
  * start from next time (max_size + 1 when all were handed). A non-zero
  * return of each stops the walk and is returned. */
 int audit_read_checkpoints(struct audit_log *log, MDB_txn *txn, uint64_t min_size, uint64_t max_size,
-                           size_t max_count, int (*each)(void *data, const char *note, size_t len),
-                           void *data, uint64_t *ret_next);
+                           size_t max_count,
+                           int (*each)(void *data, uint64_t size, const char *note, size_t len), void *data,
+                           uint64_t *ret_next);
 /* The smallest checkpoint size >= size. -ENOENT when none. */
 int audit_checkpoint_at_or_after(struct audit_log *log, MDB_txn *txn, uint64_t size, uint64_t *ret);
 /* The verifier key that signs the checkpoint of size size (the meta

@@ -5,21 +5,26 @@
 
 #include "auditproof.h"
 #include "auditree.h"
+#include "cosignatures.h"
 #include "recmeta.h"
 #include "util.h"
 
 #define IFACE "io.vaultd.audit"
 
-/* The stored checkpoint of size size as a JSON string, or null. */
+/* The stored checkpoint of size size, with the witnesses' cosignatures
+ * of it, as a JSON string, or null. */
 static json_t *checkpoint_at(struct vault *v, MDB_txn *txn, uint64_t size)
 {
+        _cleanup_(freep) char *note = NULL;
         uint8_t key[8];
         MDB_val val;
+        size_t len;
 
         be64_put(key, size);
-        if (store_get(txn, v->store->checkpoints, key, 8, &val) < 0)
+        if (store_get(txn, v->store->checkpoints, key, 8, &val) < 0 ||
+            cosign_note(v->store, txn, size, val.mv_data, val.mv_size, &note, &len) < 0)
                 return json_null();
-        return json_stringn(val.mv_data, val.mv_size);
+        return json_stringn(note, len);
 }
 
 static int set_root(struct vault *v, MDB_txn *txn, json_t *reply, const char *name, uint64_t size)

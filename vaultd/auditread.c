@@ -10,6 +10,7 @@
 
 #include "auditproof.h"
 #include "auditree.h"
+#include "cosignatures.h"
 #include "jsonscan.h"
 #include "methods.h"
 #include "recverify.h"
@@ -35,6 +36,9 @@ struct export_read {
         struct reader_buf *out;
         size_t nlines;
         int64_t bad_seq;
+        /* Where the cosignatures of each checkpoint are read from. */
+        struct vault_store *store;
+        MDB_txn *txn;
 };
 
 static int export_start(struct vault *v, const struct job *j, void **ret)
@@ -100,9 +104,17 @@ static int each_line(void *data, uint64_t seq, const char *line, size_t len)
         return r;
 }
 
-static int each_checkpoint(void *data, const char *note, size_t len)
+/* {"checkpoint": note} with the witnesses' cosignatures of it. */
+static int each_checkpoint(void *data, uint64_t size, const char *note, size_t len)
 {
-        return message_object(data, json_pack("{s:s%}", "checkpoint", note, len));
+        struct export_read *e = data;
+        _cleanup_(freep) char *cosigned = NULL;
+        size_t clen;
+        int r = cosign_note(e->store, e->txn, size, note, len, &cosigned, &clen);
+
+        if (r < 0)
+                return r;
+        return message_object(e, json_pack("{s:s%}", "checkpoint", cosigned, clen));
 }
 
 /* {"checkpoint": note} of the checkpoint at size. */
@@ -115,7 +127,7 @@ static int message_checkpoint(struct vault *v, MDB_txn *txn, struct export_read 
         be64_put(key, size);
         if ((r = store_get(txn, v->store->checkpoints, key, 8, &val)) < 0)
                 return r == -ENOENT ? -EIO : r;
-        return each_checkpoint(e, val.mv_data, val.mv_size);
+        return each_checkpoint(e, size, val.mv_data, val.mv_size);
 }
 
 /* Fixes the export's last line: the first checkpoint at or after the line
@@ -193,6 +205,8 @@ static int export_next(struct vault *v, MDB_txn *txn, void *state, struct reader
 
         e->out = out;
         e->nlines = 0;
+        e->store = v->store;
+        e->txn = txn;
         if ((r = reader_buf_append(out, LINES_OPEN, strlen(LINES_OPEN))) < 0)
                 return r;
         switch (e->phase) {

@@ -9,6 +9,7 @@
 #include "auditread.h"
 #include "backup.h"
 #include "collections.h"
+#include "cosignatures.h"
 #include "dispose.h"
 #include "findindex.h"
 #include "keyadmin.h"
@@ -83,6 +84,9 @@ static const struct method methods[] = {
         {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .reader = &auditread_verify,
          .roles = AUDIT_ROLES, .incremental = true},
         {"io.vaultd.audit.Prove", "audit.prove", auditprove_run, .roles = AUDIT_ROLES},
+        /* Auditors too: a poster that carries requests to witnesses needs
+         * no admin role (docs/audit-format.md "Witnesses"). */
+        {"io.vaultd.audit.AddCosignatures", "audit.add-cosignatures", cosign_add, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Resolve", "audit.resolve", pseudonym_resolve, .roles = AUDIT_ROLES,
          .needs_keys = true},
         {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,

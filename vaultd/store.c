@@ -67,6 +67,7 @@ static int open_dbs(struct vault_store *s, bool create)
                 {STORE_DB_FINDEX, offsetof(struct vault_store, findex), true},
                 {STORE_DB_FTERMS, offsetof(struct vault_store, fterms), true},
                 {STORE_DB_PSEUDONYMS, offsetof(struct vault_store, pseudonyms), true},
+                {STORE_DB_COSIGNATURES, offsetof(struct vault_store, cosignatures), true},
         };
         MDB_txn *txn;
         int rc;

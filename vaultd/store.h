@@ -18,6 +18,7 @@ struct vault_store {
         MDB_dbi collections, recctl;   /* records control */
         MDB_dbi ckeys, findex, fterms; /* collection keys, Find's blind index */
         MDB_dbi pseudonyms;            /* sealed ids of collections with private ids */
+        MDB_dbi cosignatures;          /* witnesses' cosignatures of checkpoints */
         /* (made in an older store when it is opened) */
         size_t map_size;
         /* Held shared by readers, exclusively when the map is resized. */

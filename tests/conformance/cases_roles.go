@@ -83,6 +83,10 @@ func auditAndAdminDenied(t *T) []deniedCall {
 			_, _, _, _, _, _, _, _, _, _, _, err := aud.Prove().Call(t.Ctx(), c, int64p(0), nil, nil, nil, nil, nil)
 			return err
 		}},
+		{"io.vaultd.audit.AddCosignatures", func(c *varlink.Connection) error {
+			_, _, _, _, err := aud.AddCosignatures().Call(t.Ctx(), c, "x\n1\nAAAA\n\n")
+			return err
+		}},
 		{"io.vaultd.admin.ReloadPolicy", func(c *varlink.Connection) error {
 			_, _, err := adm.ReloadPolicy().Call(t.Ctx(), c)
 			return err

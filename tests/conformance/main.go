@@ -78,6 +78,7 @@ var groups = []struct {
 		"pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write",
 		"backup_without_fd", "backup_with_fd",
 		"prove_inclusion_and_consistency_check_with_go_tlog", "prove_invalid_parameters",
+		"audit_add_cosignatures",
 		"collections_settings", "collections_json_content", "collections_implicit_and_list", "names_unicode_nfc",
 		"records_hold_due_dispose", "records_find", "records_private_ids", "records_rebuild_index",
 		"every_method_replied",

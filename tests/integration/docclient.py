@@ -421,6 +421,44 @@ def signed_by(cp, verifier_key):
     return False
 
 
+def parse_witness_key(text):
+    """A witness's key: <name>+<8 hex of key id>+<base64(0x04 || 32-byte
+    key)>, key id = SHA-256(name || 0x0A || 0x04 || key)[:4]. Returns
+    (name, key id, public key)."""
+    parts = text.split("+", 2)
+    if len(parts) != 3 or not parts[0] or len(parts[1]) != 8:
+        raise ExportError("malformed witness key %r" % text)
+    name, id_hex, key_b64 = parts
+    blob = base64.b64decode(key_b64, validate=True)
+    if len(blob) != 33 or blob[0] != 0x04:
+        raise ExportError("witness key is not 0x04 || 32 bytes")
+    kid = hashlib.sha256(name.encode("utf-8") + b"\n\x04" + blob[1:]).digest()[:4]
+    if kid.hex() != id_hex:
+        raise ExportError("witness key id does not match its key")
+    return name, kid, blob[1:]
+
+
+def cosignature(cp, witness_key):
+    """The witness's cosignature of the checkpoint ("Witnesses"): the time
+    it signed when the first signature line with the witness's name and
+    key id is a valid cosignature/v1 (8-byte big-endian time, then Ed25519
+    over "cosignature/v1", "time T" and the checkpoint's text); None when
+    no line names the key; ExportError when that line does not verify."""
+    name, kid, public_key = parse_witness_key(witness_key)
+    for n, k, sig in cp.signatures:
+        if n == name and k == kid:
+            when = int.from_bytes(sig[:8], "big")
+            msg = b"cosignature/v1\ntime %d\n" % when + cp.text.encode("utf-8")
+            try:
+                if len(sig) != 72 or when >= 1 << 63:
+                    raise BadSignatureError
+                VerifyKey(public_key).verify(msg, sig[8:])
+            except BadSignatureError:
+                raise ExportError("checkpoint %d: the cosignature by %s does not verify" % (cp.size, name))
+            return when
+    return None
+
+
 def check_export_checkpoints(export, verifier_key=None, partial=False):
     """Step 4 and 5 of "Verifying an export": each checkpoint, in order,
     signed by the key in force (at first the trusted one, which the header

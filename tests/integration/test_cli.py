@@ -197,7 +197,7 @@ def test_command_options_after_arguments(vault):
     (["status", "--json=yes"], "option '--json' takes no value", "Try 'vaultctl status --help'."),
     (["--timeout", "soon", "status"], "--timeout must be a whole number", "Try 'vaultctl --help'."),
     (["bogus"], "unknown command 'bogus'", "Try 'vaultctl --help'."),
-    (["audit"], "missing command (one of: head, export, report, prove, consistency, verify, resolve, rotate-key)",
+    (["audit"], "missing command (one of: head, export, report, prove, consistency, witness-request, cosign, verify, resolve, rotate-key)",
      "Try 'vaultctl audit --help'."),
     (["get", "only-one"], "missing arguments; usage: vaultctl get COLLECTION ID",
      "Try 'vaultctl get --help'."),
@@ -655,8 +655,10 @@ def test_bash_completion():
     assert complete("") == sorted(["status", "put", "get", "delete", "list", "find", "history", "import",
                                    "audit", "policy", "key", "unseal", "seal", "backup"])
     assert complete("au") == ["audit"]
-    assert complete("audit", "") == ["consistency", "export", "head", "prove", "report", "resolve", "rotate-key",
-                                     "verify"]
+    assert complete("audit", "") == ["consistency", "cosign", "export", "head", "prove", "report", "resolve",
+                                     "rotate-key", "verify", "witness-request"]
+    assert complete("audit", "cosign", "") == ["import"]
+    assert complete("audit", "witness-request", "--s") == ["--since", "--size", "--socket"]
     assert complete("--socket", "/run/x.sock", "--json", "audit", "ex") == ["export"]
     assert complete("policy", "") == ["check", "reload"]
     assert complete("audit", "export", "--") == sorted([

@@ -294,6 +294,7 @@ CHECKS = {
     "pipelining": ("main", ["pipeline_puts_in_order", "pipeline_mixed_methods", "pipeline_raw_single_write"]),
     "backup": ("main", ["backup_without_fd", "backup_with_fd"]),
     "prove": ("main", ["prove_inclusion_and_consistency_check_with_go_tlog", "prove_invalid_parameters"]),
+    "cosign": ("main", ["audit_add_cosignatures"]),
     "collections": ("main", ["collections_settings", "collections_json_content",
                              "collections_implicit_and_list", "names_unicode_nfc",
                              "records_hold_due_dispose", "records_find",
@@ -521,6 +522,15 @@ def test_go_prove(runs):
     exactly one of seq, old_size, collection/id, or with sizes outside the
     trail, is InvalidParameter."""
     check(runs, "prove")
+
+
+def test_go_add_cosignatures(runs):
+    """AddCosignatures stores a cosignature/v1 made with Go's ed25519 and
+    note.Sign; Prove's checkpoint then carries it and Go's note.Open
+    verifies it with the witness's key; a checkpoint the vault never
+    signed is UnknownCheckpoint, and a note without a cosignature, not a
+    note, or a plain note signature is InvalidParameter."""
+    check(runs, "cosign")
 
 
 def test_go_every_method_replied(runs):
