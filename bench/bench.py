@@ -53,9 +53,9 @@ RUN_TIMEOUT = 900
 SCALES = {
     # seconds per measured run, records the small store starts with,
     # records imported, seconds of 16 MiB streaming, big store records,
-    # seconds of the PostgreSQL run
-    "full": dict(seconds=8, ids=10000, imports=100000, stream=10, big=300000, peer=10),
-    "quick": dict(seconds=1, ids=2000, imports=10000, stream=2, big=10000, peer=2),
+    # seconds of the PostgreSQL run, pairs of runs with and without the tree
+    "full": dict(seconds=8, ids=10000, imports=100000, stream=10, big=300000, peer=10, tree_pairs=5),
+    "quick": dict(seconds=1, ids=2000, imports=10000, stream=2, big=10000, peer=2, tree_pairs=3),
 }
 
 # Issue #12's targets, checked against this run's figures: (what, run or
@@ -81,6 +81,7 @@ TARGETS = [
     ("big store: RSS excluding the map < 64 MiB", "big_rss", "value", "<", 64 << 20),
     ("big store: Put 16 within 20 % of the small store", "big_put_ratio", "value", ">=", 0.8),
     ("big store: Get 16 within 20 % of the small store", "big_get_ratio", "value", ">=", 0.8),
+    ("Merkle tree costs < 10 % of Put 16 throughput (issue #14)", "tree_cost", "value", "<", 0.10),
 ]
 
 
@@ -360,6 +361,40 @@ class Bench:
             if small and big:
                 self.figures["big_%s_ratio" % op] = {"value": round(big["per_second"] / small["per_second"], 3)}
 
+    def tree_cost(self):
+        """Put at 16 clients on this build and on the bench-only build
+        without the Merkle tree's writes (build/bench-notree), in turns,
+        pair by pair: what the tree costs a Put (issue #14)."""
+        notree = os.path.join(self.build, "bench-notree")
+        policy = "allow user %d role service,auditor,admin collections *\n" % os.getuid()
+        vaults = [Vault(b, os.path.join(self.tmp, name), policy, ["--max-connections-per-user", "256"])
+                  for b, name in ((self.build, "tree"), (notree, "notree"))]
+        ratios, best = [], {}
+        try:
+            for v in vaults:
+                v.start()
+            for i in range(self.scale["tree_pairs"]):
+                got = []
+                for v, name in zip(vaults, ("tree", "notree")):
+                    def go(v=v):
+                        p = subprocess.run(self.loadgen_cmd(v, "put", clients=16, seconds=self.scale["seconds"] / 2),
+                                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+                        return self.loadgen_result(p, p.stdout, "tree cost")
+                    r = self.measure(v, go)
+                    got.append(r["per_second"])
+                    best.setdefault(name, []).append(r)
+                ratios.append(got[0] / got[1])
+        finally:
+            for v in vaults:
+                v.stop()
+                shutil.rmtree(v.dir, ignore_errors=True)
+        for name, label in (("tree", "Put, with the tree (pairs)"), ("notree", "Put, no tree (bench build)")):
+            runs = sorted(best[name], key=lambda r: r["per_second"])
+            self.record("tree_" + name, label, runs[len(runs) // 2])
+        ratios.sort()
+        median = ratios[len(ratios) // 2]
+        self.figures["tree_cost"] = {"value": round(1 - median, 3), "ratios": [round(x, 3) for x in ratios]}
+
     def peer(self):
         p = pgpeer.Peer(os.path.join(self.tmp, "postgres"))
         try:
@@ -430,6 +465,9 @@ class Bench:
             print("16 MiB streams: daemon RSS peak %.0f MiB (anon %.0f MiB)%s" % (
                 f["stream_rss"]["value"] / 2**20, f["stream_rss"]["sampled_peak_anon"] / 2**20,
                 "" if self.root else "; both tenants ran as one uid (not root)"))
+        if "tree_cost" in f:
+            print("Merkle tree's cost to Put at 16 clients: %.1f %% (with / without its writes, pair by pair: %s)" % (
+                100 * f["tree_cost"]["value"], ", ".join("%.3f" % x for x in f["tree_cost"]["ratios"])))
         if "ratio" in f:
             print("vaultd / PostgreSQL peer, Put at 16 clients: %.2fx (%s)" % (f["ratio"]["value"],
                                                                                f.get("peer_server", "")))
@@ -492,6 +530,7 @@ def main():
     try:
         b.phase("small store", b.small_store)
         b.phase("big store", b.big_store)
+        b.phase("tree cost", b.tree_cost)
         b.phase("peer", b.peer)
     finally:
         if not args.keep:
