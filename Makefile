@@ -69,7 +69,8 @@ help:
 	@echo "                into bench/results.json (BENCH_QUICK=1: a 1-minute smoke run;"
 	@echo "                BENCH_BIG=N: records in the big store, default 300000)"
 	@echo "make lint       clang-format check and cppcheck"
-	@echo "make install    binaries, systemd units (the daily backup too), sysusers/tmpfiles,"
+	@echo "make install    binaries, systemd units (the daily backup too; the witness poster,"
+	@echo "                not enabled), sysusers/tmpfiles,"
 	@echo "                policy, man pages"
 	@echo "                (PREFIX=/usr/local, DESTDIR= as usual)"
 
@@ -218,6 +219,12 @@ install: all
 	    install -m 0644 policy/vaultd.policy $(DESTDIR)$(SYSCONFDIR)/vaultd/vaultd.policy
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/vaultd-backup || \
 	    install -m 0644 packaging/default/vaultd-backup $(DESTDIR)$(SYSCONFDIR)/default/vaultd-backup
+	sed -e 's|/usr/libexec/vaultd|$(LIBEXECDIR)/vaultd|' \
+	    packaging/witness/vaultd-witness-post.service > $(DESTDIR)$(UNITDIR)/vaultd-witness-post.service
+	install -m 0644 packaging/witness/vaultd-witness-post.timer $(DESTDIR)$(UNITDIR)/vaultd-witness-post.timer
+	install -m 0755 packaging/witness/vaultd-witness-post $(DESTDIR)$(LIBEXECDIR)/vaultd/vaultd-witness-post
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/vaultd-witness-post || \
+	    install -m 0644 packaging/witness/vaultd-witness-post.default $(DESTDIR)$(SYSCONFDIR)/default/vaultd-witness-post
 
 clean:
 	rm -rf $(BUILD) demo
