@@ -145,6 +145,33 @@ char *evidence_verdict(const struct evidence *ev);
  * "trusted_key", and "line", "seq", "reason" when not valid}. */
 json_t *evidence_json(const struct evidence *ev);
 
+/* The witnesses' cosignatures on the checkpoint that covers an export's
+ * last line (docs/audit-format.md "Witnesses"): each signature line of
+ * the shape of a cosignature/v1, then each witness key given that has
+ * none. verdict: 0 it verifies with the key given (--witness), -EBADMSG
+ * it does not, -ENOKEY no key was given for it, -ENOENT a key was given
+ * and the checkpoint carries no cosignature by it. */
+struct witnessed {
+        bool any;         /* the checkpoint names the tree's root (the only kind cosigned) */
+        uint64_t size;    /* its size */
+        struct note note; /* owns the names */
+        size_t n;
+        struct {
+                const char *name;
+                uint8_t id[4];
+                uint64_t time; /* seconds since the epoch, 0 when missing */
+                int verdict;
+        } items[NOTE_MAX_SIGS + COSIGN_WITNESSES_MAX];
+};
+/* Fills *ret from the export's checkpoints (nothing when it did not
+ * verify, or that checkpoint names no root), checking each cosignature
+ * with the witness key of its name and key id among ws[0..n-1]. Free
+ * with witnessed_done. */
+void evidence_cosignatures(struct evidence *ev, const struct cosigner *ws, size_t n, struct witnessed *ret);
+void witnessed_done(struct witnessed *w);
+/* The verdict in a word for --json: ok, invalid, unchecked, missing. */
+const char *witnessed_word(int verdict);
+
 /* The lines of an export that lie in the period: seq first..last. */
 struct period_span {
         bool any;

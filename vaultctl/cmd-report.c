@@ -16,6 +16,7 @@ enum {
         OPT_FORCE = OPT_COMMAND,
         OPT_KEY,
         OPT_LANG,
+        OPT_WITNESS,
 };
 
 struct report_args {
@@ -25,6 +26,7 @@ struct report_args {
         const struct lang *lang;
         struct period period;
         struct audit_filter filter;
+        struct witness_opts wit; /* --witness: whose cosignatures to check */
 };
 
 static void report_parse(struct ctl *ctl, int argc, char **argv, struct report_args *a)
@@ -34,6 +36,7 @@ static void report_parse(struct ctl *ctl, int argc, char **argv, struct report_a
                 {"force", no_argument, NULL, OPT_FORCE},
                 {"key", required_argument, NULL, OPT_KEY},
                 {"lang", required_argument, NULL, OPT_LANG},
+                {"witness", required_argument, NULL, OPT_WITNESS},
                 {"since", required_argument, NULL, OPT_SINCE},
                 {"until", required_argument, NULL, OPT_UNTIL},
                 {"from", required_argument, NULL, OPT_FROM_SEQ},
@@ -58,6 +61,8 @@ static void report_parse(struct ctl *ctl, int argc, char **argv, struct report_a
                         a->force = true;
                 else if (c == OPT_KEY)
                         a->key = optarg;
+                else if (c == OPT_WITNESS)
+                        witness_option(ctl, &a->wit, optarg);
                 else if (c == OPT_LANG && !(a->lang = lang_find(optarg)))
                         die_usage(ctl, "--lang is vi (Vietnamese) or en (English), not '%s'", optarg);
                 else if (c >= OPT_PERIOD && c < OPT_PERIOD_END)
@@ -279,6 +284,7 @@ static void report_free(struct audit_report *r)
         json_decref(r->denied.rows);
         json_decref(r->admin.rows);
         json_decref(r->records.rows);
+        witnessed_done(&r->cosigs);
 }
 
 static void write_report(const struct report_args *a, const struct audit_report *r)
@@ -296,6 +302,47 @@ static void write_report(const struct report_args *a, const struct audit_report 
         output_commit(&o);
         if (fclose(f) != 0)
                 die("cannot write %s: %m", a->out);
+}
+
+static void show_cosignatures(const struct audit_report *r)
+{
+        char text[COSIGN_TEXT_MAX];
+
+        if (!r->cosigs.any)
+                return;
+        if (!r->cosigs.n)
+                printf("%s: %s\n", lang_label(r->lang, L_COSIGNATURES), lang_label(r->lang, L_COSIGN_NONE));
+        for (size_t i = 0; i < r->cosigs.n; i++) {
+                _cleanup_(freep) char *shown = NULL;
+
+                cosign_describe(r, i, text);
+                shown = escape_string(text);
+                printf("%s: %s\n", lang_label(r->lang, L_COSIGNATURES), shown);
+        }
+}
+
+/* {size, witnesses: [{name, key_id, time?, cosignature: ok|invalid|unchecked|missing}]},
+ * or null when the tree's checkpoint names no root. */
+static json_t *cosignatures_json(const struct witnessed *w)
+{
+        json_t *list = json_array();
+
+        if (!w->any) {
+                json_decref(list);
+                return json_null();
+        }
+        for (size_t i = 0; i < w->n; i++) {
+                char id[9];
+                json_t *o;
+
+                hex_encode(w->items[i].id, 4, id);
+                o = json_pack("{s:s,s:s,s:s}", "name", w->items[i].name, "key_id", id, "cosignature",
+                              witnessed_word(w->items[i].verdict));
+                if (w->items[i].verdict != -ENOENT)
+                        json_object_set_new(o, "time", json_integer((json_int_t)w->items[i].time));
+                json_array_append_new(list, o);
+        }
+        return json_pack("{s:I,s:o}", "size", (json_int_t)w->size, "witnesses", list);
 }
 
 /* The terminal's summary, in the report's language; its first line is the
@@ -327,6 +374,7 @@ static void show_summary(const struct report_args *a, const struct audit_report 
                        rep->tree_root_signed ? lang_label(l, L_TREE_SIGNED) : "",
                        rep->tree_root_signed ? ")" : "");
         }
+        show_cosignatures(r);
         if (r->span.any)
                 printf("%s: seq %" PRIu64 "..%" PRIu64 ", %s .. %s (%s %s)\n", lang_label(l, L_PERIOD_RANGE),
                        r->span.first, r->span.last, lang_datetime(l, r->span.first_time_us, t1),
@@ -362,13 +410,14 @@ static void show_json(const struct report_args *a, const struct audit_report *r)
         json_object_set_new(o, "period_last_seq",
                             r->span.any ? json_integer((json_int_t)r->span.last) : json_null());
         period_json(o, r->period, r->span.first_time_us, r->span.last_time_us);
+        json_object_set_new(o, "cosignatures", cosignatures_json(&r->cosigs));
         print_json(o);
         json_decref(o);
 }
 
 int cmd_audit_report(struct ctl *ctl, int argc, char **argv)
 {
-        struct report_args a = {0};
+        static struct report_args a; /* large (the witnesses' keys); one per run */
         struct evidence ev;
         struct audit_report r;
         json_t *params = json_object();
@@ -383,6 +432,7 @@ int cmd_audit_report(struct ctl *ctl, int argc, char **argv)
                                   .period = &a.period,
                                   .filter = &a.filter,
                                   .generated_us = now_realtime_us()};
+        evidence_cosignatures(&ev, a.wit.keys, a.wit.n, &r.cosigs);
         report_collect(&r);
         write_report(&a, &r);
         if (!ev.verified) {
@@ -404,5 +454,6 @@ int cmd_audit_report(struct ctl *ctl, int argc, char **argv)
                 show_summary(&a, &r);
         report_free(&r);
         evidence_done(&ev);
+        witness_options_done(&a.wit);
         return EXIT_SUCCESS;
 }

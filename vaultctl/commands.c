@@ -76,12 +76,13 @@ static const struct command audit_commands[] = {
          "the auditor or admin role"},
         {"report", "audit", cmd_audit_report,
          "-o FILE [--force] [--since WHEN] [--until WHEN] [--from-seq SEQ] [--to-seq SEQ]\n"
-         "       [--key VKEY] [--lang vi|en] [FILTERS]",
+         "       [--key VKEY] [--witness WKEY]... [--lang vi|en] [FILTERS]",
          "a report of a period for people: one HTML file",
          "Exports the period as 'audit export' does, verifies all of it (with --key,\n"
          "against the key you trust), and writes one HTML file that opens anywhere and\n"
          "prints on A4: the verification, the signed head, the range covered, the\n"
-         "verifier key; activity and denials per day as charts; requests by operation,\n"
+         "verifier key, the Merkle tree and the witnesses' cosignatures of its\n"
+         "checkpoint; activity and denials per day as charts; requests by operation,\n"
          "role, user and result; every denied request; every admin and key action; the\n"
          "records created, changed, deleted. Prints a short summary, verdict first.\n"
          "An export that does not verify still gets a report, whose first line says so\n"
@@ -92,6 +93,9 @@ static const struct command audit_commands[] = {
          "  --since WHEN, --until WHEN, --from-seq SEQ, --to-seq SEQ\n"
          "                     the period, as for 'audit export' (local time)\n"
          "  --key VKEY         the verifier key you trust ('vaultctl audit head')\n"
+         "  --witness WKEY     a witness's key (as for 'audit verify'; repeatable): its\n"
+         "                     cosignature is marked as verifying or not; others are\n"
+         "                     listed unchecked\n"
          "  --lang vi|en       Vietnamese or English [from LC_ALL, LC_MESSAGES, LANG:\n"
          "                     vi_* gives vi]; dates and numbers as the language writes\n"
          "                     them (30/11/2026, 1.234)\n"

@@ -218,3 +218,92 @@ json_t *evidence_json(const struct evidence *ev)
         }
         return o;
 }
+
+/* The note of the checkpoint of size size among the export's checkpoint
+ * lines, or NULL. Caller frees. */
+static char *checkpoint_of_size(struct evidence *ev, uint64_t size)
+{
+        _cleanup_(freep) char *line = NULL;
+        char *found = NULL;
+        size_t cap = 0;
+        ssize_t len;
+
+        rewind(ev->file);
+        while (!found && (len = getline(&line, &cap, ev->file)) > 0) {
+                json_t *o;
+                const char *note;
+                struct note n;
+                struct checkpoint c = {0};
+                char why[128];
+
+                if (!is_checkpoint(line, (size_t)len) || !(o = json_loadb(line, (size_t)len, 0, NULL)))
+                        continue;
+                note = json_string_value(json_object_get(o, "checkpoint"));
+                if (note && note_parse(note, strlen(note), &n, why, sizeof(why)) == 0) {
+                        if (checkpoint_parse(&n, &c, why, sizeof(why)) == 0 && c.size == size &&
+                            !(found = strdup(note)))
+                                die("out of memory");
+                        checkpoint_done(&c);
+                        note_done(&n);
+                }
+                json_decref(o);
+        }
+        evidence_rewind(ev);
+        return found;
+}
+
+static const struct cosigner *witness_of(const struct note_sig *s, const struct cosigner *ws, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(s->name, ws[i].name) == 0 && memcmp(s->id, ws[i].id, 4) == 0)
+                        return &ws[i];
+        return NULL;
+}
+
+void evidence_cosignatures(struct evidence *ev, const struct cosigner *ws, size_t n, struct witnessed *ret)
+{
+        const struct export_report *rep = &ev->rep;
+        _cleanup_(freep) char *note = NULL;
+        char why[128];
+
+        *ret = (struct witnessed){0};
+        if (!ev->verified || !rep->tree_root_signed || !(note = checkpoint_of_size(ev, rep->last_seq + 1)) ||
+            note_parse(note, strlen(note), &ret->note, why, sizeof(why)) < 0)
+                return;
+        ret->any = true;
+        ret->size = rep->last_seq + 1;
+        for (size_t i = 0; i < ret->note.nsigs; i++) {
+                const struct note_sig *s = &ret->note.sigs[i];
+                const struct cosigner *w = witness_of(s, ws, n);
+                uint64_t t;
+
+                if (!cosign_shape(s, &t))
+                        continue; /* the vault's own signature */
+                ret->items[ret->n].name = s->name;
+                memcpy(ret->items[ret->n].id, s->id, 4);
+                ret->items[ret->n].time = t;
+                ret->items[ret->n].verdict = w ? cosign_check(&ret->note, w, &t) : -ENOKEY;
+                ret->n++;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (cosign_check(&ret->note, &ws[i], &(uint64_t){0}) == -ENOENT) {
+                        ret->items[ret->n].name = ws[i].name;
+                        memcpy(ret->items[ret->n].id, ws[i].id, 4);
+                        ret->items[ret->n++].verdict = -ENOENT;
+                }
+}
+
+void witnessed_done(struct witnessed *w)
+{
+        if (w->any)
+                note_done(&w->note);
+        *w = (struct witnessed){0};
+}
+
+const char *witnessed_word(int verdict)
+{
+        return verdict == 0         ? "ok"
+               : verdict == -ENOKEY ? "unchecked"
+               : verdict == -ENOENT ? "missing"
+                                    : "invalid";
+}

@@ -5,6 +5,7 @@
  * every such text is first made visible (escape.c: controls and bidi
  * overrides as \uNNNN, so nothing reorders what is around it), then
  * HTML-escaped. */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ static const char STYLE[] =
         "td{overflow-wrap:anywhere}"
         ".grid{display:flex;flex-wrap:wrap;gap:0 4%}.grid>div{flex:1 1 48%;min-width:60mm}"
         "svg.chart{width:100%;height:auto;break-inside:avoid}"
+        ".cosign{overflow-wrap:anywhere}.forged{color:#b3261e;font-weight:bold}"
         ".more,.none{font-style:italic;color:#444}footer{margin-top:2em;font-size:8.5pt;color:#444}";
 
 /* Text for an HTML element or attribute. */
@@ -132,6 +134,46 @@ static void period_fact(FILE *f, const struct audit_report *r)
         fact(f, label(r, L_PERIOD), text, NULL);
 }
 
+void cosign_describe(const struct audit_report *r, size_t i, char buf[static COSIGN_TEXT_MAX])
+{
+        const struct witnessed *w = &r->cosigs;
+        int verdict = w->items[i].verdict;
+        char id[9], when[LANG_TIME_MAX];
+        enum label word = verdict == 0         ? L_COSIGN_OK
+                          : verdict == -ENOKEY ? L_COSIGN_UNCHECKED
+                          : verdict == -ENOENT ? L_COSIGN_MISSING
+                                               : L_COSIGN_BAD;
+
+        hex_encode(w->items[i].id, 4, id);
+        if (verdict == -ENOENT)
+                snprintf(buf, COSIGN_TEXT_MAX, "%s (%s %s): %s", w->items[i].name, label(r, L_COSIGN_KEY),
+                         id, label(r, word));
+        else
+                snprintf(buf, COSIGN_TEXT_MAX, "%s (%s %s), %s %s: %s", w->items[i].name,
+                         label(r, L_COSIGN_KEY), id, label(r, L_COSIGN_AT),
+                         lang_datetime(r->lang, w->items[i].time * 1000000, when), label(r, word));
+}
+
+/* One row per cosignature of the tree's checkpoint; a forged one in red. */
+static void cosign_facts(FILE *f, const struct audit_report *r)
+{
+        char text[COSIGN_TEXT_MAX];
+
+        if (!r->cosigs.any)
+                return;
+        if (!r->cosigs.n)
+                fact(f, label(r, L_COSIGNATURES), label(r, L_COSIGN_NONE), NULL);
+        for (size_t i = 0; i < r->cosigs.n; i++) {
+                int verdict = r->cosigs.items[i].verdict;
+
+                cosign_describe(r, i, text);
+                fact(f, label(r, L_COSIGNATURES), text,
+                     verdict == 0                                ? "cosign"
+                     : verdict == -EBADMSG || verdict == -ENOENT ? "cosign forged"
+                                                                 : "cosign warn");
+        }
+}
+
 static void facts(FILE *f, const struct audit_report *r)
 {
         const struct export_report *rep = &r->ev->rep;
@@ -168,6 +210,7 @@ static void facts(FILE *f, const struct audit_report *r)
                          rep->tree_root_signed ? label(r, L_TREE_SIGNED) : "");
                 fact(f, label(r, L_TREE), text, "mono");
         }
+        cosign_facts(f, r);
         fact(f, label(r, L_HEAD_TIME), lang_datetime(r->lang, r->ev->head_time_us, a), NULL);
         snprintf(text, sizeof(text), "%s %s", key ? key : "", r->ev->key ? "" : label(r, L_KEY_FROM_EXPORT));
         fact(f, label(r, L_VERIFIER_KEY), text, "mono");

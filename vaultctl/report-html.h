@@ -57,12 +57,17 @@ struct audit_report {
         struct buckets chart;
         struct row_list denied, admin, records;
         uint64_t created, changed, deleted, disposed;
+        struct witnessed cosigs; /* on the checkpoint of the tree shown */
 };
 
 /* Writes the whole report as one HTML document: inline CSS and SVG, no
  * external resource, A4 pages when printed. Every text from the trail (or
  * from the environment: the zone's name) is escaped. */
 void report_html(FILE *f, const struct audit_report *r);
+/* Cosignature i of r->cosigs for people, not yet escaped: "NAME (key
+ * 1a2b3c4d), signed at DATE TIME: verdict". */
+#define COSIGN_TEXT_MAX 1024
+void cosign_describe(const struct audit_report *r, size_t i, char buf[static COSIGN_TEXT_MAX]);
 /* The kind of record change a line is (L_CREATED, ...), or -1. */
 int record_change(const struct audit_row *row);
 /* A bucket's first instant and its label for a chart axis. */

@@ -77,6 +77,14 @@ enum label {
         L_DENIAL_SUMMARY,
         L_HOW_TO_CHECK,
         L_REPORT_WRITTEN,
+        L_COSIGNATURES,
+        L_COSIGN_NONE,
+        L_COSIGN_KEY,
+        L_COSIGN_AT,
+        L_COSIGN_OK,
+        L_COSIGN_BAD,
+        L_COSIGN_UNCHECKED,
+        L_COSIGN_MISSING,
         L_COUNT_LABELS
 };
 

@@ -22,7 +22,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import VAULTCTL, VAULTD, Client, Vault
+from cosigners import Cosigner, cosigned, note_text
+from test_evidence import parts, put
 from test_integrity import alter_audit_line
+from test_witness import import_note, newest
 
 ZONE = "Asia/Ho_Chi_Minh"
 VIETNAMESE, FORMULA, MARKUP = 4242, 4243, 4244
@@ -430,3 +433,61 @@ def test_report_in_a_real_browser(office, local_zone, tmp_path):
     assert NAMES[VIETNAMESE] in text
     assert re.search(r"\b1\.2\d\d\b", text), "no count with a '.' thousands separator"
     assert datetime.datetime.now(ZoneInfo(ZONE)).strftime("%d/%m/%Y") in text
+
+
+# Witnesses' cosignatures (issue #14; docs/audit-format.md "Witnesses").
+
+def cosigned_vault(vault):
+    """A checkpoint cosigned by two witnesses, w2's cosignature forged
+    (vaultd keeps what has the shape, unchecked): the witnesses and the
+    checkpoint's size."""
+    w1, w2 = Cosigner("witness.example/w1"), Cosigner("ministry.example/w2")
+    put(vault, "A")
+    note, size = newest(vault)
+    text = note_text(note)
+    r = import_note(vault, cosigned(note, w1.line(text), w2.line(text, forge=True)))
+    assert r.returncode == 0 and r.json["added"] == 2, r.stdout_text + r.stderr
+    assert len(parts(vault.export())[2]) >= 2
+    return w1, w2, size
+
+
+def test_report_lists_cosignatures_and_marks_a_forged_one(vault, local_zone, tmp_path):
+    w1, w2, size = cosigned_vault(vault)
+    path = str(tmp_path / "w.html")
+    until = ("--to-seq", str(size - 1))
+    # Without witness keys: both listed, with key ids and times, unchecked.
+    r = vault.ctl("audit", "report", "-o", path, "--lang", "en", *until, json_out=True)
+    assert r.returncode == 0, r.stderr
+    c = r.json["cosignatures"]
+    assert c["size"] == size
+    assert sorted((w["name"], w["key_id"], w["cosignature"]) for w in c["witnesses"]) == sorted(
+        [(w1.name, w1.key_id.hex(), "unchecked"), (w2.name, w2.key_id.hex(), "unchecked")])
+    assert all(abs(w["time"] - time.time()) < 120 for w in c["witnesses"])
+    html = open(path, encoding="utf-8").read()
+    assert "Witness cosignatures" in html and "ministry.example/w2 (key %s)" % w2.key_id.hex() in html
+    # With both keys: w1's verifies, w2's is marked forged; a witness given
+    # that did not cosign is named as missing. The report is still written.
+    w3 = Cosigner("other.example/w3")
+    path2 = str(tmp_path / "w2.html")
+    r = vault.ctl("audit", "report", "-o", path2, "--lang", "en", *until, "--witness", w1.vkey,
+                  "--witness", w2.vkey, "--witness", w3.vkey)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout_text
+    assert re.search(r"^Witness cosignatures: witness\.example/w1 \(key %s\), signed at .*: verifies "
+                     r"with the key given" % w1.key_id.hex(), out, re.M), out
+    assert re.search(r"^Witness cosignatures: ministry\.example/w2 \(key %s\), signed at .*: does NOT "
+                     r"verify" % w2.key_id.hex(), out, re.M), out
+    assert "Witness cosignatures: other.example/w3 (key %s): no cosignature" % w3.key_id.hex() in out
+    html = open(path2, encoding="utf-8").read()
+    assert re.search(r'<td class="cosign forged">ministry\.example/w2 [^<]*does NOT verify', html), html
+    assert re.search(r'<td class="cosign">witness\.example/w1 [^<]*verifies with the key given', html)
+    # In Vietnamese, with --json.
+    r = vault.ctl("audit", "report", "-o", str(tmp_path / "vi.html"), "--lang", "vi", *until, "--witness",
+                  w2.vkey, json_out=True)
+    verdicts = {w["name"]: w["cosignature"] for w in r.json["cosignatures"]["witnesses"]}
+    assert verdicts == {w1.name: "unchecked", w2.name: "invalid"}
+    html = open(str(tmp_path / "vi.html"), encoding="utf-8").read()
+    assert "Chữ ký đồng xác nhận của bên chứng kiến" in html and "KHÔNG hợp lệ" in html
+    # A bad witness key is a usage error, as for audit verify.
+    r = vault.ctl("audit", "report", "-o", str(tmp_path / "x.html"), "--witness", "nope")
+    assert r.returncode == 2 and "--witness takes a witness's key" in r.stderr
