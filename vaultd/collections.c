@@ -238,7 +238,8 @@ struct collection_counts {
 };
 
 /* Counts the records of collection name: a walk over its heads, and its
- * entries in recctl (disposed records are neither live nor deleted). */
+ * entries in recctl (disposed records are neither live nor deleted). Only
+ * once per collection (counts_get). */
 static int count_records(struct vault *v, MDB_txn *txn, const char *name, struct collection_counts *ret)
 {
         struct collection_counts c = {0};
@@ -282,13 +283,84 @@ static int count_records(struct vault *v, MDB_txn *txn, const char *name, struct
         return 0;
 }
 
+/* Where a collection's counts are kept: "\x01" + name in the collections
+ * table (no name starts with 0x01), four be64: live, deleted, disposed,
+ * held. */
+static size_t counts_key(const char *name, uint8_t key[static NAME_COLLECTION_MAX + 1])
+{
+        size_t n = strlen(name);
+
+        key[0] = 0x01;
+        memcpy(key + 1, name, n);
+        return n + 1;
+}
+
+static int counts_put(struct vault *v, MDB_txn *txn, const char *name, const struct collection_counts *c)
+{
+        uint8_t key[NAME_COLLECTION_MAX + 1], val[32];
+
+        be64_put(val, c->live);
+        be64_put(val + 8, c->deleted);
+        be64_put(val + 16, c->disposed);
+        be64_put(val + 24, c->held);
+        return store_put(txn, v->store->collections, key, counts_key(name, key), val, sizeof(val), 0);
+}
+
+/* -ENOENT when the collection has no counts kept yet. */
+static int counts_read(struct vault *v, MDB_txn *txn, const char *name, struct collection_counts *ret)
+{
+        uint8_t key[NAME_COLLECTION_MAX + 1];
+        MDB_val val;
+        int r = store_get(txn, v->store->collections, key, counts_key(name, key), &val);
+
+        if (r < 0)
+                return r;
+        if (val.mv_size != 32)
+                return -EIO;
+        *ret = (struct collection_counts){be64_get(val.mv_data), be64_get((uint8_t *)val.mv_data + 8),
+                                          be64_get((uint8_t *)val.mv_data + 16),
+                                          be64_get((uint8_t *)val.mv_data + 24)};
+        return 0;
+}
+
+/* A collection's counts, as kept; a collection without them (a store from
+ * before they were kept) is counted once, and they are kept from then on:
+ * no call walks a collection's records in the writer again. */
+static int counts_get(struct vault *v, MDB_txn *txn, const char *name, struct collection_counts *ret)
+{
+        int r = counts_read(v, txn, name, ret);
+
+        if (r != -ENOENT)
+                return r;
+        if ((r = count_records(v, txn, name, ret)) < 0)
+                return r;
+        return counts_put(v, txn, name, ret);
+}
+
+int collection_count_add(struct vault *v, MDB_txn *txn, const char *name, int live, int deleted,
+                         int disposed, int held)
+{
+        struct collection_counts c;
+        int r = counts_read(v, txn, name, &c);
+
+        if (r == -ENOENT)
+                return 0; /* counted when first asked for, this change included */
+        if (r < 0)
+                return r;
+        c.live += (uint64_t)(int64_t)live;
+        c.deleted += (uint64_t)(int64_t)deleted;
+        c.disposed += (uint64_t)(int64_t)disposed;
+        c.held += (uint64_t)(int64_t)held;
+        return counts_put(v, txn, name, &c);
+}
+
 /* One collection as answered: its name, settings and counts. */
 static int collection_reply(struct vault *v, MDB_txn *txn, const char *name,
                             const struct collection_settings *cs, json_t **ret)
 {
         struct collection_counts c;
         json_t *o;
-        int r = count_records(v, txn, name, &c);
+        int r = counts_get(v, txn, name, &c);
 
         if (r < 0)
                 return r;
@@ -314,7 +386,7 @@ static int private_ids_change(struct vault *v, MDB_txn *txn, struct job *j, cons
 
         if (was == now)
                 return 0;
-        if ((r = count_records(v, txn, name, &c)) < 0)
+        if ((r = counts_get(v, txn, name, &c)) < 0)
                 return r;
         if (c.live + c.deleted + c.disposed > 0)
                 return job_invalid(j, IFACE, "private_ids",
@@ -398,8 +470,7 @@ int collections_get(struct vault *v, MDB_txn *txn, struct job *j)
         if ((r = records_param_name(j, "collection", NAME_COLLECTION, true, &name)) != 0)
                 return r;
         j->audit.collection = name;
-        if ((r = collection_settings_get(v, txn, name, &cs)) < 0 ||
-            (r = count_records(v, txn, name, &c)) < 0)
+        if ((r = collection_settings_get(v, txn, name, &cs)) < 0 || (r = counts_get(v, txn, name, &c)) < 0)
                 return r;
         if (!cs.created && c.live + c.deleted + c.disposed == 0)
                 return collection_not_found(j, name);
@@ -463,8 +534,8 @@ static int defined_names(struct vault *v, MDB_txn *txn, json_t *names)
                 return store_errno(rc);
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-                if (key.mv_size > NAME_COLLECTION_MAX)
-                        continue;
+                if (key.mv_size > NAME_COLLECTION_MAX || ((uint8_t *)key.mv_data)[0] == 0x01)
+                        continue; /* (a collection's counts) */
                 memcpy(name, key.mv_data, key.mv_size);
                 name[key.mv_size] = '\0';
                 json_object_set_new(names, name, json_true());

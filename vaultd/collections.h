@@ -61,6 +61,11 @@ uint64_t retention_add(uint64_t from_us, const struct retention *r);
 /* io.vaultd.records.CreateCollection, SetCollection (admin),
  * GetCollection, ListCollections (admin, auditor; a service: the
  * collections it is granted). Handlers as in vaultd/records.h. */
+/* A change to collection name's record counts (live, deleted, disposed,
+ * held), in txn, by the call that makes it. */
+int collection_count_add(struct vault *v, MDB_txn *txn, const char *name, int live, int deleted,
+                         int disposed, int held);
+
 int collections_create(struct vault *v, MDB_txn *txn, struct job *j);
 int collections_set(struct vault *v, MDB_txn *txn, struct job *j);
 int collections_get(struct vault *v, MDB_txn *txn, struct job *j);

@@ -171,6 +171,9 @@ int dispose_record(struct vault *v, MDB_txn *txn, struct job *j)
         if ((r = recctl_put(v, txn, t.key, t.klen, &t.ctl)) < 0 ||
             (r = findindex_remove(v, txn, t.collection, t.id)) < 0)
                 return r;
+        if ((r = collection_count_add(v, txn, t.collection, t.head.state == RECMETA_STATE_ACTIVE ? -1 : 0,
+                                      t.head.state == RECMETA_STATE_ACTIVE ? 0 : -1, 1, 0)) < 0)
+                return r;
         if (t.head.state == RECMETA_STATE_ACTIVE)
                 __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.time_us = now;
@@ -196,6 +199,9 @@ int dispose_set_hold(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         j->audit.extra = json_pack("{s:b,s:s,s:b}", "hold", json_is_true(hold), "reason", reason, "was_held",
                                    t.ctl.held);
+        if (t.ctl.held != json_is_true(hold) &&
+            (r = collection_count_add(v, txn, t.collection, 0, 0, 0, json_is_true(hold) ? 1 : -1)) < 0)
+                return r;
         t.ctl.held = json_is_true(hold);
         if (t.ctl.held) {
                 t.ctl.hold_us = now_realtime_us();

@@ -293,7 +293,7 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         json_t *indexed = NULL;
         uint8_t *body = NULL, *env = NULL, header[RECMETA_HEADER];
         size_t body_len = 0, env_len;
-        bool was_active, ctl_changed = false;
+        bool was_active, was_new, ctl_changed = false;
         int r;
 
         if ((r = record_params(j, &collection, &id)) != 0)
@@ -313,6 +313,7 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         }
         was_active = h.state == STATE_ACTIVE;
+        was_new = h.version == 0;
         h.version++;
         m = new_version_meta(v, j, RECMETA_KIND_DATA, body_len);
         recmeta_version_encode(&m, header);
@@ -333,7 +334,8 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
                 h.created_us = m.time_us;
         h.state = STATE_ACTIVE;
         if ((r = head_write(v, txn, &k, &h)) < 0 ||
-            (ctl_changed && (r = recctl_put(v, txn, k.buf, k.head_len, &ctl)) < 0)) {
+            (ctl_changed && (r = recctl_put(v, txn, k.buf, k.head_len, &ctl)) < 0) ||
+            (!was_active && (r = collection_count_add(v, txn, collection, 1, was_new ? 0 : -1, 0, 0)) < 0)) {
                 json_decref(indexed);
                 return r;
         }
@@ -553,7 +555,8 @@ int records_delete(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         h.state = RECMETA_STATE_DELETED;
         h.updated_us = m.time_us;
-        if ((r = head_write(v, txn, &k, &h)) < 0 || (r = findindex_remove(v, txn, collection, id)) < 0)
+        if ((r = head_write(v, txn, &k, &h)) < 0 || (r = findindex_remove(v, txn, collection, id)) < 0 ||
+            (r = collection_count_add(v, txn, collection, -1, 1, 0, 0)) < 0)
                 return r;
         __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.version = (int64_t)h.version;

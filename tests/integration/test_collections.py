@@ -207,3 +207,47 @@ def test_vaultctl_collections_and_unicode_outputs(cvault):
     assert ",người-có-công,123/QĐ-UBND," in csv
     r = v.ctl("collection", "show", "khong-co")
     assert r.returncode == 1 and "CollectionNotFound" in r.stderr
+
+
+def counts(c, coll):
+    col = c.call(R + "GetCollection", {"collection": coll})["parameters"]["collection"]
+    return col["live"], col["deleted"], col["disposed"], col["held"]
+
+
+def test_counts_are_kept_as_records_change_not_walked(cvault):
+    """A collection's counts are kept as its records change (issue #12: no
+    call walks a collection's records in the writer, stalling everyone
+    else); a store without them is counted once, then keeps them."""
+    from test_metadata import Store
+
+    c = Client(cvault.sock)
+    for i in range(3):
+        put(c, "dem", "D-%d" % i, "a")
+    assert "error" not in c.call(R + "Delete", {"collection": "dem", "id": "D-0"})
+    assert "error" not in c.call(R + "SetHold", {"collection": "dem", "id": "D-1", "hold": True,
+                                                 "reason": "thanh tra"})
+    assert counts(c, "dem") == (2, 1, 0, 1)
+    put(c, "dem", "D-0", "again")  # a deleted record put again is live again
+    put(c, "dem", "D-1", "v2")  # a new version of a live one changes nothing
+    assert counts(c, "dem") == (3, 0, 0, 1)
+    key = b"\x01" + "dem".encode()
+    cvault.stop()
+    s = Store(cvault)
+    table = s.table("collections")
+    assert [int.from_bytes(table[key][i:i + 8], "big") for i in range(0, 32, 8)] == [3, 0, 0, 1]
+    table[key] = b"".join(n.to_bytes(8, "big") for n in (41, 42, 43, 44))  # what Get must trust
+    s.save()
+    cvault.start()
+    c = Client(cvault.sock)
+    assert counts(c, "dem") == (41, 42, 43, 44)
+    put(c, "dem", "D-9", "a")
+    assert counts(c, "dem") == (42, 42, 43, 44)
+    names = [x["collection"] for x in c.call(R + "ListCollections")["parameters"]["collections"]]
+    assert names == ["dem"]  # the counts' key is no collection
+    cvault.stop()
+    s = Store(cvault)
+    del s.table("collections")[key]  # as a store from before counts were kept
+    s.save()
+    cvault.start()
+    c = Client(cvault.sock)
+    assert counts(c, "dem") == (4, 0, 0, 1)
