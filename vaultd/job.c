@@ -37,6 +37,9 @@ void job_reset(struct job *j)
                         sodium_memzero(j->body, j->body_len);
                 free(j->body);
                 __atomic_sub_fetch(j->body_held, j->body_len, __ATOMIC_RELAXED);
+                if (j->holds_large)
+                        __atomic_sub_fetch(j->conn_large, 1, __ATOMIC_RELAXED);
+                j->holds_large = false;
                 j->body = NULL;
                 j->body_held = NULL;
                 j->body_len = j->body_off = 0;

@@ -372,13 +372,17 @@ static int integrity_error(struct job *j, const char *collection, const char *id
  * and while bodies decrypted earlier still wait to be sent, not past the
  * budget. One always goes through when nothing is held, so even a body
  * larger than the budget is served. */
-static bool body_must_wait(struct vault *v, uint64_t size)
+static bool body_must_wait(struct vault *v, const struct job *j, uint64_t size)
 {
         uint64_t held = __atomic_load_n(&v->bodies_held, __ATOMIC_RELAXED);
 
         if (size <= BODY_SMALL || __atomic_load_n(&v->bodies_unlimited, __ATOMIC_RELAXED))
                 return false;
         if (!v->large_lane)
+                return true;
+        /* One at a time per connection: a client that does not read holds
+         * one body, which the drain rule frees, never the budget. */
+        if (j->conn_large && __atomic_load_n(j->conn_large, __ATOMIC_RELAXED))
                 return true;
         return held && held + size > v->bodies_limit;
 }
@@ -397,7 +401,7 @@ static int reply_body(struct vault *v, struct job *j, const char *collection, co
         size_t len;
         int r;
 
-        if (body_must_wait(v, m->size))
+        if (body_must_wait(v, j, m->size))
                 return JOB_WAIT;
         r = envelope_open(v->keeper, &b, &em, p + hlen, val->mv_size - hlen, &plain, &len);
         if (r == -EBADMSG || r == -ENOKEY)
@@ -420,8 +424,16 @@ static int reply_body(struct vault *v, struct job *j, const char *collection, co
         }
         j->body = plain;
         j->body_len = len;
-        j->body_held = &v->bodies_held;
-        __atomic_add_fetch(&v->bodies_held, len, __ATOMIC_RELAXED);
+        /* Only large bodies count against the budget: small ones never
+         * wait, and counting them let a client that reads nothing fill it
+         * with small replies queued behind a large one, stopping every
+         * tenant's large Gets for good. */
+        j->body_held = len > BODY_SMALL ? &v->bodies_held : &v->small_bodies_held;
+        __atomic_add_fetch(j->body_held, len, __ATOMIC_RELAXED);
+        if (len > BODY_SMALL && j->conn_large) {
+                __atomic_add_fetch(j->conn_large, 1, __ATOMIC_RELAXED);
+                j->holds_large = true;
+        }
         return 0;
 }
 

@@ -70,7 +70,8 @@ struct conn {
          * --write-timeout window), and how much it read in that window. */
         uint64_t drain_since;
         size_t drained;
-        size_t mem_held; /* queued calls and unsent replies, bytes */
+        size_t mem_held;     /* queued calls and unsent replies, bytes */
+        unsigned large_held; /* large bodies decrypted for it, not yet sent (job.conn_large) */
         bool closed, closing;
 };
 
@@ -289,6 +290,7 @@ static struct job *job_new(struct conn *c, const char *user, size_t cost)
         if (c) {
                 j->actor = (struct audit_actor){c->cred.uid, c->cred.gid, c->cred.pid};
                 j->peer = (struct peer_id){c->cred.uid, c->cred.gid, c->groups, c->ngroups};
+                j->conn_large = &c->large_held;
         }
         if (user)
                 j->actor.user = strdup(user);
@@ -791,14 +793,13 @@ static void conn_flush(struct conn *c)
 
         while ((j = c->pend_head) && j->done && !c->closed) {
                 bool streaming = !j->error && j->method && j->method->incremental && !j->out;
-                bool body = !j->error && j->body_held && !j->call.oneway && j->out_len;
+                bool body = !j->error && j->body_held && !j->call.oneway && j->out_len, kick;
 
                 if (streaming && !conn_stream(c, j))
                         break;
                 if (body && !conn_body(c, j))
                         break;
-                if (body && j->body_len > 0)
-                        writer_kick(c->srv->writer); /* its memory is freed below */
+                kick = j->holds_large; /* a large body: others may wait for it */
                 if (!body && j->out && !j->call.oneway && out_append(c, j->out, j->out_len) < 0)
                         c->closing = true;
                 c->pend_head = j->conn_next;
@@ -808,6 +809,8 @@ static void conn_flush(struct conn *c)
                 mem_charge(c, -(ssize_t)JOB_MEM(j->cost));
                 j->conn = NULL;
                 job_free(j);
+                if (kick)
+                        writer_kick(c->srv->writer);
         }
         if (c->closed)
                 return;

@@ -44,6 +44,7 @@ struct vault {
          * the current batch is one (writer only; records.c:
          * body_must_wait). */
         uint64_t bodies_held, bodies_limit;
+        uint64_t small_bodies_held; /* (bodies up to 64 KiB: never wait, not in the budget) */
         bool large_lane;
         bool bodies_unlimited; /* stopping: nothing waits any more (atomic) */
 
@@ -124,6 +125,11 @@ struct job {
         uint8_t *body;
         size_t body_len, body_off;
         uint64_t *body_held;
+        /* Large bodies decrypted for the caller's connection and not yet
+         * sent (a counter in its struct conn; atomic), and whether this
+         * job's body is one of them: a connection holds one at a time. */
+        unsigned *conn_large;
+        bool holds_large;
 
         /* Event-loop side. */
         struct conn *conn; /* holds a reference; NULL for internal jobs */

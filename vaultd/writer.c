@@ -371,15 +371,34 @@ static struct job *take_batch(struct writer *w)
 
         w->v->large_lane = w->large_head && (w->large_turn || !w->queue_head);
         if (w->v->large_lane) {
-                batch = w->large_head;
-                w->large_head = batch->next;
-                if (!w->large_head)
-                        w->large_tail = NULL;
-                batch->next = NULL;
-                w->large_turn = false;
-                w->stats.batches++;
-                w->stats.jobs++;
-                return batch;
+                /* The oldest whose connection holds no large body yet (a
+                 * connection's own order is kept: all of its jobs wait
+                 * while it holds one); when stopping, the oldest (nothing
+                 * is sent any more, so nothing would be released). */
+                struct job *prev = NULL;
+
+                bool stopping = __atomic_load_n(&w->v->bodies_unlimited, __ATOMIC_RELAXED);
+
+                for (batch = w->large_head; batch; prev = batch, batch = batch->next)
+                        if (stopping || !batch->conn_large ||
+                            !__atomic_load_n(batch->conn_large, __ATOMIC_RELAXED))
+                                break;
+                if (batch) {
+                        if (prev)
+                                prev->next = batch->next;
+                        else
+                                w->large_head = batch->next;
+                        if (w->large_tail == batch)
+                                w->large_tail = prev;
+                        batch->next = NULL;
+                        w->large_turn = false;
+                        w->stats.batches++;
+                        w->stats.jobs++;
+                        return batch;
+                }
+                w->v->large_lane = false;
+                if (!w->queue_head)
+                        return NULL; /* until a connection sends its body */
         }
         w->large_turn = w->large_head != NULL;
         batch = last = w->queue_head;
@@ -408,7 +427,7 @@ static size_t hand_back(struct writer *w, struct job *batch)
 {
         size_t done = 0;
 
-        if (w->v->large_lane && batch->wait_turn) { /* one job */
+        if (w->v->large_lane && batch->wait_turn) { /* one job, back where it was first */
                 batch->next = w->large_head;
                 w->large_head = batch;
                 if (!w->large_tail)
@@ -428,6 +447,23 @@ static size_t hand_back(struct writer *w, struct job *batch)
         if (done)
                 notify(w);
         return done;
+}
+
+/* All that is queued waits for bodies to be sent: until one is
+ * (writer_kick), or a moment, not a spin. Called with the lock held. */
+static void wait_kick(struct writer *w)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        if (!w->kicked && !w->stopping)
+                pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+        w->kicked = false;
 }
 
 static void *writer_main(void *arg)
@@ -451,24 +487,17 @@ static void *writer_main(void *arg)
                 if (!w->queue_head && !w->large_head)
                         break;
                 struct job *batch = take_batch(w);
+                if (!batch) { /* only large bodies wait, none may run yet */
+                        wait_kick(w);
+                        continue;
+                }
                 pthread_mutex_unlock(&w->lock);
                 set_busy(w, true);
                 run_batch(w, batch);
                 set_busy(w, false);
                 pthread_mutex_lock(&w->lock);
-                if (hand_back(w, batch) == 0 && !w->queue_head) {
-                        /* All of it waits for bodies to be sent: until one
-                         * is (writer_kick), or a moment, not a spin. */
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 20 * 1000000;
-                        if (ts.tv_nsec >= 1000000000) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000;
-                        }
-                        if (!w->kicked && !w->stopping)
-                                pthread_cond_timedwait(&w->wake, &w->lock, &ts);
-                }
+                if (hand_back(w, batch) == 0 && !w->queue_head)
+                        wait_kick(w);
                 w->kicked = false;
         }
         pthread_mutex_unlock(&w->lock);

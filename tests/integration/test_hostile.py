@@ -305,3 +305,39 @@ def test_large_gets_of_one_tenant_do_not_stall_another(vault):
     assert peak[0] < 512 * 1024, peak[0]
     got = c.call("io.vaultd.records.Get", {"collection": "big", "id": "BIG"})["parameters"]
     assert base64.b64decode(got["data"]) == big
+
+
+@pytest.mark.parametrize("behind", ["small", "large"])
+def test_a_client_that_reads_nothing_cannot_stop_others_large_gets(vault_dir, behind):
+    """A client pipelines a large Get and then many more (small ones, or
+    large ones) and reads nothing. Small bodies never count against the
+    budget, and a connection holds one large body at a time, so another
+    client's large Get is still served (a review found the first form
+    stopping every large Get for good)."""
+    v = Vault(vault_dir, extra_args=["--memory-budget", str(2 << 20)])
+    v.start()
+    s = None
+    try:
+        c = Client(v.sock, timeout=60)
+        big = os.urandom(1 << 20)
+        assert "error" not in c.call("io.vaultd.records.Put", {"collection": "big", "id": "B",
+                                                               "data": base64.b64encode(big).decode()})
+        small = base64.b64encode(os.urandom(60 << 10)).decode()
+        for i in range(30):
+            assert "error" not in c.call("io.vaultd.records.Put", {"collection": "big", "id": "S-%d" % i,
+                                                                   "data": small})
+        s = raw(v.sock)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        get = '{"method":"io.vaultd.records.Get","parameters":{"collection":"big","id":"%s"}}\0'
+        calls = [get % "B"] + [get % ("S-%d" % i if behind == "small" else "B") for i in range(30)]
+        s.sendall("".join(calls).encode())
+        time.sleep(1)
+        other = Client(v.sock, timeout=30)
+        t0 = time.monotonic()
+        r = other.call("io.vaultd.records.Get", {"collection": "big", "id": "B"})
+        assert base64.b64decode(r["parameters"]["data"]) == big
+        assert time.monotonic() - t0 < 10
+    finally:
+        if s:
+            s.close()
+        v.stop()
