@@ -187,11 +187,11 @@ static char *read_cosigned(const char *path, size_t *ret_len)
 static void show_imported(json_t *reply)
 {
         printf("checkpoint of size %" JSON_INTEGER_FORMAT ": %" JSON_INTEGER_FORMAT
-               " cosignatures stored, %" JSON_INTEGER_FORMAT " replaced, %" JSON_INTEGER_FORMAT
-               " already there\n",
+               " cosignatures stored, %" JSON_INTEGER_FORMAT
+               " ignored (another one of that witness is kept), %" JSON_INTEGER_FORMAT " already there\n",
                json_integer_value(json_object_get(reply, "size")),
                json_integer_value(json_object_get(reply, "added")),
-               json_integer_value(json_object_get(reply, "replaced")),
+               json_integer_value(json_object_get(reply, "ignored")),
                json_integer_value(json_object_get(reply, "unchanged")));
 }
 

@@ -191,7 +191,7 @@ static int stored_checkpoint(struct vault *v, MDB_txn *txn, struct job *j, const
 static int store_cosignatures(struct vault *v, MDB_txn *txn, struct job *j, const struct note *n,
                               const struct note *stored, uint64_t size, json_t *names)
 {
-        unsigned added = 0, replaced = 0, unchanged = 0;
+        unsigned added = 0, ignored = 0, unchanged = 0;
         struct cosign_key key;
         MDB_val old;
         int r;
@@ -213,17 +213,22 @@ static int store_cosignatures(struct vault *v, MDB_txn *txn, struct job *j, cons
                 }
                 if (r < 0 && r != -ENOENT)
                         return r;
-                if (r == 0)
-                        replaced++;
-                else
-                        added++;
+                /* The first one stays: vaultd holds no witness key, so it
+                 * cannot tell a newer cosignature from a forged one, and a
+                 * caller replacing a witness's genuine one would destroy
+                 * the evidence (a review found it). */
+                if (r == 0) {
+                        ignored++;
+                        continue;
+                }
+                added++;
                 if ((r = store_put(txn, v->store->cosignatures, key.bytes, key.len, line, strlen(line), 0)) <
                     0)
                         return r;
                 json_array_append_new(names, json_string(s->name));
         }
         j->reply = json_pack("{s:I,s:I,s:I,s:I}", "size", (json_int_t)size, "added", (json_int_t)added,
-                             "replaced", (json_int_t)replaced, "unchanged", (json_int_t)unchanged);
+                             "ignored", (json_int_t)ignored, "unchanged", (json_int_t)unchanged);
         if (!j->reply)
                 return -ENOMEM;
         json_object_update(j->audit.extra, j->reply);
@@ -280,7 +285,7 @@ int cosign_add(struct vault *v, MDB_txn *txn, struct job *j)
                 r = check_cosignatures(v, j, &n, &stored, &c, &count);
         if (r == 0)
                 r = stored_count(v, txn, c.size, &have);
-        /* (a replaced one counts twice here: the limit is not exact) */
+        /* (the limit counts the call's new ones with those stored) */
         if (r == 0 && have + count > COSIGN_PER_CHECKPOINT_MAX)
                 r = job_invalid(j, IFACE, "checkpoint", "a checkpoint keeps 32 cosignatures at most");
         if (r == 0)

@@ -69,9 +69,9 @@ func init() {
 		}
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		w := &witnessKey{"witness.conformance.example/w1", priv}
-		gotSize, added, replaced, unchanged, err := aud.AddCosignatures().Call(t.Ctx(), c, t.cosign(w, *cp))
-		if t.noErr("AddCosignatures", err) && (gotSize != size || added != 1 || replaced != 0 || unchanged != 0) {
-			t.Errorf("AddCosignatures: size %d added %d replaced %d unchanged %d", gotSize, added, replaced, unchanged)
+		gotSize, added, ignored, unchanged, err := aud.AddCosignatures().Call(t.Ctx(), c, t.cosign(w, *cp))
+		if t.noErr("AddCosignatures", err) && (gotSize != size || added != 1 || ignored != 0 || unchanged != 0) {
+			t.Errorf("AddCosignatures: size %d added %d ignored %d unchanged %d", gotSize, added, ignored, unchanged)
 		}
 		_, _, _, _, cp2, _, _, _, _, _, _, err := aud.Prove().Call(t.Ctx(), c, int64p(0), nil, nil, nil, nil, int64p(size))
 		if t.noErr("Prove after", err) {

@@ -74,17 +74,18 @@ def test_cosignatures_stored_and_carried_by_exports(vault):
     # The request with the witness's reply appended, as a poster saves it.
     r = import_note(vault, body + w1.line(note_text(note)))
     assert r.returncode == 0, r.stderr
-    assert r.json == {"size": size, "added": 1, "replaced": 0, "unchanged": 0}
+    assert r.json == {"size": size, "added": 1, "ignored": 0, "unchanged": 0}
     r = import_note(vault, cosigned(note, w1.line(note_text(note), when=1), w2.line(note_text(note))))
     assert r.returncode == 1 and "dated 1, before the checkpoint was signed" in r.stdout_text
     line2 = w2.line(note_text(note))
     r = import_note(vault, cosigned(note, line2))
-    assert r.json == {"size": size, "added": 1, "replaced": 0, "unchanged": 0}
+    assert r.json == {"size": size, "added": 1, "ignored": 0, "unchanged": 0}
     r = import_note(vault, cosigned(note, line2))
     assert r.json["unchanged"] == 1 and r.json["added"] == 0
-    # A newer cosignature by the same witness replaces its older one.
+    # Another cosignature in the same witness's name never replaces the one
+    # stored: vaultd cannot tell a newer one from a forged one.
     r = import_note(vault, cosigned(note, w1.line(note_text(note), when=int(time.time()) + 5)))
-    assert r.json == {"size": size, "added": 0, "replaced": 1, "unchanged": 0}
+    assert r.json == {"size": size, "added": 0, "ignored": 1, "unchanged": 0}
     # Every export carries them on that checkpoint, after the vault's own
     # signature; the verifiers from before cosignatures are content.
     export = vault.export()
