@@ -13,6 +13,7 @@ enum {
         OPT_CONTENT,
         OPT_INDEX,
         OPT_PRIVATE_IDS,
+        OPT_PRIVATE_NAME,
 };
 
 #define INDEX_ARGS_MAX 8
@@ -25,6 +26,7 @@ static void settings_parse(struct ctl *ctl, int argc, char **argv, json_t *param
                 {"content", required_argument, NULL, OPT_CONTENT},
                 {"index", required_argument, NULL, OPT_INDEX},
                 {"private-ids", no_argument, NULL, OPT_PRIVATE_IDS},
+                {"private-name", no_argument, NULL, OPT_PRIVATE_NAME},
                 {},
         };
         json_t *index = NULL;
@@ -35,6 +37,8 @@ static void settings_parse(struct ctl *ctl, int argc, char **argv, json_t *param
                         json_object_set_new(params, "retention", json_string(optarg));
                 else if (c == OPT_PRIVATE_IDS)
                         json_object_set_new(params, "private_ids", json_true());
+                else if (c == OPT_PRIVATE_NAME)
+                        json_object_set_new(params, "private_name", json_true());
                 else if (c == OPT_CONTENT) {
                         if (strcmp(optarg, "json") != 0 && strcmp(optarg, "bytes") != 0)
                                 die_usage(ctl, "--content is json or bytes, not '%s'", optarg);
@@ -99,6 +103,10 @@ static void show_collection(json_t *reply)
         printf("ids:        %s\n", json_is_true(json_object_get(col, "private_ids"))
                                            ? "private: stored and audited as pseudonyms (ps-...)"
                                            : "as given (in the clear in the store, the trail and backups)");
+        if (json_is_true(json_object_get(col, "private_name"))) {
+                _cleanup_(freep) char *pc = escape_json_string(json_object_get(col, "stored_as"));
+                printf("name:       private: stored and audited as %s\n", pc);
+        }
         printf("records:    %" PRIu64 " live, %" PRIu64 " deleted, %" PRIu64 " disposed, %" PRIu64
                " on hold\n",
                count_of(col, "live"), count_of(col, "deleted"), count_of(col, "disposed"),
@@ -171,7 +179,9 @@ static void show_list(json_t *reply)
                 printf("  %-7s  %-9s  %8" PRIu64 "  %8" PRIu64 "  %8" PRIu64 "  %8" PRIu64 "  %s%s\n",
                        content, retention, count_of(col, "live"), count_of(col, "deleted"),
                        count_of(col, "disposed"), count_of(col, "held"), shown_index,
-                       json_is_true(json_object_get(col, "defined")) ? "" : "  (implicit)");
+                       json_is_true(json_object_get(col, "private_name")) ? "  (private name)"
+                       : json_is_true(json_object_get(col, "defined"))    ? ""
+                                                                          : "  (implicit)");
         }
 }
 

@@ -55,14 +55,17 @@ int cmd_audit_resolve(struct ctl *ctl, int argc, char **argv)
 
         while (ctl_getopt(ctl, argc, argv, "", opts) != -1)
                 ;
-        pos = ctl_positional(ctl, argc, argv, 2, 2);
+        pos = ctl_positional(ctl, argc, argv, 1, 2);
+        /* One argument: a private collection's pseudonym (pc-...). */
         reply = ctl_call(ctl, "io.vaultd.audit.Resolve",
-                         json_pack("{s:s,s:s}", "collection", pos[0], "pseudonym", pos[1]));
+                         pos[1] ? json_pack("{s:s,s:s}", "collection", pos[0], "pseudonym", pos[1])
+                                : json_pack("{s:s}", "collection", pos[0]));
         if (ctl->json)
                 print_json(reply);
         else {
-                _cleanup_(freep) char *id = escape_json_string(json_object_get(reply, "id"));
-                printf("%s\n", id);
+                _cleanup_(freep) char *shown =
+                        escape_json_string(json_object_get(reply, pos[1] ? "id" : "name"));
+                printf("%s\n", shown);
         }
         json_decref(reply);
         return EXIT_SUCCESS;

@@ -187,11 +187,14 @@ static const struct command audit_commands[] = {
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",
          "the auditor or admin role (with --file: nothing, no daemon)"},
-        {"resolve", "audit", cmd_audit_resolve, "COLLECTION PSEUDONYM", "the record id behind a pseudonym",
+        {"resolve", "audit", cmd_audit_resolve, "COLLECTION PSEUDONYM | COLLECTION-PSEUDONYM",
+         "the record id, or collection name, behind a pseudonym",
          "Prints the record id that PSEUDONYM (ps- and 32 hex digits, as the trail,\n"
          "exports, reports and backups show the ids of a collection with private\n"
-         "ids) stands for. The call is audited with the collection and the\n"
-         "pseudonym, never the id: resolve only what an investigation needs.",
+         "ids) stands for. Given only a collection's pseudonym (pc- and 32 hex\n"
+         "digits: a collection created with --private-name), prints its name.\n"
+         "The call is audited with the collection and the pseudonym, never the id\n"
+         "or the name: resolve only what an investigation needs.",
          "vaultctl audit resolve nguoi-co-cong ps-3f0c9a61d2e44b7c8e0f1a2b3c4d5e6f",
          "the auditor or admin role"},
         {"rotate-key", "audit", cmd_audit_rotate_key, "", "replace the audit signing key",
@@ -272,7 +275,8 @@ static const struct command backup_commands[] = {
 
 static const struct command collection_commands[] = {
         {"create", "collection", cmd_collection_create,
-         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]... [--private-ids]",
+         "NAME [--retention PERIOD] [--content json|bytes] [--index FIELD]... [--private-ids] "
+         "[--private-name]",
          "define a collection and its settings",
          "Defines collection NAME with its settings. A collection that already holds\n"
          "records without being defined (an implicit one, with the defaults) may be\n"
@@ -289,6 +293,10 @@ static const struct command collection_commands[] = {
          "                       index and audit them as keyed pseudonyms; services\n"
          "                       keep using the real ids ('audit resolve' gives one\n"
          "                       back). Only while the collection holds no record\n"
+         "  --private-name       the name itself is sensitive: store, count and audit\n"
+         "                       the collection under a keyed pseudonym (pc-...);\n"
+         "                       services and the policy keep using the name. Only\n"
+         "                       when created, before any record has the name\n"
          "\n"
          "Names: lower-case letters (Vietnamese too), digits and . _ - /, at most 64\n"
          "bytes of UTF-8.",

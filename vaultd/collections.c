@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collname.h"
 #include "recctl.h"
 #include "records.h"
 #include "util.h"
@@ -96,12 +97,14 @@ static int settings_decode(json_t *o, struct collection_settings *ret)
         struct collection_settings cs = {.created = true};
         const char *content = json_string_value(json_object_get(o, "content")),
                    *retention = json_string_value(json_object_get(o, "retention"));
-        json_t *index = json_object_get(o, "index"), *f, *priv = json_object_get(o, "private_ids");
+        json_t *index = json_object_get(o, "index"), *f, *priv = json_object_get(o, "private_ids"),
+               *pname = json_object_get(o, "private_name");
         size_t i;
 
-        if (priv && !json_is_boolean(priv))
+        if ((priv && !json_is_boolean(priv)) || (pname && !json_is_boolean(pname)))
                 return -EBADMSG;
         cs.private_ids = json_is_true(priv);
+        cs.private_name = json_is_true(pname);
         if (!content || !retention || !json_is_array(index) ||
             json_array_size(index) > COLLECTION_INDEX_MAX || retention_parse(retention, &cs.retention) < 0)
                 return -EBADMSG;
@@ -135,6 +138,10 @@ static json_t *settings_json(const struct collection_settings *cs, bool times)
         retention_format(&cs->retention, ret);
         o = json_pack("{s:s,s:s,s:o,s:b}", "content", content_names[cs->content], "retention", ret, "index",
                       index, "private_ids", cs->private_ids);
+        /* Only when set: the settings of every other collection, stored
+         * and audited, stay as they were. */
+        if (o && cs->private_name)
+                json_object_set_new(o, "private_name", json_true());
         if (cs->created && times) {
                 time_format_us(cs->created_us, t);
                 json_object_set_new(o, "created", json_string(t));
@@ -295,6 +302,14 @@ static size_t counts_key(const char *name, uint8_t key[static NAME_COLLECTION_MA
         return n + 1;
 }
 
+static int counts_delete(struct vault *v, MDB_txn *txn, const char *name)
+{
+        uint8_t key[NAME_COLLECTION_MAX + 1];
+        int r = store_del(txn, v->store->collections, key, counts_key(name, key));
+
+        return r == -ENOENT ? 0 : r;
+}
+
 static int counts_put(struct vault *v, MDB_txn *txn, const char *name, const struct collection_counts *c)
 {
         uint8_t key[NAME_COLLECTION_MAX + 1], val[32];
@@ -371,6 +386,9 @@ static int collection_reply(struct vault *v, MDB_txn *txn, const char *name,
         json_object_set_new(o, "deleted", json_integer((json_int_t)c.deleted));
         json_object_set_new(o, "disposed", json_integer((json_int_t)c.disposed));
         json_object_set_new(o, "held", json_integer((json_int_t)c.held));
+        /* The name a private collection has in the trail and exports. */
+        if (cs->private_name)
+                json_object_set_new(o, "stored_as", json_string(name));
         *ret = o;
         return 0;
 }
@@ -400,6 +418,44 @@ static int collection_not_found(struct job *j, const char *name)
         return job_fail(j, IFACE ".CollectionNotFound", json_pack("{s:s}", "collection", name));
 }
 
+/* CreateCollection's private_name: the collection is made under its
+ * name's pseudonym (*name becomes it), while it holds no record under its
+ * name. 0, or JOB_FAILED. */
+static int private_name_make(struct vault *v, MDB_txn *txn, struct job *j, const char **name,
+                             struct collection_settings *cs)
+{
+        json_t *priv = json_object_get(j->call.parameters, "private_name");
+        struct collection_counts c;
+        char pc[COLLNAME_TEXT + 1];
+        int r;
+
+        if (!priv || json_is_null(priv) || json_is_false(priv))
+                return 0;
+        if (!json_is_true(priv))
+                return job_invalid(j, IFACE, "private_name", "must be true or false");
+        /* (Read only: counts kept under the name would name it.) */
+        if ((r = counts_read(v, txn, *name, &c)) == -ENOENT)
+                r = count_records(v, txn, *name, &c);
+        if (r < 0)
+                return r;
+        if (c.live + c.deleted + c.disposed > 0)
+                return job_invalid(j, IFACE, "private_name",
+                                   "this collection already holds records under its name; a name is made "
+                                   "private only for a new collection");
+        r = collname_make(v, txn, *name, pc);
+        if (r == -EKEYREVOKED)
+                return job_fail(j, IFACE ".Sealed", NULL);
+        if (r < 0)
+                return r;
+        /* Counts an older call kept under the name go: they are kept
+         * under the pseudonym. */
+        if ((r = counts_delete(v, txn, *name)) < 0 || !(*name = collname_adopt(j, pc)))
+                return r < 0 ? r : -ENOMEM;
+        j->audit.collection = *name;
+        cs->private_name = true;
+        return 0;
+}
+
 int collections_create(struct vault *v, MDB_txn *txn, struct job *j)
 {
         struct collection_settings cs;
@@ -416,7 +472,8 @@ int collections_create(struct vault *v, MDB_txn *txn, struct job *j)
         if (cs.created)
                 return job_fail(j, IFACE ".CollectionExists", json_pack("{s:s}", "collection", name));
         if ((r = settings_params(j, &cs, &any)) != 0 ||
-            (r = private_ids_change(v, txn, j, name, false, cs.private_ids)) != 0)
+            (r = private_ids_change(v, txn, j, name, false, cs.private_ids)) != 0 ||
+            (r = private_name_make(v, txn, j, &name, &cs)) != 0)
                 return r;
         cs.created = true;
         cs.created_us = cs.updated_us = now_realtime_us();
@@ -443,6 +500,10 @@ int collections_set(struct vault *v, MDB_txn *txn, struct job *j)
         if (!cs.created)
                 return collection_not_found(j, name);
         old = cs;
+        if (json_object_get(j->call.parameters, "private_name"))
+                return job_invalid(j, IFACE, "private_name",
+                                   "is given only when a collection is created (its records are stored "
+                                   "under the name it has then)");
         if ((r = settings_params(j, &cs, &any)) != 0)
                 return r;
         if (!any)
@@ -544,41 +605,82 @@ static int defined_names(struct vault *v, MDB_txn *txn, json_t *names)
         return rc != MDB_NOTFOUND ? store_errno(rc) : 0;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* A collection as listed: its stored name, and the name its caller
+ * knows (a private one opened, vaultd/collname.h). */
+struct listed {
+        const char *stored, *shown;
+};
+
+static int cmp_listed(const void *a, const void *b)
 {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
+        return strcmp(((const struct listed *)a)->shown, ((const struct listed *)b)->shown);
+}
+
+/* Opens the private names among all[0..n) in place (into opened, which
+ * the caller frees). Sealed, they stay pseudonyms. */
+static int open_private(struct vault *v, MDB_txn *txn, struct listed *all, size_t n, char **opened)
+{
+        const char **pcs = calloc(n + 1, sizeof(*pcs));
+        size_t np = 0;
+        int r = 0;
+
+        if (!pcs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (collname_is_pseudonym(all[i].stored))
+                        pcs[np++] = all[i].stored;
+        if (np)
+                r = collname_open(v, txn, np, pcs, opened);
+        for (size_t i = 0, k = 0; r == 0 && i < n && k < np; i++)
+                if (all[i].stored == pcs[k])
+                        all[i].shown = opened[k++];
+        free(pcs);
+        return r == -EKEYREVOKED || r == -EPROTO ? 0 : r;
 }
 
 int collections_list(struct vault *v, MDB_txn *txn, struct job *j)
 {
         json_t *names = json_object(), *list = json_array(), *o, *dummy;
-        const char **sorted = NULL, *name;
-        size_t n = 0;
+        struct listed *all = NULL;
+        char **opened = NULL;
+        const char *name;
+        size_t n = 0, total, shown = 0;
         int r;
 
         if ((r = defined_names(v, txn, names)) < 0 || (r = implicit_names(v, txn, names)) < 0)
                 goto out;
-        sorted = calloc(json_object_size(names) + 1, sizeof(*sorted));
-        if (!sorted) {
+        total = json_object_size(names);
+        all = calloc(total + 1, sizeof(*all));
+        opened = calloc(total + 1, sizeof(*opened));
+        if (!all || !opened) {
                 r = -ENOMEM;
                 goto out;
         }
-        json_object_foreach(names, name, dummy) if (name_collection_valid(name) && sees_collection(j, name))
-                sorted[n++] = name;
-        qsort(sorted, n, sizeof(*sorted), cmp_names);
-        for (size_t i = 0; i < n && i < COLLECTIONS_LIST_MAX; i++) {
+        json_object_foreach(names, name, dummy) if (name_collection_valid(name)) all[n++] =
+                (struct listed){name, name};
+        if ((r = open_private(v, txn, all, n, opened)) < 0)
+                goto out;
+        for (size_t i = 0; i < n; i++)
+                if (sees_collection(j, all[i].shown))
+                        all[shown++] = all[i];
+        qsort(all, shown, sizeof(*all), cmp_listed);
+        for (size_t i = 0; i < shown && i < COLLECTIONS_LIST_MAX; i++) {
                 struct collection_settings cs;
 
-                if ((r = collection_settings_get(v, txn, sorted[i], &cs)) < 0 ||
-                    (r = collection_reply(v, txn, sorted[i], &cs, &o)) < 0)
+                if ((r = collection_settings_get(v, txn, all[i].stored, &cs)) < 0 ||
+                    (r = collection_reply(v, txn, all[i].stored, &cs, &o)) < 0)
                         goto out;
+                json_object_set_new(o, "collection", json_string(all[i].shown));
                 json_array_append_new(list, o);
         }
         j->audit.extra = json_pack("{s:I}", "count", (json_int_t)json_array_size(list));
         j->reply = json_pack("{s:O}", "collections", list);
         r = 0;
 out:
-        free(sorted);
+        for (size_t i = 0; opened && i < total; i++)
+                free(opened[i]);
+        free(opened);
+        free(all);
         json_decref(list);
         json_decref(names);
         return r;

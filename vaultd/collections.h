@@ -43,6 +43,9 @@ struct collection_settings {
         /* Ids are stored, indexed and audited as keyed pseudonyms
          * (vaultd/pseudonym.h); set only while the collection is empty. */
         bool private_ids;
+        /* The collection is stored under its name's pseudonym
+         * (vaultd/collname.h); given only when it is created. */
+        bool private_name;
         uint64_t created_us, updated_us;
 };
 

@@ -636,11 +636,16 @@ int keeper_id_open(struct keeper *kp, const struct keeper_ckey *k, size_t n,
         for (size_t i = 0; i < n; i++) {
                 size_t len = (size_t)kp->buf[pos] << 8 | kp->buf[pos + 1];
 
-                if (len != lens[i] - COLLKEY_SEAL_OVERHEAD ||
-                    !(ret_ids[i] = strndup((char *)kp->buf + pos + 2, len))) {
-                        while (i > 0)
+                r = len != lens[i] - COLLKEY_SEAL_OVERHEAD                    ? -EPROTO
+                    : !(ret_ids[i] = strndup((char *)kp->buf + pos + 2, len)) ? -ENOMEM
+                                                                              : 0;
+                if (r < 0) {
+                        /* None is returned: the caller frees nothing. */
+                        while (i > 0) {
                                 free(ret_ids[--i]);
-                        return len != lens[i] - COLLKEY_SEAL_OVERHEAD ? -EPROTO : -ENOMEM;
+                                ret_ids[i] = NULL;
+                        }
+                        return r;
                 }
                 pos += 2 + len;
         }

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "collections.h"
+#include "collname.h"
 #include "collkeys.h"
 #include "dispose.h"
 #include "findindex.h"
@@ -39,19 +40,36 @@ static void pseudonym_text(const uint8_t ps[COLLKEY_PSEUDONYM_SIZE], char out[PS
         hex_encode(ps, COLLKEY_PSEUDONYM_SIZE, out + 3);
 }
 
-static bool pseudonym_parse(const char *s, uint8_t ps[COLLKEY_PSEUDONYM_SIZE])
+/* A pseudonym's text with any prefix (its three first characters). */
+static bool text_parse(const char *s, uint8_t ps[COLLKEY_PSEUDONYM_SIZE])
 {
-        return strlen(s) == PSEUDONYM_TEXT && strncmp(s, PSEUDONYM_PREFIX, 3) == 0 &&
+        return strlen(s) == PSEUDONYM_TEXT && s[2] == '-' &&
                hex_decode(s + 3, ps, COLLKEY_PSEUDONYM_SIZE) == 0;
 }
 
-static size_t sealed_key(const char *collection, const char *ps, uint8_t buf[RECMETA_KEY_MAX])
+static bool pseudonym_parse(const char *s, uint8_t ps[COLLKEY_PSEUDONYM_SIZE])
 {
-        size_t cl = strlen(collection) + 1;
+        return strncmp(s, PSEUDONYM_PREFIX, 3) == 0 && text_parse(s, ps);
+}
 
-        memcpy(buf, collection, cl);
+static size_t sealed_key(const char *owner, const char *ps, uint8_t buf[RECMETA_KEY_MAX])
+{
+        size_t cl = strlen(owner) + 1;
+
+        memcpy(buf, owner, cl);
         memcpy(buf + cl, ps, PSEUDONYM_TEXT);
         return cl + PSEUDONYM_TEXT;
+}
+
+int pseudonym_seal_put(struct vault *v, MDB_txn *txn, const char *owner, const char *text,
+                       const uint8_t *sealed, size_t len)
+{
+        uint8_t key[RECMETA_KEY_MAX];
+        size_t klen = sealed_key(owner, text, key);
+        MDB_val got;
+        int r = store_get(txn, v->store->pseudonyms, key, klen, &got);
+
+        return r == -ENOENT ? store_put(txn, v->store->pseudonyms, key, klen, sealed, len, 0) : r;
 }
 
 bool pseudonym_private(struct vault *v, MDB_txn *txn, const char *collection)
@@ -67,27 +85,19 @@ static int pseudonym_of(struct vault *v, MDB_txn *txn, const char *collection, c
                         char out[PSEUDONYM_TEXT + 1])
 {
         uint8_t wrapped[KEYS_WRAPPED], ps[COLLKEY_PSEUDONYM_SIZE],
-                sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD], key[RECMETA_KEY_MAX];
+                sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
         struct keeper_ckey k;
-        size_t len, klen;
-        MDB_val got;
+        size_t len;
         int r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_PSEUDONYM, true, &k, wrapped);
 
         if (r < 0 || (r = keeper_pseudonym(v->keeper, &k, id, ps, sealed, &len)) < 0)
                 return r == -EBADMSG ? -EIO : r;
         pseudonym_text(ps, out);
-        if (!seal)
-                return 0;
-        klen = sealed_key(collection, out, key);
-        r = store_get(txn, v->store->pseudonyms, key, klen, &got);
-        if (r == -ENOENT)
-                r = store_put(txn, v->store->pseudonyms, key, klen, sealed, len, 0);
-        return r;
+        return seal ? pseudonym_seal_put(v, txn, collection, out, sealed, len) : 0;
 }
 
-/* Opens the ids of n pseudonyms (text) of collection into ret (malloc'd). */
-static int ids_open(struct vault *v, MDB_txn *txn, const char *collection, size_t n, const char *const *ps,
-                    char **ret)
+int pseudonym_open(struct vault *v, MDB_txn *txn, const char *owner, size_t n, const char *const *ps,
+                   char **ret)
 {
         uint8_t wrapped[KEYS_WRAPPED], bins[KEEPER_ID_OPEN_MAX][COLLKEY_PSEUDONYM_SIZE],
                 key[RECMETA_KEY_MAX];
@@ -95,16 +105,16 @@ static int ids_open(struct vault *v, MDB_txn *txn, const char *collection, size_
         size_t lens[KEEPER_ID_OPEN_MAX];
         struct keeper_ckey k;
         MDB_val got;
-        int r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_PSEUDONYM, false, &k, wrapped);
+        int r = findindex_ckey(v, txn, owner, FINDINDEX_CKEY_PSEUDONYM, false, &k, wrapped);
 
         if (r < 0)
                 return r == -ENOENT ? -EIO : r;
         for (size_t done = 0, m; done < n; done += m) {
                 m = n - done < KEEPER_ID_OPEN_MAX ? n - done : KEEPER_ID_OPEN_MAX;
                 for (size_t i = 0; i < m; i++) {
-                        if (!pseudonym_parse(ps[done + i], bins[i]) ||
-                            store_get(txn, v->store->pseudonyms, key,
-                                      sealed_key(collection, ps[done + i], key), &got) < 0)
+                        if (!text_parse(ps[done + i], bins[i]) ||
+                            store_get(txn, v->store->pseudonyms, key, sealed_key(owner, ps[done + i], key),
+                                      &got) < 0)
                                 return -EIO;
                         pp[i] = bins[i];
                         sealed[i] = got.mv_data;
@@ -168,7 +178,7 @@ static int reply_open(struct vault *v, MDB_txn *txn, struct job *j, const char *
                         r = -EIO;
         }
         if (r == 0 && n > 0)
-                r = ids_open(v, txn, collection, n, ps, ids);
+                r = pseudonym_open(v, txn, collection, n, ps, ids);
         for (i = 0; r == 0 && i < n; i++) {
                 if (objects)
                         json_object_set_new(json_array_get(arr, i), "id", json_string(ids[i]));
@@ -258,6 +268,26 @@ int pseudonym_dispose(struct vault *v, MDB_txn *txn, struct job *j)
         return wrap(v, txn, j, dispose_record, MAP_ID_OR_PS);
 }
 
+/* Resolve without a pseudonym: the name of a private collection. */
+static int resolve_name(struct vault *v, MDB_txn *txn, struct job *j, const char *collection,
+                        const struct collection_settings *cs)
+{
+        char *name = NULL;
+        int r;
+
+        if (!cs->private_name)
+                return job_invalid(j, IFACE_AUDIT, "pseudonym",
+                                   "is required: this collection's name is not private");
+        r = collname_open(v, txn, 1, &collection, &name);
+        if (r == -EIO)
+                return job_fail(j, IFACE_AUDIT ".NotFound", json_pack("{s:s}", "collection", collection));
+        if (r < 0)
+                return r;
+        j->reply = json_pack("{s:s}", "name", name);
+        free(name);
+        return j->reply ? 0 : -ENOMEM;
+}
+
 int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *collection, *ps;
@@ -268,20 +298,22 @@ int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j)
 
         if ((r = records_param_name(j, "collection", NAME_COLLECTION, true, &collection)) != 0)
                 return r;
-        /* The line names the collection and the pseudonym, never the id. */
+        /* The line names the collection and the pseudonym, never the id
+         * (nor a private collection's name: collname.h). */
         j->audit.collection = collection;
-        if ((r = param_string(j, IFACE_AUDIT, "pseudonym", true, &ps)) != 0)
+        if ((r = param_string(j, IFACE_AUDIT, "pseudonym", false, &ps)) != 0 ||
+            (r = collection_settings_get(v, txn, collection, &cs)) < 0)
                 return r;
+        if (!ps)
+                return resolve_name(v, txn, j, collection, &cs);
         if (!pseudonym_parse(ps, bin))
                 return job_invalid(j, IFACE_AUDIT, "pseudonym",
                                    "must be ps- and 32 hex digits, as the audit trail shows it");
         j->audit.id = ps;
-        if ((r = collection_settings_get(v, txn, collection, &cs)) < 0)
-                return r;
         if (!cs.private_ids)
                 return job_invalid(j, IFACE_AUDIT, "collection",
                                    "this collection does not have private ids");
-        r = ids_open(v, txn, collection, 1, &ps, &id);
+        r = pseudonym_open(v, txn, collection, 1, &ps, &id);
         if (r == -EIO)
                 return job_fail(j, IFACE_AUDIT ".NotFound",
                                 json_pack("{s:s,s:s}", "collection", collection, "pseudonym", ps));

@@ -18,6 +18,9 @@
 
 #include "vault.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define PSEUDONYM_PREFIX "ps-"
 #define PSEUDONYM_TEXT   (3 + 32) /* "ps-" and 32 hex digits */
 
@@ -33,6 +36,16 @@ int pseudonym_set_hold(struct vault *v, MDB_txn *txn, struct job *j);
 int pseudonym_dispose(struct vault *v, MDB_txn *txn, struct job *j);
 /* io.vaultd.audit.Resolve (auditor, admin): collection, pseudonym -> id. */
 int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j);
+
+/* For private collection names too (vaultd/collname.h), whose owner is
+ * COLLNAME_KEY_OWNER. pseudonym_seal_put stores the sealed name of a
+ * pseudonym (text, with its prefix) of owner, once. pseudonym_open opens
+ * n of them (texts) into ret (malloc'd); -EIO when one is not stored or
+ * does not open. */
+int pseudonym_seal_put(struct vault *v, MDB_txn *txn, const char *owner, const char *text,
+                       const uint8_t *sealed, size_t len);
+int pseudonym_open(struct vault *v, MDB_txn *txn, const char *owner, size_t n, const char *const *texts,
+                   char **ret);
 
 /* Whether collection (a valid name) has private ids: a denied call's
  * audit line then names no id (vaultd/writer.c). */

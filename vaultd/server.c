@@ -988,8 +988,9 @@ static void internal_job_done(struct server *s, struct job *j)
 static void note_integrity(struct server *s, struct job *j)
 {
         struct integrity_event e = {.kind = INTEGRITY_RECORD, .seq = j->seq, .version = -1};
-        const char *coll = json_string_value(json_object_get(j->error_params, "collection"));
-        const char *id = json_string_value(json_object_get(j->error_params, "id"));
+        /* The names as stored and audited: private ones by their
+         * pseudonyms. */
+        const char *coll = j->audit.collection, *id = j->audit.id;
         const char *reason = json_string_value(json_object_get(j->error_params, "reason"));
         json_t *version = json_object_get(j->error_params, "version");
 

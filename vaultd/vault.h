@@ -19,6 +19,8 @@
  * (apart) record bodies decrypted for replies not yet sent. */
 #define VAULT_MEMORY_BUDGET_DEFAULT (64ull << 20)
 
+struct collname_cache;
+
 struct vault {
         struct state_dir *state_dir; /* open and locked for the daemon's life */
         struct vault_store *store;
@@ -46,6 +48,9 @@ struct vault {
         uint64_t bodies_held, bodies_limit;
         uint64_t small_bodies_held; /* (bodies up to 64 KiB: never wait, not in the budget) */
         bool large_lane;
+        /* Private collection names mapped since start (writer only;
+         * vaultd/collname.c). */
+        struct collname_cache *collnames;
         bool bodies_unlimited; /* stopping: nothing waits any more (atomic) */
 
         /* Event-loop side. */

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "methods.h"
+#include "collname.h"
 #include "pseudonym.h"
 #include "recprefetch.h"
 #include "records.h"
@@ -78,11 +79,16 @@ static void denied_audit_fields(struct vault *v, MDB_txn *txn, struct job *j)
 {
         const char *coll = json_string_value(json_object_get(j->call.parameters, "collection"));
         const char *id = json_string_value(json_object_get(j->call.parameters, "id"));
+        char stored[NAME_COLLECTION_MAX + 1];
 
-        if (coll && name_collection_valid(coll))
-                j->audit.collection = coll;
-        /* An id of a collection with private ids never reaches the trail. */
-        if (id && name_id_valid(id) && !(j->audit.collection && pseudonym_private(v, txn, coll)))
+        /* A private collection is named by its pseudonym; one that cannot
+         * be told apart now (sealed) is not named at all. */
+        if (coll && name_collection_valid(coll) && collname_stored(v, txn, coll, stored) == 0)
+                j->audit.collection = strcmp(stored, coll) == 0 ? coll : collname_adopt(j, stored);
+        /* An id of a collection with private ids never reaches the trail,
+         * nor one of a collection not told apart. */
+        if (id && name_id_valid(id) && (j->audit.collection || !coll || !name_collection_valid(coll)) &&
+            !(j->audit.collection && pseudonym_private(v, txn, j->audit.collection)))
                 j->audit.id = id;
 }
 
@@ -100,6 +106,8 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 j->denied = true; /* revoked since the event loop let it through */
         if (j->denied) {
                 denied_audit_fields(w->v, txn, j);
+                if (j->denial_summary)
+                        collname_summary(w->v, txn, j->denial_summary);
                 j->audit.extra = json_incref(j->denial_summary);
                 r = job_fail(j, method_error(j->method, "AccessDenied"),
                              json_pack("{s:s}", "method", j->method->name));
@@ -112,7 +120,7 @@ static int run_job(struct writer *w, MDB_txn *txn, struct job *j, const struct p
                 if (r < 0)
                         return r;
                 j->previous_policy = *policy;
-                r = j->method->run(w->v, child, j);
+                r = collname_run(w->v, child, j);
                 if (r == JOB_WAIT) { /* for a later batch: nothing done, no line */
                         mdb_txn_abort(child);
                         job_reset(j);

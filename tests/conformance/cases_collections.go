@@ -18,12 +18,12 @@ func init() {
 	register("collections_settings", "CreateCollection, SetCollection, GetCollection and their errors", func(t *T) {
 		c := t.Dial()
 		idx := []string{"so_cccd"}
-		col, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", str("10y"), str("json"), &idx, nil)
+		col, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", str("10y"), str("json"), &idx, nil, nil)
 		if t.noErr("CreateCollection", err) && (!col.Defined || col.Content != "json" || col.Retention != "10y" ||
 			len(col.Index) != 1 || col.Created == nil || col.Live != 0) {
 			t.Errorf("CreateCollection: %+v", col)
 		}
-		_, err = rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", nil, nil, nil, nil)
+		_, err = rec.CreateCollection().Call(t.Ctx(), c, "conf-coll", nil, nil, nil, nil, nil)
 		t.wantErr("CreateCollection twice", err, "io.vaultd.records.CollectionExists")
 		col, err = rec.SetCollection().Call(t.Ctx(), c, "conf-coll", str("18m"), nil, nil, nil)
 		if t.noErr("SetCollection", err) && (col.Retention != "18m" || col.Content != "json") {
@@ -37,7 +37,7 @@ func init() {
 
 	register("collections_json_content", "a json collection refuses a body that is no JSON object, naming where", func(t *T) {
 		c := t.Dial()
-		_, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-json", nil, str("json"), nil, nil)
+		_, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-json", nil, str("json"), nil, nil, nil)
 		t.noErr("CreateCollection", err)
 		t.put(c, "conf-json", "J-1", `{"ho_ten": "Lê Thị B"}`)
 		_, err = rec.Put().Call(t.Ctx(), c, "conf-json", "J-2", b64("{\"a\": 1,\n \"b\": ?}"), nil, nil, nil)

@@ -12,7 +12,7 @@ import (
 func init() {
 	register("records_find", "Put with index terms, Find, and Find's InvalidParameter for a field not indexed", func(t *T) {
 		c := t.Dial()
-		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-find", nil, nil, &[]string{"so_cccd"}, nil); !t.noErr("CreateCollection", err) {
+		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-find", nil, nil, &[]string{"so_cccd"}, nil, nil); !t.noErr("CreateCollection", err) {
 			return
 		}
 		terms := map[string]string{"so_cccd": "037090001234"}
@@ -43,7 +43,7 @@ func init() {
 	register("records_private_ids", "a collection with private ids: Put and Get by the real id, the trail's pseudonym resolved by audit.Resolve, NotFound for an unknown one", func(t *T) {
 		c := t.Dial()
 		yes := true
-		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-private", nil, nil, nil, &yes); !t.noErr("CreateCollection private_ids", err) {
+		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-private", nil, nil, nil, &yes, nil); !t.noErr("CreateCollection private_ids", err) {
 			return
 		}
 		t.put(c, "conf-private", "CCCD-099887766554", "x")
@@ -67,12 +67,40 @@ func init() {
 			t.Errorf("ListHolds: %+v", holds)
 			return
 		}
-		id, err := aud.Resolve().Call(t.Ctx(), c, "conf-private", holds[0].Id)
-		if t.noErr("Resolve", err) && id != "CCCD-099887766554" {
-			t.Errorf("Resolve: %q", id)
+		id, _, err := aud.Resolve().Call(t.Ctx(), c, "conf-private", &holds[0].Id)
+		if t.noErr("Resolve", err) && (id == nil || *id != "CCCD-099887766554") {
+			t.Errorf("Resolve: %v", id)
 		}
-		_, err = aud.Resolve().Call(t.Ctx(), c, "conf-private", "ps-00000000000000000000000000000000")
+		_, _, err = aud.Resolve().Call(t.Ctx(), c, "conf-private", str("ps-00000000000000000000000000000000"))
 		t.wantErr("Resolve of an unknown pseudonym", err, "io.vaultd.audit.NotFound")
+	})
+}
+
+func init() {
+	register("records_private_name", "a collection with a private name: used and answered by its name, stored_as its pseudonym, which audit.Resolve turns back into the name; reserved pc- names refused", func(t *T) {
+		c := t.Dial()
+		yes := true
+		col, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-tên-riêng", nil, nil, nil, nil, &yes)
+		if !t.noErr("CreateCollection private_name", err) {
+			return
+		}
+		if col.Collection != "conf-tên-riêng" || col.Private_name == nil || !*col.Private_name ||
+			col.Stored_as == nil || !strings.HasPrefix(*col.Stored_as, "pc-") {
+			t.Errorf("CreateCollection: %+v", col)
+			return
+		}
+		t.put(c, "conf-tên-riêng", "HS-1", "x")
+		if _, data, _, _, err := rec.Get().Call(t.Ctx(), c, "conf-tên-riêng", "HS-1", nil); t.noErr("Get", err) && data != b64("x") {
+			t.Errorf("Get: %q", data)
+		}
+		_, name, err := aud.Resolve().Call(t.Ctx(), c, *col.Stored_as, nil)
+		if t.noErr("Resolve", err) && (name == nil || *name != "conf-tên-riêng") {
+			t.Errorf("Resolve: %v", name)
+		}
+		_, _, err = aud.Resolve().Call(t.Ctx(), c, "pc-00000000000000000000000000000000", nil)
+		t.wantErr("Resolve of a reserved name", err, "io.vaultd.audit.InvalidParameter")
+		_, err = rec.CreateCollection().Call(t.Ctx(), c, "pc-00000000000000000000000000000000", nil, nil, nil, nil, nil)
+		t.wantErr("CreateCollection of a reserved name", err, "io.vaultd.records.InvalidParameter")
 	})
 }
 
@@ -80,10 +108,10 @@ func init() {
 	register("records_rebuild_index", "RebuildIndex: a new index key, a json collection's terms taken again from its bodies, a bytes collection's dropped, CollectionNotFound", func(t *T) {
 		c := t.Dial()
 		json, idx := "json", &[]string{"so_cccd"}
-		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-reindex", nil, &json, idx, nil); !t.noErr("CreateCollection json", err) {
+		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-reindex", nil, &json, idx, nil, nil); !t.noErr("CreateCollection json", err) {
 			return
 		}
-		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-reindex-b", nil, nil, idx, nil); !t.noErr("CreateCollection bytes", err) {
+		if _, err := rec.CreateCollection().Call(t.Ctx(), c, "conf-reindex-b", nil, nil, idx, nil, nil); !t.noErr("CreateCollection bytes", err) {
 			return
 		}
 		t.put(c, "conf-reindex", "R-1", `{"so_cccd": "037090001234"}`)

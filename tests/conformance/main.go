@@ -80,7 +80,7 @@ var groups = []struct {
 		"prove_inclusion_and_consistency_check_with_go_tlog", "prove_invalid_parameters",
 		"audit_add_cosignatures",
 		"collections_settings", "collections_json_content", "collections_implicit_and_list", "names_unicode_nfc",
-		"records_hold_due_dispose", "records_find", "records_private_ids", "records_rebuild_index",
+		"records_hold_due_dispose", "records_find", "records_private_ids", "records_private_name", "records_rebuild_index",
 		"every_method_replied",
 	}},
 	{"denied-service", "caller is a uid with role service for collection conf-svc only", []string{

@@ -298,7 +298,7 @@ CHECKS = {
     "collections": ("main", ["collections_settings", "collections_json_content",
                              "collections_implicit_and_list", "names_unicode_nfc",
                              "records_hold_due_dispose", "records_find",
-                             "records_private_ids", "records_rebuild_index"]),
+                             "records_private_ids", "records_private_name", "records_rebuild_index"]),
     "coverage": ("main", ["every_method_replied"]),
     "denied_service": ("denied-service", ["denied_records_methods", "denied_audit_methods",
                                           "denied_admin_reload", "denied_admin_keys", "denied_admin_seal",

@@ -1,0 +1,209 @@
+"""Collection names that are themselves personal data (issue #13): a
+collection created with private_name is stored, counted, keyed and audited
+under its pseudonym (pc- and 32 hex digits); callers keep using the name
+and are answered in it; the name's bytes are nowhere in data.mdb, a backup,
+an export or a report; an auditor resolves a pseudonym to its name on
+request."""
+import json
+import os
+import re
+
+from conftest import NOBODY, Client, Vault, audit_lines, b64, calls_as, ok, put
+
+R = "io.vaultd.records."
+A = "io.vaultd.audit."
+NAME = "trẻ-em/hiv-2026"
+SECRETS = [NAME, "hiv-2026", "trẻ-em"]
+PC = re.compile(r"^pc-[0-9a-f]{32}$")
+SERVICE = 4242
+
+
+def assert_nowhere(data, what):
+    for s in SECRETS:
+        assert s.encode() not in data, "%s holds %r" % (what, s)
+
+
+def test_private_name_round_trip_and_nowhere_on_disk(vault):
+    c = Client(vault.sock)
+    col = ok(c.call(R + "CreateCollection", {"collection": NAME, "private_name": True, "private_ids": True,
+                                             "index": ["ma_ho"], "content": "json"}))["collection"]
+    assert col["collection"] == NAME and col["private_name"] is True and PC.match(col["stored_as"])
+    pc = col["stored_as"]
+    ok(put(c, NAME, "HS-1", '{"ma_ho": "H-1"}'))
+    ok(put(c, NAME, "HS-2", '{"ma_ho": "H-1"}'))
+    ok(put(c, NAME, "HS-1", '{"ma_ho": "H-2"}'))
+    assert ok(c.call(R + "Get", {"collection": NAME, "id": "HS-1"}))["version"] == 2
+    assert sorted(r["id"] for r in ok(c.call(R + "List", {"collection": NAME}))["records"]) == ["HS-1", "HS-2"]
+    assert ok(c.call(R + "Find", {"collection": NAME, "field": "ma_ho", "value": "H-1"}))["ids"] == ["HS-2"]
+    assert len(ok(c.call(R + "History", {"collection": NAME, "id": "HS-1"}))["versions"]) == 2
+    ok(c.call(R + "Delete", {"collection": NAME, "id": "HS-2"}))
+    # Errors name the collection as the caller did.
+    r = c.call(R + "Get", {"collection": NAME, "id": "HS-9"})
+    assert r["error"] == R + "NotFound" and r["parameters"]["collection"] == NAME
+    r = put(c, NAME, "HS-3", "not json")
+    assert r["error"] == R + "InvalidContent", r
+    r = c.call(R + "CreateCollection", {"collection": NAME})
+    assert r["error"] == R + "CollectionExists" and r["parameters"]["collection"] == NAME
+    got = ok(c.call(R + "GetCollection", {"collection": NAME}))["collection"]
+    assert (got["collection"], got["live"], got["deleted"], got["stored_as"]) == (NAME, 1, 1, pc)
+    listed = ok(c.call(R + "ListCollections", {}))["collections"]
+    assert [x["collection"] for x in listed] == [NAME] and listed[0]["private_name"] is True
+    r = vault.ctl("collection", "list", check=True)
+    assert NAME in r.stdout_text and "(private name)" in r.stdout_text
+    r = vault.ctl("collection", "show", NAME, check=True)
+    assert pc in r.stdout_text and "private" in r.stdout_text
+
+    # The trail names the pseudonym only, the same on every line.
+    export = vault.export()
+    named = {x["collection"] for x in audit_lines(export) if "collection" in x}
+    assert named == {pc}, named
+    create = [x for x in audit_lines(export) if x["op"] == "records.create-collection"][0]
+    assert create["settings"]["private_name"] is True
+    assert_nowhere(export, "the JSONL export")
+    assert_nowhere(vault.ctl("audit", "export", "--format", "csv", check=True).stdout, "the CSV export")
+    report = os.path.join(vault.root, "report.html")
+    vault.ctl("audit", "report", "-o", report, check=True)
+    with open(report, "rb") as f:
+        assert_nowhere(f.read(), "the report")
+    backup = os.path.join(vault.root, "backup.mdb")
+    vault.ctl("backup", backup, check=True)
+    with open(backup, "rb") as f:
+        assert_nowhere(f.read(), "the backup")
+    r = vault.ctl("audit", "verify", check=True)
+
+    # An auditor resolves the pseudonym to the name (audited, without it),
+    # and a record pseudonym within it.
+    assert ok(c.call(A + "Resolve", {"collection": pc}))["name"] == NAME
+    assert vault.ctl("audit", "resolve", pc, check=True).stdout_text == NAME + "\n"
+    ps = [x["id"] for x in audit_lines(export) if x["op"] == "records.put" and x["result"] == "ok"][0]
+    assert ok(c.call(A + "Resolve", {"collection": pc, "pseudonym": ps}))["id"] == "HS-1"
+    assert ok(c.call(A + "Resolve", {"collection": NAME, "pseudonym": ps}))["id"] == "HS-1"
+    r = c.call(A + "Resolve", {"collection": "pc-" + "0" * 32})
+    assert r["error"] == A + "InvalidParameter" and "reserved" in r["parameters"]["reason"]
+    ok(c.call(R + "CreateCollection", {"collection": "cong-khai"}))
+    r = c.call(A + "Resolve", {"collection": "cong-khai"})
+    assert r["error"] == A + "InvalidParameter" and r["parameters"]["parameter"] == "pseudonym"
+    export = vault.export()
+    resolves = [x for x in audit_lines(export) if x["op"] == "audit.resolve"]
+    assert resolves[0]["collection"] == pc
+    assert_nowhere(export, "the export after resolve")
+
+    c.close()
+    vault.stop()
+    with open(os.path.join(vault.state, "data.mdb"), "rb") as f:
+        assert_nowhere(f.read(), "data.mdb")
+    # After a restart (nothing mapped yet), the name reaches the same
+    # collection.
+    vault.start()
+    c = Client(vault.sock)
+    assert ok(c.call(R + "Get", {"collection": NAME, "id": "HS-1"}))["data"] == b64('{"ma_ho": "H-2"}')
+    assert [x["collection"] for x in ok(c.call(R + "ListCollections", {}))["collections"]] == \
+        ["cong-khai", NAME]
+
+
+def test_refusals(vault):
+    c = Client(vault.sock)
+    ok(put(c, "da-co", "A-1", "x"))
+    r = c.call(R + "CreateCollection", {"collection": "da-co", "private_name": True})
+    assert r["error"] == R + "InvalidParameter" and r["parameters"]["parameter"] == "private_name"
+    ok(c.call(R + "CreateCollection", {"collection": "rieng", "private_name": True}))
+    r = c.call(R + "SetCollection", {"collection": "rieng", "private_name": False})
+    assert r["error"] == R + "InvalidParameter" and r["parameters"]["parameter"] == "private_name"
+    r = c.call(R + "CreateCollection", {"collection": "khac", "private_name": "yes"})
+    assert r["error"] == R + "InvalidParameter" and r["parameters"]["parameter"] == "private_name"
+    # Names of a pseudonym's form are reserved, in any call.
+    for method, params in ((R + "Put", {"collection": "pc-" + "ab" * 16, "id": "x", "data": b64("x")}),
+                           (R + "CreateCollection", {"collection": "pc-" + "0" * 32})):
+        r = c.call(method, params)
+        assert r["error"] == R + "InvalidParameter" and "reserved" in r["parameters"]["reason"], r
+    # An implicit Put under the name goes into the private collection.
+    ok(put(c, "rieng", "R-1", "x"))
+    col = ok(c.call(R + "GetCollection", {"collection": "rieng"}))["collection"]
+    assert col["live"] == 1 and col["private_name"] is True
+    # Given by its pseudonym (an admin who read it in the trail), the
+    # collection answers too.
+    assert ok(c.call(R + "Due", {"collection": col["stored_as"]}))["records"] == []
+
+
+POLICY = """\
+allow user root role admin,auditor
+allow user %d role service collections %s
+""" % (SERVICE, NAME)
+
+
+def test_policy_grants_by_name_and_denials_name_the_pseudonym(vault_dir):
+    v = Vault(vault_dir, policy=POLICY)
+    v.start()
+    try:
+        c = Client(v.sock)
+        pc = ok(c.call(R + "CreateCollection", {"collection": NAME, "private_name": True}))["collection"][
+            "stored_as"]
+        ok(c.call(R + "CreateCollection", {"collection": "khac"}))
+        got = calls_as(v.sock, SERVICE, [
+            [R + "Put", {"collection": NAME, "id": "A-1", "data": b64("x")}],
+            [R + "ListCollections", {}],
+            [R + "Get", {"collection": pc, "id": "A-1"}],
+            [R + "Get", {"collection": "khac", "id": "A-1"}],
+        ])
+        assert got[0]["parameters"]["version"] == 1, got
+        assert [x["collection"] for x in got[1]["parameters"]["collections"]] == [NAME]
+        # Its pseudonym is no name the policy grants.
+        assert got[2]["error"] == R + "AccessDenied" and got[3]["error"] == R + "AccessDenied"
+        # A user with no role is denied, summarised: the summary names the
+        # pseudonym.
+        nobody = calls_as(v.sock, NOBODY, [[R + "Get", {"collection": NAME, "id": "A-1"}]])
+        assert nobody[0]["error"] == R + "AccessDenied"
+        # A policy change: its diff in the trail names the pseudonym too.
+        v.write_policy(POLICY + "allow user %d role service collections khac,%s\n" % (SERVICE + 1, NAME))
+        r = v.ctl("policy", "reload", check=True)
+        lines = audit_lines(v.export())
+        denied = [x for x in lines if x["result"] == "denied"]
+        assert {x.get("collection") for x in denied if "count" not in x} == {pc, "khac"}
+        summary = [x for x in lines if "count" in x and x["result"] == "denied"]
+        assert summary and summary[-1]["collections"] == [pc], summary
+        reload = [x for x in lines if x["op"] == "admin.reload-policy"][-1]
+        assert reload["added"] == ["allow user %d role service collections khac,%s" % (SERVICE + 1, pc)]
+        assert_nowhere(json.dumps(lines, ensure_ascii=False).encode(), "the trail")
+    finally:
+        assert v.stop() in (0, None), v.read_log()
+
+
+def test_sealed_vault_tells_private_names_apart_only_once_unsealed(vault_dir):
+    passfile = os.path.join(vault_dir, "pass")
+    with open(passfile, "w") as f:
+        f.write("một câu mật khẩu đủ dài\n")
+    v = Vault(vault_dir, key_args=["--passphrase-file", passfile])
+    v.start()
+    try:
+        v.ctl("unseal", "--passphrase-file", passfile, check=True)
+        c = Client(v.sock)
+        pc = ok(c.call(R + "CreateCollection", {"collection": NAME, "private_name": True}))["collection"][
+            "stored_as"]
+        ok(c.call(R + "CreateCollection", {"collection": "cong-khai"}))
+        ok(put(c, NAME, "A-1", "x"))
+        c.close()
+        v.stop()
+        v.start()  # sealed, nothing mapped since start
+        c = Client(v.sock)
+        for method, params in ((R + "GetCollection", {"collection": NAME}),
+                               (R + "CreateCollection", {"collection": NAME}),
+                               (R + "Put", {"collection": NAME, "id": "A-2", "data": b64("y")})):
+            assert c.call(method, params)["error"] == R + "Sealed", method
+        # A collection in the clear answers; a private one is listed by its
+        # pseudonym until the vault is unsealed.
+        assert ok(c.call(R + "GetCollection", {"collection": "cong-khai"}))["collection"]["defined"]
+        listed = [x["collection"] for x in ok(c.call(R + "ListCollections", {}))["collections"]]
+        assert sorted(listed) == sorted(["cong-khai", pc])
+        nobody = calls_as(v.sock, NOBODY, [[R + "Get", {"collection": NAME, "id": "A-1"}]])
+        assert nobody[0]["error"] == R + "AccessDenied"
+        v.ctl("unseal", "--passphrase-file", passfile, check=True)
+        assert ok(c.call(R + "Get", {"collection": NAME, "id": "A-1"}))["data"] == b64("x")
+        assert NAME in [x["collection"] for x in ok(c.call(R + "ListCollections", {}))["collections"]]
+        lines = audit_lines(v.export())
+        summary = [x for x in lines if "count" in x and x["result"] == "denied"]
+        assert summary and summary[-1]["collections"] == [] and summary[-1]["other_collections"] == 1
+        denied = [x for x in lines if x["result"] == "denied" and "count" not in x]
+        assert all("collection" not in x for x in denied), denied
+        assert_nowhere(json.dumps(lines, ensure_ascii=False).encode(), "the trail")
+    finally:
+        assert v.stop() in (0, None), v.read_log()
