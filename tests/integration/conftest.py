@@ -1,5 +1,6 @@
 """Fixtures that run the real vaultd and vaultctl in a temporary directory."""
 import base64
+import contextlib
 import gzip
 import json
 import os
@@ -161,6 +162,19 @@ def audit_lines(export_bytes):
             continue
         out.append(obj)
     return out
+
+
+@contextlib.contextmanager
+def small_disk(mnt, size):
+    """A tmpfs of size (as mount takes it: "24m") made and mounted at mnt,
+    to fill the disk under a vault; unmounted after, lazily, should a
+    daemon still hold it. Needs root, as the tests run in CI."""
+    os.mkdir(mnt, 0o755)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=755" % size, "tmpfs", mnt], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt])
 
 
 @pytest.fixture
