@@ -1,7 +1,5 @@
 #include "records.h"
 
-#include "b64.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -162,30 +160,34 @@ static int tombstone_answer(struct vault *v, MDB_txn *txn, struct job *j, struct
 }
 
 /* Decodes the base64 body, enforcing the size limit before allocating.
- * The caller wipes and frees it with envelope_free_plain. */
+ * The caller wipes and frees it with envelope_free_plain(*ret, *ret_len). */
 static int decode_body(struct vault *v, struct job *j, uint8_t **ret, size_t *ret_len)
 {
         const char *b64;
-        size_t len, out_len;
+        size_t len, cap, out_len;
         uint8_t *buf;
         int r;
 
         if ((r = param_string(j, IFACE, "data", true, &b64)) != 0)
                 return r;
         len = json_string_length(json_object_get(j->call.parameters, "data"));
-        if (len / 4 * 3 > v->body_max + 2)
+        /* The most len characters can decode to: b64_decode writes no more
+         * (none past out_len on success), so wiping cap bytes on failure
+         * wipes whatever part of the body it wrote. */
+        cap = len / 4 * 3;
+        if (cap > v->body_max + 2)
                 return job_fail(
                         j, IFACE ".TooLarge",
                         json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));
-        buf = malloc(len / 4 * 3 + 1);
+        buf = malloc(cap + 1); /* + 1: an empty body still gets a buffer, not malloc(0) */
         if (!buf)
                 return -ENOMEM;
-        if (b64_decode(buf, len / 4 * 3, b64, len, &out_len) < 0) {
-                envelope_free_plain(buf, len / 4 * 3 + 1);
+        if (b64_decode(buf, cap, b64, len, &out_len) < 0) {
+                envelope_free_plain(buf, cap);
                 return job_invalid(j, IFACE, "data", "must be standard base64 with padding");
         }
         if (out_len > v->body_max) {
-                envelope_free_plain(buf, out_len);
+                envelope_free_plain(buf, cap);
                 return job_fail(
                         j, IFACE ".TooLarge",
                         json_pack("{s:s,s:I}", "parameter", "data", "limit", (json_int_t)v->body_max));

@@ -1,5 +1,6 @@
 """Fixtures that run the real vaultd and vaultctl in a temporary directory."""
 import base64
+import contextlib
 import gzip
 import json
 import os
@@ -163,6 +164,19 @@ def audit_lines(export_bytes):
     return out
 
 
+@contextlib.contextmanager
+def small_disk(mnt, size):
+    """A tmpfs of size (as mount takes it: "24m") made and mounted at mnt,
+    to fill the disk under a vault; unmounted after, lazily, should a
+    daemon still hold it. Needs root, as the tests run in CI."""
+    os.mkdir(mnt, 0o755)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=755" % size, "tmpfs", mnt], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
 @pytest.fixture
 def vault_dir():
     d = tempfile.mkdtemp(prefix="vaultd-test-")
@@ -178,6 +192,70 @@ def vault(vault_dir):
     yield v
     rc = v.stop()
     assert rc in (0, None), "vaultd did not stop cleanly: " + v.read_log()
+
+
+# The Go test programs, each built by the build.sh in its directory
+# (tests/gobuild.sh: offline, from Debian's packages only).
+GO_TOOLS = {
+    "gotlog": os.path.join(REPO, "tests", "merkle", "gotlog"),
+    "gonote": os.path.join(REPO, "tests", "notes", "gonote"),
+    "gowitness": os.path.join(REPO, "tests", "witness", "gowitness"),
+}
+
+
+class GoBuilder:
+    """Builds each Go test program of GO_TOOLS at most once, all into one
+    directory (they share its Go build cache), and remembers a failure so
+    that each test needing the program fails with the build's output."""
+
+    def __init__(self, out):
+        self.out = out
+        self.built = {}  # name: (path, None) or (None, error)
+
+    def __call__(self, name):
+        if name not in self.built:
+            self.built[name] = self._build(name)
+        path, error = self.built[name]
+        if error:
+            pytest.fail(error, pytrace=False)
+        return path
+
+    def _build(self, name):
+        script = os.path.join(GO_TOOLS[name], "build.sh")
+        what = "building %s (%s)" % (name, os.path.relpath(script, REPO))
+        try:
+            r = subprocess.run(["sh", script, self.out], capture_output=True, text=True, encoding="utf-8",
+                               errors="replace", timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return None, "%s failed: %s" % (what, e)
+        path = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        if r.returncode != 0 or not os.access(path, os.X_OK):
+            return None, "%s failed, exit %d:\n%s%s" % (what, r.returncode, r.stdout, r.stderr)
+        return path, None
+
+
+@pytest.fixture(scope="session")
+def go_builder():
+    out = tempfile.mkdtemp(prefix="vaultd-go-")
+    yield GoBuilder(out)
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def go_tools(*names):
+    """A module-scoped fixture that gives {name: path} of these Go test
+    programs (keys of GO_TOOLS), each built once per session. A missing Go
+    toolchain or package fails the tests that use it, never skips them.
+
+        go = go_tools("gotlog", "gonote")   # at module level
+    """
+    unknown = set(names) - set(GO_TOOLS)
+    assert not unknown, "no such Go test program: %s" % ", ".join(sorted(unknown))
+
+    @pytest.fixture(scope="module")
+    def fixture(go_builder):
+        return {name: go_builder(name) for name in names}
+
+    return fixture
 
 
 class Client:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, NOBODY, REPO, VAULTCTL, VAULTD, Client, Vault, audit_lines
+from conftest import BUILD, NOBODY, REPO, VAULTCTL, VAULTD, Client, Vault, audit_lines, small_disk
 
 MAKEFILE_VERSION = re.search(r"^VERSION\s*:=\s*(\S+)", open(os.path.join(REPO, "Makefile")).read(),
                              re.M).group(1)
@@ -475,10 +475,7 @@ def test_import_stops_at_the_first_access_denied(vault_dir):
 
 
 def test_import_stops_when_the_disk_is_full(vault_dir):
-    mnt = os.path.join(vault_dir, "small")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=755", "tmpfs", mnt], check=True)
-    try:
+    with small_disk(os.path.join(vault_dir, "small"), "24m") as mnt:
         v = Vault(mnt)
         v.start()
         blob = base64.b64encode(os.urandom(192 * 1024)).decode()
@@ -493,8 +490,6 @@ def test_import_stops_when_the_disk_is_full(vault_dir):
         assert c.call("io.vaultd.admin.Status")["parameters"]["records"] == stored
         c.close()
         assert v.stop() == 0
-    finally:
-        subprocess.run(["umount", "-l", mnt])
 
 
 def wait_for(predicate, timeout=20):

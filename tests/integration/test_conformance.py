@@ -20,8 +20,8 @@ import tempfile
 
 import pytest
 
-from conftest import REPO, Vault
-from test_integrity import alter_audit_line, dump, find_version, flip_hex, load
+from conftest import REPO, Vault, small_disk
+from test_integrity import alter_audit_line, dump, find_version, flip_ciphertext, load
 
 CONFORMANCE = os.path.join(REPO, "tests", "conformance")
 MAX_BODY = 65536
@@ -152,10 +152,7 @@ def setup_integrity(binary, root):
     for i in range(1, 5):
         v.ctl("put", "integ", "INTEG-%d" % i, "-", input=b"a" * 100, check=True)
     v.stop()
-    lines = dump(v.state, "versions")
-    _, val = find_version(lines, "integ", "INTEG-1", 1)
-    lines[val] = flip_hex(lines[val], len(bytes.fromhex(lines[val].strip())) - 20)
-    load(v.state, "versions", lines)
+    flip_ciphertext(v, "integ", "INTEG-1", 1)
     alter_audit_line(v, 3, b'"INTEG-3"', b'"INTEG-9"')  # seq 3 is the third put
     v.start()
     r = run_go(binary, "integrity", v)
@@ -190,16 +187,11 @@ def setup_records_inconsistent(binary, root):
 
 def setup_storage_full(binary, root):
     # As test_limits.py's full-disk test: the vault on a 24 MiB tmpfs.
-    mnt = os.path.join(root, "small")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=755", "tmpfs", mnt], check=True)
-    try:
+    with small_disk(os.path.join(root, "small"), "24m") as mnt:
         v = Vault(mnt)
         v.start()
         r = run_go(binary, "storage-full", v)
         stopped(v, [r])
-    finally:
-        subprocess.run(["umount", "-l", mnt])
     return {"storage-full": r}
 
 

@@ -8,8 +8,8 @@ import socket
 import subprocess
 import time
 
-from conftest import NOBODY, VAULTCTL, VAULTD, Client, Vault, calls_as
-from test_integrity import alter_audit_line, dump, find_version, flip_hex, load
+from conftest import NOBODY, VAULTCTL, VAULTD, Client, Vault, calls_as, small_disk
+from test_integrity import alter_audit_line, dump, flip_ciphertext, load
 
 SERVICE_POLICY = """\
 allow user root role admin,auditor
@@ -79,8 +79,6 @@ def test_a_healthy_vault_serves_and_its_numbers_are_the_files(vault):
 
 def test_a_nearly_full_disk_is_degraded_and_says_so(vault_dir):
     mnt = os.path.join(vault_dir, "small")
-    os.mkdir(mnt, 0o755)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=755", "tmpfs", mnt], check=True)
     filler = os.path.join(mnt, "filler")
 
     def fill_to(free):
@@ -89,7 +87,7 @@ def test_a_nearly_full_disk_is_degraded_and_says_so(vault_dir):
         with open(filler, "ab") as f:
             f.write(b"\0" * (fs.f_bavail * fs.f_frsize - free))
 
-    try:
+    with small_disk(mnt, "64m"):
         v = Vault(mnt, policy=SERVICE_POLICY)
         v.start()
         v.ctl("put", "tre-em", "TE-1", "-", input=b"x", check=True)
@@ -120,8 +118,6 @@ def test_a_nearly_full_disk_is_degraded_and_says_so(vault_dir):
         assert st["state"] == "serving" and st["problems"] == [], st
         wait_for("the change of state in the log", lambda: "state: serving" in v.read_log())
         assert v.stop() == 0
-    finally:
-        subprocess.run(["umount", "-l", mnt])
 
 
 def test_a_failed_verify_is_degraded_until_a_verify_passes(vault_dir):
@@ -161,10 +157,7 @@ def test_a_failed_verify_is_degraded_until_a_verify_passes(vault_dir):
 def test_a_get_that_meets_altered_data_is_counted_and_logged_without_the_id(vault):
     vault.ctl("put", "c", "NCC-2024-000123", "-", input=b"a" * 100, check=True)
     vault.stop()
-    lines = dump(vault.state, "versions")
-    _, val = find_version(lines, "c", "NCC-2024-000123", 1)
-    lines[val] = flip_hex(lines[val], len(bytes.fromhex(lines[val].strip())) - 20)
-    load(vault.state, "versions", lines)
+    flip_ciphertext(vault, "c", "NCC-2024-000123", 1)
     vault.start()
     assert vault.ctl("get", "c", "NCC-2024-000123").returncode == 3
     st = status(vault)

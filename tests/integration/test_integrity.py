@@ -57,13 +57,19 @@ def find_version(lines, coll, rid, version):
     raise AssertionError("version not found in dump")
 
 
+def flip_ciphertext(vault, coll, rid, version):
+    """Flips one bit of a stored version's sealed body, 20 bytes from the
+    end of its value (daemon stopped)."""
+    lines = dump(vault.state, "versions")
+    _, v = find_version(lines, coll, rid, version)
+    lines[v] = flip_hex(lines[v], len(bytes.fromhex(lines[v].strip())) - 20)
+    load(vault.state, "versions", lines)
+
+
 def test_flipped_ciphertext_is_integrity_error(vault):
     vault.ctl("put", "c", "R-1", "-", input=b"a" * 100, check=True)
     vault.stop()
-    lines = dump(vault.state, "versions")
-    k, v = find_version(lines, "c", "R-1", 1)
-    lines[v] = flip_hex(lines[v], len(bytes.fromhex(lines[v].strip())) - 20)
-    load(vault.state, "versions", lines)
+    flip_ciphertext(vault, "c", "R-1", 1)
     vault.start()
     r = vault.ctl("get", "c", "R-1")
     assert r.returncode == 3 and "IntegrityError" in r.stderr and r.stdout == b""

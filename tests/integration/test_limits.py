@@ -7,14 +7,11 @@ import time
 
 import pytest
 
-from conftest import Client, Vault, audit_lines
+from conftest import Client, Vault, audit_lines, small_disk
 
 
 def test_full_disk_is_storage_full_not_corruption(vault_dir):
-    mnt = os.path.join(vault_dir, "small")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=755", "tmpfs", mnt], check=True)
-    try:
+    with small_disk(os.path.join(vault_dir, "small"), "24m") as mnt:
         v = Vault(mnt)
         v.start()
         c = Client(v.sock)
@@ -60,8 +57,6 @@ def test_full_disk_is_storage_full_not_corruption(vault_dir):
         assert v.ctl("audit", "verify").returncode == 0
         assert v.ctl("get", "c", "S-0").returncode == 0
         assert v.stop() == 0
-    finally:
-        subprocess.run(["umount", "-l", mnt])
 
 
 def test_slow_sender_is_cut_off_others_served(vault_dir):

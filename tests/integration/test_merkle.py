@@ -7,29 +7,12 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
-import pytest
-
-from conftest import REPO, vault_from_fixture
+from conftest import go_tools, vault_from_fixture
 from test_integrity import data_pairs, dump, load
 
-GOTLOG_BUILD = os.path.join(REPO, "tests", "merkle", "gotlog", "build.sh")
-
-
-@pytest.fixture(scope="module")
-def gotlog():
-    out = tempfile.mkdtemp(prefix="vaultd-gotlog-")
-    try:
-        r = subprocess.run(["sh", GOTLOG_BUILD, out], capture_output=True, text=True, timeout=600)
-        path = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
-        if r.returncode != 0 or not os.access(path, os.X_OK):
-            pytest.fail("building tests/merkle/gotlog failed:\n%s%s" % (r.stdout, r.stderr), pytrace=False)
-        yield path
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+go = go_tools("gotlog")
 
 
 def vkey(vault):
@@ -48,14 +31,14 @@ def verify(vault, path, key):
     return vault.ctl("audit", "verify", "--proof", path, "--key", key)
 
 
-def go_check(gotlog, proof):
+def go_check(go, proof):
     """Go's tlog.CheckRecord / CheckTree on a proof file's proofs."""
     rows = ["incl %d %d %s %s %s" % (proof["size"], e["seq"], leaf_b64(e["line"]), proof["root"],
                                      " ".join(e["inclusion"])) for e in proof.get("lines", [])]
     if "old_size" in proof:
         rows.append("cons %d %d %s %s %s" % (proof["old_size"], proof["size"], proof["old_root"], proof["root"],
                                              " ".join(proof["consistency"])))
-    r = subprocess.run([gotlog, "check"], input="\n".join(r.strip() for r in rows) + "\n", capture_output=True,
+    r = subprocess.run([go["gotlog"], "check"], input="\n".join(r.strip() for r in rows) + "\n", capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.split("\n")[:-1]
@@ -70,7 +53,7 @@ def rewrite(path, proof):
         json.dump(proof, f)
 
 
-def test_line_and_record_proofs_verify_here_and_in_go(vault, gotlog):
+def test_line_and_record_proofs_verify_here_and_in_go(vault, go):
     for i in range(3):
         vault.ctl("put", "dossiers", "NB-1", "-", input=b"v%d" % i, check=True)
         vault.ctl("put", "dossiers", "NB-%d" % (i + 2), "-", input=b"x", check=True)
@@ -82,7 +65,7 @@ def test_line_and_record_proofs_verify_here_and_in_go(vault, gotlog):
     assert [e["seq"] for e in proof["lines"]] == [3] and json.loads(proof["lines"][0]["line"])["seq"] == 3
     r = verify(vault, path, key)
     assert r.returncode == 0 and "1 line included" in r.stdout_text, r.stderr + r.stdout_text
-    assert go_check(gotlog, proof) == ["ok"]
+    assert go_check(go, proof) == ["ok"]
 
     # A dossier's history: the lines that wrote each of its versions (3
     # puts and the delete), a few kilobytes.
@@ -92,17 +75,17 @@ def test_line_and_record_proofs_verify_here_and_in_go(vault, gotlog):
     assert os.path.getsize(path) < 8192
     r = verify(vault, path, key)
     assert r.returncode == 0 and "4 lines included" in r.stdout_text, r.stderr
-    assert go_check(gotlog, proof) == ["ok"] * 4
+    assert go_check(go, proof) == ["ok"] * 4
 
     # A line changed in the file, or its proof: both verifiers refuse.
     proof["lines"][1]["line"] = proof["lines"][1]["line"].replace('"version":2', '"version":5')
     rewrite(path, proof)
     r = verify(vault, path, key)
     assert r.returncode == 3 and "is not in the tree" in r.stderr, r.stderr
-    assert go_check(gotlog, proof)[1].startswith("reject")
+    assert go_check(go, proof)[1].startswith("reject")
 
 
-def test_consistency_proof_and_a_rewritten_history(vault, gotlog):
+def test_consistency_proof_and_a_rewritten_history(vault, go):
     for i in range(20):
         vault.ctl("put", "c", "R-%d" % i, "-", input=b"x", check=True)
     key = vkey(vault)
@@ -111,13 +94,13 @@ def test_consistency_proof_and_a_rewritten_history(vault, gotlog):
     path, proof = prove(vault, "consistency", "7", str(size - 1))
     r = verify(vault, path, key)
     assert r.returncode == 0 and "extends the tree of 7 lines" in r.stdout_text, r.stderr
-    assert go_check(gotlog, proof) == ["ok"]
+    assert go_check(go, proof) == ["ok"]
     # Another old root: a history rewritten before line 7.
     proof["old_root"] = proof["root"]
     rewrite(path, proof)
     r = verify(vault, path, key)
     assert r.returncode == 3 and "not an extension" in r.stderr
-    assert go_check(gotlog, proof)[0].startswith("reject")
+    assert go_check(go, proof)[0].startswith("reject")
 
 
 def test_prove_refuses_what_it_cannot_prove(vault):
@@ -134,7 +117,7 @@ def tree_pairs(state):
     return lines, data_pairs(lines)
 
 
-def test_old_store_gets_its_tree_at_start(vault_dir, gotlog):
+def test_old_store_gets_its_tree_at_start(vault_dir, go):
     v = vault_from_fixture(vault_dir, "store-format1")
     v.start()
     try:
@@ -144,7 +127,7 @@ def test_old_store_gets_its_tree_at_start(vault_dir, gotlog):
         path, proof = prove(v, "prove", "--record", "people", "P-1")
         assert len(proof["lines"]) == 3
         assert verify(v, path, key).returncode == 0
-        assert go_check(gotlog, proof) == ["ok"] * 3
+        assert go_check(go, proof) == ["ok"] * 3
         first_root = proof["root"]
     finally:
         v.stop()

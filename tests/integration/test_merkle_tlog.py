@@ -23,13 +23,14 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, REPO
+from conftest import BUILD, go_tools
 
 MERKLE_PROOFS = os.path.join(BUILD, "merkle", "merkle-proofs")
-GOTLOG_BUILD = os.path.join(REPO, "tests", "merkle", "gotlog", "build.sh")
 LEAVES = 1100
 SMALL = 40  # every proof of every tree up to this size
 LARGE = [63, 64, 65, 127, 128, 129, 255, 256, 257, 500, 511, 512, 513, 1000, 1024, 1025, LEAVES]
+
+go = go_tools("gotlog")
 
 
 def run(cmd, stdin=None):
@@ -39,14 +40,9 @@ def run(cmd, stdin=None):
 
 
 @pytest.fixture(scope="module")
-def work():
+def work(go):
     out = tempfile.mkdtemp(prefix="vaultd-merkle-")
     try:
-        r = subprocess.run(["sh", GOTLOG_BUILD, out], capture_output=True, text=True, timeout=600)
-        path = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
-        if r.returncode != 0 or not os.access(path, os.X_OK):
-            pytest.fail("building tests/merkle/gotlog failed, exit %d:\n%s%s" % (r.returncode, r.stdout, r.stderr),
-                        pytrace=False)
         assert os.access(MERKLE_PROOFS, os.X_OK), "make %s first" % MERKLE_PROOFS
         rng = random.Random(6962)
         leaves = os.path.join(out, "leaves")
@@ -67,7 +63,7 @@ def work():
         qpath = os.path.join(out, "queries")
         with open(qpath, "w") as f:
             f.write("\n".join(queries) + "\n")
-        yield {"gotlog": path, "leaves": leaves, "queries": qpath, "count": len(queries)}
+        yield {"gotlog": go["gotlog"], "leaves": leaves, "queries": qpath, "count": len(queries)}
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -24,7 +24,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, REPO
+from conftest import BUILD, REPO, go_tools
 
 NOTES = os.path.join(REPO, "tests", "notes")
 sys.path.insert(0, NOTES)
@@ -67,23 +67,11 @@ def judge(program, vkey, paths):
     return out
 
 
-@pytest.fixture(scope="module")
-def gonote():
-    out = tempfile.mkdtemp(prefix="vaultd-gonote-")
-    try:
-        r = subprocess.run(["sh", os.path.join(NOTES, "gonote", "build.sh"), out], capture_output=True,
-                           text=True, encoding="utf-8", errors="replace", timeout=600)
-        path = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
-        if r.returncode != 0 or not os.access(path, os.X_OK):
-            pytest.fail("building tests/notes/gonote failed, exit %d:\n%s%s" % (r.returncode, r.stdout, r.stderr),
-                        pytrace=False)
-        yield path
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+go = go_tools("gonote")
 
 
 @pytest.fixture(scope="module")
-def verdicts(gonote):
+def verdicts(go):
     """{case: (expected, Go's verdict, C's verdict, C's line)}"""
     if not os.access(NOTE_VERDICT, os.X_OK):
         pytest.fail("no %s: `make check` builds it" % NOTE_VERDICT, pytrace=False)
@@ -93,11 +81,11 @@ def verdicts(gonote):
         by_key = collections.defaultdict(list)
         for name, vkey, expected, path in rows:
             by_key[vkey].append(path)
-        go, c = {}, {}
+        by_go, by_c = {}, {}
         for vkey, paths in by_key.items():
-            go.update(judge(gonote, vkey, paths))
-            c.update(judge(NOTE_VERDICT, vkey, paths))
-        return {name: (expected, go[name][0], c[name][0], c[name][1]) for name, _, expected, _ in rows}
+            by_go.update(judge(go["gonote"], vkey, paths))
+            by_c.update(judge(NOTE_VERDICT, vkey, paths))
+        return {name: (expected, by_go[name][0], by_c[name][0], by_c[name][1]) for name, _, expected, _ in rows}
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -137,7 +125,7 @@ def test_go_and_c_agree_on_every_case(verdicts):
         assert verdicts[name][1:3] == (go, c), "known disagreement %s changed: %s" % (name, verdicts[name])
 
 
-def test_vaultd_checkpoints_open_alike(vault, gonote):
+def test_vaultd_checkpoints_open_alike(vault, go):
     """Real checkpoints, a signing-key hand-over among them: Go's package
     and lib/note.c give each the same verdict under the old and the new key,
     and each is signed by the key in force (both keys for the hand-over)."""
@@ -157,9 +145,9 @@ def test_vaultd_checkpoints_open_alike(vault, gonote):
                 f.write(text)
         seen = {}
         for key in (old, new):
-            go, c = judge(gonote, key, paths), judge(NOTE_VERDICT, key, paths)
-            assert {n: v[0] for n, v in go.items()} == {n: v[0] for n, v in c.items()}, (go, c)
-            seen[key] = [go["checkpoint_%02d" % i][0] for i in range(len(paths))]
+            by_go, by_c = judge(go["gonote"], key, paths), judge(NOTE_VERDICT, key, paths)
+            assert {n: v[0] for n, v in by_go.items()} == {n: v[0] for n, v in by_c.items()}, (by_go, by_c)
+            seen[key] = [by_go["checkpoint_%02d" % i][0] for i in range(len(paths))]
     finally:
         shutil.rmtree(d, ignore_errors=True)
     handover = [i for i, text in enumerate(notes) if "\nvaultd-next-key " + new + "\n" in text]

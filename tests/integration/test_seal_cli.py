@@ -11,28 +11,20 @@ import os
 import pty
 import re
 import select
-import stat
 import subprocess
 import termios
 import time
 
 import pytest
 
-from conftest import NOBODY, VAULTCTL, Vault, audit_lines
+from conftest import VAULTCTL, Vault, audit_lines
 from test_cli import complete, json_error, run
+from test_keys_cli import AUDITOR, POLICY, SERVICE
 from test_vaultctl_hostile import HOSTILE, SHOWN, assert_no_controls, scripted, shared_dir  # noqa: F401
 
 PASS = "đường dây nóng 1900 — một câu dài"
 NEW_PASS = "mật khẩu mới của quản trị viên"
 WRONG = "không phải mật khẩu"
-
-SERVICE, AUDITOR = NOBODY, 4242
-POLICY = """\
-allow user root role admin,auditor
-allow user root role service collections *
-allow user %d role service collections c
-allow user %d role auditor
-""" % (SERVICE, AUDITOR)
 
 SEALED_HINT = "vaultctl: Sealed (the vault is sealed: an admin must run 'vaultctl unseal')\n"
 SEALED_STATE = ("state:        sealed\n"

@@ -14,36 +14,11 @@ import shutil
 import subprocess
 import tempfile
 
-import pytest
-
 import docclient
-from conftest import REPO, vault_from_fixture
+from conftest import go_tools, vault_from_fixture
 from test_evidence import FIXTURE_KEY, parts, put
 
-GOTLOG_BUILD = os.path.join(REPO, "tests", "merkle", "gotlog", "build.sh")
-GONOTE_BUILD = os.path.join(REPO, "tests", "notes", "gonote", "build.sh")
-
-
-def go_build(script):
-    out = tempfile.mkdtemp(prefix="vaultd-go-")
-    r = subprocess.run(["sh", script, out], capture_output=True, text=True, timeout=600)
-    path = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
-    if r.returncode != 0 or not os.access(path, os.X_OK):
-        pytest.fail("building %s failed:\n%s%s" % (script, r.stdout, r.stderr), pytrace=False)
-    return out, path
-
-
-@pytest.fixture(scope="module")
-def go():
-    dirs, tools = [], {}
-    try:
-        for name, script in (("tlog", GOTLOG_BUILD), ("note", GONOTE_BUILD)):
-            d, tools[name] = go_build(script)
-            dirs.append(d)
-        yield tools
-    finally:
-        for d in dirs:
-            shutil.rmtree(d, ignore_errors=True)
+go = go_tools("gotlog", "gonote")
 
 
 def go_opens(go, key, notes, workdir):
@@ -53,13 +28,13 @@ def go_opens(go, key, notes, workdir):
         paths.append(os.path.join(workdir, "cp_%03d.note" % i))
         with open(paths[-1], "w", encoding="utf-8") as f:
             f.write(text)
-    r = subprocess.run([go["note"], key] + paths, capture_output=True, text=True, timeout=60)
+    r = subprocess.run([go["gonote"], key] + paths, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return [line.split()[1] for line in r.stdout.splitlines()]
 
 
 def go_check_tree(go, rows):
-    r = subprocess.run([go["tlog"], "check"], input="".join(row + "\n" for row in rows), capture_output=True,
+    r = subprocess.run([go["gotlog"], "check"], input="".join(row + "\n" for row in rows), capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.split("\n")[:-1]

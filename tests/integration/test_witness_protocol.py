@@ -19,24 +19,11 @@ import urllib.request
 import pytest
 from nacl.signing import SigningKey
 
-from conftest import REPO, Vault
+from conftest import REPO, Vault, go_tools
 from test_evidence import parts, put
-from test_tlog_checkpoints import GOTLOG_BUILD, go_build, go_check_tree
+from test_tlog_checkpoints import go_check_tree
 
-GOWITNESS_BUILD = os.path.join(REPO, "tests", "witness", "gowitness", "build.sh")
-
-
-@pytest.fixture(scope="module")
-def go():
-    dirs, tools = [], {}
-    try:
-        for name, script in (("witness", GOWITNESS_BUILD), ("tlog", GOTLOG_BUILD)):
-            d, tools[name] = go_build(script)
-            dirs.append(d)
-        yield tools
-    finally:
-        for d in dirs:
-            shutil.rmtree(d, ignore_errors=True)
+go = go_tools("gowitness", "gotlog")
 
 
 class Witness:
@@ -76,7 +63,7 @@ def witnesses(go, vault_dir):
     started = []
 
     def start(name, *log_keys):
-        started.append(Witness(go["witness"], vault_dir, name, *log_keys))
+        started.append(Witness(go["gowitness"], vault_dir, name, *log_keys))
         return started[-1]
     yield start
     for w in started:
@@ -122,7 +109,7 @@ def go_verdicts(go, workdir, note, *keys):
     path = os.path.join(workdir, "cosigned.note")
     with open(path, "w", encoding="utf-8") as f:
         f.write(note)
-    r = subprocess.run([go["witness"], "verify", path, *keys], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([go["gowitness"], "verify", path, *keys], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return [line.split(" ", 1)[1] for line in r.stdout.splitlines()]
 
