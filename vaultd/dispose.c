@@ -80,10 +80,27 @@ static int target_load(struct vault *v, MDB_txn *txn, struct job *j, struct targ
         return 0;
 }
 
-/* Shreds one version in place: the value is first overwritten with zeros
- * where it lies in this transaction's copy of its page, so that shrinking
- * it leaves zeros, not the envelope, in the page's free space; then only
- * the header stays, its kind saying disposed. Returns 1 when it shredded
+/* Whether LMDB keeps a value of len bytes under a key of klen on its leaf
+ * page, as mdb.c decides: a node (8 bytes, key, value) of at most
+ * me_nodemax, ((page - 16) / 2 rounded down to even) - 2. Larger values
+ * live on overflow pages of their own. */
+static bool value_inline(MDB_txn *txn, size_t klen, size_t len)
+{
+        MDB_stat st;
+
+        if (mdb_env_stat(mdb_txn_env(txn), &st))
+                return false;
+        return 8 + klen + len <= (((st.ms_psize - 16) / 2) & ~1u) - 2;
+}
+
+/* Shreds one version in place: then only the header stays, its kind
+ * saying disposed. A value on its leaf page is first overwritten with
+ * zeros in this transaction's copy of the page, so that shrinking it
+ * leaves zeros, not the envelope, in the page's free space. A larger one
+ * is on overflow pages, which LMDB frees whole rather than rewrite: zeroing
+ * it would write the whole body again on new pages (a disk's worth for a
+ * record of 8 MiB versions) and leave the old ones as they were. Their
+ * data key is gone with the header either way. Returns 1 when it shredded
  * a body, 0 for a tombstone or a version shredded before. */
 static int shred_version(struct vault *v, MDB_txn *txn, uint8_t *key, size_t klen)
 {
@@ -105,11 +122,13 @@ static int shred_version(struct vault *v, MDB_txn *txn, uint8_t *key, size_t kle
         len = val.mv_size;
         memcpy(header, val.mv_data, hlen);
         header[0] = recmeta_legacy(&m) ? RECMETA_KIND_LEGACY_DISPOSED : RECMETA_KIND_DISPOSED;
-        res = (MDB_val){len, NULL};
-        rc = mdb_put(txn, v->store->versions, &k, &res, MDB_RESERVE);
-        if (rc)
-                return store_errno(rc);
-        memset(res.mv_data, 0, len);
+        if (value_inline(txn, klen, len)) {
+                res = (MDB_val){len, NULL};
+                rc = mdb_put(txn, v->store->versions, &k, &res, MDB_RESERVE);
+                if (rc)
+                        return store_errno(rc);
+                memset(res.mv_data, 0, len);
+        }
         r = store_put(txn, v->store->versions, key, klen, header, hlen, 0);
         return r < 0 ? r : 1;
 }

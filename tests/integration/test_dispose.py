@@ -249,3 +249,24 @@ def test_a_deleted_record_disposed_of_answers_disposed(vault):
     r = vault.ctl("get", "ho-so", "DEL-1")
     assert r.returncode == 1 and "Disposed" in r.stderr and "het han" in r.stderr, r.stderr
     ok(c.call("io.vaultd.audit.Verify", {}))
+
+
+def test_disposing_large_versions_writes_no_copy_of_them(vault):
+    """A version on overflow pages is shredded by dropping its pages, not
+    by writing its length of zeros first: the review measured +96 MiB of
+    file for a record of 12 versions of 8 MiB, and a full disk refuses
+    such a disposal."""
+    c = Client(vault.sock)
+    body = os.urandom(2 << 20)
+    for n in range(4):
+        ok(put(c, "ho-so", "LON", body[n:], retain_until=PAST))
+    ok(put(c, "ho-so", "NHO", "x", retain_until=PAST))
+    path = os.path.join(vault.state, "data.mdb")
+    size = os.stat(path).st_size
+    d = ok(c.call(R + "Dispose", {"collection": "ho-so", "id": "LON", "reason": "proof"}))
+    assert d["shredded"] == 4
+    ok(c.call(R + "Dispose", {"collection": "ho-so", "id": "NHO", "reason": "proof"}))
+    grown = os.stat(path).st_size - size
+    assert grown < (1 << 20), "the disposal grew data.mdb by %d bytes" % grown
+    r = c.call(R + "Get", {"collection": "ho-so", "id": "LON", "version": 2})
+    assert r["error"] == R + "Disposed"
