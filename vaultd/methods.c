@@ -76,8 +76,10 @@ static const struct method methods[] = {
         {"io.vaultd.records.ListHolds", "records.list-holds", dispose_list_holds, .roles = AUDIT_ROLES},
         {"io.vaultd.records.Due", "records.due", dispose_due, .roles = AUDIT_ROLES},
         {"io.vaultd.records.Dispose", "records.dispose", pseudonym_dispose, .roles = ROLE_ADMIN},
+        /* Each of its records' tags is an entry on a page of its own, at
+         * worst: 9 pages a record. */
         {"io.vaultd.records.RebuildIndex", "records.rebuild-index", reindex_rebuild, .roles = ROLE_ADMIN,
-         .needs_keys = true},
+         .needs_keys = true, .writes = REINDEX_RECORDS_MAX * (COLLECTION_INDEX_MAX + 1) * 4096},
         {"io.vaultd.audit.Head", "audit.head", auditapi_head, .roles = AUDIT_ROLES},
         {"io.vaultd.audit.Export", "audit.export", auditapi_export, .reader = &auditread_export,
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},

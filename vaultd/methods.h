@@ -29,6 +29,10 @@ struct method {
          * before the next batch (for work that wants the committed, signed
          * state and the writer paused: a Backup's snapshot). */
         void (*settled)(struct vault *v, struct job *j);
+        /* What one call may write beyond twice its request's bytes, for
+         * the free-space check before its batch (a RebuildIndex rewrites
+         * index entries all over the store). */
+        uint64_t writes;
         unsigned roles;     /* allowed roles; 0: any peer the policy knows */
         bool scoped;        /* the "collection" parameter must be granted too */
         bool needs_more;    /* must be called with "more": true */

@@ -249,11 +249,12 @@ static int run_batch_once(struct writer *w, struct job *batch)
         MDB_txn *txn;
         int r;
 
-        for (struct job *j = batch; j; j = j->next)
-                bytes += j->cost;
         /* Twice the request bytes bounds what the batch writes (bodies are
-         * base64 on the wire, slightly larger sealed on disk). */
-        r = txn_begin(w, 2 * bytes, false, &txn);
+         * base64 on the wire, slightly larger sealed on disk), with what
+         * a method writes beyond its request. */
+        for (struct job *j = batch; j; j = j->next)
+                bytes += 2 * j->cost + j->method->writes;
+        r = txn_begin(w, bytes, false, &txn);
         if (r < 0)
                 return r;
         /* The batch's data keys in one keeper round trip, not one per
