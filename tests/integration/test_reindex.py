@@ -284,3 +284,13 @@ def test_kek_rotation_during_a_rebuild_moves_the_replaced_key(vault):
     r = rebuild(c, "lon")
     assert (r["done"], r["reindexed"]) == (True, 5), r
     assert find_all(c, "lon", value_of(1004)) == (["L-1004"], False)
+
+
+def test_kept_terms_in_a_private_ids_collection(vault):
+    """The sealed terms are bound to the id as stored (its pseudonym)."""
+    c = Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "kin", "index": ["so_cccd"], "private_ids": True}))
+    ok(put(c, "kin", "CCCD-099887766554", "scan", index={"so_cccd": CCCD}))
+    r = rebuild(c, "kin")
+    assert (r["done"], r["reindexed"], r["dropped"], r["unreadable"]) == (True, 1, 0, 0), r
+    assert find_all(c, "kin", CCCD) == (["CCCD-099887766554"], False)
