@@ -30,14 +30,19 @@
  *                collections an admin created
  *   recctl       collection NUL id -> a record's retention, hold and
  *                disposal (vaultd/recctl.h), for the records that have any
- *   ckeys        collection NUL purpose(1: 'i' index, 'p' pseudonyms) ->
- *                gen(8) kek_version(4) wrapped key: the collection's own
- *                keys, made by the keeper and wrapped by a KEK like data
- *                keys (vaultd/findindex.h)
+ *   ckeys        collection NUL purpose(1: 'i' index, 'p' pseudonyms,
+ *                'o' the index key a rebuild replaces, until it is done)
+ *                -> gen(8) kek_version(4) wrapped key: the collection's
+ *                own keys, made by the keeper and wrapped by a KEK like
+ *                data keys (vaultd/findindex.h); and collection NUL 'r'
+ *                -> gen(8) total(8) last id: a rebuild's progress
  *   findex       collection NUL field NUL tag(8) id -> nothing: the blind
  *                index Find reads (vaultd/findindex.h)
  *   fterms       collection NUL id -> gen(8) n(1), n x (field_len(1) field
- *                tag(8)): a record's entries in findex, to remove them
+ *                tag(8)): a record's entries in findex, to remove them;
+ *                then, when its Put gave the terms, version(8) len(2)
+ *                and them sealed under that version's data key
+ *                (vaultd/envelope.h envelope_seal_beside)
  *   pseudonyms   collection NUL pseudonym -> the record id sealed under
  *                the collection's pseudonym key, for the collections with
  *                private ids (vaultd/pseudonym.h)

@@ -37,6 +37,15 @@ static inline uint64_t be64_get(const uint8_t *p)
                 v = (v << 8) | p[i];
         return v;
 }
+static inline void be16_put(uint8_t *p, uint16_t v)
+{
+        p[0] = (uint8_t)(v >> 8);
+        p[1] = (uint8_t)v;
+}
+static inline uint16_t be16_get(const uint8_t *p)
+{
+        return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline void be32_put(uint8_t *p, uint32_t v)
 {
         for (int i = 3; i >= 0; i--, v >>= 8)

@@ -323,15 +323,16 @@ static const struct command collection_commands[] = {
          "vaultctl collection list", "the admin, auditor or service role"},
         {"rebuild-index", "collection", cmd_collection_rebuild_index, "NAME",
          "rotate a collection's index key and rebuild its index",
-         "Makes a new index key for NAME (the old one is retired: Put and Find use\n"
-         "the new one at once) and rebuilds the index for Find, in calls of at most\n"
-         "1000 records each, until done. A json collection's live records get their\n"
-         "terms again from their latest body; the terms of any other record cannot\n"
-         "be recovered (vaultd keeps no value) and are dropped: the count says how\n"
-         "many records need their terms put again. Until it is done, Find may miss\n"
-         "records not reached yet (its reply says rebuilding). Interrupted, it goes\n"
-         "on where it stopped when run again. Audited, one line per call, with\n"
-         "counts and never a value.",
+         "Makes a new index key for NAME (Put uses it at once) and rebuilds the\n"
+         "index for Find, in calls of at most 1000 records each, until done; the\n"
+         "old key is dropped then. Meanwhile Find looks under both keys and still\n"
+         "finds every record (its reply says rebuilding). The terms given with\n"
+         "put --index (kept sealed with each record's body) are tagged again; a\n"
+         "json collection's live records get their terms again from their latest\n"
+         "body; records put by an older vaultd, which kept no terms, are dropped:\n"
+         "the count says how many need their terms put again. Interrupted, even by\n"
+         "a crash, it goes on where it stopped when run again. Audited, one line\n"
+         "per call, with counts and never a value.",
          "vaultctl collection rebuild-index nguoi-co-cong", "the admin role"},
         {},
 };

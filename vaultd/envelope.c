@@ -43,20 +43,62 @@ static int body_ad(int format, const struct body_binding *b, const struct envelo
         return 0;
 }
 
-/* One data key at a time, in a guarded page allocated once (a guarded
- * allocation per request costs an mmap, mprotect and munmap each). Only
- * the writer thread seals and opens. */
+/* One data key at a time, and the key derived from it for what is kept
+ * beside the body, in a guarded page allocated once (a guarded allocation
+ * per request costs an mmap, mprotect and munmap each). Only the writer
+ * thread seals and opens. */
 static uint8_t *dek_scratch(void)
 {
         static uint8_t *dek;
 
         if (!dek)
-                dek = sodium_malloc(KEYS_KEY_SIZE);
+                dek = sodium_malloc(2 * KEYS_KEY_SIZE);
         return dek;
+}
+
+/* The beside key: a subkey of the data key (crypto_kdf), so that a body
+ * and what is kept beside it never share a key and nonce space. */
+#define BESIDE_KDF_CONTEXT "vdbeside"
+#define BESIDE_AD_PURPOSE  "vaultd-beside"
+_Static_assert(KEYS_KEY_SIZE == crypto_kdf_KEYBYTES, "a data key is a crypto_kdf master key");
+_Static_assert(ENVELOPE_BESIDE_OVERHEAD == NONCE + TAG, "what is sealed beside has a nonce and a tag");
+
+/* Seals (open false) or opens in with len bytes of plain text into out
+ * under the beside key of dek, bound to b. -EBADMSG when it does not
+ * open. */
+static int beside_crypt(bool open, uint8_t *dek, const struct body_binding *b, const uint8_t *in, size_t len,
+                        uint8_t *out)
+{
+        uint8_t ad[KEYS_AD_MAX], *sub = dek + KEYS_KEY_SIZE;
+        size_t adlen;
+        int r = keys_binding_ad(BESIDE_AD_PURPOSE, b, 0, ad, sizeof(ad), &adlen);
+
+        if (r < 0)
+                return r;
+        crypto_kdf_derive_from_key(sub, KEYS_KEY_SIZE, 1, BESIDE_KDF_CONTEXT, dek);
+        if (open)
+                r = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in + NONCE, len + TAG, ad,
+                                                               adlen, in, sub) == 0
+                            ? 0
+                            : -EBADMSG;
+        else {
+                randombytes_buf(out, NONCE);
+                crypto_aead_xchacha20poly1305_ietf_encrypt(out + NONCE, NULL, in, len, ad, adlen, NULL, out,
+                                                           sub);
+        }
+        sodium_memzero(sub, KEYS_KEY_SIZE);
+        return r;
 }
 
 int envelope_seal(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
                   const uint8_t *plain, size_t len, uint8_t **ret, size_t *ret_len)
+{
+        return envelope_seal_beside(kp, b, meta, plain, len, NULL, 0, NULL, ret, ret_len);
+}
+
+int envelope_seal_beside(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                         const uint8_t *plain, size_t len, const uint8_t *beside, size_t beside_len,
+                         uint8_t *ret_beside, uint8_t **ret, size_t *ret_len)
 {
         int format = meta ? ENV_FORMAT : ENV_FORMAT_2;
         uint8_t ad[KEYS_AD_MAX], *env, *dek = dek_scratch();
@@ -72,6 +114,8 @@ int envelope_seal(struct keeper *kp, const struct body_binding *b, const struct 
         r = keeper_dek_new(kp, b, &kv, env + 5, dek);
         if (r == 0)
                 r = body_ad(format, b, meta, kv, ad, &adlen);
+        if (r == 0 && beside)
+                r = beside_crypt(false, dek, b, beside, beside_len, ret_beside);
         if (r < 0) {
                 sodium_memzero(dek, KEYS_KEY_SIZE);
                 free(env);
@@ -145,6 +189,25 @@ int envelope_open(struct keeper *kp, const struct body_binding *b, const struct 
         *ret = plain;
         *ret_len = len;
         return 0;
+}
+
+int envelope_open_beside(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
+                         const uint8_t *sealed, size_t sealed_len, uint8_t *ret_plain)
+{
+        uint8_t *dek = dek_scratch();
+        int kv = envelope_kek(env, env_len), r;
+
+        if (kv < 0)
+                return kv;
+        if (sealed_len < ENVELOPE_BESIDE_OVERHEAD)
+                return -EBADMSG;
+        if (!dek)
+                return -ENOMEM;
+        r = keeper_dek_open(kp, b, (uint32_t)kv, env + 5, dek);
+        if (r == 0)
+                r = beside_crypt(true, dek, b, sealed, sealed_len - ENVELOPE_BESIDE_OVERHEAD, ret_plain);
+        sodium_memzero(dek, KEYS_KEY_SIZE);
+        return r;
 }
 
 void envelope_free_plain(uint8_t *plain, size_t len)

@@ -25,6 +25,22 @@ struct envelope_meta {
  * malloc'd (ciphertext is not secret). */
 int envelope_seal(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
                   const uint8_t *plain, size_t len, uint8_t **ret, size_t *ret_len);
+/* envelope_seal, and beside it beside_len bytes of beside (a Put's terms
+ * for Find, vaultd/findindex.h), sealed into ret_beside (beside_len +
+ * ENVELOPE_BESIDE_OVERHEAD bytes: nonce, ciphertext, tag) under a key
+ * derived from the version's data key and bound to b: it opens only with
+ * that data key, which the keeper alone unwraps, and a disposal, which
+ * wipes the data key, destroys it with the body. */
+#define ENVELOPE_BESIDE_OVERHEAD (24 + 16)
+int envelope_seal_beside(struct keeper *kp, const struct body_binding *b, const struct envelope_meta *meta,
+                         const uint8_t *plain, size_t len, const uint8_t *beside, size_t beside_len,
+                         uint8_t *ret_beside, uint8_t **ret, size_t *ret_len);
+/* Opens what was sealed beside env's body for b (sealed_len bytes) into
+ * ret_plain (sealed_len - ENVELOPE_BESIDE_OVERHEAD bytes; the caller
+ * wipes it). -EBADMSG when it was altered or belongs to another version,
+ * -ENOKEY when env's KEK is unknown. */
+int envelope_open_beside(struct keeper *kp, const struct body_binding *b, const uint8_t *env, size_t env_len,
+                         const uint8_t *sealed, size_t sealed_len, uint8_t *ret_plain);
 /* Opens an envelope; meta must be what it was sealed with (ignored by
  * formats 1 and 2, which bind none). *ret is malloc'd: release it with
  * envelope_free_plain, which wipes it. -EBADMSG when it was altered,

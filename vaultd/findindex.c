@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "collkeys.h"
+#include "envelope.h"
 #include "jsonfield.h"
 #include "keeper-proto.h"
 #include "records.h"
@@ -21,8 +22,12 @@
 #define CKEY_VALUE_SIZE (8 + 4 + KEYS_WRAPPED)
 /* Longest findex key: collection NUL field NUL tag id. */
 #define ENTRY_KEY_MAX (NAME_COLLECTION_MAX + 1 + COLLECTION_FIELD_MAX + 1 + FINDINDEX_TAG_SIZE + NAME_ID_MAX)
-/* Longest fterms value. */
-#define TERMS_VALUE_MAX (9 + COLLECTION_INDEX_MAX * (1 + COLLECTION_FIELD_MAX + FINDINDEX_TAG_SIZE))
+/* Longest fterms value: the tags, then the given terms sealed. */
+#define TAGS_VALUE_MAX  (9 + COLLECTION_INDEX_MAX * (1 + COLLECTION_FIELD_MAX + FINDINDEX_TAG_SIZE))
+#define TERMS_VALUE_MAX (TAGS_VALUE_MAX + 8 + 2 + FINDINDEX_SEALED_MAX)
+/* The ckeys purpose of the index key a rebuild replaces, kept until it
+ * is done so that Find still reaches the records not rebuilt yet. */
+#define CKEY_PREVIOUS 'o'
 
 struct term {
         const char *field; /* borrowed from the collection's settings */
@@ -85,15 +90,24 @@ int findindex_ckey(struct vault *v, MDB_txn *txn, const char *collection, char p
 
 int findindex_rotate(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen)
 {
-        uint8_t key[RECMETA_KEY_MAX], buf[KEYS_WRAPPED];
-        char purpose = FINDINDEX_CKEY_INDEX;
-        size_t klen = pair_key(collection, &purpose, 1, key);
+        uint8_t key[RECMETA_KEY_MAX], pkey[RECMETA_KEY_MAX], buf[KEYS_WRAPPED], val[CKEY_VALUE_SIZE];
+        char purpose = FINDINDEX_CKEY_INDEX, previous = CKEY_PREVIOUS;
+        size_t klen = pair_key(collection, &purpose, 1, key),
+               plen = pair_key(collection, &previous, 1, pkey);
         struct keeper_ckey k;
         int r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_INDEX, false, &k, buf);
 
         if (r < 0 && r != -ENOENT)
                 return r;
-        k.gen = r == 0 ? k.gen + 1 : 1;
+        if (r == 0) { /* kept until the rebuild is done */
+                be64_put(val, k.gen);
+                be32_put(val + 8, k.kek_version);
+                memcpy(val + 12, buf, KEYS_WRAPPED);
+                if ((r = store_put(txn, v->store->ckeys, pkey, plen, val, sizeof(val), 0)) < 0)
+                        return r;
+                k.gen++;
+        } else
+                k.gen = 1;
         if ((r = ckey_make(v, txn, key, klen, purpose, &k, buf)) < 0)
                 return r;
         *ret_gen = k.gen;
@@ -214,10 +228,29 @@ static size_t entry_key(const char *collection, const char *field, const uint8_t
         return cl + fl + FINDINDEX_TAG_SIZE + idlen;
 }
 
+/* Where an fterms value's tags end (its sealed terms follow, if any):
+ * -EIO when it is malformed. */
+static int tags_end(const uint8_t *val, size_t len, size_t *ret_end)
+{
+        size_t pos = 9;
+
+        if (len < 9 || len > TERMS_VALUE_MAX)
+                return -EIO;
+        for (unsigned i = 0; i < val[8]; i++) {
+                size_t fl = pos < len ? val[pos] : 0;
+
+                if (fl == 0 || fl > COLLECTION_FIELD_MAX || pos + 1 + fl + FINDINDEX_TAG_SIZE > len)
+                        return -EIO;
+                pos += 1 + fl + FINDINDEX_TAG_SIZE;
+        }
+        *ret_end = pos;
+        return 0;
+}
+
 int findindex_remove(struct vault *v, MDB_txn *txn, const char *collection, const char *id)
 {
-        uint8_t key[RECMETA_KEY_MAX], terms[TERMS_VALUE_MAX], ek[ENTRY_KEY_MAX];
-        size_t klen = pair_key(collection, id, strlen(id), key), len, pos = 9;
+        uint8_t key[RECMETA_KEY_MAX], terms[TAGS_VALUE_MAX], ek[ENTRY_KEY_MAX];
+        size_t klen = pair_key(collection, id, strlen(id), key), end, pos = 9;
         char field[COLLECTION_FIELD_MAX + 1];
         MDB_val got;
         int r = store_get(txn, v->store->fterms, key, klen, &got);
@@ -226,14 +259,12 @@ int findindex_remove(struct vault *v, MDB_txn *txn, const char *collection, cons
                 return 0;
         if (r < 0)
                 return r;
-        if ((len = got.mv_size) > sizeof(terms) || len < 9)
-                return -EIO;
-        memcpy(terms, got.mv_data, len); /* the deletes below move it */
+        if ((r = tags_end(got.mv_data, got.mv_size, &end)) < 0)
+                return r;
+        memcpy(terms, got.mv_data, end); /* the deletes below move it */
         for (unsigned i = 0; i < terms[8]; i++) {
-                size_t fl = pos < len ? terms[pos] : 0;
+                size_t fl = terms[pos];
 
-                if (fl == 0 || fl > COLLECTION_FIELD_MAX || pos + 1 + fl + FINDINDEX_TAG_SIZE > len)
-                        return -EIO;
                 memcpy(field, terms + pos + 1, fl);
                 field[fl] = '\0';
                 r = store_del(txn, v->store->findex, ek,
@@ -245,9 +276,10 @@ int findindex_remove(struct vault *v, MDB_txn *txn, const char *collection, cons
         return store_del(txn, v->store->fterms, key, klen);
 }
 
-/* Files record id under each term's tag and notes the tags in fterms. */
+/* Files record id under each term's tag and notes the tags in fterms,
+ * with the sealed terms kept (when not NULL). */
 static int entries_add(struct vault *v, MDB_txn *txn, const char *collection, const char *id, uint64_t gen,
-                       const struct term *terms, size_t n)
+                       const struct term *terms, size_t n, const struct findindex_stored *kept)
 {
         uint8_t key[RECMETA_KEY_MAX], val[TERMS_VALUE_MAX], ek[ENTRY_KEY_MAX];
         size_t pos = 9, fl;
@@ -266,6 +298,12 @@ static int entries_add(struct vault *v, MDB_txn *txn, const char *collection, co
                 memcpy(val + pos + 1, terms[i].field, fl);
                 memcpy(val + pos + 1 + fl, terms[i].tag, FINDINDEX_TAG_SIZE);
                 pos += 1 + fl + FINDINDEX_TAG_SIZE;
+        }
+        if (kept && kept->sealed_len) {
+                be64_put(val + pos, kept->version);
+                be16_put(val + pos + 8, (uint16_t)kept->sealed_len);
+                memcpy(val + pos + 10, kept->sealed, kept->sealed_len);
+                pos += 10 + kept->sealed_len;
         }
         return store_put(txn, v->store->fterms, key, pair_key(collection, id, strlen(id), key), val, pos, 0);
 }
@@ -294,24 +332,80 @@ static int terms_tag(struct vault *v, MDB_txn *txn, const char *collection, stru
         return 0;
 }
 
+/* The terms as they are kept sealed: n x (field_len(1) field
+ * value_len(2) value), into out (FINDINDEX_GIVEN_MAX bytes). */
+static size_t given_encode(const struct term *terms, size_t n, uint8_t *out)
+{
+        size_t pos = 0, fl, vl;
+
+        for (size_t i = 0; i < n; i++) {
+                fl = strlen(terms[i].field);
+                vl = strlen(terms[i].value);
+                out[pos] = (uint8_t)fl;
+                memcpy(out + pos + 1, terms[i].field, fl);
+                be16_put(out + pos + 1 + fl, (uint16_t)vl);
+                memcpy(out + pos + 3 + fl, terms[i].value, vl);
+                pos += 3 + fl + vl;
+        }
+        return pos;
+}
+
+/* The kept terms (given_encode's, len bytes) of the fields cs still
+ * indexes: 0, or -EBADMSG when they are malformed. */
+static int given_decode(const struct collection_settings *cs, const uint8_t *in, size_t len,
+                        struct term *terms, size_t *ret_n)
+{
+        char field[COLLECTION_FIELD_MAX + 1], raw[FINDINDEX_VALUE_MAX + 1];
+        size_t pos = 0, n = 0, fl, vl;
+        int r = 0;
+
+        while (pos < len && r == 0) {
+                fl = in[pos];
+                if (fl == 0 || fl > COLLECTION_FIELD_MAX || pos + 3 + fl > len ||
+                    (vl = be16_get(in + pos + 1 + fl)) > FINDINDEX_VALUE_MAX || pos + 3 + fl + vl > len ||
+                    n == COLLECTION_INDEX_MAX) {
+                        r = -EBADMSG;
+                        break;
+                }
+                memcpy(field, in + pos + 1, fl);
+                field[fl] = '\0';
+                memcpy(raw, in + pos + 3 + fl, vl);
+                raw[vl] = '\0';
+                pos += 3 + fl + vl;
+                if (!(terms[n].field = declared_field(cs, field)))
+                        continue; /* no longer an index field */
+                if (!value_normalise(raw, vl, terms[n].value))
+                        r = -EBADMSG;
+                n++;
+        }
+        sodium_memzero(raw, sizeof(raw));
+        *ret_n = n;
+        return r;
+}
+
 int findindex_put(struct vault *v, MDB_txn *txn, struct job *j, const struct collection_settings *cs,
                   const char *collection, const char *id, const uint8_t *body, size_t len,
-                  json_t **ret_fields)
+                  struct findindex_given *ret_given, json_t **ret_fields)
 {
         struct term terms[COLLECTION_INDEX_MAX];
         uint64_t gen = 0;
+        bool given;
         size_t n = 0;
         int r;
 
         *ret_fields = NULL;
+        ret_given->len = 0;
         r = terms_from_call(j, cs, terms, &n);
+        given = r == 0;
         if (r == 1)
                 r = cs->content == CONTENT_JSON && cs->nindex ? terms_from_body(j, cs, body, len, terms, &n)
                                                               : 0;
         if (r == 0)
                 r = findindex_remove(v, txn, collection, id);
         if (r == 0 && n > 0 && (r = terms_tag(v, txn, collection, terms, n, &gen)) == 0)
-                r = entries_add(v, txn, collection, id, gen, terms, n);
+                r = entries_add(v, txn, collection, id, gen, terms, n, NULL);
+        if (r == 0 && n > 0 && given)
+                ret_given->len = given_encode(terms, n, ret_given->plain);
         if (r == 0 && n > 0) {
                 *ret_fields = json_array();
                 for (size_t i = 0; i < n; i++)
@@ -319,6 +413,27 @@ int findindex_put(struct vault *v, MDB_txn *txn, struct job *j, const struct col
         }
         sodium_memzero(terms, sizeof(terms));
         return r;
+}
+
+int findindex_keep_given(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
+                         uint64_t version, const uint8_t *sealed, size_t sealed_len)
+{
+        uint8_t key[RECMETA_KEY_MAX], val[TERMS_VALUE_MAX];
+        size_t klen = pair_key(collection, id, strlen(id), key), end;
+        MDB_val got;
+        int r = store_get(txn, v->store->fterms, key, klen, &got);
+
+        if (r < 0)
+                return r;
+        if (sealed_len > FINDINDEX_SEALED_MAX)
+                return -EINVAL;
+        if ((r = tags_end(got.mv_data, got.mv_size, &end)) < 0)
+                return r;
+        memcpy(val, got.mv_data, end);
+        be64_put(val + end, version);
+        be16_put(val + end + 8, (uint16_t)sealed_len);
+        memcpy(val + end + 10, sealed, sealed_len);
+        return store_put(txn, v->store->fterms, key, klen, val, end + 10 + sealed_len, 0);
 }
 
 /* Find's field and value parameters: the declared field, the value in
@@ -383,16 +498,92 @@ static int entries_read(struct vault *v, MDB_txn *txn, const uint8_t *prefix, si
         return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_errno(rc);
 }
 
+/* The ids filed under value's tag for field under the collection's key
+ * of purpose (the index key, or the one a rebuild replaces), as
+ * entries_read reads them. -ENOENT when there is no such key. */
+static int find_under(struct vault *v, MDB_txn *txn, const char *collection, char purpose, const char *field,
+                      const char *value, const char *after, uint64_t limit, json_t *ids, bool *ret_more)
+{
+        uint8_t wrapped[KEYS_WRAPPED], tag[1][32], prefix[ENTRY_KEY_MAX];
+        struct keeper_ckey k;
+        int r = findindex_ckey(v, txn, collection, purpose, false, &k, wrapped);
+
+        if (r < 0)
+                return r;
+        if ((r = keeper_index_tags(v->keeper, &k, 1, &field, &value, tag)) < 0)
+                return r;
+        return entries_read(v, txn, prefix, entry_key(collection, field, tag[0], "", 0, prefix), after,
+                            limit, ids, ret_more);
+}
+
+/* The first limit ids of two lists in id order (a record is filed under
+ * one generation's tag only, so no id is in both): the result in *a,
+ * with *more set when some were left out. */
+static int ids_merge(json_t *a, json_t *b, uint64_t limit, bool *more)
+{
+        json_t *out = json_array();
+        size_t i = 0, k = 0, na = json_array_size(a), nb = json_array_size(b);
+
+        if (!out)
+                return -ENOMEM;
+        while ((i < na || k < nb) && json_array_size(out) < limit) {
+                json_t *x = json_array_get(a, i), *y = json_array_get(b, k);
+
+                if (!y || (x && strcmp(json_string_value(x), json_string_value(y)) < 0)) {
+                        json_array_append(out, x);
+                        i++;
+                } else {
+                        json_array_append(out, y);
+                        k++;
+                }
+        }
+        *more = *more || i < na || k < nb;
+        json_array_clear(a);
+        json_array_extend(a, out);
+        json_decref(out);
+        return 0;
+}
+
+/* Find's ids: under the index key and, while a rebuild is under way,
+ * under the key it replaces, which files the records it has not reached
+ * yet. Sets *ret_rebuilding. */
+static int find_ids(struct vault *v, MDB_txn *txn, const char *collection, const char *field,
+                    const char *value, const char *after, uint64_t limit, json_t *ids, bool *ret_more,
+                    bool *ret_rebuilding)
+{
+        char rebuild_after[NAME_ID_MAX + 1];
+        uint64_t rebuild_gen, total;
+        bool more_old = false;
+        json_t *old;
+        int r = find_under(v, txn, collection, FINDINDEX_CKEY_INDEX, field, value, after, limit, ids,
+                           ret_more);
+
+        if (r == -ENOENT) /* nothing was ever indexed */
+                return 0;
+        if (r < 0)
+                return r;
+        r = findindex_rebuild_get(v, txn, collection, &rebuild_gen, &total, rebuild_after);
+        *ret_rebuilding = r == 0;
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 || !(old = json_array()))
+                return r < 0 ? r : -ENOMEM;
+        r = find_under(v, txn, collection, CKEY_PREVIOUS, field, value, after, limit, old, &more_old);
+        *ret_more = *ret_more || more_old;
+        if (r == 0)
+                r = ids_merge(ids, old, limit, ret_more);
+        json_decref(old);
+        return r == -ENOENT ? 0 : r; /* a rebuild begun before the old key was kept */
+}
+
 int findindex_find(struct vault *v, MDB_txn *txn, struct job *j)
 {
         struct collection_settings cs;
-        const char *collection, *field, *after, *tag_value[1];
-        char value[FINDINDEX_VALUE_MAX + 1], rebuild_after[NAME_ID_MAX + 1];
-        uint8_t wrapped[KEYS_WRAPPED], tag[1][32], prefix[ENTRY_KEY_MAX];
-        uint64_t limit = FIND_LIMIT_DEFAULT, rebuild_gen;
-        struct keeper_ckey k;
+        const char *collection, *field, *after;
+        char value[FINDINDEX_VALUE_MAX + 1];
+        uint64_t limit = FIND_LIMIT_DEFAULT;
         json_t *ids;
-        bool more = false;
+        bool more = false, rebuilding = false;
         int r;
 
         if ((r = records_param_name(j, "collection", NAME_COLLECTION, true, &collection)) != 0)
@@ -412,15 +603,8 @@ int findindex_find(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         j->audit.extra = json_pack("{s:s}", "field", field);
         ids = json_array();
-        r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_INDEX, false, &k, wrapped);
-        if (r == 0) {
-                tag_value[0] = value;
-                r = keeper_index_tags(v->keeper, &k, 1, &field, tag_value, tag);
-                if (r == 0)
-                        r = entries_read(v, txn, prefix, entry_key(collection, field, tag[0], "", 0, prefix),
-                                         after, limit, ids, &more);
-        } else if (r == -ENOENT) /* nothing was ever indexed */
-                r = 0;
+        r = ids ? find_ids(v, txn, collection, field, value, after, limit, ids, &more, &rebuilding)
+                : -ENOMEM;
         sodium_memzero(value, sizeof(value));
         if (r < 0) {
                 json_decref(ids);
@@ -430,7 +614,7 @@ int findindex_find(struct vault *v, MDB_txn *txn, struct job *j)
         j->reply = json_pack("{s:o}", "ids", ids);
         if (more)
                 json_object_set(j->reply, "next", json_array_get(ids, json_array_size(ids) - 1));
-        if (j->reply && findindex_rebuild_get(v, txn, collection, &rebuild_gen, rebuild_after) == 0)
+        if (j->reply && rebuilding)
                 json_object_set_new(j->reply, "rebuilding", json_true());
         return j->reply ? 0 : -ENOMEM;
 }
@@ -441,7 +625,7 @@ static bool ckey_entry(const MDB_val *key, const MDB_val *val)
         const uint8_t *k = key->mv_data;
 
         return val->mv_size == CKEY_VALUE_SIZE && key->mv_size >= 2 && k[key->mv_size - 2] == '\0' &&
-               (k[key->mv_size - 1] == FINDINDEX_CKEY_INDEX ||
+               (k[key->mv_size - 1] == FINDINDEX_CKEY_INDEX || k[key->mv_size - 1] == CKEY_PREVIOUS ||
                 k[key->mv_size - 1] == FINDINDEX_CKEY_PSEUDONYM);
 }
 
@@ -480,9 +664,9 @@ static int ckey_rewrap(struct vault *v, MDB_txn *txn, const MDB_val *key, const 
                 return -EIO;
         memcpy(collection, key->mv_data, cl);
         collection[cl] = '\0';
-        b = (struct body_binding){collection,
-                                  nul[1] == FINDINDEX_CKEY_INDEX ? COLLKEY_ID_INDEX : COLLKEY_ID_PSEUDONYM,
-                                  be64_get(p)};
+        b = (struct body_binding){
+                collection, nul[1] == FINDINDEX_CKEY_PSEUDONYM ? COLLKEY_ID_PSEUDONYM : COLLKEY_ID_INDEX,
+                be64_get(p)};
         memcpy(out, p, 8);
         r = keeper_rewrap(v->keeper, &b, be32_get(p + 8), p + 12, &kv, out + 12);
         if (r < 0)
@@ -511,23 +695,33 @@ int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current)
         return rc == MDB_NOTFOUND ? n : store_errno(rc);
 }
 
-int findindex_term_gen(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
-                       uint64_t *ret_gen)
+int findindex_stored_get(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
+                         struct findindex_stored *ret)
 {
         uint8_t key[RECMETA_KEY_MAX];
+        const uint8_t *p;
         MDB_val got;
+        size_t end, sl = 0;
         int r = store_get(txn, v->store->fterms, key, pair_key(collection, id, strlen(id), key), &got);
 
         if (r < 0)
                 return r;
-        if (got.mv_size < 9)
+        if ((r = tags_end(got.mv_data, got.mv_size, &end)) < 0)
+                return r;
+        p = (const uint8_t *)got.mv_data + end;
+        if (got.mv_size > end && (got.mv_size < end + 10 || (sl = be16_get(p + 8)) > FINDINDEX_SEALED_MAX ||
+                                  end + 10 + sl != got.mv_size))
                 return -EIO;
-        *ret_gen = be64_get(got.mv_data);
+        ret->gen = be64_get(got.mv_data);
+        ret->version = got.mv_size > end ? be64_get(p) : 0;
+        ret->sealed_len = sl;
+        if (sl)
+                memcpy(ret->sealed, p + 10, sl);
         return 0;
 }
 
 int findindex_reindex(struct vault *v, MDB_txn *txn, const struct collection_settings *cs,
-                      const char *collection, const char *id, const uint8_t *body, size_t len)
+                      const char *collection, const char *id, const struct findindex_source *src)
 {
         struct term terms[COLLECTION_INDEX_MAX];
         const char *bad;
@@ -535,10 +729,12 @@ int findindex_reindex(struct vault *v, MDB_txn *txn, const struct collection_set
         size_t n = 0;
         int r = findindex_remove(v, txn, collection, id);
 
-        if (r == 0 && body)
-                r = body_terms(cs, body, len, terms, &n, &bad);
+        if (r == 0 && src->given)
+                r = given_decode(cs, src->given, src->given_len, terms, &n);
+        else if (r == 0 && src->body)
+                r = body_terms(cs, src->body, src->body_len, terms, &n, &bad);
         if (r == 0 && n > 0 && (r = terms_tag(v, txn, collection, terms, n, &gen)) == 0)
-                r = entries_add(v, txn, collection, id, gen, terms, n);
+                r = entries_add(v, txn, collection, id, gen, terms, n, src->given ? src->kept : NULL);
         sodium_memzero(terms, sizeof(terms));
         return r < 0 ? r : (int)n;
 }
@@ -549,37 +745,50 @@ static size_t rebuild_key(const char *collection, uint8_t buf[RECMETA_KEY_MAX])
         return pair_key(collection, "r", 1, buf);
 }
 
+/* Its value: gen(8) total(8) after. A rebuild begun by an older vaultd
+ * left gen(8) after, told apart by the NUL that starts total (an id
+ * never starts with one); its total counts from the upgrade. */
 int findindex_rebuild_get(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen,
-                          char ret_after[NAME_ID_MAX + 1])
+                          uint64_t *ret_total, char ret_after[NAME_ID_MAX + 1])
 {
         uint8_t key[RECMETA_KEY_MAX];
+        const uint8_t *p;
         MDB_val got;
+        size_t skip = 8;
         int r = store_get(txn, v->store->ckeys, key, rebuild_key(collection, key), &got);
 
         if (r < 0)
                 return r;
-        if (got.mv_size < 8 || got.mv_size - 8 > NAME_ID_MAX)
+        p = got.mv_data;
+        if (got.mv_size >= 16 && p[8] == '\0')
+                skip = 16;
+        if (got.mv_size < 8 || got.mv_size - skip > NAME_ID_MAX)
                 return -EIO;
-        *ret_gen = be64_get(got.mv_data);
-        memcpy(ret_after, (const uint8_t *)got.mv_data + 8, got.mv_size - 8);
-        ret_after[got.mv_size - 8] = '\0';
+        *ret_gen = be64_get(p);
+        *ret_total = skip == 16 ? be64_get(p + 8) : 0;
+        memcpy(ret_after, p + skip, got.mv_size - skip);
+        ret_after[got.mv_size - skip] = '\0';
         return 0;
 }
 
 int findindex_rebuild_set(struct vault *v, MDB_txn *txn, const char *collection, uint64_t gen,
-                          const char *after)
+                          uint64_t total, const char *after)
 {
-        uint8_t key[RECMETA_KEY_MAX], val[8 + NAME_ID_MAX];
+        uint8_t key[RECMETA_KEY_MAX], pkey[RECMETA_KEY_MAX], val[16 + NAME_ID_MAX];
+        char previous = CKEY_PREVIOUS;
         size_t klen = rebuild_key(collection, key), al;
         int r;
 
-        if (!after) {
+        if (!after) { /* done: no record is filed under the old key any more */
                 r = store_del(txn, v->store->ckeys, key, klen);
+                if (r == 0 || r == -ENOENT)
+                        r = store_del(txn, v->store->ckeys, pkey, pair_key(collection, &previous, 1, pkey));
                 return r == -ENOENT ? 0 : r;
         }
-        if ((al = strlen(after)) > NAME_ID_MAX)
+        if ((al = strlen(after)) > NAME_ID_MAX || total >> 56)
                 return -EINVAL;
         be64_put(val, gen);
-        memcpy(val + 8, after, al);
-        return store_put(txn, v->store->ckeys, key, klen, val, 8 + al, 0);
+        be64_put(val + 8, total);
+        memcpy(val + 16, after, al);
+        return store_put(txn, v->store->ckeys, key, klen, val, 16 + al, 0);
 }

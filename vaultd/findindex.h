@@ -8,10 +8,12 @@
  * (vaultd/collkeys.h). Find asks the keeper for the tag of the value
  * sought and reads the ids filed under it.
  *
- * Tables (lib/storelayout.h): ckeys (the collection's wrapped index key),
- * findex (collection NUL field NUL tag id), fterms (a record's tags, so
- * that a new version's terms replace the old and a Delete or a disposal
- * removes them). */
+ * Tables (lib/storelayout.h): ckeys (the collection's wrapped index key,
+ * and during a rebuild the one it replaces), findex (collection NUL field
+ * NUL tag id), fterms (a record's tags, so that a new version's terms
+ * replace the old and a Delete or a disposal removes them, and the terms
+ * a Put gave, sealed beside its version's body so that a rebuild can tag
+ * them again). */
 #pragma once
 
 #include <jansson.h>
@@ -19,6 +21,7 @@
 #include <stdint.h>
 
 #include "collections.h"
+#include "envelope.h"
 #include "keeper.h"
 #include "vault.h"
 
@@ -27,15 +30,30 @@
 /* A value is 1 to FINDINDEX_VALUE_MAX bytes of text once in NFC. */
 #define FINDINDEX_VALUE_MAX 256
 
+/* The terms a Put gave, as they are kept (sealed), and sealed. */
+#define FINDINDEX_GIVEN_MAX  (COLLECTION_INDEX_MAX * (1 + COLLECTION_FIELD_MAX + 2 + FINDINDEX_VALUE_MAX))
+#define FINDINDEX_SEALED_MAX (FINDINDEX_GIVEN_MAX + ENVELOPE_BESIDE_OVERHEAD)
+struct findindex_given {
+        uint8_t plain[FINDINDEX_GIVEN_MAX]; /* secret: the caller wipes it */
+        size_t len;                         /* 0: the call gave none */
+};
+
 /* The index a Put leaves for record id (as stored) of collection, whose
  * settings are cs and body (len bytes, already checked against its
  * content) is being written: its old entries go, its new terms' come.
  * Returns 0 with *ret_fields (a new reference: the fields indexed, for
- * the audit line; NULL when none), JOB_FAILED (InvalidParameter index,
- * InvalidContent), or -errno. */
+ * the audit line; NULL when none) and, when the call gave the terms,
+ * them in *ret_given, for the caller to seal beside the version's body
+ * (envelope_seal_beside) and keep with findindex_keep_given; JOB_FAILED
+ * (InvalidParameter index, InvalidContent), or -errno. */
 int findindex_put(struct vault *v, MDB_txn *txn, struct job *j, const struct collection_settings *cs,
                   const char *collection, const char *id, const uint8_t *body, size_t len,
-                  json_t **ret_fields);
+                  struct findindex_given *ret_given, json_t **ret_fields);
+/* Keeps the terms findindex_put gave, sealed beside version (sealed_len
+ * bytes), with the record's tags: a rebuild opens them (-ENOENT: it has
+ * no tags). */
+int findindex_keep_given(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
+                         uint64_t version, const uint8_t *sealed, size_t sealed_len);
 /* Removes record id's entries (a Delete, a disposal). */
 int findindex_remove(struct vault *v, MDB_txn *txn, const char *collection, const char *id);
 
@@ -55,24 +73,42 @@ int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current);
 
 /* For RebuildIndex (vaultd/reindex.h). findindex_rotate makes the
  * collection's next index key (generation one more, or 1) and stores it
- * in place of the old, which is retired: from then on Put and Find use
- * it. findindex_term_gen: the generation of the key record id's stored
- * tags were made under (-ENOENT: it has none). findindex_reindex removes
- * record id's entries and, given a json body, files the terms its fields
- * give as a Put would: returns how many (0 or more), -EBADMSG when a
- * field's value is no term, or -errno. */
+ * in place of the old, which it keeps as the previous key until the
+ * rebuild is done: from then on Put tags under the new key, and Find
+ * looks under both. findindex_stored_get: what fterms holds for record
+ * id: the generation of the key its tags were made under and the terms
+ * its Put gave, sealed beside which version (sealed_len 0: none);
+ * -ENOENT: it has no tags. findindex_reindex removes record id's entries
+ * and files the terms of src as a Put would: the given terms (opened:
+ * those of fields still indexed; the sealed copy kept stays with them),
+ * else a json body's fields; returns how many (0 or more), -EBADMSG when
+ * a value is no term, or -errno. */
+struct findindex_stored {
+        uint64_t gen;
+        uint64_t version;
+        uint8_t sealed[FINDINDEX_SEALED_MAX];
+        size_t sealed_len;
+};
+struct findindex_source {
+        const uint8_t *body; /* a json body, or NULL */
+        size_t body_len;
+        const uint8_t *given; /* the kept terms, opened, or NULL */
+        size_t given_len;
+        const struct findindex_stored *kept; /* their sealed copy */
+};
 int findindex_rotate(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen);
-int findindex_term_gen(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
-                       uint64_t *ret_gen);
+int findindex_stored_get(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
+                         struct findindex_stored *ret);
 int findindex_reindex(struct vault *v, MDB_txn *txn, const struct collection_settings *cs,
-                      const char *collection, const char *id, const uint8_t *body, size_t len);
+                      const char *collection, const char *id, const struct findindex_source *src);
 /* A rebuild's progress, kept in ckeys beside the key: the generation it
- * rebuilds for and the last id (as stored) done ("" before the first).
- * _get: -ENOENT when none is under way. _set with after NULL: done. */
+ * rebuilds for, the records looked at so far and the last id (as
+ * stored) done ("" before the first). _get: -ENOENT when none is under
+ * way. _set with after NULL: done, which also drops the previous key. */
 int findindex_rebuild_get(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen,
-                          char ret_after[NAME_ID_MAX + 1]);
+                          uint64_t *ret_total, char ret_after[NAME_ID_MAX + 1]);
 int findindex_rebuild_set(struct vault *v, MDB_txn *txn, const char *collection, uint64_t gen,
-                          const char *after);
+                          uint64_t total, const char *after);
 
 /* io.vaultd.records.Find (service: its collections; admin). Handler as in
  * vaultd/records.h. */

@@ -292,9 +292,10 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         struct version_meta m;
         struct collection_settings cs;
         struct recctl ctl;
+        struct findindex_given given;
         json_t *indexed = NULL;
-        uint8_t *body = NULL, *env = NULL, header[RECMETA_HEADER];
-        size_t body_len = 0, env_len;
+        uint8_t *body = NULL, *env = NULL, header[RECMETA_HEADER], sealed[FINDINDEX_SEALED_MAX];
+        size_t body_len = 0, env_len, sealed_len;
         bool was_active, was_new, ctl_changed = false;
         int r;
 
@@ -310,8 +311,9 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         if ((r = decode_body(v, j, &body, &body_len)) != 0)
                 return r;
         if ((r = check_content(j, &cs, body, body_len)) != 0 ||
-            (r = findindex_put(v, txn, j, &cs, collection, id, body, body_len, &indexed)) != 0) {
+            (r = findindex_put(v, txn, j, &cs, collection, id, body, body_len, &given, &indexed)) != 0) {
                 envelope_free_plain(body, body_len);
+                sodium_memzero(&given, sizeof(given));
                 return r;
         }
         was_active = h.state == STATE_ACTIVE;
@@ -321,12 +323,19 @@ int records_put(struct vault *v, MDB_txn *txn, struct job *j)
         recmeta_version_encode(&m, header);
         struct body_binding b = {collection, id, h.version};
         struct envelope_meta em = {header, RECMETA_HEADER};
-        r = envelope_seal(v->keeper, &b, &em, body, body_len, &env, &env_len);
+        /* The terms the call gave are sealed beside the body, under its data
+         * key: a rebuild can tag them again, a disposal destroys them. */
+        sealed_len = given.len ? given.len + ENVELOPE_BESIDE_OVERHEAD : 0;
+        r = envelope_seal_beside(v->keeper, &b, &em, body, body_len, sealed_len ? given.plain : NULL,
+                                 given.len, sealed, &env, &env_len);
         envelope_free_plain(body, body_len);
+        sodium_memzero(&given, sizeof(given));
         if (r == 0) {
                 r = write_version(v, txn, &k, h.version, header, env, env_len);
                 free(env);
         }
+        if (r == 0 && sealed_len)
+                r = findindex_keep_given(v, txn, collection, id, h.version, sealed, sealed_len);
         if (r < 0) {
                 json_decref(indexed);
                 return r;
