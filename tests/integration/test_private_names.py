@@ -123,6 +123,18 @@ def test_refusals(vault):
     # Given by its pseudonym (an admin who read it in the trail), the
     # collection answers too.
     assert ok(c.call(R + "Due", {"collection": col["stored_as"]}))["records"] == []
+    # The names key moves with the KEKs: after a rotation, a rewrap and
+    # the old KEK's retirement, and a restart, the name still maps.
+    ok(c.call("io.vaultd.admin.RotateKey", {}))
+    while not ok(c.call("io.vaultd.admin.Rewrap", {}))["done"]:
+        pass
+    ok(c.call("io.vaultd.admin.RetireKey", {"version": 1}))
+    c.close()
+    vault.stop()
+    vault.start()
+    c = Client(vault.sock)
+    assert ok(c.call(R + "Get", {"collection": "rieng", "id": "R-1"}))["data"] == b64("x")
+    assert ok(c.call(A + "Resolve", {"collection": col["stored_as"]}))["name"] == "rieng"
 
 
 POLICY = """\
