@@ -13,6 +13,7 @@ enum {
         OPT_REASON = OPT_COMMAND,
         OPT_DUE,
         OPT_YES,
+        OPT_INCLUDE_SHORTENED,
 };
 
 /* Dispose calls a --due run makes at most (vaultd lists 1,000 per page). */
@@ -23,9 +24,12 @@ static void print_due(json_t *rec)
         _cleanup_(freep) char *id = escape_json_string(json_object_get(rec, "id")),
                               *due = escape_json_string(json_object_get(rec, "due"));
 
-        printf("%s  due %s  (%lld versions%s)\n", id, due,
+        printf("%s  due %s  (%lld versions%s%s)\n", id, due,
                (long long)json_integer_value(json_object_get(rec, "version")),
-               json_is_true(json_object_get(rec, "deleted")) ? ", deleted" : "");
+               json_is_true(json_object_get(rec, "deleted")) ? ", deleted" : "",
+               json_is_true(json_object_get(rec, "shortened"))
+                       ? "; its retain_until, set by a service, ends it before the collection's period"
+                       : "");
 }
 
 static void due_show(void *userdata, json_t *page, bool last)
@@ -66,12 +70,18 @@ int cmd_records_due(struct ctl *ctl, int argc, char **argv)
         return r;
 }
 
-static const char *reason_option(struct ctl *ctl, int argc, char **argv, bool *due, bool *yes)
+/* dispose's options beyond --reason (hold takes none of them). */
+struct dispose_opts {
+        bool due, yes, with_shortened;
+};
+
+static const char *reason_option(struct ctl *ctl, int argc, char **argv, struct dispose_opts *o)
 {
         static const struct option opts[] = {
                 {"reason", required_argument, NULL, OPT_REASON},
                 {"due", no_argument, NULL, OPT_DUE},
                 {"yes", no_argument, NULL, OPT_YES},
+                {"include-shortened", no_argument, NULL, OPT_INCLUDE_SHORTENED},
                 {},
         };
         const char *reason = NULL;
@@ -80,10 +90,12 @@ static const char *reason_option(struct ctl *ctl, int argc, char **argv, bool *d
         while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
                 if (c == OPT_REASON)
                         reason = optarg;
-                else if (c == OPT_DUE && due)
-                        *due = true;
-                else if (c == OPT_YES && yes)
-                        *yes = true;
+                else if (c == OPT_DUE && o)
+                        o->due = true;
+                else if (c == OPT_YES && o)
+                        o->yes = true;
+                else if (c == OPT_INCLUDE_SHORTENED && o)
+                        o->with_shortened = true;
                 else
                         die_usage(ctl, "this command takes --reason only");
         }
@@ -99,7 +111,7 @@ static void hold_shown(json_t *reply)
 
 static int hold_change(struct ctl *ctl, int argc, char **argv, bool hold)
 {
-        const char *reason = reason_option(ctl, argc, argv, NULL, NULL);
+        const char *reason = reason_option(ctl, argc, argv, NULL);
         char **pos = ctl_positional(ctl, argc, argv, 2, 2);
 
         return ctl_show(ctl, "io.vaultd.records.SetHold",
@@ -156,8 +168,10 @@ static void disposed_shown(json_t *reply)
                (long long)json_integer_value(json_object_get(reply, "shredded")), t);
 }
 
-/* Every due record's id, page after page. */
-static json_t *due_ids(struct ctl *ctl, const char *collection)
+/* Every due record's id, page after page; those a service's retain_until
+ * made due before the collection's period go to *shortened instead, unless
+ * with_shortened. */
+static json_t *due_ids(struct ctl *ctl, const char *collection, bool with_shortened, json_t *shortened)
 {
         json_t *ids = json_array(), *after = NULL;
 
@@ -171,7 +185,9 @@ static json_t *due_ids(struct ctl *ctl, const char *collection)
                 reply = ctl_call(ctl, "io.vaultd.records.Due", p);
                 json_array_foreach(json_object_get(reply, "records"), i, rec)
                 {
-                        json_array_append(ids, json_object_get(rec, "id"));
+                        bool set_aside = !with_shortened && json_is_true(json_object_get(rec, "shortened"));
+
+                        json_array_append(set_aside ? shortened : ids, json_object_get(rec, "id"));
                 }
                 next = json_object_get(reply, "next");
                 after = json_is_string(next) ? json_copy(next) : NULL;
@@ -195,15 +211,41 @@ static bool confirmed(const char *collection, size_t n)
         return fgets(answer, sizeof(answer), stdin) && strcmp(answer, "yes\n") == 0;
 }
 
-static int dispose_due_run(struct ctl *ctl, const char *collection, const char *reason, bool yes)
+/* The records a --due run left out: a service shortened their retention. */
+static void shortened_report(const char *collection, json_t *shortened)
+{
+        _cleanup_(freep) char *name = escape_string(collection);
+        json_t *id;
+        size_t i;
+
+        if (json_array_size(shortened) == 0)
+                return;
+        printf("left %zu %s of %s: a service's retain_until ends %s retention before the collection's "
+               "period. Check %s, then dispose of %s one by one, or run again with --include-shortened:\n",
+               json_array_size(shortened), plural(json_array_size(shortened), "record", "records"), name,
+               plural(json_array_size(shortened), "its", "their"),
+               plural(json_array_size(shortened), "it", "them"),
+               plural(json_array_size(shortened), "it", "them"));
+        json_array_foreach(shortened, i, id)
+        {
+                _cleanup_(freep) char *shown = escape_json_string(id);
+
+                printf("  %s\n", shown);
+        }
+}
+
+static int dispose_due_run(struct ctl *ctl, const char *collection, const char *reason, bool yes,
+                           bool with_shortened)
 {
         static const struct progress_label label = {"disposing", "record", "records"};
-        json_t *ids = due_ids(ctl, collection), *id;
+        json_t *shortened = json_array(), *ids = due_ids(ctl, collection, with_shortened, shortened), *id;
         struct progress pr;
         size_t i, done = 0;
 
+        shortened_report(collection, shortened);
+        json_decref(shortened);
         if (json_array_size(ids) == 0) {
-                printf("no record of %s is due\n", collection);
+                printf("no other record of %s is due\n", collection);
                 json_decref(ids);
                 return EXIT_SUCCESS;
         }
@@ -234,14 +276,16 @@ static int dispose_due_run(struct ctl *ctl, const char *collection, const char *
 
 int cmd_dispose(struct ctl *ctl, int argc, char **argv)
 {
-        bool due = false, yes = false;
-        const char *reason = reason_option(ctl, argc, argv, &due, &yes);
+        struct dispose_opts o = {0};
+        const char *reason = reason_option(ctl, argc, argv, &o);
         char **pos;
 
-        if (due) {
+        if (o.due) {
                 pos = ctl_positional(ctl, argc, argv, 1, 1);
-                return dispose_due_run(ctl, pos[0], reason, yes);
+                return dispose_due_run(ctl, pos[0], reason, o.yes, o.with_shortened);
         }
+        if (o.with_shortened)
+                die_usage(ctl, "--include-shortened goes with --due");
         pos = ctl_positional(ctl, argc, argv, 2, 2);
         return ctl_show(ctl, "io.vaultd.records.Dispose",
                         json_pack("{s:s,s:s,s:s}", "collection", pos[0], "id", pos[1], "reason", reason),

@@ -457,7 +457,7 @@ static const struct command top_commands[] = {
         {"hold", NULL, NULL, "COMMAND [ARGS]", NULL, "Legal holds: records that must not be disposed of.",
          NULL, NULL, hold_commands},
         {"dispose", NULL, cmd_dispose,
-         "COLLECTION ID --reason TEXT | --due COLLECTION --reason TEXT [--yes]",
+         "COLLECTION ID --reason TEXT | --due COLLECTION --reason TEXT [--yes] [--include-shortened]",
          "destroy a due record's bodies for good (crypto-shredding)",
          "Disposes of a record whose retention has ended: vaultd destroys the body and\n"
          "the data key of every version, so no key can decrypt them again; the record's\n"
@@ -469,6 +469,10 @@ static const struct command top_commands[] = {
          "  --due          dispose of every due record of COLLECTION ('records due'),\n"
          "                 one audited call each, with progress; asks first\n"
          "  --yes          do not ask (for scripts)\n"
+         "  --include-shortened\n"
+         "                 with --due, also records a service's retain_until made due\n"
+         "                 before the collection's period (left out and listed\n"
+         "                 otherwise: a compromised service could shorten them)\n"
          "\n"
          "Backups taken before the disposal still hold the record: see 'Records\n"
          "control' in README.md.",

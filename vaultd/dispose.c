@@ -19,15 +19,21 @@
 /* When the record falls due: its retain_until, else its collection's
  * period after its last change. -ENOENT when neither is set. */
 static int due_time(const struct collection_settings *cs, const struct record_head *h,
-                    const struct recctl *c, uint64_t *ret)
+                    const struct recctl *c, uint64_t *ret, bool *ret_shortened)
 {
+        uint64_t period = cs->retention.unit ? retention_add(h->updated_us, &cs->retention) : UINT64_MAX;
+
+        /* A service gives retain_until (it knows the event retention runs
+         * from), so a compromised one could make its records due at once:
+         * such a record is marked, for the admin who disposes of it. */
+        *ret_shortened = c->retain_until_us && cs->retention.unit && c->retain_until_us < period;
         if (c->retain_until_us) {
                 *ret = c->retain_until_us;
                 return 0;
         }
         if (!cs->retention.unit)
                 return -ENOENT;
-        *ret = retention_add(h->updated_us, &cs->retention);
+        *ret = period;
         return 0;
 }
 
@@ -158,6 +164,7 @@ int dispose_record(struct vault *v, MDB_txn *txn, struct job *j)
         struct target t;
         const char *reason;
         uint64_t due = 0, now = now_realtime_us(), shredded = 0;
+        bool shortened;
         int r;
 
         if ((r = target_load(v, txn, j, &t)) != 0)
@@ -168,7 +175,7 @@ int dispose_record(struct vault *v, MDB_txn *txn, struct job *j)
                 return fail_on_hold(j, &t);
         if ((r = collection_settings_get(v, txn, t.collection, &cs)) < 0)
                 return r;
-        r = due_time(&cs, &t.head, &t.ctl, &due);
+        r = due_time(&cs, &t.head, &t.ctl, &due, &shortened);
         if (r < 0 || due > now)
                 return fail_retention(j, &t, due, r == 0);
         for (uint64_t ver = 1; ver <= t.head.version; ver++) {
@@ -196,8 +203,11 @@ int dispose_record(struct vault *v, MDB_txn *txn, struct job *j)
         if (t.head.state == RECMETA_STATE_ACTIVE)
                 __atomic_sub_fetch(&v->records_active, 1, __ATOMIC_RELAXED);
         j->audit.time_us = now;
-        j->audit.extra = json_pack("{s:s,s:I,s:I}", "reason", reason, "versions", (json_int_t)t.head.version,
-                                   "shredded", (json_int_t)shredded);
+        j->audit.extra = json_pack("{s:s,s:I,s:I,s:s}", "reason", reason, "versions",
+                                   (json_int_t)t.head.version, "shredded", (json_int_t)shredded, "basis",
+                                   t.ctl.retain_until_us ? "retain_until" : "retention");
+        if (j->audit.extra && shortened)
+                json_object_set_new(j->audit.extra, "shortened", json_true());
         j->reply = json_pack("{s:I,s:I,s:o}", "versions", (json_int_t)t.head.version, "shredded",
                              (json_int_t)shredded, "time", time_json(now));
         return 0;
@@ -287,18 +297,24 @@ static int due_one(struct vault *v, MDB_txn *txn, const struct collection_settin
         struct record_head h;
         struct recctl c;
         uint64_t due;
+        bool shortened;
+        json_t *o;
         int r;
 
         if (recmeta_head_decode(val->mv_data, val->mv_size, &h) < 0)
                 return 0;
         if ((r = recctl_get(v, txn, key->mv_data, key->mv_size, &c)) < 0)
                 return r;
-        if (c.disposed || c.held || due_time(cs, &h, &c, &due) < 0 || due > now)
+        if (c.disposed || c.held || due_time(cs, &h, &c, &due, &shortened) < 0 || due > now)
                 return 0;
-        json_array_append_new(items, json_pack("{s:s%,s:o,s:I,s:o,s:b}", "id", (char *)key->mv_data + cl,
-                                               key->mv_size - cl, "due", time_json(due), "version",
-                                               (json_int_t)h.version, "updated", time_json(h.updated_us),
-                                               "deleted", h.state != RECMETA_STATE_ACTIVE));
+        o = json_pack("{s:s%,s:o,s:I,s:o,s:b,s:s}", "id", (char *)key->mv_data + cl, key->mv_size - cl,
+                      "due", time_json(due), "version", (json_int_t)h.version, "updated",
+                      time_json(h.updated_us), "deleted", h.state != RECMETA_STATE_ACTIVE, "basis",
+                      c.retain_until_us ? "retain_until" : "retention");
+        if (o && shortened)
+                json_object_set_new(o, "shortened", json_true());
+        if (!o || json_array_append_new(items, o) < 0)
+                return -ENOMEM;
         return 0;
 }
 

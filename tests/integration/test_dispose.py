@@ -270,3 +270,35 @@ def test_disposing_large_versions_writes_no_copy_of_them(vault):
     assert grown < (1 << 20), "the disposal grew data.mdb by %d bytes" % grown
     r = c.call(R + "Get", {"collection": "ho-so", "id": "LON", "version": 2})
     assert r["error"] == R + "Disposed"
+
+
+def test_a_service_that_shortens_retention_is_marked_and_left_out_of_dispose_due(vault):
+    """A service gives retain_until, so a compromised one can make its own
+    records due at once (a review's finding): Due marks such a record
+    shortened, dispose --due leaves it out and lists it, and the disposal
+    line says on what basis the record was due."""
+    v, c = vault, Client(vault.sock)
+    ok(c.call(R + "CreateCollection", {"collection": "tro-cap", "retention": "10y"}))
+    ok(put(c, "tro-cap", "A-1", "x"))
+    ok(put(c, "tro-cap", "A-2", "x", retain_until=PAST))  # shortened by the service
+    ok(put(c, "tro-cap", "A-3", "x", retain_until="2999-01-01"))
+    r = c.call(R + "Dispose", {"collection": "tro-cap", "id": "A-1", "reason": "x"})
+    assert r["error"] == R + "RetentionActive"
+    due = ok(c.call(R + "Due", {"collection": "tro-cap"}))["records"]
+    assert [(d["id"], d["basis"], d.get("shortened")) for d in due] == [("A-2", "retain_until", True)]
+    ok(put(c, "ho-so", "B-1", "x", retain_until=PAST))  # no period: nothing to shorten
+    due = ok(c.call(R + "Due", {"collection": "ho-so"}))["records"]
+    assert [(d["id"], d["basis"], d.get("shortened")) for d in due] == [("B-1", "retain_until", None)]
+    r = v.ctl("records", "due", "tro-cap", check=True)
+    assert "set by a service" in r.stdout_text
+    r = v.ctl("dispose", "--due", "tro-cap", "--reason", "hết hạn", "--yes", check=True)
+    assert "left 1 record of tro-cap" in r.stdout_text and "  A-2\n" in r.stdout_text
+    assert "no other record of tro-cap is due" in r.stdout_text
+    assert ok(c.call(R + "Get", {"collection": "tro-cap", "id": "A-2"}))["data"]
+    r = v.ctl("dispose", "--due", "tro-cap", "--reason", "đã kiểm tra", "--yes", "--include-shortened",
+              check=True)
+    assert "disposed of 1 of 1 due record in tro-cap" in r.stdout_text
+    assert c.call(R + "Get", {"collection": "tro-cap", "id": "A-2"})["error"] == R + "Disposed"
+    assert v.ctl("dispose", "tro-cap", "A-1", "--reason", "x", "--include-shortened").returncode == 2
+    line = [x for x in audit_lines(v.export()) if x["op"] == "records.dispose" and x["result"] == "ok"][-1]
+    assert (line["basis"], line["shortened"]) == ("retain_until", True)
