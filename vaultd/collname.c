@@ -276,8 +276,10 @@ int collname_run(struct vault *v, MDB_txn *txn, struct job *j)
                 if ((saved || strcmp(stored, name) != 0) && !collname_adopt(j, stored))
                         return -ENOMEM;
         }
-        r = j->method->run(v, txn, j);
-        /* The caller is answered in its own terms: the name it gave. */
+        if ((r = j->method->run(v, txn, j)) < 0 && r != -ENOBUFS)
+                r = job_fail_errno(j, r);
+        /* The caller is answered in its own terms: the name it gave (in
+         * an IntegrityError too, named just above). */
         if ((saved = json_object_getn(params, STASH, STASH_LEN))) {
                 const char *pc = json_string_value(json_object_get(params, "collection"));
 

@@ -11,6 +11,7 @@
 #include "dispose.h"
 #include "findindex.h"
 #include "keeper-proto.h"
+#include "methods.h"
 #include "records.h"
 #include "util.h"
 
@@ -214,7 +215,10 @@ static int wrap(struct vault *v, MDB_txn *txn, struct job *j, handler_fn run, un
         if ((flags & MAP_AFTER) && (r = map_param(v, txn, j, collection, "after", STASH_AFTER,
                                                   STASH_LEN(STASH_AFTER), flags, after)) < 0)
                 return r;
-        r = run(v, txn, j);
+        /* A failure named here (IntegrityError) is answered in the
+         * service's terms too. */
+        if ((r = run(v, txn, j)) < 0 && r != -ENOBUFS)
+                r = job_fail_errno(j, r);
         /* The service is answered in its own terms: an error that names the
          * record names it by the id it sent. */
         real = stashed(j, STASH_ID, STASH_LEN(STASH_ID));

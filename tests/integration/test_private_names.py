@@ -219,3 +219,24 @@ def test_sealed_vault_tells_private_names_apart_only_once_unsealed(vault_dir):
         assert_nowhere(json.dumps(lines, ensure_ascii=False).encode(), "the trail")
     finally:
         assert v.stop() in (0, None), v.read_log()
+
+
+def test_integrity_error_answers_the_names_status_keeps_the_pseudonyms(vault):
+    from test_integrity import flip_ciphertext
+
+    c = Client(vault.sock)
+    pc = ok(c.call(R + "CreateCollection", {"collection": NAME, "private_name": True, "private_ids": True}))[
+        "collection"]["stored_as"]
+    ok(put(c, NAME, "CCCD-099887766554", "a" * 100))
+    ps = [x["id"] for x in audit_lines(vault.export()) if x["op"] == "records.put"][0]
+    c.close()
+    vault.stop()
+    flip_ciphertext(vault, pc, ps, 1)
+    vault.start()
+    c = Client(vault.sock)
+    r = c.call(R + "Get", {"collection": NAME, "id": "CCCD-099887766554"})
+    assert r["error"] == R + "IntegrityError", r
+    assert (r["parameters"]["collection"], r["parameters"]["id"]) == (NAME, "CCCD-099887766554")
+    last = ok(c.call("io.vaultd.admin.Status", {}))["integrity_last"]
+    assert (last["collection"], last["id"]) == (pc, ps), last
+    assert "099887766554" not in vault.read_log() and "hiv" not in vault.read_log()
