@@ -130,14 +130,13 @@ int cmd_hold_clear(struct ctl *ctl, int argc, char **argv)
         return hold_change(ctl, argc, argv, false);
 }
 
-static void holds_shown(json_t *reply)
+static void holds_shown(void *userdata, json_t *page, bool last)
 {
+        uint64_t *shown = userdata;
         json_t *h;
         size_t i;
 
-        if (json_array_size(json_object_get(reply, "holds")) == 0)
-                printf("no record is on hold\n");
-        json_array_foreach(json_object_get(reply, "holds"), i, h)
+        json_array_foreach(json_object_get(page, "holds"), i, h)
         {
                 _cleanup_(freep) char *coll = escape_json_string(json_object_get(h, "collection")),
                                       *id = escape_json_string(json_object_get(h, "id")),
@@ -145,18 +144,33 @@ static void holds_shown(json_t *reply)
                                       *reason = escape_json_string(json_object_get(h, "reason"));
                 printf("%s/%s  since %s  by uid %lld: %s\n", coll, id, since,
                        (long long)json_integer_value(json_object_get(h, "uid")), reason);
+                (*shown)++;
         }
+        if (last && *shown == 0)
+                printf("no record is on hold\n");
 }
 
 int cmd_hold_list(struct ctl *ctl, int argc, char **argv)
 {
+        uint64_t shown = 0;
+        struct pager pg = {
+                .method = "io.vaultd.records.ListHolds",
+                .cursor_key = "after",
+                .items_key = "holds",
+                .all = true,
+                .show = holds_shown,
+                .userdata = &shown,
+        };
         char **pos;
+        int r;
 
         while (ctl_getopt(ctl, argc, argv, "", NULL) != -1)
                 ;
         pos = ctl_positional(ctl, argc, argv, 0, 1);
-        return ctl_show(ctl, "io.vaultd.records.ListHolds",
-                        argc - optind == 1 ? json_pack("{s:s}", "collection", pos[0]) : NULL, holds_shown);
+        pg.params = argc - optind == 1 ? json_pack("{s:s}", "collection", pos[0]) : json_object();
+        r = pager_run(ctl, &pg);
+        json_decref(pg.params);
+        return r;
 }
 
 static void disposed_shown(json_t *reply)

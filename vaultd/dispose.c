@@ -13,7 +13,8 @@
 #define IFACE              "io.vaultd.records"
 #define LIST_LIMIT_MAX     1000
 #define LIST_LIMIT_DEFAULT 100
-/* Heads one Due call reads at most (it answers next when it stops). */
+/* Heads one Due call, or control entries one ListHolds call, reads at
+ * most (it answers next when it stops). */
 #define DUE_SCAN_MAX 10000
 
 /* When the record falls due: its retain_until, else its collection's
@@ -243,35 +244,62 @@ int dispose_set_hold(struct vault *v, MDB_txn *txn, struct job *j)
         return 0;
 }
 
+/* ListHolds' cursor: the last control entry's key read, in hex (keys
+ * hold a NUL; hex keeps their order). */
+#define HOLDS_CURSOR_MAX (2 * RECMETA_KEY_MAX)
+
 int dispose_list_holds(struct vault *v, MDB_txn *txn, struct job *j)
 {
-        const char *collection;
-        size_t cl = 0;
+        uint64_t limit = LIST_LIMIT_MAX, scanned = 0;
+        uint8_t start[RECMETA_KEY_MAX];
+        char cursor[HOLDS_CURSOR_MAX + 1];
+        const char *collection, *after;
+        size_t cl = 0, slen = 0;
         MDB_cursor *cur;
         MDB_val key, val;
         json_t *list;
         int r, rc;
 
-        if ((r = records_param_name(j, "collection", NAME_COLLECTION, false, &collection)) != 0)
+        if ((r = records_param_name(j, "collection", NAME_COLLECTION, false, &collection)) != 0 ||
+            (r = param_string(j, IFACE, "after", false, &after)) != 0 ||
+            (r = param_uint(j, IFACE, "limit", false, LIST_LIMIT_MAX, &limit, NULL)) != 0)
                 return r;
         j->audit.collection = collection;
+        if (limit == 0)
+                return job_invalid(j, IFACE, "limit", "must be an integer from 1 to 1000");
+        if (collection) {
+                cl = strlen(collection) + 1;
+                memcpy(start, collection, cl);
+                slen = cl;
+        }
+        if (after) {
+                size_t n = strlen(after) / 2;
+
+                if (strlen(after) % 2 || n == 0 || n > sizeof(start) || hex_decode(after, start, n) < 0 ||
+                    (collection && (n < cl || memcmp(start, collection, cl) != 0)))
+                        return job_invalid(j, IFACE, "after", "must be the next of an earlier ListHolds");
+                slen = n;
+        }
         rc = mdb_cursor_open(txn, v->store->recctl, &cur);
         if (rc)
                 return store_errno(rc);
         list = json_array();
-        if (collection) {
-                cl = strlen(collection) + 1;
-                key = (MDB_val){cl, (void *)collection};
-        }
-        for (rc = mdb_cursor_get(cur, &key, &val, collection ? MDB_SET_RANGE : MDB_FIRST);
-             rc == 0 && json_array_size(list) < LIST_LIMIT_MAX;
-             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        key = (MDB_val){slen, start};
+        rc = mdb_cursor_get(cur, &key, &val, slen ? MDB_SET_RANGE : MDB_FIRST);
+        if (rc == 0 && after && key.mv_size == slen && memcmp(key.mv_data, start, slen) == 0)
+                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+        for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
                 struct record_name n;
                 struct recctl c;
                 json_t *o;
 
                 if (collection && (key.mv_size <= cl || memcmp(key.mv_data, collection, cl) != 0))
                         break;
+                if (json_array_size(list) == limit || scanned == DUE_SCAN_MAX)
+                        break;
+                scanned++;
+                hex_encode(key.mv_data, key.mv_size < RECMETA_KEY_MAX ? key.mv_size : RECMETA_KEY_MAX,
+                           cursor);
                 if (recctl_decode(val.mv_data, val.mv_size, &c) < 0 || !c.held ||
                     recmeta_key_parse(key.mv_data, key.mv_size, false, &n) < 0)
                         continue;
@@ -280,6 +308,9 @@ int dispose_list_holds(struct vault *v, MDB_txn *txn, struct job *j)
                 json_object_set_new(o, "id", json_string(n.id));
                 json_array_append_new(list, o);
         }
+        /* More may follow: the walk stopped on an entry it did not read. */
+        bool more =
+                rc == 0 && !(collection && (key.mv_size <= cl || memcmp(key.mv_data, collection, cl) != 0));
         mdb_cursor_close(cur);
         if (rc && rc != MDB_NOTFOUND) {
                 json_decref(list);
@@ -287,6 +318,8 @@ int dispose_list_holds(struct vault *v, MDB_txn *txn, struct job *j)
         }
         j->audit.extra = json_pack("{s:I}", "count", (json_int_t)json_array_size(list));
         j->reply = json_pack("{s:o}", "holds", list);
+        if (more && scanned)
+                json_object_set_new(j->reply, "next", json_string(cursor));
         return 0;
 }
 

@@ -23,7 +23,7 @@ func init() {
 		if t.noErr("SetHold", err) && !held {
 			t.Errorf("SetHold: held false")
 		}
-		holds, err := rec.ListHolds().Call(t.Ctx(), c, str("conf-disp"))
+		holds, _, err := rec.ListHolds().Call(t.Ctx(), c, str("conf-disp"), nil, nil)
 		if t.noErr("ListHolds", err) && (len(holds) != 1 || holds[0].Id != "D-1" || holds[0].Reason != "thanh tra") {
 			t.Errorf("ListHolds: %+v", holds)
 		}

@@ -62,7 +62,7 @@ func init() {
 		if _, err = rec.SetHold().Call(t.Ctx(), c, "conf-private", "CCCD-099887766554", true, "thanh tra"); !t.noErr("SetHold", err) {
 			return
 		}
-		holds, err := rec.ListHolds().Call(t.Ctx(), c, str("conf-private"))
+		holds, _, err := rec.ListHolds().Call(t.Ctx(), c, str("conf-private"), nil, nil)
 		if !t.noErr("ListHolds", err) || len(holds) != 1 || !strings.HasPrefix(holds[0].Id, "ps-") {
 			t.Errorf("ListHolds: %+v", holds)
 			return

@@ -302,3 +302,40 @@ def test_a_service_that_shortens_retention_is_marked_and_left_out_of_dispose_due
     assert v.ctl("dispose", "tro-cap", "A-1", "--reason", "x", "--include-shortened").returncode == 2
     line = [x for x in audit_lines(v.export()) if x["op"] == "records.dispose" and x["result"] == "ok"][-1]
     assert (line["basis"], line["shortened"]) == ("retain_until", True)
+
+
+def test_list_holds_pages_and_reads_a_bounded_share_per_call(vault):
+    """ListHolds walks records' control entries, which every record with a
+    retain_until has: one call reads at most 10,000 of them and says where
+    to go on, so no call holds the writer for the whole store."""
+    c = Client(vault.sock)
+    # More control entries without a hold than one call reads, before the
+    # holds.
+    for start in range(0, 10050, 50):
+        for i in range(start, start + 50):
+            c.send(R + "Put", {"collection": "a-truoc", "id": "R-%05d" % i, "data": "eA==",
+                               "retain_until": "2999-01-01"})
+        for i in range(50):
+            assert "error" not in c.recv()
+    held = ["H-%d" % i for i in range(5)]
+    for rid in held:
+        ok(put(c, "b-giu", rid, "x"))
+        ok(c.call(R + "SetHold", {"collection": "b-giu", "id": rid, "hold": True, "reason": "thanh tra"}))
+    page = ok(c.call(R + "ListHolds", {"limit": 2}))
+    assert page["holds"] == [] and "next" in page  # 10,000 entries read, none held
+    got = []
+    while "next" in page:
+        page = ok(c.call(R + "ListHolds", {"limit": 2, "after": page["next"]}))
+        got += [h["id"] for h in page["holds"]]
+    assert got == held
+    page = ok(c.call(R + "ListHolds", {"collection": "b-giu", "limit": 3}))
+    assert [h["id"] for h in page["holds"]] == held[:3]
+    rest = ok(c.call(R + "ListHolds", {"collection": "b-giu", "after": page["next"]}))
+    assert [h["id"] for h in rest["holds"]] == held[3:] and "next" not in rest
+    for bad in ("zz", "00" * 300, ""):
+        r = c.call(R + "ListHolds", {"after": bad})
+        assert r["error"] == R + "InvalidParameter" and r["parameters"]["parameter"] == "after", r
+    r = c.call(R + "ListHolds", {"collection": "a-truoc", "after": page["next"]})
+    assert r["error"] == R + "InvalidParameter"
+    r = vault.ctl("hold", "list", check=True)
+    assert r.stdout_text.count("thanh tra") == 5
