@@ -27,7 +27,10 @@
  *                (vaultd/auditree.c); appends go at the end; a store made
  *                before the tree gets it at start-up
  *   collections  name -> its settings (vaultd/collections.h), for the
- *                collections an admin created
+ *                collections an admin created; 0x01 name -> its counts.
+ *                A collection created with a private name is under its
+ *                pseudonym "pc-" and 32 hex digits here and in every
+ *                table (vaultd/collname.h)
  *   recctl       collection NUL id -> a record's retention, hold and
  *                disposal (vaultd/recctl.h), for the records that have any
  *   ckeys        collection NUL purpose(1: 'i' index, 'p' pseudonyms,
@@ -45,7 +48,9 @@
  *                (vaultd/envelope.h envelope_seal_beside)
  *   pseudonyms   collection NUL pseudonym -> the record id sealed under
  *                the collection's pseudonym key, for the collections with
- *                private ids (vaultd/pseudonym.h)
+ *                private ids (vaultd/pseudonym.h); 0x01 "names" NUL
+ *                pc-pseudonym -> a private collection's name, sealed
+ *                under the names key (ckeys 0x01 "names" NUL 'p')
  *   cosignatures be64(size) key_id(4) witness name -> a witness's
  *                cosignature of the checkpoint of that size: its signature
  *                line, without the newline (vaultd/cosignatures.h)
