@@ -187,11 +187,12 @@ static void show_proof_verified(const char *path, const char *vkey, const struct
         if (rep->old_size)
                 printf("%s it extends the tree of %" PRIu64 " lines", rep->lines ? ";" : "", rep->old_size);
         printf("\n");
-        if (rep->root_signed)
+        if (rep->root_signed) {
                 printf("the root is signed: the checkpoint of size %" PRIu64 " names it\n", rep->size);
-        if (rep->root_signed && rep->old_root_signed)
-                printf("so is the older root: the checkpoint of size %" PRIu64 " names it\n", rep->old_size);
-        else if (rep->checkpoint)
+                if (rep->old_root_signed)
+                        printf("so is the older root: the checkpoint of size %" PRIu64 " names it\n",
+                               rep->old_size);
+        } else if (rep->checkpoint)
                 printf("note: the checkpoint of size %" PRIu64 " is signed but names the hash of the last "
                        "line, not the root (signed before the store's upgrade to signed roots): the proof "
                        "shows the line is in this "

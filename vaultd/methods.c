@@ -85,7 +85,7 @@ static const struct method methods[] = {
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
         {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .reader = &auditread_verify,
          .roles = AUDIT_ROLES, .incremental = true},
-        {"io.vaultd.audit.Prove", "audit.prove", auditprove_run, .roles = AUDIT_ROLES},
+        {"io.vaultd.audit.Prove", "audit.prove", pseudonym_prove, .roles = AUDIT_ROLES},
         /* Auditors too: a poster that carries requests to witnesses needs
          * no admin role (docs/audit-format.md "Witnesses"). */
         {"io.vaultd.audit.AddCosignatures", "audit.add-cosignatures", cosign_add, .roles = AUDIT_ROLES},

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "auditprove.h"
 #include "collections.h"
 #include "collname.h"
 #include "collkeys.h"
@@ -211,10 +212,10 @@ static int wrap(struct vault *v, MDB_txn *txn, struct job *j, handler_fn run, un
                 return run(v, txn, j);
         if ((flags & (MAP_ID | MAP_ID_OR_PS)) &&
             (r = map_param(v, txn, j, collection, "id", STASH_ID, STASH_LEN(STASH_ID), flags, ps)) < 0)
-                return r;
+                return r == -EKEYREVOKED ? job_fail(j, method_error(j->method, "Sealed"), NULL) : r;
         if ((flags & MAP_AFTER) && (r = map_param(v, txn, j, collection, "after", STASH_AFTER,
                                                   STASH_LEN(STASH_AFTER), flags, after)) < 0)
-                return r;
+                return r == -EKEYREVOKED ? job_fail(j, method_error(j->method, "Sealed"), NULL) : r;
         /* A failure named here (IntegrityError) is answered in the
          * service's terms too. */
         if ((r = run(v, txn, j)) < 0 && r != -ENOBUFS)
@@ -290,6 +291,11 @@ static int resolve_name(struct vault *v, MDB_txn *txn, struct job *j, const char
         j->reply = json_pack("{s:s}", "name", name);
         free(name);
         return j->reply ? 0 : -ENOMEM;
+}
+
+int pseudonym_prove(struct vault *v, MDB_txn *txn, struct job *j)
+{
+        return wrap(v, txn, j, auditprove_run, MAP_ID_OR_PS);
 }
 
 int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j)

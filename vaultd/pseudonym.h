@@ -34,6 +34,9 @@ int pseudonym_find(struct vault *v, MDB_txn *txn, struct job *j);
  * ListHolds show them). */
 int pseudonym_set_hold(struct vault *v, MDB_txn *txn, struct job *j);
 int pseudonym_dispose(struct vault *v, MDB_txn *txn, struct job *j);
+/* io.vaultd.audit.Prove: a record given by its real id or its pseudonym;
+ * the proof's lines name the pseudonym, as the trail does. */
+int pseudonym_prove(struct vault *v, MDB_txn *txn, struct job *j);
 /* io.vaultd.audit.Resolve (auditor, admin): collection, pseudonym -> id. */
 int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j);
 

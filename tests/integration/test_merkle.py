@@ -65,6 +65,9 @@ def test_line_and_record_proofs_verify_here_and_in_go(vault, go):
     assert [e["seq"] for e in proof["lines"]] == [3] and json.loads(proof["lines"][0]["line"])["seq"] == 3
     r = verify(vault, path, key)
     assert r.returncode == 0 and "1 line included" in r.stdout_text, r.stderr + r.stdout_text
+    # A signed root is said so, and nothing else (it once also printed the
+    # note meant for a checkpoint of the old form).
+    assert "the root is signed" in r.stdout_text and "names the hash of the last" not in r.stdout_text
     assert go_check(go, proof) == ["ok"]
 
     # A dossier's history: the lines that wrote each of its versions (3

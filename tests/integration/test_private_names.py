@@ -78,6 +78,12 @@ def test_private_name_round_trip_and_nowhere_on_disk(vault):
     ps = [x["id"] for x in audit_lines(export) if x["op"] == "records.put" and x["result"] == "ok"][0]
     assert ok(c.call(A + "Resolve", {"collection": pc, "pseudonym": ps}))["id"] == "HS-1"
     assert ok(c.call(A + "Resolve", {"collection": NAME, "pseudonym": ps}))["id"] == "HS-1"
+    # A record's proof, asked by the names a service uses or by the
+    # pseudonyms an auditor reads, holds the lines that wrote it.
+    for coll, rid in ((NAME, "HS-1"), (pc, ps)):
+        proof = ok(c.call(A + "Prove", {"collection": coll, "id": rid}))
+        lines = [json.loads(e["line"]) for e in proof["lines"]]
+        assert [(x["collection"], x["id"], x["version"]) for x in lines] == [(pc, ps, 1), (pc, ps, 2)], lines
     r = c.call(A + "Resolve", {"collection": "pc-" + "0" * 32})
     assert r["error"] == A + "InvalidParameter" and "reserved" in r["parameters"]["reason"]
     ok(c.call(R + "CreateCollection", {"collection": "cong-khai"}))
