@@ -30,6 +30,56 @@ void cosigner_done(struct cosigner *w)
         *w = (struct cosigner){0};
 }
 
+int cosigners_parse(const char *text, struct cosigner *ws, size_t max, size_t *ret_n, char *err,
+                    size_t errlen)
+{
+        _cleanup_(freep) char *copy = strdup(text);
+        size_t n = 0, lineno = 0;
+        char *line;
+
+        if (!copy)
+                return -ENOMEM;
+        *ret_n = 0;
+        /* strsep, not strtok: blank lines still count for the line numbers. */
+        for (char *rest = copy; (line = strsep(&rest, "\n"));) {
+                size_t len;
+
+                lineno++;
+                while (*line == ' ' || *line == '\t')
+                        line++;
+                len = strlen(line);
+                while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+                        line[--len] = '\0';
+                if (len == 0 || line[0] == '#')
+                        continue;
+                if (n == max) {
+                        snprintf(err, errlen, "line %zu: more than %zu witnesses", lineno, max);
+                        goto fail;
+                }
+                if (cosigner_parse(line, &ws[n]) < 0) {
+                        snprintf(err, errlen,
+                                 "line %zu: not a witness key (a verifier key of type 0x04: "
+                                 "name+hex key id+base64 key, c2sp.org/tlog-cosignature)",
+                                 lineno);
+                        goto fail;
+                }
+                for (size_t k = 0; k < n; k++)
+                        if (memcmp(ws[k].id, ws[n].id, 4) == 0 && strcmp(ws[k].name, ws[n].name) == 0) {
+                                snprintf(err, errlen, "line %zu: the key of %s is given twice", lineno,
+                                         ws[n].name);
+                                n++;
+                                goto fail;
+                        }
+                n++;
+        }
+        *ret_n = n;
+        return 0;
+fail:
+        while (n > 0)
+                cosigner_done(&ws[--n]);
+        return -EINVAL;
+}
+
 bool cosign_shape(const struct note_sig *s, uint64_t *ret_time)
 {
         uint64_t t;

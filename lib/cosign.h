@@ -5,8 +5,9 @@
  * SHA-256(name || 0x0A || 0x04 || public key), and the signature is
  * be64(time) || Ed25519 over "cosignature/v1\ntime <time>\n" and the
  * checkpoint's text. A witness's key is a verifier key of type 0x04.
- * Only public data here: vaultctl checks cosignatures offline, vaultd
- * only checks their shape (it holds no witness key). */
+ * Only public data here: vaultctl checks cosignatures offline; vaultd
+ * checks their shape, and their signatures when it is given the witnesses
+ * it trusts (vaultd --witnesses). */
 #pragma once
 
 #include <stdbool.h>
@@ -37,6 +38,13 @@ struct cosigner {
  * key id does not match. Free with cosigner_done. */
 int cosigner_parse(const char *vkey, struct cosigner *ret);
 void cosigner_done(struct cosigner *w);
+
+/* Parses a witnesses file (text, NUL-terminated): one witness verifier key
+ * per line; blank lines and lines starting with # are skipped. Fills
+ * ws[0..*ret_n) (at most max, each to be freed with cosigner_done).
+ * -EINVAL with "line N: what is wrong" in err. */
+int cosigners_parse(const char *text, struct cosigner *ws, size_t max, size_t *ret_n, char *err,
+                    size_t errlen);
 
 /* Whether s has the shape of a cosignature/v1: COSIGN_SIG_SIZE bytes and
  * a time that fits in an int64 (seconds since the epoch, in *ret_time). */

@@ -105,6 +105,35 @@ static char *signature_line(const struct note_sig *s)
         return asprintf(&line, "\xe2\x80\x94 %s %s", s->name, b64) < 0 ? NULL : line;
 }
 
+/* With witnesses given (vaultd --witnesses): s must be a valid
+ * cosignature of n by one of them. 0 or JOB_FAILED. */
+static int witness_check(struct vault *v, struct job *j, const struct note *n, const struct note_sig *s)
+{
+        char why[512];
+        uint64_t t;
+
+        if (v->nwitnesses == 0)
+                return 0;
+        for (size_t k = 0; k < v->nwitnesses; k++) {
+                const struct cosigner *w = &v->witnesses[k];
+
+                if (strcmp(w->name, s->name) != 0 || memcmp(w->id, s->id, 4) != 0)
+                        continue;
+                if (cosign_check(n, w, &t) == 0)
+                        return 0;
+                snprintf(why, sizeof(why),
+                         "the cosignature by %s does not verify against that witness's key: forged, or "
+                         "over another text",
+                         s->name);
+                return job_invalid(j, IFACE, "checkpoint", why);
+        }
+        snprintf(why, sizeof(why),
+                 "the cosignature by %s is by no witness this vault trusts (its witnesses file names "
+                 "them)",
+                 s->name);
+        return job_invalid(j, IFACE, "checkpoint", why);
+}
+
 /* Checks each signature of n that the stored checkpoint does not carry:
  * a cosignature's shape, its time, one per witness key; *ret_count: how
  * many there are. 0 or JOB_FAILED. */
@@ -114,6 +143,7 @@ static int check_cosignatures(struct vault *v, struct job *j, const struct note 
         int64_t now = (int64_t)(now_realtime_us() / 1000000);
         char why[512];
         size_t count = 0;
+        int r;
 
         for (size_t i = 0; i < n->nsigs; i++) {
                 const struct note_sig *s = &n->sigs[i];
@@ -146,6 +176,8 @@ static int check_cosignatures(struct vault *v, struct job *j, const struct note 
                                          s->name);
                                 return job_invalid(j, IFACE, "checkpoint", why);
                         }
+                if ((r = witness_check(v, j, n, s)) != 0)
+                        return r;
                 count++;
         }
         if (count == 0)
@@ -213,10 +245,11 @@ static int store_cosignatures(struct vault *v, MDB_txn *txn, struct job *j, cons
                 }
                 if (r < 0 && r != -ENOENT)
                         return r;
-                /* The first one stays: vaultd holds no witness key, so it
+                /* The first one stays: without the witness's key vaultd
                  * cannot tell a newer cosignature from a forged one, and a
                  * caller replacing a witness's genuine one would destroy
-                 * the evidence (a review found it). */
+                 * the evidence (a review found it). With witnesses given,
+                 * only valid ones are stored at all. */
                 if (r == 0) {
                         ignored++;
                         continue;

@@ -1,10 +1,12 @@
 /* Witnesses' cosignatures of the vault's checkpoints (c2sp.org/
  * tlog-cosignature; docs/audit-format.md "Cosignatures"): stored next to
  * the checkpoint they sign, one per witness key, and appended to that
- * checkpoint wherever it leaves the vault (Export, Prove). vaultd holds
- * no witness key, so it checks only that a cosignature is well formed
- * and names a checkpoint it signed; its verifier (vaultctl audit verify
- * --witness) checks the signature. */
+ * checkpoint wherever it leaves the vault (Export, Prove). vaultd checks
+ * that a cosignature is well formed and names a checkpoint it signed; and,
+ * given the witnesses it trusts (vaultd --witnesses), that it is one of
+ * theirs and verifies, so that nobody can store a forged one first in a
+ * witness's name. Its verifier (vaultctl audit verify --witness) checks
+ * the signature either way. */
 #pragma once
 
 #include "cosign.h"

@@ -19,6 +19,7 @@
 
 #include "keystore.h"
 #include "passphrase.h"
+#include "cosign.h"
 #include "log.h"
 #include "auditree.h"
 #include "recmigrate.h"
@@ -34,9 +35,10 @@ struct options {
         const char *passphrase_file;                    /* seal the new key by the passphrase in this file */
         const char *new_key_file, *new_passphrase_file; /* --rekey */
         bool rekey;
-        const char *restore; /* --restore FILE: install a backup, then exit */
-        bool force;          /* --restore over an existing store */
-        bool passphrase;     /* seal the new key by a passphrase asked for */
+        const char *restore;   /* --restore FILE: install a backup, then exit */
+        const char *witnesses; /* --witnesses FILE */
+        bool force;            /* --restore over an existing store */
+        bool passphrase;       /* seal the new key by a passphrase asked for */
         struct server_config server;
         size_t body_max;
         bool allow_root, no_sandbox, init_if_empty, init_only, allow_user_namespace;
@@ -95,6 +97,10 @@ static void usage(FILE *f)
                    "  --denial-window SEC     one audit line per role-less uid and method per [1]\n"
                    "  --user NAME             user to switch to when started as root [vaultd]\n"
                    "  --allow-root            keep running as root (not recommended)\n"
+                   "  --witnesses FILE        the witnesses whose cosignatures the vault keeps, one\n"
+                   "                          verifier key per line [witnesses beside --policy,\n"
+                   "                          when there is one]: others, and forged ones, are\n"
+                   "                          refused\n"
                    "  --allow-user-namespace  serve although uids are remapped (a user namespace):\n"
                    "                          only when every caller shares vaultd's namespace\n"
                    "  --no-sandbox            no seccomp filter or limits (debugging only)\n"
@@ -149,6 +155,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 O_PASSPHRASE_FILE,
                 O_PASSPHRASE,
                 O_ALLOW_USERNS,
+                O_WITNESSES,
                 O_MEMORY,
                 O_DENIAL_WINDOW,
                 O_REKEY,
@@ -180,6 +187,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"passphrase-file", required_argument, NULL, O_PASSPHRASE_FILE},
                 {"passphrase", no_argument, NULL, O_PASSPHRASE},
                 {"allow-user-namespace", no_argument, NULL, O_ALLOW_USERNS},
+                {"witnesses", required_argument, NULL, O_WITNESSES},
                 {"memory-budget", required_argument, NULL, O_MEMORY},
                 {"denial-window", required_argument, NULL, O_DENIAL_WINDOW},
                 {"rekey", no_argument, NULL, O_REKEY},
@@ -292,6 +300,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                         break;
                 case O_FORCE:
                         o->force = true;
+                        break;
+                case O_WITNESSES:
+                        o->witnesses = optarg;
                         break;
                 case O_ALLOW_USERNS:
                         o->allow_user_namespace = true;
@@ -777,6 +788,51 @@ static int publish_at_start(struct vault *v, const struct options *o, const stru
 /* Locks the state directory, opens the store (creating it first when
  * allowed), starts the keeper and hands it the vault's wrapped keys; checks
  * the store against what was published; the vault is then ready to serve. */
+/* The witnesses file: --witnesses, or "witnesses" beside the policy when
+ * it exists. A file given that cannot be read, or a bad key, stops
+ * vaultd: a vault would otherwise keep cosignatures its admin meant it to
+ * check. */
+static int load_witnesses(const struct options *o, struct vault *v)
+{
+        _cleanup_(freep) char *dir = strdup(o->policy_path), *beside = NULL, *text = NULL;
+        const char *path = o->witnesses;
+        char err[256];
+        size_t len;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (!path) {
+                if (asprintf(&beside, "%s/witnesses", dirname(dir)) < 0)
+                        return -ENOMEM;
+                if (access(beside, F_OK) < 0 && errno == ENOENT)
+                        return 0;
+                path = beside;
+        }
+        if ((r = read_file_max(path, 65536, &text, &len)) < 0) {
+                log_error("cannot read the witnesses file %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (!(v->witnesses = calloc(COSIGN_WITNESSES_MAX, sizeof(*v->witnesses))))
+                return -ENOMEM;
+        if ((r = cosigners_parse(text, v->witnesses, COSIGN_WITNESSES_MAX, &v->nwitnesses, err,
+                                 sizeof(err))) < 0) {
+                log_error("witnesses file %s rejected: %s", path, err);
+                return r;
+        }
+        if (v->nwitnesses)
+                log_info("cosignatures are kept only from the %zu %s of %s, checked", v->nwitnesses,
+                         v->nwitnesses == 1 ? "witness" : "witnesses", path);
+        return 0;
+}
+
+static void free_witnesses(struct vault *v)
+{
+        for (size_t i = 0; v->witnesses && i < v->nwitnesses; i++)
+                cosigner_done(&v->witnesses[i]);
+        free(v->witnesses);
+}
+
 static int vault_open(struct vault *v, const struct options *o)
 {
         struct rollback_check rollback = {.state = ROLLBACK_NONE};
@@ -1145,7 +1201,9 @@ int main(int argc, char **argv)
         }
         for (size_t i = 0; i < v.policy->nwarnings; i++)
                 log_warning("policy %s: %s", o.policy_path, v.policy->warnings[i]);
-        r = vault_open(&v, &o);
+        r = load_witnesses(&o, &v);
+        if (r == 0)
+                r = vault_open(&v, &o);
         if (r == 0)
                 r = server_new(&v, &o.server, &srv);
         if (r == 0)
@@ -1159,6 +1217,7 @@ int main(int argc, char **argv)
         store_free(v.store);
         state_dir_free(v.state_dir);
         policy_free(v.policy);
+        free_witnesses(&v);
         health_done(&v.health);
         return r < 0 ? 1 : 0;
 }

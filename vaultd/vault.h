@@ -20,6 +20,7 @@
 #define VAULT_MEMORY_BUDGET_DEFAULT (64ull << 20)
 
 struct collname_cache;
+struct cosigner;
 
 struct vault {
         struct state_dir *state_dir; /* open and locked for the daemon's life */
@@ -52,6 +53,12 @@ struct vault {
          * vaultd/collname.c). */
         struct collname_cache *collnames;
         bool bodies_unlimited; /* stopping: nothing waits any more (atomic) */
+
+        /* The witnesses whose cosignatures AddCosignatures checks and
+         * keeps (vaultd --witnesses; none: it checks their shape only).
+         * Read at start, then only read. */
+        struct cosigner *witnesses;
+        size_t nwitnesses;
 
         /* Event-loop side. */
         struct policy *policy; /* swapped only by the event loop */

@@ -246,3 +246,44 @@ def test_witness_options_checked(vault):
                        (["--witness", key], "type 0x04")):
         r = verify(vault, "--file", "/nonexistent", *args)
         assert r.returncode == 2 and says in r.stderr, (args, r.stderr)
+
+
+def test_a_vault_given_its_witnesses_keeps_only_their_valid_cosignatures(vault_dir):
+    """Without witness keys vaultd keeps the first cosignature in a
+    witness's name, so whoever imports a forged one first blocks the
+    genuine one. Given the witnesses it trusts (a file beside the policy,
+    or --witnesses), it refuses a forged one and a stranger's."""
+    from conftest import Vault
+
+    w1, w2 = Cosigner("witness.example/w1"), Cosigner("ministry.example/w2")
+    with open(os.path.join(vault_dir, "witnesses"), "w") as f:
+        f.write("# the witnesses of this vault\n\n%s\n" % w1.vkey)
+    vault = Vault(vault_dir)
+    vault.start()
+    try:
+        assert "from the 1 witness of" in vault.read_log()
+        put(vault, "A")
+        note, size = newest(vault)
+        text = note_text(note)
+        r = import_note(vault, cosigned(note, w1.line(text, forge=True)))
+        assert r.returncode == 1 and "does not verify against that witness's key" in r.stdout_text
+        r = import_note(vault, cosigned(note, w2.line(text)))
+        assert r.returncode == 1 and "no witness this vault trusts" in r.stdout_text
+        r = import_note(vault, cosigned(note, w1.line(text)))
+        assert r.returncode == 0 and r.json["added"] == 1, r.stdout_text
+        cp = [n for n in parts(vault.export())[2] if "\n%d\n" % size in n][0]
+        assert w1.name in cp and w2.name not in cp
+    finally:
+        assert vault.stop() in (0, None), vault.read_log()
+    # A witnesses file vaultd cannot use stops it, naming the line.
+    path = os.path.join(vault_dir, "bad-witnesses")
+    with open(path, "w") as f:
+        f.write("%s\nnot-a-key\n" % w1.vkey)
+    vault.extra_args = ["--witnesses", path]
+    proc = vault.start(wait=False)
+    assert proc.wait(timeout=20) != 0
+    assert "witnesses file %s rejected: line 2: not a witness key" % path in vault.read_log()
+    vault.extra_args = ["--witnesses", os.path.join(vault_dir, "missing")]
+    assert vault.start(wait=False).wait(timeout=20) != 0
+    assert "cannot read the witnesses file" in vault.read_log()
+    vault.proc = None
