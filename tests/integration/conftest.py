@@ -352,6 +352,22 @@ def calls_as(sock, uid, calls, groups=()):
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
+def copies_at_rest(vault):
+    """What leaves the vault for an auditor or a backup disk, as (what,
+    bytes): a JSONL and a CSV export, the HTML report and a backup. The
+    private ids and names tests search them for what must not be there."""
+    report = os.path.join(vault.root, "report-%d.html" % time.monotonic_ns())
+    backup = os.path.join(vault.root, "backup-%d.mdb" % time.monotonic_ns())
+    vault.ctl("audit", "report", "-o", report, check=True)
+    vault.ctl("backup", backup, check=True)
+    out = [("the JSONL export", vault.export()),
+           ("the CSV export", vault.ctl("audit", "export", "--format", "csv", check=True).stdout)]
+    for what, path in (("the report", report), ("the backup", backup)):
+        with open(path, "rb") as f:
+            out.append((what, f.read()))
+    return out
+
+
 # Records calls as the records-control tests make them (test_dispose,
 # test_find, test_private_ids).
 def b64(data):
