@@ -61,7 +61,7 @@ def test_private_name_round_trip_and_nowhere_on_disk(vault):
     assert create["settings"]["private_name"] is True
     for what, data in copies_at_rest(vault):
         assert_nowhere(data, what)
-    r = vault.ctl("audit", "verify", check=True)
+    vault.ctl("audit", "verify", check=True)
 
     # An auditor resolves the pseudonym to the name (audited, without it),
     # and a record pseudonym within it.
@@ -165,7 +165,7 @@ def test_policy_grants_by_name_and_denials_name_the_pseudonym(vault_dir):
         assert nobody[0]["error"] == R + "AccessDenied"
         # A policy change: its diff in the trail names the pseudonym too.
         v.write_policy(POLICY + "allow user %d role service collections khac,%s\n" % (SERVICE + 1, NAME))
-        r = v.ctl("policy", "reload", check=True)
+        v.ctl("policy", "reload", check=True)
         lines = audit_lines(v.export())
         denied = [x for x in lines if x["result"] == "denied"]
         assert {x.get("collection") for x in denied if "count" not in x} == {pc, "khac"}
