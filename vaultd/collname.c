@@ -145,10 +145,12 @@ int collname_stored(struct vault *v, MDB_txn *txn, const char *name, char out[NA
         int r;
 
         strcpy(out, name);
-        if (collname_is_pseudonym(name) || exists_in_clear(v, txn, name))
+        /* (Cheapest first: most vaults have no private name at all.) */
+        if (collname_is_pseudonym(name) || (r = names_key(v, txn, false, &k, buf)) == -ENOENT ||
+            (r == 0 && exists_in_clear(v, txn, name)))
                 return 0;
-        if ((r = names_key(v, txn, false, &k, buf)) < 0)
-                return r == -ENOENT ? 0 : r;
+        if (r < 0)
+                return r;
         r = pseudonym(v, txn, &k, name, false, pc);
         if (r == -EKEYREVOKED || r == -EPROTO)
                 return 1; /* sealed */
