@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "collname.h"
 #include "methods.h"
 #include "pseudonym.h"
 #include "recmeta.h"
@@ -23,7 +24,7 @@
 
 /* A record the batch writes: its version and state as predicted so far. */
 struct predicted {
-        const char *collection, *id; /* borrowed from the job's parameters; NULL: a free slot */
+        const char *collection, *id; /* borrowed from the plan, the job's parameters; NULL: a free slot */
         uint64_t version;
         bool active;
 };
@@ -31,6 +32,12 @@ struct predicted {
 struct plan {
         struct vault *v;
         MDB_txn *txn;
+        /* Each job's collection as stored (vaultd/collname.h), and the
+         * last one asked whether its ids are private. */
+        char (*stored)[NAME_COLLECTION_MAX + 1];
+        size_t job;
+        char last[NAME_COLLECTION_MAX + 1];
+        bool last_private;
         struct predicted *table; /* open addressing, size a power of two, at most half full */
         size_t mask;
         struct keeper_dek_req *reqs;
@@ -89,13 +96,27 @@ static struct predicted *predicted(struct plan *pl, const char *collection, cons
         return &pl->table[i];
 }
 
-/* A job's record names, when well-formed (else the job fails by itself). */
-static bool record_names(struct job *j, const char **ret_collection, const char **ret_id)
+/* A job's record names as they are stored, when well-formed (else the
+ * job fails by itself): a private collection name mapped to its pseudonym
+ * (the keeper is asked once per name since start), as the job will. A
+ * collection with private ids is left to its jobs, which have the keeper
+ * map each id: a key asked for here under the real id would be made for
+ * nothing. */
+static bool record_names(struct plan *pl, struct job *j, const char **ret_collection, const char **ret_id)
 {
-        *ret_collection = json_string_value(json_object_get(j->call.parameters, "collection"));
+        const char *c = json_string_value(json_object_get(j->call.parameters, "collection"));
+        char *stored = pl->stored[pl->job];
+
         *ret_id = json_string_value(json_object_get(j->call.parameters, "id"));
-        return *ret_collection && *ret_id && name_collection_valid(*ret_collection) &&
-               name_id_valid(*ret_id);
+        if (!c || !*ret_id || !name_collection_valid(c) || !name_id_valid(*ret_id) ||
+            collname_stored(pl->v, pl->txn, c, stored) != 0)
+                return false;
+        if (strcmp(stored, pl->last) != 0) {
+                strcpy(pl->last, stored);
+                pl->last_private = pseudonym_private(pl->v, pl->txn, stored);
+        }
+        *ret_collection = stored;
+        return !pl->last_private;
 }
 
 /* An optional unsigned parameter: false when it is there but no integer
@@ -121,7 +142,7 @@ static void plan_write(struct plan *pl, struct job *j, bool put)
         uint64_t if_version;
         bool present;
 
-        if (!record_names(j, &collection, &id) || !(p = predicted(pl, collection, id, true)) ||
+        if (!record_names(pl, j, &collection, &id) || !(p = predicted(pl, collection, id, true)) ||
             !optional_uint(j, "if_version", &if_version, &present) || (present && if_version != p->version))
                 return;
         if (put && !json_is_string(json_object_get(j->call.parameters, "data")))
@@ -149,7 +170,7 @@ static void plan_get(struct plan *pl, struct job *j)
         bool present;
         MDB_val val;
 
-        if (!record_names(j, &collection, &id) || !optional_uint(j, "version", &version, &present))
+        if (!record_names(pl, j, &collection, &id) || !optional_uint(j, "version", &version, &present))
                 return;
         /* The latest version of a record the batch writes first is not
          * stored yet. */
@@ -179,10 +200,11 @@ void recprefetch_batch(struct vault *v, MDB_txn *txn, struct job *batch)
                 size *= 2;
         pl.table = calloc(size, sizeof(*pl.table));
         pl.reqs = calloc(jobs, sizeof(*pl.reqs));
+        pl.stored = calloc(jobs, sizeof(*pl.stored));
         pl.mask = size - 1;
-        if (!pl.table || !pl.reqs)
+        if (!pl.table || !pl.reqs || !pl.stored)
                 goto out; /* each job asks for itself */
-        for (struct job *j = batch; j; j = j->next) {
+        for (struct job *j = batch; j; j = j->next, pl.job++) {
                 if (j->denied || j->internal || j->preset_error)
                         continue;
                 /* By the method, not its handler: Put, Get and Delete run
@@ -198,4 +220,5 @@ void recprefetch_batch(struct vault *v, MDB_txn *txn, struct job *batch)
 out:
         free(pl.table);
         free(pl.reqs);
+        free(pl.stored);
 }
