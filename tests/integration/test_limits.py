@@ -132,3 +132,24 @@ def test_bad_messages_answered_connection_kept(vault):
     assert c.call("io.vaultd.admin.Status")["parameters"]["state"] == "serving"
     errors = [e.get("error") for e in audit_lines(vault.export()) if e["op"].startswith("records.")]
     assert errors == ["InvalidParameter", "InvalidParameter"]
+
+
+def test_rebuild_index_asks_for_the_space_it_may_write(vault_dir):
+    """One RebuildIndex call re-tags up to 1,000 records all over the
+    store: its batch asks the disk for that much room (about 37 MB), not
+    twice its 100-byte request, so that it cannot take the space kept for
+    refusal lines. A Put beside it still goes through."""
+    with small_disk(os.path.join(vault_dir, "small"), "40m") as mnt:
+        v = Vault(mnt)
+        v.start()
+        try:
+            c = Client(v.sock)
+            r = c.call("io.vaultd.records.CreateCollection", {"collection": "ho-so", "index": ["ma"]})
+            assert "error" not in r, r
+            put = {"collection": "ho-so", "id": "A-1", "data": "eA==", "index": {"ma": "1"}}
+            assert "error" not in c.call("io.vaultd.records.Put", put)
+            r = c.call("io.vaultd.records.RebuildIndex", {"collection": "ho-so"})
+            assert r["error"] == "io.vaultd.records.StorageFull", r
+            assert "error" not in c.call("io.vaultd.records.Put", dict(put, id="A-2"))
+        finally:
+            assert v.stop() == 0, v.read_log()
