@@ -73,6 +73,19 @@ static void list_append(struct job **head, struct job **tail, struct job *j)
         *tail = j;
 }
 
+/* Whether j will run its method in its batch (as run_job decides), so
+ * that what the method writes counts for the batch's space. */
+static bool job_runs(struct vault *v, const struct job *j)
+{
+        return !j->denied && !j->internal && !j->preset_error &&
+               !(j->method->needs_keys && __atomic_load_n(&v->sealed, __ATOMIC_RELAXED));
+}
+
+static bool writes_much(struct vault *v, const struct job *j)
+{
+        return j->method->writes && job_runs(v, j);
+}
+
 /* A denied call's audit line names the record it asked for, when the
  * names are well-formed (never arbitrary client bytes). */
 static void denied_audit_fields(struct vault *v, MDB_txn *txn, struct job *j)
@@ -251,9 +264,10 @@ static int run_batch_once(struct writer *w, struct job *batch)
 
         /* Twice the request bytes bounds what the batch writes (bodies are
          * base64 on the wire, slightly larger sealed on disk), with what
-         * a method writes beyond its request. */
+         * a method writes beyond its request: only for a call that will
+         * run it (a denied one must not make its batch StorageFull). */
         for (struct job *j = batch; j; j = j->next)
-                bytes += 2 * j->cost + j->method->writes;
+                bytes += 2 * j->cost + (job_runs(w->v, j) ? j->method->writes : 0);
         r = txn_begin(w, bytes, false, &txn);
         if (r < 0)
                 return r;
@@ -275,7 +289,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 goto abort;
         r = store_commit(txn);
         /* LMDB reports a short write on a full disk as EIO. */
-        if (r == -EIO && store_space_check(w->v->store, 2 * bytes, false) == -ENOSPC)
+        if (r == -EIO && store_space_check(w->v->store, bytes, false) == -ENOSPC)
                 r = -ENOSPC;
         if (r < 0)
                 return r;
@@ -412,7 +426,11 @@ static struct job *take_batch(struct writer *w)
         w->large_turn = w->large_head != NULL;
         batch = last = w->queue_head;
         bytes = batch->cost;
-        while (last->next && n < WRITER_BATCH_MAX && bytes + last->next->cost <= WRITER_BATCH_BYTES) {
+        /* A call that writes much beyond its request (RebuildIndex) has a
+         * batch of its own: should the disk lack room for it, only it is
+         * refused. */
+        while (last->next && n < WRITER_BATCH_MAX && bytes + last->next->cost <= WRITER_BATCH_BYTES &&
+               !writes_much(w->v, batch) && !writes_much(w->v, last->next)) {
                 last = last->next;
                 bytes += last->cost;
                 n++;

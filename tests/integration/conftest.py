@@ -336,17 +336,26 @@ class Client:
 
 _AS_UID = CLIENT_SCRIPT + """
 c = Client(sys.argv[1])
-for method, params in json.loads(sys.stdin.read()):
-    print(json.dumps(c.call(method, params)), flush=True)
+calls = json.loads(sys.stdin.read())
+if sys.argv[2:] == ["pipelined"]:
+    for method, params in calls:
+        c.send(method, params)
+    for _ in calls:
+        print(json.dumps(c.recv()), flush=True)
+else:
+    for method, params in calls:
+        print(json.dumps(c.call(method, params)), flush=True)
 """
 
 
-def calls_as(sock, uid, calls, groups=()):
+def calls_as(sock, uid, calls, groups=(), pipelined=False):
     """Makes each (method, params) call over one connection as another uid
-    (with these supplementary groups) and returns the replies."""
+    (with these supplementary groups) and returns the replies; pipelined:
+    sends them all before reading a reply (a few, so they fit the socket's
+    buffers)."""
     cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid)]
     cmd += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
-    r = subprocess.run(cmd + ["/usr/bin/python3", "-c", _AS_UID, sock],
+    r = subprocess.run(cmd + ["/usr/bin/python3", "-c", _AS_UID, sock] + (["pipelined"] if pipelined else []),
                        input=json.dumps(calls), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines()]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Client, Vault, audit_lines, small_disk
+from conftest import DEFAULT_POLICY, Client, Vault, audit_lines, calls_as, small_disk
 
 
 def test_full_disk_is_storage_full_not_corruption(vault_dir):
@@ -151,5 +151,12 @@ def test_rebuild_index_asks_for_the_space_it_may_write(vault_dir):
             r = c.call("io.vaultd.records.RebuildIndex", {"collection": "ho-so"})
             assert r["error"] == "io.vaultd.records.StorageFull", r
             assert "error" not in c.call("io.vaultd.records.Put", dict(put, id="A-2"))
+            # Calls that will not run count nothing of it: a service that
+            # may not RebuildIndex cannot make its batch StorageFull.
+            v.write_policy(DEFAULT_POLICY + "allow user 4242 role service collections ho-so\n")
+            v.ctl("policy", "reload", check=True)
+            got = calls_as(v.sock, 4242, [["io.vaultd.records.RebuildIndex", {"collection": "ho-so"}]] * 10 +
+                           [["io.vaultd.records.Put", dict(put, id="A-3")]], pipelined=True)
+            assert [g.get("error") for g in got] == ["io.vaultd.records.AccessDenied"] * 10 + [None], got
         finally:
             assert v.stop() == 0, v.read_log()
