@@ -471,9 +471,11 @@ int collections_create(struct vault *v, MDB_txn *txn, struct job *j)
                 return r;
         if (cs.created)
                 return job_fail(j, IFACE ".CollectionExists", json_pack("{s:s}", "collection", name));
+        /* (The name made private first: private_ids_change keeps counts
+         * under the name it is given.) */
         if ((r = settings_params(j, &cs, &any)) != 0 ||
-            (r = private_ids_change(v, txn, j, name, false, cs.private_ids)) != 0 ||
-            (r = private_name_make(v, txn, j, &name, &cs)) != 0)
+            (r = private_name_make(v, txn, j, &name, &cs)) != 0 ||
+            (r = private_ids_change(v, txn, j, name, false, cs.private_ids)) != 0)
                 return r;
         cs.created = true;
         cs.created_us = cs.updated_us = now_realtime_us();
@@ -626,9 +628,13 @@ static int open_private(struct vault *v, MDB_txn *txn, struct listed *all, size_
 
         if (!pcs)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                if (collname_is_pseudonym(all[i].stored))
+        for (size_t i = 0; i < n; i++) {
+                struct collection_settings cs;
+
+                if (collname_is_pseudonym(all[i].stored) &&
+                    collection_settings_get(v, txn, all[i].stored, &cs) == 0 && cs.private_name)
                         pcs[np++] = all[i].stored;
+        }
         if (np)
                 r = collname_open(v, txn, np, pcs, opened);
         for (size_t i = 0, k = 0; r == 0 && i < n && k < np; i++)

@@ -213,7 +213,7 @@ static int open_items(struct vault *v, MDB_txn *txn, json_t *arr)
         {
                 const char *c = json_string_value(json_object_get(o, "collection"));
 
-                if (c && collname_is_pseudonym(c) && pcs)
+                if (c && collname_is_pseudonym(c) && is_private(v, txn, c) && pcs)
                         pcs[n++] = c;
         }
         if (r == 0 && n > 0)
@@ -263,7 +263,10 @@ int collname_run(struct vault *v, MDB_txn *txn, struct job *j)
         char stored[NAME_COLLECTION_MAX + 1];
         int r;
 
-        if (name && name_collection_valid(name) && collname_is_pseudonym(name) && !is_private(v, txn, name))
+        /* (A collection of that form from before private names, in the
+         * clear, keeps being served.) */
+        if (name && name_collection_valid(name) && collname_is_pseudonym(name) &&
+            !is_private(v, txn, name) && !exists_in_clear(v, txn, name))
                 return job_fail(j, method_error(j->method, "InvalidParameter"),
                                 json_pack("{s:s,s:s}", "parameter", "collection", "reason",
                                           "names of the form pc- and 32 hex digits are reserved for "

@@ -27,7 +27,8 @@
 #define COLLNAME_KEY_OWNER "\001names"
 
 /* Whether s has the form of a collection pseudonym. Such names are
- * reserved: no collection can be created or written under one. */
+ * reserved: no collection can be created or written under one (one made
+ * before private names keeps being served). */
 bool collname_is_pseudonym(const char *s);
 
 /* Runs j's method in txn with its collection mapped as above; what the
@@ -56,8 +57,8 @@ int collname_make(struct vault *v, MDB_txn *txn, const char *name, char out[COLL
  * the job lives; NULL when out of memory. */
 const char *collname_adopt(struct job *j, const char *stored);
 
-/* The names of n collection pseudonyms (malloc'd into ret; NULL for one
- * that is no private collection's). -EKEYREVOKED while sealed. */
+/* The names of n private collections' pseudonyms (malloc'd into ret).
+ * -EIO when one is no private collection's, -EKEYREVOKED while sealed. */
 int collname_open(struct vault *v, MDB_txn *txn, size_t n, const char *const *pcs, char **ret);
 
 void collname_cache_free(struct vault *v);

@@ -238,3 +238,30 @@ def test_integrity_error_answers_the_names_status_keeps_the_pseudonyms(vault):
     last = ok(c.call("io.vaultd.admin.Status", {}))["integrity_last"]
     assert (last["collection"], last["id"]) == (pc, ps), last
     assert "099887766554" not in vault.read_log() and "hiv" not in vault.read_log()
+
+
+def test_a_clear_collection_named_like_a_pseudonym_before_keeps_being_served(vault_dir):
+    """A collection made before private names may have a name of the form
+    now reserved (tests/integration/fixtures/store-pc-name): it is served,
+    listed and held as before, also once the vault has a private name."""
+    from conftest import vault_from_fixture
+
+    legacy = "pc-" + "0123456789abcdef" * 2
+    v = vault_from_fixture(vault_dir, "store-pc-name")
+    v.start()
+    try:
+        c = Client(v.sock)
+        ok(c.call(R + "CreateCollection", {"collection": NAME, "private_name": True}))
+        ok(put(c, NAME, "N-1", "x"))
+        assert ok(c.call(R + "Get", {"collection": legacy, "id": "A-1"}))["data"] == b64("before private names")
+        ok(put(c, legacy, "A-2", "y"))
+        names = [x["collection"] for x in ok(c.call(R + "ListCollections", {}))["collections"]]
+        assert sorted(names) == sorted([legacy, "thuong", NAME])
+        holds = ok(c.call(R + "ListHolds", {}))["holds"]
+        assert [(h["collection"], h["id"]) for h in holds] == [(legacy, "A-1")]
+        # Another name of that form, unknown, stays refused.
+        r = put(c, "pc-" + "fedcba9876543210" * 2, "Z", "z")
+        assert r["error"] == R + "InvalidParameter" and "reserved" in r["parameters"]["reason"]
+        assert v.ctl("audit", "verify").returncode == 0
+    finally:
+        assert v.stop() in (0, None), v.read_log()
