@@ -105,33 +105,57 @@ static char *signature_line(const struct note_sig *s)
         return asprintf(&line, "\xe2\x80\x94 %s %s", s->name, b64) < 0 ? NULL : line;
 }
 
-/* With witnesses given (vaultd --witnesses): s must be a valid
- * cosignature of n by one of them. 0 or JOB_FAILED. */
-static int witness_check(struct vault *v, struct job *j, const struct note *n, const struct note_sig *s)
+/* The witness (vaultd --witnesses) whose key signed s, or NULL. */
+static const struct cosigner *witness_of(const struct vault *v, const struct note_sig *s)
 {
+        for (size_t k = 0; k < v->nwitnesses; k++)
+                if (strcmp(v->witnesses[k].name, s->name) == 0 && memcmp(v->witnesses[k].id, s->id, 4) == 0)
+                        return &v->witnesses[k];
+        return NULL;
+}
+
+/* Whether the vault keeps s, a cosignature of n (*ret_kept): any
+ * well-formed one without witnesses given; else only one by a witness
+ * (others are ignored: a poster may ask more witnesses than this vault
+ * trusts), which must verify. 0, or JOB_FAILED (a forged one). */
+static int witness_check(struct vault *v, struct job *j, const struct note *n, const struct note_sig *s,
+                         bool *ret_kept)
+{
+        const struct cosigner *w = witness_of(v, s);
         char why[512];
         uint64_t t;
 
-        if (v->nwitnesses == 0)
+        *ret_kept = v->nwitnesses == 0 || w;
+        if (v->nwitnesses == 0 || !w || cosign_check(n, w, &t) == 0)
                 return 0;
-        for (size_t k = 0; k < v->nwitnesses; k++) {
-                const struct cosigner *w = &v->witnesses[k];
-
-                if (strcmp(w->name, s->name) != 0 || memcmp(w->id, s->id, 4) != 0)
-                        continue;
-                if (cosign_check(n, w, &t) == 0)
-                        return 0;
-                snprintf(why, sizeof(why),
-                         "the cosignature by %s does not verify against that witness's key: forged, or "
-                         "over another text",
-                         s->name);
-                return job_invalid(j, IFACE, "checkpoint", why);
-        }
         snprintf(why, sizeof(why),
-                 "the cosignature by %s is by no witness this vault trusts (its witnesses file names "
-                 "them)",
+                 "the cosignature by %s does not verify against that witness's key: forged, or over "
+                 "another text",
                  s->name);
         return job_invalid(j, IFACE, "checkpoint", why);
+}
+
+/* Whether the stored signature line old of a trusted witness's key does
+ * not verify on the checkpoint text of n (it was stored before the vault
+ * was given its witnesses): then a valid one replaces it. */
+static bool stored_forged(const struct vault *v, const struct note *n, const struct note_sig *s,
+                          const MDB_val *old)
+{
+        const struct cosigner *w = witness_of(v, s);
+        _cleanup_(freep) char *msg = NULL;
+        struct note stored = {0};
+        char why[64];
+        uint64_t t;
+        bool forged;
+
+        if (!w || asprintf(&msg, "%.*s\n%.*s\n", (int)n->text_len, n->buf, (int)old->mv_size,
+                           (const char *)old->mv_data) < 0)
+                return false;
+        if (note_parse(msg, strlen(msg), &stored, why, sizeof(why)) < 0)
+                return true;
+        forged = cosign_check(&stored, w, &t) != 0;
+        note_done(&stored);
+        return forged;
 }
 
 /* Checks each signature of n that the stored checkpoint does not carry:
@@ -142,11 +166,12 @@ static int check_cosignatures(struct vault *v, struct job *j, const struct note 
 {
         int64_t now = (int64_t)(now_realtime_us() / 1000000);
         char why[512];
-        size_t count = 0;
+        size_t count = 0, others = 0;
         int r;
 
         for (size_t i = 0; i < n->nsigs; i++) {
                 const struct note_sig *s = &n->sigs[i];
+                bool kept;
                 uint64_t t;
 
                 if (own_signature(stored, s))
@@ -176,10 +201,15 @@ static int check_cosignatures(struct vault *v, struct job *j, const struct note 
                                          s->name);
                                 return job_invalid(j, IFACE, "checkpoint", why);
                         }
-                if ((r = witness_check(v, j, n, s)) != 0)
+                if ((r = witness_check(v, j, n, s, &kept)) != 0)
                         return r;
-                count++;
+                count += kept;
+                others += !kept;
         }
+        if (count == 0 && others)
+                return job_invalid(j, IFACE, "checkpoint",
+                                   "none of its cosignatures is by a witness this vault trusts (its "
+                                   "witnesses file names them)");
         if (count == 0)
                 return job_invalid(j, IFACE, "checkpoint",
                                    "it carries no cosignature: append the witness's reply (its signature "
@@ -234,6 +264,10 @@ static int store_cosignatures(struct vault *v, MDB_txn *txn, struct job *j, cons
 
                 if (own_signature(stored, s))
                         continue;
+                if (v->nwitnesses && !witness_of(v, s)) {
+                        ignored++; /* by a witness the vault does not trust */
+                        continue;
+                }
                 if ((r = cosign_key(size, s, &key)) < 0)
                         return job_invalid(j, IFACE, "checkpoint", "a witness name is too long");
                 if (!(line = signature_line(s)))
@@ -249,8 +283,9 @@ static int store_cosignatures(struct vault *v, MDB_txn *txn, struct job *j, cons
                  * cannot tell a newer cosignature from a forged one, and a
                  * caller replacing a witness's genuine one would destroy
                  * the evidence (a review found it). With witnesses given,
-                 * only valid ones are stored at all. */
-                if (r == 0) {
+                 * only valid ones are stored, and one stored before that
+                 * does not verify is replaced. */
+                if (r == 0 && !(v->nwitnesses && stored_forged(v, n, s, &old))) {
                         ignored++;
                         continue;
                 }

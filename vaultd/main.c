@@ -823,6 +823,10 @@ static int load_witnesses(const struct options *o, struct vault *v)
         if (v->nwitnesses)
                 log_info("cosignatures are kept only from the %zu %s of %s, checked", v->nwitnesses,
                          v->nwitnesses == 1 ? "witness" : "witnesses", path);
+        else
+                log_warning("the witnesses file %s names no witness: cosignatures are checked for their "
+                            "shape only",
+                            path);
         return 0;
 }
 

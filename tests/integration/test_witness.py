@@ -256,25 +256,49 @@ def test_a_vault_given_its_witnesses_keeps_only_their_valid_cosignatures(vault_d
     from conftest import Vault
 
     w1, w2 = Cosigner("witness.example/w1"), Cosigner("ministry.example/w2")
+    vault = Vault(vault_dir)
+    vault.start()
+    # Before the vault knows its witnesses, a forged cosignature in w1's
+    # name is stored first, and the genuine one is then ignored.
+    put(vault, "A")
+    note, size = newest(vault)
+    text = note_text(note)
+    assert import_note(vault, cosigned(note, w1.line(text, forge=True))).json["added"] == 1
+    assert import_note(vault, cosigned(note, w1.line(text))).json["ignored"] == 1
+    vault.stop()
     with open(os.path.join(vault_dir, "witnesses"), "w") as f:
         f.write("# the witnesses of this vault\n\n%s\n" % w1.vkey)
-    vault = Vault(vault_dir)
     vault.start()
     try:
         assert "from the 1 witness of" in vault.read_log()
-        put(vault, "A")
+        # Given its witnesses, it replaces that forged one by the genuine.
+        r = import_note(vault, cosigned(note, w1.line(text)))
+        assert r.returncode == 0 and r.json["added"] == 1, r.stdout_text
+        put(vault, "B")
         note, size = newest(vault)
         text = note_text(note)
         r = import_note(vault, cosigned(note, w1.line(text, forge=True)))
         assert r.returncode == 1 and "does not verify against that witness's key" in r.stdout_text
         r = import_note(vault, cosigned(note, w2.line(text)))
-        assert r.returncode == 1 and "no witness this vault trusts" in r.stdout_text
-        r = import_note(vault, cosigned(note, w1.line(text)))
-        assert r.returncode == 0 and r.json["added"] == 1, r.stdout_text
+        assert r.returncode == 1 and "none of its cosignatures is by a witness this vault" in r.stdout_text
+        # A stranger's beside a witness's: the stranger's is ignored.
+        r = import_note(vault, cosigned(note, w1.line(text), w2.line(text)))
+        assert r.returncode == 0 and (r.json["added"], r.json["ignored"]) == (1, 1), r.stdout_text
         cp = [n for n in parts(vault.export())[2] if "\n%d\n" % size in n][0]
         assert w1.name in cp and w2.name not in cp
+        path = os.path.join(vault.root, "cosigned.jsonl")
+        with open(path, "wb") as f:
+            f.write(vault.export("--to-seq", str(size - 1)))
+        r = vault.ctl("audit", "verify", "--file", path, "--partial", "--witness", w1.vkey)
+        assert r.returncode == 0, r.stdout_text + r.stderr
     finally:
         assert vault.stop() in (0, None), vault.read_log()
+    # A file that names no witness is said so.
+    with open(os.path.join(vault_dir, "witnesses"), "w") as f:
+        f.write("# none yet\n")
+    vault.start()
+    vault.stop()
+    assert "names no witness: cosignatures are checked for their shape only" in vault.read_log()
     # A witnesses file vaultd cannot use stops it, naming the line.
     path = os.path.join(vault_dir, "bad-witnesses")
     with open(path, "w") as f:
