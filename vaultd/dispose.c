@@ -26,8 +26,11 @@ static int due_time(const struct collection_settings *cs, const struct record_he
 
         /* A service gives retain_until (it knows the event retention runs
          * from), so a compromised one could make its records due at once:
-         * such a record is marked, for the admin who disposes of it. */
-        *ret_shortened = c->retain_until_us && cs->retention.unit && c->retain_until_us < period;
+         * a record whose retain_until ends it before its collection's
+         * period, or that was due already when it was last written, is
+         * marked for the admin who disposes of it. */
+        *ret_shortened = c->retain_until_us && ((cs->retention.unit && c->retain_until_us < period) ||
+                                                c->retain_until_us <= h->updated_us);
         if (c->retain_until_us) {
                 *ret = c->retain_until_us;
                 return 0;
