@@ -49,17 +49,23 @@ void warn_citizen_id(struct ctl *ctl, const char *collection, const char *id)
 
 int cmd_audit_resolve(struct ctl *ctl, int argc, char **argv)
 {
-        static const struct option opts[] = {{}};
+        enum { OPT_REASON = OPT_COMMAND };
+        static const struct option opts[] = {{"reason", required_argument, NULL, OPT_REASON}, {}};
+        const char *reason = NULL;
         char **pos;
-        json_t *reply;
+        json_t *reply, *params;
+        int c;
 
-        while (ctl_getopt(ctl, argc, argv, "", opts) != -1)
-                ;
+        while ((c = ctl_getopt(ctl, argc, argv, "", opts)) != -1)
+                reason = optarg;
+        if (!reason)
+                die_usage(ctl, "--reason TEXT is required: why the id is needed goes into the audit trail");
         pos = ctl_positional(ctl, argc, argv, 1, 2);
         /* One argument: a private collection's pseudonym (pc-...). */
-        reply = ctl_call(ctl, "io.vaultd.audit.Resolve",
-                         pos[1] ? json_pack("{s:s,s:s}", "collection", pos[0], "pseudonym", pos[1])
-                                : json_pack("{s:s}", "collection", pos[0]));
+        params = json_pack("{s:s,s:s}", "collection", pos[0], "reason", reason);
+        if (pos[1])
+                json_object_set_new(params, "pseudonym", json_string(pos[1]));
+        reply = ctl_call(ctl, "io.vaultd.audit.Resolve", params);
         if (ctl->json)
                 print_json(reply);
         else {

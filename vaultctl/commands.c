@@ -187,15 +187,18 @@ static const struct command audit_commands[] = {
          "Exits with 3 when the evidence does not verify; names the first bad line.",
          "vaultctl audit verify --file audit-2026-11.jsonl --key 'vaultd/...+...+...' --state audit.state",
          "the auditor or admin role (with --file: nothing, no daemon)"},
-        {"resolve", "audit", cmd_audit_resolve, "COLLECTION PSEUDONYM | COLLECTION-PSEUDONYM",
+        {"resolve", "audit", cmd_audit_resolve, "COLLECTION PSEUDONYM | COLLECTION-PSEUDONYM --reason TEXT",
          "the record id, or collection name, behind a pseudonym",
          "Prints the record id that PSEUDONYM (ps- and 32 hex digits, as the trail,\n"
          "exports, reports and backups show the ids of a collection with private\n"
          "ids) stands for. Given only a collection's pseudonym (pc- and 32 hex\n"
          "digits: a collection created with --private-name), prints its name.\n"
-         "The call is audited with the collection and the pseudonym, never the id\n"
-         "or the name: resolve only what an investigation needs.",
-         "vaultctl audit resolve nguoi-co-cong ps-3f0c9a61d2e44b7c8e0f1a2b3c4d5e6f",
+         "The call is audited with the collection, the pseudonym and the reason,\n"
+         "never the id or the name: resolve only what an investigation needs.\n"
+         "\n"
+         "  --reason TEXT  why, for the audit trail (required): the investigation's\n"
+         "                 reference",
+         "vaultctl audit resolve nguoi-co-cong ps-3f0c9a61d2e44b7c8e0f1a2b3c4d5e6f --reason 'TT-2026/17'",
          "the auditor or admin role"},
         {"rotate-key", "audit", cmd_audit_rotate_key, "", "replace the audit signing key",
          "Makes a new Ed25519 key sign the audit trail's checkpoints. The checkpoint\n"

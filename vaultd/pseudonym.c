@@ -13,6 +13,7 @@
 #include "findindex.h"
 #include "keeper-proto.h"
 #include "methods.h"
+#include "recctl.h"
 #include "records.h"
 #include "util.h"
 
@@ -300,7 +301,7 @@ int pseudonym_prove(struct vault *v, MDB_txn *txn, struct job *j)
 
 int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j)
 {
-        const char *collection, *ps;
+        const char *collection, *ps, *reason;
         struct collection_settings cs;
         uint8_t bin[COLLKEY_PSEUDONYM_SIZE];
         char *id = NULL;
@@ -311,8 +312,12 @@ int pseudonym_resolve(struct vault *v, MDB_txn *txn, struct job *j)
         /* The line names the collection and the pseudonym, never the id
          * (nor a private collection's name: collname.h). */
         j->audit.collection = collection;
+        /* Why, for the trail: an investigation's reference. */
         if ((r = param_string(j, IFACE_AUDIT, "pseudonym", false, &ps)) != 0 ||
-            (r = collection_settings_get(v, txn, collection, &cs)) < 0)
+            (r = recctl_param_reason(j, IFACE_AUDIT, "reason", &reason)) != 0)
+                return r;
+        j->audit.extra = json_pack("{s:s}", "reason", reason);
+        if ((r = collection_settings_get(v, txn, collection, &cs)) < 0)
                 return r;
         if (!ps)
                 return resolve_name(v, txn, j, collection, &cs);

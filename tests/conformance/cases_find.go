@@ -67,11 +67,11 @@ func init() {
 			t.Errorf("ListHolds: %+v", holds)
 			return
 		}
-		id, _, err := aud.Resolve().Call(t.Ctx(), c, "conf-private", &holds[0].Id)
+		id, _, err := aud.Resolve().Call(t.Ctx(), c, "conf-private", &holds[0].Id, "thanh tra")
 		if t.noErr("Resolve", err) && (id == nil || *id != "CCCD-099887766554") {
 			t.Errorf("Resolve: %v", id)
 		}
-		_, _, err = aud.Resolve().Call(t.Ctx(), c, "conf-private", str("ps-00000000000000000000000000000000"))
+		_, _, err = aud.Resolve().Call(t.Ctx(), c, "conf-private", str("ps-00000000000000000000000000000000"), "thanh tra")
 		t.wantErr("Resolve of an unknown pseudonym", err, "io.vaultd.audit.NotFound")
 	})
 }
@@ -93,11 +93,11 @@ func init() {
 		if _, data, _, _, err := rec.Get().Call(t.Ctx(), c, "conf-tên-riêng", "HS-1", nil); t.noErr("Get", err) && data != b64("x") {
 			t.Errorf("Get: %q", data)
 		}
-		_, name, err := aud.Resolve().Call(t.Ctx(), c, *col.Stored_as, nil)
+		_, name, err := aud.Resolve().Call(t.Ctx(), c, *col.Stored_as, nil, "thanh tra")
 		if t.noErr("Resolve", err) && (name == nil || *name != "conf-tên-riêng") {
 			t.Errorf("Resolve: %v", name)
 		}
-		_, _, err = aud.Resolve().Call(t.Ctx(), c, "pc-00000000000000000000000000000000", nil)
+		_, _, err = aud.Resolve().Call(t.Ctx(), c, "pc-00000000000000000000000000000000", nil, "thanh tra")
 		t.wantErr("Resolve of a reserved name", err, "io.vaultd.audit.InvalidParameter")
 		_, err = rec.CreateCollection().Call(t.Ctx(), c, "pc-00000000000000000000000000000000", nil, nil, nil, nil, nil)
 		t.wantErr("CreateCollection of a reserved name", err, "io.vaultd.records.InvalidParameter")

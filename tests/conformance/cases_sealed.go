@@ -225,7 +225,7 @@ func init() {
 			t.Errorf("Verify while sealed: lines %d checkpoints %d hash %q", vl, cps, vh)
 		}
 		// Resolve needs the keeper's keys: audit.Sealed.
-		_, _, err = aud.Resolve().Call(t.Ctx(), c, sealedCollection, str("ps-00000000000000000000000000000000"))
+		_, _, err = aud.Resolve().Call(t.Ctx(), c, sealedCollection, str("ps-00000000000000000000000000000000"), "thanh tra")
 		t.wantSealed("Resolve while sealed", err, "io.vaultd.audit")
 	})
 

@@ -58,16 +58,22 @@ def test_private_ids_round_trip_and_nowhere_on_disk(vault):
 
     # An auditor resolves one pseudonym, and that call is audited without
     # the id.
-    assert ok(c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": puts[0]}))["id"] == IDS[0]
-    r = vault.ctl("audit", "resolve", "bao-tro", puts[1], check=True)
+    assert ok(c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": puts[0], "reason": "thanh tra"}))["id"] == IDS[0]
+    r = vault.ctl("audit", "resolve", "bao-tro", puts[1], "--reason", "thanh tra", check=True)
     assert r.stdout_text == IDS[1] + "\n"
-    r = c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": "ps-" + "0" * 32})
+    r = c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": "ps-" + "0" * 32, "reason": "thanh tra"})
     assert r["error"] == A + "NotFound"
-    r = c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": IDS[0]})
+    r = c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": IDS[0], "reason": "thanh tra"})
     assert r["error"] == A + "InvalidParameter" and r["parameters"]["parameter"] == "pseudonym"
+    # Resolving needs a reason, which the trail keeps.
+    r = c.call(A + "Resolve", {"collection": "bao-tro", "pseudonym": puts[0]})
+    assert r["error"] == A + "InvalidParameter" and r["parameters"]["parameter"] == "reason"
+    r = vault.ctl("audit", "resolve", "bao-tro", puts[1])
+    assert r.returncode == 2 and "--reason" in r.stderr
     export = vault.export()
     resolves = [x for x in audit_lines(export) if x["op"] == "audit.resolve"]
     assert [x["id"] for x in resolves[:2]] == puts[:2]
+    assert [x["reason"] for x in resolves[:2]] == ["thanh tra"] * 2
     assert_nowhere(export, "the export after resolve")
 
     c.close()

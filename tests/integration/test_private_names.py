@@ -65,21 +65,21 @@ def test_private_name_round_trip_and_nowhere_on_disk(vault):
 
     # An auditor resolves the pseudonym to the name (audited, without it),
     # and a record pseudonym within it.
-    assert ok(c.call(A + "Resolve", {"collection": pc}))["name"] == NAME
-    assert vault.ctl("audit", "resolve", pc, check=True).stdout_text == NAME + "\n"
+    assert ok(c.call(A + "Resolve", {"collection": pc, "reason": "thanh tra"}))["name"] == NAME
+    assert vault.ctl("audit", "resolve", pc, "--reason", "thanh tra", check=True).stdout_text == NAME + "\n"
     ps = [x["id"] for x in audit_lines(export) if x["op"] == "records.put" and x["result"] == "ok"][0]
-    assert ok(c.call(A + "Resolve", {"collection": pc, "pseudonym": ps}))["id"] == "HS-1"
-    assert ok(c.call(A + "Resolve", {"collection": NAME, "pseudonym": ps}))["id"] == "HS-1"
+    assert ok(c.call(A + "Resolve", {"collection": pc, "pseudonym": ps, "reason": "thanh tra"}))["id"] == "HS-1"
+    assert ok(c.call(A + "Resolve", {"collection": NAME, "pseudonym": ps, "reason": "thanh tra"}))["id"] == "HS-1"
     # A record's proof, asked by the names a service uses or by the
     # pseudonyms an auditor reads, holds the lines that wrote it.
     for coll, rid in ((NAME, "HS-1"), (pc, ps)):
         proof = ok(c.call(A + "Prove", {"collection": coll, "id": rid}))
         lines = [json.loads(e["line"]) for e in proof["lines"]]
         assert [(x["collection"], x["id"], x["version"]) for x in lines] == [(pc, ps, 1), (pc, ps, 2)], lines
-    r = c.call(A + "Resolve", {"collection": "pc-" + "0" * 32})
+    r = c.call(A + "Resolve", {"collection": "pc-" + "0" * 32, "reason": "thanh tra"})
     assert r["error"] == A + "InvalidParameter" and "reserved" in r["parameters"]["reason"]
     ok(c.call(R + "CreateCollection", {"collection": "cong-khai"}))
-    r = c.call(A + "Resolve", {"collection": "cong-khai"})
+    r = c.call(A + "Resolve", {"collection": "cong-khai", "reason": "thanh tra"})
     assert r["error"] == A + "InvalidParameter" and r["parameters"]["parameter"] == "pseudonym"
     export = vault.export()
     resolves = [x for x in audit_lines(export) if x["op"] == "audit.resolve"]
@@ -132,7 +132,7 @@ def test_refusals(vault):
     vault.start()
     c = Client(vault.sock)
     assert ok(c.call(R + "Get", {"collection": "rieng", "id": "R-1"}))["data"] == b64("x")
-    assert ok(c.call(A + "Resolve", {"collection": col["stored_as"]}))["name"] == "rieng"
+    assert ok(c.call(A + "Resolve", {"collection": col["stored_as"], "reason": "thanh tra"}))["name"] == "rieng"
 
 
 POLICY = """\
