@@ -22,6 +22,7 @@
 #include "log.h"
 #include "methods.h"
 #include "reader.h"
+#include "server-internal.h"
 #include "util.h"
 #include "varlink.h"
 #include "writer.h"
@@ -42,63 +43,6 @@
  * replies, and the memory behind them, for ever by reading a byte now and
  * then. */
 #define CONN_DRAIN_MIN (1u << 20)
-
-struct server;
-
-struct conn {
-        struct server *srv;
-        struct conn *prev, *next;
-        int fd;
-        sd_event_source *src;
-        sd_event_source *defer; /* an incremental job's next turn */
-        struct vl_reader in;
-        char *out;
-        size_t out_len, out_off, out_cap;
-        struct job *pend_head, *pend_tail;
-        unsigned npending;
-        unsigned refs; /* jobs inside the writer, running handlers */
-        /* A descriptor that came with the first byte of the message being
-         * read (SCM_RIGHTS), for the call that message turns out to be; -1
-         * when none (docs/protocol.md, "File descriptors"). */
-        int fd_pending;
-        struct ucred cred;
-        gid_t *groups; /* supplementary groups (SO_PEERGROUPS) */
-        size_t ngroups;
-        char *user;
-        uint64_t partial_since, last_activity;
-        /* Since when replies wait for the peer to read (the current
-         * --write-timeout window), and how much it read in that window. */
-        uint64_t drain_since;
-        size_t drained;
-        size_t mem_held;     /* queued calls and unsent replies, bytes */
-        unsigned large_held; /* large bodies decrypted for it, not yet sent (job.conn_large) */
-        bool closed, closing;
-};
-
-struct server {
-        struct vault *v;
-        const struct server_config *cfg;
-        sd_event *event;
-        int listen_fd, notify_fd;
-        struct writer *writer;
-        struct conn *conns;
-        bool activated;       /* the socket came from systemd */
-        uint64_t watchdog_us; /* systemd's WatchdogSec, 0 when off */
-        bool writer_stuck;    /* logged once per stall */
-        /* The STATUS= text last sent, and the state it named. */
-        char status_line[HEALTH_STATUS_LINE_MAX];
-        enum health_state status_state;
-        struct denials *denials;
-        /* One budget for everything queued and unsent: past it, only
-         * connections that hold nothing may read (back-pressure). */
-        uint64_t mem_used, mem_budget;
-        bool mem_wake; /* fell below the budget: paused connections may read */
-        /* Calls for the writer, handed over together once per loop
-         * iteration (on_post): the writer then sees all that arrived in
-         * one wake-up as one batch, and is signalled once. */
-        struct job *to_writer_head, *to_writer_tail;
-        bool failing_closed;
-};
 
 static void conn_yield(struct conn *c);
 
