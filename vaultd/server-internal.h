@@ -71,3 +71,33 @@ struct server {
         struct job *to_writer_head, *to_writer_tail;
         bool failing_closed;
 };
+
+/* dispatch.c */
+
+/* A job for a call of c (NULL: one of vaultd's own) by user (copied, may
+ * be NULL), costing cost bytes; NULL without memory. The caller owns it. */
+struct job *job_new(struct conn *c, const char *user, size_t cost);
+/* Queues a named error (taking params) as c's next reply, not audited;
+ * without memory c closes instead. */
+void reply_error_now(struct conn *c, const char *error, json_t *params, size_t cost);
+/* Queues j for the writer, in order; flush_to_writer hands the queue over
+ * (at the end of each loop iteration, and at shutdown). */
+void to_writer(struct server *s, struct job *j);
+void flush_to_writer(struct server *s);
+/* Queues the summary lines of role-less denials that are due. */
+void submit_denial_summaries(struct server *s);
+/* Turns one message of c (the caller frees it) into a job: answered at
+ * once, queued for the writer, or counted in a summary of denials. */
+void dispatch(struct conn *c, char *msg, size_t len);
+
+/* server.c */
+
+/* A job in the writer or a running handler keeps c's memory (conn_unref:
+ * the last reference to a closed connection frees it). */
+void conn_ref(struct conn *c);
+/* Encodes j's reply or error into j->out (of a reply with a body, its
+ * start); when it cannot, j's connection closes instead of answering. */
+void job_encode(struct job *j);
+/* Appends j to c's calls in flight, whose replies leave in this order,
+ * and charges it against the memory budget. */
+void job_attach(struct conn *c, struct job *j);
