@@ -1,5 +1,8 @@
-/* The event loop's state (struct server, struct conn), for the files of
- * the event loop alone. The daemon's interface to it is server.h. */
+/* The event loop's state, shared by its three files and no other:
+ * server.c (the listener, the jobs the writer returns, timers and
+ * signals), conn.c (a connection's life, I/O and memory budget) and
+ * dispatch.c (from a message to a job). The daemon's interface to the
+ * event loop is server.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -72,6 +75,38 @@ struct server {
         bool failing_closed;
 };
 
+/* conn.c */
+
+/* After memory was freed: the connections the budget paused read again. */
+void mem_wake_paused(struct server *s);
+/* Frees c's memory, not its socket: a connection never linked into the
+ * server's list, or a closed one that nothing refers to. */
+void conn_free(struct conn *c);
+/* Closes c and gives back its budget; its memory stays while references
+ * (jobs in the writer, a running handler) hold it. */
+void conn_close(struct conn *c);
+/* A job in the writer or a running handler keeps c's memory (conn_unref:
+ * the last reference to a closed connection frees it). */
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+/* Encodes j's reply or error into j->out (of a reply with a body, its
+ * start); when it cannot, j's connection closes instead of answering. */
+void job_encode(struct job *j);
+/* Appends j to c's calls in flight, whose replies leave in this order,
+ * and charges it against the memory budget. */
+void job_attach(struct conn *c, struct job *j);
+/* The reader thread's descriptor is readable (userdata: the server): its
+ * output goes to the connections waiting for it. */
+int on_reader_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+/* Sends c's finished replies in call order as far as its peer reads, then
+ * reads on; c may be closed on return. */
+void conn_flush(struct conn *c);
+/* A connection's socket is ready (userdata: the conn): reads and
+ * dispatches its calls, sends its replies. */
+int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+/* Reads the peer's credentials, groups and user name (policy) into c. */
+void conn_peer(struct conn *c);
+
 /* dispatch.c */
 
 /* A job for a call of c (NULL: one of vaultd's own) by user (copied, may
@@ -89,15 +124,3 @@ void submit_denial_summaries(struct server *s);
 /* Turns one message of c (the caller frees it) into a job: answered at
  * once, queued for the writer, or counted in a summary of denials. */
 void dispatch(struct conn *c, char *msg, size_t len);
-
-/* server.c */
-
-/* A job in the writer or a running handler keeps c's memory (conn_unref:
- * the last reference to a closed connection frees it). */
-void conn_ref(struct conn *c);
-/* Encodes j's reply or error into j->out (of a reply with a body, its
- * start); when it cannot, j's connection closes instead of answering. */
-void job_encode(struct job *j);
-/* Appends j to c's calls in flight, whose replies leave in this order,
- * and charges it against the memory budget. */
-void job_attach(struct conn *c, struct job *j);
