@@ -133,7 +133,7 @@ struct job {
         /* Get: the record's body, decrypted (owned, wiped when freed) and
          * counted in *body_held (set when there is a body, even of 0
          * bytes); the event loop encodes it into the
-         * reply's "data" as the peer reads (vaultd/server.c: conn_body). */
+         * reply's "data" as the peer reads (vaultd/conn.c: conn_body). */
         uint8_t *body;
         size_t body_len, body_off;
         uint64_t *body_held;
