@@ -23,6 +23,19 @@ struct kept_dek {
         uint8_t dek[KEYS_KEY_SIZE];
 };
 
+/* A pseudonym fetched ahead (keeper_pseudonym_prefetch), until the batch
+ * is over. tag identifies the PSEUDONYM request it answers: a hash of
+ * that request's payload (the collection key as sent, and the id). */
+struct kept_ps {
+        uint8_t tag[crypto_generichash_BYTES];
+        uint8_t pseudonym[COLLKEY_PSEUDONYM_SIZE];
+        size_t sealed_len;
+        uint8_t sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
+};
+
+/* Slots of the kept pseudonyms' table: at most half full. */
+#define PS_SLOTS (2 * KEEPER_PS_KEPT_MAX)
+
 struct keeper {
         int fd, pidfd;
         pid_t pid;
@@ -42,6 +55,12 @@ struct keeper {
          * are all used. */
         struct kept_dek *kept;
         size_t n_kept, next_kept;
+        /* Pseudonyms fetched ahead for a writer batch, in the order asked,
+         * and a table of their tags (open addressing; a slot holds an
+         * entry's index + 1, 0 when free). */
+        struct kept_ps *kept_ps;
+        uint16_t *ps_slots;
+        size_t n_kept_ps;
 };
 
 int keeper_start(const char *key_file, uid_t uid, gid_t gid, bool sandbox, struct keeper **ret)
@@ -79,6 +98,9 @@ void keeper_free(struct keeper *kp)
                 close(kp->pidfd);
         sodium_free(kp->msg);
         sodium_free(kp->kept);
+        keeper_pseudonym_forget(kp);
+        free(kp->kept_ps);
+        free(kp->ps_slots);
         free(kp);
 }
 
@@ -591,19 +613,166 @@ int keeper_index_tags(struct keeper *kp, const struct keeper_ckey *k, size_t n, 
         return 0;
 }
 
+/* The tag of a PSEUDONYM request whose payload is prefix and item (the
+ * collection key as put_ckey puts it, and the id as put_bytes does). */
+static void ps_tag(const uint8_t *prefix, size_t plen, const uint8_t *item, size_t ilen,
+                   uint8_t tag[crypto_generichash_BYTES])
+{
+        crypto_generichash_state h;
+        uint8_t op = KEEPER_PSEUDONYM;
+
+        crypto_generichash_init(&h, NULL, 0, crypto_generichash_BYTES);
+        crypto_generichash_update(&h, &op, 1);
+        crypto_generichash_update(&h, prefix, plen);
+        crypto_generichash_update(&h, item, ilen);
+        crypto_generichash_final(&h, tag, crypto_generichash_BYTES);
+}
+
+/* The slot of tag in the table: the one that holds its entry, or the
+ * free one where it would go. */
+static size_t ps_slot(struct keeper *kp, const uint8_t tag[crypto_generichash_BYTES])
+{
+        size_t i = (size_t)be32_get(tag) % PS_SLOTS;
+
+        while (kp->ps_slots[i] &&
+               memcmp(kp->kept_ps[kp->ps_slots[i] - 1].tag, tag, crypto_generichash_BYTES))
+                i = (i + 1) % PS_SLOTS;
+        return i;
+}
+
+/* The kept pseudonym that answers the PSEUDONYM request now in kp->buf,
+ * or NULL. */
+static const struct kept_ps *ps_kept(struct keeper *kp)
+{
+        uint8_t tag[crypto_generichash_BYTES];
+        size_t i;
+
+        if (kp->n_kept_ps == 0)
+                return NULL;
+        ps_tag(kp->buf, kp->len, NULL, 0, tag);
+        i = ps_slot(kp, tag);
+        return kp->ps_slots[i] ? &kp->kept_ps[kp->ps_slots[i] - 1] : NULL;
+}
+
 int keeper_pseudonym(struct keeper *kp, const struct keeper_ckey *k, const char *id, uint8_t *ret_pseudonym,
                      uint8_t *ret_sealed, size_t *ret_sealed_len)
 {
+        const struct kept_ps *e;
         size_t len = strlen(id);
         int r;
 
-        if ((r = put_ckey(kp, k)) < 0 || (r = put_bytes(kp, id, KEEPER_NAME_MAX)) < 0 ||
-            (r = call(kp, KEEPER_PSEUDONYM, COLLKEY_PSEUDONYM_SIZE + len + COLLKEY_SEAL_OVERHEAD)) < 0)
+        if ((r = put_ckey(kp, k)) < 0 || (r = put_bytes(kp, id, KEEPER_NAME_MAX)) < 0)
+                return r;
+        if ((e = ps_kept(kp))) {
+                kp->len = 0; /* the request is not sent */
+                memcpy(ret_pseudonym, e->pseudonym, COLLKEY_PSEUDONYM_SIZE);
+                memcpy(ret_sealed, e->sealed, e->sealed_len);
+                *ret_sealed_len = e->sealed_len;
+                return 0;
+        }
+        if ((r = call(kp, KEEPER_PSEUDONYM, COLLKEY_PSEUDONYM_SIZE + len + COLLKEY_SEAL_OVERHEAD)) < 0)
                 return r;
         memcpy(ret_pseudonym, kp->buf, COLLKEY_PSEUDONYM_SIZE);
         memcpy(ret_sealed, kp->buf + COLLKEY_PSEUDONYM_SIZE, len + COLLKEY_SEAL_OVERHEAD);
         *ret_sealed_len = len + COLLKEY_SEAL_OVERHEAD;
         return 0;
+}
+
+/* One PSEUDONYMS for ids from the first on, as many as fit one request
+ * (*ret_taken): an id asked for already (kept, or earlier in this
+ * request) is not asked again; entry[i] receives the index of ids[i]'s
+ * kept pseudonym. */
+static int ps_many(struct keeper *kp, const struct keeper_ckey *k, size_t n, const char *const *ids,
+                   size_t *entry, size_t *ret_taken)
+{
+        size_t plen, first = kp->n_kept_ps, count = 0, want = 0, i, slot, start;
+        uint8_t tag[crypto_generichash_BYTES];
+        const uint8_t *p;
+        int r;
+
+        if ((r = put_ckey(kp, k)) < 0)
+                return r;
+        plen = kp->len;
+        kp->len += 2; /* the count, set below */
+        for (i = 0; i < n && count < KEEPER_PSEUDONYMS_MAX; i++) {
+                start = kp->len;
+                if ((r = put_bytes(kp, ids[i], KEEPER_NAME_MAX)) < 0)
+                        return r;
+                ps_tag(kp->buf, plen, kp->buf + start, kp->len - start, tag);
+                slot = ps_slot(kp, tag);
+                if (kp->ps_slots[slot]) { /* asked for already */
+                        kp->len = start;
+                        entry[i] = kp->ps_slots[slot] - 1u;
+                        continue;
+                }
+                if (kp->n_kept_ps == KEEPER_PS_KEPT_MAX) {
+                        kp->len = 0;
+                        return -E2BIG;
+                }
+                entry[i] = kp->n_kept_ps;
+                memcpy(kp->kept_ps[entry[i]].tag, tag, sizeof(tag));
+                kp->kept_ps[entry[i]].sealed_len = kp->len - start - 2 + COLLKEY_SEAL_OVERHEAD;
+                kp->ps_slots[slot] = (uint16_t)++kp->n_kept_ps;
+                want += COLLKEY_PSEUDONYM_SIZE + kp->kept_ps[entry[i]].sealed_len;
+                count++;
+        }
+        *ret_taken = i;
+        if (count == 0) {
+                kp->len = 0;
+                return 0;
+        }
+        be16_put(kp->buf + plen, (uint16_t)count);
+        if ((r = call(kp, KEEPER_PSEUDONYMS, want)) < 0)
+                return r;
+        p = kp->buf;
+        for (i = first; i < kp->n_kept_ps; i++) {
+                struct kept_ps *e = &kp->kept_ps[i];
+
+                memcpy(e->pseudonym, p, COLLKEY_PSEUDONYM_SIZE);
+                memcpy(e->sealed, p + COLLKEY_PSEUDONYM_SIZE, e->sealed_len);
+                p += COLLKEY_PSEUDONYM_SIZE + e->sealed_len;
+        }
+        return 0;
+}
+
+int keeper_pseudonym_prefetch(struct keeper *kp, const struct keeper_ckey *k, size_t n,
+                              const char *const *ids, uint8_t (*ret_pseudonyms)[COLLKEY_PSEUDONYM_SIZE])
+{
+        size_t done = 0, taken = 0, *entry;
+        int r = 0;
+
+        if (!kp->kept_ps && (!(kp->kept_ps = calloc(KEEPER_PS_KEPT_MAX, sizeof(*kp->kept_ps))) ||
+                             !(kp->ps_slots = calloc(PS_SLOTS, sizeof(*kp->ps_slots))))) {
+                free(kp->kept_ps);
+                kp->kept_ps = NULL;
+                return -ENOMEM;
+        }
+        if (n == 0)
+                return 0;
+        if (!(entry = calloc(n, sizeof(*entry))))
+                return -ENOMEM;
+        for (; r == 0 && done < n; done += taken)
+                r = ps_many(kp, k, n - done, ids + done, entry + done, &taken);
+        if (r < 0)
+                keeper_pseudonym_forget(kp); /* what was asked for and not answered too */
+        for (size_t i = 0; r == 0 && i < n; i++)
+                memcpy(ret_pseudonyms[i], kp->kept_ps[entry[i]].pseudonym, COLLKEY_PSEUDONYM_SIZE);
+        free(entry);
+        return r;
+}
+
+size_t keeper_pseudonym_kept(struct keeper *kp)
+{
+        return kp->n_kept_ps;
+}
+
+void keeper_pseudonym_forget(struct keeper *kp)
+{
+        if (kp->kept_ps)
+                sodium_memzero(kp->kept_ps, kp->n_kept_ps * sizeof(*kp->kept_ps));
+        if (kp->ps_slots)
+                memset(kp->ps_slots, 0, PS_SLOTS * sizeof(*kp->ps_slots));
+        kp->n_kept_ps = 0;
 }
 
 int keeper_id_open(struct keeper *kp, const struct keeper_ckey *k, size_t n,
@@ -680,6 +849,7 @@ int keeper_seal(struct keeper *kp)
         int r;
 
         keeper_dek_forget(kp); /* no data key outlives a seal */
+        keeper_pseudonym_forget(kp);
         r = call(kp, KEEPER_SEAL, 0);
         return r < 0 ? r : 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "collkeys.h"
 #include "keys.h"
 
 /* Largest request payload: a chunk of audit lines for a checkpoint. */
@@ -123,6 +124,17 @@ enum keeper_req {
          * len(2) bytes). → n × (len(2) id); -EBADMSG when one does not
          * open for its pseudonym. */
         KEEPER_ID_OPEN,
+        /* A writer batch's pseudonyms in one collection, in one round
+         * trip: the collection key as PSEUDONYM takes it (gen(8)
+         * kek_version(4) wrapped collection), then n(2), 1 to
+         * KEEPER_PSEUDONYMS_MAX, then n ids, each len(2) bytes (1 to
+         * KEEPER_NAME_MAX, no NUL). → for each id in order what PSEUDONYM
+         * answers: pseudonym(16), then the id sealed for it (len +
+         * COLLKEY_SEAL_OVERHEAD bytes). All or nothing: every length is
+         * checked before anything is computed, and a request malformed
+         * anywhere (a count of 0, a length, bytes left over) fails whole,
+         * -E2BIG for too many ids, else -EBADMSG. */
+        KEEPER_PSEUDONYMS,
 };
 
 /* A collection key's purpose on the wire (CKEY_NEW). */
@@ -137,6 +149,13 @@ _Static_assert(KEEPER_CKEY_ITEMS_MAX * 32 <= KEEPER_REPLY_MAX, "INDEX_TAGS's rep
 _Static_assert(KEEPER_ID_OPEN_MAX *(2 + KEEPER_NAME_MAX) + 64 <= KEEPER_REPLY_MAX, "ID_OPEN's reply fits");
 _Static_assert(KEEPER_CKEY_ITEMS_MAX *(2 + KEEPER_NAME_MAX + 2 + KEEPER_VALUE_MAX) + 1024 <= KEEPER_MSG_MAX,
                "INDEX_TAGS's request fits");
+/* Ids one PSEUDONYMS maps at most; its reply leaves room for the key the
+ * keeper opens at the end of its reply buffer (vaultd/keeper.c). */
+#define KEEPER_PSEUDONYMS_MAX 100
+_Static_assert(KEEPER_PSEUDONYMS_MAX *(COLLKEY_PSEUDONYM_SIZE + KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD) +
+                               COLLKEY_SIZE <=
+                       KEEPER_REPLY_MAX,
+               "PSEUDONYMS's reply fits");
 
 /* Items in one DEK_MANY (a writer batch, at most 1,024 jobs, takes a few),
  * and the size of each one's reply slot. */

@@ -891,6 +891,48 @@ static int do_pseudonym(struct keeper_state *st, struct cursor *c)
         return r;
 }
 
+/* PSEUDONYMS's ids (keeper-proto.h), each checked before any is mapped:
+ * a malformed request computes nothing. */
+static int pseudonym_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
+{
+        const uint8_t *p, *ids[KEEPER_PSEUDONYMS_MAX];
+        uint8_t mac[COLLKEY_MAC_SIZE];
+        size_t lens[KEEPER_PSEUDONYMS_MAX];
+        uint32_t n;
+
+        if (!(p = take(c, 2)) || (n = (uint32_t)p[0] << 8 | p[1]) == 0)
+                return -EBADMSG;
+        if (n > KEEPER_PSEUDONYMS_MAX)
+                return -E2BIG;
+        for (uint32_t i = 0; i < n; i++)
+                if (!(ids[i] = take_bytes(c, KEEPER_NAME_MAX, &lens[i])) || memchr(ids[i], '\0', lens[i]))
+                        return -EBADMSG;
+        if (c->left)
+                return -EBADMSG;
+        for (uint32_t i = 0; i < n; i++) {
+                collkey_pseudonym(key, ids[i], lens[i], mac);
+                put(st, mac, COLLKEY_PSEUDONYM_SIZE);
+                collkey_seal_id(key, coll, mac, ids[i], lens[i], st->out + st->out_len);
+                st->out_len += lens[i] + COLLKEY_SEAL_OVERHEAD;
+        }
+        sodium_memzero(mac, sizeof(mac));
+        return 0;
+}
+
+/* A writer batch's pseudonyms in one collection: PSEUDONYM for many ids,
+ * under the one key opened once. */
+static int do_pseudonyms(struct keeper_state *st, struct cursor *c)
+{
+        char coll[KEEPER_NAME_MAX + 1];
+        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
+        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
+
+        if (r == 0)
+                r = pseudonym_items(st, c, coll, key);
+        sodium_memzero(key, COLLKEY_SIZE);
+        return r;
+}
+
 static int id_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
 {
         const uint8_t *p, *ps, *sealed;
@@ -980,6 +1022,8 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
                 return do_pseudonym(st, c);
         case KEEPER_ID_OPEN:
                 return do_id_open(st, c);
+        case KEEPER_PSEUDONYMS:
+                return do_pseudonyms(st, c);
 
         default:
                 return -EOPNOTSUPP;

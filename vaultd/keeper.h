@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "auditfmt.h"
+#include "collkeys.h"
 #include "keys.h"
 #include "merkle.h"
 
@@ -147,6 +148,23 @@ int keeper_index_tags(struct keeper *kp, const struct keeper_ckey *k, size_t n, 
  * KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD). */
 int keeper_pseudonym(struct keeper *kp, const struct keeper_ckey *k, const char *id, uint8_t *ret_pseudonym,
                      uint8_t *ret_sealed, size_t *ret_sealed_len);
+/* A writer batch's pseudonyms in the collection of pseudonym key k,
+ * asked for ahead in as few round trips as fit (KEEPER_PSEUDONYMS, at
+ * most KEEPER_PSEUDONYMS_MAX ids each; an id given twice is asked once)
+ * and kept until keeper_pseudonym_forget, with the sealed ids:
+ * keeper_pseudonym then answers a kept one, without asking, for exactly
+ * the request it would have sent (the same key, generation, KEK version,
+ * wrapped key, collection and id), as often as it is asked. ret_pseudonyms
+ * receives each id's pseudonym (n of them). On failure nothing is kept,
+ * not even what earlier calls kept (-E2BIG past KEEPER_PS_KEPT_MAX ids
+ * kept in all, -EINVAL for an id of more than KEEPER_NAME_MAX bytes). */
+#define KEEPER_PS_KEPT_MAX 1024
+int keeper_pseudonym_prefetch(struct keeper *kp, const struct keeper_ckey *k, size_t n,
+                              const char *const *ids, uint8_t (*ret_pseudonyms)[COLLKEY_PSEUDONYM_SIZE]);
+/* Pseudonyms kept. */
+size_t keeper_pseudonym_kept(struct keeper *kp);
+/* Wipes every kept pseudonym (the writer: after its batch's jobs ran). */
+void keeper_pseudonym_forget(struct keeper *kp);
 /* Opens n (1 to KEEPER_ID_OPEN_MAX) sealed ids: pseudonyms[i] (16
  * bytes) and sealed[i] of lens[i] bytes; ret_ids[i] receives a malloc'd
  * string (the caller frees each). -EBADMSG when one does not open. */

@@ -37,7 +37,7 @@ enum {
 
 typedef int (*handler_fn)(struct vault *v, MDB_txn *txn, struct job *j);
 
-static void pseudonym_text(const uint8_t ps[COLLKEY_PSEUDONYM_SIZE], char out[PSEUDONYM_TEXT + 1])
+void pseudonym_text(const uint8_t ps[COLLKEY_PSEUDONYM_SIZE], char out[PSEUDONYM_TEXT + 1])
 {
         memcpy(out, PSEUDONYM_PREFIX, 3);
         hex_encode(ps, COLLKEY_PSEUDONYM_SIZE, out + 3);
@@ -161,6 +161,13 @@ static int map_param(struct vault *v, MDB_txn *txn, struct job *j, const char *c
 static const char *stashed(struct job *j, const char *stash, size_t stash_len)
 {
         return json_string_value(json_object_getn(j->call.parameters, stash, stash_len));
+}
+
+const char *pseudonym_real_id(struct job *j)
+{
+        const char *real = stashed(j, STASH_ID, STASH_LEN(STASH_ID));
+
+        return real ? real : json_string_value(json_object_get(j->call.parameters, "id"));
 }
 
 /* Puts the real ids back into a reply: the strings of arr (or its objects'

@@ -11,11 +11,15 @@
  * to resolve one pseudonym on request (audit.Resolve, audited).
  *
  * Handlers as in vaultd/records.h; each runs the method it wraps
- * unchanged for a collection without private ids. */
+ * unchanged for a collection without private ids. A writer batch has the
+ * keeper map all its ids beforehand (vaultd/psprefetch.h): the wrappers
+ * still ask keeper_pseudonym, which answers a kept pseudonym only for
+ * exactly the request it would send. */
 #pragma once
 
 #include <stdbool.h>
 
+#include "collkeys.h"
 #include "vault.h"
 
 #include <stddef.h>
@@ -49,6 +53,14 @@ int pseudonym_seal_put(struct vault *v, MDB_txn *txn, const char *owner, const c
                        const uint8_t *sealed, size_t len);
 int pseudonym_open(struct vault *v, MDB_txn *txn, const char *owner, size_t n, const char *const *texts,
                    char **ret);
+
+/* A pseudonym's text: PSEUDONYM_PREFIX and its hex digits. */
+void pseudonym_text(const uint8_t ps[COLLKEY_PSEUDONYM_SIZE], char out[PSEUDONYM_TEXT + 1]);
+/* The real id of a Put, Get, Delete or History in a collection with
+ * private ids: its "id", also after a run of its batch that was undone
+ * put the pseudonym in its place (the wrappers above keep it). NULL when
+ * it has none; valid as long as the job's parameters. */
+const char *pseudonym_real_id(struct job *j);
 
 /* Whether collection (a valid name) has private ids: a denied call's
  * audit line then names no id (vaultd/writer.c). */

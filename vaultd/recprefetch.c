@@ -8,7 +8,9 @@
  * job still works out its binding itself, and takes a kept key only when
  * it was asked for with exactly that binding (and wrapped key); otherwise
  * (a call that fails, an if_version that conflicts, a Get of a record the
- * batch writes first) it asks the keeper itself, as without this. */
+ * batch writes first) it asks the keeper itself, as without this. In a
+ * collection with private ids the binding names the id's pseudonym, which
+ * the keeper maps for the whole batch first (vaultd/psprefetch.h). */
 #include "recprefetch.h"
 
 #include <errno.h>
@@ -16,8 +18,8 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "collname.h"
 #include "methods.h"
+#include "psprefetch.h"
 #include "pseudonym.h"
 #include "recmeta.h"
 #include "records.h"
@@ -32,12 +34,9 @@ struct predicted {
 struct plan {
         struct vault *v;
         MDB_txn *txn;
-        /* Each job's collection as stored (vaultd/collname.h), and the
-         * last one asked whether its ids are private. */
-        char (*stored)[NAME_COLLECTION_MAX + 1];
+        /* Each job's record names as stored (vaultd/psprefetch.h). */
+        struct psprefetch_name *names;
         size_t job;
-        char last[NAME_COLLECTION_MAX + 1];
-        bool last_private;
         struct predicted *table; /* open addressing, size a power of two, at most half full */
         size_t mask;
         struct keeper_dek_req *reqs;
@@ -96,27 +95,17 @@ static struct predicted *predicted(struct plan *pl, const char *collection, cons
         return &pl->table[i];
 }
 
-/* A job's record names as they are stored, when well-formed (else the
- * job fails by itself): a private collection name mapped to its pseudonym
- * (the keeper is asked once per name since start), as the job will. A
- * collection with private ids is left to its jobs, which have the keeper
- * map each id: a key asked for here under the real id would be made for
- * nothing. */
-static bool record_names(struct plan *pl, struct job *j, const char **ret_collection, const char **ret_id)
+/* A job's record names as stored, when known before it runs (else the
+ * job fails by itself, or works them out itself): in a collection with
+ * private ids, the id is its pseudonym, which the keeper was asked for
+ * already (vaultd/psprefetch.h). */
+static bool record_names(struct plan *pl, const char **ret_collection, const char **ret_id)
 {
-        const char *c = json_string_value(json_object_get(j->call.parameters, "collection"));
-        char *stored = pl->stored[pl->job];
+        const struct psprefetch_name *n = &pl->names[pl->job];
 
-        *ret_id = json_string_value(json_object_get(j->call.parameters, "id"));
-        if (!c || !*ret_id || !name_collection_valid(c) || !name_id_valid(*ret_id) ||
-            collname_stored(pl->v, pl->txn, c, stored) != 0)
-                return false;
-        if (strcmp(stored, pl->last) != 0) {
-                strcpy(pl->last, stored);
-                pl->last_private = pseudonym_private(pl->v, pl->txn, stored);
-        }
-        *ret_collection = stored;
-        return !pl->last_private;
+        *ret_collection = n->collection;
+        *ret_id = n->id;
+        return n->collection[0] != '\0';
 }
 
 /* An optional unsigned parameter: false when it is there but no integer
@@ -142,7 +131,7 @@ static void plan_write(struct plan *pl, struct job *j, bool put)
         uint64_t if_version;
         bool present;
 
-        if (!record_names(pl, j, &collection, &id) || !(p = predicted(pl, collection, id, true)) ||
+        if (!record_names(pl, &collection, &id) || !(p = predicted(pl, collection, id, true)) ||
             !optional_uint(j, "if_version", &if_version, &present) || (present && if_version != p->version))
                 return;
         if (put && !json_is_string(json_object_get(j->call.parameters, "data")))
@@ -170,7 +159,7 @@ static void plan_get(struct plan *pl, struct job *j)
         bool present;
         MDB_val val;
 
-        if (!record_names(pl, j, &collection, &id) || !optional_uint(j, "version", &version, &present))
+        if (!record_names(pl, &collection, &id) || !optional_uint(j, "version", &version, &present))
                 return;
         /* The latest version of a record the batch writes first is not
          * stored yet. */
@@ -200,10 +189,11 @@ void recprefetch_batch(struct vault *v, MDB_txn *txn, struct job *batch)
                 size *= 2;
         pl.table = calloc(size, sizeof(*pl.table));
         pl.reqs = calloc(jobs, sizeof(*pl.reqs));
-        pl.stored = calloc(jobs, sizeof(*pl.stored));
+        pl.names = calloc(jobs, sizeof(*pl.names));
         pl.mask = size - 1;
-        if (!pl.table || !pl.reqs || !pl.stored)
+        if (!pl.table || !pl.reqs || !pl.names)
                 goto out; /* each job asks for itself */
+        psprefetch_batch(v, txn, batch, pl.names);
         for (struct job *j = batch; j; j = j->next, pl.job++) {
                 if (j->denied || j->internal || j->preset_error)
                         continue;
@@ -220,5 +210,5 @@ void recprefetch_batch(struct vault *v, MDB_txn *txn, struct job *batch)
 out:
         free(pl.table);
         free(pl.reqs);
-        free(pl.stored);
+        free(pl.names);
 }

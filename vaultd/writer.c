@@ -271,8 +271,10 @@ static int run_batch_once(struct writer *w, struct job *batch)
         r = txn_begin(w, bytes, false, &txn);
         if (r < 0)
                 return r;
-        /* The batch's data keys in one keeper round trip, not one per
-         * record call (a job whose key was not fetched asks for it). */
+        /* The batch's pseudonyms (one keeper round trip per collection
+         * with private ids) and data keys (one round trip), not one of
+         * each per record call (a job whose pseudonym or key was not
+         * fetched asks for it). */
         if (!__atomic_load_n(&w->v->sealed, __ATOMIC_RELAXED))
                 recprefetch_batch(w->v, txn, batch);
         for (struct job *j = batch; j; j = j->next) {
@@ -282,6 +284,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
                 force_checkpoint |= j->method->checkpoint && !j->wait_turn;
         }
         keeper_dek_forget(w->v->keeper);
+        keeper_pseudonym_forget(w->v->keeper);
         /* The count of active records, kept so start-up never scans. */
         if (__atomic_load_n(&w->v->records_active, __ATOMIC_RELAXED) != active &&
             (r = store_meta_put_u64(txn, w->v->store, RECORDS_ACTIVE_KEY,
@@ -305,6 +308,7 @@ static int run_batch_once(struct writer *w, struct job *batch)
         return 0;
 abort:
         keeper_dek_forget(w->v->keeper);
+        keeper_pseudonym_forget(w->v->keeper);
         mdb_txn_abort(txn);
         return r;
 }

@@ -27,6 +27,9 @@
 #include "keys.h"
 #include "methods.h"
 #include "recmeta.h"
+#include "findindex.h"
+#include "pseudonym.h"
+#include "psprefetch.h"
 #include "recprefetch.h"
 #include "store.h"
 #include "util.h"
@@ -704,6 +707,312 @@ static void test_dek_many_items_and_malformed_requests(void **state)
         free(rep);
 }
 
+/* The collection key part of a raw PSEUDONYM, PSEUDONYMS or ID_OPEN:
+ * gen(8) kek_version(4) wrapped collection. */
+static size_t raw_ckey(uint8_t *buf, uint64_t gen, uint32_t kv, const uint8_t *wrapped, const char *coll)
+{
+        size_t cl = strlen(coll);
+
+        be64_put(buf, gen);
+        be32_put(buf + 8, kv);
+        memcpy(buf + 12, wrapped, KEYS_WRAPPED);
+        be16_put(buf + 12 + KEYS_WRAPPED, (uint16_t)cl);
+        memcpy(buf + 14 + KEYS_WRAPPED, coll, cl);
+        return 14 + KEYS_WRAPPED + cl;
+}
+
+/* A counted id: len(2) bytes. */
+static void raw_bytes(uint8_t *buf, size_t *len, const char *s)
+{
+        be16_put(buf + *len, (uint16_t)strlen(s));
+        memcpy(buf + *len + 2, s, strlen(s));
+        *len += 2 + strlen(s);
+}
+
+/* PSEUDONYMS spoken raw, as a compromised worker could: each id answered
+ * as PSEUDONYM answers it; a malformed request (no ids, too many, one cut
+ * short, an empty or overlong or NUL-holding id, bytes left over) fails
+ * whole with no payload; a data key or an index key is not taken for a
+ * pseudonym key, nor a pseudonym key for a data key. */
+static void test_pseudonyms_many_raw(void **state)
+{
+        static const char *const ids[3] = {"CCCD-099887766554", "Nguyễn-Văn-A", "CCCD-099887766554"};
+        struct fixture *f = *state;
+        uint8_t *req = malloc(KEEPER_MSG_MAX), *rep = malloc(KEEPER_REPLY_MAX), origin[64];
+        uint8_t pk[KEYS_WRAPPED], ik[KEYS_WRAPPED], dk[KEYS_WRAPPED], one[COLLKEY_PSEUDONYM_SIZE];
+        uint32_t pkv, ikv, dkv;
+        size_t len, rlen, head, pos;
+        char longest[KEEPER_NAME_MAX + 2];
+        pid_t pid;
+        int fd;
+
+        assert_non_null(req);
+        assert_non_null(rep);
+        assert_int_equal(keeper_fork(f->key_path, getuid(), getgid(), true, &fd, &pid), 0);
+        origin[0] = 0;
+        origin[1] = (uint8_t)strlen(ORIGIN);
+        memcpy(origin + 2, ORIGIN, strlen(ORIGIN));
+        assert_int_equal(
+                raw_call(fd, KEEPER_CREATE, origin, 2 + strlen(ORIGIN), rep, KEEPER_REPLY_MAX, &rlen), 0);
+        /* A pseudonym key and an index key for people, a data key for
+         * people/alice version 1. */
+        for (int purpose = KEEPER_CKEY_INDEX; purpose <= KEEPER_CKEY_PSEUDONYM; purpose++) {
+                req[0] = (uint8_t)purpose;
+                be64_put(req + 1, 1);
+                len = 9;
+                raw_bytes(req, &len, "people");
+                assert_int_equal(raw_call(fd, KEEPER_CKEY_NEW, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+                assert_int_equal(rlen, 4 + KEYS_WRAPPED);
+                *(purpose == KEEPER_CKEY_INDEX ? &ikv : &pkv) = be32_get(rep);
+                memcpy(purpose == KEEPER_CKEY_INDEX ? ik : pk, rep + 4, KEYS_WRAPPED);
+        }
+        len = 0;
+        raw_bytes(req, &len, "people");
+        raw_bytes(req, &len, "alice");
+        be64_put(req + len, 1);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_NEW, req, len + 8, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        dkv = be32_get(rep);
+        memcpy(dk, rep + 4, KEYS_WRAPPED);
+
+        /* Three ids (one twice): what PSEUDONYM gives each, and a sealed
+         * id that ID_OPEN opens beside its pseudonym. */
+        head = raw_ckey(req, 1, pkv, pk, "people");
+        len = head;
+        raw_bytes(req, &len, ids[0]);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYM, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        memcpy(one, rep, sizeof(one));
+        be16_put(req + head, 3);
+        len = head + 2;
+        for (int i = 0; i < 3; i++)
+                raw_bytes(req, &len, ids[i]);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, 3 * (COLLKEY_PSEUDONYM_SIZE + COLLKEY_SEAL_OVERHEAD) + 2 * strlen(ids[0]) +
+                                       strlen(ids[1]));
+        pos = COLLKEY_PSEUDONYM_SIZE + strlen(ids[0]) + COLLKEY_SEAL_OVERHEAD;
+        assert_memory_equal(rep, one, sizeof(one));
+        assert_memory_not_equal(rep + pos, one, sizeof(one));
+        assert_memory_equal(rep + pos + COLLKEY_PSEUDONYM_SIZE + strlen(ids[1]) + COLLKEY_SEAL_OVERHEAD, one,
+                            sizeof(one));
+        uint8_t *open = malloc(KEEPER_MSG_MAX);
+        assert_non_null(open);
+        len = raw_ckey(open, 1, pkv, pk, "people");
+        be16_put(open + len, 1);
+        len += 2;
+        memcpy(open + len, rep + pos, COLLKEY_PSEUDONYM_SIZE);
+        be16_put(open + len + COLLKEY_PSEUDONYM_SIZE, (uint16_t)(strlen(ids[1]) + COLLKEY_SEAL_OVERHEAD));
+        memcpy(open + len + COLLKEY_PSEUDONYM_SIZE + 2, rep + pos + COLLKEY_PSEUDONYM_SIZE,
+               strlen(ids[1]) + COLLKEY_SEAL_OVERHEAD);
+        len += COLLKEY_PSEUDONYM_SIZE + 2 + strlen(ids[1]) + COLLKEY_SEAL_OVERHEAD;
+        assert_int_equal(raw_call(fd, KEEPER_ID_OPEN, open, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, 2 + strlen(ids[1]));
+        assert_memory_equal(rep + 2, ids[1], strlen(ids[1]));
+        free(open);
+
+        /* As many ids as it takes, the longest each: fine; one more: -E2BIG. */
+        memset(longest, 'x', KEEPER_NAME_MAX + 1);
+        longest[KEEPER_NAME_MAX] = '\0';
+        be16_put(req + head, KEEPER_PSEUDONYMS_MAX);
+        len = head + 2;
+        for (int i = 0; i < KEEPER_PSEUDONYMS_MAX; i++)
+                raw_bytes(req, &len, longest);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_int_equal(rlen, KEEPER_PSEUDONYMS_MAX *
+                                       (COLLKEY_PSEUDONYM_SIZE + KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD));
+        be16_put(req + head, KEEPER_PSEUDONYMS_MAX + 1);
+        raw_bytes(req, &len, longest);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen), -E2BIG);
+        assert_int_equal(rlen, 0);
+
+        /* Malformed, each failing whole with no payload. */
+        static const struct {
+                uint16_t count;  /* the count sent */
+                const char *ids; /* the ids sent, '|' between them */
+                int cut;         /* bytes cut off the end (negative: bytes added) */
+        } bad[] = {
+                {0, "", 0},          /* no id */
+                {0, "alice", 0},     /* none counted, one sent */
+                {2, "alice", 0},     /* counted two, one sent */
+                {1, "alice", 2},     /* one cut short */
+                {1, "alice", 5},     /* its length alone */
+                {1, "alice", 6},     /* half its length */
+                {1, "alice", -1},    /* a byte left over */
+                {1, "alice|bob", 0}, /* an id left over */
+                {1, "", 0},          /* an empty id */
+        };
+        for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+                char copy[64], *save = NULL;
+
+                be16_put(req + head, bad[b].count);
+                len = head + 2;
+                strcpy(copy, bad[b].ids);
+                for (char *s = strtok_r(copy, "|", &save); s; s = strtok_r(NULL, "|", &save))
+                        raw_bytes(req, &len, s);
+                if (bad[b].ids[0] == '\0' && bad[b].count)
+                        raw_bytes(req, &len, "");
+                if (bad[b].cut < 0)
+                        req[len++] = 0;
+                else
+                        len -= (size_t)bad[b].cut;
+                assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen),
+                                 -EBADMSG);
+                assert_int_equal(rlen, 0);
+        }
+        /* An id too long (its length past the limit), an id with a NUL,
+         * no count at all. */
+        be16_put(req + head, 1);
+        len = head + 2;
+        longest[KEEPER_NAME_MAX] = 'x';
+        longest[KEEPER_NAME_MAX + 1] = '\0';
+        raw_bytes(req, &len, longest);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        len = head + 2;
+        raw_bytes(req, &len, "ali\001e");
+        req[len - 2] = 0; /* "ali\0e" */
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, head, rep, KEEPER_REPLY_MAX, &rlen), -EBADMSG);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, head - 3, rep, KEEPER_REPLY_MAX, &rlen),
+                         -EBADMSG);
+
+        /* Other keys in the pseudonym key's place: the index key, the data
+         * key (bound to people/alice/1), the key of another generation or
+         * collection; and the pseudonym key asked for as a data key. */
+        const struct {
+                const uint8_t *wrapped;
+                uint32_t kv;
+                uint64_t gen;
+                const char *coll;
+        } keys[] = {{ik, ikv, 1, "people"},
+                    {dk, dkv, 1, "people"},
+                    {pk, pkv, 2, "people"},
+                    {pk, pkv, 1, "others"}};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                len = raw_ckey(req, keys[i].gen, keys[i].kv, keys[i].wrapped, keys[i].coll);
+                be16_put(req + len, 1);
+                len += 2;
+                raw_bytes(req, &len, "alice");
+                assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen),
+                                 -EBADMSG);
+                assert_int_equal(rlen, 0);
+        }
+        be32_put(req, pkv);
+        memcpy(req + 4, pk, KEYS_WRAPPED);
+        len = 4 + KEYS_WRAPPED;
+        raw_bytes(req, &len, "people");
+        raw_bytes(req, &len, COLLKEY_ID_PSEUDONYM);
+        be64_put(req + len, 1);
+        assert_int_equal(raw_call(fd, KEEPER_DEK_OPEN, req, len + 8, rep, KEEPER_REPLY_MAX, &rlen), -EPERM);
+
+        /* The keeper still serves, the same pseudonyms. */
+        len = head;
+        raw_ckey(req, 1, pkv, pk, "people");
+        be16_put(req + head, 1);
+        len = head + 2;
+        raw_bytes(req, &len, ids[0]);
+        assert_int_equal(raw_call(fd, KEEPER_PSEUDONYMS, req, len, rep, KEEPER_REPLY_MAX, &rlen), 0);
+        assert_memory_equal(rep, one, sizeof(one));
+        close(fd);
+        free(req);
+        free(rep);
+}
+
+/* Pseudonyms kept for a batch: each id asked once, in as many requests
+ * as it takes; keeper_pseudonym answers a kept one for exactly its
+ * request, as often as asked, without the keeper, and asks for any
+ * other; nothing is kept once forgotten, or after a failure. */
+static void test_pseudonym_prefetch_keeps_exact_requests(void **state)
+{
+        struct fixture *f = *state;
+        uint8_t wrapped[KEYS_WRAPPED], other[KEYS_WRAPPED], ps[3][COLLKEY_PSEUDONYM_SIZE], got[16],
+                again[16];
+        uint8_t sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
+        uint8_t(*many_ps)[COLLKEY_PSEUDONYM_SIZE] = calloc(KEEPER_PS_KEPT_MAX + 1, sizeof(*many_ps));
+        const char **many = calloc(KEEPER_PS_KEPT_MAX + 1, sizeof(*many));
+        char(*names)[16] = calloc(KEEPER_PS_KEPT_MAX + 1, sizeof(*names));
+        struct keeper_ckey k = {"people", 1, 0, wrapped}, o = {"others", 1, 0, other};
+        const char *ids[3] = {"alice", "bob", "alice"};
+        const uint8_t *pp[1], *sp[1];
+        size_t len, lens[1];
+        char *opened;
+
+        assert_non_null(many_ps);
+        assert_non_null(many);
+        assert_non_null(names);
+        assert_int_equal(keeper_ckey_new(f->kp, KEEPER_CKEY_PSEUDONYM, "people", 1, &k.kek_version, wrapped),
+                         0);
+        assert_int_equal(keeper_ckey_new(f->kp, KEEPER_CKEY_PSEUDONYM, "others", 1, &o.kek_version, other),
+                         0);
+        /* What the keeper gives one by one. */
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "alice", got, sealed, &len), 0);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "bob", again, sealed, &len), 0);
+        assert_int_equal(keeper_pseudonym_prefetch(f->kp, &k, 3, ids, ps), 0);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 2);
+        assert_memory_equal(ps[0], got, sizeof(got));
+        assert_memory_equal(ps[1], again, sizeof(again));
+        assert_memory_equal(ps[2], got, sizeof(got));
+        /* The sealed id kept is the keeper's, sealed for its pseudonym. */
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "bob", got, sealed, &len), 0);
+        pp[0] = got, sp[0] = sealed, lens[0] = len;
+        assert_int_equal(keeper_id_open(f->kp, &k, 1, pp, sp, lens, &opened), 0);
+        assert_string_equal(opened, "bob");
+        free(opened);
+
+        /* More than one request's worth, and past what can be kept. */
+        for (size_t i = 0; i <= KEEPER_PS_KEPT_MAX; i++) {
+                snprintf(names[i], sizeof(names[i]), "id-%zu", i);
+                many[i] = names[i];
+        }
+        keeper_pseudonym_forget(f->kp);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 0);
+        assert_int_equal(keeper_pseudonym_prefetch(f->kp, &k, 2 * KEEPER_PSEUDONYMS_MAX + 3, many, many_ps),
+                         0);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 2 * KEEPER_PSEUDONYMS_MAX + 3);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, many[2 * KEEPER_PSEUDONYMS_MAX + 2], got, sealed, &len),
+                         0);
+        assert_memory_equal(got, many_ps[2 * KEEPER_PSEUDONYMS_MAX + 2], sizeof(got));
+        keeper_pseudonym_forget(f->kp);
+        assert_int_equal(keeper_pseudonym_prefetch(f->kp, &k, KEEPER_PS_KEPT_MAX + 1, many, many_ps),
+                         -E2BIG);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 0);
+
+        /* Two collections kept side by side; then the keeper is gone. */
+        assert_int_equal(keeper_pseudonym_prefetch(f->kp, &k, 3, ids, ps), 0);
+        assert_int_equal(keeper_pseudonym_prefetch(f->kp, &o, 1, ids, &ps[2]), 0);
+        assert_memory_not_equal(ps[0], ps[2], sizeof(got));
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 3);
+        kill(keeper_pid(f->kp), SIGKILL);
+        for (int twice = 0; twice < 2; twice++) {
+                assert_int_equal(keeper_pseudonym(f->kp, &k, "alice", got, sealed, &len), 0);
+                assert_memory_equal(got, ps[0], sizeof(got));
+                assert_int_equal(len, strlen("alice") + COLLKEY_SEAL_OVERHEAD);
+        }
+        assert_int_equal(keeper_pseudonym(f->kp, &o, "alice", got, sealed, &len), 0);
+        assert_memory_equal(got, ps[2], sizeof(got));
+        /* Any other request goes to the keeper: another id, generation,
+         * KEK version or wrapped key, another collection named. */
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "carol", got, sealed, &len), -EPIPE);
+        assert_int_equal(keeper_pseudonym(f->kp, &o, "bob", got, sealed, &len), -EPIPE);
+        k.gen = 2;
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "alice", got, sealed, &len), -EPIPE);
+        k.gen = 1;
+        k.kek_version++;
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "alice", got, sealed, &len), -EPIPE);
+        k.kek_version--;
+        k.wrapped = other;
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "alice", got, sealed, &len), -EPIPE);
+        k.wrapped = wrapped;
+        k.collection = "People";
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "alice", got, sealed, &len), -EPIPE);
+        k.collection = "people";
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "bob", got, sealed, &len), 0);
+        keeper_pseudonym_forget(f->kp);
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "bob", got, sealed, &len), -EPIPE);
+        assert_int_equal(keeper_pseudonym_prefetch(f->kp, &k, 1, ids, ps), -EPIPE);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 0);
+        free(many_ps);
+        free(many);
+        free(names);
+}
+
 /* Kept keys: used for exactly what they were asked for, once each, without
  * asking the keeper again; refused ones are not kept. */
 static void test_dek_prefetch_keeps_keys_for_their_binding(void **state)
@@ -797,6 +1106,17 @@ static void store_version(struct fixture *f, struct vault *v, MDB_txn *txn, cons
         recmeta_head_encode(&h, hb);
         klen = recmeta_key_build(&n, false, key);
         assert_int_equal(store_put(txn, v->store->heads, key, klen, hb, sizeof(hb), 0), 0);
+}
+
+/* Removes a test store's directory. */
+static void store_dir_remove(const char *dir)
+{
+        for (const char *const *name = (const char *const[]){"data.mdb", "lock.mdb", NULL}; *name; name++) {
+                char path[PATH_MAX + 32];
+                snprintf(path, sizeof(path), "%s/%s", dir, *name);
+                unlink(path);
+        }
+        assert_int_equal(rmdir(dir), 0);
 }
 
 static struct job *batch_job(struct job **tail, const char *method, const char *params)
@@ -909,12 +1229,118 @@ static void test_batch_prefetch_predicts_bindings(void **state)
                 free(batch);
                 batch = next;
         }
-        for (const char *const *name = (const char *const[]){"data.mdb", "lock.mdb", NULL}; *name; name++) {
-                char path[PATH_MAX + 32];
-                snprintf(path, sizeof(path), "%s/%s", dir, *name);
-                unlink(path);
+        store_dir_remove(dir);
+}
+
+/* The pseudonym text of id under k, from the keeper. */
+static void pseudonym_of(struct fixture *f, const struct keeper_ckey *k, const char *id,
+                         char out[PSEUDONYM_TEXT + 1])
+{
+        uint8_t ps[COLLKEY_PSEUDONYM_SIZE], sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
+        size_t len;
+
+        assert_int_equal(keeper_pseudonym(f->kp, k, id, ps, sealed, &len), 0);
+        pseudonym_text(ps, out);
+}
+
+/* In a collection with private ids, the writer's pre-pass has the keeper
+ * map every id of the batch at once (an id given twice once, an id a
+ * rerun of the batch left stashed by its real id), and predicts the data
+ * keys under the pseudonyms; a collection whose pseudonym key does not
+ * exist yet, and a denied call, are left to the jobs. */
+static void test_batch_prefetch_maps_private_ids(void **state)
+{
+        static const char settings[] = "{\"content\":\"bytes\",\"created\":\"2026-01-01T00:00:00.000000Z\","
+                                       "\"index\":[],\"private_ids\":true,\"retention\":\"none\","
+                                       "\"updated\":\"2026-01-01T00:00:00.000000Z\"}";
+        struct fixture *f = *state;
+        char dir[PATH_MAX + 8], ps[5][PSEUDONYM_TEXT + 1], params[256];
+        struct vault v = {.keeper = f->kp};
+        struct job *batch = NULL, **tail = &batch, *rerun, *denied;
+        struct psprefetch_name names[10];
+        uint8_t wrapped[KEYS_WRAPPED], w[KEYS_WRAPPED], dek[KEYS_KEY_SIZE];
+        struct keeper_ckey k;
+        uint32_t kv;
+        MDB_txn *txn;
+
+        snprintf(dir, sizeof(dir), "%s/store", f->dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(store_open(dir, true, &v.store), 0);
+        assert_int_equal(store_begin(v.store, true, &txn), 0);
+        for (const char *const *c = (const char *const[]){"p", "q", NULL}; *c; c++)
+                assert_int_equal(
+                        store_put(txn, v.store->collections, *c, 1, settings, sizeof(settings) - 1, 0), 0);
+        assert_int_equal(findindex_ckey(&v, txn, "p", FINDINDEX_CKEY_PSEUDONYM, true, &k, wrapped), 0);
+        const char *ids[] = {"x", "y", "z", "v", "d"};
+        for (size_t i = 0; i < 5; i++)
+                pseudonym_of(f, &k, ids[i], ps[i]);
+
+        tail = &batch_job(tail, "io.vaultd.records.Put", "{\"collection\":\"p\",\"id\":\"x\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put", "{\"collection\":\"p\",\"id\":\"x\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get", "{\"collection\":\"p\",\"id\":\"y\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.History", "{\"collection\":\"p\",\"id\":\"z\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put", "{\"collection\":\"q\",\"id\":\"w\",\"data\":\"\"}")
+                        ->next;
+        tail = &batch_job(tail, "io.vaultd.records.Put", "{\"collection\":\"c\",\"id\":\"r\",\"data\":\"\"}")
+                        ->next;
+        /* Run before: its pseudonym in its place, its real id stashed
+         * (as vaultd/pseudonym.c keeps it). */
+        snprintf(params, sizeof(params), "{\"collection\":\"p\",\"id\":\"%s\",\"data\":\"\"}", ps[3]);
+        rerun = batch_job(tail, "io.vaultd.records.Put", params);
+        assert_int_equal(json_object_setn_new(rerun->call.parameters, "id\0real", 7, json_string("v")), 0);
+        tail = &rerun->next;
+        denied = batch_job(tail, "io.vaultd.records.Put",
+                           "{\"collection\":\"p\",\"id\":\"d\",\"data\":\"\"}");
+        denied->denied = true;
+        tail = &denied->next;
+        tail = &batch_job(tail, "io.vaultd.records.List", "{\"collection\":\"p\"}")->next;
+        tail = &batch_job(tail, "io.vaultd.records.Get", "{\"collection\":\"p\",\"id\":\"\"}")->next;
+
+        psprefetch_batch(&v, txn, batch, names);
+        static const struct {
+                const char *collection;
+                int ps; /* index into ps, or -1: the id itself */
+                const char *id;
+        } want[10] = {{"p", 0, NULL}, {"p", 0, NULL}, {"p", 1, NULL}, {"p", 2, NULL}, {"", -1, NULL},
+                      {"c", -1, "r"}, {"p", 3, NULL}, {"", -1, NULL}, {"", -1, NULL}, {"", -1, NULL}};
+        for (size_t i = 0; i < 10; i++) {
+                assert_string_equal(names[i].collection, want[i].collection);
+                if (want[i].collection[0])
+                        assert_string_equal(names[i].id, want[i].ps >= 0 ? ps[want[i].ps] : want[i].id);
         }
-        assert_int_equal(rmdir(dir), 0);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 4);
+
+        /* With the data keys: Put p/x twice, c/r, p/v; taken without the
+         * keeper, as the pseudonyms are. */
+        recprefetch_batch(&v, txn, batch);
+        assert_int_equal(keeper_pseudonym_kept(f->kp), 4);
+        assert_int_equal(keeper_dek_kept(f->kp), 4);
+        kill(keeper_pid(f->kp), SIGKILL);
+        for (size_t i = 0; i < 4; i++) {
+                char again[PSEUDONYM_TEXT + 1];
+
+                pseudonym_of(f, &k, ids[i], again);
+                assert_string_equal(again, ps[i]);
+        }
+        uint8_t p[COLLKEY_PSEUDONYM_SIZE], sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
+        size_t len;
+        assert_int_equal(keeper_pseudonym(f->kp, &k, "d", p, sealed, &len), -EPIPE);
+        const struct body_binding news[] = {
+                {"p", ps[0], 1}, {"p", ps[0], 2}, {"c", "r", 1}, {"p", ps[3], 1}};
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(keeper_dek_new(f->kp, &news[i], &kv, w, dek), 0);
+        assert_int_equal(keeper_dek_kept(f->kp), 0);
+        mdb_txn_abort(txn);
+        store_free(v.store);
+        while (batch) {
+                struct job *next = batch->next;
+                json_decref(batch->call.root);
+                free(batch);
+                batch = next;
+        }
+        store_dir_remove(dir);
 }
 
 int main(void)
@@ -933,9 +1359,13 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_unseal_backs_off_in_the_keeper, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_keeper_gone_is_epipe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dek_many_items_and_malformed_requests, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pseudonyms_many_raw, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pseudonym_prefetch_keeps_exact_requests, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_dek_prefetch_keeps_keys_for_their_binding, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_batch_prefetch_predicts_bindings, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_prefetch_maps_private_ids, setup, teardown),
         };
 
         if (sodium_init() < 0)
