@@ -139,7 +139,7 @@ def test_private_ids_in_pipelined_bursts(vault):
     assert len(puts["ho-so"]) == len(OLD) + len(NEW) + 1
     assert len(puts["moi"]) == 2 and len(puts[named]) == len(OLD) + len(NEW)
     assert puts["moi"] & puts["ho-so"] == set()  # another collection, another key
-    assert {ok(c.call(A + "Resolve", {"collection": "moi", "pseudonym": ps}))["id"] for ps in puts["moi"]} == \
+    assert {ok(c.call(A + "Resolve", {"collection": "moi", "pseudonym": ps, "reason": "kiểm tra"}))["id"] for ps in puts["moi"]} == \
         {TWICE, NEW[0]}
     export = vault.export()
     for s in SECRETS:
