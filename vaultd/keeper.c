@@ -834,8 +834,9 @@ static const uint8_t *take_bytes(struct cursor *c, size_t max, size_t *ret_len)
         return take(c, len);
 }
 
-static int index_items(struct keeper_state *st, struct cursor *c, const uint8_t *key)
+static int index_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
 {
+        (void)coll; /* (the key is bound to it) */
         char field[KEEPER_NAME_MAX + 1];
         const uint8_t *p, *value;
         size_t flen, vlen;
@@ -855,40 +856,40 @@ static int index_items(struct keeper_state *st, struct cursor *c, const uint8_t 
         return c->left ? -EBADMSG : 0;
 }
 
-/* Blind index tags (keeper-proto.h): the tags are what leaves, never the
- * key. */
-static int do_index_tags(struct keeper_state *st, struct cursor *c)
+typedef int (*ckey_items_fn)(struct keeper_state *st, struct cursor *c, const char *coll,
+                             const uint8_t *key);
+
+/* A request on many items under one collection key of purpose id: the
+ * key opened once (in the reply buffer's tail), items answers them, and
+ * the key is wiped. What leaves is what items puts, never the key. */
+static int with_ckey(struct keeper_state *st, struct cursor *c, const char *id, ckey_items_fn items)
 {
         char coll[KEEPER_NAME_MAX + 1];
         uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
-        int r = open_ckey(st, c, COLLKEY_ID_INDEX, coll, key);
+        int r = open_ckey(st, c, id, coll, key);
 
         if (r == 0)
-                r = index_items(st, c, key);
+                r = items(st, c, coll, key);
         sodium_memzero(key, COLLKEY_SIZE);
         return r;
 }
 
 /* A pseudonym and the id sealed for it: what a Put into a collection
  * with private ids stores (collkeys.h). */
-static int do_pseudonym(struct keeper_state *st, struct cursor *c)
+static int pseudonym_item(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
 {
-        char coll[KEEPER_NAME_MAX + 1];
-        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE, mac[COLLKEY_MAC_SIZE];
+        uint8_t mac[COLLKEY_MAC_SIZE];
         const uint8_t *id;
         size_t len;
-        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
 
-        if (r == 0 && (!(id = take_bytes(c, KEEPER_NAME_MAX, &len)) || c->left))
-                r = -EBADMSG;
-        if (r == 0) {
-                collkey_pseudonym(key, id, len, mac);
-                put(st, mac, COLLKEY_PSEUDONYM_SIZE);
-                collkey_seal_id(key, coll, mac, id, len, st->out + st->out_len);
-                st->out_len += len + COLLKEY_SEAL_OVERHEAD;
-        }
-        sodium_memzero(key, COLLKEY_SIZE);
-        return r;
+        if (!(id = take_bytes(c, KEEPER_NAME_MAX, &len)) || c->left)
+                return -EBADMSG;
+        collkey_pseudonym(key, id, len, mac);
+        put(st, mac, COLLKEY_PSEUDONYM_SIZE);
+        collkey_seal_id(key, coll, mac, id, len, st->out + st->out_len);
+        st->out_len += len + COLLKEY_SEAL_OVERHEAD;
+        sodium_memzero(mac, sizeof(mac));
+        return 0;
 }
 
 /* PSEUDONYMS's ids (keeper-proto.h), each checked before any is mapped:
@@ -919,20 +920,6 @@ static int pseudonym_items(struct keeper_state *st, struct cursor *c, const char
         return 0;
 }
 
-/* A writer batch's pseudonyms in one collection: PSEUDONYM for many ids,
- * under the one key opened once. */
-static int do_pseudonyms(struct keeper_state *st, struct cursor *c)
-{
-        char coll[KEEPER_NAME_MAX + 1];
-        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
-        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
-
-        if (r == 0)
-                r = pseudonym_items(st, c, coll, key);
-        sodium_memzero(key, COLLKEY_SIZE);
-        return r;
-}
-
 static int id_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
 {
         const uint8_t *p, *ps, *sealed;
@@ -956,20 +943,6 @@ static int id_items(struct keeper_state *st, struct cursor *c, const char *coll,
                 st->out_len += 2 + len;
         }
         return c->left ? -EBADMSG : 0;
-}
-
-/* Ids opened from their sealed forms (List, Find and audit Resolve in a
- * collection with private ids). */
-static int do_id_open(struct keeper_state *st, struct cursor *c)
-{
-        char coll[KEEPER_NAME_MAX + 1];
-        uint8_t *key = st->out + KEEPER_REPLY_MAX - COLLKEY_SIZE;
-        int r = open_ckey(st, c, COLLKEY_ID_PSEUDONYM, coll, key);
-
-        if (r == 0)
-                r = id_items(st, c, coll, key);
-        sodium_memzero(key, COLLKEY_SIZE);
-        return r;
 }
 
 static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
@@ -1017,13 +990,15 @@ static int handle(struct keeper_state *st, int32_t type, struct cursor *c)
         case KEEPER_CKEY_NEW:
                 return do_ckey_new(st, c);
         case KEEPER_INDEX_TAGS:
-                return do_index_tags(st, c);
+                return with_ckey(st, c, COLLKEY_ID_INDEX, index_items); /* blind index tags */
         case KEEPER_PSEUDONYM:
-                return do_pseudonym(st, c);
+                return with_ckey(st, c, COLLKEY_ID_PSEUDONYM, pseudonym_item);
         case KEEPER_ID_OPEN:
-                return do_id_open(st, c);
+                /* ids opened from their sealed forms (List, Find, Resolve) */
+                return with_ckey(st, c, COLLKEY_ID_PSEUDONYM, id_items);
         case KEEPER_PSEUDONYMS:
-                return do_pseudonyms(st, c);
+                /* a writer batch's pseudonyms in one collection */
+                return with_ckey(st, c, COLLKEY_ID_PSEUDONYM, pseudonym_items);
 
         default:
                 return -EOPNOTSUPP;
