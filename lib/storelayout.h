@@ -37,7 +37,7 @@
  *                'o' the index key a rebuild replaces, until it is done)
  *                -> gen(8) kek_version(4) wrapped key: the collection's
  *                own keys, made by the keeper and wrapped by a KEK like
- *                data keys (vaultd/findindex.h); and collection NUL 'r'
+ *                data keys (vaultd/ckeys.h); and collection NUL 'r'
  *                -> gen(8) total(8) last id: a rebuild's progress
  *   findex       collection NUL field NUL tag(8) id -> nothing: the blind
  *                index Find reads (vaultd/findindex.h)

@@ -6,9 +6,9 @@
 
 #include <sodium.h>
 
+#include "ckeys.h"
 #include "collections.h"
 #include "collkeys.h"
-#include "findindex.h"
 #include "keeper-proto.h"
 #include "methods.h"
 #include "pseudonym.h"
@@ -84,7 +84,7 @@ void collname_cache_free(struct vault *v)
 static int names_key(struct vault *v, MDB_txn *txn, bool create, struct keeper_ckey *k,
                      uint8_t buf[KEYS_WRAPPED])
 {
-        return findindex_ckey(v, txn, COLLNAME_KEY_OWNER, FINDINDEX_CKEY_PSEUDONYM, create, k, buf);
+        return ckey_get(v, txn, COLLNAME_KEY_OWNER, CKEY_PSEUDONYM, create, k, buf);
 }
 
 /* name's pseudonym into pc; with seal, its sealed name stored too. */

@@ -57,25 +57,9 @@ int findindex_keep_given(struct vault *v, MDB_txn *txn, const char *collection, 
 /* Removes record id's entries (a Delete, a disposal). */
 int findindex_remove(struct vault *v, MDB_txn *txn, const char *collection, const char *id);
 
-/* The collection's stored key of purpose ('i' index, 'p' pseudonyms), as
- * keeper requests name it (k->wrapped points into buf); with create, the
- * keeper makes one when there is none. -ENOENT when there is none and
- * create is false. */
-#define FINDINDEX_CKEY_INDEX     'i'
-#define FINDINDEX_CKEY_PSEUDONYM 'p'
-int findindex_ckey(struct vault *v, MDB_txn *txn, const char *collection, char purpose, bool create,
-                   struct keeper_ckey *k, uint8_t buf[KEYS_WRAPPED]);
-/* How many collection keys each KEK version wraps (added to counts), and
- * moves every one wrapped by an older KEK than current under it; returns
- * how many it moved. For RetireKey and Rewrap (vaultd/keyadmin.c). */
-int findindex_ckeys_count(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KEK]);
-int findindex_ckeys_rewrap(struct vault *v, MDB_txn *txn, uint32_t current);
-
-/* For RebuildIndex (vaultd/reindex.h). findindex_rotate makes the
- * collection's next index key (generation one more, or 1) and stores it
- * in place of the old, which it keeps as the previous key until the
- * rebuild is done: from then on Put tags under the new key, and Find
- * looks under both. findindex_stored_get: what fterms holds for record
+/* For RebuildIndex (vaultd/reindex.h), after ckey_rotate (vaultd/ckeys.h)
+ * made a new index key: from then on Put tags under the new key, and Find
+ * looks under both until the rebuild is done. findindex_stored_get: what fterms holds for record
  * id: the generation of the key its tags were made under and the terms
  * its Put gave, sealed beside which version (sealed_len 0: none);
  * -ENOENT: it has no tags. findindex_reindex removes record id's entries
@@ -96,20 +80,10 @@ struct findindex_source {
         size_t given_len;
         const struct findindex_stored *kept; /* their sealed copy */
 };
-int findindex_rotate(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen);
 int findindex_stored_get(struct vault *v, MDB_txn *txn, const char *collection, const char *id,
                          struct findindex_stored *ret);
 int findindex_reindex(struct vault *v, MDB_txn *txn, const struct collection_settings *cs,
                       const char *collection, const char *id, const struct findindex_source *src);
-/* A rebuild's progress, kept in ckeys beside the key: the generation it
- * rebuilds for, the records looked at so far and the last id (as
- * stored) done ("" before the first). _get: -ENOENT when none is under
- * way. _set with after NULL: done, which also drops the previous key. */
-int findindex_rebuild_get(struct vault *v, MDB_txn *txn, const char *collection, uint64_t *ret_gen,
-                          uint64_t *ret_total, char ret_after[NAME_ID_MAX + 1]);
-int findindex_rebuild_set(struct vault *v, MDB_txn *txn, const char *collection, uint64_t gen,
-                          uint64_t total, const char *after);
-
 /* io.vaultd.records.Find (service: its collections; admin). Handler as in
  * vaultd/records.h. */
 int findindex_find(struct vault *v, MDB_txn *txn, struct job *j);

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckeys.h"
 #include "envelope.h"
-#include "findindex.h"
 #include "keeper-proto.h"
 #include "keystore.h"
 #include "log.h"
@@ -253,7 +253,7 @@ int keyadmin_rewrap(struct vault *v, MDB_txn *txn, struct job *j)
         if (r < 0)
                 return r;
         /* The pass is complete: the collections' keys (a few) go last. */
-        if (rc == MDB_NOTFOUND && (r = findindex_ckeys_rewrap(v, txn, current)) < 0)
+        if (rc == MDB_NOTFOUND && (r = ckeys_rewrap(v, txn, current)) < 0)
                 return r;
         if (rc == MDB_NOTFOUND) {
                 done += (uint64_t)r;
@@ -291,8 +291,8 @@ static int count_deks(struct vault *v, MDB_txn *txn, uint64_t counts[KEYS_MAX_KE
                         counts[kv]++;
         }
         mdb_cursor_close(cur);
-        /* Collections' own keys are wrapped like data keys (findindex.h). */
-        return rc == MDB_NOTFOUND ? findindex_ckeys_count(v, txn, counts) : store_errno(rc);
+        /* Collections' own keys are wrapped like data keys (ckeys.h). */
+        return rc == MDB_NOTFOUND ? ckeys_count(v, txn, counts) : store_errno(rc);
 }
 
 int keyadmin_list(struct vault *v, MDB_txn *txn, struct job *j)

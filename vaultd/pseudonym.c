@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "ckeys.h"
 #include "auditprove.h"
 #include "collections.h"
 #include "collname.h"
@@ -91,7 +92,7 @@ static int pseudonym_of(struct vault *v, MDB_txn *txn, const char *collection, c
                 sealed[KEEPER_NAME_MAX + COLLKEY_SEAL_OVERHEAD];
         struct keeper_ckey k;
         size_t len;
-        int r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_PSEUDONYM, true, &k, wrapped);
+        int r = ckey_get(v, txn, collection, CKEY_PSEUDONYM, true, &k, wrapped);
 
         if (r < 0 || (r = keeper_pseudonym(v->keeper, &k, id, ps, sealed, &len)) < 0)
                 return r == -EBADMSG ? -EIO : r;
@@ -108,7 +109,7 @@ int pseudonym_open(struct vault *v, MDB_txn *txn, const char *owner, size_t n, c
         size_t lens[KEEPER_ID_OPEN_MAX];
         struct keeper_ckey k;
         MDB_val got;
-        int r = findindex_ckey(v, txn, owner, FINDINDEX_CKEY_PSEUDONYM, false, &k, wrapped);
+        int r = ckey_get(v, txn, owner, CKEY_PSEUDONYM, false, &k, wrapped);
 
         if (r < 0)
                 return r == -ENOENT ? -EIO : r;

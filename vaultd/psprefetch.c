@@ -8,6 +8,7 @@
  * the batch itself makes (its first Put) or changes (a KEK rotation) is
  * not asked for here, and the job's own request then differs from the
  * one kept and goes to the keeper. */
+#include "ckeys.h"
 #include "psprefetch.h"
 
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 
 #include "collections.h"
 #include "collname.h"
-#include "findindex.h"
 #include "keeper.h"
 #include "methods.h"
 #include "pseudonym.h"
@@ -84,7 +84,7 @@ static void map_collection(struct vault *v, MDB_txn *txn, struct psprefetch_name
                         idx[m] = i;
                         ids[m++] = names[i].id;
                 }
-        r = findindex_ckey(v, txn, collection, FINDINDEX_CKEY_PSEUDONYM, false, &k, wrapped);
+        r = ckey_get(v, txn, collection, CKEY_PSEUDONYM, false, &k, wrapped);
         if (r == 0)
                 r = keeper_pseudonym_prefetch(v->keeper, &k, m, ids, ps);
         for (size_t i = 0; i < m; i++) {

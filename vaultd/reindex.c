@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ckeys.h"
 #include "collections.h"
 #include "envelope.h"
 #include "findindex.h"
@@ -188,9 +189,9 @@ int reindex_rebuild(struct vault *v, MDB_txn *txn, struct job *j)
         if (!cs.created)
                 return job_fail(j, IFACE ".CollectionNotFound",
                                 json_pack("{s:s}", "collection", rb.collection));
-        r = findindex_rebuild_get(v, txn, rb.collection, &rb.gen, &rb.total, after);
+        r = ckeys_rebuild_get(v, txn, rb.collection, &rb.gen, &rb.total, after);
         if (r == -ENOENT) {
-                if ((r = findindex_rotate(v, txn, rb.collection, &rb.gen)) < 0)
+                if ((r = ckey_rotate(v, txn, rb.collection, &rb.gen)) < 0)
                         return r;
                 rotated = true;
         }
@@ -199,7 +200,7 @@ int reindex_rebuild(struct vault *v, MDB_txn *txn, struct job *j)
         if ((done = rebuild_walk(&rb, after)) < 0)
                 return done;
         rb.total += rb.records;
-        if ((r = findindex_rebuild_set(v, txn, rb.collection, rb.gen, rb.total, done ? NULL : after)) < 0)
+        if ((r = ckeys_rebuild_set(v, txn, rb.collection, rb.gen, rb.total, done ? NULL : after)) < 0)
                 return r;
         j->reply = json_pack("{s:I,s:b,s:b,s:I,s:I,s:I,s:I,s:I}", "generation", (json_int_t)rb.gen,
                              "rotated", rotated, "done", done, "records", (json_int_t)rb.records, "current",

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "ckeys.h"
 #include "auditfmt.h"
 #include "collkeys.h"
 #include "envelope.h"
@@ -1270,7 +1271,7 @@ static void test_batch_prefetch_maps_private_ids(void **state)
         for (const char *const *c = (const char *const[]){"p", "q", NULL}; *c; c++)
                 assert_int_equal(
                         store_put(txn, v.store->collections, *c, 1, settings, sizeof(settings) - 1, 0), 0);
-        assert_int_equal(findindex_ckey(&v, txn, "p", FINDINDEX_CKEY_PSEUDONYM, true, &k, wrapped), 0);
+        assert_int_equal(ckey_get(&v, txn, "p", CKEY_PSEUDONYM, true, &k, wrapped), 0);
         const char *ids[] = {"x", "y", "z", "v", "d"};
         for (size_t i = 0; i < 5; i++)
                 pseudonym_of(f, &k, ids[i], ps[i]);
