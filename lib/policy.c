@@ -19,6 +19,7 @@ static const struct {
         {"admin", ROLE_ADMIN},
         {"auditor", ROLE_AUDITOR},
         {"service", ROLE_SERVICE},
+        {"cosigner", ROLE_COSIGNER},
 };
 
 const char *policy_role_name(unsigned mask)
@@ -259,8 +260,8 @@ static int parse_rule(struct policy *p, char **tok, size_t ntok, unsigned line, 
                 return fail(err, errlen, line, "expected 'role', not '%s'", tok[3]);
         r.is_group = tok[1][0] == 'g';
         if (parse_roles(tok[4], &r.roles) < 0)
-                return fail(err, errlen, line, "unknown role in '%s' (roles: admin, auditor, service)",
-                            tok[4]);
+                return fail(err, errlen, line,
+                            "unknown role in '%s' (roles: admin, auditor, service, cosigner)", tok[4]);
         if (ntok == 7) {
                 if (strcmp(tok[5], "collections") != 0)
                         return fail(err, errlen, line, "expected 'collections', not '%s'", tok[5]);

@@ -8,10 +8,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The fixed roles (docs/policy.md). The cosigner carries checkpoints to
+ * witnesses and their cosignatures back (the witness poster): consistency
+ * proofs and AddCosignatures, none of the auditor's reading. */
 enum {
         ROLE_ADMIN = 1u << 0,
         ROLE_AUDITOR = 1u << 1,
         ROLE_SERVICE = 1u << 2,
+        ROLE_COSIGNER = 1u << 3,
 };
 
 #define POLICY_FILE_MAX (1u << 20)

@@ -79,7 +79,11 @@ static void write_request(FILE *f, json_t *reply, uint64_t since)
         size_t i;
 
         fprintf(f, REQUEST_PREFIX "%" PRIu64 "\n", since);
-        json_array_foreach(cons, i, h) fprintf(f, "%s\n", json_string_value(h));
+        /* From size 0 the request carries no proof: the reply's, from the
+         * tree of one line, was only checked. */
+        if (since) {
+                json_array_foreach(cons, i, h) fprintf(f, "%s\n", json_string_value(h));
+        }
         fputc('\n', f);
         write_checkpoint(f, json_string_value(json_object_get(reply, "checkpoint")),
                          json_string_value(json_object_get(reply, "origin")));
@@ -124,9 +128,11 @@ int cmd_audit_witness_request(struct ctl *ctl, int argc, char **argv)
                                "(0 when it has none of this vault; a witness that answers 409 names it)");
         if (force && !out_path)
                 die_usage(ctl, "--force replaces the file given with -o FILE; there is none");
-        /* Size 0 has no tree to prove consistency from: line 0's proof
-         * brings the checkpoint alone. */
-        json_object_set_new(params, since ? "old_size" : "seq", json_integer((json_int_t)since));
+        /* Size 0 has no tree to prove consistency from, and the request
+         * carries no proof: the one from the tree of one line (in every
+         * tree) brings the checkpoint, its root and key, and is checked but
+         * not sent. A consistency proof is all the cosigner role may ask. */
+        json_object_set_new(params, "old_size", json_integer((json_int_t)(since ? since : 1)));
         reply = ctl_call(ctl, "io.vaultd.audit.Prove", params);
         check_answer(reply, vkey, since);
         if (out_path) {

@@ -28,7 +28,8 @@ static const struct command cosign_commands[] = {
          "size, another root: another history) and lines that are not\n"
          "cosignatures; it cannot check a witness's signature, which\n"
          "'audit verify --witness' does.",
-         "cat request.txt reply.txt | vaultctl audit cosign import -", "the auditor or admin role"},
+         "cat request.txt reply.txt | vaultctl audit cosign import -",
+         "the cosigner, auditor or admin role"},
         {},
 };
 
@@ -148,7 +149,8 @@ static const struct command audit_commands[] = {
          "                     [the one vaultd names]\n"
          "  -o, --output FILE  write the request there (new file, 0600) [stdout]\n"
          "  --force            replace FILE if it exists",
-         "vaultctl audit witness-request --since 1532 -o request.txt", "the auditor or admin role"},
+         "vaultctl audit witness-request --since 1532 -o request.txt",
+         "the cosigner, auditor or admin role"},
         {"cosign", "audit", NULL, "COMMAND", "witnesses' cosignatures of checkpoints",
          "Witnesses' cosignatures (c2sp.org/tlog-cosignature) of the vault's\n"
          "checkpoints.",
@@ -371,8 +373,8 @@ static const struct command top_commands[] = {
          "under it ('man vaultctl', HEALTH, says what to do about each), the vault,\n"
          "its record and audit line counts, open connections, the sandbox, uptime,\n"
          "the last signed checkpoint, the store's and the disk's space, integrity\n"
-         "failures since vaultd started and the last backup. A service sees only\n"
-         "whether the vault serves or is sealed. Not audited.\n"
+         "failures since vaultd started and the last backup. A service or a cosigner\n"
+         "sees only whether the vault serves or is sealed. Not audited.\n"
          "\n"
          "  --check  exit with 1 when the state is not serving (for monitoring);\n"
          "           without it, status exits with 0 whenever vaultd answers",

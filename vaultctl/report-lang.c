@@ -81,6 +81,7 @@ static const struct lang vietnamese = {
                 [L_ROLE_ADMIN] = "quản trị",
                 [L_ROLE_AUDITOR] = "kiểm toán",
                 [L_ROLE_SERVICE] = "dịch vụ",
+                [L_ROLE_COSIGNER] = "đồng xác nhận",
                 [L_ROLE_SYSTEM] = "hệ thống",
                 [L_ROLE_NONE] = "không có vai trò",
                 [L_UNKNOWN] = "không rõ",
@@ -170,6 +171,7 @@ static const struct lang english = {
                 [L_ROLE_ADMIN] = "admin",
                 [L_ROLE_AUDITOR] = "auditor",
                 [L_ROLE_SERVICE] = "service",
+                [L_ROLE_COSIGNER] = "cosigner",
                 [L_ROLE_SYSTEM] = "system",
                 [L_ROLE_NONE] = "no role",
                 [L_UNKNOWN] = "unknown",
@@ -291,6 +293,8 @@ const char *lang_role(const struct lang *l, const char *role)
                 return l->labels[L_ROLE_AUDITOR];
         if (strcmp(role, "service") == 0)
                 return l->labels[L_ROLE_SERVICE];
+        if (strcmp(role, "cosigner") == 0)
+                return l->labels[L_ROLE_COSIGNER];
         if (strcmp(role, "system") == 0)
                 return l->labels[L_ROLE_SYSTEM];
         return NULL;

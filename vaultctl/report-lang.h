@@ -71,6 +71,7 @@ enum label {
         L_ROLE_ADMIN,
         L_ROLE_AUDITOR,
         L_ROLE_SERVICE,
+        L_ROLE_COSIGNER,
         L_ROLE_SYSTEM,
         L_ROLE_NONE,
         L_UNKNOWN,

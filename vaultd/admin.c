@@ -19,9 +19,9 @@ int admin_status(struct vault *v, struct job *j)
         bool sealed = __atomic_load_n(&v->sealed, __ATOMIC_RELAXED);
 
         /* Counters and health show every tenant's activity (a Get that met
-         * damaged data, the disk filling up): a service sees only whether
-         * the vault serves or is sealed, so it cannot watch another
-         * service's records grow or fail. */
+         * damaged data, the disk filling up): a service (or a cosigner)
+         * sees only whether the vault serves or is sealed, so it cannot
+         * watch another service's records grow or fail. */
         if (!(policy_roles(v->policy, &j->peer) & (ROLE_ADMIN | ROLE_AUDITOR))) {
                 j->reply = json_pack("{s:s,s:s}", "state", sealed ? "sealed" : "serving", "version",
                                      VAULTD_VERSION);

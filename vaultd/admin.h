@@ -5,8 +5,8 @@
 
 /* Status: answered directly, not audited. Counters and health (state
  * "degraded", problems, warnings, the numbers behind them) only for admins
- * and auditors; a service gets the version and the state "serving" or
- * "sealed". */
+ * and auditors; a service or a cosigner gets the version and the state
+ * "serving" or "sealed". */
 int admin_status(struct vault *v, struct job *j);
 /* ReloadPolicy: run parses the file in the writer; after swaps it in once
  * the audit line is durable (the event loop owns the live policy). */

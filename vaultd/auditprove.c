@@ -153,7 +153,8 @@ int auditprove_run(struct vault *v, MDB_txn *txn, struct job *j)
         json_t *params = j->call.parameters, *lines = NULL;
         uint64_t size, seq = 0, old_size = 0;
         char vkey[512];
-        bool has_seq = false, has_old = false, by_record = json_object_get(params, "collection") != NULL;
+        json_t *coll = json_object_get(params, "collection");
+        bool has_seq = false, has_old = false, by_record = coll && !json_is_null(coll);
         int r;
 
         if ((r = param_uint(j, IFACE, "seq", false, INT64_MAX, &seq, &has_seq)) != 0 ||

@@ -50,6 +50,26 @@ static int service_get_interface_description(struct vault *v, struct job *j)
 
 #define AUDIT_ROLES (ROLE_AUDITOR | ROLE_ADMIN)
 
+/* Prove as a cosigner may call it: a consistency proof (old_size, and
+ * size or not), which brings hashes and the signed checkpoints only. A
+ * line's proof (seq) or a record's (collection, id) shows what the trail
+ * holds: that is the auditor's. A null stands for an absent parameter, as
+ * the handler reads it. */
+static bool prove_consistency_only(json_t *params)
+{
+        json_t *v = json_object_get(params, "old_size");
+        const char *key;
+
+        if (!v || json_is_null(v))
+                return false;
+        json_object_foreach(params, key, v)
+        {
+                if (!json_is_null(v) && strcmp(key, "old_size") != 0 && strcmp(key, "size") != 0)
+                        return false;
+        }
+        return true;
+}
+
 static const struct method methods[] = {
         {"org.varlink.service.GetInfo", NULL, .direct = service_get_info},
         {"org.varlink.service.GetInterfaceDescription", NULL, .direct = service_get_interface_description},
@@ -85,14 +105,23 @@ static const struct method methods[] = {
          .roles = AUDIT_ROLES, .needs_more = true, .incremental = true, .checkpoint = true},
         {"io.vaultd.audit.Verify", "audit.verify", auditapi_verify, .reader = &auditread_verify,
          .roles = AUDIT_ROLES, .incremental = true},
-        {"io.vaultd.audit.Prove", "audit.prove", pseudonym_prove, .roles = AUDIT_ROLES},
-        /* Auditors too: a poster that carries requests to witnesses needs
-         * no admin role (docs/audit-format.md "Witnesses"). */
-        {"io.vaultd.audit.AddCosignatures", "audit.add-cosignatures", cosign_add, .roles = AUDIT_ROLES},
+        /* One name, one entry: the cosigner (the witness poster) is allowed
+         * Prove for consistency proofs only, a rule on the call's
+         * parameters that method_authorise applies before the call is
+         * queued, so a line's or a record's proof asked by a cosigner is
+         * denied, and audited, like any call its role does not allow. */
+        {"io.vaultd.audit.Prove", "audit.prove", pseudonym_prove, .roles = AUDIT_ROLES | ROLE_COSIGNER,
+         .narrow_roles = ROLE_COSIGNER, .narrow_ok = prove_consistency_only},
+        /* Auditors and cosigners too: the poster that carries requests to
+         * witnesses needs no admin role (docs/witnesses.md). */
+        {"io.vaultd.audit.AddCosignatures", "audit.add-cosignatures", cosign_add,
+         .roles = AUDIT_ROLES | ROLE_COSIGNER},
         {"io.vaultd.audit.Resolve", "audit.resolve", pseudonym_resolve, .roles = AUDIT_ROLES,
          .needs_keys = true},
+        /* Every role; only admins and auditors see more than the state
+         * and the version (admin.h). */
         {"io.vaultd.admin.Status", "admin.status", .direct = admin_status,
-         .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE},
+         .roles = ROLE_ADMIN | ROLE_AUDITOR | ROLE_SERVICE | ROLE_COSIGNER},
         {"io.vaultd.admin.ReloadPolicy", "admin.reload-policy", admin_reload_policy,
          .after = admin_reload_policy_after, .roles = ROLE_ADMIN},
         {"io.vaultd.admin.RotateKey", "admin.rotate-key", keyadmin_rotate,
@@ -133,6 +162,7 @@ static void normalise_names(json_t *params)
 bool method_authorise(const struct policy *p, struct job *j)
 {
         const struct method *m = j->method;
+        unsigned roles = m->roles;
         json_t *coll;
         const char *role = NULL;
 
@@ -141,10 +171,12 @@ bool method_authorise(const struct policy *p, struct job *j)
 
         if (m->roles == 0)
                 return true;
+        if (m->narrow_roles && !m->narrow_ok(j->call.parameters))
+                roles &= ~m->narrow_roles;
         /* A scoped method's collection is checked for the service role
          * only: admins and auditors are granted no collections. */
-        if (policy_check(p, &j->peer, m->roles & ~(unsigned)ROLE_SERVICE, NULL, &role) == 0 ||
-            ((m->roles & ROLE_SERVICE) &&
+        if (policy_check(p, &j->peer, roles & ~(unsigned)ROLE_SERVICE, NULL, &role) == 0 ||
+            ((roles & ROLE_SERVICE) &&
              policy_check(p, &j->peer, ROLE_SERVICE,
                           m->scoped && json_is_string(coll) ? json_string_value(coll) : NULL, &role) == 0)) {
                 j->actor.role = role;

@@ -33,7 +33,12 @@ struct method {
          * the free-space check before its batch (a RebuildIndex rewrites
          * index entries all over the store). */
         uint64_t writes;
-        unsigned roles;     /* allowed roles; 0: any peer the policy knows */
+        unsigned roles; /* allowed roles; 0: any peer the policy knows */
+        /* Of roles, those allowed only the calls narrow_ok accepts (by
+         * their parameters): a caller granted the method by no other role
+         * is denied the rest, as if the role did not allow the method. */
+        unsigned narrow_roles;
+        bool (*narrow_ok)(json_t *params);
         bool scoped;        /* the "collection" parameter must be granted too */
         bool needs_more;    /* must be called with "more": true */
         bool incremental;   /* its reply comes from the reader thread, in chunks */
@@ -56,8 +61,9 @@ const char *method_error(const struct method *m, const char *short_name);
  * such error (org.varlink.service): the caller cannot answer. */
 int job_fail_errno(struct job *j, int r);
 /* Decides under policy p whether j's caller may make j's call (its method,
- * and the collection it names for a scoped method), and sets the audit
- * actor's role: the role that allows it, or any role the caller holds. */
+ * the collection it names for a scoped method, and the parameters a
+ * narrow role is limited to), and sets the audit actor's role: the role
+ * that allows it, or any role the caller holds. */
 bool method_authorise(const struct policy *p, struct job *j);
 /* Whether name is an interface this service implements. */
 bool interface_known(const char *name);

@@ -29,6 +29,7 @@ COMMANDS = [
     (["history"], "service role"), (["import"], "service role"), (["audit", "head"], "auditor"),
     (["audit", "export"], "auditor"), (["audit", "report"], "auditor"), (["audit", "verify"], "auditor"),
     (["audit", "prove"], "auditor"), (["audit", "consistency"], "auditor"),
+    (["audit", "witness-request"], "the cosigner, auditor or admin role"),
     (["policy", "check"], "nothing"), (["policy", "reload"], "admin role"),
     (["key", "list"], "admin role"), (["key", "rotate"], "admin role"), (["key", "rewrap"], "admin role"),
     (["key", "retire"], "admin role"), (["unseal"], "admin role"), (["seal"], "admin role"),

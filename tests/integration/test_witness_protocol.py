@@ -285,19 +285,29 @@ def test_quorum_of_two_witnesses(vault, witnesses):
 
 
 POSTER = os.path.join(REPO, "packaging", "witness", "vaultd-witness-post")
+# The poster's account, as vaultd-witness-post.service makes it: a uid of
+# its own whose one grant is the cosigner role, through a supplementary
+# group (vaultd-witness in the packaged policy).
+POSTER_UID, POSTER_GID = 4646, 4545
 
 
-def test_the_poster_script_keeps_witnesses_in_step(vault, witnesses, tmp_path):
-    from conftest import BUILD
+def test_the_poster_script_keeps_witnesses_in_step(vault, witnesses):
+    from conftest import BUILD, DEFAULT_POLICY, audit_lines
+    vault.write_policy(DEFAULT_POLICY + "allow group %d role cosigner\n" % POSTER_GID)
+    assert vault.ctl("policy", "reload").returncode == 0
     h = head(vault)
     w1 = witnesses("w1.example/w", h["verifier_key"])
     w2 = witnesses("w2.example/w", h["verifier_key"])
+    state = os.path.join(vault.root, "poster-state")
+    os.mkdir(state)
+    os.chown(state, POSTER_UID, POSTER_UID)
     env = dict(os.environ, PATH=BUILD + ":" + os.environ["PATH"], VAULTD_SOCKET=vault.sock,
-               VAULTD_WITNESSES="w1=%s w2=%s" % (w1.url, w2.url), VAULTD_WITNESS_STATE=str(tmp_path / "st"),
-               VAULTD_WITNESS_HTTP="yes", VAULTD_VERIFIER_KEY=h["verifier_key"])
+               VAULTD_WITNESSES="w1=%s w2=%s" % (w1.url, w2.url), VAULTD_WITNESS_STATE=state,
+               VAULTD_WITNESS_HTTP="yes", VAULTD_VERIFIER_KEY=h["verifier_key"], HOME="/nonexistent")
 
     def run():
-        return subprocess.run(["sh", POSTER], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(["setpriv", "--reuid", str(POSTER_UID), "--regid", str(POSTER_UID), "--groups",
+                               str(POSTER_GID), "sh", POSTER], env=env, capture_output=True, text=True, timeout=60)
     for i in range(3):
         put(vault, "P-%d" % i)
         size = checkpoint_size(vault)
@@ -306,7 +316,8 @@ def test_the_poster_script_keeps_witnesses_in_step(vault, witnesses, tmp_path):
         assert "w1 cosigned the checkpoint of size %d" % size in r.stdout, r.stdout
         assert w1.holds(h["origin"])["size"] == w2.holds(h["origin"])["size"] == size
     # Its memory lost: the witness's 409 names the size, and it goes on.
-    (tmp_path / "st" / "w1").write_text("0\n")
+    with open(os.path.join(state, "w1"), "w") as f:
+        f.write("0\n")
     put(vault, "P-last")
     size = checkpoint_size(vault)
     r = run()
@@ -318,3 +329,9 @@ def test_the_poster_script_keeps_witnesses_in_step(vault, witnesses, tmp_path):
     del env["VAULTD_WITNESS_HTTP"]
     r = run()
     assert r.returncode == 1 and "cannot reach" in r.stderr, r.stderr
+    # It did all of that as a cosigner: consistency proofs and cosignatures,
+    # nothing denied, nothing else asked.
+    mine = [e for e in audit_lines(vault.export()) if e["actor"]["uid"] == POSTER_UID]
+    assert {e["op"] for e in mine} == {"audit.prove", "audit.add-cosignatures"}, mine
+    assert all(e["result"] == "ok" and e["actor"]["role"] == "cosigner" for e in mine), mine
+    assert all("old_size" in e for e in mine if e["op"] == "audit.prove"), mine

@@ -14,6 +14,7 @@ POLICY = """\
 allow user  root          role admin
 allow group vaultd-admin  role admin
 allow group vaultd-audit  role auditor
+allow group vaultd-witness role cosigner
 allow user  %s  role service collections payments
 """ % SERVICE_USER
 
@@ -80,7 +81,8 @@ def test_readme_install_path(box):
         if cmd.startswith("apt"):
             # Installed: user, groups, directories, the socket enabled but not
             # listening yet, and no key and no vault written by the package.
-            box.sh("getent passwd vaultd && getent group vaultd-admin && getent group vaultd-audit")
+            box.sh("getent passwd vaultd && getent group vaultd-admin && getent group vaultd-audit && "
+                   "getent group vaultd-witness")
             assert box.show("vaultd.socket", "UnitFileState") == "enabled"
             assert box.show("vaultd.socket", "ActiveState") == "inactive"
             assert box.sh("ls -A /etc/vaultd").stdout.split() == ["vaultd.policy"]
@@ -179,6 +181,28 @@ def test_denial_in_the_journal_with_vaultd_fields(box):
     assert denials, "no journal entry with VAULTD_RESULT=denied"
     mine = [e for e in denials if e.get("VAULTD_UID") == str(svc) and e.get("VAULTD_OP") == "records.put"]
     assert mine and mine[0]["VAULTD_SEQ"].isdigit() and mine[0]["VAULTD_ERROR"]
+
+
+def test_witness_poster_is_a_cosigner_and_nothing_more(box):
+    """The packaged poster unit, as installed: its group gives it the
+    cosigner role, enough to make a witness request (the witness itself is
+    unreachable here), and the trail says so."""
+    assert box.show("vaultd-witness-post.service", "SupplementaryGroups") == "vaultd-witness"
+    box.sh("printf 'VAULTD_WITNESSES=w1=https://127.0.0.1:9\\n' > /etc/default/vaultd-witness-post")
+    box.sh("vaultctl audit export -o /tmp/sign.jsonl")  # a fresh signed checkpoint
+    box.sh("systemctl start vaultd-witness-post.service", check=False, timeout=120)
+    log = box.sh("journalctl --no-pager -u vaultd-witness-post.service").stdout
+    # It got its request from vaultd, then could not reach the witness.
+    assert "w1: cannot reach https://127.0.0.1:9" in log and "AccessDenied" not in log, log
+    # The same identity asking for the trail is denied.
+    r = box.sh("systemd-run --quiet --wait --pipe -p DynamicUser=yes -p SupplementaryGroups=vaultd-witness "
+               "vaultctl audit export", check=False)
+    assert "AccessDenied" in r.stderr, r.stderr
+    box.sh("vaultctl audit export -o /tmp/trail2.jsonl")
+    lines = [json.loads(l) for l in box.sh("cat /tmp/trail2.jsonl").stdout.splitlines()[1:]]
+    poster = [(l["op"], l["result"], l["actor"]["role"]) for l in lines
+              if "op" in l and l["actor"].get("role") == "cosigner"]
+    assert poster == [("audit.prove", "ok", "cosigner"), ("audit.export", "denied", "cosigner")], poster
 
 
 def test_systemctl_reload_reloads_the_policy(box):

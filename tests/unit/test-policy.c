@@ -57,7 +57,7 @@ static void test_shipped_policy(void **state)
         assert_true(read_file_max(SHIPPED_POLICY, POLICY_FILE_MAX, &text, &len) > 0);
         if (policy_parse(text, len, &p, err, sizeof(err)) < 0)
                 fail_msg("%s: %s", SHIPPED_POLICY, err);
-        assert_int_equal(p->nrules, 3);
+        assert_int_equal(p->nrules, 4);
         /* root is an administrator and nothing else. */
         role = check(p, 0, 0, NULL, 0, ROLE_ADMIN, NULL);
         assert_non_null(role);
@@ -67,12 +67,16 @@ static void test_shipped_policy(void **state)
         /* The example service rules are commented out. */
         for (size_t i = 0; i < p->nrules; i++)
                 assert_false(p->rules[i].roles & ROLE_SERVICE);
+        /* The witness poster's group holds the cosigner role alone. */
+        assert_true(p->rules[3].is_group);
+        assert_string_equal(p->rules[3].name, "vaultd-witness");
+        assert_int_equal(p->rules[3].roles, ROLE_COSIGNER);
         policy_free(p);
 
         /* policy_load reads the same file. */
         p = NULL;
         assert_int_equal(policy_load(SHIPPED_POLICY, &p, err, sizeof(err)), 0);
-        assert_int_equal(p->nrules, 3);
+        assert_int_equal(p->nrules, 4);
         policy_free(p);
 }
 
@@ -98,6 +102,8 @@ static void test_parse_errors(void **state)
                 "allow user 1234 role admin # fine\nallow\n",          /* error on line 5 */
                 "allow user 1234 role service collections a b\n",      /* eight words */
                 "deny user 1234 role admin",                           /* no final newline */
+                "allow user 1234 role cosigners\n",                    /* a role misspelt */
+                "allow user 1234 role Cosigner\n",                     /* roles are lower case */
         };
         char text[512], err[POLICY_ERR_MAX], want[32];
 
@@ -229,6 +235,58 @@ static void test_unknown_name_warns(void **state)
         policy_free(p);
 }
 
+/* The cosigner role: a name in the language, its own bit, its name back
+ * from policy_check and policy_role_name, and its place in a rule's text. */
+static void test_cosigner_role(void **state)
+{
+        struct policy *p = parse_ok("allow group 3000 role cosigner\n"
+                                    "allow user 1234 role cosigner,auditor\n");
+        const struct peer_id witness = {
+                .uid = 900, .gid = 100, .groups = (const gid_t[]){3000}, .ngroups = 1};
+        static const char unknown[] = "allow user 1 role witness\n";
+        char err[POLICY_ERR_MAX] = "";
+        struct policy *bad = NULL;
+        char *text;
+        const char *role;
+
+        (void)state;
+        assert_int_equal(p->nrules, 2);
+        assert_int_equal(p->rules[0].roles, ROLE_COSIGNER);
+        assert_int_equal(p->rules[1].roles, ROLE_COSIGNER | ROLE_AUDITOR);
+        assert_string_equal(policy_role_name(ROLE_COSIGNER), "cosigner");
+        /* A member of the group: the cosigner role and nothing else. */
+        role = check(p, 900, 100, (const gid_t[]){3000}, 1, ROLE_COSIGNER, NULL);
+        assert_non_null(role);
+        assert_string_equal(role, "cosigner");
+        role = check(p, 900, 100, (const gid_t[]){3000}, 1, ROLE_ADMIN | ROLE_AUDITOR | ROLE_COSIGNER, NULL);
+        assert_non_null(role);
+        assert_string_equal(role, "cosigner");
+        assert_null(check(p, 900, 100, (const gid_t[]){3000}, 1, ROLE_ADMIN | ROLE_AUDITOR, NULL));
+        assert_null(check(p, 900, 100, (const gid_t[]){3000}, 1, ROLE_SERVICE, "a"));
+        assert_null(check(p, 900, 100, NULL, 0, ROLE_COSIGNER, NULL));
+        assert_int_equal(policy_roles(p, &witness), ROLE_COSIGNER);
+        /* Holding both, the auditor's is named where it grants. */
+        role = check(p, 1234, 100, NULL, 0, ROLE_ADMIN | ROLE_AUDITOR | ROLE_COSIGNER, NULL);
+        assert_non_null(role);
+        assert_string_equal(role, "auditor");
+        role = check(p, 1234, 100, NULL, 0, ROLE_COSIGNER, NULL);
+        assert_non_null(role);
+        assert_string_equal(role, "cosigner");
+        /* Canonical text, roles in their fixed order. */
+        text = policy_rule_text(&p->rules[0]);
+        assert_string_equal(text, "allow group 3000 role cosigner");
+        free(text);
+        text = policy_rule_text(&p->rules[1]);
+        assert_string_equal(text, "allow user 1234 role auditor,cosigner");
+        free(text);
+        policy_free(p);
+
+        /* An unknown role's error lists the roles, the cosigner among them. */
+        assert_int_equal(policy_parse(unknown, strlen(unknown), &bad, err, sizeof(err)), -EINVAL);
+        assert_null(bad);
+        assert_non_null(strstr(err, "admin, auditor, service, cosigner"));
+}
+
 static void test_comments_and_blank_lines(void **state)
 {
         static const char text[] = "# header comment\n"
@@ -268,6 +326,7 @@ int main(void)
                 cmocka_unit_test(test_service_collections),
                 cmocka_unit_test(test_all_collections),
                 cmocka_unit_test(test_unknown_name_warns),
+                cmocka_unit_test(test_cosigner_role),
                 cmocka_unit_test(test_comments_and_blank_lines),
         };
 
