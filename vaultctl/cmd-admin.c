@@ -266,21 +266,39 @@ int cmd_policy_reload(struct ctl *ctl, int argc, char **argv)
         return ctl_show(ctl, "io.vaultd.admin.ReloadPolicy", NULL, show_reload);
 }
 
+/* The rules as vaultd reads them, one canonical line each (what a typo in
+ * a role or a collection list became is plain to see). */
 static void show_checked(const char *path, const struct policy *p, bool json)
 {
-        json_t *o, *warnings;
+        json_t *o, *warnings, *read = json_array();
 
+        for (size_t i = 0; i < p->nrules; i++) {
+                _cleanup_(freep) char *text = policy_rule_text(&p->rules[i]);
+
+                json_array_append_new(read, json_string(text ?: "?"));
+        }
         if (!json) {
-                for (size_t i = 0; i < p->nwarnings; i++)
+                json_t *line;
+                size_t i;
+
+                for (i = 0; i < p->nwarnings; i++)
                         report_line("%s: warning: %s", path, p->warnings[i]);
                 printf("%s: OK, %zu %s, %zu %s\n", path, p->nrules, plural(p->nrules, "rule", "rules"),
                        p->nwarnings, plural(p->nwarnings, "warning", "warnings"));
+                json_array_foreach(read, i, line)
+                {
+                        _cleanup_(freep) char *shown = escape_json_string(line);
+
+                        printf("  %s\n", shown);
+                }
+                json_decref(read);
                 return;
         }
         warnings = json_array();
         for (size_t i = 0; i < p->nwarnings; i++)
                 json_array_append_new(warnings, json_string(p->warnings[i]));
-        o = json_pack("{s:b,s:I,s:o}", "valid", 1, "rules", (json_int_t)p->nrules, "warnings", warnings);
+        o = json_pack("{s:b,s:I,s:o,s:o}", "valid", 1, "rules", (json_int_t)p->nrules, "warnings", warnings,
+                      "read", read);
         print_json(o);
         json_decref(o);
 }

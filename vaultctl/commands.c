@@ -216,8 +216,8 @@ static const struct command audit_commands[] = {
 static const struct command policy_commands[] = {
         {"check", "policy", cmd_policy_check, "FILE", "lint a policy file before installing it",
          "Reads a policy file the way vaultd does and reports its errors (naming the\n"
-         "line) and warnings (users or groups this host does not know). Nothing is\n"
-         "changed.",
+         "line) and warnings (users or groups this host does not know), then each rule\n"
+         "as vaultd reads it, in one canonical line. Nothing is changed.",
          "vaultctl policy check new.policy", "nothing (no daemon; any user who can read FILE)"},
         {"reload", "policy", cmd_policy_reload, "", "make vaultd re-read its policy file",
          "Makes vaultd re-read its policy file. A file that does not parse is rejected\n"

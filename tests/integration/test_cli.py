@@ -352,7 +352,8 @@ def test_counts_are_singular_or_plural(vault):
     assert r.returncode == 0 and r.stdout_text == "imported 2 records into c\n"
     path = os.path.join(vault.root, "one.policy")
     open(path, "w").write("allow user root role admin\n")
-    assert vault.ctl("policy", "check", path).stdout_text == "%s: OK, 1 rule, 0 warnings\n" % path
+    assert vault.ctl("policy", "check", path).stdout_text == \
+        "%s: OK, 1 rule, 0 warnings\n  allow user root role admin\n" % path
 
 
 def test_export_and_verify_report_the_same_counts(vault):

@@ -201,11 +201,14 @@ def test_policy_check_knows_the_cosigner(rvault):
     shipped = os.path.join(REPO, "policy", "vaultd.policy")
     r = v.ctl("policy", "check", shipped, socket=False, json_out=True)
     assert r.returncode == 0 and r.json["valid"] and r.json["rules"] == 4, r.stdout_text
+    assert r.json["read"][3] == "allow group vaultd-witness role cosigner", r.json
     path = os.path.join(v.root, "witness.policy")
     with open(path, "w") as f:
         f.write("allow group %d role cosigner\nallow user %d role auditor,cosigner\n" % (WITNESS_GID, BOTH))
     r = v.ctl("policy", "check", path, socket=False)
-    assert r.returncode == 0 and r.stdout_text == "%s: OK, 2 rules, 0 warnings\n" % path, r.stderr
+    # Each rule as vaultd reads it: roles in their fixed order.
+    assert r.returncode == 0 and r.stdout_text == "%s: OK, 2 rules, 0 warnings\n" % path + \
+        "  allow group %d role cosigner\n  allow user %d role auditor,cosigner\n" % (WITNESS_GID, BOTH), r.stdout_text
     with open(path, "w") as f:
         f.write("allow group %d role witness\n" % WITNESS_GID)
     r = v.ctl("policy", "check", path, socket=False)
