@@ -377,6 +377,13 @@ def copies_at_rest(vault):
     return out
 
 
+def store_after_stop(vault):
+    """Stops the vault and returns its data.mdb as it lies on disk."""
+    vault.stop()
+    with open(os.path.join(vault.state, "data.mdb"), "rb") as f:
+        return f.read()
+
+
 # Records calls as the records-control tests make them (test_dispose,
 # test_find, test_private_ids).
 def b64(data):

@@ -3,10 +3,9 @@ with private ids stores, indexes and audits keyed pseudonyms; services keep
 using the real ids; the id's bytes are nowhere in data.mdb, a backup, an
 export or a report; an auditor resolves one pseudonym on request."""
 import base64
-import os
 import re
 
-from conftest import copies_at_rest, Client, audit_lines, b64, ok, put
+from conftest import copies_at_rest, store_after_stop, Client, audit_lines, b64, ok, put
 
 R = "io.vaultd.records."
 A = "io.vaultd.audit."
@@ -77,9 +76,7 @@ def test_private_ids_round_trip_and_nowhere_on_disk(vault):
     assert_nowhere(export, "the export after resolve")
 
     c.close()
-    vault.stop()
-    with open(os.path.join(vault.state, "data.mdb"), "rb") as f:
-        assert_nowhere(f.read(), "data.mdb")
+    assert_nowhere(store_after_stop(vault), "data.mdb")
     # The pseudonym key survives a restart: the same ids reach the same
     # records.
     vault.start()

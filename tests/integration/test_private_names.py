@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from conftest import copies_at_rest, NOBODY, Client, Vault, audit_lines, b64, calls_as, ok, put
+from conftest import copies_at_rest, store_after_stop, NOBODY, Client, Vault, audit_lines, b64, calls_as, ok, put
 
 R = "io.vaultd.records."
 A = "io.vaultd.audit."
@@ -87,9 +87,7 @@ def test_private_name_round_trip_and_nowhere_on_disk(vault):
     assert_nowhere(export, "the export after resolve")
 
     c.close()
-    vault.stop()
-    with open(os.path.join(vault.state, "data.mdb"), "rb") as f:
-        assert_nowhere(f.read(), "data.mdb")
+    assert_nowhere(store_after_stop(vault), "data.mdb")
     # After a restart (nothing mapped yet), the name reaches the same
     # collection.
     vault.start()

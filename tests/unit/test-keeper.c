@@ -591,6 +591,16 @@ static void raw_item(uint8_t *buf, size_t *len, uint8_t op, const struct body_bi
         *len += 8;
 }
 
+/* A keeper forked for raw requests (fd, pid), and the origin as CREATE
+ * takes it (length-prefixed, into origin). */
+static void raw_keeper_start(struct fixture *f, int *fd, pid_t *pid, uint8_t origin[64])
+{
+        assert_int_equal(keeper_fork(f->key_path, getuid(), getgid(), true, fd, pid), 0);
+        origin[0] = 0;
+        origin[1] = (uint8_t)strlen(ORIGIN);
+        memcpy(origin + 2, ORIGIN, strlen(ORIGIN));
+}
+
 /* One binding's item failing fails that item alone, with DEK_OPEN's
  * errno and zeros for its key; a malformed request fails whole, returns
  * no key, and leaves the keeper serving. */
@@ -607,10 +617,7 @@ static void test_dek_many_items_and_malformed_requests(void **state)
 
         assert_non_null(req);
         assert_non_null(rep);
-        assert_int_equal(keeper_fork(f->key_path, getuid(), getgid(), true, &fd, &pid), 0);
-        origin[0] = 0;
-        origin[1] = (uint8_t)strlen(ORIGIN);
-        memcpy(origin + 2, ORIGIN, strlen(ORIGIN));
+        raw_keeper_start(f, &fd, &pid, origin);
         /* Before the keys are there, nothing. */
         be32_put(req, 1);
         len = 4;
@@ -749,10 +756,7 @@ static void test_pseudonyms_many_raw(void **state)
 
         assert_non_null(req);
         assert_non_null(rep);
-        assert_int_equal(keeper_fork(f->key_path, getuid(), getgid(), true, &fd, &pid), 0);
-        origin[0] = 0;
-        origin[1] = (uint8_t)strlen(ORIGIN);
-        memcpy(origin + 2, ORIGIN, strlen(ORIGIN));
+        raw_keeper_start(f, &fd, &pid, origin);
         assert_int_equal(
                 raw_call(fd, KEEPER_CREATE, origin, 2 + strlen(ORIGIN), rep, KEEPER_REPLY_MAX, &rlen), 0);
         /* A pseudonym key and an index key for people, a data key for
@@ -1120,6 +1124,34 @@ static void store_dir_remove(const char *dir)
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Starts a batch test: a new store in dir (f's directory/store, PATH_MAX
+ * + 8 bytes) for v, and a write transaction on it. */
+static MDB_txn *batch_store(struct fixture *f, char *dir, struct vault *v)
+{
+        MDB_txn *txn;
+
+        snprintf(dir, PATH_MAX + 8, "%s/store", f->dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(store_open(dir, true, &v->store), 0);
+        assert_int_equal(store_begin(v->store, true, &txn), 0);
+        return txn;
+}
+
+/* Ends a batch test: its transaction aborted, the store closed, the jobs
+ * freed, the store's directory removed. */
+static void batch_done(MDB_txn *txn, struct vault_store *store, struct job *batch, const char *dir)
+{
+        mdb_txn_abort(txn);
+        store_free(store);
+        while (batch) {
+                struct job *next = batch->next;
+                json_decref(batch->call.root);
+                free(batch);
+                batch = next;
+        }
+        store_dir_remove(dir);
+}
+
 static struct job *batch_job(struct job **tail, const char *method, const char *params)
 {
         struct job *j = calloc(1, sizeof(*j));
@@ -1146,10 +1178,7 @@ static void test_batch_prefetch_predicts_bindings(void **state)
         uint32_t kv;
         MDB_txn *txn;
 
-        snprintf(dir, sizeof(dir), "%s/store", f->dir);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        assert_int_equal(store_open(dir, true, &v.store), 0);
-        assert_int_equal(store_begin(v.store, true, &txn), 0);
+        txn = batch_store(f, dir, &v);
         store_version(f, &v, txn, "r1", 1, false);
         store_version(f, &v, txn, "r2", 5, false);
         store_version(f, &v, txn, "r3", 2, true);
@@ -1222,15 +1251,7 @@ static void test_batch_prefetch_predicts_bindings(void **state)
                                  0);
         }
         assert_int_equal(keeper_dek_kept(f->kp), 0);
-        mdb_txn_abort(txn);
-        store_free(v.store);
-        while (batch) {
-                struct job *next = batch->next;
-                json_decref(batch->call.root);
-                free(batch);
-                batch = next;
-        }
-        store_dir_remove(dir);
+        batch_done(txn, v.store, batch, dir);
 }
 
 /* The pseudonym text of id under k, from the keeper. */
@@ -1264,10 +1285,7 @@ static void test_batch_prefetch_maps_private_ids(void **state)
         uint32_t kv;
         MDB_txn *txn;
 
-        snprintf(dir, sizeof(dir), "%s/store", f->dir);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        assert_int_equal(store_open(dir, true, &v.store), 0);
-        assert_int_equal(store_begin(v.store, true, &txn), 0);
+        txn = batch_store(f, dir, &v);
         for (const char *const *c = (const char *const[]){"p", "q", NULL}; *c; c++)
                 assert_int_equal(
                         store_put(txn, v.store->collections, *c, 1, settings, sizeof(settings) - 1, 0), 0);
@@ -1333,15 +1351,7 @@ static void test_batch_prefetch_maps_private_ids(void **state)
         for (size_t i = 0; i < 4; i++)
                 assert_int_equal(keeper_dek_new(f->kp, &news[i], &kv, w, dek), 0);
         assert_int_equal(keeper_dek_kept(f->kp), 0);
-        mdb_txn_abort(txn);
-        store_free(v.store);
-        while (batch) {
-                struct job *next = batch->next;
-                json_decref(batch->call.root);
-                free(batch);
-                batch = next;
-        }
-        store_dir_remove(dir);
+        batch_done(txn, v.store, batch, dir);
 }
 
 int main(void)
