@@ -57,6 +57,17 @@ static inline uint32_t be32_get(const uint8_t *p)
 }
 
 /* Microseconds since the epoch, from CLOCK_REALTIME. */
+/* FNV-1a over len bytes of p, on from h (FNV1A_INIT to start). Not
+ * keyed: whoever picks the keys can make them collide, so only for
+ * tables that stay correct and bounded when they do. */
+#define FNV1A_INIT 0xcbf29ce484222325ull
+static inline uint64_t fnv1a(uint64_t h, const void *p, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+        return h;
+}
+
 uint64_t now_realtime_us(void);
 /* Microseconds from CLOCK_MONOTONIC. */
 uint64_t now_monotonic_us(void);

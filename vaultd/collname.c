@@ -48,11 +48,7 @@ bool collname_is_pseudonym(const char *s)
 
 static size_t slot_of(const char *name)
 {
-        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-        for (const char *p = name; *p; p++)
-                h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-        return (size_t)(h % CACHE_SLOTS);
+        return (size_t)(fnv1a(FNV1A_INIT, name, strlen(name)) % CACHE_SLOTS);
 }
 
 static void cache_put(struct vault *v, const char *name, const char *pc)

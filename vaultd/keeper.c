@@ -876,19 +876,26 @@ static int with_ckey(struct keeper_state *st, struct cursor *c, const char *id, 
 
 /* A pseudonym and the id sealed for it: what a Put into a collection
  * with private ids stores (collkeys.h). */
-static int pseudonym_item(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
+static void put_pseudonym(struct keeper_state *st, const char *coll, const uint8_t *key, const uint8_t *id,
+                          size_t len)
 {
         uint8_t mac[COLLKEY_MAC_SIZE];
-        const uint8_t *id;
-        size_t len;
 
-        if (!(id = take_bytes(c, KEEPER_NAME_MAX, &len)) || c->left)
-                return -EBADMSG;
         collkey_pseudonym(key, id, len, mac);
         put(st, mac, COLLKEY_PSEUDONYM_SIZE);
         collkey_seal_id(key, coll, mac, id, len, st->out + st->out_len);
         st->out_len += len + COLLKEY_SEAL_OVERHEAD;
         sodium_memzero(mac, sizeof(mac));
+}
+
+static int pseudonym_item(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
+{
+        const uint8_t *id;
+        size_t len;
+
+        if (!(id = take_bytes(c, KEEPER_NAME_MAX, &len)) || c->left)
+                return -EBADMSG;
+        put_pseudonym(st, coll, key, id, len);
         return 0;
 }
 
@@ -897,7 +904,6 @@ static int pseudonym_item(struct keeper_state *st, struct cursor *c, const char 
 static int pseudonym_items(struct keeper_state *st, struct cursor *c, const char *coll, const uint8_t *key)
 {
         const uint8_t *p, *ids[KEEPER_PSEUDONYMS_MAX];
-        uint8_t mac[COLLKEY_MAC_SIZE];
         size_t lens[KEEPER_PSEUDONYMS_MAX];
         uint32_t n;
 
@@ -910,13 +916,8 @@ static int pseudonym_items(struct keeper_state *st, struct cursor *c, const char
                         return -EBADMSG;
         if (c->left)
                 return -EBADMSG;
-        for (uint32_t i = 0; i < n; i++) {
-                collkey_pseudonym(key, ids[i], lens[i], mac);
-                put(st, mac, COLLKEY_PSEUDONYM_SIZE);
-                collkey_seal_id(key, coll, mac, ids[i], lens[i], st->out + st->out_len);
-                st->out_len += lens[i] + COLLKEY_SEAL_OVERHEAD;
-        }
-        sodium_memzero(mac, sizeof(mac));
+        for (uint32_t i = 0; i < n; i++)
+                put_pseudonym(st, coll, key, ids[i], lens[i]);
         return 0;
 }
 

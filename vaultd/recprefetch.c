@@ -23,6 +23,7 @@
 #include "pseudonym.h"
 #include "recmeta.h"
 #include "records.h"
+#include "util.h"
 
 /* A record the batch writes: its version and state as predicted so far. */
 struct predicted {
@@ -43,18 +44,10 @@ struct plan {
         size_t n;
 };
 
+/* FNV-1a over collection NUL id. */
 static size_t name_hash(const char *collection, const char *id)
 {
-        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over collection NUL id */
-
-        for (const char *p = collection;; p++) {
-                h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-                if (!*p)
-                        break;
-        }
-        for (const char *p = id; *p; p++)
-                h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-        return (size_t)h;
+        return (size_t)fnv1a(fnv1a(FNV1A_INIT, collection, strlen(collection) + 1), id, strlen(id));
 }
 
 /* The head read from the transaction, the slot it fills. */
