@@ -195,35 +195,53 @@ int collname_open(struct vault *v, MDB_txn *txn, size_t n, const char *const *pc
         return r;
 }
 
+/* Where pc is among the n pseudonyms of list; n when it is not. */
+static size_t pc_index(char (*list)[COLLNAME_TEXT + 1], size_t n, const char *pc)
+{
+        size_t k = 0;
+
+        while (k < n && strcmp(list[k], pc) != 0)
+                k++;
+        return k;
+}
+
 /* Puts names back in place of the pseudonyms in the "collection" of arr's
- * objects (ListHolds without a collection). Sealed, they stay. */
+ * objects (ListHolds without a collection): each private collection's
+ * once, however many of its holds there are. Sealed, they stay. */
 static int open_items(struct vault *v, MDB_txn *txn, json_t *arr)
 {
-        size_t n = 0, i;
-        const char **pcs = calloc(json_array_size(arr) + 1, sizeof(*pcs));
-        char **names = calloc(json_array_size(arr) + 1, sizeof(*names));
+        size_t total = json_array_size(arr), n = 0, i, k;
+        char(*pcs)[COLLNAME_TEXT + 1] = calloc(total + 1, sizeof(*pcs)),
+                                   **names = calloc(total + 1, sizeof(*names));
+        const char **asked = calloc(total + 1, sizeof(*asked));
         json_t *o;
-        int r = pcs && names ? 0 : -ENOMEM;
+        int r = pcs && names && asked ? 0 : -ENOMEM;
 
-        json_array_foreach(arr, i, o)
+        json_array_foreach(arr, i, o) if (r == 0)
         {
                 const char *c = json_string_value(json_object_get(o, "collection"));
 
-                if (c && collname_is_pseudonym(c) && is_private(v, txn, c) && pcs)
-                        pcs[n++] = c;
+                if (c && collname_is_pseudonym(c) && pc_index(pcs, n, c) == n && is_private(v, txn, c)) {
+                        strcpy(pcs[n], c);
+                        asked[n] = pcs[n];
+                        n++;
+                }
         }
         if (r == 0 && n > 0)
-                r = collname_open(v, txn, n, pcs, names);
+                r = collname_open(v, txn, n, asked, names);
         if (r == -EKEYREVOKED || r == -EPROTO)
                 r = 0, n = 0;
-        for (size_t k = 0, m = 0; r == 0 && k < json_array_size(arr) && m < n; k++) {
-                o = json_array_get(arr, k);
-                if (json_string_value(json_object_get(o, "collection")) == pcs[m])
-                        json_object_set_new(o, "collection", json_string(names[m++]));
+        json_array_foreach(arr, i, o) if (r == 0 && n > 0)
+        {
+                const char *c = json_string_value(json_object_get(o, "collection"));
+
+                if (c && (k = pc_index(pcs, n, c)) < n)
+                        json_object_set_new(o, "collection", json_string(names[k]));
         }
         for (i = 0; names && i < n; i++)
                 free(names[i]);
         free(names);
+        free(asked);
         free(pcs);
         return r;
 }

@@ -263,3 +263,19 @@ def test_a_clear_collection_named_like_a_pseudonym_before_keeps_being_served(vau
         assert v.ctl("audit", "verify").returncode == 0
     finally:
         assert v.stop() in (0, None), v.read_log()
+
+
+def test_list_holds_names_each_private_collection(vault):
+    """ListHolds of every collection answers the names of private ones,
+    however many holds each has (each name opened once)."""
+    c = Client(vault.sock)
+    names = [NAME, "người-có-công/riêng"]
+    for name in names:
+        ok(c.call(R + "CreateCollection", {"collection": name, "private_name": True}))
+    for name in names + ["cong-khai"]:
+        for i in range(3):
+            ok(put(c, name, "H-%d" % i, "x"))
+            ok(c.call(R + "SetHold", {"collection": name, "id": "H-%d" % i, "hold": True, "reason": "thanh tra"}))
+    holds = ok(c.call(R + "ListHolds", {}))["holds"]
+    assert sorted((h["collection"], h["id"]) for h in holds) == \
+        sorted((name, "H-%d" % i) for name in names + ["cong-khai"] for i in range(3))
