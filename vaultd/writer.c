@@ -77,7 +77,9 @@ static void list_append(struct job **head, struct job **tail, struct job *j)
  * that what the method writes counts for the batch's space. */
 static bool job_runs(struct vault *v, const struct job *j)
 {
-        return !j->denied && !j->internal && !j->preset_error &&
+        /* (An internal job runs unless denied: a SIGHUP's reload does, a
+         * denial summary does not.) */
+        return !j->denied && !j->preset_error &&
                !(j->method->needs_keys && __atomic_load_n(&v->sealed, __ATOMIC_RELAXED));
 }
 
